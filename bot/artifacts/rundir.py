@@ -1,0 +1,287 @@
+"""One cc-ci run dir read into a :class:`ParsedRun`, whatever state it is in.
+
+Missing results.json → derived from JUnit; unreadable JUnit → a problem item and the rest is used;
+a dir still being written (no results.json yet, files changing) → :class:`InProgress`, retried later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.artifacts.junit import JunitFile, read_junit
+from bot.artifacts.logscan import scan_log
+from bot.artifacts.timefmt import parse_time
+from bot.config import CcciConfig, EvidenceConfig
+from bot.model import EvidenceItem, Failure, ParsedRun, RunStatus, TestCase, TestStatus, TierResult
+
+_RECIPE_IN_CLASSNAME = re.compile(r"(?:^|[./])tests[./]([A-Za-z0-9_.-]+?)[./]test_")
+
+
+@dataclass(frozen=True)
+class InProgress:
+    """A run dir that is still being written; it will be read once it settles."""
+
+    run_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a cheap stat pass sees of a run dir: enough to tell whether it changed."""
+
+    fingerprint: str
+    newest_mtime: float
+    has_results: bool
+    junit_files: tuple[str, ...]
+
+
+def snapshot(run_dir: Path, cfg: CcciConfig) -> Snapshot:
+    """Stat the files the bot reads (results.json, JUnit, log) without opening any."""
+    parts: list[str] = []
+    newest = 0.0
+    has_results = False
+    for name in (cfg.results_name, cfg.log_name):
+        try:
+            st = (run_dir / name).stat()
+        except OSError:
+            parts.append(f"{name}:-")
+            continue
+        has_results = has_results or name == cfg.results_name
+        parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
+        newest = max(newest, st.st_mtime)
+    junit: list[str] = []
+    try:
+        with os.scandir(run_dir / cfg.junit_dir) as entries:
+            for entry in entries:
+                if entry.name.endswith(".xml") and entry.is_file():
+                    st = entry.stat()
+                    junit.append(entry.name)
+                    parts.append(f"j/{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+                    newest = max(newest, st.st_mtime)
+    except OSError:
+        pass
+    junit.sort()
+    parts.sort()
+    return Snapshot("|".join(parts), newest, has_results, tuple(junit))
+
+
+def read_run(
+    run_dir: Path,
+    cfg: CcciConfig,
+    ev: EvidenceConfig,
+    snap: Snapshot | None = None,
+    now: float | None = None,
+    ignore_log_lines: tuple[str, ...] = (),
+) -> ParsedRun | InProgress:
+    """Read everything the bot needs from one run dir."""
+    snap = snap or snapshot(run_dir, cfg)
+    now = time.time() if now is None else now
+    run_id = run_dir.name
+    settling = now - snap.newest_mtime < cfg.settle_s
+    problems: list[EvidenceItem] = []
+    raw: dict[str, Any] = {}
+    if snap.has_results:
+        try:
+            loaded = json.loads((run_dir / cfg.results_name).read_text(encoding="utf-8", errors="replace"))
+            if not isinstance(loaded, dict):
+                raise ValueError(f"expected a JSON object, got {type(loaded).__name__}")
+            raw = loaded
+        except (OSError, ValueError) as exc:
+            if settling:
+                return InProgress(run_id, f"{cfg.results_name} unreadable while being written")
+            problems.append(
+                _problem(
+                    "results-unreadable",
+                    run_id,
+                    cfg.results_name,
+                    f"{cfg.results_name} unreadable ({exc}); status derived from JUnit",
+                )
+            )
+    elif settling or not snap.junit_files:
+        return InProgress(run_id, f"no {cfg.results_name} yet")
+    else:
+        problems.append(
+            _problem(
+                "results-missing",
+                run_id,
+                cfg.results_name,
+                f"{cfg.results_name} missing (runner died?); status derived from JUnit",
+            )
+        )
+
+    junits = [read_junit(run_dir / cfg.junit_dir / name, f"{cfg.junit_dir}/{name}") for name in snap.junit_files]
+    for j in junits:
+        if j.problem:
+            problems.append(
+                _problem(
+                    "junit-unreadable",
+                    run_id,
+                    f"{cfg.junit_dir}/{j.path.name}",
+                    f"JUnit unreadable: {j.path.name}: {j.problem}",
+                )
+            )
+    tests = [t for j in junits for t in j.tests]
+    tiers = _tiers(raw, junits)
+    failures = [
+        Failure(t.tier, t.source, t.name, _first_line(t.message or t.text), t.text or t.message, t.junit_file)
+        for t in tests
+        if t.status.is_failure
+    ]
+    failures += _failures_only_in_results(raw, tests, cfg)
+    status, unverified = _status(tiers, tests, failures)
+    recipe = _recipe(raw, run_dir, tests)
+    started, finished = _times(raw, junits, tests, snap)
+    run = ParsedRun(
+        run_id=run_id,  # the dir name: links and cc-ci's dashboard use it, whatever results.json says
+        recipe=recipe,
+        version=_opt_str(raw.get("version")),
+        pr=_opt_str(raw.get("pr")),
+        ref=_opt_str(raw.get("ref")),
+        started=started,
+        finished=finished,
+        tiers=tiers,
+        tests=tests,
+        failures=failures,
+        status=status,
+        unverified=unverified,
+        derived=not raw,
+        directory=str(run_dir),
+        fingerprint=snap.fingerprint,
+        raw=raw,
+        problems=problems,
+    )
+    if status is RunStatus.RED:
+        run.log_hits = _log_evidence(run_dir, run, cfg, ev, ignore_log_lines)
+    return run
+
+
+def _problem(kind: str, run_id: str, path: str, text: str) -> EvidenceItem:
+    return EvidenceItem(kind=kind, run_id=run_id, path=path, line=None, excerpt=text)
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:500]
+    return ""
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _tiers(raw: dict[str, Any], junits: list[JunitFile]) -> list[TierResult]:
+    """results.json's stages and rungs win; tiers seen only in JUnit are added from their tests."""
+    found: dict[str, TestStatus] = {}
+    for stage in raw.get("stages") or []:
+        if isinstance(stage, dict) and stage.get("name"):
+            found[str(stage["name"])] = TestStatus.parse(stage.get("status"))
+    rungs = raw.get("rungs")
+    items: list[tuple[Any, Any]] = []
+    if isinstance(rungs, dict):
+        items = list(rungs.items())
+    elif isinstance(rungs, list):
+        items = [(r.get("name"), r.get("status")) for r in rungs if isinstance(r, dict)]
+    for name, value in items:
+        if not name:
+            continue
+        status = TestStatus.parse(value.get("status") if isinstance(value, dict) else value)
+        current = found.get(str(name))
+        if current is None or (status is TestStatus.UNVER and not current.is_failure):
+            found[str(name)] = status
+    for j in junits:
+        if j.tier in found:
+            continue
+        statuses = [t.status for t in j.tests]
+        if any(s.is_failure for s in statuses) or (j.problem and not statuses):
+            found[j.tier] = TestStatus.FAIL if statuses else TestStatus.UNVER
+        elif statuses:
+            found[j.tier] = TestStatus.PASS if TestStatus.PASS in statuses else TestStatus.SKIP
+    return [TierResult(name, status) for name, status in found.items()]
+
+
+def _failures_only_in_results(raw: dict[str, Any], tests: list[TestCase], cfg: CcciConfig) -> list[Failure]:
+    """A test results.json calls failed but no JUnit file shows (JUnit lost): still a failure."""
+    seen = {(t.tier, t.name) for t in tests}
+    out: list[Failure] = []
+    for stage in raw.get("stages") or []:
+        if not isinstance(stage, dict):
+            continue
+        for test in stage.get("tests") or []:
+            if not isinstance(test, dict):
+                continue
+            name = str(test.get("name") or "?")
+            tier = str(stage.get("name") or "?")
+            if TestStatus.parse(test.get("status")).is_failure and (tier, name) not in seen:
+                note = f"failed per {cfg.results_name}; no JUnit record of it"
+                out.append(Failure(tier, "unknown", name, note, note, cfg.results_name))
+    return out
+
+
+def _status(tiers: list[TierResult], tests: list[TestCase], failures: list[Failure]) -> tuple[RunStatus, bool]:
+    statuses = [t.status for t in tiers] + [t.status for t in tests]
+    if not statuses and not failures:
+        return RunStatus.UNKNOWN, False
+    if failures or any(s.is_failure for s in statuses):
+        return RunStatus.RED, False
+    if TestStatus.UNVER in statuses:
+        return RunStatus.RED, True
+    return RunStatus.GREEN, False
+
+
+def _recipe(raw: dict[str, Any], run_dir: Path, tests: list[TestCase]) -> str:
+    if raw.get("recipe"):
+        return str(raw["recipe"])
+    try:
+        clones = [p.name for p in (run_dir / "abra" / "recipes").iterdir() if p.is_dir()]
+    except OSError:
+        clones = []
+    if len(clones) == 1:
+        return clones[0]
+    for t in tests:
+        match = _RECIPE_IN_CLASSNAME.search(t.classname)
+        if match:
+            return match[1]
+    return "unknown"
+
+
+def _times(
+    raw: dict[str, Any], junits: list[JunitFile], tests: list[TestCase], snap: Snapshot
+) -> tuple[float | None, float | None]:
+    finished = parse_time(raw.get("finished")) or (snap.newest_mtime or None)
+    started = parse_time(raw.get("started"))
+    if started is None:
+        stamps = [j.timestamp for j in junits if j.timestamp is not None]
+        if stamps:
+            started = min(stamps)
+        elif finished is not None:
+            started = finished - sum(t.ms for t in tests) / 1000.0
+    return started, finished
+
+
+def _log_evidence(
+    run_dir: Path, run: ParsedRun, cfg: CcciConfig, ev: EvidenceConfig, ignore: tuple[str, ...]
+) -> list[EvidenceItem]:
+    """Lines of the runner log that name a failing test (or an unverified tier)."""
+    needles = [f.test for f in run.failures]
+    if not needles:
+        needles = [f"tier {t.name}" for t in run.tiers if t.status is TestStatus.UNVER]
+    if not needles:
+        return []
+    scan = scan_log(run_dir / cfg.log_name, needles, context=ev.context_lines, max_hits=ev.max_log_hits, ignore=ignore)
+    if scan.problem:
+        return [_problem("log-unreadable", run.run_id, cfg.log_name, scan.problem)]
+    return [
+        EvidenceItem(
+            kind="log", run_id=run.run_id, path=cfg.log_name, line=h.line, excerpt=h.excerpt[: ev.max_excerpt_chars]
+        )
+        for h in scan.hits
+    ]

@@ -1,0 +1,144 @@
+"""``ccci-bot`` command line: the same answers as the chat commands, for an operator's terminal.
+
+Exit codes: 0 answered; 2 bad input (unknown recipe, bad arguments, invalid config); 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bot import __version__
+from bot.config import Config, ConfigError, load_config
+from bot.names import UnknownNameError
+from bot.render import to_json, to_text
+from bot.render.jsonview import ingest_json
+from bot.render.text import ingest_text
+from bot.service import Service
+from commands import UsageError, registry
+
+EXIT_BAD_INPUT = 2
+
+
+def _common() -> argparse.ArgumentParser:
+    # SUPPRESS: the flags may come before or after the subcommand without one erasing the other.
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file (default: none)")
+    p.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS, help="override ccci.runs_dir")
+    p.add_argument("--warm-dir", type=Path, default=argparse.SUPPRESS, help="override ccci.warm_dir")
+    p.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, help="override data_dir")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="ccci-bot", parents=[common], description="Explain cc-ci's red recipes from its run artifacts."
+    )
+    parser.add_argument("--version", action="version", version=f"ccci-bot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check-config", parents=[common], help="validate a config file and the dirs it names")
+    p.add_argument("file", type=Path)
+
+    p = sub.add_parser("ingest", parents=[common], help="scan the runs dir now and print what was new")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = sub.add_parser("why", parents=[common], help="latest evidence for a recipe")
+    p.add_argument("recipe")
+    p.add_argument("--json", action="store_true", help="machine-readable output (documented shape)")
+    p.add_argument("--no-ingest", action="store_true", help="answer from stored history without scanning")
+
+    p = sub.add_parser("summary", parents=[common], help="the latest sweep, every recipe with its status")
+    p.add_argument("sweep", nargs="?", help="a sweep id (default: the latest)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--no-ingest", action="store_true", help="answer from stored history without scanning")
+
+    p = sub.add_parser("demo", parents=[common], help="generate sample cc-ci data and run the main job on it")
+    p.add_argument("--out", type=Path, default=Path("demo-data"), help="where sample data goes (default: ./demo-data)")
+    return parser
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    config = load_config(getattr(args, "config", None))
+    return config.with_overrides(
+        runs_dir=getattr(args, "runs_dir", None),
+        warm_dir=getattr(args, "warm_dir", None),
+        data_dir=getattr(args, "data_dir", None),
+    )
+
+
+def _emit(data: Any, as_json: bool, text: str) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False) if as_json else text)
+
+
+async def _answer(args: argparse.Namespace, config: Config) -> int:
+    problems = config.problems()
+    if problems:
+        raise ConfigError("; ".join(problems))
+    service = Service(config)
+    try:
+        if args.command == "ingest":
+            report = await service.ingest()
+            _emit(ingest_json(report), args.json, ingest_text(report))
+            return 0
+        if not args.no_ingest:
+            await service.ingest()
+        command_args = [args.recipe] if args.command == "why" else ([args.sweep] if args.sweep else [])
+        answer = await registry()[args.command].handler(service, command_args)
+        _emit(to_json(answer), args.json, to_text(answer))
+        return 0
+    finally:
+        service.close()
+
+
+def check_config(path: Path) -> int:
+    config = load_config(path)
+    problems = config.problems()
+    for w in config.warnings():
+        print(f"warning: {w}")
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    if problems:
+        return EXIT_BAD_INPUT
+    print(f"{path}: ok (runs {config.ccci.runs_dir}, warm {config.ccci.warm_dir}, data {config.data_dir})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "check-config":
+            return check_config(args.file)
+        if args.command == "demo":
+            from bot.demo import run_demo
+
+            return run_demo(args.out, config_from(args))
+        return asyncio.run(_answer(args, config_from(args)))
+    except (ConfigError, UsageError) as exc:
+        print(f"ccci-bot: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UnknownNameError as exc:
+        print(f"ccci-bot: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except PermissionError as exc:
+        print(
+            f"ccci-bot: permission denied: {exc.filename} (set data_dir or --data-dir to a writable dir)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

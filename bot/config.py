@@ -1,0 +1,268 @@
+"""Configuration: YAML validated at load into typed, frozen objects.
+
+Every error names the key path and what was expected, so an operator can fix the file without reading
+code. Secrets are never written in the file: a key ending in ``_env`` names the environment variable
+that holds them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+DEFAULT_RUNS_DIR = Path("/var/lib/cc-ci-runs")
+DEFAULT_WARM_DIR = Path("/var/lib/ci-warm")
+DEFAULT_ACTIVE_DIR = Path("/run/cc-ci-active")
+DEFAULT_DATA_DIR = Path("/var/lib/ccci-bot")
+
+# Keys whose value would be a secret: refused in the file, the operator names an env var instead.
+_SECRET_WORDS = ("password", "token", "secret")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased as ``key.path: expected …, got …``."""
+
+
+@dataclass(frozen=True)
+class CcciConfig:
+    """Where cc-ci writes its artifacts and what it names them."""
+
+    runs_dir: Path = DEFAULT_RUNS_DIR
+    warm_dir: Path = DEFAULT_WARM_DIR
+    active_dir: Path = DEFAULT_ACTIVE_DIR
+    log_name: str = "run.log"
+    results_name: str = "results.json"
+    junit_dir: str = "junit"
+    canonical_name: str = "canonical.json"
+    # A run dir without results.json whose files changed less than this long ago is still being written.
+    settle_s: float = 120.0
+    # Sweep-kind runs closer than this in time belong to the same sweep.
+    sweep_gap_s: float = 900.0
+
+
+@dataclass(frozen=True)
+class LinksConfig:
+    """How evidence links are built; ``None`` means no links."""
+
+    base_url: str | None = None
+
+
+@dataclass(frozen=True)
+class EvidenceConfig:
+    """How much of a log is quoted around a failure."""
+
+    context_lines: int = 3
+    max_log_hits: int = 4
+    max_excerpt_chars: int = 1500
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration of one bot."""
+
+    ccci: CcciConfig = field(default_factory=CcciConfig)
+    links: LinksConfig = field(default_factory=LinksConfig)
+    evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
+    data_dir: Path = DEFAULT_DATA_DIR
+    source: Path | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "ccci-bot.sqlite3"
+
+    def with_overrides(
+        self,
+        *,
+        runs_dir: Path | None = None,
+        warm_dir: Path | None = None,
+        data_dir: Path | None = None,
+    ) -> Config:
+        """Apply command-line flags, which win over the file."""
+        ccci = self.ccci
+        if runs_dir is not None:
+            ccci = replace(ccci, runs_dir=runs_dir)
+        if warm_dir is not None:
+            ccci = replace(ccci, warm_dir=warm_dir)
+        return replace(self, ccci=ccci, data_dir=data_dir if data_dir is not None else self.data_dir)
+
+    def problems(self) -> list[str]:
+        """Checks against the machine (not the file): what would stop the bot from working."""
+        found: list[str] = []
+        if not self.ccci.runs_dir.is_dir():
+            found.append(f"ccci.runs_dir: expected a directory, got {describe_path(self.ccci.runs_dir)}")
+        if self.ccci.warm_dir.exists() and not self.ccci.warm_dir.is_dir():
+            found.append(f"ccci.warm_dir: expected a directory, got {describe_path(self.ccci.warm_dir)}")
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            found.append(f"data_dir: expected a directory, got {describe_path(self.data_dir)}")
+        return found
+
+    def warnings(self) -> list[str]:
+        """Not fatal, but worth saying: missing optional dirs mean missing evidence."""
+        found: list[str] = []
+        if not self.ccci.warm_dir.exists():
+            found.append(f"ccci.warm_dir: {self.ccci.warm_dir} does not exist; no canonical records")
+        if not self.ccci.active_dir.exists():
+            found.append(f"ccci.active_dir: {self.ccci.active_dir} does not exist; nothing counts as in flight")
+        return found
+
+
+def describe_path(path: Path) -> str:
+    if not path.exists():
+        return f"{path} (does not exist)"
+    if path.is_file():
+        return f"{path} (a file)"
+    return str(path)
+
+
+def secret_from_env(var_name: str | None, key: str) -> str | None:
+    """Read a secret from the environment variable a config key names."""
+    if not var_name:
+        return None
+    value = os.environ.get(var_name)
+    if value is None:
+        raise ConfigError(f"{key}: environment variable {var_name} is not set")
+    return value
+
+
+# --- parsing -------------------------------------------------------------------------------------
+
+
+class _Section:
+    """A mapping being parsed; remembers its key path and refuses keys nobody asked for."""
+
+    def __init__(self, data: Any, path: str) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"{path or 'the file'}: expected a mapping, got {_kind(data)}")
+        self.data: Mapping[str, Any] = data
+        self.path = path
+        self.seen: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def get(self, name: str, default: T, convert: Callable[[Any, str], T]) -> T:
+        self.seen.add(name)
+        if name not in self.data or self.data[name] is None:
+            return default
+        return convert(self.data[name], self.key(name))
+
+    def section(self, name: str) -> _Section:
+        self.seen.add(name)
+        return _Section(self.data.get(name), self.key(name))
+
+    def finish(self) -> None:
+        for name in self.data:
+            key = self.key(str(name))
+            if any(word in str(name).lower() for word in _SECRET_WORDS) and not str(name).endswith("_env"):
+                raise ConfigError(
+                    f"{key}: secrets are not read from the file; set {key}_env to the name of an "
+                    "environment variable that holds it"
+                )
+            if name not in self.seen:
+                raise ConfigError(f"{key}: unknown key (allowed: {', '.join(sorted(self.seen))})")
+
+
+def _kind(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"[:80]
+
+
+def _path(value: Any, key: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}: expected a path, got {_kind(value)}")
+    return Path(value).expanduser()
+
+
+def _str(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{key}: expected a non-empty string, got {_kind(value)}")
+    return value
+
+
+def _name(value: Any, key: str) -> str:
+    text = _str(value, key)
+    if "/" in text or text in (".", ".."):
+        raise ConfigError(f"{key}: expected a file name without '/', got {text!r}")
+    return text
+
+
+def _seconds(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{key}: expected a number of seconds >= 0, got {_kind(value)}")
+    return float(value)
+
+
+def _positive_int(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{key}: expected an integer >= 1, got {_kind(value)}")
+    return value
+
+
+def _url_template(value: Any, key: str) -> str:
+    text = _str(value, key)
+    if "{run_id}" not in text:
+        raise ConfigError(f"{key}: expected a URL template containing {{run_id}}, got {text!r}")
+    try:
+        text.format(run_id="x", path="y")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ConfigError(f"{key}: only {{run_id}} and {{path}} placeholders are allowed ({exc})") from exc
+    return text
+
+
+def parse_config(data: Any, source: Path | None = None) -> Config:
+    """Validate a loaded YAML document into a :class:`Config`."""
+    root = _Section(data, "")
+    c = root.section("ccci")
+    d = CcciConfig()
+    ccci = CcciConfig(
+        runs_dir=c.get("runs_dir", d.runs_dir, _path),
+        warm_dir=c.get("warm_dir", d.warm_dir, _path),
+        active_dir=c.get("active_dir", d.active_dir, _path),
+        log_name=c.get("log_name", d.log_name, _name),
+        results_name=c.get("results_name", d.results_name, _name),
+        junit_dir=c.get("junit_dir", d.junit_dir, _name),
+        canonical_name=c.get("canonical_name", d.canonical_name, _name),
+        settle_s=c.get("settle_s", d.settle_s, _seconds),
+        sweep_gap_s=c.get("sweep_gap_s", d.sweep_gap_s, _seconds),
+    )
+    c.finish()
+    lk = root.section("links")
+    links = LinksConfig(base_url=lk.get("base_url", None, _url_template))
+    lk.finish()
+    ev = root.section("evidence")
+    de = EvidenceConfig()
+    evidence = EvidenceConfig(
+        context_lines=ev.get("context_lines", de.context_lines, _positive_int),
+        max_log_hits=ev.get("max_log_hits", de.max_log_hits, _positive_int),
+        max_excerpt_chars=ev.get("max_excerpt_chars", de.max_excerpt_chars, _positive_int),
+    )
+    ev.finish()
+    data_dir = root.get("data_dir", DEFAULT_DATA_DIR, _path)
+    root.finish()
+    return Config(ccci=ccci, links=links, evidence=evidence, data_dir=data_dir, source=source)
+
+
+def load_config(path: Path | None) -> Config:
+    """Load and validate ``path``; with no file, the defaults apply."""
+    if path is None:
+        return Config()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})") from exc
+    try:
+        return parse_config(data, source=path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

@@ -1,0 +1,161 @@
+"""The latest evidence about one recipe (the `why` answer), assembled from stored history.
+
+Status comes from the recipe's run in the latest sweep that included it; isolation reruns never
+change it, they are evidence. PR runs never make a released version red.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bot.artifacts.timefmt import iso, short
+from bot.config import Config
+from bot.links import link
+from bot.model import (
+    Canonical,
+    EvidenceItem,
+    Failure,
+    RerunOutcome,
+    RunKind,
+    RunRow,
+    RunStatus,
+    WhyAnswer,
+)
+from bot.names import UnknownNameError, closest
+from bot.store import Store
+
+
+def target_run(runs: list[RunRow]) -> RunRow | None:
+    """The run that decides a recipe's status: in the latest sweep, else the latest released run."""
+    swept = [r for r in runs if r.kind is RunKind.SWEEP]
+    if swept:
+        return swept[-1]
+    released = [r for r in runs if r.kind is not RunKind.PR]
+    return released[-1] if released else None
+
+
+def reruns_of(runs: list[RunRow], target: RunRow) -> list[RunRow]:
+    """Other runs of the same version: every isolation run, and sweep runs after the target."""
+    return [
+        r
+        for r in runs
+        if r.run_id != target.run_id
+        and r.version == target.version
+        and r.status is not RunStatus.UNKNOWN
+        and (r.kind is RunKind.ISOLATION or (r.kind is RunKind.SWEEP and (r.finished or 0) > (target.finished or 0)))
+    ]
+
+
+def red_streak(runs: list[RunRow], target: RunRow) -> tuple[RunRow | None, int]:
+    """First run of the current red streak and its length, over the runs that set status."""
+    pool = [r for r in runs if r.kind is target.kind and (r.finished or 0) <= (target.finished or 0)]
+    first: RunRow | None = None
+    count = 0
+    for r in reversed(pool):
+        if r.status is not RunStatus.RED:
+            break
+        first, count = r, count + 1
+    return first, count
+
+
+def why(store: Store, config: Config, recipe: str, now: float | None = None) -> WhyAnswer:
+    """Build the answer; raise :class:`UnknownNameError` for a recipe never seen."""
+    now = time.time() if now is None else now
+    runs = store.runs_of(recipe)
+    if not runs:
+        raise UnknownNameError("recipe", recipe, closest(recipe, store.recipes()))
+    base = config.links.base_url
+    canonical = store.canonical(recipe)
+    target = target_run(runs)
+    if target is None:
+        return WhyAnswer(
+            recipe, RunStatus.UNKNOWN, None, None, None, None, False, [], [], [], None, canonical, None, 0, None
+        )
+
+    failures = store.failures(target.run_id) if target.status is RunStatus.RED else []
+    evidence = [_failure_item(f, target.run_id, base) for f in failures]
+    for item in store.evidence(target.run_id):
+        evidence.append(_with_url(item, base))
+    reruns = reruns_of(runs, target)
+    for r in reruns:
+        evidence.append(_rerun_item(r, target, config))
+    if canonical is not None:
+        evidence.append(_canonical_item(canonical, target, config))
+    first_red, red_runs = red_streak(runs, target) if target.status is RunStatus.RED else (None, 0)
+    if first_red is not None:
+        evidence.append(
+            EvidenceItem(
+                kind="history",
+                run_id=first_red.run_id,
+                path=config.ccci.results_name,
+                line=None,
+                excerpt=(
+                    f"red since {short(first_red.finished)} (run {first_red.run_id}), "
+                    f"{red_runs} {target.kind.value} run(s) in a row"
+                ),
+                url=link(base, first_red.run_id, config.ccci.results_name),
+            )
+        )
+    return WhyAnswer(
+        recipe=recipe,
+        status=target.status,
+        version=target.version,
+        run_id=target.run_id,
+        kind=target.kind,
+        finished=target.finished,
+        unverified=target.unverified,
+        failures=failures,
+        evidence=evidence,
+        reruns=[RerunOutcome(r.run_id, r.status, r.kind is RunKind.ISOLATION, r.finished) for r in reruns],
+        verdict=None,
+        canonical=canonical,
+        red_since=first_red.finished if first_red else None,
+        red_runs=red_runs,
+        run_url=link(base, target.run_id, ""),
+    )
+
+
+def _failure_item(f: Failure, run_id: str, base: str | None) -> EvidenceItem:
+    return EvidenceItem(
+        kind="failure",
+        run_id=run_id,
+        path=f.junit_file,
+        line=None,
+        excerpt=f"{f.tier}/{f.source} {f.test}: {f.message}",
+        url=link(base, run_id, f.junit_file),
+    )
+
+
+def _with_url(item: EvidenceItem, base: str | None) -> EvidenceItem:
+    return EvidenceItem(
+        item.kind, item.run_id, item.path, item.line, item.excerpt, link(base, item.run_id, item.path, item.line)
+    )
+
+
+def _rerun_item(r: RunRow, target: RunRow, config: Config) -> EvidenceItem:
+    how = "isolation run" if r.kind is RunKind.ISOLATION else f"{r.kind.value} run"
+    status = r.status.value + (" (unverified)" if r.unverified else "")
+    return EvidenceItem(
+        kind="rerun",
+        run_id=r.run_id,
+        path=config.ccci.results_name,
+        line=None,
+        excerpt=f"{how} {r.run_id} of {r.version} finished {short(r.finished)}: {status}",
+        url=link(config.links.base_url, r.run_id, config.ccci.results_name),
+    )
+
+
+def _canonical_item(c: Canonical, target: RunRow, config: Config) -> EvidenceItem:
+    relation = ""
+    if c.ts is not None and target.finished is not None:
+        when = "after" if c.ts > target.finished else "before"
+        same = "the same version" if c.version == target.version else f"version {c.version}"
+        relation = f"; written {when} run {target.run_id}, for {same}"
+    return EvidenceItem(
+        kind="canonical",
+        run_id=None,
+        path=str(config.ccci.warm_dir / c.recipe / config.ccci.canonical_name),
+        line=None,
+        excerpt=f"canonical {c.version} (commit {c.commit or '?'}) written {iso(c.ts) or '?'}{relation}",
+        url=None,
+    )

@@ -1,0 +1,237 @@
+"""Domain objects: what a cc-ci run is once read from disk, and what the bot answers about it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+TIERS = ("install", "upgrade", "backup", "restore", "custom")
+
+
+class TestStatus(StrEnum):
+    """A test's or a tier's status, in cc-ci's words."""
+
+    __test__ = False  # not a pytest class
+
+    PASS = "pass"  # noqa: S105 - a test status, not a password
+    FAIL = "fail"
+    ERROR = "error"
+    SKIP = "skip"
+    UNVER = "unver"
+
+    @classmethod
+    def parse(cls, value: object) -> TestStatus:
+        """Accept cc-ci's and pytest's spellings; anything unrecognised counts as an error."""
+        text = str(value).strip().lower()
+        return _STATUS_ALIASES.get(text, cls.ERROR)
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (TestStatus.FAIL, TestStatus.ERROR)
+
+
+_STATUS_ALIASES = {
+    "pass": TestStatus.PASS,
+    "passed": TestStatus.PASS,
+    "ok": TestStatus.PASS,
+    "success": TestStatus.PASS,
+    "fail": TestStatus.FAIL,
+    "failed": TestStatus.FAIL,
+    "failure": TestStatus.FAIL,
+    "error": TestStatus.ERROR,
+    "errored": TestStatus.ERROR,
+    "skip": TestStatus.SKIP,
+    "skipped": TestStatus.SKIP,
+    "unver": TestStatus.UNVER,
+    "unverified": TestStatus.UNVER,
+}
+
+
+class RunStatus(StrEnum):
+    RED = "red"
+    GREEN = "green"
+    UNKNOWN = "unknown"
+
+
+class RunKind(StrEnum):
+    SWEEP = "sweep"
+    ISOLATION = "isolation"
+    PR = "pr"
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """One JUnit testcase, as pytest wrote it."""
+
+    __test__ = False
+
+    tier: str
+    source: str
+    name: str
+    classname: str
+    status: TestStatus
+    ms: int
+    junit_file: str
+    message: str = ""
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failing (or erroring) testcase: where root-cause analysis starts."""
+
+    tier: str
+    source: str
+    test: str
+    message: str
+    text: str
+    junit_file: str
+
+
+@dataclass(frozen=True)
+class TierResult:
+    name: str
+    status: TestStatus
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    """One fact with where it was found; the unit every answer is built from."""
+
+    kind: str
+    run_id: str | None
+    path: str
+    line: int | None
+    excerpt: str
+    url: str | None = None
+
+
+@dataclass
+class ParsedRun:
+    """Everything read from one run dir. ``problems`` say what could not be read, and why."""
+
+    run_id: str
+    recipe: str
+    version: str | None
+    pr: str | None
+    ref: str | None
+    started: float | None
+    finished: float | None
+    tiers: list[TierResult]
+    tests: list[TestCase]
+    failures: list[Failure]
+    status: RunStatus
+    unverified: bool
+    derived: bool
+    directory: str
+    fingerprint: str
+    raw: dict[str, Any] = field(default_factory=dict)
+    problems: list[EvidenceItem] = field(default_factory=list)
+    log_hits: list[EvidenceItem] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """cc-ci's record of the last version that went green on a cold run of a tagged release."""
+
+    recipe: str
+    version: str
+    commit: str | None
+    status: str | None
+    ts: float | None
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """A stored run, as the answers need it."""
+
+    run_id: str
+    recipe: str
+    version: str | None
+    pr: str | None
+    started: float | None
+    finished: float | None
+    status: RunStatus
+    unverified: bool
+    kind: RunKind
+    sweep_id: str | None
+    derived: bool
+
+
+@dataclass(frozen=True)
+class Verdict:
+    category: str
+    confidence: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class RerunOutcome:
+    run_id: str
+    status: RunStatus
+    isolated: bool
+    finished: float | None
+
+
+@dataclass(frozen=True)
+class WhyAnswer:
+    """The latest evidence about one recipe: what `why` shows in every rendering."""
+
+    recipe: str
+    status: RunStatus
+    version: str | None
+    run_id: str | None
+    kind: RunKind | None
+    finished: float | None
+    unverified: bool
+    failures: list[Failure]
+    evidence: list[EvidenceItem]
+    reruns: list[RerunOutcome]
+    verdict: Verdict | None
+    canonical: Canonical | None
+    red_since: float | None
+    red_runs: int
+    run_url: str | None
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    recipe: str
+    version: str | None
+    run_id: str
+    status: RunStatus
+    unverified: bool
+    failures: list[Failure]
+    verdict: Verdict | None
+    log_url: str | None
+
+
+@dataclass(frozen=True)
+class SummaryAnswer:
+    """The latest sweep, one row per recipe."""
+
+    sweep_id: str | None
+    started: float | None
+    finished: float | None
+    rows: list[SummaryRow]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        red = sum(1 for r in self.rows if r.status is RunStatus.RED and not r.unverified)
+        unver = sum(1 for r in self.rows if r.status is RunStatus.RED and r.unverified)
+        green = sum(1 for r in self.rows if r.status is RunStatus.GREEN)
+        return {"green": green, "red": red, "unverified": unver, "total": len(self.rows)}
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one scan found: new/changed runs, runs still being written, and unreadable ones."""
+
+    scanned: int
+    ingested: list[str]
+    unchanged: int
+    in_progress: list[str]
+    canonicals: int
+    problems: list[str]
+    seconds: float

@@ -1,0 +1,85 @@
+"""Stable JSON for `--json`: the documented shapes in README's CLI reference. Keys are only added."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.artifacts.timefmt import iso
+from bot.model import Canonical, EvidenceItem, Failure, IngestReport, SummaryAnswer, Verdict, WhyAnswer
+
+
+def _failure(f: Failure) -> dict[str, Any]:
+    return {"tier": f.tier, "source": f.source, "test": f.test, "message": f.message, "junit": f.junit_file}
+
+
+def _evidence(e: EvidenceItem) -> dict[str, Any]:
+    return {"kind": e.kind, "run_id": e.run_id, "path": e.path, "line": e.line, "excerpt": e.excerpt, "url": e.url}
+
+
+def _verdict(v: Verdict | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    return {"category": v.category, "confidence": round(v.confidence, 3), "reason": v.reason}
+
+
+def _canonical(c: Canonical | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"recipe": c.recipe, "version": c.version, "commit": c.commit, "status": c.status, "ts": iso(c.ts)}
+
+
+def why_json(a: WhyAnswer) -> dict[str, Any]:
+    return {
+        "recipe": a.recipe,
+        "status": a.status.value,
+        "version": a.version,
+        "run_id": a.run_id,
+        "kind": a.kind.value if a.kind else None,
+        "finished": iso(a.finished),
+        "unverified": a.unverified,
+        "failures": [_failure(f) for f in a.failures],
+        "verdict": _verdict(a.verdict),
+        "evidence": [_evidence(e) for e in a.evidence],
+        "reruns": [
+            {"run_id": r.run_id, "status": r.status.value, "isolated": r.isolated, "finished": iso(r.finished)}
+            for r in a.reruns
+        ],
+        "canonical": _canonical(a.canonical),
+        "red_since": iso(a.red_since),
+        "red_runs": a.red_runs,
+        "url": a.run_url,
+    }
+
+
+def summary_json(s: SummaryAnswer) -> dict[str, Any]:
+    return {
+        "sweep_id": s.sweep_id,
+        "started": iso(s.started),
+        "finished": iso(s.finished),
+        "counts": s.counts,
+        "recipes": [
+            {
+                "recipe": r.recipe,
+                "version": r.version,
+                "run_id": r.run_id,
+                "status": r.status.value,
+                "unverified": r.unverified,
+                "failures": [_failure(f) for f in r.failures],
+                "verdict": _verdict(r.verdict),
+                "log_url": r.log_url,
+            }
+            for r in s.rows
+        ],
+    }
+
+
+def ingest_json(r: IngestReport) -> dict[str, Any]:
+    return {
+        "scanned": r.scanned,
+        "ingested": r.ingested,
+        "unchanged": r.unchanged,
+        "in_progress": r.in_progress,
+        "canonicals": r.canonicals,
+        "problems": r.problems,
+        "seconds": round(r.seconds, 3),
+    }

@@ -1,0 +1,96 @@
+"""Compact plain text for terminals (and the plain-text body of chat messages)."""
+
+from __future__ import annotations
+
+import textwrap
+
+from bot.artifacts.timefmt import short
+from bot.model import IngestReport, RunStatus, SummaryAnswer, Verdict, WhyAnswer
+
+_MARK = {RunStatus.RED: "✗", RunStatus.GREEN: "✓", RunStatus.UNKNOWN: "?"}
+
+
+def _status(status: RunStatus, unverified: bool) -> str:
+    if status is RunStatus.RED and unverified:
+        return "RED (unverified: infra, not evidence against the recipe)"
+    return status.value.upper()
+
+
+def _verdict(v: Verdict | None) -> str:
+    if v is None:
+        return "not classified yet"
+    return f"{v.category} ({v.confidence:.0%}) — {v.reason}"
+
+
+def why_text(a: WhyAnswer) -> str:
+    if a.run_id is None:
+        return f"{a.recipe}: no released-version run yet (only PR runs)."
+    lines = [
+        f"{a.recipe} {_MARK[a.status]} {_status(a.status, a.unverified)}  {a.version or '?'}  "
+        f"run {a.run_id} ({a.kind.value if a.kind else '?'}, finished {short(a.finished)})"
+    ]
+    if a.red_runs:
+        lines.append(f"  red since {short(a.red_since)}, {a.red_runs} run(s) in a row")
+    lines.append(f"  verdict: {_verdict(a.verdict)}")
+    if a.failures:
+        lines.append("failing:")
+        for f in a.failures:
+            lines.append(f"  {f.tier}/{f.source} {f.test}")
+            lines.append(textwrap.indent(textwrap.shorten(f.message, 300), "      "))
+    if a.evidence:
+        lines.append("evidence:")
+        for e in a.evidence:
+            if e.kind == "failure":
+                continue
+            where = f"{e.path}:{e.line}" if e.line else e.path
+            lines.append(f"  [{e.kind}] {where}" + (f"  {e.url}" if e.url else ""))
+            lines.append(textwrap.indent(e.excerpt, "      "))
+    if a.reruns:
+        outcomes = ", ".join(f"{r.run_id} {r.status.value}{' (isolated)' if r.isolated else ''}" for r in a.reruns)
+        lines.append(f"reruns of {a.version}: {outcomes}")
+    elif a.status is RunStatus.RED:
+        lines.append(f"reruns of {a.version}: none — only an isolation rerun settles flake vs deterministic")
+    if a.run_url:
+        lines.append(f"run: {a.run_url}")
+    return "\n".join(lines)
+
+
+def summary_text(s: SummaryAnswer) -> str:
+    if s.sweep_id is None:
+        return "No sweep has been seen yet (run `ccci-bot ingest`)."
+    c = s.counts
+    lines = [
+        f"{s.sweep_id}: {c['total']} recipes — {c['green']} green, {c['red']} red, {c['unverified']} unverified"
+        f"  ({short(s.started)} → {short(s.finished)})"
+    ]
+    width = max((len(r.recipe) for r in s.rows), default=0)
+    for r in s.rows:
+        row = f"  {_MARK[r.status]} {r.recipe:<{width}}  {r.version or '?':<20} {r.run_id:<12}"
+        if r.status is RunStatus.RED:
+            if r.failures:
+                f = r.failures[0]
+                more = f" (+{len(r.failures) - 1})" if len(r.failures) > 1 else ""
+                row += f" {f.tier}/{f.test}{more}: {textwrap.shorten(f.message, 80)}"
+            elif r.unverified:
+                row += " unverified (infra)"
+            if r.verdict:
+                row += f"  [{r.verdict.category} {r.verdict.confidence:.0%}]"
+        lines.append(row.rstrip())
+    return "\n".join(lines)
+
+
+def ingest_text(r: IngestReport) -> str:
+    lines = [
+        f"scanned {r.scanned} run dirs in {r.seconds:.2f}s: {len(r.ingested)} new or changed, "
+        f"{r.unchanged} unchanged, {len(r.in_progress)} still being written; {r.canonicals} canonical records"
+    ]
+    if r.ingested:
+        shown = ", ".join(r.ingested[:20]) + (f", … (+{len(r.ingested) - 20})" if len(r.ingested) > 20 else "")
+        lines.append(f"  new: {shown}")
+    if r.in_progress:
+        lines.append(f"  in progress (retried next scan): {', '.join(r.in_progress)}")
+    for p in r.problems[:50]:
+        lines.append(f"  ! {p}")
+    if len(r.problems) > 50:
+        lines.append(f"  ! … and {len(r.problems) - 50} more")
+    return "\n".join(lines)

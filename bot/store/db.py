@@ -1,0 +1,249 @@
+"""Reads and writes of the history database. Synchronous by design: callers in the bot run these
+through ``asyncio.to_thread`` (see :mod:`bot.service`), so SQLite never blocks the event loop."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bot.model import (
+    Canonical,
+    EvidenceItem,
+    Failure,
+    ParsedRun,
+    RunKind,
+    RunRow,
+    RunStatus,
+    TestStatus,
+    TierResult,
+)
+from bot.store.schema import migrate
+
+_RUN_COLUMNS = "run_id, recipe, version, pr, started, finished, status, unverified, kind, sweep_id, derived"
+
+
+def _run_row(row: sqlite3.Row) -> RunRow:
+    return RunRow(
+        run_id=row["run_id"],
+        recipe=row["recipe"],
+        version=row["version"],
+        pr=row["pr"],
+        started=row["started"],
+        finished=row["finished"],
+        status=RunStatus(row["status"]),
+        unverified=bool(row["unverified"]),
+        kind=RunKind(row["kind"]),
+        sweep_id=row["sweep_id"],
+        derived=bool(row["derived"]),
+    )
+
+
+class Store:
+    """One SQLite database file; a lock serialises the threads that share its connection."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self.schema_version = migrate(self._conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    # --- ingest --------------------------------------------------------------------------------
+
+    def fingerprints(self) -> dict[str, str]:
+        return {r["run_id"]: r["fingerprint"] for r in self._query("SELECT run_id, fingerprint FROM runs")}
+
+    def save_runs(self, runs: list[ParsedRun]) -> None:
+        """Replace everything stored about these runs in one transaction (idempotent)."""
+        if not runs:
+            return
+        now = time.time()
+        ids = [(r.run_id,) for r in runs]
+        with self._tx() as c:
+            for table in ("tiers", "testcases", "failures", "evidence"):
+                c.executemany(f"DELETE FROM {table} WHERE run_id = ?", ids)  # noqa: S608 - fixed names
+            c.executemany(
+                """INSERT INTO runs (run_id, recipe, version, pr, ref, started, finished, status, unverified,
+                       derived, fingerprint, directory, raw_json, ingested_at)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                   ON CONFLICT(run_id) DO UPDATE SET recipe=excluded.recipe, version=excluded.version,
+                       pr=excluded.pr, ref=excluded.ref, started=excluded.started, finished=excluded.finished,
+                       status=excluded.status, unverified=excluded.unverified, derived=excluded.derived,
+                       fingerprint=excluded.fingerprint, directory=excluded.directory,
+                       raw_json=excluded.raw_json, ingested_at=excluded.ingested_at""",
+                [
+                    (
+                        r.run_id,
+                        r.recipe,
+                        r.version,
+                        r.pr,
+                        r.ref,
+                        r.started,
+                        r.finished,
+                        r.status.value,
+                        int(r.unverified),
+                        int(r.derived),
+                        r.fingerprint,
+                        r.directory,
+                        json.dumps(r.raw, sort_keys=True, default=str),
+                        now,
+                    )
+                    for r in runs
+                ],
+            )
+            c.executemany(
+                "INSERT INTO tiers (run_id, position, name, status) VALUES (?,?,?,?)",
+                [(r.run_id, i, t.name, t.status.value) for r in runs for i, t in enumerate(r.tiers)],
+            )
+            c.executemany(
+                "INSERT INTO testcases (run_id, tier, source, name, classname, status, ms, junit_file)"
+                " VALUES (?,?,?,?,?,?,?,?)",
+                [
+                    (r.run_id, t.tier, t.source, t.name, t.classname, t.status.value, t.ms, t.junit_file)
+                    for r in runs
+                    for t in r.tests
+                ],
+            )
+            c.executemany(
+                "INSERT INTO failures (run_id, tier, source, test, message, text, junit_file) VALUES (?,?,?,?,?,?,?)",
+                [
+                    (r.run_id, f.tier, f.source, f.test, f.message, f.text, f.junit_file)
+                    for r in runs
+                    for f in r.failures
+                ],
+            )
+            c.executemany(
+                "INSERT INTO evidence (run_id, kind, path, line, excerpt) VALUES (?,?,?,?,?)",
+                [(r.run_id, e.kind, e.path, e.line, e.excerpt) for r in runs for e in (*r.problems, *r.log_hits)],
+            )
+
+    def save_canonicals(self, canonicals: list[Canonical]) -> None:
+        """The warm dir is the truth: replace the stored set with what is there now."""
+        with self._tx() as c:
+            c.execute("DELETE FROM canonicals")
+            c.executemany(
+                "INSERT OR REPLACE INTO canonicals (recipe, version, commit_id, status, ts) VALUES (?,?,?,?,?)",
+                [(k.recipe, k.version, k.commit, k.status, k.ts) for k in canonicals],
+            )
+
+    def run_intervals(self) -> list[tuple[str, float | None, float | None, str | None, bool]]:
+        """(run_id, started, finished, pr, started_by_bot) for every run: the input of run kinds."""
+        rows = self._query(
+            "SELECT r.run_id, r.started, r.finished, r.pr, b.run_id IS NOT NULL AS by_bot"
+            " FROM runs r LEFT JOIN bot_runs b ON b.run_id = r.run_id"
+        )
+        return [(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    def set_kinds(self, kinds: dict[str, tuple[RunKind, str | None]]) -> int:
+        """Store run kinds and sweep ids; return how many changed."""
+        current = {
+            r["run_id"]: (r["kind"], r["sweep_id"]) for r in self._query("SELECT run_id, kind, sweep_id FROM runs")
+        }
+        changed = [
+            (kind.value, sweep, run_id)
+            for run_id, (kind, sweep) in kinds.items()
+            if current.get(run_id) != (kind.value, sweep)
+        ]
+        if changed:
+            with self._tx() as c:
+                c.executemany("UPDATE runs SET kind = ?, sweep_id = ? WHERE run_id = ?", changed)
+        return len(changed)
+
+    def mark_bot_run(self, run_id: str) -> None:
+        """Remember that the bot started this run, so it counts as an isolation run."""
+        with self._tx() as c:
+            c.execute("INSERT OR IGNORE INTO bot_runs (run_id, requested_at) VALUES (?, ?)", (run_id, time.time()))
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def recipes(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT DISTINCT recipe FROM runs ORDER BY recipe")]
+
+    def runs_of(self, recipe: str) -> list[RunRow]:
+        """A recipe's runs, oldest first, ordered by when they finished (never by id)."""
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE recipe = ? ORDER BY finished IS NULL, finished, run_id",  # noqa: S608
+            (recipe,),
+        )
+        return [_run_row(r) for r in rows]
+
+    def run(self, run_id: str) -> RunRow | None:
+        rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))  # noqa: S608
+        return _run_row(rows[0]) if rows else None
+
+    def latest_sweep_id(self) -> str | None:
+        rows = self._query(
+            "SELECT sweep_id FROM runs WHERE kind = 'sweep' AND sweep_id IS NOT NULL ORDER BY finished DESC LIMIT 1"
+        )
+        return str(rows[0][0]) if rows else None
+
+    def sweep_ids(self) -> list[str]:
+        rows = self._query("SELECT DISTINCT sweep_id FROM runs WHERE sweep_id IS NOT NULL ORDER BY sweep_id")
+        return [str(r[0]) for r in rows]
+
+    def sweep_runs(self, sweep_id: str) -> list[RunRow]:
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE sweep_id = ? ORDER BY recipe, finished",  # noqa: S608
+            (sweep_id,),
+        )
+        return [_run_row(r) for r in rows]
+
+    def failures(self, run_id: str) -> list[Failure]:
+        rows = self._query(
+            "SELECT tier, source, test, message, text, junit_file FROM failures WHERE run_id = ? ORDER BY id",
+            (run_id,),
+        )
+        return [Failure(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    def tiers(self, run_id: str) -> list[TierResult]:
+        rows = self._query("SELECT name, status FROM tiers WHERE run_id = ? ORDER BY position", (run_id,))
+        return [TierResult(r[0], TestStatus(r[1])) for r in rows]
+
+    def evidence(self, run_id: str) -> list[EvidenceItem]:
+        rows = self._query("SELECT kind, path, line, excerpt FROM evidence WHERE run_id = ? ORDER BY id", (run_id,))
+        return [EvidenceItem(kind=r[0], run_id=run_id, path=r[1], line=r[2], excerpt=r[3]) for r in rows]
+
+    def canonical(self, recipe: str) -> Canonical | None:
+        rows = self._query("SELECT recipe, version, commit_id, status, ts FROM canonicals WHERE recipe = ?", (recipe,))
+        return Canonical(rows[0][0], rows[0][1], rows[0][2], rows[0][3], rows[0][4]) if rows else None
+
+    def counts(self) -> dict[str, int]:
+        return {
+            table: int(self._query(f"SELECT COUNT(*) FROM {table}")[0][0])  # noqa: S608 - fixed names
+            for table in ("runs", "tiers", "testcases", "failures", "evidence", "canonicals")
+        }

@@ -1,0 +1,100 @@
+"""Schema migrations, applied in order; ``PRAGMA user_version`` records how far a database got.
+
+Append a migration to change the schema; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: runs and what was read from them
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        recipe TEXT NOT NULL,
+        version TEXT,
+        pr TEXT,
+        ref TEXT,
+        started REAL,
+        finished REAL,
+        status TEXT NOT NULL,
+        unverified INTEGER NOT NULL,
+        derived INTEGER NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'sweep',
+        sweep_id TEXT,
+        fingerprint TEXT NOT NULL,
+        directory TEXT NOT NULL,
+        raw_json TEXT NOT NULL,
+        ingested_at REAL NOT NULL
+    );
+    CREATE INDEX runs_by_recipe ON runs(recipe, finished);
+    CREATE INDEX runs_by_sweep ON runs(sweep_id);
+    CREATE TABLE tiers (
+        run_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        PRIMARY KEY (run_id, position)
+    );
+    CREATE TABLE testcases (
+        run_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        source TEXT NOT NULL,
+        name TEXT NOT NULL,
+        classname TEXT NOT NULL,
+        status TEXT NOT NULL,
+        ms INTEGER NOT NULL,
+        junit_file TEXT NOT NULL
+    );
+    CREATE INDEX testcases_by_run ON testcases(run_id);
+    CREATE INDEX testcases_by_name ON testcases(tier, name, status);
+    CREATE TABLE failures (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        source TEXT NOT NULL,
+        test TEXT NOT NULL,
+        message TEXT NOT NULL,
+        text TEXT NOT NULL,
+        junit_file TEXT NOT NULL
+    );
+    CREATE INDEX failures_by_run ON failures(run_id);
+    CREATE TABLE evidence (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        path TEXT NOT NULL,
+        line INTEGER,
+        excerpt TEXT NOT NULL
+    );
+    CREATE INDEX evidence_by_run ON evidence(run_id);
+    CREATE TABLE canonicals (
+        recipe TEXT PRIMARY KEY,
+        version TEXT NOT NULL,
+        commit_id TEXT,
+        status TEXT,
+        ts REAL
+    );
+    CREATE TABLE bot_runs (
+        run_id TEXT PRIMARY KEY,
+        requested_at REAL NOT NULL
+    );
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to the latest version; return that version."""
+    current = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    if current > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema version {current} is newer than this bot knows ({len(MIGRATIONS)}); upgrade the bot"
+        )
+    for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+    return len(MIGRATIONS)

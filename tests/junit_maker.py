@@ -1,0 +1,24 @@
+"""JUnit files for tests, produced the only honest way: by really running pytest on a small suite."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+
+def run_pytest_junit(workdir: Path, name: str, source: str, *extra: str) -> Path:
+    """Write ``source`` as a test module, run pytest on it with --junitxml, return the XML path."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    module = workdir / f"test_{name}.py"
+    module.write_text(textwrap.dedent(source))
+    junit = workdir / "junit" / f"{name}.xml"
+    junit.parent.mkdir(exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
+         "--rootdir", str(workdir), str(module), *extra],
+        capture_output=True, text=True, cwd=workdir, check=False,
+    )
+    assert junit.is_file(), proc.stdout + proc.stderr
+    return junit
