@@ -16,9 +16,23 @@ def run_pytest_junit(workdir: Path, name: str, source: str, *extra: str) -> Path
     junit = workdir / "junit" / f"{name}.xml"
     junit.parent.mkdir(exist_ok=True)
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}",
-         "--rootdir", str(workdir), str(module), *extra],
-        capture_output=True, text=True, cwd=workdir, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={junit}",
+            "--rootdir",
+            str(workdir),
+            str(module),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=workdir,
+        check=False,
     )
     assert junit.is_file(), proc.stdout + proc.stderr
     return junit

@@ -10,9 +10,9 @@ def brute_force(intervals: list[Interval]) -> set[str]:
     found = set()
     for a in intervals:
         for b in intervals:
-            if a[0] != b[0] and a[1] is not None and b[1] is not None and a[2] is not None and b[2] is not None:
-                if a[1] < b[2] and b[1] < a[2]:
-                    found.add(a[0])
+            timed = None not in (a[1], a[2], b[1], b[2])
+            if a[0] != b[0] and timed and a[1] < b[2] and b[1] < a[2]:  # type: ignore[operator]
+                found.add(a[0])
     return found
 
 

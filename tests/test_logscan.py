@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.artifacts.logscan import MAX_LINE_CHARS, scan_log
+from bot.artifacts.logscan import MAX_LINE_CHARS, merge_hits, scan_log
 
 
 def reference(lines: list[bytes], needle: bytes, max_hits: int, context: int) -> list[tuple[int, list[int]]]:
@@ -59,3 +59,28 @@ def test_missing_log_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     scan = scan_log(tmp_path / "nope.log", ["x"])
     assert scan.problem is not None and "nope.log" in scan.problem
     assert scan.hits == []
+
+
+def test_nearby_hits_are_quoted_once(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    log.write_text(
+        "\n".join(
+            ["setup"] * 5
+            + ["____ test_x ____", "def test_x():", "E  assert 1 == 2", "FAILED t.py::test_x - assert 1 == 2"]
+            + ["teardown"] * 20
+            + ["rerun of test_x: failed again"]
+        )
+        + "\n"
+    )
+    scan = scan_log(log, ["test_x"], context=2, max_hits=5)
+    merged = merge_hits(scan.hits)
+    assert [h.marked for h in merged] == [(6, 7, 9), (30,)]
+    assert [n for n, _ in merged[0].context] == list(range(4, 12))
+    assert merged[0].excerpt.count(">") == 3
+
+
+def test_separator_rules_are_shortened(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    log.write_text("_" * 90 + " test_x " + "_" * 90 + "\n" + "=" * 200 + "\n")
+    scan = scan_log(log, ["test_x"], context=1)
+    assert dict(scan.hits[0].context) == {1: "_____ test_x _____", 2: "====="}

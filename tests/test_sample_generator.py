@@ -13,7 +13,7 @@ import defusedxml.ElementTree
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from bot.sample.generate import GeneratedData, generate
+from bot.sample.generate import GeneratedData
 from bot.sample.scenarios import TIERS
 from bot.sample.standin_runner import request_from_env, run_recipe
 
@@ -21,8 +21,9 @@ NOW = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> GeneratedData:
-    return generate(tmp_path_factory.mktemp("sample"), now=NOW)
+def data(sample: GeneratedData) -> GeneratedData:
+    """The session's generated world (tests/conftest.py), made with the same NOW."""
+    return sample
 
 
 def when(text: str) -> datetime:
@@ -83,7 +84,9 @@ def test_every_run_has_results_except_the_runner_that_died(data: GeneratedData) 
         assert (run_dir / "run.log").stat().st_size > 0
     dead_dir = data.run_dir(dead[0].run_id)
     assert sorted(p.name for p in (dead_dir / "junit").iterdir()) == [
-        "install__recipe__test_install.xml", "upgrade__recipe__test_upgrade.xml"]
+        "install__recipe__test_install.xml",
+        "upgrade__recipe__test_upgrade.xml",
+    ]
 
 
 def test_stages_match_the_junit_files(data: GeneratedData) -> None:
@@ -115,18 +118,24 @@ def test_failure_messages_carry_the_assertion(data: GeneratedData) -> None:
         msg = failure(data, run_id, "restore__cc-ci__test_restore.xml", "test_restore_returns_state")
         assert 'relation "ci_marker" does not exist' in msg
     assert ("test_restore_returns_state", "pass", None) in junit_cases(
-        data.run_dir("761") / "junit" / "restore__cc-ci__test_restore.xml")
+        data.run_dir("761") / "junit" / "restore__cc-ci__test_restore.xml"
+    )
     msg = failure(data, "m2rr-5e1d", "custom__cc-ci__test_custom.xml", "test_handshake_completes_with_channel_presence")
     assert msg.startswith("TimeoutError: handshake did not complete within 10s")
     assert "manifest unknown" in failure(data, "755", "install__recipe__test_install.xml", "test_stack_converges")
-    assert "WORDPRESS_DEBUG" in failure(data, "768", "custom__recipe__test_custom.xml",
-                                        "test_env_sample_covers_compose_vars")
+    assert "WORDPRESS_DEBUG" in failure(
+        data, "768", "custom__recipe__test_custom.xml", "test_env_sample_covers_compose_vars"
+    )
 
 
 def test_mumble_is_red_only_when_its_custom_tier_ran_under_load(data: GeneratedData) -> None:
     mumble = data.runs_of("mumble")
     assert [(r.sweep, r.load, r.red) for r in mumble] == [
-        (1, True, False), (2, True, False), (3, True, True), (None, False, False)]
+        (1, True, False),
+        (2, True, False),
+        (3, True, True),
+        (None, False, False),
+    ]
     assert rungs(results(data, "manual-48213"))["custom"] == "pass"
     for run in mumble:
         log = (data.run_dir(run.run_id) / "run.log").read_text()
@@ -198,16 +207,21 @@ def test_sweep_to_sweep_changes(data: GeneratedData) -> None:
     assert s2 - s3 == {"keycloak"}
     assert s2 & s3 == {"mattermost-lts", "discourse", "bluesky"}
     assert s1 == {"mattermost-lts"}
-    assert set(data.expected_verdicts.values()) == {"flake", "recipe-defect", "stale-test", "upstream-defect",
-                                           "infra", "unknown"}
+    assert set(data.expected_verdicts.values()) == {
+        "flake",
+        "recipe-defect",
+        "stale-test",
+        "upstream-defect",
+        "infra",
+        "unknown",
+    }
 
 
 def test_recipe_clone_has_the_release_tags(data: GeneratedData) -> None:
     clone = data.run_dir("759") / "abra" / "recipes" / "discourse"
 
     def git(*args: str) -> str:
-        return subprocess.run(["git", "-C", str(clone), *args], capture_output=True, text=True,
-                              check=True).stdout
+        return subprocess.run(["git", "-C", str(clone), *args], capture_output=True, text=True, check=True).stdout
 
     tags = git("tag", "--list").split()
     assert {"0.1.0+3.4.1", "0.8.1+3.5.0"} <= set(tags) and len(tags) == 5
@@ -232,8 +246,13 @@ def test_killed_runner_leaves_truncated_junit_and_unver_rungs(data: GeneratedDat
     with pytest.raises(ParseError):
         defusedxml.ElementTree.parse(run_dir / "junit" / "backup__recipe__test_backup.xml")
     doc = results(data, "757")
-    assert rungs(doc) == {"install": "pass", "upgrade": "pass", "backup": "unver", "restore": "unver",
-                          "custom": "unver"}
+    assert rungs(doc) == {
+        "install": "pass",
+        "upgrade": "pass",
+        "backup": "unver",
+        "restore": "unver",
+        "custom": "unver",
+    }
     assert doc["flags"]["clean_teardown"] is False
     log = (run_dir / "run.log").read_text()
     assert "Cannot connect to the Docker daemon" in log and "rc=143" in log and "HarnessError" in log
@@ -268,15 +287,20 @@ def test_results_json_is_written_last(data: GeneratedData) -> None:
     for run in (r for r in data.runs if r.has_results):
         run_dir = data.run_dir(run.run_id)
         written = (run_dir / "results.json").stat().st_mtime_ns
-        others = [p for p in run_dir.rglob("*") if p.is_file() and ".git" not in p.parts
-                  and p.name != "results.json"]
+        others = [p for p in run_dir.rglob("*") if p.is_file() and ".git" not in p.parts and p.name != "results.json"]
         assert all(p.stat().st_mtime_ns <= written for p in others)
         assert not list(run_dir.glob(".*.tmp"))
 
 
 def test_standin_runner_alone_on_the_wall_clock(data: GeneratedData, tmp_path: Path) -> None:
-    env = {"RECIPE": "mumble", "VERSION": "1.0.0+v1.6.870-0", "RUN_ID": "manual-1", "CCCI_RUNS_DIR": str(tmp_path),
-           "CCCI_SAMPLE_RECIPES_SRC": str(data.recipes_src), "CCCI_SAMPLE_LOAD": "1"}
+    env = {
+        "RECIPE": "mumble",
+        "VERSION": "1.0.0+v1.6.870-0",
+        "RUN_ID": "manual-1",
+        "CCCI_RUNS_DIR": str(tmp_path),
+        "CCCI_SAMPLE_RECIPES_SRC": str(data.recipes_src),
+        "CCCI_SAMPLE_LOAD": "1",
+    }
     before = datetime.now(UTC)
     outcome = run_recipe(request_from_env(env))
     assert outcome.results is not None and rungs(outcome.results)["custom"] == "fail"

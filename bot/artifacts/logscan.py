@@ -18,19 +18,49 @@ BLOCK_BYTES = 8 * 1024 * 1024
 MAX_LINE_BYTES = 1024 * 1024
 MAX_LINE_CHARS = 400
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# pytest's 200-column separator rules say nothing in chat; five characters keep their shape.
+_RULE = re.compile(r"([_=\-*#~])\1{7,}")
 
 
 @dataclass(frozen=True)
 class LogHit:
-    """A line containing ``needle``, with numbered context lines around it."""
+    """A line containing ``needle``, with numbered context lines around it.
+
+    After :func:`merge_hits`, one hit may stand for several nearby lines: ``marks`` lists them all.
+    """
 
     needle: str
     line: int
     context: tuple[tuple[int, str], ...]
+    marks: tuple[int, ...] = ()
+
+    @property
+    def marked(self) -> tuple[int, ...]:
+        return self.marks or (self.line,)
 
     @property
     def excerpt(self) -> str:
-        return "\n".join(f"{n:>6}{'>' if n == self.line else ' '} {text}" for n, text in self.context)
+        marked = set(self.marked)
+        return "\n".join(f"{n:>6}{'>' if n in marked else ' '} {text}" for n, text in self.context)
+
+
+def merge_hits(hits: list[LogHit]) -> list[LogHit]:
+    """Join hits whose context windows overlap or touch, so one log passage is quoted once."""
+    merged: list[LogHit] = []
+    for hit in sorted(hits, key=lambda h: h.line):
+        if merged and hit.context and merged[-1].context and hit.context[0][0] <= merged[-1].context[-1][0] + 1:
+            last = merged[-1]
+            lines = dict(last.context)
+            lines.update(hit.context)
+            merged[-1] = LogHit(
+                needle=last.needle,
+                line=last.line,
+                context=tuple(sorted(lines.items())),
+                marks=tuple(sorted({*last.marked, *hit.marked})),
+            )
+        else:
+            merged.append(hit)
+    return merged
 
 
 @dataclass
@@ -44,7 +74,7 @@ class LogScan:
 def clean(raw: bytes) -> str:
     """Bytes of a log line to printable text: invalid UTF-8 replaced, control characters dropped."""
     text = raw.decode("utf-8", "replace").rstrip("\r")
-    text = _CONTROL.sub("", text)
+    text = _RULE.sub(lambda m: m[1] * 5, _CONTROL.sub("", text))
     return text if len(text) <= MAX_LINE_CHARS else text[: MAX_LINE_CHARS - 1] + "…"
 
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.artifacts.clone import checked_out_tag
 from bot.artifacts.junit import JunitFile, read_junit
-from bot.artifacts.logscan import scan_log
+from bot.artifacts.logscan import merge_hits, scan_log
 from bot.artifacts.timefmt import parse_time
 from bot.config import CcciConfig, EvidenceConfig
-from bot.model import EvidenceItem, Failure, ParsedRun, RunStatus, TestCase, TestStatus, TierResult
+from bot.model import TIERS, EvidenceItem, Failure, ParsedRun, RunStatus, TestCase, TestStatus, TierResult
 
 _RECIPE_IN_CLASSNAME = re.compile(r"(?:^|[./])tests[./]([A-Za-z0-9_.-]+?)[./]test_")
 
@@ -140,7 +141,8 @@ def read_run(
     run = ParsedRun(
         run_id=run_id,  # the dir name: links and cc-ci's dashboard use it, whatever results.json says
         recipe=recipe,
-        version=_opt_str(raw.get("version")),
+        version=_opt_str(raw.get("version"))
+        or (None if raw else checked_out_tag(run_dir / "abra" / "recipes" / recipe)),
         pr=_opt_str(raw.get("pr")),
         ref=_opt_str(raw.get("ref")),
         started=started,
@@ -205,6 +207,10 @@ def _tiers(raw: dict[str, Any], junits: list[JunitFile]) -> list[TierResult]:
             found[j.tier] = TestStatus.FAIL if statuses else TestStatus.UNVER
         elif statuses:
             found[j.tier] = TestStatus.PASS if TestStatus.PASS in statuses else TestStatus.SKIP
+    if not raw:
+        # No results.json: the runner died. Standard tiers without a JUnit file should have run and did not.
+        for tier in TIERS:
+            found.setdefault(tier, TestStatus.UNVER)
     return [TierResult(name, status) for name, status in found.items()]
 
 
@@ -283,5 +289,5 @@ def _log_evidence(
         EvidenceItem(
             kind="log", run_id=run.run_id, path=cfg.log_name, line=h.line, excerpt=h.excerpt[: ev.max_excerpt_chars]
         )
-        for h in scan.hits
+        for h in merge_hits(scan.hits)
     ]

@@ -73,9 +73,18 @@ class GeneratedData:
 
 def _request(spec: RunSpec, runs_dir: Path, recipes_src: Path, world_file: Path) -> RunRequest:
     return RunRequest(
-        recipe=spec.recipe, version=spec.version, run_id=spec.run_id, runs_dir=runs_dir,
-        recipes_src=recipes_src, pr=spec.pr, ref=spec.ref, load=spec.load, world_file=world_file,
-        clock=ScenarioClock(spec.started, spec.finished), faults=spec.faults, tier_env=spec.tier_env,
+        recipe=spec.recipe,
+        version=spec.version,
+        run_id=spec.run_id,
+        runs_dir=runs_dir,
+        recipes_src=recipes_src,
+        pr=spec.pr,
+        ref=spec.ref,
+        load=spec.load,
+        world_file=world_file,
+        clock=ScenarioClock(spec.started, spec.finished),
+        faults=spec.faults,
+        tier_env=spec.tier_env,
         style=spec.style,
     )
 
@@ -97,23 +106,32 @@ def write_canonicals(world: World, outcomes: Mapping[str, RunOutcome], recipes_s
     """canonical.json per recipe: its last green cold run of a release tag, as cc-ci keeps it."""
     for recipe in world.recipes:
         green = [
-            spec for spec in world.runs
-            if spec.recipe == recipe.name and spec.pr is None and spec.ref is None
-            and (results := outcomes[spec.run_id].results) is not None and is_green(results)
+            spec
+            for spec in world.runs
+            if spec.recipe == recipe.name
+            and spec.pr is None
+            and spec.ref is None
+            and (results := outcomes[spec.run_id].results) is not None
+            and is_green(results)
         ]
         if not green:
             continue
         last = max(green, key=lambda s: s.finished)
         commit = tag_commit(recipes_src / recipe.name, last.version)[:8]
-        canonical = {"recipe": recipe.name, "version": last.version, "commit": commit,
-                     "status": "idle", "ts": compact(last.finished)}
+        canonical = {
+            "recipe": recipe.name,
+            "version": last.version,
+            "commit": commit,
+            "status": "idle",
+            "ts": compact(last.finished),
+        }
         (warm_dir / recipe.name).mkdir(parents=True, exist_ok=True)
-        (warm_dir / recipe.name / "canonical.json").write_text(json.dumps(canonical, indent=2) + "\n",
-                                                               encoding="utf-8")
+        (warm_dir / recipe.name / "canonical.json").write_text(json.dumps(canonical, indent=2) + "\n", encoding="utf-8")
 
 
-def generate(out_dir: Path, now: datetime | None = None, world: World | None = None,
-             workers: int | None = None) -> GeneratedData:
+def generate(
+    out_dir: Path, now: datetime | None = None, world: World | None = None, workers: int | None = None
+) -> GeneratedData:
     """Write `recipes-src/`, `runs/`, `warm/` and `sample-world.json` under `out_dir`."""
     world = world or default_world(now or datetime.now(UTC))
     runs_dir, warm_dir, recipes_src = out_dir / "runs", out_dir / "warm", out_dir / "recipes-src"
@@ -136,8 +154,19 @@ def generate(out_dir: Path, now: datetime | None = None, world: World | None = N
     write_canonicals(world, outcomes, recipes_src, warm_dir)
 
     runs = tuple(
-        GeneratedRun(s.run_id, s.recipe, s.version, s.kind, s.sweep, s.pr, s.started, s.finished, s.load,
-                     s.expect, outcomes[s.run_id].results is not None)
+        GeneratedRun(
+            s.run_id,
+            s.recipe,
+            s.version,
+            s.kind,
+            s.sweep,
+            s.pr,
+            s.started,
+            s.finished,
+            s.load,
+            s.expect,
+            outcomes[s.run_id].results is not None,
+        )
         for s in world.runs
     )
     return GeneratedData(out_dir, runs_dir, warm_dir, recipes_src, world_file, runs, dict(world.verdicts))
@@ -152,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     began = time.monotonic()
     data = generate(args.out_dir, now=args.now, workers=args.workers)
     red = sum(r.red for r in data.runs)
-    print(f"{len(data.runs)} runs ({red} red) in {data.runs_dir}, warm dir {data.warm_dir}, "
-          f"recipes in {data.recipes_src} [{time.monotonic() - began:.1f}s]")
+    print(
+        f"{len(data.runs)} runs ({red} red) in {data.runs_dir}, warm dir {data.warm_dir}, "
+        f"recipes in {data.recipes_src} [{time.monotonic() - began:.1f}s]"
+    )
     return 0
 
 

@@ -35,9 +35,7 @@ def git_env(date: datetime | None = None) -> dict[str, str]:
 
 def git(*args: str, cwd: Path, date: datetime | None = None) -> str:
     """Run `git args...` in `cwd` and return its stdout; raise on failure."""
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env=git_env(date), capture_output=True, text=True, check=False
-    )
+    done = subprocess.run(["git", *args], cwd=cwd, env=git_env(date), capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"git {' '.join(args)} failed in {cwd}: {done.stderr.strip()}")
     return done.stdout

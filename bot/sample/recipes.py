@@ -67,7 +67,10 @@ def render_compose(spec: RecipeSpec, release: Release, state: _State) -> dict[st
         if svc.port:
             body["healthcheck"] = {
                 "test": ["CMD", "curl", "-fsS", f"http://localhost:{svc.port}/"],
-                "interval": "30s", "timeout": "10s", "retries": 10, "start_period": "1m",
+                "interval": "30s",
+                "timeout": "10s",
+                "retries": 10,
+                "start_period": "1m",
             }
             labels += [
                 "traefik.enable=true",
@@ -111,7 +114,7 @@ def render_files(spec: RecipeSpec, release: Release, pr: Change | None = None) -
         *(["export PG_BACKUP_VERSION=v2"] if has_pg_hook else []),
         "",
         "environment() {",
-        '  env | grep -v -e SECRET -e PASSWORD | sort',
+        "  env | grep -v -e SECRET -e PASSWORD | sort",
         "}",
     ]
     return {
@@ -147,8 +150,9 @@ def build_recipe_repo(spec: RecipeSpec, dest: Path) -> Path:
         git("tag", "-a", release.tag, "-m", f"Release {release.tag}", cwd=dest, date=release.released)
     latest = spec.releases[-1]
     readme = dest / "README.md"
-    readme.write_text(readme.read_text(encoding="utf-8") + "\nSee `abra recipe versions` for releases.\n",
-                      encoding="utf-8")
+    readme.write_text(
+        readme.read_text(encoding="utf-8") + "\nSee `abra recipe versions` for releases.\n", encoding="utf-8"
+    )
     git("commit", "--quiet", "-am", "docs: mention abra recipe versions", cwd=dest, date=latest.released)
     for number, change in spec.prs.items():
         git("checkout", "--quiet", "--detach", latest.tag, cwd=dest)

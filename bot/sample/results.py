@@ -59,7 +59,9 @@ def results_json(rec: RunRecord) -> dict[str, Any]:
         level += 1
     skips = [
         f"{stage.name}::{t.name}: {t.message or 'skipped'}"
-        for stage in rec.stages for t in stage.tests if t.status == "skip"
+        for stage in rec.stages
+        for t in stage.tests
+        if t.status == "skip"
     ]
     return {
         "schema": 2,
@@ -70,9 +72,7 @@ def results_json(rec: RunRecord) -> dict[str, Any]:
         "run_id": rec.run_id,
         "started": _time(rec.started, rec.style),
         "finished": _time(rec.finished, rec.style),
-        "stages": [
-            {"name": s.name, "status": s.status, "tests": [t.as_json() for t in s.tests]} for s in rec.stages
-        ],
+        "stages": [{"name": s.name, "status": s.status, "tests": [t.as_json() for t in s.tests]} for s in rec.stages],
         "level": level,
         "level_cap_reason": cap,
         "rungs": [{"name": k, "status": v} for k, v in rungs.items()] if rec.style.rungs_as_list else rungs,

@@ -26,6 +26,7 @@ def tier_progress(index: int) -> tuple[float, float]:
     start = FIRST_TIER_AT + TIER_SPAN * index
     return start, start + TIER_SPAN
 
+
 Category = Literal["flake", "recipe-defect", "stale-test", "upstream-defect", "infra", "unknown"]
 RunKind = Literal["sweep", "isolation", "pr"]
 TimeFormat = Literal["iso", "compact"]
@@ -172,8 +173,10 @@ _PG_HOT_COPY: Final = (
 )
 _MARIADB_DUMP_RESTORE: Final = (
     ("backupbot.backup", "true"),
-    ("backupbot.backup.pre-hook",
-     "sh -c 'mariadb-dump --single-transaction -u root --all-databases > /var/lib/mysql/backup.sql'"),
+    (
+        "backupbot.backup.pre-hook",
+        "sh -c 'mariadb-dump --single-transaction -u root --all-databases > /var/lib/mysql/backup.sql'",
+    ),
     ("backupbot.restore.post-hook", "sh -c 'mariadb -u root < /var/lib/mysql/backup.sql'"),
 )
 _DATA: Final = (("backupbot.backup", "true"),)
@@ -181,13 +184,23 @@ _SMTP: Final = {"SMTP_HOST": "mail.example.com", "SMTP_PORT": "587", "SMTP_FROM"
 
 
 def _postgres(name: str, image: str, labels: tuple[tuple[str, str], ...] = _PG_DUMP_RESTORE) -> Service:
-    return Service(name, image, env=("POSTGRES_DB", "POSTGRES_USER"), labels=labels,
-                   volumes=(("postgres", "/var/lib/postgresql/data"),))
+    return Service(
+        name,
+        image,
+        env=("POSTGRES_DB", "POSTGRES_USER"),
+        labels=labels,
+        volumes=(("postgres", "/var/lib/postgresql/data"),),
+    )
 
 
 def _mariadb(name: str = "db") -> Service:
-    return Service(name, "mariadb:11.4", env=("MARIADB_DATABASE", "MARIADB_USER"),
-                   labels=_MARIADB_DUMP_RESTORE, volumes=(("mariadb", "/var/lib/mysql"),))
+    return Service(
+        name,
+        "mariadb:11.4",
+        env=("MARIADB_DATABASE", "MARIADB_USER"),
+        labels=_MARIADB_DUMP_RESTORE,
+        volumes=(("mariadb", "/var/lib/mysql"),),
+    )
 
 
 def _redis(name: str = "redis", image: str = "redis:7.4-alpine") -> Service:
@@ -202,76 +215,143 @@ def _recipes(s1: datetime) -> tuple[RecipeSpec, ...]:
         RecipeSpec(
             "discourse",
             (
-                Service("app", "bitnamilegacy/discourse:{upstream}", 3000,
-                        ("DISCOURSE_HOST", "SMTP_HOST", "SMTP_PORT", "SMTP_FROM"), _DATA,
-                        volumes=(("discourse", "/bitnami/discourse"),)),
+                Service(
+                    "app",
+                    "bitnamilegacy/discourse:{upstream}",
+                    3000,
+                    ("DISCOURSE_HOST", "SMTP_HOST", "SMTP_PORT", "SMTP_FROM"),
+                    _DATA,
+                    volumes=(("discourse", "/bitnami/discourse"),),
+                ),
                 _postgres("db", "bitnamilegacy/postgresql:16.4.0"),
                 _redis("redis", "bitnamilegacy/redis:7.4.1"),
                 # upstream's compose names the web service `discourse`: `docker compose config`
                 # rejects it, `docker stack deploy` ignores depends_on.
-                Service("sidekiq", "bitnamilegacy/discourse:{upstream}", env=("DISCOURSE_HOST",),
-                        depends_on=("db", "redis", "discourse")),
+                Service(
+                    "sidekiq",
+                    "bitnamilegacy/discourse:{upstream}",
+                    env=("DISCOURSE_HOST",),
+                    depends_on=("db", "redis", "discourse"),
+                ),
             ),
-            tuple(Release(t, s1 - days * d) for t, days in (
-                ("0.1.0+3.4.1", 300), ("0.2.0+3.4.3", 240), ("0.7.0+3.5.0", 120),
-                ("0.8.0+3.5.0", 60), ("0.8.1+3.5.0", 30))),
-            {"DISCOURSE_HOST": "discourse.example.com", **_SMTP, **db_env}, minutes=24,
+            tuple(
+                Release(t, s1 - days * d)
+                for t, days in (
+                    ("0.1.0+3.4.1", 300),
+                    ("0.2.0+3.4.3", 240),
+                    ("0.7.0+3.5.0", 120),
+                    ("0.8.0+3.5.0", 60),
+                    ("0.8.1+3.5.0", 30),
+                )
+            ),
+            {"DISCOURSE_HOST": "discourse.example.com", **_SMTP, **db_env},
+            minutes=24,
         ),
         RecipeSpec(
             "mattermost-lts",
             (
-                Service("app", "mattermost/mattermost-enterprise-edition:{upstream}", 8065,
-                        ("MM_SQLSETTINGS_DRIVERNAME",), _DATA, volumes=(("mattermost", "/mattermost/data"),)),
+                Service(
+                    "app",
+                    "mattermost/mattermost-enterprise-edition:{upstream}",
+                    8065,
+                    ("MM_SQLSETTINGS_DRIVERNAME",),
+                    _DATA,
+                    volumes=(("mattermost", "/mattermost/data"),),
+                ),
                 _postgres("postgres", "postgres:15.13", _PG_HOT_COPY),
             ),
-            tuple(Release(t, s1 - days * d) for t, days in (
-                ("2.1.7+10.11.13", 90), ("2.1.8+10.11.14", 50), ("2.1.9+10.11.15", 20))),
-            {"MM_SQLSETTINGS_DRIVERNAME": "postgres", **db_env}, minutes=19,
+            tuple(
+                Release(t, s1 - days * d)
+                for t, days in (("2.1.7+10.11.13", 90), ("2.1.8+10.11.14", 50), ("2.1.9+10.11.15", 20))
+            ),
+            {"MM_SQLSETTINGS_DRIVERNAME": "postgres", **db_env},
+            minutes=19,
         ),
         RecipeSpec(
             "immich",
             (
-                Service("app", "ghcr.io/immich-app/immich-server:{upstream}", 2283, ("DB_HOSTNAME",), _DATA,
-                        volumes=(("uploads", "/usr/src/app/upload"),)),
-                Service("machine_learning", "ghcr.io/immich-app/immich-machine-learning:{upstream}",
-                        volumes=(("model-cache", "/cache"),)),
+                Service(
+                    "app",
+                    "ghcr.io/immich-app/immich-server:{upstream}",
+                    2283,
+                    ("DB_HOSTNAME",),
+                    _DATA,
+                    volumes=(("uploads", "/usr/src/app/upload"),),
+                ),
+                Service(
+                    "machine_learning",
+                    "ghcr.io/immich-app/immich-machine-learning:{upstream}",
+                    volumes=(("model-cache", "/cache"),),
+                ),
                 _redis("redis", "docker.io/valkey/valkey:8-bookworm"),
                 _postgres("database", "ghcr.io/immich-app/postgres:14-vectorchord0.4.3-pgvectors0.2.0"),
             ),
             tuple(Release(t, s1 - days * d) for t, days in (("1.8.0+v1.137.3", 45), ("1.9.0+v1.138.0", 12))),
-            {"DB_HOSTNAME": "database", **db_env}, minutes=21,
+            {"DB_HOSTNAME": "database", **db_env},
+            minutes=21,
         ),
         RecipeSpec(
             "mumble",
-            (Service("app", "mumblevoip/mumble-server:{upstream}", None, ("MUMBLE_CONFIG_WELCOMETEXT",),
-                     _DATA, volumes=(("data", "/data"),)),),
+            (
+                Service(
+                    "app",
+                    "mumblevoip/mumble-server:{upstream}",
+                    None,
+                    ("MUMBLE_CONFIG_WELCOMETEXT",),
+                    _DATA,
+                    volumes=(("data", "/data"),),
+                ),
+            ),
             tuple(Release(t, s1 - days * d) for t, days in (("0.9.0+v1.5.735-0", 200), ("1.0.0+v1.6.870-0", 25))),
-            {"MUMBLE_CONFIG_WELCOMETEXT": "Welcome to the CI server"}, minutes=9,
+            {"MUMBLE_CONFIG_WELCOMETEXT": "Welcome to the CI server"},
+            minutes=9,
         ),
         RecipeSpec(
             "bluesky",
-            (Service("app", "ghcr.io/bluesky-social/pds:{upstream}", 3000,
-                     ("PDS_HOSTNAME", "PDS_DATA_DIRECTORY"), _DATA, volumes=(("pds", "/pds"),)),),
+            (
+                Service(
+                    "app",
+                    "ghcr.io/bluesky-social/pds:{upstream}",
+                    3000,
+                    ("PDS_HOSTNAME", "PDS_DATA_DIRECTORY"),
+                    _DATA,
+                    volumes=(("pds", "/pds"),),
+                ),
+            ),
             tuple(Release(t, s1 - days * d) for t, days in (("0.3.0+0.4.158", 150), ("0.4.0+0.4.182", 40))),
-            {"PDS_HOSTNAME": "bluesky.example.com", "PDS_DATA_DIRECTORY": "/pds"}, minutes=11,
+            {"PDS_HOSTNAME": "bluesky.example.com", "PDS_DATA_DIRECTORY": "/pds"},
+            minutes=11,
         ),
         RecipeSpec(
             "gitea",
             (
-                Service("app", "gitea/gitea:{upstream}", 3000, ("GITEA__server__ROOT_URL",), _DATA,
-                        volumes=(("git", "/var/lib/gitea"),)),
+                Service(
+                    "app",
+                    "gitea/gitea:{upstream}",
+                    3000,
+                    ("GITEA__server__ROOT_URL",),
+                    _DATA,
+                    volumes=(("git", "/var/lib/gitea"),),
+                ),
                 _mariadb(),
             ),
-            tuple(Release(t, s1 - days * d) for t, days in (
-                ("3.4.0+1.24.2-rootless", 70), ("3.5.1+1.24.5-rootless", 18))),
-            {"GITEA__server__ROOT_URL": "https://gitea.example.com/", **db_env}, minutes=16,
+            tuple(
+                Release(t, s1 - days * d) for t, days in (("3.4.0+1.24.2-rootless", 70), ("3.5.1+1.24.5-rootless", 18))
+            ),
+            {"GITEA__server__ROOT_URL": "https://gitea.example.com/", **db_env},
+            minutes=16,
         ),
         RecipeSpec(
             "outline",
             (
-                Service("app", "outlinewiki/outline:{upstream}", 3000,
-                        ("FILE_STORAGE", "FILE_STORAGE_UPLOAD_MAX_SIZE", "SMTP_HOST", "SMTP_PORT", "SMTP_FROM"),
-                        _DATA, volumes=(("storage", "/var/lib/outline/data"),)),
+                Service(
+                    "app",
+                    "outlinewiki/outline:{upstream}",
+                    3000,
+                    ("FILE_STORAGE", "FILE_STORAGE_UPLOAD_MAX_SIZE", "SMTP_HOST", "SMTP_PORT", "SMTP_FROM"),
+                    _DATA,
+                    volumes=(("storage", "/var/lib/outline/data"),),
+                ),
                 _postgres("db", "postgres:16.9"),
                 _redis(),
             ),
@@ -279,16 +359,26 @@ def _recipes(s1: datetime) -> tuple[RecipeSpec, ...]:
                 Release("0.9.0+0.83.0", s1 - 80 * d),
                 Release("0.10.0+0.84.0", s1 - 21 * d),
                 # cut between sweeps 2 and 3; lowers the upload limit below an export's size
-                Release("0.11.0+0.85.1", s1 + 10 * d, Change(
-                    env_sample={"FILE_STORAGE_UPLOAD_MAX_SIZE": "1000000"}, note="Tighten upload limits")),
+                Release(
+                    "0.11.0+0.85.1",
+                    s1 + 10 * d,
+                    Change(env_sample={"FILE_STORAGE_UPLOAD_MAX_SIZE": "1000000"}, note="Tighten upload limits"),
+                ),
             ),
-            {"FILE_STORAGE": "local", "FILE_STORAGE_UPLOAD_MAX_SIZE": "26214400", **_SMTP, **db_env}, minutes=14,
+            {"FILE_STORAGE": "local", "FILE_STORAGE_UPLOAD_MAX_SIZE": "26214400", **_SMTP, **db_env},
+            minutes=14,
         ),
         RecipeSpec(
             "keycloak",
             (
-                Service("app", "quay.io/keycloak/keycloak:{upstream}", 8080, ("KC_HOSTNAME", "KC_DB"), _DATA,
-                        volumes=(("themes", "/opt/keycloak/themes"),)),
+                Service(
+                    "app",
+                    "quay.io/keycloak/keycloak:{upstream}",
+                    8080,
+                    ("KC_HOSTNAME", "KC_DB"),
+                    _DATA,
+                    volumes=(("themes", "/opt/keycloak/themes"),),
+                ),
                 _postgres("db", "postgres:16.9"),
             ),
             (
@@ -297,52 +387,81 @@ def _recipes(s1: datetime) -> tuple[RecipeSpec, ...]:
                 Release("1.3.0+26.1.0", s1 + 3 * d, Change(traefik_port=8081, note="Move to the management port")),
                 Release("1.3.1+26.1.1", s1 + 9 * d, Change(traefik_port=8080, note="Fix traefik service port")),
             ),
-            {"KC_HOSTNAME": "keycloak.example.com", "KC_DB": "postgres", **db_env}, minutes=17,
+            {"KC_HOSTNAME": "keycloak.example.com", "KC_DB": "postgres", **db_env},
+            minutes=17,
         ),
         RecipeSpec(
             "nextcloud",
             (
-                Service("app", "nextcloud:{upstream}-apache", 80, ("NEXTCLOUD_TRUSTED_DOMAINS", *_SMTP), _DATA,
-                        volumes=(("nextcloud", "/var/www/html"),)),
+                Service(
+                    "app",
+                    "nextcloud:{upstream}-apache",
+                    80,
+                    ("NEXTCLOUD_TRUSTED_DOMAINS", *_SMTP),
+                    _DATA,
+                    volumes=(("nextcloud", "/var/www/html"),),
+                ),
                 _mariadb(),
                 _redis("cache"),
             ),
             tuple(Release(t, s1 - days * d) for t, days in (("7.0.0+30.0.4", 110), ("7.1.0+31.0.7", 33))),
-            {"NEXTCLOUD_TRUSTED_DOMAINS": "nextcloud.example.com", **_SMTP, **db_env}, minutes=23,
+            {"NEXTCLOUD_TRUSTED_DOMAINS": "nextcloud.example.com", **_SMTP, **db_env},
+            minutes=23,
         ),
         RecipeSpec(
             "wordpress",
             (
-                Service("app", "wordpress:{upstream}", 80, ("WORDPRESS_DB_HOST",), _DATA,
-                        volumes=(("wordpress", "/var/www/html"),)),
+                Service(
+                    "app",
+                    "wordpress:{upstream}",
+                    80,
+                    ("WORDPRESS_DB_HOST",),
+                    _DATA,
+                    volumes=(("wordpress", "/var/www/html"),),
+                ),
                 _mariadb(),
             ),
             tuple(Release(t, s1 - days * d) for t, days in (("2.4.0+6.8.1", 60), ("2.5.0+6.8.2", 16))),
-            {"WORDPRESS_DB_HOST": "db", **db_env}, minutes=12,
+            {"WORDPRESS_DB_HOST": "db", **db_env},
+            minutes=12,
             # PR 42 wires a new variable into compose but forgets .env.sample
             prs={42: Change(service_env={"app": ("WORDPRESS_DEBUG",)}, note="Allow enabling WP_DEBUG")},
         ),
         RecipeSpec(
             "hedgedoc",
             (
-                Service("app", "quay.io/hedgedoc/hedgedoc:{upstream}", 3000, ("CMD_DOMAIN",), _DATA,
-                        volumes=(("uploads", "/hedgedoc/public/uploads"),)),
+                Service(
+                    "app",
+                    "quay.io/hedgedoc/hedgedoc:{upstream}",
+                    3000,
+                    ("CMD_DOMAIN",),
+                    _DATA,
+                    volumes=(("uploads", "/hedgedoc/public/uploads"),),
+                ),
                 _postgres("db", "postgres:16.9"),
             ),
             (Release("4.0.0+1.10.3", s1 - 50 * d),),
-            {"CMD_DOMAIN": "hedgedoc.example.com", **db_env}, minutes=10,
+            {"CMD_DOMAIN": "hedgedoc.example.com", **db_env},
+            minutes=10,
         ),
         RecipeSpec(
             "lasuite-docs",
             (
-                Service("app", "lasuite/impress-frontend:{upstream}", 8080, ("DJANGO_ALLOWED_HOSTS",), _DATA,
-                        volumes=(("media", "/data/media"),)),
+                Service(
+                    "app",
+                    "lasuite/impress-frontend:{upstream}",
+                    8080,
+                    ("DJANGO_ALLOWED_HOSTS",),
+                    _DATA,
+                    volumes=(("media", "/data/media"),),
+                ),
                 Service("backend", "lasuite/impress-backend:{upstream}", env=("DJANGO_ALLOWED_HOSTS",)),
                 _postgres("db", "postgres:16.9"),
                 _redis(),
             ),
             (Release("0.3.0+v3.4.2", s1 - 19 * d),),
-            {"DJANGO_ALLOWED_HOSTS": "docs.example.com", **db_env}, minutes=18,
+            {"DJANGO_ALLOWED_HOSTS": "docs.example.com", **db_env},
+            minutes=18,
         ),
     )
 
@@ -394,8 +513,12 @@ _RERUNS: Final[tuple[tuple[str, str, Category | None], ...]] = (
     ("discourse", "manual-977", "stale-test"),
 )
 _VERDICTS: Final[Mapping[str, Category]] = {
-    "discourse": "stale-test", "mattermost-lts": "recipe-defect", "mumble": "flake",
-    "bluesky": "upstream-defect", "gitea": "infra", "outline": "unknown",
+    "discourse": "stale-test",
+    "mattermost-lts": "recipe-defect",
+    "mumble": "flake",
+    "bluesky": "upstream-defect",
+    "gitea": "infra",
+    "outline": "unknown",
 }
 
 
@@ -438,8 +561,17 @@ def _sweep_runs(sweep: int, start: datetime, recipes: Mapping[str, RecipeSpec]) 
         length = _duration(recipe, sweep * 10 + index)
         if faults.dies_after:
             length = length * 2 / 5
-        run = RunSpec(run_id, name, recipe.latest_at(start).tag, "sweep", began, began + length,
-                      sweep=sweep, expect=expect, faults=faults)
+        run = RunSpec(
+            run_id,
+            name,
+            recipe.latest_at(start).tag,
+            "sweep",
+            began,
+            began + length,
+            sweep=sweep,
+            expect=expect,
+            faults=faults,
+        )
         tweak = _TWEAKS.get((sweep, name))
         if tweak is not None:
             run = replace(run, faults=tweak.faults, tier_env=tweak.tier_env, style=tweak.style)
@@ -479,14 +611,25 @@ def default_world(now: datetime) -> World:
 
     name, run_id, pr = _PR
     began = sweep3_end + timedelta(minutes=50)
-    runs.append(RunSpec(run_id, name, by_name[name].latest_at(began).tag, "pr", began,
-                        began + _duration(by_name[name], 99), pr=pr, ref=f"refs/pull/{pr}/head",
-                        expect="recipe-defect"))
+    runs.append(
+        RunSpec(
+            run_id,
+            name,
+            by_name[name].latest_at(began).tag,
+            "pr",
+            began,
+            began + _duration(by_name[name], 99),
+            pr=pr,
+            ref=f"refs/pull/{pr}/head",
+            expect="recipe-defect",
+        )
+    )
     began = sweep3_end + timedelta(hours=3)
     for name, run_id, expect in _RERUNS:
         recipe = by_name[name]
-        run = RunSpec(run_id, name, recipe.latest_at(began).tag, "isolation", began,
-                      began + _duration(recipe, 7), expect=expect)
+        run = RunSpec(
+            run_id, name, recipe.latest_at(began).tag, "isolation", began, began + _duration(recipe, 7), expect=expect
+        )
         runs.append(run)
         began = run.finished + timedelta(minutes=15)
     if began > now:

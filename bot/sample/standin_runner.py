@@ -133,14 +133,31 @@ def _environ(updates: Mapping[str, str | None]) -> Iterator[None]:
 def run_pytest(test: Path, junit: Path, env: Mapping[str, str | None]) -> tuple[int, str]:
     """One tier's pytest call, in process; returns its exit code and its terminal output."""
     args = [
-        test.relative_to(SUITES).as_posix(), f"--junitxml={junit}", f"--rootdir={SUITES}", "-c", os.devnull,
-        f"--confcutdir={SUITES}", "--import-mode=importlib", "-p", "no:cacheprovider", "-p", "no:faulthandler",
-        "-p", "no:unraisableexception", "--capture=sys", "--color=no", "-q", "-rfE",
-        "-o", "verbosity_assertions=2",  # both sides of `assert a == b` in full, in JUnit too
+        test.relative_to(SUITES).as_posix(),
+        f"--junitxml={junit}",
+        f"--rootdir={SUITES}",
+        "-c",
+        os.devnull,
+        f"--confcutdir={SUITES}",
+        "--import-mode=importlib",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:faulthandler",
+        "-p",
+        "no:unraisableexception",
+        "--capture=sys",
+        "--color=no",
+        "-q",
+        "-rfE",
+        "-o",
+        "verbosity_assertions=2",  # both sides of `assert a == b` in full, in JUnit too
     ]
     out = io.StringIO()
     isolated = {
-        "PYTEST_ADDOPTS": None, "PYTEST_PLUGINS": None, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
+        "PYTEST_ADDOPTS": None,
+        "PYTEST_PLUGINS": None,
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",
         "COLUMNS": "200",  # room for the `FAILED path::test - message` summary lines
     }
     no_pyc = sys.dont_write_bytecode
@@ -243,8 +260,18 @@ class _Run:
 
         log.at(0.96)
         clean = teardown(log, req.domain, self.docker_up)
-        record = RunRecord(req.recipe, req.version, req.run_id, req.pr, req.ref or req.version, started,
-                           req.clock.at(1.0), tuple(stages), clean, req.style)
+        record = RunRecord(
+            req.recipe,
+            req.version,
+            req.run_id,
+            req.pr,
+            req.ref or req.version,
+            started,
+            req.clock.at(1.0),
+            tuple(stages),
+            clean,
+            req.style,
+        )
         log.at(1.0)
         rungs = " ".join(f"{s.name}={s.status}" for s in stages)
         log.raw(f"===== cc-ci run finished: run_id={req.run_id} {rungs} =====")

@@ -73,8 +73,14 @@ class Service:
         health = " ".join(body.get("healthcheck", {}).get("test", []))
         port = re.search(r"localhost:(\d+)", health)
         volumes = dict(v.split(":", 1) for v in body.get("volumes", []))
-        return cls(name, body["image"], _labels(body), list(body.get("depends_on", [])), volumes,
-                   int(port.group(1)) if port else None)
+        return cls(
+            name,
+            body["image"],
+            _labels(body),
+            list(body.get("depends_on", [])),
+            volumes,
+            int(port.group(1)) if port else None,
+        )
 
     @property
     def traefik_port(self):
@@ -178,8 +184,10 @@ class Stack:
         if self.replicas()[web.name] != "1/1":
             return 502, f"Bad Gateway: no running task for service {web.name}"
         if web.traefik_port != web.listen_port:
-            return 502, (f"Bad Gateway: traefik forwards {path} to port {web.traefik_port}, "
-                         f"{web.name} listens on {web.listen_port}")
+            return 502, (
+                f"Bad Gateway: traefik forwards {path} to port {web.traefik_port}, "
+                f"{web.name} listens on {web.listen_port}"
+            )
         return 200, "OK"
 
     # -- backup and restore ------------------------------------------------------------------
@@ -232,8 +240,7 @@ class Stack:
 
 
 def _git(recipe_dir, *args):
-    return subprocess.run(["git", "-C", str(recipe_dir), *args], capture_output=True, text=True,
-                          check=True).stdout
+    return subprocess.run(["git", "-C", str(recipe_dir), *args], capture_output=True, text=True, check=True).stdout
 
 
 @pytest.fixture(scope="session")
@@ -275,5 +282,6 @@ def stack(recipe_dir):
     world = json.loads(Path(world_file).read_text()) if world_file else {}
     clock = os.environ.get("CCCI_SAMPLE_CLOCK")
     now = _when(clock) if clock else datetime.now(UTC)
-    return Stack(recipe_dir, now, os.environ.get("CCCI_SAMPLE_LOAD", "0") not in ("", "0"),
-                 world.get("withdrawn_images"))
+    return Stack(
+        recipe_dir, now, os.environ.get("CCCI_SAMPLE_LOAD", "0") not in ("", "0"), world.get("withdrawn_images")
+    )

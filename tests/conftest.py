@@ -1,0 +1,48 @@
+"""Shared fixtures: one generated cc-ci world per session (made by really running pytest tiers)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.config import Config, LinksConfig
+from bot.sample.generate import GeneratedData, generate
+from bot.store import Store
+
+NOW = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)
+BASE_URL = "https://ci.example.org/runs/{run_id}/{path}"
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> GeneratedData:
+    return generate(tmp_path_factory.mktemp("sample"), now=NOW)
+
+
+@dataclass
+class Site:
+    """A private copy of the sample runs/warm dirs, a config pointing at it, and a fresh store."""
+
+    runs_dir: Path
+    warm_dir: Path
+    config: Config
+    store: Store
+
+
+@pytest.fixture
+def site(sample: GeneratedData, tmp_path: Path) -> Iterator[Site]:
+    runs_dir = tmp_path / "runs"
+    warm_dir = tmp_path / "warm"
+    shutil.copytree(sample.runs_dir, runs_dir, symlinks=True)  # copy2 keeps mtimes: runs stay "settled"
+    shutil.copytree(sample.warm_dir, warm_dir)
+    (tmp_path / "active").mkdir()
+    config = Config(data_dir=tmp_path / "state", links=LinksConfig(BASE_URL)).with_overrides(
+        runs_dir=runs_dir, warm_dir=warm_dir
+    )
+    store = Store(config.db_path)
+    yield Site(runs_dir, warm_dir, config, store)
+    store.close()

@@ -1,0 +1,149 @@
+import json
+import os
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+from bot.ingest import ingest
+from bot.model import RunKind, RunStatus
+from bot.sample.generate import GeneratedData
+from tests.conftest import Site
+from tests.junit_maker import run_pytest_junit
+
+
+def test_full_ingest_reads_every_run_as_generated(site: Site, sample: GeneratedData) -> None:
+    report = ingest(site.store, site.config)
+    assert sorted(report.ingested) == sorted(r.run_id for r in sample.runs)
+    assert report.in_progress == []
+    for gen in sample.runs:
+        row = site.store.run(gen.run_id)
+        assert row is not None
+        assert row.recipe == gen.recipe
+        assert row.status is (RunStatus.RED if gen.red else RunStatus.GREEN), gen.run_id
+        assert row.derived is (not gen.has_results)
+        assert row.version == gen.version  # from results.json, or from the clone's tag when it is missing
+
+
+def test_kinds_come_from_times_not_ids(site: Site, sample: GeneratedData) -> None:
+    ingest(site.store, site.config)
+    sweep_ids: dict[int, set[str | None]] = {}
+    for gen in sample.runs:
+        row = site.store.run(gen.run_id)
+        assert row is not None
+        assert row.kind.value == gen.kind, gen.run_id
+        if gen.sweep is not None:
+            sweep_ids.setdefault(gen.sweep, set()).add(row.sweep_id)
+    assert all(len(ids) == 1 for ids in sweep_ids.values())
+    assert len({next(iter(ids)) for ids in sweep_ids.values()}) == len(sweep_ids)
+    last = max(sweep_ids)
+    assert site.store.latest_sweep_id() == next(iter(sweep_ids[last]))
+
+
+def test_broken_artifacts_are_reported_and_the_rest_used(site: Site, sample: GeneratedData) -> None:
+    report = ingest(site.store, site.config)
+    missing = [g for g in sample.runs if not g.has_results]
+    assert missing, "the sample has a run whose runner died before results.json"
+    for gen in missing:
+        kinds = [e.kind for e in site.store.evidence(gen.run_id)]
+        assert "results-missing" in kinds
+        assert any(gen.run_id in p and "missing" in p for p in report.problems)
+    truncated = [p for p in report.problems if "JUnit unreadable" in p and "truncated" in p]
+    assert truncated, report.problems
+
+
+def test_reingest_reads_nothing_unchanged_and_only_what_changed(site: Site, sample: GeneratedData) -> None:
+    ingest(site.store, site.config)
+    counts = site.store.counts()
+    again = ingest(site.store, site.config)
+    assert again.ingested == []
+    assert again.unchanged == len(sample.runs)
+    victim = next(g for g in sample.runs if g.has_results and not g.red)
+    results = site.runs_dir / victim.run_id / "results.json"
+    data = json.loads(results.read_text())
+    data["stages"][0]["status"] = "fail"
+    results.write_text(json.dumps(data))
+    os.utime(results, (time.time() - 3600, time.time() - 3600))
+    third = ingest(site.store, site.config)
+    assert third.ingested == [victim.run_id]
+    row = site.store.run(victim.run_id)
+    assert row is not None and row.status is RunStatus.RED
+    assert site.store.counts()["testcases"] == counts["testcases"]
+
+
+def test_ingest_is_idempotent(site: Site) -> None:
+    ingest(site.store, site.config)
+    counts = site.store.counts()
+    with sqlite3.connect(site.config.db_path) as conn:
+        conn.execute("UPDATE runs SET fingerprint = 'stale'")
+    again = ingest(site.store, site.config)
+    assert len(again.ingested) == counts["runs"]
+    assert site.store.counts() == counts
+
+
+def test_a_run_dir_being_written_waits_until_it_settles(site: Site, tmp_path: Path) -> None:
+    ingest(site.store, site.config)
+    fresh = site.runs_dir / "manual-777"
+    junit = run_pytest_junit(tmp_path / "suite", "install__cc-ci__test_install", "def test_ok():\n    assert True\n")
+    (fresh / "junit").mkdir(parents=True)
+    shutil.copy(junit, fresh / "junit" / junit.name)
+    (fresh / "results.json").write_text('{"recipe": "mumble", "stages": [')  # half-written
+    now = time.time()
+    report = ingest(site.store, site.config, now=now)
+    assert report.in_progress == ["manual-777"]
+    assert site.store.run("manual-777") is None
+    later = ingest(site.store, site.config, now=now + site.config.ccci.settle_s + 1)
+    assert later.ingested == ["manual-777"]
+    row = site.store.run("manual-777")
+    # Only the install tier left a record: the other standard tiers should have run and did not.
+    assert row is not None and row.status is RunStatus.RED and row.unverified and row.kind is RunKind.ISOLATION
+    assert "results-unreadable" in [e.kind for e in site.store.evidence("manual-777")]
+
+
+def test_unknown_tiers_and_junk_logs_do_not_break_ingest(site: Site, sample: GeneratedData, tmp_path: Path) -> None:
+    red = next(g for g in sample.runs if g.red and g.has_results)
+    run_dir = site.runs_dir / red.run_id
+    smoke = run_pytest_junit(
+        tmp_path / "smoke", "smoke__cc-ci__test_smoke", "def test_smoke_fails():\n    assert 'up' == 'down'\n"
+    )
+    shutil.copy(smoke, run_dir / "junit" / smoke.name)
+    with (run_dir / "run.log").open("ab") as log:
+        log.write(bytes(range(256)) * 100 + b"\nFAILED smoke::test_smoke_fails\n" + b"\xff" * 10_000)
+    old = time.time() - 3600
+    for path in (run_dir / "run.log", run_dir / "junit" / smoke.name):
+        os.utime(path, (old, old))
+    report = ingest(site.store, site.config)
+    assert red.run_id in report.ingested
+    assert "smoke" in [t.name for t in site.store.tiers(red.run_id)]
+    failures = site.store.failures(red.run_id)
+    assert any(f.test == "test_smoke_fails" and f.tier == "smoke" for f in failures)
+    logs = [e for e in site.store.evidence(red.run_id) if e.kind == "log" and "test_smoke_fails" in e.excerpt]
+    assert logs and logs[-1].line is not None
+
+
+def test_history_survives_a_deleted_run_dir(site: Site, sample: GeneratedData) -> None:
+    ingest(site.store, site.config)
+    gone = sample.runs[0].run_id
+    shutil.rmtree(site.runs_dir / gone)
+    ingest(site.store, site.config)
+    assert site.store.run(gone) is not None
+
+
+def test_parallel_ingest_stores_the_same_as_serial(site: Site, tmp_path: Path) -> None:
+    from bot import ingest as ingest_mod
+    from bot.store import Store
+
+    serial = ingest(site.store, site.config, workers=1)
+    other = Store(tmp_path / "parallel.sqlite3")
+    old = ingest_mod.PARALLEL_ABOVE
+    ingest_mod.PARALLEL_ABOVE = 0
+    try:
+        parallel = ingest(other, site.config, workers=2)
+    finally:
+        ingest_mod.PARALLEL_ABOVE = old
+    assert sorted(parallel.ingested) == sorted(serial.ingested)
+    assert other.counts() == site.store.counts()
+    for run_id in serial.ingested:
+        assert other.run(run_id) == site.store.run(run_id)
+        assert other.evidence(run_id) == site.store.evidence(run_id)
+    other.close()
