@@ -106,12 +106,14 @@ def timed(cmd: list[str]) -> float:
 
 
 def scan_rss_growth(log: Path) -> tuple[float, float]:
-    """RSS growth (MB) and seconds of one scan, measured in a fresh process so nothing else counts."""
+    """Peak RSS during the scan minus RSS before it (MB), and its seconds, in a fresh process."""
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork+exec.
     code = (
-        "import resource,sys,time;from pathlib import Path;from bot.artifacts.logscan import scan_log;"
-        "before=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;t=time.perf_counter();"
+        "import sys,time;from pathlib import Path;from bot.artifacts.logscan import scan_log;"
+        "kb=lambda k:int(next(l for l in open('/proc/self/status') if l.startswith(k)).split()[1]);"
+        "before=kb('VmRSS');t=time.perf_counter();"
         f"s=scan_log(Path(sys.argv[1]),[{NEEDLE!r}]);d=time.perf_counter()-t;"
-        "after=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss;print((after-before)/1024,d,len(s.hits))"
+        "print((kb('VmHWM')-before)/1024,d,len(s.hits))"
     )
     out = subprocess.run([sys.executable, "-c", code, str(log)], capture_output=True, text=True, check=True)
     growth, seconds, hits = out.stdout.split()
@@ -162,7 +164,8 @@ def main() -> None:
                 latencies.append((time.perf_counter() - t) * 1000)
         latencies.sort()
         p95 = latencies[int(len(latencies) * 0.95) - 1]
-        rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        with open("/proc/self/status") as status:
+            rss_self = int(next(line for line in status if line.startswith("VmHWM")).split()[1]) / 1024
         rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
         growth, scan_s = scan_rss_growth(big_log)

@@ -84,3 +84,11 @@ def test_separator_rules_are_shortened(tmp_path: Path) -> None:
     log.write_text("_" * 90 + " test_x " + "_" * 90 + "\n" + "=" * 200 + "\n")
     scan = scan_log(log, ["test_x"], context=1)
     assert dict(scan.hits[0].context) == {1: "_____ test_x _____", 2: "====="}
+
+
+def test_line_numbers_stay_exact_after_an_endless_line(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    log.write_bytes(b"first\n" + b"B" * (3 * 1024 * 1024) + b"\nsecond\nFAILED test_after\n")
+    scan = scan_log(log, ["test_after"], context=1, block_bytes=64 * 1024)
+    assert [h.line for h in scan.hits] == [4]
+    assert dict(scan.hits[0].context)[3] == "second"

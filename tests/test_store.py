@@ -1,0 +1,54 @@
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.service import Service
+from bot.store import Store
+from bot.store.schema import MIGRATIONS
+from tests.conftest import Site
+
+
+def test_new_database_is_migrated_to_the_latest_version_in_wal_mode(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    assert store.schema_version == len(MIGRATIONS)
+    store.close()
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    Store(tmp_path / "db.sqlite3").close()  # reopening applies nothing twice
+
+
+def test_a_database_from_a_newer_bot_is_refused_clearly(tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(RuntimeError, match="newer than this bot knows"):
+        Store(tmp_path / "db.sqlite3")
+
+
+def test_service_answers_off_the_event_loop(site: Site) -> None:
+    """While the service ingests and answers, the loop keeps running other tasks."""
+
+    async def scenario() -> tuple[int, str]:
+        service = Service(site.config)
+        ticks = 0
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not stop.is_set():
+                ticks += 1
+                await asyncio.sleep(0)
+
+        task = asyncio.create_task(ticker())
+        await service.ingest()
+        answer = await service.why("mumble")
+        stop.set()
+        await task
+        service.close()
+        return ticks, answer.recipe
+
+    ticks, recipe = asyncio.run(scenario())
+    assert recipe == "mumble"
+    assert ticks > 10  # the loop was free while ingest ran in a worker thread
