@@ -38,11 +38,11 @@ def _read_one(args: tuple[Path, Config, Snapshot, float]) -> ParsedRun | InProgr
         return f"{path.name}: could not be read ({type(exc).__name__}: {exc})"
 
 
-def _run_dirs(runs_dir: Path) -> Iterator[Path]:
+def _run_dirs(runs_dir: Path) -> Iterator[os.DirEntry[str]]:
     with os.scandir(runs_dir) as entries:
         for entry in entries:
             if entry.is_dir() and not entry.name.startswith("."):
-                yield Path(entry.path)
+                yield entry
 
 
 def ingest(store: Store, config: Config, now: float | None = None, workers: int | None = None) -> IngestReport:
@@ -52,13 +52,13 @@ def ingest(store: Store, config: Config, now: float | None = None, workers: int 
     known = store.fingerprints()
     todo: list[tuple[Path, Config, Snapshot, float]] = []
     scanned = unchanged = 0
-    for path in _run_dirs(config.ccci.runs_dir):
+    for entry in _run_dirs(config.ccci.runs_dir):
         scanned += 1
-        snap = snapshot(path, config.ccci)
-        if known.get(path.name) == snap.fingerprint:
+        snap = snapshot(entry.path, config.ccci)
+        if known.get(entry.name) == snap.fingerprint:
             unchanged += 1
         else:
-            todo.append((path, config, snap, now))
+            todo.append((Path(entry.path), config, snap, now))
 
     ingested: list[str] = []
     in_progress: list[str] = []

@@ -42,14 +42,19 @@ class Snapshot:
     junit_files: tuple[str, ...]
 
 
-def snapshot(run_dir: Path, cfg: CcciConfig) -> Snapshot:
-    """Stat the files the bot reads (results.json, JUnit, log) without opening any."""
+def snapshot(run_dir: Path | str, cfg: CcciConfig) -> Snapshot:
+    """Stat the files the bot reads (results.json, JUnit, log) without opening any.
+
+    Plain ``os`` calls on strings: this runs for every run dir on every scan, and pathlib's
+    object churn was most of a no-change re-ingest.
+    """
+    base = os.fspath(run_dir)
     parts: list[str] = []
     newest = 0.0
     has_results = False
     for name in (cfg.results_name, cfg.log_name):
         try:
-            st = (run_dir / name).stat()
+            st = os.stat(f"{base}/{name}")  # noqa: PTH116 - hot path, see docstring
         except OSError:
             parts.append(f"{name}:-")
             continue
@@ -58,7 +63,7 @@ def snapshot(run_dir: Path, cfg: CcciConfig) -> Snapshot:
         newest = max(newest, st.st_mtime)
     junit: list[str] = []
     try:
-        with os.scandir(run_dir / cfg.junit_dir) as entries:
+        with os.scandir(f"{base}/{cfg.junit_dir}") as entries:
             for entry in entries:
                 if entry.name.endswith(".xml") and entry.is_file():
                     st = entry.stat()
