@@ -18,8 +18,8 @@ from bot import __version__
 from bot.config import Config, ConfigError, load_config
 from bot.names import UnknownNameError
 from bot.render import to_json, to_text
-from bot.render.jsonview import ingest_json
-from bot.render.text import ingest_text
+from bot.render.jsonview import ingest_json, reclassify_json
+from bot.render.text import ingest_text, reclassify_text
 from bot.service import Service
 from commands import UsageError, registry
 
@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--no-ingest", action="store_true", help="answer from stored history without scanning")
 
+    p = sub.add_parser("reclassify", parents=[common], help="re-apply the current knowledge base to stored history")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     p = sub.add_parser("demo", parents=[common], help="generate sample cc-ci data and run the main job on it")
     p.add_argument("--out", type=Path, default=Path("demo-data"), help="where sample data goes (default: ./demo-data)")
     return parser
@@ -88,6 +91,11 @@ async def _answer(args: argparse.Namespace, config: Config) -> int:
         if args.command == "ingest":
             report = await service.ingest()
             _emit(ingest_json(report), args.json, ingest_text(report))
+            return 0
+        if args.command == "reclassify":
+            await service.ingest()
+            done = await service.reclassify()
+            _emit(reclassify_json(done, service.kb), args.json, reclassify_text(done, service.kb))
             return 0
         if not args.no_ingest:
             await service.ingest()

@@ -45,6 +45,8 @@ class CcciConfig:
     settle_s: float = 120.0
     # Sweep-kind runs closer than this in time belong to the same sweep.
     sweep_gap_s: float = 900.0
+    # Recipe clones (<recipes_dir>/<recipe>, git repos) for the stale-test search when a run dir has none.
+    recipes_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,13 @@ class LinksConfig:
     """How evidence links are built; ``None`` means no links."""
 
     base_url: str | None = None
+
+
+@dataclass(frozen=True)
+class KnowledgeConfig:
+    """Operators' own signature directories, added to the shipped knowledge base."""
+
+    dirs: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,7 @@ class Config:
     ccci: CcciConfig = field(default_factory=CcciConfig)
     links: LinksConfig = field(default_factory=LinksConfig)
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
     data_dir: Path = DEFAULT_DATA_DIR
     source: Path | None = None
 
@@ -181,6 +191,12 @@ def _path(value: Any, key: str) -> Path:
     return Path(value).expanduser()
 
 
+def _path_list(value: Any, key: str) -> tuple[Path, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list of paths, got {_kind(value)}")
+    return tuple(_path(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+
 def _str(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{key}: expected a non-empty string, got {_kind(value)}")
@@ -232,6 +248,7 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
         canonical_name=c.get("canonical_name", d.canonical_name, _name),
         settle_s=c.get("settle_s", d.settle_s, _seconds),
         sweep_gap_s=c.get("sweep_gap_s", d.sweep_gap_s, _seconds),
+        recipes_dir=c.get("recipes_dir", None, _path),
     )
     c.finish()
     lk = root.section("links")
@@ -245,9 +262,12 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
         max_excerpt_chars=ev.get("max_excerpt_chars", de.max_excerpt_chars, _positive_int),
     )
     ev.finish()
+    kn = root.section("knowledge")
+    knowledge = KnowledgeConfig(dirs=kn.get("dirs", (), _path_list))
+    kn.finish()
     data_dir = root.get("data_dir", DEFAULT_DATA_DIR, _path)
     root.finish()
-    return Config(ccci=ccci, links=links, evidence=evidence, data_dir=data_dir, source=source)
+    return Config(ccci=ccci, links=links, evidence=evidence, knowledge=knowledge, data_dir=data_dir, source=source)
 
 
 def load_config(path: Path | None) -> Config:

@@ -6,7 +6,7 @@ change it, they are evidence. PR runs never make a released version red.
 
 from __future__ import annotations
 
-import time
+from typing import Protocol
 
 from bot.artifacts.timefmt import iso, short
 from bot.config import Config
@@ -19,10 +19,17 @@ from bot.model import (
     RunKind,
     RunRow,
     RunStatus,
+    Verdict,
     WhyAnswer,
 )
 from bot.names import UnknownNameError, closest
 from bot.store import Store
+
+
+class VerdictSource(Protocol):
+    """Where answers get verdicts from (see :class:`bot.verdicts.classify.Verdicts`)."""
+
+    def for_run(self, recipe: str, run_id: str) -> tuple[Verdict, list[EvidenceItem]] | None: ...
 
 
 def target_run(runs: list[RunRow]) -> RunRow | None:
@@ -58,9 +65,8 @@ def red_streak(runs: list[RunRow], target: RunRow) -> tuple[RunRow | None, int]:
     return first, count
 
 
-def why(store: Store, config: Config, recipe: str, now: float | None = None) -> WhyAnswer:
+def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | None = None) -> WhyAnswer:
     """Build the answer; raise :class:`UnknownNameError` for a recipe never seen."""
-    now = time.time() if now is None else now
     runs = store.runs_of(recipe)
     if not runs:
         raise UnknownNameError("recipe", recipe, closest(recipe, store.recipes()))
@@ -96,6 +102,13 @@ def why(store: Store, config: Config, recipe: str, now: float | None = None) -> 
                 url=link(base, first_red.run_id, config.ccci.results_name),
             )
         )
+    verdict = None
+    if verdicts is not None and target.status is RunStatus.RED:
+        found = verdicts.for_run(recipe, target.run_id)
+        if found is not None:
+            verdict = found[0]
+            seen = {(e.kind, e.run_id, e.path, e.line) for e in evidence}
+            evidence += [e for e in found[1] if (e.kind, e.run_id, e.path, e.line) not in seen]
     return WhyAnswer(
         recipe=recipe,
         status=target.status,
@@ -107,7 +120,7 @@ def why(store: Store, config: Config, recipe: str, now: float | None = None) -> 
         failures=failures,
         evidence=evidence,
         reruns=[RerunOutcome(r.run_id, r.status, r.kind is RunKind.ISOLATION, r.finished) for r in reruns],
-        verdict=None,
+        verdict=verdict,
         canonical=canonical,
         red_since=first_red.finished if first_red else None,
         red_runs=red_runs,

@@ -19,6 +19,7 @@ from bot.artifacts.canonical import read_canonicals
 from bot.artifacts.rundir import InProgress, Snapshot, read_run, snapshot
 from bot.artifacts.timefmt import iso
 from bot.config import Config
+from bot.kb import load_nonfatal
 from bot.kinds import classify
 from bot.model import IngestReport, ParsedRun
 from bot.store import Store
@@ -29,10 +30,10 @@ PARALLEL_ABOVE = 200
 BATCH = 500
 
 
-def _read_one(args: tuple[Path, Config, Snapshot, float]) -> ParsedRun | InProgress | str:
-    path, config, snap, now = args
+def _read_one(args: tuple[Path, Config, Snapshot, float, tuple[str, ...]]) -> ParsedRun | InProgress | str:
+    path, config, snap, now, ignore = args
     try:
-        return read_run(path, config.ccci, config.evidence, snap, now)
+        return read_run(path, config.ccci, config.evidence, snap, now, ignore)
     except Exception as exc:  # one bad dir must not stop the others; it is reported and retried
         log.exception("reading %s failed", path)
         return f"{path.name}: could not be read ({type(exc).__name__}: {exc})"
@@ -50,7 +51,8 @@ def ingest(store: Store, config: Config, now: float | None = None, workers: int 
     started = time.perf_counter()
     now = time.time() if now is None else now
     known = store.fingerprints()
-    todo: list[tuple[Path, Config, Snapshot, float]] = []
+    ignore = load_nonfatal().line_markers
+    todo: list[tuple[Path, Config, Snapshot, float, tuple[str, ...]]] = []
     scanned = unchanged = 0
     for entry in _run_dirs(config.ccci.runs_dir):
         scanned += 1
@@ -58,12 +60,13 @@ def ingest(store: Store, config: Config, now: float | None = None, workers: int 
         if known.get(entry.name) == snap.fingerprint:
             unchanged += 1
         else:
-            todo.append((Path(entry.path), config, snap, now))
+            todo.append((Path(entry.path), config, snap, now, ignore))
 
     ingested: list[str] = []
     in_progress: list[str] = []
     problems: list[str] = []
     batch: list[ParsedRun] = []
+    affected: set[str] = set()
     for result in _read_all(todo, workers):
         if isinstance(result, str):
             problems.append(result)
@@ -72,6 +75,7 @@ def ingest(store: Store, config: Config, now: float | None = None, workers: int 
         else:
             batch.append(result)
             ingested.append(result.run_id)
+            affected.add(result.recipe)
             for p in result.problems:
                 problems.append(f"{result.run_id}: {p.excerpt}")
             if len(batch) >= BATCH:
@@ -80,7 +84,7 @@ def ingest(store: Store, config: Config, now: float | None = None, workers: int 
     store.save_runs(batch)
 
     canonicals, canon_problems = read_canonicals(config.ccci.warm_dir, config.ccci.canonical_name)
-    store.save_canonicals(canonicals)
+    affected |= store.save_canonicals(canonicals)
     problems += canon_problems
     if ingested:
         store.set_kinds(classify(store.run_intervals(), config.ccci.sweep_gap_s))
@@ -93,11 +97,12 @@ def ingest(store: Store, config: Config, now: float | None = None, workers: int 
         canonicals=len(canonicals),
         problems=problems,
         seconds=time.perf_counter() - started,
+        affected=sorted(affected),
     )
 
 
 def _read_all(
-    todo: list[tuple[Path, Config, Snapshot, float]], workers: int | None
+    todo: list[tuple[Path, Config, Snapshot, float, tuple[str, ...]]], workers: int | None
 ) -> Iterator[ParsedRun | InProgress | str]:
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     if len(todo) <= PARALLEL_ABOVE or workers <= 1:

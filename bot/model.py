@@ -87,6 +87,8 @@ class Failure:
     message: str
     text: str
     junit_file: str
+    # "fail" (an assertion) or "error" (setup/teardown: often the harness, not the recipe)
+    status: str = "fail"
 
 
 @dataclass(frozen=True)
@@ -161,9 +163,12 @@ class RunRow:
 
 @dataclass(frozen=True)
 class Verdict:
+    """A root-cause verdict: category, honest confidence, one sentence naming the deciding evidence."""
+
     category: str
     confidence: float
     reason: str
+    kb_version: str = ""  # the knowledge base that decided it
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,14 @@ class SummaryRow:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """One failure shape shared by several recipes of a sweep."""
+
+    signature: str
+    recipes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class SummaryAnswer:
     """The latest sweep, one row per recipe."""
 
@@ -215,6 +228,7 @@ class SummaryAnswer:
     started: float | None
     finished: float | None
     rows: list[SummaryRow]
+    clusters: list[Cluster] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -235,3 +249,5 @@ class IngestReport:
     canonicals: int
     problems: list[str]
     seconds: float
+    # recipes whose runs or canonical changed: their verdicts are decided again
+    affected: list[str] = field(default_factory=list)

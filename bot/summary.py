@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 from bot.config import Config
+from bot.evidence import VerdictSource
 from bot.links import link
-from bot.model import RunRow, RunStatus, SummaryAnswer, SummaryRow
+from bot.model import RunRow, RunStatus, SummaryAnswer, SummaryRow, Verdict
 from bot.names import UnknownNameError, closest
 from bot.store import Store
+from bot.verdicts.clusters import cluster
 
 
-def summary(store: Store, config: Config, sweep_id: str | None = None) -> SummaryAnswer:
+def _verdict(store: Store, verdicts: VerdictSource | None, row: RunRow) -> Verdict | None:
+    if row.status is not RunStatus.RED:
+        return None
+    if verdicts is not None:
+        found = verdicts.for_run(row.recipe, row.run_id)
+        return found[0] if found else None
+    stored = store.verdict(row.run_id)
+    return stored[0] if stored else None
+
+
+def summary(
+    store: Store, config: Config, sweep_id: str | None = None, verdicts: VerdictSource | None = None
+) -> SummaryAnswer:
     """Summarise ``sweep_id`` (default: the latest sweep); a recipe run twice shows its last run."""
     sid = sweep_id or store.latest_sweep_id()
     if sid is None:
@@ -29,11 +43,12 @@ def summary(store: Store, config: Config, sweep_id: str | None = None) -> Summar
             status=r.status,
             unverified=r.unverified,
             failures=store.failures(r.run_id) if r.status is RunStatus.RED else [],
-            verdict=None,
+            verdict=_verdict(store, verdicts, r),
             log_url=link(config.links.base_url, r.run_id, config.ccci.log_name),
         )
         for r in sorted(latest.values(), key=lambda r: r.recipe)
     ]
     starts = [r.started for r in runs if r.started is not None]
     ends = [r.finished for r in runs if r.finished is not None]
-    return SummaryAnswer(sid, min(starts, default=None), max(ends, default=None), rows)
+    shapes = [(row.recipe, f.message) for row in rows for f in row.failures]
+    return SummaryAnswer(sid, min(starts, default=None), max(ends, default=None), rows, cluster(shapes))

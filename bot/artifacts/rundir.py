@@ -135,7 +135,15 @@ def read_run(
     tests = [t for j in junits for t in j.tests]
     tiers = _tiers(raw, junits)
     failures = [
-        Failure(t.tier, t.source, t.name, _first_line(t.message or t.text), t.text or t.message, t.junit_file)
+        Failure(
+            t.tier,
+            t.source,
+            t.name,
+            _first_line(t.message or t.text),
+            t.text or t.message,
+            t.junit_file,
+            t.status.value,
+        )
         for t in tests
         if t.status.is_failure
     ]

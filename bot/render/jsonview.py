@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from bot.artifacts.timefmt import iso
+from bot.kb import KnowledgeBase
 from bot.model import Canonical, EvidenceItem, Failure, IngestReport, SummaryAnswer, Verdict, WhyAnswer
+from bot.verdicts.classify import Classified
 
 
 def _failure(f: Failure) -> dict[str, Any]:
@@ -19,7 +21,12 @@ def _evidence(e: EvidenceItem) -> dict[str, Any]:
 def _verdict(v: Verdict | None) -> dict[str, Any] | None:
     if v is None:
         return None
-    return {"category": v.category, "confidence": round(v.confidence, 3), "reason": v.reason}
+    return {
+        "category": v.category,
+        "confidence": round(v.confidence, 3),
+        "reason": v.reason,
+        "kb_version": v.kb_version,
+    }
 
 
 def _canonical(c: Canonical | None) -> dict[str, Any] | None:
@@ -70,6 +77,16 @@ def summary_json(s: SummaryAnswer) -> dict[str, Any]:
             }
             for r in s.rows
         ],
+        "clusters": [{"signature": c.signature, "recipes": list(c.recipes)} for c in s.clusters],
+    }
+
+
+def reclassify_json(done: list[Classified], kb: KnowledgeBase) -> dict[str, Any]:
+    return {
+        "kb_version": kb.version,
+        "signatures": len(kb.signatures),
+        "kb_problems": kb.problems,
+        "verdicts": [{"recipe": c.recipe, "run_id": c.run_id, "verdict": _verdict(c.verdict)} for c in done],
     }
 
 

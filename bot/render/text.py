@@ -5,7 +5,9 @@ from __future__ import annotations
 import textwrap
 
 from bot.artifacts.timefmt import short
+from bot.kb import KnowledgeBase
 from bot.model import IngestReport, RunStatus, SummaryAnswer, Verdict, WhyAnswer
+from bot.verdicts.classify import Classified
 
 _MARK = {RunStatus.RED: "✗", RunStatus.GREEN: "✓", RunStatus.UNKNOWN: "?"}
 
@@ -76,6 +78,18 @@ def summary_text(s: SummaryAnswer) -> str:
             if r.verdict:
                 row += f"  [{r.verdict.category} {r.verdict.confidence:.0%}]"
         lines.append(row.rstrip())
+    for cl in s.clusters:
+        lines.append(
+            f"  {len(cl.recipes)} recipes share: {textwrap.shorten(cl.signature, 100)} ({', '.join(cl.recipes)})"
+        )
+    return "\n".join(lines)
+
+
+def reclassify_text(done: list[Classified], kb: KnowledgeBase) -> str:
+    lines = [f"knowledge base {kb.version}: {len(kb.signatures)} signatures; {len(done)} red recipe(s) classified"]
+    lines += [f"  ! {p}" for p in kb.problems]
+    width = max((len(c.recipe) for c in done), default=0)
+    lines += [f"  {c.recipe:<{width}}  {_verdict(c.verdict)}" for c in done]
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ from bot.model import (
     RunStatus,
     TestStatus,
     TierResult,
+    Verdict,
 )
 from bot.store.schema import migrate
 
@@ -132,9 +133,10 @@ class Store:
                 ],
             )
             c.executemany(
-                "INSERT INTO failures (run_id, tier, source, test, message, text, junit_file) VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO failures (run_id, tier, source, test, message, text, junit_file, status)"
+                " VALUES (?,?,?,?,?,?,?,?)",
                 [
-                    (r.run_id, f.tier, f.source, f.test, f.message, f.text, f.junit_file)
+                    (r.run_id, f.tier, f.source, f.test, f.message, f.text, f.junit_file, f.status)
                     for r in runs
                     for f in r.failures
                 ],
@@ -144,14 +146,22 @@ class Store:
                 [(r.run_id, e.kind, e.path, e.line, e.excerpt) for r in runs for e in (*r.problems, *r.log_hits)],
             )
 
-    def save_canonicals(self, canonicals: list[Canonical]) -> None:
-        """The warm dir is the truth: replace the stored set with what is there now."""
+    def save_canonicals(self, canonicals: list[Canonical]) -> set[str]:
+        """The warm dir is the truth: replace the stored set with what is there now.
+
+        Returns the recipes whose record changed (a new canonical can change a verdict)."""
+        before = {r[0]: tuple(r) for r in self._query("SELECT recipe, version, commit_id, status, ts FROM canonicals")}
+        after = {k.recipe: (k.recipe, k.version, k.commit, k.status, k.ts) for k in canonicals}
+        changed = {r for r in before.keys() | after.keys() if before.get(r) != after.get(r)}
+        if not changed:
+            return changed
         with self._tx() as c:
             c.execute("DELETE FROM canonicals")
             c.executemany(
                 "INSERT OR REPLACE INTO canonicals (recipe, version, commit_id, status, ts) VALUES (?,?,?,?,?)",
                 [(k.recipe, k.version, k.commit, k.status, k.ts) for k in canonicals],
             )
+        return changed
 
     def run_intervals(self) -> list[tuple[str, float | None, float | None, str | None, bool]]:
         """(run_id, started, finished, pr, started_by_bot) for every run: the input of run kinds."""
@@ -225,10 +235,10 @@ class Store:
 
     def failures(self, run_id: str) -> list[Failure]:
         rows = self._query(
-            "SELECT tier, source, test, message, text, junit_file FROM failures WHERE run_id = ? ORDER BY id",
+            "SELECT tier, source, test, message, text, junit_file, status FROM failures WHERE run_id = ? ORDER BY id",
             (run_id,),
         )
-        return [Failure(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+        return [Failure(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
 
     def tiers(self, run_id: str) -> list[TierResult]:
         rows = self._query("SELECT name, status FROM tiers WHERE run_id = ? ORDER BY position", (run_id,))
@@ -241,6 +251,60 @@ class Store:
     def canonical(self, recipe: str) -> Canonical | None:
         rows = self._query("SELECT recipe, version, commit_id, status, ts FROM canonicals WHERE recipe = ?", (recipe,))
         return Canonical(rows[0][0], rows[0][1], rows[0][2], rows[0][3], rows[0][4]) if rows else None
+
+    def run_directory(self, run_id: str) -> str | None:
+        rows = self._query("SELECT directory FROM runs WHERE run_id = ?", (run_id,))
+        return str(rows[0][0]) if rows else None
+
+    def peers_passing(self, tier: str, test: str, recipe: str) -> list[tuple[str, str]]:
+        """Other recipes whose latest run of this tier/test passed it: (recipe, run_id)."""
+        rows = self._query(
+            "SELECT r.recipe, r.run_id, t.status FROM testcases t JOIN runs r ON r.run_id = t.run_id"
+            " WHERE t.tier = ? AND t.name = ? AND r.recipe != ? AND r.pr IS NULL ORDER BY r.finished",
+            (tier, test, recipe),
+        )
+        latest: dict[str, tuple[str, str]] = {}
+        for row in rows:
+            latest[row[0]] = (row[1], row[2])
+        return [(peer, run_id) for peer, (run_id, status) in sorted(latest.items()) if status == "pass"]
+
+    def save_verdict(
+        self, run_id: str, recipe: str, verdict: Verdict, kb_version: str, evidence: list[EvidenceItem]
+    ) -> None:
+        items = [
+            {"kind": e.kind, "run_id": e.run_id, "path": e.path, "line": e.line, "excerpt": e.excerpt, "url": e.url}
+            for e in evidence
+        ]
+        with self._tx() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO verdicts (run_id, recipe, category, confidence, reason, kb_version,"
+                " evidence_json, decided_at) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    run_id,
+                    recipe,
+                    verdict.category,
+                    verdict.confidence,
+                    verdict.reason,
+                    kb_version,
+                    json.dumps(items),
+                    time.time(),
+                ),
+            )
+
+    def verdict(self, run_id: str) -> tuple[Verdict, str, list[EvidenceItem]] | None:
+        """The stored verdict of a run, the knowledge-base version that decided it, and its evidence."""
+        rows = self._query(
+            "SELECT category, confidence, reason, kb_version, evidence_json FROM verdicts WHERE run_id = ?", (run_id,)
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        evidence = [EvidenceItem(**item) for item in json.loads(r[4])]
+        return Verdict(r[0], r[1], r[2], r[3]), r[3], evidence
+
+    def verdict_rows(self) -> list[tuple[str, str, str]]:
+        """(run_id, recipe, kb_version) of every stored verdict."""
+        return [(r[0], r[1], r[2]) for r in self._query("SELECT run_id, recipe, kb_version FROM verdicts")]
 
     def counts(self) -> dict[str, int]:
         return {

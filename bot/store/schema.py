@@ -85,6 +85,23 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 2: verdicts; failures say whether they were an assertion (fail) or a setup/teardown error.
+    # Emptying the fingerprints makes the next ingest re-read every run to fill the new column.
+    """
+    ALTER TABLE failures ADD COLUMN status TEXT NOT NULL DEFAULT 'fail';
+    UPDATE runs SET fingerprint = '';
+    CREATE TABLE verdicts (
+        run_id TEXT PRIMARY KEY,
+        recipe TEXT NOT NULL,
+        category TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        reason TEXT NOT NULL,
+        kb_version TEXT NOT NULL,
+        evidence_json TEXT NOT NULL,
+        decided_at REAL NOT NULL
+    );
+    CREATE INDEX verdicts_by_recipe ON verdicts(recipe);
+    """,
 )
 
 

@@ -1,0 +1,239 @@
+"""The knowledge base of failure signatures, as data (Jenkins Build Failure Analyzer style).
+
+Signatures live in YAML files: the package ships ``bot/kb/signatures/*.yaml`` and operators add
+their own directories (``knowledge.dirs``). A bad file or a bad signature is reported and skipped,
+never fatal. The knowledge base's version is a hash of every file it loaded, so a verdict can say
+which rules decided it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CATEGORIES = ("flake", "recipe-defect", "stale-test", "upstream-defect", "infra", "unknown")
+DEFAULT_WEIGHT = 0.55
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+
+
+class SignatureError(ValueError):
+    """One signature (or file) that cannot be used, with where and why."""
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """One way a signature can match: a regex over failure text, or a literal (+ regex) over log lines."""
+
+    where: str  # "failure" or "log"
+    regex: re.Pattern[str] | None
+    contains: str | None = None
+
+    def matches(self, text: str) -> bool:
+        if self.contains is not None and self.contains not in text:
+            return False
+        return self.regex is None or self.regex.search(text) is not None
+
+
+@dataclass(frozen=True)
+class Signature:
+    id: str
+    category: str
+    description: str
+    matchers: tuple[Matcher, ...]
+    tiers: frozenset[str] = frozenset()
+    sources: frozenset[str] = frozenset()
+    weight: float = DEFAULT_WEIGHT
+    examples_match: tuple[str, ...] = ()
+    examples_no_match: tuple[str, ...] = ()
+    origin: str = ""
+
+    def applies_to(self, tier: str | None, source: str | None) -> bool:
+        return (not self.tiers or tier in self.tiers) and (not self.sources or source in self.sources)
+
+    def matches_failure(self, text: str) -> bool:
+        return any(m.where == "failure" and m.matches(text) for m in self.matchers)
+
+    def matches_log_line(self, line: str) -> bool:
+        return any(m.where == "log" and m.matches(line) for m in self.matchers)
+
+    def matches_any(self, text: str) -> bool:
+        return any(m.matches(text) for m in self.matchers)
+
+    @property
+    def log_needles(self) -> list[str]:
+        return [m.contains for m in self.matchers if m.where == "log" and m.contains]
+
+
+@dataclass(frozen=True)
+class NonFatal:
+    """How a log says a step's failure does not matter: such lines are never root-cause evidence."""
+
+    line_markers: tuple[str, ...]  # a line containing one of these is non-fatal itself
+    declarations: tuple[str, ...]  # a line after a hit containing one of these makes the hit non-fatal
+    window: int = 3
+
+    def is_nonfatal(self, line: str, following: Iterable[str]) -> bool:
+        if any(m in line for m in self.line_markers):
+            return True
+        return any(any(d in later for d in self.declarations) for later in list(following)[: self.window])
+
+
+@dataclass
+class KnowledgeBase:
+    signatures: list[Signature]
+    nonfatal: NonFatal
+    version: str
+    problems: list[str] = field(default_factory=list)
+
+    def log_needles(self) -> list[str]:
+        return sorted({n for s in self.signatures for n in s.log_needles})
+
+
+def _text_list(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise SignatureError(f"{where}: expected a string or a list of strings")
+
+
+def _compile(pattern: Any, where: str) -> re.Pattern[str]:
+    if not isinstance(pattern, str) or not pattern:
+        raise SignatureError(f"{where}: expected a regular expression string")
+    try:
+        return re.compile(pattern)
+    except re.error as exc:
+        raise SignatureError(f"{where}: invalid regular expression ({exc})") from exc
+
+
+def _matcher(raw: Any, where: str) -> Matcher:
+    if not isinstance(raw, dict) or len({"failure", "log"} & set(raw)) != 1:
+        raise SignatureError(f"{where}: expected {{failure: REGEX}} or {{log: LITERAL, regex: REGEX}}")
+    unknown = set(raw) - {"failure", "log", "regex"}
+    if unknown:
+        raise SignatureError(f"{where}: unknown keys {sorted(unknown)}")
+    if "failure" in raw:
+        return Matcher("failure", _compile(raw["failure"], f"{where}.failure"))
+    if not isinstance(raw["log"], str) or not raw["log"]:
+        raise SignatureError(f"{where}.log: expected the literal text a matching log line contains")
+    regex = _compile(raw["regex"], f"{where}.regex") if raw.get("regex") else None
+    return Matcher("log", regex, contains=raw["log"])
+
+
+def parse_signature(raw: Any, origin: str) -> Signature:
+    """Validate one signature mapping; raise :class:`SignatureError` naming what is wrong."""
+    if not isinstance(raw, dict):
+        raise SignatureError(f"{origin}: expected a mapping")
+    sid = raw.get("id")
+    if not isinstance(sid, str) or not _ID.match(sid):
+        raise SignatureError(f"{origin}: id: expected lowercase letters, digits and '-', got {sid!r}")
+    where = f"{origin}: {sid}"
+    known = {"id", "category", "description", "match", "tiers", "sources", "weight", "examples"}
+    if set(raw) - known:
+        raise SignatureError(f"{where}: unknown keys {sorted(set(raw) - known)}")
+    category = raw.get("category")
+    if category not in CATEGORIES or category == "unknown":
+        raise SignatureError(f"{where}: category: expected one of {', '.join(CATEGORIES[:-1])}, got {category!r}")
+    description = raw.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise SignatureError(f"{where}: description: expected the text shown to operators")
+    matches = raw.get("match")
+    if not isinstance(matches, list) or not matches:
+        raise SignatureError(f"{where}: match: expected a non-empty list")
+    matchers = tuple(_matcher(m, f"{where}: match[{i}]") for i, m in enumerate(matches))
+    weight = raw.get("weight", DEFAULT_WEIGHT)
+    if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < 1:
+        raise SignatureError(f"{where}: weight: expected a number between 0 and 1")
+    examples = raw.get("examples")
+    if not isinstance(examples, dict):
+        raise SignatureError(f"{where}: examples: expected {{match: [...], no_match: [...]}}")
+    must, must_not = (_text_list(examples.get(k), f"{where}: examples.{k}") for k in ("match", "no_match"))
+    if not must or not must_not:
+        raise SignatureError(f"{where}: examples: at least one text it must match and one it must not")
+    return Signature(
+        id=sid,
+        category=category,
+        description=description.strip(),
+        matchers=matchers,
+        tiers=frozenset(_text_list(raw.get("tiers"), f"{where}: tiers")),
+        sources=frozenset(_text_list(raw.get("sources"), f"{where}: sources")),
+        weight=float(weight),
+        examples_match=must,
+        examples_no_match=must_not,
+        origin=origin,
+    )
+
+
+def _load_file(text: str, origin: str, problems: list[str]) -> list[Signature]:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        problems.append(f"{origin}: not valid YAML ({exc}); file skipped")
+        return []
+    items = data.get("signatures") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        problems.append(f"{origin}: expected a mapping with a 'signatures' list; file skipped")
+        return []
+    found: list[Signature] = []
+    for i, raw in enumerate(items):
+        try:
+            found.append(parse_signature(raw, f"{origin}[{i}]"))
+        except SignatureError as exc:
+            problems.append(f"{exc}; signature skipped")
+    return found
+
+
+def _nonfatal(text: str) -> NonFatal:
+    data = yaml.safe_load(text)
+    return NonFatal(
+        line_markers=_text_list(data.get("line_markers"), "nonfatal.line_markers"),
+        declarations=_text_list(data.get("declarations"), "nonfatal.declarations"),
+        window=int(data.get("window", 3)),
+    )
+
+
+def load_nonfatal() -> NonFatal:
+    """Only the non-fatal rules (ingest needs them; it does not need the signatures)."""
+    return _nonfatal(resources.files("bot.kb").joinpath("nonfatal.yaml").read_text(encoding="utf-8"))
+
+
+def load_kb(extra_dirs: Iterable[Path] = ()) -> KnowledgeBase:
+    """The shipped signatures plus every ``*.yaml``/``*.yml`` in ``extra_dirs`` (later ids win)."""
+    digest = hashlib.sha256()
+    problems: list[str] = []
+    by_id: dict[str, Signature] = {}
+    shipped = resources.files("bot.kb")
+    nonfatal_text = (shipped / "nonfatal.yaml").read_text(encoding="utf-8")
+    digest.update(nonfatal_text.encode())
+    sources: list[tuple[str, str]] = []
+    for entry in sorted((shipped / "signatures").iterdir(), key=lambda e: e.name):
+        if entry.name.endswith((".yaml", ".yml")):
+            sources.append((f"builtin:{entry.name}", entry.read_text(encoding="utf-8")))
+    for directory in extra_dirs:
+        if not directory.is_dir():
+            problems.append(f"{directory}: knowledge directory not found; skipped")
+            continue
+        for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+            try:
+                sources.append((str(path), path.read_text(encoding="utf-8")))
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(f"{path}: unreadable ({exc}); file skipped")
+    for origin, text in sources:
+        digest.update(origin.encode() + b"\0" + text.encode() + b"\0")
+        for sig in _load_file(text, origin, problems):
+            by_id[sig.id] = sig
+    return KnowledgeBase(
+        signatures=list(by_id.values()),
+        nonfatal=_nonfatal(nonfatal_text),
+        version="kb-" + digest.hexdigest()[:12],
+        problems=problems,
+    )

@@ -1,0 +1,208 @@
+"""Gathering a red recipe's facts (store, log, recipe clone) and storing the engine's verdict.
+
+This is the I/O side of verdicts; :mod:`bot.verdicts.engine` decides. Synchronous: the bot calls it
+through :mod:`bot.service`, in a worker thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.artifacts.logscan import scan_log
+from bot.config import Config
+from bot.evidence import reruns_of, target_run
+from bot.kb import KnowledgeBase
+from bot.links import link
+from bot.model import EvidenceItem, Failure, RunKind, RunRow, RunStatus, Verdict
+from bot.store import Store
+from bot.verdicts.engine import STRUCTURAL_PROBLEMS, Facts, RerunFact, SignatureHit, decide
+from bot.verdicts.staletest import RecipeSearch, parse_expectation
+
+LOG_SIGNATURE_HITS = 10
+
+
+@dataclass(frozen=True)
+class Classified:
+    recipe: str
+    run_id: str
+    verdict: Verdict
+    evidence: list[EvidenceItem]
+
+
+def _failure_signatures(kb: KnowledgeBase, run_id: str, failures: list[Failure]) -> list[SignatureHit]:
+    hits: list[SignatureHit] = []
+    for f in failures:
+        text = f"{f.message}\n{f.text}"
+        for sig in kb.signatures:
+            if sig.applies_to(f.tier, f.source) and sig.matches_failure(text):
+                item = EvidenceItem(
+                    "signature", run_id, f.junit_file, None, f"{sig.id}: {f.tier}/{f.test}: {f.message}"
+                )
+                hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, "failure", item))
+    return hits
+
+
+def _log_signatures(kb: KnowledgeBase, config: Config, run_id: str, run_dir: Path) -> list[SignatureHit]:
+    """Log lines matching a signature, minus those inside a step that declared itself non-fatal."""
+    needles = kb.log_needles()
+    if not needles:
+        return []
+    window = kb.nonfatal.window
+    scan = scan_log(
+        run_dir / config.ccci.log_name,
+        needles,
+        context=max(window, config.evidence.context_lines),
+        max_hits=LOG_SIGNATURE_HITS,
+        ignore=kb.nonfatal.line_markers,
+    )
+    hits: list[SignatureHit] = []
+    for h in scan.hits:
+        lines = dict(h.context)
+        line = lines[h.line]
+        following = [text for n, text in h.context if n > h.line]
+        if kb.nonfatal.is_nonfatal(line, following):
+            continue
+        for sig in kb.signatures:
+            if not sig.tiers and sig.matches_log_line(line):
+                item = EvidenceItem("signature", run_id, config.ccci.log_name, h.line, f"{sig.id}:\n{h.excerpt}")
+                hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, "log", item))
+    return hits
+
+
+def gather(store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch, recipe: str) -> Facts | None:
+    """The facts about a recipe's current red run; None when it is not red (no verdict needed)."""
+    runs = store.runs_of(recipe)
+    target = target_run(runs)
+    if target is None or target.status is not RunStatus.RED:
+        return None
+    failures = store.failures(target.run_id)
+    run_dir = Path(store.run_directory(target.run_id) or config.ccci.runs_dir / target.run_id)
+    reruns = [
+        RerunFact(
+            r.run_id,
+            r.status,
+            r.kind is RunKind.ISOLATION,
+            r.unverified,
+            frozenset((f.tier, f.test) for f in store.failures(r.run_id)),
+            r.finished,
+        )
+        for r in reruns_of(runs, target)
+    ]
+    signatures = _failure_signatures(kb, target.run_id, failures) + _log_signatures(kb, config, target.run_id, run_dir)
+    stale = []
+    for f in failures:
+        expectation = parse_expectation(f.test, f.message) if f.source == "cc-ci" else None
+        clone = _clone_of(config, run_dir, recipe)
+        if expectation is not None and clone is not None:
+            finding = search.check(clone, expectation)
+            if finding is not None:
+                stale.append(finding)
+    return Facts(
+        recipe=recipe,
+        target=target,
+        tiers=store.tiers(target.run_id),
+        failures=failures,
+        problems=[e for e in store.evidence(target.run_id) if e.kind in STRUCTURAL_PROBLEMS],
+        reruns=reruns,
+        canonical=store.canonical(recipe),
+        signatures=signatures,
+        stale=stale,
+        peers=_peers(store, config, recipe, failures),
+        same_version_history=_same_version(runs, target),
+    )
+
+
+def _clone_of(config: Config, run_dir: Path, recipe: str) -> Path | None:
+    candidates = [run_dir / "abra" / "recipes" / recipe]
+    if config.ccci.recipes_dir is not None:
+        candidates.append(config.ccci.recipes_dir / recipe)
+    return next((c for c in candidates if (c / ".git").exists()), None)
+
+
+def _peers(store: Store, config: Config, recipe: str, failures: list[Failure]) -> list[EvidenceItem]:
+    """Recipes that pass the same test: how a recipe defect finds its fix (immich vs mattermost-lts)."""
+    items: list[EvidenceItem] = []
+    for f in {(f.tier, f.test): f for f in failures}.values():
+        peers = store.peers_passing(f.tier, f.test, recipe)
+        if peers:
+            names = ", ".join(p for p, _ in peers[:3])
+            verb = "passes" if len(peers) == 1 else "pass"
+            items.append(
+                EvidenceItem(
+                    "peer",
+                    peers[0][1],
+                    config.ccci.results_name,
+                    None,
+                    f"{names} {verb} {f.test} ({f.tier}); compare their recipe with {recipe}'s",
+                    link(config.links.base_url, peers[0][1], config.ccci.results_name),
+                )
+            )
+    return items
+
+
+def _same_version(runs: list[RunRow], target: RunRow) -> list[RunRow]:
+    return [r for r in runs if r.version == target.version and r.kind is not RunKind.PR][-10:]
+
+
+def _with_links(config: Config, items: list[EvidenceItem]) -> list[EvidenceItem]:
+    return [
+        e
+        if e.url or e.run_id is None
+        else EvidenceItem(
+            e.kind, e.run_id, e.path, e.line, e.excerpt, link(config.links.base_url, e.run_id, e.path, e.line)
+        )
+        for e in items
+    ]
+
+
+def classify_recipe(
+    store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch, recipe: str
+) -> Classified | None:
+    """Decide and store the verdict of a recipe's current red run; None when it is not red."""
+    facts = gather(store, config, kb, search, recipe)
+    if facts is None:
+        return None
+    decision = decide(facts)
+    if decision is None:
+        return None
+    verdict = Verdict(decision.category, round(decision.confidence, 3), decision.reason, kb.version)
+    evidence = _with_links(config, decision.evidence)
+    store.save_verdict(facts.target.run_id, recipe, verdict, kb.version, evidence)
+    return Classified(recipe, facts.target.run_id, verdict, evidence)
+
+
+def classify_all(
+    store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch, recipes: list[str] | None = None
+) -> list[Classified]:
+    """(Re)classify the given recipes (default: all) with the current rules."""
+    out: list[Classified] = []
+    for recipe in recipes if recipes is not None else store.recipes():
+        classified = classify_recipe(store, config, kb, search, recipe)
+        if classified is not None:
+            out.append(classified)
+    return out
+
+
+class Verdicts:
+    """Verdicts as the answers need them: stored ones when the rules that made them are current,
+    otherwise decided again now (so a changed knowledge base never serves an old verdict as new)."""
+
+    def __init__(self, store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch) -> None:
+        self.store = store
+        self.config = config
+        self.kb = kb
+        self.search = search
+
+    def for_run(self, recipe: str, run_id: str) -> tuple[Verdict, list[EvidenceItem]] | None:
+        stored = self.store.verdict(run_id)
+        if stored is not None and stored[1] == self.kb.version:
+            return stored[0], stored[2]
+        target = target_run(self.store.runs_of(recipe))
+        if target is None or target.run_id != run_id:
+            return (stored[0], stored[2]) if stored is not None else None  # history: keep what was decided then
+        classified = classify_recipe(self.store, self.config, self.kb, self.search, recipe)
+        return (classified.verdict, classified.evidence) if classified is not None else None
+
+    def classify(self, recipes: list[str] | None = None) -> list[Classified]:
+        return classify_all(self.store, self.config, self.kb, self.search, recipes)
