@@ -52,3 +52,22 @@ def test_service_answers_off_the_event_loop(site: Site) -> None:
     ticks, recipe = asyncio.run(scenario())
     assert recipe == "mumble"
     assert ticks > 10  # the loop was free while ingest ran in a worker thread
+
+
+def test_upgrading_a_version_1_database_re_reads_runs_to_fill_new_columns(site: Site) -> None:
+    from bot.ingest import ingest
+
+    path = site.config.db_path.parent / "old.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(MIGRATIONS[0] + "\nPRAGMA user_version = 1;")
+        conn.execute(
+            "INSERT INTO runs (run_id, recipe, status, unverified, derived, fingerprint, directory, raw_json,"
+            " ingested_at) VALUES ('753', 'gitea', 'red', 0, 0, 'old', '/x', '{}', 0)"
+        )
+    store = Store(path)
+    assert store.schema_version == len(MIGRATIONS)
+    assert store.fingerprints() == {"753": ""}  # forces a re-read on the next ingest
+    ingest(store, site.config)
+    errors = [f for r in store.recipes() for run in store.runs_of(r) for f in store.failures(run.run_id)]
+    assert any(f.status == "error" for f in errors)  # the new column is filled from the JUnit files
+    store.close()

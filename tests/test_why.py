@@ -175,3 +175,23 @@ def test_cli_why_and_summary(ingested: Site, sample: GeneratedData, capsys: pyte
 def test_cli_refuses_a_missing_runs_dir(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["why", "mumble", "--runs-dir", "/nonexistent/runs", "--data-dir", str(tmp_path)]) == 2
     assert "ccci.runs_dir: expected a directory, got /nonexistent/runs (does not exist)" in capsys.readouterr().err
+
+
+def test_cli_reclassify(ingested: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    dirs = [
+        "--runs-dir",
+        str(ingested.runs_dir),
+        "--warm-dir",
+        str(ingested.warm_dir),
+        "--data-dir",
+        str(ingested.config.data_dir),
+    ]
+    assert main(["reclassify", "--json", *dirs]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kb_version"].startswith("kb-") and data["kb_problems"] == []
+    categories = {v["recipe"]: v["verdict"]["category"] for v in data["verdicts"]}
+    assert categories["mumble"] == "flake"
+    assert main(["why", "mumble", "--json", "--no-ingest", *dirs]) == 0
+    why_data = json.loads(capsys.readouterr().out)
+    assert why_data["verdict"]["category"] == "flake"
+    assert why_data["verdict"]["kb_version"] == data["kb_version"]

@@ -6,7 +6,10 @@ through :mod:`bot.service`, in a worker thread.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from multiprocessing import get_context
 from pathlib import Path
 
 from bot.artifacts.logscan import scan_log
@@ -20,6 +23,8 @@ from bot.verdicts.engine import STRUCTURAL_PROBLEMS, Facts, RerunFact, Signature
 from bot.verdicts.staletest import RecipeSearch, parse_expectation
 
 LOG_SIGNATURE_HITS = 10
+PRESCAN_ABOVE = 4  # fewer red logs than this are scanned in-process: a pool costs more to start
+PRESCAN_WORKERS = 4
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,14 @@ def _log_signatures(kb: KnowledgeBase, config: Config, run_id: str, run_dir: Pat
     return hits
 
 
-def gather(store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch, recipe: str) -> Facts | None:
+def gather(
+    store: Store,
+    config: Config,
+    kb: KnowledgeBase,
+    search: RecipeSearch,
+    recipe: str,
+    log_hits: list[SignatureHit] | None = None,
+) -> Facts | None:
     """The facts about a recipe's current red run; None when it is not red (no verdict needed)."""
     runs = store.runs_of(recipe)
     target = target_run(runs)
@@ -89,7 +101,9 @@ def gather(store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch
         )
         for r in reruns_of(runs, target)
     ]
-    signatures = _failure_signatures(kb, target.run_id, failures) + _log_signatures(kb, config, target.run_id, run_dir)
+    if log_hits is None:
+        log_hits = _log_signatures(kb, config, target.run_id, run_dir)
+    signatures = _failure_signatures(kb, target.run_id, failures) + log_hits
     stale = []
     for f in failures:
         expectation = parse_expectation(f.test, f.message) if f.source == "cc-ci" else None
@@ -157,10 +171,15 @@ def _with_links(config: Config, items: list[EvidenceItem]) -> list[EvidenceItem]
 
 
 def classify_recipe(
-    store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch, recipe: str
+    store: Store,
+    config: Config,
+    kb: KnowledgeBase,
+    search: RecipeSearch,
+    recipe: str,
+    log_hits: list[SignatureHit] | None = None,
 ) -> Classified | None:
     """Decide and store the verdict of a recipe's current red run; None when it is not red."""
-    facts = gather(store, config, kb, search, recipe)
+    facts = gather(store, config, kb, search, recipe, log_hits)
     if facts is None:
         return None
     decision = decide(facts)
@@ -172,13 +191,35 @@ def classify_recipe(
     return Classified(recipe, facts.target.run_id, verdict, evidence)
 
 
+def _scan_one(args: tuple[KnowledgeBase, Config, str, Path]) -> list[SignatureHit]:
+    kb, config, run_id, run_dir = args
+    return _log_signatures(kb, config, run_id, run_dir)
+
+
+def _prescan(store: Store, config: Config, kb: KnowledgeBase, recipes: list[str]) -> dict[str, list[SignatureHit]]:
+    """Scan the logs of many red runs for signatures in parallel: it is CPU-bound, one needle pass each."""
+    jobs: list[tuple[str, tuple[KnowledgeBase, Config, str, Path]]] = []
+    for recipe in recipes:
+        target = target_run(store.runs_of(recipe))
+        if target is not None and target.status is RunStatus.RED:
+            run_dir = Path(store.run_directory(target.run_id) or config.ccci.runs_dir / target.run_id)
+            jobs.append((recipe, (kb, config, target.run_id, run_dir)))
+    workers = min(PRESCAN_WORKERS, os.cpu_count() or 1)
+    if len(jobs) < PRESCAN_ABOVE or workers < 2:
+        return {}
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver")) as pool:
+        return dict(zip([r for r, _ in jobs], pool.map(_scan_one, [j for _, j in jobs]), strict=True))
+
+
 def classify_all(
     store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch, recipes: list[str] | None = None
 ) -> list[Classified]:
     """(Re)classify the given recipes (default: all) with the current rules."""
+    names = recipes if recipes is not None else store.recipes()
+    scanned = _prescan(store, config, kb, names)
     out: list[Classified] = []
-    for recipe in recipes if recipes is not None else store.recipes():
-        classified = classify_recipe(store, config, kb, search, recipe)
+    for recipe in names:
+        classified = classify_recipe(store, config, kb, search, recipe, scanned.get(recipe))
         if classified is not None:
             out.append(classified)
     return out

@@ -1,0 +1,143 @@
+"""The pure engine on hand-made facts: each rule of root-causes.md, and what beats what."""
+
+from dataclasses import replace
+
+from bot.model import Canonical, EvidenceItem, Failure, RunKind, RunRow, RunStatus, TestStatus, TierResult
+from bot.verdicts.engine import Facts, RerunFact, SignatureHit, decide
+from bot.verdicts.staletest import StaleFinding
+
+T0 = 1_750_000_000.0
+FAILURE = Failure("restore", "cc-ci", "test_restore_returns_state", "relation does not exist", "tb", "junit/x.xml")
+TIERS = [TierResult(t, TestStatus.PASS) for t in ("install", "upgrade", "backup")] + [
+    TierResult("restore", TestStatus.FAIL)
+]
+
+
+def run(run_id: str, status: RunStatus = RunStatus.RED, kind: RunKind = RunKind.SWEEP, at: float = T0) -> RunRow:
+    return RunRow(run_id, "r", "1.0.0+1", None, at - 600, at, status, False, kind, None, False)
+
+
+def facts(**changes: object) -> Facts:
+    base = Facts(
+        recipe="r",
+        target=run("753"),
+        tiers=TIERS,
+        failures=[FAILURE],
+        problems=[],
+        reruns=[],
+        canonical=None,
+        signatures=[],
+        stale=[],
+        peers=[],
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def rerun(run_id: str, status: RunStatus, failing: bool = True) -> RerunFact:
+    tests = frozenset({("restore", "test_restore_returns_state")}) if failing else frozenset()
+    return RerunFact(run_id, status, True, False, tests, T0 + 3600)
+
+
+def signature(category: str, where: str = "failure", weight: float = 0.6) -> SignatureHit:
+    item = EvidenceItem("signature", "753", "junit/x.xml", None, "sig")
+    return SignatureHit(f"sig-{category}", category, "a description.", weight, where, item)
+
+
+def test_green_runs_get_no_verdict() -> None:
+    assert decide(facts(target=run("753", RunStatus.GREEN))) is None
+
+
+def test_green_isolation_rerun_is_a_flake_whatever_the_pattern_says() -> None:
+    d = decide(
+        facts(reruns=[rerun("manual-1", RunStatus.GREEN, failing=False)], signatures=[signature("recipe-defect")])
+    )
+    assert d is not None and d.category == "flake" and d.confidence >= 0.8
+    assert "green in 1 of 1 isolation rerun" in d.reason
+
+
+def test_a_canonical_written_after_the_red_is_flake_evidence_on_its_own() -> None:
+    canon = Canonical("r", "1.0.0+1", "abc", "idle", T0 + 100)
+    d = decide(facts(canonical=canon))
+    assert d is not None and d.category == "flake"
+    older = decide(facts(canonical=replace(canon, ts=T0 - 100)))
+    other_version = decide(facts(canonical=replace(canon, version="0.9.0+1")))
+    assert older is not None and older.category != "flake"
+    assert other_version is not None and other_version.category != "flake"
+
+
+def test_k_of_n_when_isolation_reruns_disagree() -> None:
+    reruns = [rerun("m1", RunStatus.RED), rerun("m2", RunStatus.GREEN, failing=False), rerun("m3", RunStatus.RED)]
+    d = decide(facts(reruns=reruns))
+    assert d is not None and d.category == "flake"
+    assert "2 of 3" in d.reason
+
+
+def test_same_failure_alone_is_deterministic_and_a_peer_points_at_the_fix() -> None:
+    peer = EvidenceItem("peer", "761", "results.json", None, "immich passes test_restore_returns_state (restore)")
+    d = decide(facts(reruns=[rerun("manual-1", RunStatus.RED)], peers=[peer]))
+    assert d is not None and d.category == "recipe-defect" and d.confidence >= 0.85
+    assert "immich passes" in d.reason
+    two = decide(facts(reruns=[rerun("m1", RunStatus.RED), rerun("m2", RunStatus.RED)]))
+    assert two is not None and two.confidence > d.confidence
+
+
+def test_deterministic_plus_upstream_signature_is_upstream() -> None:
+    d = decide(facts(reruns=[rerun("manual-1", RunStatus.RED)], signatures=[signature("upstream-defect")]))
+    assert d is not None and d.category == "upstream-defect" and d.confidence >= 0.85
+
+
+def test_a_flake_pattern_does_not_overrule_a_deterministic_rerun() -> None:
+    d = decide(facts(reruns=[rerun("manual-1", RunStatus.RED)], signatures=[signature("flake")]))
+    assert d is not None and d.category == "recipe-defect"
+
+
+def test_unverified_run_is_infra() -> None:
+    target = replace(run("753"), unverified=True)
+    tiers = [*TIERS[:3], TierResult("restore", TestStatus.UNVER)]
+    d = decide(facts(target=target, tiers=tiers, failures=[]))
+    assert d is not None and d.category == "infra" and d.confidence >= 0.85
+    assert "not evidence against the recipe" in d.reason
+
+
+def test_harness_errors_before_unverified_tiers_are_infra_but_assertions_are_not() -> None:
+    error = replace(FAILURE, status="error", message="failed on setup with DockerException")
+    tiers = [*TIERS[:3], TierResult("restore", TestStatus.ERROR), TierResult("custom", TestStatus.UNVER)]
+    d = decide(facts(failures=[error], tiers=tiers))
+    assert d is not None and d.category == "infra"
+    assertion = decide(facts(failures=[FAILURE], tiers=tiers))
+    assert assertion is not None and assertion.category != "infra"
+
+
+def test_stale_test_facts_and_the_release_they_are_ahead_of() -> None:
+    nowhere = StaleFinding("test_x", "img:3", "nowhere", 5, "main", (), "/clone")
+    d = decide(facts(stale=[nowhere]))
+    assert d is not None and d.category == "stale-test" and 0.7 <= d.confidence < 0.9
+    confirmed = decide(facts(stale=[nowhere], reruns=[rerun("manual-1", RunStatus.RED)]))
+    assert confirmed is not None and confirmed.confidence > d.confidence
+    ahead = decide(facts(stale=[replace(nowhere, where="main-only")]))
+    assert ahead is not None and "ahead of the release" in ahead.reason
+    released = decide(facts(stale=[replace(nowhere, where="released")]))
+    assert released is not None and released.category != "stale-test"
+
+
+def test_a_pattern_alone_is_a_suspicion() -> None:
+    d = decide(facts(signatures=[signature("upstream-defect", weight=0.95)]))
+    assert d is not None and d.category == "upstream-defect" and d.confidence < 0.7
+    assert "!ccci rerun r" in d.reason
+
+
+def test_failure_text_outranks_a_log_line() -> None:
+    d = decide(facts(signatures=[signature("infra", where="log", weight=0.65), signature("recipe-defect", weight=0.5)]))
+    assert d is not None and d.category == "recipe-defect"
+
+
+def test_flipping_between_red_and_green_on_one_version_is_a_flake_suspicion() -> None:
+    history = [run(str(i), RunStatus.RED if i % 2 else RunStatus.GREEN, at=T0 - 1000 * (5 - i)) for i in range(5)]
+    d = decide(facts(same_version_history=history))
+    assert d is not None and d.category == "flake" and d.confidence < 0.7
+
+
+def test_nothing_to_go_on_is_unknown() -> None:
+    d = decide(facts())
+    assert d is not None and d.category == "unknown" and d.confidence < 0.5
+    assert "!ccci rerun r" in d.reason

@@ -1,0 +1,229 @@
+"""Verdicts on generated cc-ci data (made by really running pytest): what the journal concluded."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.evidence import why
+from bot.ingest import ingest
+from bot.kb import load_kb
+from bot.model import RunStatus
+from bot.sample.generate import GeneratedData
+from bot.summary import summary
+from bot.verdicts.classify import Verdicts
+from bot.verdicts.staletest import GitRecipeSearch, parse_expectation
+from tests.conftest import Site
+from tests.junit_maker import run_pytest_junit
+
+
+@pytest.fixture
+def judged(site: Site) -> tuple[Site, Verdicts]:
+    ingest(site.store, site.config)
+    verdicts = Verdicts(site.store, site.config, load_kb(), GitRecipeSearch())
+    verdicts.classify()
+    return site, verdicts
+
+
+def red_now(sample: GeneratedData) -> dict[str, str]:
+    """Recipes red in the latest sweep, with the category their scenario was built to show."""
+    last = max(r.sweep for r in sample.runs if r.sweep is not None)
+    return {r.recipe: str(r.expected_category) for r in sample.runs if r.sweep == last and r.red}
+
+
+def test_every_category_on_generated_data(judged: tuple[Site, Verdicts], sample: GeneratedData) -> None:
+    site, verdicts = judged
+    expected = red_now(sample)
+    assert set(expected.values()) == {"flake", "recipe-defect", "stale-test", "upstream-defect", "infra", "unknown"}
+    for recipe, category in expected.items():
+        answer = why(site.store, site.config, recipe, verdicts)
+        assert answer.verdict is not None, recipe
+        assert answer.verdict.category == category, (recipe, answer.verdict)
+        assert 0.0 <= answer.verdict.confidence <= 1.0
+        assert answer.verdict.kb_version == verdicts.kb.version
+
+
+def test_discourse_is_a_stale_test_never_the_prepull_compose_error(judged: tuple[Site, Verdicts]) -> None:
+    site, verdicts = judged
+    answer = why(site.store, site.config, "discourse", verdicts)
+    assert answer.verdict is not None
+    assert answer.verdict.category == "stale-test"
+    assert answer.verdict.confidence >= 0.9  # a verified fact plus an isolation rerun that failed the same way
+    assert "discourse/discourse:3.5.3" in answer.verdict.reason
+    assert "no release tag" in answer.verdict.reason
+    for item in answer.evidence:
+        assert "depends on undefined service" not in item.excerpt, item
+        assert "compose-invalid" not in item.excerpt
+    assert any(e.kind == "stale-test" for e in answer.evidence)
+
+
+def test_mattermost_is_a_recipe_defect_with_immich_as_the_peer(judged: tuple[Site, Verdicts]) -> None:
+    site, verdicts = judged
+    answer = why(site.store, site.config, "mattermost-lts", verdicts)
+    assert answer.verdict is not None and answer.verdict.category == "recipe-defect"
+    assert answer.verdict.confidence >= 0.8
+    peers = [e for e in answer.evidence if e.kind == "peer"]
+    assert any("immich passes test_restore_returns_state" in e.excerpt for e in peers)
+
+
+def test_mumble_is_a_flake_settled_by_the_isolation_rerun(judged: tuple[Site, Verdicts]) -> None:
+    site, verdicts = judged
+    answer = why(site.store, site.config, "mumble", verdicts)
+    assert answer.verdict is not None and answer.verdict.category == "flake"
+    assert answer.verdict.confidence >= 0.8
+    assert [r.status for r in answer.reruns if r.isolated] == [RunStatus.GREEN]
+    assert "green in 1 of 1 isolation rerun" in answer.verdict.reason
+    assert "canonical" in answer.verdict.reason  # written after the red, for the same version
+
+
+def test_a_pattern_alone_stays_below_0_7_and_says_what_would_decide(judged: tuple[Site, Verdicts]) -> None:
+    site, verdicts = judged
+    answer = why(site.store, site.config, "bluesky", verdicts)
+    assert answer.verdict is not None and answer.verdict.category == "upstream-defect"
+    assert answer.verdict.confidence < 0.7
+    assert "!ccci rerun bluesky" in answer.verdict.reason
+
+
+def test_no_deciding_evidence_is_unknown_or_unsure(judged: tuple[Site, Verdicts]) -> None:
+    site, verdicts = judged
+    answer = why(site.store, site.config, "outline", verdicts)
+    assert answer.verdict is not None
+    assert answer.verdict.category == "unknown" or answer.verdict.confidence < 0.5
+    assert "!ccci rerun outline" in answer.verdict.reason
+
+
+def test_green_recipes_get_no_verdict(judged: tuple[Site, Verdicts], sample: GeneratedData) -> None:
+    site, verdicts = judged
+    last = max(r.sweep for r in sample.runs if r.sweep is not None)
+    for gen in [r for r in sample.runs if r.sweep == last and not r.red]:
+        assert why(site.store, site.config, gen.recipe, verdicts).verdict is None
+
+
+def test_summary_carries_verdicts_and_clusters(judged: tuple[Site, Verdicts], sample: GeneratedData) -> None:
+    site, verdicts = judged
+    # A second recipe failing the same way (another pds image, another host) must cluster with bluesky.
+    last = max(r.sweep for r in sample.runs if r.sweep is not None)
+    source = next(r for r in sample.runs_of("bluesky") if r.sweep == last and r.red)
+    twin = site.runs_dir / "ab-twin"
+    shutil.copytree(site.runs_dir / source.run_id, twin)
+    results = json.loads((twin / "results.json").read_text())
+    results.update(recipe="bluesky-pds", run_id="ab-twin")
+    (twin / "results.json").write_text(json.dumps(results))
+    for xml in (twin / "junit").glob("*.xml"):
+        xml.write_text(
+            xml.read_text().replace("ghcr.io/bluesky-social/pds:0.4.182", "registry.example.social/pds:0.5.1")
+        )
+    for path in [twin / "results.json", *(twin / "junit").glob("*.xml")]:
+        shutil.copystat(site.runs_dir / source.run_id / "results.json", path)
+    ingest(site.store, site.config)
+    answer = summary(site.store, site.config, verdicts=verdicts)
+    by_recipe = {row.recipe: row for row in answer.rows}
+    assert by_recipe["mumble"].verdict is not None and by_recipe["mumble"].verdict.category == "flake"
+    shared = [c for c in answer.clusters if set(c.recipes) == {"bluesky", "bluesky-pds"}]
+    assert any("manifest unknown" in c.signature for c in shared), answer.clusters
+
+
+def test_reclassify_applies_new_rules_and_stamps_their_version(judged: tuple[Site, Verdicts], tmp_path: Path) -> None:
+    site, verdicts = judged
+    before = why(site.store, site.config, "outline", verdicts).verdict
+    assert before is not None
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "outline.yaml").write_text(
+        """
+signatures:
+  - id: export-incomplete
+    category: recipe-defect
+    description: Collection export never completes; outline's upload limit is too low for it.
+    weight: 0.6
+    match: [{failure: "assert 'failed' == 'complete'"}]
+    examples: {match: ["assert 'failed' == 'complete'"], no_match: ["assert 'complete' == 'complete'"]}
+"""
+    )
+    newer = Verdicts(site.store, site.config, load_kb([rules]), GitRecipeSearch())
+    newer.classify()
+    stored = site.store.verdict(why(site.store, site.config, "outline").run_id or "")
+    assert stored is not None
+    verdict, version, _ = stored
+    assert version == newer.kb.version != verdicts.kb.version
+    assert verdict.category == "recipe-defect" != before.category
+    assert verdict.confidence < 0.7  # still a pattern alone
+
+
+def git(repo: Path, *args: str) -> None:
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+        "PATH": "/usr/bin:/bin:/usr/local/bin",
+        "HOME": str(repo),
+    }
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+
+
+def test_stale_search_tells_released_main_only_and_nowhere(tmp_path: Path) -> None:
+    repo = tmp_path / "recipe"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    (repo / "compose.yml").write_text("services:\n  app:\n    image: example/app:1.0\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "1.0")
+    git(repo, "tag", "1.0.0+1.0")
+    (repo / "compose.yml").write_text("services:\n  app:\n    image: example/app:2.0\n")
+    git(repo, "commit", "-qam", "2.0 unreleased")
+    search = GitRecipeSearch()
+    junit = run_pytest_junit(
+        tmp_path / "suite",
+        "upgrade__cc-ci__test_upgrade",
+        """
+def test_image_released():
+    assert "example/app:0.9" == "example/app:1.0"
+def test_image_unreleased():
+    assert "example/app:1.0" == "example/app:2.0"
+def test_image_nowhere():
+    assert "example/app:1.0" == "example/app:3.0"
+""",
+    )
+    from bot.artifacts.junit import read_junit
+
+    messages = {t.name: t.message for t in read_junit(junit, "j").tests}
+    where = {}
+    for name, message in messages.items():
+        expectation = parse_expectation(name, message)
+        assert expectation is not None, message
+        finding = search.check(repo, expectation)
+        assert finding is not None
+        where[name] = finding.where
+    assert where == {
+        "test_image_released": "released",
+        "test_image_unreleased": "main-only",
+        "test_image_nowhere": "nowhere",
+    }
+
+
+@pytest.mark.parametrize(
+    ("message", "must_exist", "must_be_gone"),
+    [
+        (
+            "AssertionError: assert 'bitnamilegacy/discourse:3.5.0' == 'discourse/discourse:3.5.3'",
+            ("discourse/discourse:3.5.3",),
+            (),
+        ),
+        ("AssertionError: assert ['app', 'db', 'redis', 'sidekiq'] == ['app', 'db', 'redis']", (), ("sidekiq",)),
+        ("AssertionError: expected image discourse/discourse:3.5.3, got bitnamilegacy/discourse:3.5.0", None, None),
+        ("AssertionError: assert 'failed' == 'complete'", None, None),  # a plain word is not recipe config
+        ("TimeoutError: handshake did not complete within 10s", None, None),
+    ],
+)
+def test_expectations_are_read_from_assertions(
+    message: str, must_exist: tuple[str, ...] | None, must_be_gone: tuple[str, ...] | None
+) -> None:
+    found = parse_expectation("t", message)
+    if must_exist is None:
+        assert found is None or found.must_exist == ("discourse/discourse:3.5.3",)
+    else:
+        assert found is not None
+        assert found.must_exist == must_exist and found.must_be_gone == must_be_gone
