@@ -18,6 +18,10 @@ def latest_sweep_run(sample: GeneratedData, recipe: str) -> GeneratedRun:
     return [r for r in sample.runs_of(recipe) if r.kind == "sweep"][-1]
 
 
+def cli_dirs(site: Site) -> list[str]:
+    return ["--runs-dir", str(site.runs_dir), "--warm-dir", str(site.warm_dir), "--data-dir", str(site.config.data_dir)]
+
+
 @pytest.fixture
 def ingested(site: Site) -> Site:
     ingest(site.store, site.config)
@@ -149,14 +153,7 @@ def test_summary_lists_the_latest_sweep(ingested: Site, sample: GeneratedData) -
 
 
 def test_cli_why_and_summary(ingested: Site, sample: GeneratedData, capsys: pytest.CaptureFixture[str]) -> None:
-    dirs = [
-        "--runs-dir",
-        str(ingested.runs_dir),
-        "--warm-dir",
-        str(ingested.warm_dir),
-        "--data-dir",
-        str(ingested.config.data_dir),
-    ]
+    dirs = cli_dirs(ingested)
     assert main(["why", "mumble", "--json", *dirs]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["run_id"] == latest_sweep_run(sample, "mumble").run_id
@@ -178,14 +175,7 @@ def test_cli_refuses_a_missing_runs_dir(tmp_path: object, capsys: pytest.Capture
 
 
 def test_cli_reclassify(ingested: Site, capsys: pytest.CaptureFixture[str]) -> None:
-    dirs = [
-        "--runs-dir",
-        str(ingested.runs_dir),
-        "--warm-dir",
-        str(ingested.warm_dir),
-        "--data-dir",
-        str(ingested.config.data_dir),
-    ]
+    dirs = cli_dirs(ingested)
     assert main(["reclassify", "--json", *dirs]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["kb_version"].startswith("kb-") and data["kb_problems"] == []
