@@ -21,7 +21,7 @@ from bot.render import to_json, to_text
 from bot.render.jsonview import ingest_json, reclassify_json
 from bot.render.text import ingest_text, reclassify_text
 from bot.service import Service
-from commands import UsageError, registry
+from commands import Context, UsageError, registry
 
 EXIT_BAD_INPUT = 2
 
@@ -100,7 +100,7 @@ async def _answer(args: argparse.Namespace, config: Config) -> int:
         if not args.no_ingest:
             await service.ingest()
         command_args = [args.recipe] if args.command == "why" else ([args.sweep] if args.sweep else [])
-        answer = await registry()[args.command].handler(service, command_args)
+        answer = await registry()[args.command].handler(Context(service), command_args)
         _emit(to_json(answer), args.json, to_text(answer))
         return 0
     finally:

@@ -8,6 +8,7 @@ that holds them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,6 +46,8 @@ class CcciConfig:
     settle_s: float = 120.0
     # Sweep-kind runs closer than this in time belong to the same sweep.
     sweep_gap_s: float = 900.0
+    # How often the running bot scans the runs dir for new runs.
+    scan_interval_s: float = 60.0
     # Recipe clones (<recipes_dir>/<recipe>, git repos) for the stale-test search when a run dir has none.
     recipes_dir: Path | None = None
 
@@ -54,6 +57,46 @@ class LinksConfig:
     """How evidence links are built; ``None`` means no links."""
 
     base_url: str | None = None
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    """The homeserver account the bot uses and the rooms it lives in. Secrets come from the environment."""
+
+    homeserver: str | None = None
+    user_id: str | None = None
+    access_token_env: str | None = None
+    password_env: str | None = None
+    device_name: str = "ccci-bot"
+    rooms: tuple[str, ...] = ()
+    command_prefix: str = "!ccci"
+    sync_timeout_s: float = 30.0
+    # Backoff between failed syncs/sends: doubles from min to max, with jitter.
+    backoff_min_s: float = 1.0
+    backoff_max_s: float = 60.0
+
+    def missing(self) -> list[str]:
+        """What `ccci-bot run` needs that is not configured."""
+        found = []
+        if not self.homeserver:
+            found.append("matrix.homeserver: required to run the bot (e.g. https://matrix.example.org)")
+        if not self.user_id:
+            found.append("matrix.user_id: required to run the bot (e.g. @ccci-bot:example.org)")
+        if not self.access_token_env and not self.password_env:
+            found.append(
+                "matrix.access_token_env or matrix.password_env: name the environment variable with the secret"
+            )
+        if not self.rooms:
+            found.append("matrix.rooms: list at least one room id or alias")
+        return found
+
+
+@dataclass(frozen=True)
+class AccessConfig:
+    """Who may run commands that act (everyone in the rooms may ask)."""
+
+    operators: tuple[str, ...] = ()
+    min_power_level: int = 50
 
 
 @dataclass(frozen=True)
@@ -80,6 +123,8 @@ class Config:
     links: LinksConfig = field(default_factory=LinksConfig)
     evidence: EvidenceConfig = field(default_factory=EvidenceConfig)
     knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
+    matrix: MatrixConfig = field(default_factory=MatrixConfig)
+    access: AccessConfig = field(default_factory=AccessConfig)
     data_dir: Path = DEFAULT_DATA_DIR
     source: Path | None = None
 
@@ -197,6 +242,61 @@ def _path_list(value: Any, key: str) -> tuple[Path, ...]:
     return tuple(_path(v, f"{key}[{i}]") for i, v in enumerate(value))
 
 
+_USER_ID = re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(?::\d+)?$")
+_ROOM = re.compile(r"^[!#][^:\s]+:[A-Za-z0-9.-]+(?::\d+)?$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _http_url(value: Any, key: str) -> str:
+    text = _str(value, key)
+    if not text.startswith(("http://", "https://")):
+        raise ConfigError(f"{key}: expected an http(s) URL, got {text!r}")
+    return text.rstrip("/")
+
+
+def _user_id(value: Any, key: str) -> str:
+    text = _str(value, key)
+    if not _USER_ID.match(text):
+        raise ConfigError(f"{key}: expected a Matrix user id like @bot:example.org, got {text!r}")
+    return text
+
+
+def _user_ids(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list of Matrix user ids, got {_kind(value)}")
+    return tuple(_user_id(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+
+def _rooms(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{key}: expected a non-empty list of room ids (!id:server) or aliases (#name:server)")
+    rooms = tuple(_str(v, f"{key}[{i}]") for i, v in enumerate(value))
+    for i, room in enumerate(rooms):
+        if not _ROOM.match(room):
+            raise ConfigError(f"{key}[{i}]: expected a room id (!id:server) or alias (#name:server), got {room!r}")
+    return rooms
+
+
+def _env_name(value: Any, key: str) -> str:
+    text = _str(value, key)
+    if not _ENV_NAME.match(text):
+        raise ConfigError(f"{key}: expected an environment variable name, got {text!r}")
+    return text
+
+
+def _prefix(value: Any, key: str) -> str:
+    text = _str(value, key)
+    if any(ch.isspace() for ch in text):
+        raise ConfigError(f"{key}: expected a prefix without spaces, got {text!r}")
+    return text
+
+
+def _int(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{key}: expected an integer, got {_kind(value)}")
+    return value
+
+
 def _str(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{key}: expected a non-empty string, got {_kind(value)}")
@@ -249,6 +349,7 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
         settle_s=c.get("settle_s", d.settle_s, _seconds),
         sweep_gap_s=c.get("sweep_gap_s", d.sweep_gap_s, _seconds),
         recipes_dir=c.get("recipes_dir", None, _path),
+        scan_interval_s=c.get("scan_interval_s", d.scan_interval_s, _seconds),
     )
     c.finish()
     lk = root.section("links")
@@ -265,9 +366,39 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
     kn = root.section("knowledge")
     knowledge = KnowledgeConfig(dirs=kn.get("dirs", (), _path_list))
     kn.finish()
+    m = root.section("matrix")
+    dm = MatrixConfig()
+    matrix = MatrixConfig(
+        homeserver=m.get("homeserver", None, _http_url),
+        user_id=m.get("user_id", None, _user_id),
+        access_token_env=m.get("access_token_env", None, _env_name),
+        password_env=m.get("password_env", None, _env_name),
+        device_name=m.get("device_name", dm.device_name, _str),
+        rooms=m.get("rooms", (), _rooms),
+        command_prefix=m.get("command_prefix", dm.command_prefix, _prefix),
+        sync_timeout_s=m.get("sync_timeout_s", dm.sync_timeout_s, _seconds),
+        backoff_min_s=m.get("backoff_min_s", dm.backoff_min_s, _seconds),
+        backoff_max_s=m.get("backoff_max_s", dm.backoff_max_s, _seconds),
+    )
+    m.finish()
+    a = root.section("access")
+    access = AccessConfig(
+        operators=a.get("operators", (), _user_ids),
+        min_power_level=a.get("min_power_level", AccessConfig().min_power_level, _int),
+    )
+    a.finish()
     data_dir = root.get("data_dir", DEFAULT_DATA_DIR, _path)
     root.finish()
-    return Config(ccci=ccci, links=links, evidence=evidence, knowledge=knowledge, data_dir=data_dir, source=source)
+    return Config(
+        ccci=ccci,
+        links=links,
+        evidence=evidence,
+        knowledge=knowledge,
+        matrix=matrix,
+        access=access,
+        data_dir=data_dir,
+        source=source,
+    )
 
 
 def load_config(path: Path | None) -> Config:

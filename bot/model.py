@@ -251,3 +251,59 @@ class IngestReport:
     seconds: float
     # recipes whose runs or canonical changed: their verdicts are decided again
     affected: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HistoryRun:
+    run_id: str
+    kind: RunKind
+    version: str | None
+    status: RunStatus
+    unverified: bool
+    finished: float | None
+    verdict: Verdict | None
+
+
+@dataclass(frozen=True)
+class HistoryAnswer:
+    """A recipe's last runs, oldest first: the strip `history` shows."""
+
+    recipe: str
+    runs: list[HistoryRun]
+
+
+@dataclass(frozen=True)
+class CommandHelp:
+    name: str
+    usage: str
+    help: str
+    acts: bool
+
+
+@dataclass(frozen=True)
+class HelpAnswer:
+    prefix: str
+    commands: list[CommandHelp]
+
+
+@dataclass(frozen=True)
+class StatusAnswer:
+    """What the running bot is doing: version, last sync and ingest, queues."""
+
+    version: str
+    started_at: float | None
+    last_sync: float | None
+    last_sync_error: str | None
+    last_ingest: str | None
+    outbox_pending: int
+    rooms: list[str]
+    kb_version: str
+    runs: int
+
+
+@dataclass(frozen=True)
+class NoticeAnswer:
+    """A short plain answer (an acknowledgement, an error explained)."""
+
+    text: str
+    ok: bool = True

@@ -11,7 +11,8 @@ from bot import evidence, summary
 from bot.config import Config
 from bot.ingest import ingest
 from bot.kb import KnowledgeBase, load_kb
-from bot.model import IngestReport, SummaryAnswer, WhyAnswer
+from bot.model import HistoryAnswer, HistoryRun, IngestReport, RunStatus, SummaryAnswer, WhyAnswer
+from bot.names import UnknownNameError, closest
 from bot.store import Store
 from bot.verdicts.classify import Classified, Verdicts
 from bot.verdicts.staletest import GitRecipeSearch, RecipeSearch
@@ -51,3 +52,26 @@ class Service:
 
     async def recipes(self) -> list[str]:
         return await asyncio.to_thread(self.store.recipes)
+
+    async def history(self, recipe: str, n: int) -> HistoryAnswer:
+        return await asyncio.to_thread(self._history, recipe, n)
+
+    def _history(self, recipe: str, n: int) -> HistoryAnswer:
+        runs = self.store.runs_of(recipe)
+        if not runs:
+            raise UnknownNameError("recipe", recipe, closest(recipe, self.store.recipes()))
+        shown = []
+        for r in runs[-n:]:
+            stored = self.store.verdict(r.run_id) if r.status is RunStatus.RED else None
+            shown.append(
+                HistoryRun(
+                    r.run_id, r.kind, r.version, r.status, r.unverified, r.finished, stored[0] if stored else None
+                )
+            )
+        return HistoryAnswer(recipe, shown)
+
+    async def counts(self) -> dict[str, int]:
+        return await asyncio.to_thread(self.store.counts)
+
+    async def last_ingest(self) -> str | None:
+        return await asyncio.to_thread(self.store.get_meta, "last_ingest")

@@ -1,21 +1,29 @@
 """Chat commands, one module each, registered declaratively (maubot-style).
 
-A command declares its name, usage, help text and whether it acts on the CI node (acting commands
-need operator rights); its handler parses arguments strictly and returns an answer object. Handlers
-never format text and never talk to a chat client: rendering and transport are elsewhere.
+A command declares its name, usage, help text and whether it acts (acting commands need operator
+rights); its handler parses arguments strictly and returns an answer object. Handlers never format
+text and never talk to a chat client: rendering and transport live elsewhere, so the CLI and the
+Matrix bot run the very same handlers.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from bot.model import SummaryAnswer, WhyAnswer
+from bot.model import (
+    HelpAnswer,
+    HistoryAnswer,
+    NoticeAnswer,
+    StatusAnswer,
+    SummaryAnswer,
+    WhyAnswer,
+)
 from bot.service import Service
 
-Answer = WhyAnswer | SummaryAnswer
-Handler = Callable[[Service, list[str]], Awaitable[Answer]]
+Answer = WhyAnswer | SummaryAnswer | HistoryAnswer | HelpAnswer | StatusAnswer | NoticeAnswer
 
 _RECIPE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _SWEEP = re.compile(r"^sweep-[0-9TZ:.-]{1,40}$")
@@ -23,6 +31,31 @@ _SWEEP = re.compile(r"^sweep-[0-9TZ:.-]{1,40}$")
 
 class UsageError(ValueError):
     """Arguments that do not fit the command's usage; the message says what was expected."""
+
+
+@dataclass
+class BotState:
+    """What the running bot knows about itself, for `status`; the CLI has none."""
+
+    started_at: float = field(default_factory=time.time)
+    last_sync: float | None = None
+    last_sync_error: str | None = None
+    rooms: list[str] = field(default_factory=list)
+    outbox_pending: Callable[[], int] = lambda: 0
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a handler may use: the core service, who asked, and the bot's own state."""
+
+    service: Service
+    prefix: str = "!ccci"
+    sender: str | None = None
+    room_id: str | None = None
+    state: BotState | None = None
+
+
+Handler = Callable[[Context, list[str]], Awaitable[Answer]]
 
 
 @dataclass(frozen=True)
@@ -47,8 +80,20 @@ def sweep_arg(value: str) -> str:
     return value
 
 
+def count_arg(value: str, maximum: int) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= maximum:
+        raise UsageError(f"not a count: {value[:20]!r} (a whole number from 1 to {maximum})")
+    return int(value)
+
+
+def expect_args(command: Command, args: list[str], low: int, high: int) -> None:
+    if not low <= len(args) <= high:
+        raise UsageError(f"usage: {command.usage}")
+
+
 def registry() -> dict[str, Command]:
     """All commands by name, in help order."""
-    from commands import summary, why
+    from commands import help, history, ingest, reclassify, status, summary, why
 
-    return {c.name: c for c in (why.COMMAND, summary.COMMAND)}
+    modules = (help, why, summary, history, status, ingest, reclassify)
+    return {m.COMMAND.name: m.COMMAND for m in modules}

@@ -1,17 +1,42 @@
-"""The only place that formats answers: the same answer object becomes text, JSON (and later HTML)."""
+"""The only place that formats answers: one answer object becomes text, JSON or Matrix HTML."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from bot.model import SummaryAnswer, WhyAnswer
-from bot.render.jsonview import summary_json, why_json
-from bot.render.text import summary_text, why_text
+from bot.model import HelpAnswer, HistoryAnswer, NoticeAnswer, StatusAnswer, SummaryAnswer, WhyAnswer
+from bot.render import jsonview, text
+
+AnswerT = WhyAnswer | SummaryAnswer | HistoryAnswer | HelpAnswer | StatusAnswer | NoticeAnswer
+
+_TEXT: dict[type, Callable[[Any], str]] = {
+    WhyAnswer: text.why_text,
+    SummaryAnswer: text.summary_text,
+    HistoryAnswer: text.history_text,
+    HelpAnswer: text.help_text,
+    StatusAnswer: text.status_text,
+    NoticeAnswer: text.notice_text,
+}
+_JSON: dict[type, Callable[[Any], dict[str, Any]]] = {
+    WhyAnswer: jsonview.why_json,
+    SummaryAnswer: jsonview.summary_json,
+    HistoryAnswer: jsonview.history_json,
+    HelpAnswer: jsonview.help_json,
+    StatusAnswer: jsonview.status_json,
+    NoticeAnswer: jsonview.notice_json,
+}
 
 
-def to_text(answer: WhyAnswer | SummaryAnswer) -> str:
-    return why_text(answer) if isinstance(answer, WhyAnswer) else summary_text(answer)
+def to_text(answer: AnswerT) -> str:
+    return _TEXT[type(answer)](answer)
 
 
-def to_json(answer: WhyAnswer | SummaryAnswer) -> dict[str, Any]:
-    return why_json(answer) if isinstance(answer, WhyAnswer) else summary_json(answer)
+def to_json(answer: AnswerT) -> dict[str, Any]:
+    return _JSON[type(answer)](answer)
+
+
+def to_html(answer: AnswerT) -> str:
+    from bot.render.html import HTML
+
+    return HTML[type(answer)](answer)

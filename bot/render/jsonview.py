@@ -6,7 +6,19 @@ from typing import Any
 
 from bot.artifacts.timefmt import iso
 from bot.kb import KnowledgeBase
-from bot.model import Canonical, EvidenceItem, Failure, IngestReport, SummaryAnswer, Verdict, WhyAnswer
+from bot.model import (
+    Canonical,
+    EvidenceItem,
+    Failure,
+    HelpAnswer,
+    HistoryAnswer,
+    IngestReport,
+    NoticeAnswer,
+    StatusAnswer,
+    SummaryAnswer,
+    Verdict,
+    WhyAnswer,
+)
 from bot.verdicts.classify import Classified
 
 
@@ -100,3 +112,33 @@ def ingest_json(r: IngestReport) -> dict[str, Any]:
         "problems": r.problems,
         "seconds": round(r.seconds, 3),
     }
+
+
+def history_json(h: HistoryAnswer) -> dict[str, Any]:
+    return {
+        "recipe": h.recipe,
+        "runs": [
+            {
+                "run_id": r.run_id,
+                "kind": r.kind.value,
+                "version": r.version,
+                "status": r.status.value,
+                "unverified": r.unverified,
+                "finished": iso(r.finished),
+                "verdict": _verdict(r.verdict),
+            }
+            for r in h.runs
+        ],
+    }
+
+
+def help_json(h: HelpAnswer) -> dict[str, Any]:
+    return {"prefix": h.prefix, "commands": [vars(c) for c in h.commands]}
+
+
+def status_json(s: StatusAnswer) -> dict[str, Any]:
+    return {**vars(s), "started_at": iso(s.started_at), "last_sync": iso(s.last_sync)}
+
+
+def notice_json(n: NoticeAnswer) -> dict[str, Any]:
+    return {"text": n.text, "ok": n.ok}

@@ -6,7 +6,18 @@ import textwrap
 
 from bot.artifacts.timefmt import short
 from bot.kb import KnowledgeBase
-from bot.model import IngestReport, RunStatus, SummaryAnswer, Verdict, WhyAnswer
+from bot.model import (
+    HelpAnswer,
+    HistoryAnswer,
+    HistoryRun,
+    IngestReport,
+    NoticeAnswer,
+    RunStatus,
+    StatusAnswer,
+    SummaryAnswer,
+    Verdict,
+    WhyAnswer,
+)
 from bot.verdicts.classify import Classified
 
 _MARK = {RunStatus.RED: "✗", RunStatus.GREEN: "✓", RunStatus.UNKNOWN: "?"}
@@ -108,3 +119,38 @@ def ingest_text(r: IngestReport) -> str:
     if len(r.problems) > 50:
         lines.append(f"  ! … and {len(r.problems) - 50} more")
     return "\n".join(lines)
+
+
+def history_strip(runs: list[HistoryRun]) -> str:
+    """One symbol per run, newest right: ✓ green, ✗ red, ! unverified, ? unknown."""
+    return "".join("!" if r.unverified else _MARK[r.status] for r in runs)
+
+
+def history_text(h: HistoryAnswer) -> str:
+    lines = [f"{h.recipe}: last {len(h.runs)} run(s), oldest first  {history_strip(h.runs)}"]
+    for r in h.runs:
+        verdict = f"  [{r.verdict.category} {r.verdict.confidence:.0%}]" if r.verdict else ""
+        mark = "!" if r.unverified else _MARK[r.status]
+        lines.append(f"  {mark} {short(r.finished)}  {r.version or '?':<22} {r.run_id:<14} {r.kind.value}{verdict}")
+    return "\n".join(lines)
+
+
+def help_text(h: HelpAnswer) -> str:
+    lines = [f"ccci-bot commands (prefix {h.prefix}):"]
+    for c in h.commands:
+        lines.append(f"  {h.prefix} {c.usage:<28} {c.help}{'' if not c.acts else ' [operators]'}")
+    return "\n".join(lines)
+
+
+def status_text(s: StatusAnswer) -> str:
+    sync = short(s.last_sync) if s.last_sync else "never"
+    error = f" (last error: {s.last_sync_error})" if s.last_sync_error else ""
+    return (
+        f"ccci-bot {s.version}, up since {short(s.started_at)}; last sync {sync}{error}; "
+        f"last ingest {s.last_ingest or 'never'}; {s.runs} runs known; outbox {s.outbox_pending} pending; "
+        f"knowledge base {s.kb_version}; rooms: {', '.join(s.rooms) or '-'}"
+    )
+
+
+def notice_text(n: NoticeAnswer) -> str:
+    return n.text

@@ -62,6 +62,15 @@ class Store:
             self._conn.close()
 
     @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE … COMMIT), rolled back on any error."""
+        with self._tx() as conn:
+            yield conn
+
+    def query(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
+        return self._query(sql, params)
+
+    @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")

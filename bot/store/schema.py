@@ -102,6 +102,30 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX verdicts_by_recipe ON verdicts(recipe);
     """,
+    # 3: chat: every message goes through the outbox before it is sent (stable txn id: exactly once),
+    # and every command event handled is remembered (answered once across restarts).
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        txn_id TEXT NOT NULL UNIQUE,
+        room_id TEXT NOT NULL,
+        event_type TEXT NOT NULL,
+        content_json TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        sent_at REAL,
+        event_id TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox(sent_at, id);
+    CREATE TABLE handled_events (
+        event_id TEXT PRIMARY KEY,
+        room_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        command TEXT NOT NULL,
+        handled_at REAL NOT NULL
+    );
+    """,
 )
 
 

@@ -1,0 +1,159 @@
+"""Matrix HTML (``org.matrix.custom.html``): the subset clients render — b, code, pre, a, br, ul/li,
+table, and ``font``/``span`` with ``data-mx-color``. Everything from cc-ci's files is escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+from typing import Any
+
+from bot.artifacts.timefmt import short
+from bot.model import (
+    EvidenceItem,
+    HelpAnswer,
+    HistoryAnswer,
+    NoticeAnswer,
+    RunStatus,
+    StatusAnswer,
+    SummaryAnswer,
+    Verdict,
+    WhyAnswer,
+)
+from bot.render import text
+
+RED, GREEN, AMBER, GREY = "#c0392b", "#27ae60", "#d68910", "#7f8c8d"
+
+
+def _color(value: str, color: str) -> str:
+    return f'<font data-mx-color="{color}">{value}</font>'
+
+
+def _status(status: RunStatus, unverified: bool) -> str:
+    if unverified:
+        return _color("<b>UNVERIFIED</b>", AMBER)
+    return {
+        RunStatus.RED: _color("<b>RED</b>", RED),
+        RunStatus.GREEN: _color("<b>GREEN</b>", GREEN),
+        RunStatus.UNKNOWN: _color("<b>UNKNOWN</b>", GREY),
+    }[status]
+
+
+def _link(label: str, url: str | None) -> str:
+    return f'<a href="{escape(url, quote=True)}">{escape(label)}</a>' if url else escape(label)
+
+
+def _verdict(v: Verdict | None) -> str:
+    if v is None:
+        return "<i>not classified yet</i>"
+    color = GREEN if v.confidence >= 0.8 else (AMBER if v.confidence >= 0.5 else GREY)
+    return f"<b>{escape(v.category)}</b> {_color(f'{v.confidence:.0%}', color)} — {escape(v.reason)}"
+
+
+def _evidence(e: EvidenceItem) -> str:
+    where = f"{e.path}:{e.line}" if e.line else e.path
+    return f"<li>[{escape(e.kind)}] {_link(where, e.url)}<pre><code>{escape(e.excerpt)}</code></pre></li>"
+
+
+def why_html(a: WhyAnswer) -> str:
+    if a.run_id is None:
+        return f"<b>{escape(a.recipe)}</b>: no released-version run yet (only PR runs)."
+    parts = [
+        f"<b>{escape(a.recipe)}</b> {_status(a.status, a.unverified)} <code>{escape(a.version or '?')}</code> "
+        f"run {_link(a.run_id, a.run_url)} ({escape(a.kind.value if a.kind else '?')}, {short(a.finished)})"
+    ]
+    if a.red_runs:
+        parts.append(f"<br>red since {short(a.red_since)}, {a.red_runs} run(s) in a row")
+    if a.status is RunStatus.RED:
+        parts.append(f"<br><b>Verdict:</b> {_verdict(a.verdict)}")
+    if a.failures:
+        items = "".join(
+            f"<li><code>{escape(f.tier)}/{escape(f.source)}</code> <b>{escape(f.test)}</b>: "
+            f"<code>{escape(f.message[:300])}</code></li>"
+            for f in a.failures
+        )
+        parts.append(f"<br><b>Failing</b><ul>{items}</ul>")
+    shown = [e for e in a.evidence if e.kind != "failure"]
+    if shown:
+        parts.append(f"<b>Evidence</b><ul>{''.join(_evidence(e) for e in shown)}</ul>")
+    if a.reruns:
+        outcomes = ", ".join(
+            f"{escape(r.run_id)} {_status(r.status, False)}{' (isolated)' if r.isolated else ''}" for r in a.reruns
+        )
+        parts.append(f"Reruns of <code>{escape(a.version or '?')}</code>: {outcomes}")
+    elif a.status is RunStatus.RED:
+        parts.append(f"No rerun of <code>{escape(a.version or '?')}</code> yet: only an isolation rerun settles it.")
+    return "".join(parts)
+
+
+def summary_html(s: SummaryAnswer) -> str:
+    if s.sweep_id is None:
+        return "No sweep has been seen yet."
+    c = s.counts
+    head = (
+        f"<b>{escape(s.sweep_id)}</b>: {c['total']} recipes — {_color(str(c['green']) + ' green', GREEN)}, "
+        f"{_color(str(c['red']) + ' red', RED)}, {_color(str(c['unverified']) + ' unverified', AMBER)}"
+    )
+    rows = []
+    for r in s.rows:
+        failing = ""
+        if r.failures:
+            f = r.failures[0]
+            more = f" (+{len(r.failures) - 1})" if len(r.failures) > 1 else ""
+            failing = f"<code>{escape(f.tier)}/{escape(f.test)}</code>{more}"
+        verdict = f"{escape(r.verdict.category)} {r.verdict.confidence:.0%}" if r.verdict else ""
+        rows.append(
+            f"<tr><td>{_status(r.status, r.unverified)}</td><td><b>{escape(r.recipe)}</b></td>"
+            f"<td><code>{escape(r.version or '?')}</code></td><td>{failing}</td><td>{verdict}</td>"
+            f"<td>{_link('log', r.log_url) if r.status is RunStatus.RED else ''}</td></tr>"
+        )
+    table = (
+        "<table><thead><tr><th></th><th>recipe</th><th>version</th><th>failing</th><th>verdict</th><th></th></tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+    clusters = "".join(
+        f"<li>{len(cl.recipes)} recipes share: <code>{escape(cl.signature)}</code>"
+        f" ({escape(', '.join(cl.recipes))})</li>"
+        for cl in s.clusters
+    )
+    return head + table + (f"<ul>{clusters}</ul>" if clusters else "")
+
+
+def history_html(h: HistoryAnswer) -> str:
+    cells = "".join(
+        _color("■", AMBER if r.unverified else {RunStatus.RED: RED, RunStatus.GREEN: GREEN}.get(r.status, GREY))
+        for r in h.runs
+    )
+    rows = "".join(
+        f"<tr><td>{_status(r.status, r.unverified)}</td><td>{short(r.finished)}</td>"
+        f"<td><code>{escape(r.version or '?')}</code></td><td>{escape(r.run_id)}</td><td>{escape(r.kind.value)}</td>"
+        f"<td>{escape(r.verdict.category) + f' {r.verdict.confidence:.0%}' if r.verdict else ''}</td></tr>"
+        for r in h.runs
+    )
+    return (
+        f"<b>{escape(h.recipe)}</b> last {len(h.runs)} runs, oldest first: {cells}<table><tbody>{rows}</tbody></table>"
+    )
+
+
+def help_html(h: HelpAnswer) -> str:
+    items = "".join(
+        f"<li><code>{escape(h.prefix)} {escape(c.usage)}</code> — {escape(c.help)}</li>" for c in h.commands
+    )
+    return f"<b>ccci-bot commands</b><ul>{items}</ul>"
+
+
+def status_html(s: StatusAnswer) -> str:
+    return escape(text.status_text(s))
+
+
+def notice_html(n: NoticeAnswer) -> str:
+    return escape(n.text) if n.ok else _color(escape(n.text), AMBER)
+
+
+HTML: dict[type, Callable[[Any], str]] = {
+    WhyAnswer: why_html,
+    SummaryAnswer: summary_html,
+    HistoryAnswer: history_html,
+    HelpAnswer: help_html,
+    StatusAnswer: status_html,
+    NoticeAnswer: notice_html,
+}
