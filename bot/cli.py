@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--no-ingest", action="store_true", help="answer from stored history without scanning")
 
+    p = sub.add_parser("run", parents=[common], help="run the Matrix bot (needs the matrix section of the config)")
+
     p = sub.add_parser("reclassify", parents=[common], help="re-apply the current knowledge base to stored history")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -120,6 +122,17 @@ def check_config(path: Path) -> int:
     return 0
 
 
+def run_command(config: Config) -> int:
+    from bot.app import run_bot
+
+    problems = config.problems() + config.matrix.missing()
+    if problems:
+        raise ConfigError("; ".join(problems))
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    logging.getLogger("nio").setLevel(logging.WARNING)  # nio logs every event at INFO
+    return asyncio.run(run_bot(config))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -129,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return check_config(args.file)
+        if args.command == "run":
+            return run_command(config_from(args))
         if args.command == "demo":
             from bot.demo import run_demo
 

@@ -243,7 +243,8 @@ def _path_list(value: Any, key: str) -> tuple[Path, ...]:
 
 
 _USER_ID = re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(?::\d+)?$")
-_ROOM = re.compile(r"^[!#][^:\s]+:[A-Za-z0-9.-]+(?::\d+)?$")
+# Room ids of room versions ≥ 12 have no ":server" part; aliases always do.
+_ROOM = re.compile(r"^(?:![^\s:]+(?::[A-Za-z0-9.-]+(?::\d+)?)?|#[^:\s]+:[A-Za-z0-9.-]+(?::\d+)?)$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

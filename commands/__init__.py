@@ -88,7 +88,8 @@ def count_arg(value: str, maximum: int) -> int:
 
 def expect_args(command: Command, args: list[str], low: int, high: int) -> None:
     if not low <= len(args) <= high:
-        raise UsageError(f"usage: {command.usage}")
+        wanted = f"{low}" if low == high else f"{low} to {high}"
+        raise UsageError(f"`{command.name}` takes {wanted} argument(s), got {len(args)}")
 
 
 def registry() -> dict[str, Command]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config, LinksConfig
+from bot.devserver.synapse import LocalSynapse
 from bot.sample.generate import GeneratedData, generate
 from bot.store import Store
 
@@ -46,3 +47,13 @@ def site(sample: GeneratedData, tmp_path: Path) -> Iterator[Site]:
     store = Store(config.db_path)
     yield Site(runs_dir, warm_dir, config, store)
     store.close()
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSynapse]:
+    """A real Synapse on 127.0.0.1 (relaxed rate limits), shared by the Matrix tests."""
+    pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
+    server = LocalSynapse(tmp_path_factory.mktemp("synapse"))
+    server.start()
+    yield server
+    server.stop()

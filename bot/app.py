@@ -1,0 +1,219 @@
+"""The running bot: one event loop with the Matrix sync, the outbox, and periodic ingest.
+
+Commands are answered exactly once: a command is marked handled in the same transaction that queues
+its answer, and the sync token is saved only after every command of a batch is handled, so a crash
+re-reads (never skips) unanswered commands and never answers one twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+
+from bot.backoff import Backoff, sleep_unless
+from bot.chat.dispatch import Dispatcher, parse, why_url
+from bot.chat.messages import notice, reaction
+from bot.config import Config
+from bot.matrix.client import MatrixConnection, MatrixError, Unavailable
+from bot.matrix.events import ChatMessage, SyncBatch
+from bot.outbox import OutboxSender
+from bot.service import Service
+from bot.store.chat import ChatStore, Outgoing
+from commands import BotState, Context
+
+log = logging.getLogger(__name__)
+SINCE_KEY = "matrix.since"
+ACK_AFTER_S = 1.0
+
+
+class Bot:
+    def __init__(self, config: Config, service: Service, connection: MatrixConnection) -> None:
+        self.config = config
+        self.service = service
+        self.conn = connection
+        self.chat = ChatStore(service.store)
+        self.stop = asyncio.Event()
+        self.state = BotState(outbox_pending=self.chat.pending_count)
+        self.rooms: dict[str, str] = {}  # room id → how it was configured (id or alias)
+        self.joined_at: dict[str, int] = {}
+        self.backoff = Backoff(config.matrix.backoff_min_s, config.matrix.backoff_max_s)
+        self.outbox = OutboxSender(
+            self.chat, self.conn.send, Backoff(config.matrix.backoff_min_s, config.matrix.backoff_max_s), self.stop
+        )
+        self.dispatcher = Dispatcher(self._context, config.access, self.conn.power_level, why_url)
+        self.exit_code = 0
+        self.synced = asyncio.Event()  # set after each completed sync: lets tests and the demo wait on it
+
+    def _context(self, msg: ChatMessage) -> Context:
+        return Context(self.service, self.config.matrix.command_prefix, msg.sender, msg.room_id, self.state)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    def install_signal_handlers(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+
+    async def run(self) -> None:
+        """Connect (retrying while the homeserver is down), then sync, send and scan until stopped."""
+        while not self.stop.is_set():
+            try:
+                await self.conn.connect()
+                break
+            except Unavailable as exc:
+                delay = self.backoff.next_delay()
+                log.warning("%s; retrying in %.1f s", exc, delay)
+                if await sleep_unless(self.stop, delay):
+                    return
+        self.backoff.reset()
+        tasks = [
+            asyncio.create_task(self._sync_loop(), name="sync"),
+            asyncio.create_task(self.outbox.run(), name="outbox"),
+            asyncio.create_task(self._scan_loop(), name="scan"),
+        ]
+        for task in tasks:
+            task.add_done_callback(self._task_ended)
+        try:
+            await self.stop.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self.conn.close()
+
+    def _task_ended(self, task: asyncio.Task[None]) -> None:
+        """A loop that ends on its own is a bug: log it and stop, so a supervisor restarts the bot."""
+        if task.cancelled() or self.stop.is_set():
+            return
+        exc = task.exception()
+        log.critical("%s loop ended unexpectedly: %r; stopping", task.get_name(), exc, exc_info=exc)
+        self.exit_code = 1
+        self.stop.set()
+
+    async def _join_rooms(self) -> None:
+        for room in self.config.matrix.rooms:
+            if room in self.rooms.values():
+                continue
+            try:
+                room_id = await self.conn.resolve(room)
+                await self.conn.join(room_id)
+                self.rooms[room_id] = room
+                log.info("joined %s (%s)", room, room_id)
+            except (MatrixError, Unavailable) as exc:
+                log.error("%s (will try again)", exc)
+        self.state.rooms = sorted(self.rooms.values())
+
+    async def _scan_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                report = await self.service.ingest()
+                if report.ingested:
+                    log.info("ingested %d new run(s)", len(report.ingested))
+            except Exception:  # a broken scan must not stop the bot; the log says why
+                log.exception("scan of %s failed", self.config.ccci.runs_dir)
+            if await sleep_unless(self.stop, self.config.ccci.scan_interval_s):
+                return
+
+    # --- sync ------------------------------------------------------------------------------------
+
+    async def _sync_loop(self) -> None:
+        since = await asyncio.to_thread(self.service.store.get_meta, SINCE_KEY)
+        first = since is None
+        timeout_ms = int(self.config.matrix.sync_timeout_s * 1000)
+        while not self.stop.is_set():
+            if len(self.rooms) < len(self.config.matrix.rooms):
+                await self._join_rooms()
+            try:
+                batch = await self.conn.sync(since, 0 if first else timeout_ms)
+            except Unavailable as exc:
+                self.state.last_sync_error = str(exc)
+                delay = self.backoff.next_delay()
+                log.warning("%s; retrying in %.1f s", exc, delay)
+                if await sleep_unless(self.stop, delay):
+                    return
+                continue
+            except MatrixError as exc:
+                log.error("%s; stopping", exc)
+                self.state.last_sync_error = str(exc)
+                self.stop.set()
+                return
+            self.backoff.reset()
+            self.state.last_sync, self.state.last_sync_error = time.time(), None
+            self.joined_at.update(batch.own_joins)
+            # A fresh bot's first sync is history: answer only what was sent after it started.
+            await self._handle(batch, not_before_ms=int(self.state.started_at * 1000) if first else 0)
+            since, first = batch.next_batch, False
+            await asyncio.to_thread(self.service.store.set_meta, SINCE_KEY, since)
+            self.synced.set()
+            self.synced.clear()
+
+    async def _handle(self, batch: SyncBatch, not_before_ms: int) -> None:
+        for room_id in batch.invites:
+            if room_id in self.rooms or room_id in self.config.matrix.rooms:
+                await self._accept_invite(room_id)
+            else:
+                log.info("ignoring an invite to %s: not a configured room", room_id)
+        await self._warn_encrypted(batch)
+        work = [
+            self._command(msg) for msg in batch.messages if msg.ts_ms >= not_before_ms and self._is_command_for_us(msg)
+        ]
+        if work:
+            await asyncio.gather(*work)
+
+    async def _accept_invite(self, room_id: str) -> None:
+        try:
+            await self.conn.join(room_id)
+            self.rooms.setdefault(room_id, room_id)
+        except (MatrixError, Unavailable) as exc:
+            log.warning("could not accept the invite to %s: %s", room_id, exc)
+
+    def _is_command_for_us(self, msg: ChatMessage) -> bool:
+        if msg.room_id not in self.rooms or msg.sender == self.conn.user_id or msg.msgtype != "m.text":
+            return False
+        if msg.ts_ms < self.joined_at.get(msg.room_id, 0):
+            return False  # sent before the bot joined
+        return parse(msg.body, self.config.matrix.command_prefix) is not None
+
+    async def _command(self, msg: ChatMessage) -> None:
+        parsed = parse(msg.body, self.config.matrix.command_prefix)
+        if parsed is None or await asyncio.to_thread(self.chat.is_handled, msg.event_id):
+            return
+        task = asyncio.create_task(self.dispatcher.answer(msg, parsed))
+        done, _ = await asyncio.wait({task}, timeout=ACK_AFTER_S)
+        if not done:  # slow: say we are on it
+            await asyncio.to_thread(self.chat.enqueue, [Outgoing(msg.room_id, "m.reaction", reaction(msg))])
+            self.outbox.wake.set()
+        reply = await task
+        out = [Outgoing(msg.room_id, "m.room.message", dict(reply.content))]
+        await asyncio.to_thread(self.chat.handle, msg.event_id, msg.room_id, msg.sender, reply.command, out)
+        self.outbox.wake.set()
+
+    async def _warn_encrypted(self, batch: SyncBatch) -> None:
+        rooms = {m.room_id for m in batch.encrypted} | {r for r in self.rooms if self.conn.is_encrypted(r)}
+        for room_id in rooms:
+            key = f"encrypted-warning:{room_id}"
+            if await asyncio.to_thread(self.service.store.get_meta, key):
+                continue
+            log.warning(
+                "room %s is end-to-end encrypted; E2EE is not supported yet, commands there are unseen", room_id
+            )
+            text = (
+                "This room is end-to-end encrypted, and ccci-bot cannot read encrypted messages yet "
+                "(E2EE support is planned). Commands sent here are not seen; use an unencrypted ops room."
+            )
+            await asyncio.to_thread(self.chat.enqueue, [Outgoing(room_id, "m.room.message", notice(text, text))])
+            await asyncio.to_thread(self.service.store.set_meta, key, "said")
+            self.outbox.wake.set()
+
+
+async def run_bot(config: Config) -> int:
+    service = Service(config)
+    bot = Bot(config, service, MatrixConnection(config.matrix, config.data_dir))
+    bot.install_signal_handlers()
+    try:
+        await bot.run()
+    finally:
+        service.close()
+    return bot.exit_code

@@ -1,0 +1,1 @@
+"""Chat logic without a transport: parsing commands, access rules, building Matrix message contents."""

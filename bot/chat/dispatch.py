@@ -1,0 +1,109 @@
+"""From a chat message to the answer's message contents: parse strictly, check rights, run the
+command's handler, render. No transport here: the bot feeds messages in and queues what comes out."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.chat.messages import notice
+from bot.config import AccessConfig
+from bot.matrix.events import ChatMessage
+from bot.model import NoticeAnswer, WhyAnswer
+from bot.names import UnknownNameError, closest
+from bot.render import AnswerT, to_html, to_text
+from commands import Command, Context, UsageError, registry
+
+log = logging.getLogger(__name__)
+MAX_ARGS = 8
+MAX_ARG_CHARS = 100
+
+
+@dataclass(frozen=True)
+class ParsedCommand:
+    name: str
+    args: list[str]
+
+
+def parse(body: str, prefix: str) -> ParsedCommand | None:
+    """``!ccci why mumble`` → ParsedCommand("why", ["mumble"]); anything not addressed to us → None.
+
+    Reply fallbacks (leading ``> `` quote lines) are skipped; only the first real line counts.
+    """
+    lines = [line for line in body.splitlines() if line.strip()]
+    while lines and lines[0].startswith(">"):
+        lines.pop(0)
+    if not lines:
+        return None
+    tokens = lines[0].split()
+    if not tokens or tokens[0] != prefix:
+        return None
+    if len(tokens) == 1:
+        return ParsedCommand("help", [])
+    return ParsedCommand(tokens[1].lower(), tokens[2:])
+
+
+def may_act(access: AccessConfig, sender: str, power_level: int) -> bool:
+    return sender in access.operators or power_level >= access.min_power_level
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What answering one command produced: the command name (for records) and the message content."""
+
+    command: str
+    content: dict[str, object]
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        context: Callable[[ChatMessage], Context],
+        access: AccessConfig,
+        power_level: Callable[[str, str], int],
+        more_url: Callable[[AnswerT], str | None] = lambda _a: None,
+    ) -> None:
+        self.context = context
+        self.access = access
+        self.power_level = power_level
+        self.more_url = more_url
+        self.commands = registry()
+
+    async def answer(self, msg: ChatMessage, parsed: ParsedCommand) -> Reply:
+        ctx = self.context(msg)
+        answer = await self._run(ctx, msg, parsed)
+        return Reply(parsed.name, notice(to_text(answer), to_html(answer), msg, self.more_url(answer)))
+
+    async def _run(self, ctx: Context, msg: ChatMessage, parsed: ParsedCommand) -> AnswerT:
+        command = self.commands.get(parsed.name)
+        if command is None:
+            hint = closest(parsed.name, list(self.commands))
+            maybe = f"did you mean {' or '.join(f'`{ctx.prefix} {h}`' for h in hint)}? " if hint else ""
+            return NoticeAnswer(
+                f"Unknown command `{parsed.name[:40]}`; {maybe}`{ctx.prefix} help` lists them.", ok=False
+            )
+        if len(parsed.args) > MAX_ARGS or any(len(a) > MAX_ARG_CHARS for a in parsed.args):
+            return NoticeAnswer(f"Too many or too long arguments; usage: `{ctx.prefix} {command.usage}`", ok=False)
+        if command.acts and not may_act(self.access, msg.sender, self.power_level(msg.room_id, msg.sender)):
+            return NoticeAnswer(_refusal(command, self.access, self.power_level(msg.room_id, msg.sender)), ok=False)
+        try:
+            return await command.handler(ctx, parsed.args)
+        except UsageError as exc:
+            return NoticeAnswer(f"{exc}. Usage: `{ctx.prefix} {command.usage}`", ok=False)
+        except UnknownNameError as exc:
+            return NoticeAnswer(f"Sorry: {exc}", ok=False)
+        except Exception:  # an answer is owed even when a handler breaks; the log has the traceback
+            log.exception("command %s from %s failed", parsed.name, msg.sender)
+            return NoticeAnswer(f"Sorry, `{parsed.name}` failed inside the bot; the error is in its log.", ok=False)
+
+
+def _refusal(command: Command, access: AccessConfig, level: int) -> str:
+    return (
+        f"Sorry, `{command.name}` acts on the CI node, so it is for operators: listed in access.operators, "
+        f"or with power level ≥ {access.min_power_level} in this room (yours is {level})."
+    )
+
+
+def why_url(answer: AnswerT) -> str | None:
+    return answer.run_url if isinstance(answer, WhyAnswer) else None

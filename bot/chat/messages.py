@@ -1,0 +1,64 @@
+"""Matrix message contents: m.notice replies (or thread replies), reactions, and the size limit."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from bot.matrix.events import ChatMessage
+
+# Matrix caps a whole event at 65,536 bytes; signatures and envelope need room too.
+MAX_CONTENT_BYTES = 60_000
+ACK_REACTION = "👀"
+
+
+def _relation(to: ChatMessage) -> dict[str, Any]:
+    if to.thread_root:
+        return {
+            "rel_type": "m.thread",
+            "event_id": to.thread_root,
+            "is_falling_back": True,
+            "m.in_reply_to": {"event_id": to.event_id},
+        }
+    return {"m.in_reply_to": {"event_id": to.event_id}}
+
+
+def _size(content: dict[str, Any]) -> int:
+    return len(json.dumps(content, ensure_ascii=False).encode("utf-8"))
+
+
+def notice(body: str, html: str, to: ChatMessage | None = None, more_url: str | None = None) -> dict[str, Any]:
+    """An m.notice with plain and HTML bodies, replying to (or in the thread of) ``to``.
+
+    Too big for one event: the plain text is cut to fit, the HTML becomes that text in a <pre>, and a
+    last line says where the full evidence is.
+    """
+    content: dict[str, Any] = {
+        "msgtype": "m.notice",
+        "body": body,
+        "format": "org.matrix.custom.html",
+        "formatted_body": html,
+    }
+    if to is not None:
+        content["m.relates_to"] = _relation(to)
+    if _size(content) <= MAX_CONTENT_BYTES:
+        return content
+    where = (
+        f"full evidence: {more_url}"
+        if more_url
+        else "full evidence: run the same question with `ccci-bot` on the CI host"
+    )
+    budget = MAX_CONTENT_BYTES // 2 - 400  # body and formatted_body each carry the text once
+    cut = body.encode("utf-8")[:budget].decode("utf-8", "ignore")
+    cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
+    omitted = len(body) - len(cut)
+    tail = f"\n… ({omitted} more characters cut; {where})"
+    link = f'<a href="{escape(more_url, quote=True)}">full evidence</a>' if more_url else escape(where)
+    content["body"] = cut + tail
+    content["formatted_body"] = f"<pre><code>{escape(cut)}</code></pre><p>… ({omitted} more characters cut; {link})</p>"
+    return content
+
+
+def reaction(to: ChatMessage, key: str = ACK_REACTION) -> dict[str, Any]:
+    return {"m.relates_to": {"rel_type": "m.annotation", "event_id": to.event_id, "key": key}}

@@ -1,0 +1,1 @@
+"""Matrix transport: the nio connection (the only nio importer) and its protocol-neutral events."""
