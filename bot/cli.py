@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", parents=[common], help="generate sample cc-ci data and run the main job on it")
     p.add_argument("--out", type=Path, default=Path("demo-data"), help="where sample data goes (default: ./demo-data)")
+    p.add_argument("--no-chat", action="store_true", help="skip the local Synapse + bot + operator part")
+    p.add_argument("--keep", action="store_true", help="keep Synapse and the bot running; print how to log in")
     return parser
 
 
@@ -147,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from bot.demo import run_demo
 
-            return run_demo(args.out, config_from(args))
+            return run_demo(args.out, config_from(args), chat=not args.no_chat, keep=args.keep)
         return asyncio.run(_answer(args, config_from(args)))
     except (ConfigError, UsageError) as exc:
         print(f"ccci-bot: {exc}", file=sys.stderr)

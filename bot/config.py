@@ -176,11 +176,11 @@ def describe_path(path: Path) -> str:
     return str(path)
 
 
-def secret_from_env(var_name: str | None, key: str) -> str | None:
+def secret_from_env(var_name: str | None, key: str, environ: Mapping[str, str] | None = None) -> str | None:
     """Read a secret from the environment variable a config key names."""
     if not var_name:
         return None
-    value = os.environ.get(var_name)
+    value = (os.environ if environ is None else environ).get(var_name)
     if value is None:
         raise ConfigError(f"{key}: environment variable {var_name} is not set")
     return value

@@ -2,7 +2,7 @@
 
 Generates a cc-ci runs dir and warm dir (by really running the sample pytest suites), ingests them
 into a fresh SQLite history, and prints what an operator would ask first: the sweep summary and
-`why` for two red recipes.
+`why` for two red recipes — then, with a local Synapse, the same questions asked in a Matrix room.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ async def _main_job(config: Config) -> None:
         service.close()
 
 
-def run_demo(out: Path, base: Config) -> int:
+def run_demo(out: Path, base: Config, chat: bool = True, keep: bool = False) -> int:
     from bot.sample.generate import generate
 
     out = out.resolve()
@@ -65,7 +65,15 @@ def run_demo(out: Path, base: Config) -> int:
         return 2
     print(f"== generating sample cc-ci data in {out} (really running the sample pytest tiers)")
     data = generate(out / "cc-ci")
-    asyncio.run(_main_job(demo_config(base, out, data.runs_dir, data.warm_dir)))
+    config = demo_config(base, out, data.runs_dir, data.warm_dir)
+    asyncio.run(_main_job(config))
+    if chat:
+        from bot.demo_chat import chat_demo, synapse_available
+
+        if synapse_available():
+            asyncio.run(chat_demo(config, out, keep))
+        else:
+            print("\n(matrix-synapse is not installed, so the chat part is skipped: pip install -e '.[synapse]')")
     print(
         f"\nSample data and history are in {out}; try: ccci-bot --runs-dir {data.runs_dir} "
         f"--warm-dir {data.warm_dir} --data-dir {out / 'state'} why mattermost-lts"

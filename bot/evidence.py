@@ -108,7 +108,12 @@ def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | Non
         if found is not None:
             verdict = found[0]
             seen = {(e.kind, e.run_id, e.path, e.line) for e in evidence}
-            evidence += [e for e in found[1] if (e.kind, e.run_id, e.path, e.line) not in seen]
+            have_canonical = any(e.kind == "canonical" for e in evidence)  # one record per recipe
+            evidence += [
+                e
+                for e in found[1]
+                if (e.kind, e.run_id, e.path, e.line) not in seen and not (e.kind == "canonical" and have_canonical)
+            ]
     return WhyAnswer(
         recipe=recipe,
         status=target.status,

@@ -3,6 +3,11 @@ import sys
 from pathlib import Path
 
 
+def synapse_processes(workdir: Path) -> list[str]:
+    found = subprocess.run(["pgrep", "-af", "synapse.app.homeserver"], capture_output=True, text=True, check=False)
+    return [line for line in found.stdout.splitlines() if str(workdir) in line]
+
+
 def test_demo_command_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     proc = subprocess.run(
@@ -14,11 +19,22 @@ def test_demo_command_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
     assert "bitnamilegacy/discourse" in text  # discourse's real failing assertion, from pytest's JUnit
     assert "canonical" in text
     assert (out / "state" / "ccci-bot.sqlite3").is_file()
+    # The chat part: a local Synapse, the bot and a scripted operator; the transcript is printed.
+    for question in ("!ccci help", "!ccci why mumble", "!ccci summary"):
+        assert f"<@operator:localhost> {question}" in text
+    assert text.count("<@ccci-bot:localhost> ") == 3
+    assert "verdict: flake" in text
+    assert "nothing is left running" in text
+    assert synapse_processes(out) == []
     # A second run replaces its own output instead of refusing or mixing old and new data.
     again = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "demo", "--out", str(out)], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "bot.cli", "demo", "--out", str(out), "--no-chat"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert again.returncode == 0, again.stderr
+    assert "<@operator:localhost>" not in again.stdout
 
 
 def test_demo_never_deletes_a_dir_it_did_not_make(tmp_path: Path) -> None:

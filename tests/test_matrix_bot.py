@@ -39,6 +39,7 @@ class Ops:
     bob: MatrixUser  # a member with power level 0
     room_id: str
     alias: str
+    encrypted_room_id: str
     bot: BotProcess
     config_path: Path
     data_dir: Path
@@ -58,22 +59,24 @@ def ops(synapse: LocalSynapse, sample: GeneratedData, tmp_path_factory: pytest.T
     alice, bob = synapse.register("alice"), synapse.register("bob")
     alias_local = f"ops-{os.getpid()}"
 
-    async def setup() -> str:
+    async def setup() -> tuple[str, str]:
         a, b = Operator(alice, synapse.url), Operator(bob, synapse.url)
         room_id = await a.create_room(alias_local, invite=[bot_user.user_id, bob.user_id])
         await b.join(room_id)
+        encrypted = await a.create_room(f"{alias_local}-e2ee", invite=[bot_user.user_id], encrypted=True)
         await a.close()
         await b.close()
-        return room_id
+        return room_id, encrypted
 
-    room_id = run(setup())
+    room_id, encrypted_room_id = run(setup())
     alias = f"#{alias_local}:{synapse.server_name}"
     config_path = home / "bot.yaml"
-    write_bot_config(config_path, synapse, bot_user, [alias], data_dir, runs_dir, warm_dir, [alice.user_id])
+    rooms = [alias, f"#{alias_local}-e2ee:{synapse.server_name}"]
+    write_bot_config(config_path, synapse, bot_user, rooms, data_dir, runs_dir, warm_dir, [alice.user_id])
     assert cli(["ingest", "--config", str(config_path)]) == 0  # history ready before the bot answers
     bot = BotProcess(config_path, "bot-password", home / "bot.log")
     bot.start()
-    ops = Ops(synapse, bot_user, alice, bob, room_id, alias, bot, config_path, data_dir, runs_dir)
+    ops = Ops(synapse, bot_user, alice, bob, room_id, alias, encrypted_room_id, bot, config_path, data_dir, runs_dir)
 
     async def wait_joined() -> None:
         a = ops.operator(alice)
@@ -117,6 +120,29 @@ def test_help_why_and_summary_answer_as_threaded_notices(ops: Ops) -> None:
         assert "<b>mumble</b>" in str(replies["why mumble"]["formatted_body"])
         assert "<table>" in str(replies["summary"]["formatted_body"])
         assert "mattermost-lts" in str(replies["summary"]["body"])
+
+    run(scenario())
+
+
+def test_an_encrypted_room_is_told_once_that_it_is_not_supported_yet(ops: Ops) -> None:
+    async def scenario() -> None:
+        alice = ops.operator(ops.alice)
+
+        def warning(e: dict[str, object]) -> bool:
+            return (
+                e.get("room_id") == ops.encrypted_room_id
+                and e.get("sender") == ops.bot_user.user_id
+                and "end-to-end encrypted" in str(content(e).get("body"))
+            )
+
+        found = await alice.wait_for(warning, timeout=60)
+        marker = await alice.say(ops.room_id, "!ccci status")
+        await alice.wait_for(reply_to(marker, ops.bot_user.user_id))
+        assert len([e for e in alice.seen if warning(e)]) == 1
+        assert content(found[0])["msgtype"] == "m.notice"
+        await alice.close()
+
+    assert "end-to-end encrypted" in ops.bot.log() and "not supported yet" in ops.bot.log()
 
     run(scenario())
 

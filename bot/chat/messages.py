@@ -49,15 +49,19 @@ def notice(body: str, html: str, to: ChatMessage | None = None, more_url: str | 
         if more_url
         else "full evidence: run the same question with `ccci-bot` on the CI host"
     )
-    budget = MAX_CONTENT_BYTES // 2 - 400  # body and formatted_body each carry the text once
-    cut = body.encode("utf-8")[:budget].decode("utf-8", "ignore")
-    cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
-    omitted = len(body) - len(cut)
-    tail = f"\n… ({omitted} more characters cut; {where})"
     link = f'<a href="{escape(more_url, quote=True)}">full evidence</a>' if more_url else escape(where)
-    content["body"] = cut + tail
-    content["formatted_body"] = f"<pre><code>{escape(cut)}</code></pre><p>… ({omitted} more characters cut; {link})</p>"
-    return content
+    budget = MAX_CONTENT_BYTES // 2  # body and formatted_body each carry the text once
+    while True:  # escaping and JSON quoting grow the text by an amount known only after trying
+        cut = body.encode("utf-8")[:budget].decode("utf-8", "ignore")
+        cut = cut[: cut.rfind("\n")] if "\n" in cut else cut
+        omitted = len(body) - len(cut)
+        content["body"] = f"{cut}\n… ({omitted} more characters cut; {where})"
+        content["formatted_body"] = (
+            f"<pre><code>{escape(cut)}</code></pre><p>… ({omitted} more characters cut; {link})</p>"
+        )
+        if _size(content) <= MAX_CONTENT_BYTES or budget < 1000:
+            return content
+        budget = budget * 3 // 4
 
 
 def reaction(to: ChatMessage, key: str = ACK_REACTION) -> dict[str, Any]:

@@ -108,7 +108,7 @@ class MatrixConnection:
 
     async def connect(self) -> None:
         """Log in: a configured access token wins, then a saved session, then a password login."""
-        token = secret_from_env(self.config.access_token_env, "matrix.access_token_env")
+        token = secret_from_env(self.config.access_token_env, "matrix.access_token_env", self.environ)
         saved = self._saved_session()
         try:
             if token:
@@ -124,7 +124,7 @@ class MatrixConnection:
                 if not isinstance(who, WhoamiError):
                     return
                 log.warning("saved Matrix session refused (%s); logging in again", who.message)
-            password = secret_from_env(self.config.password_env, "matrix.password_env")
+            password = secret_from_env(self.config.password_env, "matrix.password_env", self.environ)
             if not password:
                 raise MatrixError("no credentials: set matrix.access_token_env or matrix.password_env")
             resp = await self.client.login(password=password, device_name=self.config.device_name)

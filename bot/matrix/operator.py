@@ -1,0 +1,119 @@
+"""A scripted Matrix user (a real nio client): the demo's operator, and the tests' too.
+
+Waiting is for a condition (an event in the room), bounded by a deadline: the operator long-polls
+/sync, so nothing sleeps in place of synchronisation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nio import AsyncClient, RoomCreateResponse, RoomSendResponse
+
+from bot.devserver.synapse import MatrixUser
+
+Event = dict[str, Any]
+# A person scrolling back sees everything: never let a limited timeline hide events from the checks.
+OPERATOR_FILTER: dict[str, Any] = {"room": {"timeline": {"limit": 1000}}}
+
+
+@dataclass
+class Operator:
+    """A person in the ops room, typing commands with a real Matrix client."""
+
+    user: MatrixUser
+    url: str
+    client: AsyncClient = field(init=False)
+    since: str | None = None
+    seen: list[Event] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.client = AsyncClient(self.url, self.user.user_id)
+        self.client.restore_login(self.user.user_id, self.user.device_id or "TEST", self.user.access_token)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def create_room(self, alias: str, invite: list[str], encrypted: bool = False) -> str:
+        state = [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]
+        resp = await self.client.room_create(
+            alias=alias, invite=invite, name=alias, initial_state=state if encrypted else ()
+        )
+        assert isinstance(resp, RoomCreateResponse), resp
+        return str(resp.room_id)
+
+    async def join(self, room: str) -> None:
+        await self.client.join(room)
+
+    async def say(self, room_id: str, body: str, thread_root: str | None = None, msgtype: str = "m.text") -> str:
+        content: dict[str, Any] = {"msgtype": msgtype, "body": body}
+        if thread_root:
+            content["m.relates_to"] = {"rel_type": "m.thread", "event_id": thread_root}
+        resp = await self.client.room_send(room_id, "m.room.message", content)
+        assert isinstance(resp, RoomSendResponse), resp
+        return str(resp.event_id)
+
+    async def catch_up(self) -> None:
+        """Skip everything already in the rooms, so waits only look at what comes next."""
+        await self._sync(0)
+
+    async def _sync(self, timeout_ms: int) -> list[Event]:
+        resp = await self.client.sync(
+            timeout=timeout_ms, since=self.since, full_state=self.since is None, sync_filter=OPERATOR_FILTER
+        )
+        assert hasattr(resp, "next_batch"), resp
+        self.since = resp.next_batch
+        new: list[Event] = []
+        for room_id, info in resp.rooms.join.items():
+            for event in info.timeline.events:
+                source = dict(event.source)
+                source["room_id"] = room_id
+                new.append(source)
+        self.seen.extend(new)
+        return new
+
+    async def wait_for(self, match: Callable[[Event], bool], timeout: float = 30.0, count: int = 1) -> list[Event]:
+        """Events matching ``match`` seen so far, once there are ``count`` of them (or fail at the deadline)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [e for e in self.seen if match(e)]
+            if len(found) >= count:
+                return found
+            left = deadline - time.monotonic()
+            assert left > 0, f"waited {timeout}s for {count} matching event(s); saw {len(found)}"
+            await self._sync(int(min(left, 5.0) * 1000))
+
+
+def reply_to(event_id: str, sender: str) -> Callable[[Event], bool]:
+    def match(e: Event) -> bool:
+        content = e.get("content") or {}
+        relates = content.get("m.relates_to") or {}
+        return (
+            e.get("type") == "m.room.message"
+            and e.get("sender") == sender
+            and (relates.get("m.in_reply_to") or {}).get("event_id") == event_id
+        )
+
+    return match
+
+
+def reaction_to(event_id: str, sender: str) -> Callable[[Event], bool]:
+    def match(e: Event) -> bool:
+        relates = (e.get("content") or {}).get("m.relates_to") or {}
+        return e.get("type") == "m.reaction" and e.get("sender") == sender and relates.get("event_id") == event_id
+
+    return match
+
+
+def joined(user_id: str) -> Callable[[Event], bool]:
+    def match(e: Event) -> bool:
+        return (
+            e.get("type") == "m.room.member"
+            and e.get("state_key") == user_id
+            and (e.get("content") or {}).get("membership") == "join"
+        )
+
+    return match
