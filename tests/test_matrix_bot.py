@@ -142,9 +142,8 @@ def test_an_encrypted_room_is_told_once_that_it_is_not_supported_yet(ops: Ops) -
         assert content(found[0])["msgtype"] == "m.notice"
         await alice.close()
 
-    assert "end-to-end encrypted" in ops.bot.log() and "not supported yet" in ops.bot.log()
-
     run(scenario())
+    assert "end-to-end encrypted" in ops.bot.log() and "not supported yet" in ops.bot.log()
 
 
 def test_a_command_in_a_thread_is_answered_in_that_thread(ops: Ops) -> None:
