@@ -40,3 +40,13 @@ def test_commands_are_parsed_strictly() -> None:
     assert parse("please !ccci why mumble", "!ccci") is None
     assert parse("!cccix why", "!ccci") is None
     assert parse("", "!ccci") is None
+
+
+def test_acting_needs_the_operator_list_or_enough_power() -> None:
+    from bot.chat.dispatch import may_act
+    from bot.config import AccessConfig
+
+    access = AccessConfig(operators=("@alice:x",), min_power_level=50)
+    assert may_act(access, "@alice:x", 0)
+    assert may_act(access, "@bob:x", 50)
+    assert not may_act(access, "@bob:x", 49)
