@@ -11,14 +11,18 @@ import asyncio
 import logging
 import signal
 import time
+from html import escape
 
 from bot.backoff import Backoff, sleep_unless
 from bot.chat.dispatch import Dispatcher, parse, why_url
-from bot.chat.messages import notice, reaction
+from bot.chat.messages import edit, notice, reaction
 from bot.config import Config
 from bot.matrix.client import MatrixConnection, MatrixError, Unavailable
 from bot.matrix.events import ChatMessage, SyncBatch
+from bot.node import Node
 from bot.outbox import OutboxSender
+from bot.reruns.manager import RerunManager
+from bot.reruns.store import Rerun
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing
 from commands import BotState, Context
@@ -43,11 +47,22 @@ class Bot:
             self.chat, self.conn.send, Backoff(config.matrix.backoff_min_s, config.matrix.backoff_max_s), self.stop
         )
         self.dispatcher = Dispatcher(self._context, config.access, self.conn.power_level, why_url)
+        node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
+        self.reruns = RerunManager(service, node, self._notify_rerun, self.stop)
+        self.status_messages: dict[int, str] = {}  # rerun id → txn id of its status message (edited in place)
         self.exit_code = 0
         self.synced = asyncio.Event()  # set after each completed sync: lets tests and the demo wait on it
 
     def _context(self, msg: ChatMessage) -> Context:
-        return Context(self.service, self.config.matrix.command_prefix, msg.sender, msg.room_id, self.state)
+        return Context(
+            self.service,
+            self.config.matrix.command_prefix,
+            msg.sender,
+            msg.room_id,
+            self.state,
+            msg.event_id,
+            self.reruns,
+        )
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -72,6 +87,7 @@ class Bot:
             asyncio.create_task(self._sync_loop(), name="sync"),
             asyncio.create_task(self.outbox.run(), name="outbox"),
             asyncio.create_task(self._scan_loop(), name="scan"),
+            asyncio.create_task(self.reruns.run_forever(), name="reruns"),
         ]
         for task in tasks:
             task.add_done_callback(self._task_ended)
@@ -188,6 +204,26 @@ class Bot:
         reply = await task
         out = [Outgoing(msg.room_id, "m.room.message", dict(reply.content))]
         await asyncio.to_thread(self.chat.handle, msg.event_id, msg.room_id, msg.sender, reply.command, out)
+        self.outbox.wake.set()
+
+    async def _notify_rerun(self, rerun: Rerun, kind: str, text: str) -> None:
+        """Rerun news into its room: one status message edited in place, other news as replies."""
+        log.info("rerun %d (%s %s): %s", rerun.id, rerun.recipe, rerun.version, text.splitlines()[0])
+        if rerun.room_id is None:
+            return
+        to = ChatMessage(rerun.event_id or "", rerun.room_id, rerun.requested_by, "", "m.text", 0)
+        html = f"<pre><code>{escape(text)}</code></pre>" if kind == "final" else escape(text)
+        if kind == "progress" and rerun.id in self.status_messages:
+            event_id = await asyncio.to_thread(self.chat.sent_event_id, self.status_messages[rerun.id])
+            if event_id is None:
+                return  # the status message itself is not out yet; the next update will edit it
+            content = edit(event_id, text, html)
+            await asyncio.to_thread(self.chat.enqueue, [Outgoing(rerun.room_id, "m.room.message", content)])
+        else:
+            content = notice(text, html, to if rerun.event_id else None)
+            txn = await asyncio.to_thread(self.chat.enqueue, [Outgoing(rerun.room_id, "m.room.message", content)])
+            if kind == "progress":
+                self.status_messages[rerun.id] = txn[0]
         self.outbox.wake.set()
 
     async def _warn_encrypted(self, batch: SyncBatch) -> None:

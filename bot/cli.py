@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--no-ingest", action="store_true", help="answer from stored history without scanning")
 
+    p = sub.add_parser("rerun", parents=[common], help="re-run a recipe alone on the CI node and report the result")
+    p.add_argument("recipe")
+    p.add_argument("--version", help="the version to run (default: the one the latest sweep tested)")
+    p.add_argument("--times", type=int, default=1, help="repeat the isolated run N times (k-of-N)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
     p = sub.add_parser("run", parents=[common], help="run the Matrix bot (needs the matrix section of the config)")
 
     p = sub.add_parser("reclassify", parents=[common], help="re-apply the current knowledge base to stored history")
@@ -144,6 +150,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "check-config":
             return check_config(args.file)
+        if args.command == "rerun":
+            from bot.reruns.cli import rerun_command
+            from commands import recipe_arg
+
+            problems = config_from(args).problems()
+            if problems:
+                raise ConfigError("; ".join(problems))
+            return asyncio.run(
+                rerun_command(config_from(args), recipe_arg(args.recipe), args.version, args.times, args.json)
+            )
         if args.command == "run":
             return run_command(config_from(args))
         if args.command == "demo":

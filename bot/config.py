@@ -99,6 +99,35 @@ class AccessConfig:
     min_power_level: int = 50
 
 
+DEFAULT_STEPS: tuple[tuple[str, ...], ...] = (
+    ("abra", "recipe", "checkout", "{recipe}", "{version}"),
+    ("cc-ci-run", "runner/run_recipe_ci.py"),
+)
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """How an isolation rerun is started: argv templates (never a shell string), as cc-ci does it."""
+
+    steps: tuple[tuple[str, ...], ...] = DEFAULT_STEPS
+    env: tuple[tuple[str, str], ...] = (("RECIPE", "{recipe}"), ("CCCI_SKIP_FETCH", "1"))
+    cwd: Path | None = None
+    timeout_s: float = 3600.0  # cc-ci's own 60-minute deadline
+    max_times: int = 5
+    queue_max: int = 10
+    busy_wait_s: float = 1800.0
+    busy_poll_s: float = 15.0
+    version_pattern: str = r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$"
+
+
+@dataclass(frozen=True)
+class DockerConfig:
+    """The CI node's Docker engine, for the idle check before a rerun and the teardown check after."""
+
+    base_url: str | None = "unix:///var/run/docker.sock"
+    allowed_stacks: tuple[str, ...] = ("traefik", "backupbot")
+
+
 @dataclass(frozen=True)
 class KnowledgeConfig:
     """Operators' own signature directories, added to the shipped knowledge base."""
@@ -125,6 +154,8 @@ class Config:
     knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
     matrix: MatrixConfig = field(default_factory=MatrixConfig)
     access: AccessConfig = field(default_factory=AccessConfig)
+    runner: RunnerConfig = field(default_factory=RunnerConfig)
+    docker: DockerConfig = field(default_factory=DockerConfig)
     data_dir: Path = DEFAULT_DATA_DIR
     source: Path | None = None
 
@@ -298,6 +329,56 @@ def _int(value: Any, key: str) -> int:
     return value
 
 
+_PLACEHOLDERS = {"recipe", "version", "run_id"}
+
+
+def _template(value: Any, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{key}: expected a string, got {_kind(value)}")
+    names = set(re.findall(r"{(\w*)}", value))
+    if names - _PLACEHOLDERS:
+        raise ConfigError(
+            f"{key}: unknown placeholder(s) {sorted(names - _PLACEHOLDERS)}; allowed: {sorted(_PLACEHOLDERS)}"
+        )
+    return value
+
+
+def _argv_list(value: Any, key: str) -> tuple[tuple[str, ...], ...]:
+    if not isinstance(value, list) or not value or not all(isinstance(step, list) and step for step in value):
+        raise ConfigError(f"{key}: expected a list of argv lists (never a shell string), e.g. [[abra, recipe, ...]]")
+    return tuple(
+        tuple(_template(arg, f"{key}[{i}][{j}]") for j, arg in enumerate(step)) for i, step in enumerate(value)
+    )
+
+
+def _env_map(value: Any, key: str) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key}: expected a mapping of environment variables, got {_kind(value)}")
+    return tuple((_env_name(k, f"{key}.{k}"), _template(str(v), f"{key}.{k}")) for k, v in value.items())
+
+
+def _regex(value: Any, key: str) -> str:
+    text = _str(value, key)
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ConfigError(f"{key}: invalid regular expression ({exc})") from exc
+    return text
+
+
+def _docker_url(value: Any, key: str) -> str:
+    text = _str(value, key)
+    if not text.startswith(("unix://", "tcp://", "http://", "https://", "ssh://")):
+        raise ConfigError(f"{key}: expected a Docker URL (unix:///var/run/docker.sock, tcp://host:2376), got {text!r}")
+    return text
+
+
+def _name_list(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list of names, got {_kind(value)}")
+    return tuple(_str(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+
 def _str(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{key}: expected a non-empty string, got {_kind(value)}")
@@ -388,6 +469,28 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
         min_power_level=a.get("min_power_level", AccessConfig().min_power_level, _int),
     )
     a.finish()
+    r = root.section("runner")
+    dr = RunnerConfig()
+    runner = RunnerConfig(
+        steps=r.get("steps", dr.steps, _argv_list),
+        env=r.get("env", dr.env, _env_map),
+        cwd=r.get("cwd", None, _path),
+        timeout_s=r.get("timeout_s", dr.timeout_s, _seconds),
+        max_times=r.get("max_times", dr.max_times, _positive_int),
+        queue_max=r.get("queue_max", dr.queue_max, _positive_int),
+        busy_wait_s=r.get("busy_wait_s", dr.busy_wait_s, _seconds),
+        busy_poll_s=r.get("busy_poll_s", dr.busy_poll_s, _seconds),
+        version_pattern=r.get("version_pattern", dr.version_pattern, _regex),
+    )
+    r.finish()
+    dk = root.section("docker")
+    no_docker = "base_url" in dk.data and dk.data["base_url"] is None  # null: skip the Docker checks
+    docker = DockerConfig(
+        base_url=None if no_docker else dk.get("base_url", DockerConfig().base_url, _docker_url),
+        allowed_stacks=dk.get("allowed_stacks", DockerConfig().allowed_stacks, _name_list),
+    )
+    dk.seen.add("base_url")
+    dk.finish()
     data_dir = root.get("data_dir", DEFAULT_DATA_DIR, _path)
     root.finish()
     return Config(
@@ -397,6 +500,8 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
         knowledge=knowledge,
         matrix=matrix,
         access=access,
+        runner=runner,
+        docker=docker,
         data_dir=data_dir,
         source=source,
     )

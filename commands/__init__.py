@@ -21,6 +21,7 @@ from bot.model import (
     SummaryAnswer,
     WhyAnswer,
 )
+from bot.reruns.manager import RerunManager
 from bot.service import Service
 
 Answer = WhyAnswer | SummaryAnswer | HistoryAnswer | HelpAnswer | StatusAnswer | NoticeAnswer
@@ -53,6 +54,8 @@ class Context:
     sender: str | None = None
     room_id: str | None = None
     state: BotState | None = None
+    event_id: str | None = None
+    reruns: RerunManager | None = None
 
 
 Handler = Callable[[Context, list[str]], Awaitable[Answer]]
@@ -94,7 +97,7 @@ def expect_args(command: Command, args: list[str], low: int, high: int) -> None:
 
 def registry() -> dict[str, Command]:
     """All commands by name, in help order."""
-    from commands import help, history, ingest, reclassify, status, summary, why
+    from commands import cancel, help, history, ingest, reclassify, rerun, status, summary, why
 
-    modules = (help, why, summary, history, status, ingest, reclassify)
+    modules = (help, why, summary, history, status, rerun, cancel, ingest, reclassify)
     return {m.COMMAND.name: m.COMMAND for m in modules}

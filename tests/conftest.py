@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,6 +44,7 @@ def site(sample: GeneratedData, tmp_path: Path) -> Iterator[Site]:
     config = Config(data_dir=tmp_path / "state", links=LinksConfig(BASE_URL)).with_overrides(
         runs_dir=runs_dir, warm_dir=warm_dir
     )
+    config = replace(config, ccci=replace(config.ccci, active_dir=tmp_path / "active"))
     store = Store(config.db_path)
     yield Site(runs_dir, warm_dir, config, store)
     store.close()

@@ -64,5 +64,16 @@ def notice(body: str, html: str, to: ChatMessage | None = None, more_url: str | 
         budget = budget * 3 // 4
 
 
+def edit(event_id: str, body: str, html: str) -> dict[str, Any]:
+    """An m.replace edit of an earlier notice (clients show the new text in place)."""
+    new = {"msgtype": "m.notice", "body": body, "format": "org.matrix.custom.html", "formatted_body": html}
+    return {
+        "msgtype": "m.notice",
+        "body": f"* {body}",
+        "m.new_content": new,
+        "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
+    }
+
+
 def reaction(to: ChatMessage, key: str = ACK_REACTION) -> dict[str, Any]:
     return {"m.relates_to": {"rel_type": "m.annotation", "event_id": to.event_id, "key": key}}

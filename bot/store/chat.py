@@ -54,17 +54,19 @@ class ChatStore:
             self._enqueue(c, messages)
         return True
 
-    def enqueue(self, messages: list[Outgoing]) -> None:
+    def enqueue(self, messages: list[Outgoing]) -> list[str]:
+        """Queue messages; returns their transaction ids (to find their event ids once sent)."""
         with self.store.transaction() as c:
-            self._enqueue(c, messages)
+            return self._enqueue(c, messages)
 
     @staticmethod
-    def _enqueue(c: Any, messages: list[Outgoing]) -> None:
+    def _enqueue(c: Any, messages: list[Outgoing]) -> list[str]:
         now = time.time()
+        rows = [(f"ccci-{uuid.uuid4().hex}", m.room_id, m.event_type, json.dumps(m.content), now) for m in messages]
         c.executemany(
-            "INSERT INTO outbox (txn_id, room_id, event_type, content_json, created_at) VALUES (?,?,?,?,?)",
-            [(f"ccci-{uuid.uuid4().hex}", m.room_id, m.event_type, json.dumps(m.content), now) for m in messages],
+            "INSERT INTO outbox (txn_id, room_id, event_type, content_json, created_at) VALUES (?,?,?,?,?)", rows
         )
+        return [r[0] for r in rows]
 
     def pending(self, limit: int = 50) -> list[QueuedMessage]:
         rows = self.store.query(

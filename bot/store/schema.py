@@ -126,6 +126,25 @@ MIGRATIONS: tuple[str, ...] = (
         handled_at REAL NOT NULL
     );
     """,
+    # 4: isolation reruns: the queue and the one in flight survive a restart.
+    """
+    CREATE TABLE reruns (
+        id INTEGER PRIMARY KEY,
+        recipe TEXT NOT NULL,
+        version TEXT NOT NULL,
+        times INTEGER NOT NULL,
+        requested_by TEXT NOT NULL,
+        room_id TEXT,
+        event_id TEXT,
+        state TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL,
+        attempts_json TEXT NOT NULL DEFAULT '[]',
+        message TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX reruns_by_state ON reruns(state, id);
+    """,
 )
 
 

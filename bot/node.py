@@ -1,0 +1,94 @@
+"""The CI node's state, through the Docker SDK (the only module that imports docker).
+
+"Is anything running?" is asked of the things themselves — the active dir cc-ci keeps per deploy,
+and the stacks deployed on the engine — never of process lists, which would see the bot itself (the
+journal's ``pgrep -f`` self-match).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+from docker.errors import DockerException
+
+STACK_LABEL = "com.docker.stack.namespace"
+
+
+class NodeUnreachable(Exception):
+    """The Docker engine could not be asked; a rerun must not start blind."""
+
+
+@dataclass(frozen=True)
+class NodeState:
+    active: list[str]  # entries in the active dir (one per deploy in flight)
+    stacks: list[str]  # deployed stacks outside the allowlist
+
+    @property
+    def idle(self) -> bool:
+        return not self.active and not self.stacks
+
+    def describe(self) -> str:
+        parts = []
+        if self.active:
+            parts.append("in flight: " + ", ".join(self.active))
+        if self.stacks:
+            parts.append("stacks deployed: " + ", ".join(self.stacks))
+        return "; ".join(parts) or "idle"
+
+
+class Node:
+    def __init__(self, active_dir: Path, base_url: str | None, allowed_stacks: tuple[str, ...]) -> None:
+        self.active_dir = active_dir
+        self.base_url = base_url
+        self.allowed = set(allowed_stacks)
+
+    def _client(self) -> docker.DockerClient:
+        assert self.base_url is not None
+        try:
+            return docker.DockerClient(base_url=self.base_url, timeout=20)
+        except DockerException as exc:
+            raise NodeUnreachable(f"Docker engine at {self.base_url} unreachable: {exc}") from exc
+
+    def _namespaces(self) -> dict[str, list[str]]:
+        """Stack namespace → what carries it (services, containers, networks)."""
+        if self.base_url is None:
+            return {}
+        client = self._client()
+        found: dict[str, list[str]] = {}
+        try:
+            for kind, items in (
+                ("service", client.services.list(filters={"label": STACK_LABEL})),
+                ("container", client.containers.list(all=True, filters={"label": STACK_LABEL})),
+                ("network", client.networks.list(filters={"label": STACK_LABEL})),
+            ):
+                for item in items:
+                    labels = item.attrs.get("Spec", {}).get("Labels") or item.attrs.get("Labels") or {}
+                    if not labels and kind == "container":
+                        labels = item.attrs.get("Config", {}).get("Labels") or {}
+                    namespace = labels.get(STACK_LABEL)
+                    if namespace:
+                        found.setdefault(namespace, []).append(f"{kind} {item.name}")
+        except DockerException as exc:
+            raise NodeUnreachable(f"Docker engine at {self.base_url}: {exc}") from exc
+        finally:
+            client.close()
+        return found
+
+    def state(self) -> NodeState:
+        try:
+            active = sorted(e.name for e in self.active_dir.iterdir() if not e.name.startswith("."))
+        except FileNotFoundError:
+            active = []
+        stacks = sorted(ns for ns in self._namespaces() if ns not in self.allowed)
+        return NodeState(active, stacks)
+
+    def leftovers(self) -> list[str]:
+        """Anything of a stack outside the allowlist still on the engine (after a rerun: not torn down)."""
+        return [
+            f"{thing} (stack {ns})"
+            for ns, things in sorted(self._namespaces().items())
+            if ns not in self.allowed
+            for thing in things
+        ]

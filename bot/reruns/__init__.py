@@ -1,0 +1,1 @@
+"""Isolation reruns: a persistent FIFO queue, an idle-node preflight, the runner subprocess, the report."""

@@ -1,0 +1,62 @@
+"""`ccci-bot rerun`: the same rerun as `!ccci rerun`, from the CI host's terminal, waiting for the result.
+
+Exit codes: 0 the rerun ran (whatever its outcome); 2 invalid input; 3 the node stayed busy; 4 the
+runner could not start or wrote no results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+
+from bot.config import Config
+from bot.names import UnknownNameError
+from bot.node import Node
+from bot.reruns.manager import RerunError, RerunManager
+from bot.reruns.store import Rerun
+from bot.service import Service
+
+EXIT_BUSY = 3
+EXIT_RUNNER = 4
+
+
+async def rerun_command(config: Config, recipe: str, version: str | None, times: int, as_json: bool) -> int:
+    service = Service(config)
+    try:
+        await service.ingest()
+        node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
+
+        async def notify(rerun: Rerun, kind: str, text: str) -> None:
+            if kind != "final":
+                print(text, file=sys.stderr)
+
+        manager = RerunManager(service, node, notify, asyncio.Event())
+        try:
+            rerun, _, _ = await manager.request(recipe, version, times, "cli")
+        except (RerunError, UnknownNameError) as exc:
+            print(f"ccci-bot: {exc}", file=sys.stderr)
+            return 2
+        ran = await manager.process(rerun)
+        final = await asyncio.to_thread(manager.store.get, rerun.id)
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "rerun_id": final.id,
+                        "recipe": final.recipe,
+                        "version": final.version,
+                        "state": final.state,
+                        "attempts": final.attempts,
+                        "report": final.message,
+                    },
+                    indent=2,
+                )
+            )
+        else:
+            print(final.message)
+        if final.state == "failed":
+            return EXIT_BUSY
+        return 0 if ran else EXIT_RUNNER
+    finally:
+        service.close()

@@ -1,0 +1,203 @@
+"""The rerun queue: one isolation run at a time, FIFO, duplicates folded, the node idle before each.
+
+Requests and their state live in SQLite (:mod:`bot.reruns.store`): after a restart, a rerun that was
+running is reported as interrupted and the queued ones continue. Everything the operator should hear
+goes through ``notify`` (the chat's outbox, or the terminal for the CLI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+
+from bot.backoff import sleep_unless
+from bot.node import Node, NodeUnreachable
+from bot.reruns.execute import Attempt, Execution
+from bot.reruns.report import final_report, progress_line
+from bot.reruns.store import Rerun, RerunStore
+from bot.service import Service
+
+log = logging.getLogger(__name__)
+# (rerun, kind, text): kind is "queued", "waiting", "progress" or "final"
+Notify = Callable[[Rerun, str, str], Awaitable[None]]
+
+
+class RerunError(ValueError):
+    """A rerun that cannot be queued; the message says why."""
+
+
+class RerunManager:
+    def __init__(self, service: Service, node: Node, notify: Notify, stop: asyncio.Event) -> None:
+        self.service = service
+        self.config = service.config
+        self.node = node
+        self.notify = notify
+        self.stop = stop
+        self.store = RerunStore(service.store)
+        self.wake = asyncio.Event()
+        self.current: tuple[Rerun, Execution] | None = None
+
+    # --- requests --------------------------------------------------------------------------------
+
+    async def request(
+        self,
+        recipe: str,
+        version: str | None,
+        times: int,
+        by: str,
+        room_id: str | None = None,
+        event_id: str | None = None,
+    ) -> tuple[Rerun, int, bool]:
+        """Queue a rerun; returns it, its position (1 = next), and whether it folded into an existing one."""
+        runner = self.config.runner
+        if not 1 <= times <= runner.max_times:
+            raise RerunError(f"x{times}: at most x{runner.max_times} isolated runs per request (runner.max_times)")
+        answer = await self.service.why(recipe)  # raises UnknownNameError with close names
+        version = version or answer.version
+        if version is None:
+            raise RerunError(f"{recipe} has no released version run to repeat; name a version")
+        if not re.match(runner.version_pattern, version):
+            raise RerunError(f"not a version: {version[:40]!r} (like 1.0.0+v1.6.870-0)")
+        active = await asyncio.to_thread(self.store.active)
+        for position, existing in enumerate(active, start=1):
+            if existing.recipe == recipe and existing.version == version:
+                return existing, position, True
+        if len(active) >= runner.queue_max:
+            raise RerunError(f"the rerun queue is full ({runner.queue_max}); try again when it drains")
+        rerun = await asyncio.to_thread(self.store.add, recipe, version, times, by, room_id, event_id)
+        self.wake.set()
+        return rerun, len(active) + 1, False
+
+    async def cancel(self, recipe: str | None) -> list[Rerun]:
+        """Cancel queued reruns (of one recipe, or all) and stop the running one if it matches."""
+        cancelled = []
+        for rerun in await asyncio.to_thread(self.store.active):
+            if recipe is not None and rerun.recipe != recipe:
+                continue
+            if self.current is not None and self.current[0].id == rerun.id:
+                self.current[1].cancel()
+            else:
+                await asyncio.to_thread(self.store.set_state, rerun.id, "cancelled", "cancelled by an operator")
+            cancelled.append(rerun)
+        return cancelled
+
+    async def queue(self) -> list[Rerun]:
+        return await asyncio.to_thread(self.store.active)
+
+    # --- the worker ------------------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """After a restart: what was running did not finish (report it); the queue goes on."""
+        for rerun in await asyncio.to_thread(self.store.active):
+            if rerun.state in ("running", "waiting"):
+                text = f"The isolation rerun of {rerun.recipe} {rerun.version} was interrupted by a bot restart; "
+                text += "its result is unknown. Ask again to repeat it."
+                await asyncio.to_thread(self.store.set_state, rerun.id, "interrupted", text)
+                await self.notify(rerun, "final", text)
+
+    async def run_forever(self) -> None:
+        await self.recover()
+        while not self.stop.is_set():
+            queued = await asyncio.to_thread(self.store.queued)
+            if not queued:
+                self.wake.clear()
+                waiter = asyncio.ensure_future(self.wake.wait())
+                stopper = asyncio.ensure_future(self.stop.wait())
+                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                stopper.cancel()
+                continue
+            await self.process(queued[0])
+
+    async def process(self, rerun: Rerun) -> bool:
+        """Preflight, run N times, report. True when the runs ran (whatever their outcome)."""
+        if not await self._preflight(rerun):
+            return False
+        execution = Execution()
+        self.current = (rerun, execution)
+        await asyncio.to_thread(self.store.set_state, rerun.id, "running")
+        attempts: list[Attempt] = []
+        try:
+            for n in range(1, rerun.times + 1):
+                attempts.append(await self._attempt(rerun, execution, n))
+                if execution.cancelled.is_set():
+                    break
+        finally:
+            self.current = None
+        state = "cancelled" if execution.cancelled.is_set() else "done"
+        text = await final_report(self.service, rerun, attempts)
+        await asyncio.to_thread(self.store.set_state, rerun.id, state, text)
+        await self.notify(rerun, "final", text)
+        return any(a.outcome in ("ran", "timeout") for a in attempts)
+
+    async def _preflight(self, rerun: Rerun) -> bool:
+        waited_since = time.monotonic()
+        said = False
+        while not self.stop.is_set():
+            try:
+                state = await asyncio.to_thread(self.node.state)
+                busy = None if state.idle else state.describe()
+            except NodeUnreachable as exc:
+                busy = str(exc)
+            if busy is None:
+                return True
+            if time.monotonic() - waited_since >= self.config.runner.busy_wait_s:
+                text = (
+                    f"Gave up on the isolation rerun of {rerun.recipe} {rerun.version}: the CI node stayed busy "
+                    f"for {self.config.runner.busy_wait_s:.0f} s ({busy}). Nothing was run."
+                )
+                await asyncio.to_thread(self.store.set_state, rerun.id, "failed", text)
+                await self.notify(rerun, "final", text)
+                return False
+            if not said:
+                await asyncio.to_thread(self.store.set_state, rerun.id, "waiting", busy)
+                await self.notify(
+                    rerun, "waiting", f"Waiting for the CI node to be idle before rerunning {rerun.recipe}: {busy}"
+                )
+                said = True
+            if await sleep_unless(self.stop, self.config.runner.busy_poll_s):
+                return False
+        return False
+
+    async def _attempt(self, rerun: Rerun, execution: Execution, n: int) -> Attempt:
+        run_id = f"manual-ccci-{rerun.id}-{n}"
+        log_path = self.config.data_dir / "reruns" / f"{run_id}.log"
+
+        async def progress(files: list[str]) -> None:
+            await self.notify(rerun, "progress", progress_line(rerun, n, files))
+
+        await self.notify(rerun, "progress", progress_line(rerun, n, []))
+        attempt = await execution.run(self.config, rerun.recipe, rerun.version, run_id, log_path, progress)
+        if attempt.run_id is not None:
+            await asyncio.to_thread(self.service.store.mark_bot_run, attempt.run_id)
+            await self.service.ingest()
+        try:
+            leftovers = await asyncio.to_thread(self.node.leftovers)
+        except NodeUnreachable as exc:
+            leftovers = [f"(teardown not verified: {exc})"]
+        record = {**asdict(attempt), "n": n, "leftovers": leftovers}
+        await asyncio.to_thread(self.store.add_attempt, rerun.id, record)
+        rerun.attempts.append(record)
+        return attempt
+
+
+def parse_rerun_args(args: list[str]) -> tuple[str, str | None, int]:
+    """``<recipe> [version] [xN]`` → (recipe, version, times)."""
+    from commands import UsageError, recipe_arg
+
+    if not 1 <= len(args) <= 3:
+        raise UsageError(f"`rerun` takes 1 to 3 arguments, got {len(args)}")
+    recipe = recipe_arg(args[0])
+    version, times = None, 1
+    for arg in args[1:]:
+        if re.fullmatch(r"x\d{1,3}", arg):
+            times = int(arg[1:])
+        elif version is None:
+            version = arg
+        else:
+            raise UsageError(f"unexpected argument {arg[:40]!r}")
+    return recipe, version, times

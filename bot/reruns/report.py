@@ -1,0 +1,83 @@
+"""What an operator reads about a rerun: a one-line status while it runs, the full report at the end."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.links import link
+from bot.model import RunStatus, TestStatus
+from bot.reruns.execute import Attempt
+from bot.reruns.store import Rerun
+from bot.service import Service
+
+_TIER_MARK = {
+    TestStatus.PASS: "✓",
+    TestStatus.SKIP: "–",
+    TestStatus.FAIL: "✗",
+    TestStatus.ERROR: "✗",
+    TestStatus.UNVER: "!",
+}
+
+
+def progress_line(rerun: Rerun, n: int, junit_files: list[str]) -> str:
+    tiers = sorted({name.split("__", 1)[0] for name in junit_files})
+    done = f"tiers done: {', '.join(tiers)}" if tiers else "starting"
+    of = f" (run {n} of {rerun.times})" if rerun.times > 1 else ""
+    return f"Isolation rerun of {rerun.recipe} {rerun.version}{of}: running — {done}."
+
+
+async def final_report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
+    return await asyncio.to_thread(_report, service, rerun, attempts)
+
+
+def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
+    store, config = service.store, service.config
+    base = config.links.base_url
+    lines: list[str] = []
+    statuses: list[RunStatus] = []
+    for attempt, record in zip(attempts, rerun.attempts, strict=False):
+        if attempt.run_id is None:
+            what = {"timeout": "infra/timeout", "cancelled": "cancelled"}.get(attempt.outcome, "infra")
+            lines.append(f"  run {record['n']}: {what} — {attempt.detail} ({attempt.seconds:.0f} s)")
+            if attempt.log_tail:
+                lines.append("    log tail:\n" + "\n".join(f"      {line}" for line in attempt.log_tail.splitlines()))
+            continue
+        row = store.run(attempt.run_id)
+        status = row.status if row else RunStatus.UNKNOWN
+        statuses.append(status)
+        tiers = " ".join(f"{t.name} {_TIER_MARK.get(t.status, '?')}" for t in store.tiers(attempt.run_id))
+        lines.append(
+            f"  run {attempt.run_id}: {status.value} ({tiers}) in {attempt.seconds:.0f} s "
+            f"— log {link(base, attempt.run_id, config.ccci.log_name) or attempt.log_path}"
+        )
+        for f in store.failures(attempt.run_id)[:5]:
+            lines.append(
+                f"    ✗ {f.tier}/{f.test}: {f.message[:200]}  {link(base, attempt.run_id, f.junit_file) or ''}"
+            )
+        for leftover in record.get("leftovers") or []:
+            lines.append(f"    leftover after teardown: {leftover}")
+    greens = sum(1 for s in statuses if s is RunStatus.GREEN)
+    head = f"Isolation rerun of {rerun.recipe} {rerun.version}: {greens} of {len(attempts)} green"
+    if len(statuses) < len(attempts):
+        head += f" ({len(attempts) - len(statuses)} did not produce a run)"
+    out = [head + ".", *lines]
+    why = service.store.runs_of(rerun.recipe)
+    sweep = [r for r in why if r.kind.value == "sweep" and r.version == rerun.version]
+    if sweep:
+        last = sweep[-1]
+        failing = ", ".join(f"{f.tier}/{f.test}" for f in store.failures(last.run_id)[:3])
+        out.append(
+            f"Compared with sweep run {last.run_id} of {rerun.version}: {last.status.value}"
+            + (f" ({failing})" if failing else "")
+            + f" → {greens} of {len(attempts)} green alone."
+        )
+    from bot.evidence import target_run
+
+    target = target_run(why)
+    stored = store.verdict(target.run_id) if target is not None else None
+    if stored is not None:
+        v = stored[0]
+        out.append(f"Verdict now: {v.category} ({v.confidence:.0%}) — {v.reason}")
+    elif target is not None and target.status is RunStatus.GREEN:
+        out.append(f"{rerun.recipe} is green in its latest sweep; no verdict needed.")
+    return "\n".join(out)

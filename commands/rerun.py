@@ -1,0 +1,36 @@
+"""`rerun <recipe> [version] [xN]`: queue an isolation rerun — the experiment that settles a verdict (acts)."""
+
+from __future__ import annotations
+
+from bot.model import NoticeAnswer
+from bot.reruns.manager import RerunError, parse_rerun_args
+from commands import Command, Context, UsageError
+
+
+async def handle(ctx: Context, args: list[str]) -> NoticeAnswer:
+    recipe, version, times = parse_rerun_args(args)
+    if ctx.reruns is None:
+        raise UsageError("reruns are run by the bot (`ccci-bot run`) or `ccci-bot rerun` on the CI host")
+    try:
+        rerun, position, folded = await ctx.reruns.request(
+            recipe, version, times, ctx.sender or "cli", ctx.room_id, ctx.event_id
+        )
+    except RerunError as exc:
+        return NoticeAnswer(f"Not queued: {exc}", ok=False)
+    where = "next" if position == 1 else f"position {position} in the queue"
+    if folded:
+        return NoticeAnswer(f"Already queued: isolation rerun of {rerun.recipe} {rerun.version} ({where}).")
+    many = f" ×{rerun.times}" if rerun.times > 1 else ""
+    return NoticeAnswer(
+        f"Queued: isolation rerun{many} of {rerun.recipe} {rerun.version} ({where}). It starts when the CI node "
+        "is idle; progress and the result follow here."
+    )
+
+
+COMMAND = Command(
+    name="rerun",
+    usage="rerun <recipe> [version] [xN]",
+    help="Re-run a recipe alone on the CI node (default: the version the latest sweep tested); xN repeats it.",
+    acts=True,
+    handler=handle,
+)

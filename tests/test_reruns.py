@@ -1,0 +1,313 @@
+"""Isolation reruns with a real runner subprocess: the stand-in runner (it plays cc-ci's role) really
+runs the sample pytest tiers; faults are real processes that hang, die or never start."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main as cli
+from bot.config import Config, DockerConfig, RunnerConfig
+from bot.model import RunKind, RunStatus
+from bot.names import UnknownNameError
+from bot.node import Node
+from bot.reruns.manager import RerunError, RerunManager
+from bot.reruns.store import Rerun
+from bot.sample.generate import GeneratedData
+from bot.service import Service
+from tests.conftest import Site
+
+STANDIN = (sys.executable, "-m", "bot.sample.standin_runner")
+
+
+def rerun_config(site: Site, sample: GeneratedData, **runner: object) -> Config:
+    env = {
+        "RECIPE": "{recipe}",
+        "VERSION": "{version}",
+        "RUN_ID": "{run_id}",
+        "CCCI_RUNS_DIR": str(site.runs_dir),
+        "CCCI_SAMPLE_RECIPES_SRC": str(sample.recipes_src),
+        "CCCI_SAMPLE_WORLD": str(sample.world_file),
+    }
+    settings = {
+        "steps": (STANDIN,),
+        "env": tuple(env.items()),
+        "timeout_s": 120.0,
+        "busy_wait_s": 30.0,
+        "busy_poll_s": 0.05,
+        **runner,
+    }
+    return replace(
+        site.config,
+        runner=replace(RunnerConfig(), **settings),  # type: ignore[arg-type]
+        docker=DockerConfig(base_url=None),
+    )
+
+
+class Recorder:
+    """Collects what the manager tells the operator, and can act on it (remove a blocker, cancel)."""
+
+    def __init__(self) -> None:
+        self.said: list[tuple[str, str]] = []
+        self.on: dict[str, object] = {}
+        self.heard = asyncio.Event()
+
+    async def __call__(self, rerun: Rerun, kind: str, text: str) -> None:
+        self.said.append((kind, text))
+        self.heard.set()
+        action = self.on.pop(kind, None)
+        if callable(action):
+            result = action()
+            if asyncio.iscoroutine(result):
+                await result
+
+
+def manager(config: Config, recorder: Recorder) -> tuple[Service, RerunManager]:
+    service = Service(config)
+    node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
+    return service, RerunManager(service, node, recorder, asyncio.Event())
+
+
+def cli_args(config: Config, config_path: Path) -> list[str]:
+    return [
+        "--runs-dir",
+        str(config.ccci.runs_dir),
+        "--warm-dir",
+        str(config.ccci.warm_dir),
+        "--data-dir",
+        str(config.data_dir),
+    ]
+
+
+def test_a_flake_turns_flake_after_a_green_isolation_rerun(site: Site, sample: GeneratedData) -> None:
+    config = rerun_config(site, sample)
+    recorder = Recorder()
+
+    async def scenario() -> tuple[bool, Rerun]:
+        service, mgr = manager(config, recorder)
+        await service.ingest()
+        rerun, position, folded = await mgr.request("mumble", None, 1, "@alice:x")
+        assert (position, folded) == (1, False)
+        ran = await mgr.process(rerun)
+        final = await asyncio.to_thread(mgr.store.get, rerun.id)
+        answer = await service.why("mumble")
+        service.close()
+        assert answer.verdict is not None and answer.verdict.category == "flake"
+        assert len([r for r in answer.reruns if r.isolated and r.status is RunStatus.GREEN]) == 2  # sample's + ours
+        return ran, final
+
+    ran, final = asyncio.run(scenario())
+    assert ran and final.state == "done"
+    run_id = final.attempts[0]["run_id"]
+    assert run_id and (site.runs_dir / run_id / "results.json").is_file()
+    row = site.store.run(run_id)
+    assert row is not None and row.kind is RunKind.ISOLATION and row.status is RunStatus.GREEN
+    assert "1 of 1 green" in final.message and "Verdict now: flake" in final.message
+    assert any(kind == "progress" and "tiers done" in text for kind, text in recorder.said)
+
+
+def test_a_deterministic_failure_turns_recipe_defect_k_of_n(site: Site, sample: GeneratedData, capsys) -> None:
+    config = rerun_config(site, sample)
+    config_file = site.runs_dir.parent / "rerun.yaml"
+    env = dict(config.runner.env)
+    config_file.write_text(
+        json.dumps(
+            {
+                "ccci": {
+                    "runs_dir": str(site.runs_dir),
+                    "warm_dir": str(site.warm_dir),
+                    "active_dir": str(site.runs_dir.parent / "active"),
+                },
+                "data_dir": str(config.data_dir),
+                "runner": {"steps": [list(STANDIN)], "env": env, "busy_wait_s": 5, "busy_poll_s": 0.05},
+                "docker": {"base_url": None},
+            }
+        )
+    )
+    assert cli(["rerun", "mattermost-lts", "--times", "2", "--json", "--config", str(config_file)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["state"] == "done" and len(out["attempts"]) == 2
+    assert "0 of 2 green" in out["report"]
+    assert "Verdict now: recipe-defect" in out["report"]
+    assert "test_restore_returns_state" in out["report"]
+
+
+def test_preflight_waits_while_something_is_in_flight_and_proceeds_once_it_is_gone(
+    site: Site, sample: GeneratedData
+) -> None:
+    config = rerun_config(site, sample)
+    blocker = config.ccci.active_dir / "gitea.ci.example.org"
+    blocker.write_text("")
+    recorder = Recorder()
+    recorder.on["waiting"] = blocker.unlink  # the other deploy finishes while we wait
+
+    async def scenario() -> bool:
+        service, mgr = manager(config, recorder)
+        await service.ingest()
+        rerun, _, _ = await mgr.request("immich", None, 1, "@alice:x")
+        ran = await mgr.process(rerun)
+        service.close()
+        return ran
+
+    assert asyncio.run(scenario())
+    waiting = [text for kind, text in recorder.said if kind == "waiting"]
+    assert waiting == ["Waiting for the CI node to be idle before rerunning immich: in flight: gitea.ci.example.org"]
+
+
+def test_a_node_that_stays_busy_means_giving_up_clearly(site: Site, sample: GeneratedData, capsys) -> None:
+    (site.config.ccci.active_dir / "discourse.ci.example.org").write_text("")
+    config_file = site.runs_dir.parent / "busy.yaml"
+    config_file.write_text(
+        json.dumps(
+            {
+                "ccci": {
+                    "runs_dir": str(site.runs_dir),
+                    "warm_dir": str(site.warm_dir),
+                    "active_dir": str(site.config.ccci.active_dir),
+                },
+                "data_dir": str(site.config.data_dir),
+                "runner": {"steps": [list(STANDIN)], "busy_wait_s": 0.2, "busy_poll_s": 0.05},
+                "docker": {"base_url": None},
+            }
+        )
+    )
+    assert cli(["rerun", "immich", "--config", str(config_file)]) == 3
+    out = capsys.readouterr().out
+    assert "stayed busy" in out and "discourse.ci.example.org" in out and "Nothing was run" in out
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper that is not its old parent counts as dead)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_timeout_kills_the_whole_process_group(site: Site, sample: GeneratedData, tmp_path: Path) -> None:
+    child_pid = tmp_path / "child.pid"
+    hang = (
+        sys.executable,
+        "-c",
+        "import subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        f"open({str(child_pid)!r}, 'w').write(str(p.pid))\n"
+        "print('deploying...', flush=True)\n"
+        "time.sleep(600)\n",
+    )
+    config = rerun_config(site, sample, steps=(hang,), timeout_s=2.0)
+    recorder = Recorder()
+
+    async def scenario() -> Rerun:
+        service, mgr = manager(config, recorder)
+        await service.ingest()
+        rerun, _, _ = await mgr.request("outline", None, 1, "@alice:x")
+        await mgr.process(rerun)
+        final = await asyncio.to_thread(mgr.store.get, rerun.id)
+        service.close()
+        return final
+
+    final = asyncio.run(scenario())
+    assert final.attempts[0]["outcome"] == "timeout"
+    assert "infra/timeout" in final.message and "deploying..." in final.message
+    assert not alive(int(child_pid.read_text()))  # the runner's own child died with the group
+
+
+@pytest.mark.parametrize(
+    ("step", "outcome", "shown"),
+    [
+        (
+            (sys.executable, "-c", "print('abra: recipe not found'); raise SystemExit(3)"),
+            "no-results",
+            "abra: recipe not found",
+        ),
+        (("/nonexistent/cc-ci-run",), "start-failed", "/nonexistent/cc-ci-run"),
+    ],
+)
+def test_a_runner_that_writes_no_results_is_reported_with_its_log(
+    site: Site, sample: GeneratedData, step: tuple[str, ...], outcome: str, shown: str, capsys
+) -> None:
+    config_file = site.runs_dir.parent / "broken.yaml"
+    config_file.write_text(
+        json.dumps(
+            {
+                "ccci": {
+                    "runs_dir": str(site.runs_dir),
+                    "warm_dir": str(site.warm_dir),
+                    "active_dir": str(site.config.ccci.active_dir),
+                },
+                "data_dir": str(site.config.data_dir),
+                "runner": {"steps": [list(step)], "busy_wait_s": 1},
+                "docker": {"base_url": None},
+            }
+        )
+    )
+    assert cli(["rerun", "outline", "--json", "--config", str(config_file)]) == 4
+    out = json.loads(capsys.readouterr().out)
+    assert out["attempts"][0]["outcome"] == outcome
+    assert shown in out["report"]
+
+
+def test_queue_folds_duplicates_is_bounded_and_validates(site: Site, sample: GeneratedData) -> None:
+    config = rerun_config(site, sample, queue_max=2, max_times=3)
+
+    async def scenario() -> None:
+        service, mgr = manager(config, Recorder())
+        await service.ingest()
+        first, _, _ = await mgr.request("mumble", None, 1, "@a:x")
+        again, pos2, folded = await mgr.request("mumble", None, 1, "@b:x")
+        assert (again.id, pos2, folded) == (first.id, 1, True)
+        _, pos3, _ = await mgr.request("gitea", None, 1, "@a:x")
+        assert pos3 == 2
+        with pytest.raises(RerunError, match="queue is full"):
+            await mgr.request("outline", None, 1, "@a:x")
+        with pytest.raises(RerunError, match="at most x3"):
+            await mgr.request("outline", None, 4, "@a:x")
+        with pytest.raises(RerunError, match="not a version"):
+            await mgr.request("mumble", "1.0; rm -rf /", 1, "@a:x")
+        with pytest.raises(UnknownNameError):
+            await mgr.request("mumbel", None, 1, "@a:x")
+        cancelled = await mgr.cancel("gitea")
+        assert [r.recipe for r in cancelled] == ["gitea"]
+        assert [r.recipe for r in await mgr.queue()] == ["mumble"]
+        service.close()
+
+    asyncio.run(scenario())
+
+
+def test_after_a_restart_the_running_rerun_is_interrupted_and_the_queue_goes_on(
+    site: Site, sample: GeneratedData
+) -> None:
+    config = rerun_config(site, sample)
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        service, mgr = manager(config, recorder)
+        await service.ingest()
+        crashed, _, _ = await mgr.request("mumble", None, 1, "@a:x")
+        await asyncio.to_thread(mgr.store.set_state, crashed.id, "running")  # as the old process left it
+        queued, _, _ = await mgr.request("immich", None, 1, "@a:x")
+        service.close()
+        # A new bot process: a new service and manager on the same data dir.
+        service, mgr = manager(config, recorder)
+        worker = asyncio.create_task(mgr.run_forever())
+        while True:
+            recorder.heard.clear()  # before looking, so news arriving after the look still wakes us
+            if (await asyncio.to_thread(mgr.store.get, queued.id)).state == "done":
+                break
+            await asyncio.wait_for(recorder.heard.wait(), 120)  # the worker reports every step
+        mgr.stop.set()
+        await worker
+        assert (await asyncio.to_thread(mgr.store.get, crashed.id)).state == "interrupted"
+        service.close()
+
+    asyncio.run(scenario())
+    finals = [text for kind, text in recorder.said if kind == "final"]
+    assert any("interrupted by a bot restart" in t and "mumble" in t for t in finals)
+    assert any("Isolation rerun of immich" in t for t in finals)
