@@ -89,6 +89,7 @@ def write_bot_config(
     runs_dir: Path,
     warm_dir: Path,
     operators: list[str],
+    runner: dict[str, Any] | None = None,
 ) -> None:
     config = {
         "ccci": {
@@ -109,7 +110,10 @@ def write_bot_config(
             "backoff_max_s": 2,
         },
         "access": {"operators": operators, "min_power_level": 50},
+        "docker": {"base_url": None},
     }
+    if runner is not None:
+        config["runner"] = runner
     path.write_text(yaml.safe_dump(config))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -72,7 +73,21 @@ def ops(synapse: LocalSynapse, sample: GeneratedData, tmp_path_factory: pytest.T
     alias = f"#{alias_local}:{synapse.server_name}"
     config_path = home / "bot.yaml"
     rooms = [alias, f"#{alias_local}-e2ee:{synapse.server_name}"]
-    write_bot_config(config_path, synapse, bot_user, rooms, data_dir, runs_dir, warm_dir, [alice.user_id])
+    standin = {  # the stand-in runner plays cc-ci's role for `!ccci rerun`
+        "steps": [[sys.executable, "-m", "bot.sample.standin_runner"]],
+        "env": {
+            "RECIPE": "{recipe}",
+            "VERSION": "{version}",
+            "RUN_ID": "{run_id}",
+            "CCCI_RUNS_DIR": str(runs_dir),
+            "CCCI_SAMPLE_RECIPES_SRC": str(sample.recipes_src),
+            "CCCI_SAMPLE_WORLD": str(sample.world_file),
+        },
+        "busy_poll_s": 0.1,
+    }
+    write_bot_config(
+        config_path, synapse, bot_user, rooms, data_dir, runs_dir, warm_dir, [alice.user_id], runner=standin
+    )
     assert cli(["ingest", "--config", str(config_path)]) == 0  # history ready before the bot answers
     bot = BotProcess(config_path, "bot-password", home / "bot.log")
     bot.start()
@@ -179,6 +194,44 @@ def test_acting_commands_need_an_operator(ops: Ops) -> None:
         assert "scanned" not in str(content(refusal)["body"])
         assert "mattermost-lts: last 3 run(s)" in str(content(history)["body"])
         assert "scanned" in str(content(done)["body"])
+
+    run(scenario())
+
+
+def test_rerun_is_queued_watched_in_one_edited_message_and_reported(ops: Ops) -> None:
+    async def scenario() -> None:
+        alice, bob = ops.operator(ops.alice), ops.operator(ops.bob)
+        await bob.catch_up()
+        refused = await bob.say(ops.room_id, "!ccci rerun mumble")
+        (no,) = await bob.wait_for(reply_to(refused, ops.bot_user.user_id))
+        assert "for operators" in str(content(no)["body"])
+        await alice.catch_up()
+        cmd = await alice.say(ops.room_id, "!ccci rerun mumble")
+        replies = await alice.wait_for(reply_to(cmd, ops.bot_user.user_id), count=3, timeout=120)
+        bodies = [str(content(e)["body"]) for e in replies]
+        assert bodies[0].startswith("Queued: isolation rerun of mumble 1.0.0+v1.6.870-0")
+        status = next(e for e in replies if "running" in str(content(e)["body"]))
+        final = next(
+            e
+            for e in replies
+            if "Isolation rerun of mumble" in str(content(e)["body"]) and "green" in str(content(e)["body"])
+        )
+        assert "1 of 1 green" in str(content(final)["body"])
+        assert "Verdict now: flake" in str(content(final)["body"])
+
+        def edits_status(e: dict[str, object]) -> bool:
+            relates = content(e).get("m.relates_to") if e.get("type") == "m.room.message" else None
+            return (
+                isinstance(relates, dict)
+                and relates.get("rel_type") == "m.replace"
+                and (relates.get("event_id") == status["event_id"])
+            )
+
+        edits = await alice.wait_for(edits_status, timeout=60)
+        new = content(edits[-1])["m.new_content"]
+        assert isinstance(new, dict) and "tiers done" in str(new["body"])
+        await alice.close()
+        await bob.close()
 
     run(scenario())
 
