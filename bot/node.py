@@ -52,28 +52,33 @@ class Node:
             raise NodeUnreachable(f"Docker engine at {self.base_url} unreachable: {exc}") from exc
 
     def _namespaces(self) -> dict[str, list[str]]:
-        """Stack namespace → what carries it (services, containers, networks)."""
+        """Stack namespace → what carries it (services, containers, networks).
+
+        The low-level API lists with labels in one call each; the high-level ``containers.list``
+        inspects every container afterwards and fails on one that vanished in between (a teardown).
+        """
         if self.base_url is None:
             return {}
         client = self._client()
         found: dict[str, list[str]] = {}
+        label = {"label": STACK_LABEL}
         try:
-            for kind, items in (
-                ("service", client.services.list(filters={"label": STACK_LABEL})),
-                ("container", client.containers.list(all=True, filters={"label": STACK_LABEL})),
-                ("network", client.networks.list(filters={"label": STACK_LABEL})),
-            ):
-                for item in items:
-                    labels = item.attrs.get("Spec", {}).get("Labels") or item.attrs.get("Labels") or {}
-                    if not labels and kind == "container":
-                        labels = item.attrs.get("Config", {}).get("Labels") or {}
-                    namespace = labels.get(STACK_LABEL)
-                    if namespace:
-                        found.setdefault(namespace, []).append(f"{kind} {item.name}")
+            raw_services = client.api.services(filters=label)  # type: ignore[no-untyped-call]
+            services = [(s["Spec"]["Name"], s["Spec"].get("Labels") or {}) for s in raw_services]
+            containers = [
+                ((c.get("Names") or ["?"])[0].lstrip("/"), c.get("Labels") or {})
+                for c in client.api.containers(all=True, filters=label)
+            ]
+            networks = [(n["Name"], n.get("Labels") or {}) for n in client.api.networks(filters=label)]
         except DockerException as exc:
             raise NodeUnreachable(f"Docker engine at {self.base_url}: {exc}") from exc
         finally:
             client.close()
+        for kind, items in (("service", services), ("container", containers), ("network", networks)):
+            for name, labels in items:
+                namespace = labels.get(STACK_LABEL)
+                if namespace:
+                    found.setdefault(namespace, []).append(f"{kind} {name}")
         return found
 
     def state(self) -> NodeState:
