@@ -311,3 +311,39 @@ def test_after_a_restart_the_running_rerun_is_interrupted_and_the_queue_goes_on(
     finals = [text for kind, text in recorder.said if kind == "final"]
     assert any("interrupted by a bot restart" in t and "mumble" in t for t in finals)
     assert any("Isolation rerun of immich" in t for t in finals)
+
+
+def test_cancel_stops_the_running_rerun_and_its_process_group(
+    site: Site, sample: GeneratedData, tmp_path: Path
+) -> None:
+    pid_file = tmp_path / "runner.pid"
+    hang = (
+        sys.executable,
+        "-c",
+        f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)",
+    )
+    config = rerun_config(site, sample, steps=(hang,), timeout_s=300.0)
+    recorder = Recorder()
+
+    async def scenario() -> Rerun:
+        service, mgr = manager(config, recorder)
+        await service.ingest()
+        queued, _, _ = await mgr.request("outline", None, 2, "@alice:x")
+        task = asyncio.create_task(mgr.process(queued))
+        for _ in range(1000):  # until the runner is really running (bounded)
+            if pid_file.exists():
+                break
+            await asyncio.sleep(0.02)
+        cancelled = await mgr.cancel("outline")  # an operator cancels while it runs
+        assert [r.recipe for r in cancelled] == ["outline"]
+        ran = await task
+        assert not ran
+        final = await asyncio.to_thread(mgr.store.get, queued.id)
+        service.close()
+        return final
+
+    final = asyncio.run(scenario())
+    assert final.state == "cancelled"
+    assert len(final.attempts) == 1 and final.attempts[0]["outcome"] == "cancelled"  # run 2 never started
+    assert "cancelled by an operator" in final.message
+    assert not alive(int(pid_file.read_text()))

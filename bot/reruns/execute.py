@@ -92,6 +92,9 @@ class Execution:
         try:
             with log_path.open("ab") as log:
                 for i, step in enumerate(config.runner.steps):
+                    if self.cancelled.is_set():  # cancelled between steps: start nothing more
+                        attempt.outcome, attempt.detail = "cancelled", "cancelled by an operator"
+                        break
                     argv = [arg.format(**values) for arg in step]
                     log.write(f"[ccci-bot] step {i + 1}/{len(config.runner.steps)}: {argv}\n".encode())
                     log.flush()
