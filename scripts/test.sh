@@ -6,6 +6,13 @@ cd "$(dirname "$0")/.."
 if ! command -v git >/dev/null 2>&1; then  # the sample generator builds real recipe git repos
   apt-get update -qq && apt-get install -y -qq --no-install-recommends git
 fi
+# A private Docker engine for the docker-mode tests (tests/test_dockerd.py, tests/test_standin_stack.py);
+# best effort: without it those tests skip and say why.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io iptables busybox-static; }; then
+    echo "warning: could not install docker.io iptables busybox-static; the docker tests will be skipped" >&2
+  fi
+fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'

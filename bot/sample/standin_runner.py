@@ -6,15 +6,32 @@ clone under `abra/recipes/<recipe>`, one real pytest call per tier and source wi
 written last and atomically from the JUnit it just produced. The suites in `suites/` test a
 simulated deployment, so the failures are real assertions with real tracebacks.
 
+Docker mode: with CCCI_SAMPLE_DOCKER_HOST (a docker base_url, e.g. a bot.devserver.dockerd engine), the
+deploy and teardown are real (bot.sample.stack): the recipe becomes a swarm stack named like cc-ci's app
+domain with dots replaced (`<recipe>-<run_id>_ci_example_org`, everything labelled
+`com.docker.stack.namespace=<stack>`), running the local busybox image; the runner waits for its tasks,
+adds `suites/live/test_stack.py` (assertions against the live stack, as source `cc-ci`) to every tier,
+then runs `docker stack rm` and waits until nothing labelled is left. Faults to play in docker mode:
+  CCCI_SAMPLE_FAIL_TIER=<tier>       that tier fails deterministically (it expects 2 replicas per service);
+  CCCI_SAMPLE_FLAKY_UNDER_LOAD=1     a tier (`custom`, or the tier named instead of 1) fails only while
+                                     another stack (not traefik/backupbot) is deployed on the engine;
+  CCCI_SAMPLE_HANG=1                 a tier (`upgrade`, or the tier named) blocks forever: a caller's
+                                     timeout has to kill the process group (the stack stays deployed);
+  CCCI_SAMPLE_LEAVE_SERVICE=1        teardown leaves a service labelled with the stack's namespace behind.
+
 Tier pytest runs happen in this process (`pytest.main`): a subprocess per tier costs ~0.4 s
 of interpreter start-up, which would dominate a whole sample world.
 
 Run on its own (env, no argv):
     RECIPE=mumble VERSION=1.0.0+v1.6.870-0 RUN_ID=manual-1 CCCI_RUNS_DIR=/tmp/runs \\
     CCCI_SAMPLE_RECIPES_SRC=/tmp/sample/recipes-src python -m bot.sample.standin_runner
-Optional: CCCI_SAMPLE_LOAD=1 (concurrent sweep load), CCCI_SAMPLE_WORLD (sample-world.json),
-CCCI_SAMPLE_PR / CCCI_SAMPLE_REF (a PR head), CCCI_SAMPLE_STARTED + CCCI_SAMPLE_FINISHED
-(scenario times instead of the wall clock).
+RECIPE and CCCI_SAMPLE_RECIPES_SRC are required; VERSION may be given as CCCI_SAMPLE_VERSION; RUN_ID
+defaults to `manual-<pid>` and CCCI_RUNS_DIR to /var/lib/cc-ci-runs. The run lands in
+`$CCCI_RUNS_DIR/$RUN_ID/` (run.log, junit/, results.json last); the exit code is 0 green, 1 red,
+2 no results.json, 64 a usage error. Optional: CCCI_SAMPLE_LOAD=1 (concurrent sweep load),
+CCCI_SAMPLE_WORLD (sample-world.json), CCCI_SAMPLE_PR / CCCI_SAMPLE_REF (a PR head),
+CCCI_SAMPLE_STARTED + CCCI_SAMPLE_FINISHED (scenario times instead of the wall clock; without them
+results.json carries the real start and finish), CCCI_SAMPLE_DOCKER_HOST and the docker-mode faults above.
 """
 
 from __future__ import annotations
@@ -40,9 +57,37 @@ from bot.sample.junit import TestResult, UnreadableJUnit, read_tests, restamp, s
 from bot.sample.results import RunRecord, Stage, is_green, results_json, summary_card, write_atomic
 from bot.sample.runlog import RunLog
 from bot.sample.scenarios import TIER_SPAN, TIERS, ResultsStyle, RunFaults, tier_progress
+from bot.sample.stack import ALLOWED_NEIGHBOURS, LiveStack, stack_name
 
 SUITES = Path(__file__).resolve().parent / "suites"
+LIVE_SUITE = SUITES / "live"
 HOSTNAME = "cc-ci-1"
+DEFAULT_FLAKY_TIER = "custom"
+DEFAULT_HANG_TIER = "upgrade"
+LIVE_SWITCHES = (
+    "CCCI_SAMPLE_FAIL_TIER",
+    "CCCI_SAMPLE_FLAKY_UNDER_LOAD",
+    "CCCI_SAMPLE_HANG",
+    "CCCI_SAMPLE_LEAVE_SERVICE",
+)
+# What the live suite reads (suites/live/conftest.py); unset for tiers outside docker mode.
+LIVE_ENV = ("CCCI_SAMPLE_DOCKER_HOST", "CCCI_SAMPLE_STACK", "CCCI_SAMPLE_EXPECT_REPLICAS", "CCCI_SAMPLE_ALLOWED_STACKS")
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    """Docker mode: the engine to deploy on and the faults to play there (see the module docstring)."""
+
+    docker_host: str
+    fail_tier: str | None = None
+    flaky_tier: str | None = None
+    hang_tier: str | None = None
+    leave_service: bool = False
+
+    def __post_init__(self) -> None:
+        for tier in (self.fail_tier, self.flaky_tier, self.hang_tier):
+            if tier is not None and tier not in TIERS:
+                raise ValueError(f"unknown tier {tier!r}; tiers are {', '.join(TIERS)}")
 
 
 @dataclass(frozen=True)
@@ -62,10 +107,16 @@ class RunRequest:
     faults: RunFaults = field(default_factory=RunFaults)
     tier_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     style: ResultsStyle = field(default_factory=ResultsStyle)
+    live: LiveOptions | None = None
 
     @property
     def domain(self) -> str:
         return f"{self.recipe}-{self.run_id}.ci.example.org"
+
+    @property
+    def stack(self) -> str:
+        """The swarm stack of the app (what `docker stack ls` shows in docker mode)."""
+        return stack_name(self.domain)
 
 
 @dataclass(frozen=True)
@@ -109,6 +160,28 @@ def tier_files(recipe: str, tier: str, overlays_added: Mapping[str, str], starte
     if (SUITES / overlay).is_file() and (added is None or parse_iso(added) <= started):
         files.append(TierFile(tier, "cc-ci", SUITES / overlay))
     return files
+
+
+def live_files(tier: str, live: LiveOptions) -> list[TierFile]:
+    """cc-ci's checks of the live stack in docker mode, plus the probes of the faults played in this tier."""
+    files = [TierFile(tier, "cc-ci", LIVE_SUITE / "test_stack.py")]
+    if live.flaky_tier == tier:
+        files.append(TierFile(tier, "cc-ci", LIVE_SUITE / "test_under_load.py"))
+    if live.hang_tier == tier:
+        files.append(TierFile(tier, "cc-ci", LIVE_SUITE / "test_hang.py"))
+    return files
+
+
+class _FlushedLog(RunLog):
+    """A RunLog that reaches the disk line by line: a run killed by a timeout still leaves its log."""
+
+    def line(self, text: str) -> None:
+        super().line(text)
+        self._file.flush()
+
+    def raw(self, text: str | bytes) -> None:
+        super().raw(text)
+        self._file.flush()
 
 
 @contextlib.contextmanager
@@ -205,11 +278,20 @@ class _Run:
             json.loads(req.world_file.read_text(encoding="utf-8")) if req.world_file else {}
         )
         self.docker_up = True
+        self.live = (
+            LiveStack(req.live.docker_host, req.domain, self.dir / "abra" / f"{req.stack}.compose.yml")
+            if req.live
+            else None
+        )
 
     def execute(self) -> RunOutcome:
         (self.dir / "junit").mkdir(parents=True, exist_ok=True)
-        with RunLog(self.dir / "run.log", self.req.clock) as log:
-            record = self._execute(log)
+        try:
+            with _FlushedLog(self.dir / "run.log", self.req.clock) as log:
+                record = self._execute(log)
+        finally:
+            if self.live is not None:
+                self.live.close()
         if record is None:
             return RunOutcome(self.dir, None)
         (self.dir / "summary.txt").write_text(summary_card(record), encoding="utf-8")
@@ -233,10 +315,9 @@ class _Run:
         compose = ComposeView.load(self.recipe_dir)
         prepull(log, compose)
         log.at(0.05)
-        deploy(log, req.recipe, req.domain, compose, withdrawn_at(self.world, req.clock.at(0.05)))
+        abort = self._deploy(log, compose)
 
         stages: list[Stage] = []
-        abort: str | None = None
         for index, tier in enumerate(TIERS):
             log.at(tier_progress(index)[0])
             if abort:
@@ -259,7 +340,7 @@ class _Run:
             node_metrics(log, self._env(tier, 0.0)["CCCI_SAMPLE_LOAD"] == "1")
 
         log.at(0.96)
-        clean = teardown(log, req.domain, self.docker_up)
+        clean = self._teardown(log)
         record = RunRecord(
             req.recipe,
             req.version,
@@ -277,6 +358,33 @@ class _Run:
         log.raw(f"===== cc-ci run finished: run_id={req.run_id} {rungs} =====")
         return record
 
+    def _deploy(self, log: RunLog, compose: ComposeView) -> str | None:
+        """Deploy for real in docker mode, else simulate it; returns why no tier can run, or None."""
+        req = self.req
+        if self.live is None:
+            deploy(log, req.recipe, req.domain, compose, withdrawn_at(self.world, req.clock.at(0.05)))
+            return None
+        return self.live.deploy(log, req.recipe, self.recipe_dir)
+
+    def _teardown(self, log: RunLog) -> bool:
+        """Remove the stack (for real in docker mode); returns whether the teardown was clean."""
+        if self.live is None:
+            return teardown(log, self.req.domain, self.docker_up)
+        assert self.req.live is not None
+        return self.live.teardown(log, leave=self.req.live.leave_service)
+
+    def _live_env(self, tier: str) -> dict[str, str | None]:
+        """Where the live suite finds the stack, and what it expects in this tier; all unset outside docker mode."""
+        live = self.req.live
+        if live is None:
+            return dict.fromkeys(LIVE_ENV)
+        return {
+            "CCCI_SAMPLE_DOCKER_HOST": live.docker_host,
+            "CCCI_SAMPLE_STACK": self.req.stack,
+            "CCCI_SAMPLE_EXPECT_REPLICAS": "2" if live.fail_tier == tier else None,
+            "CCCI_SAMPLE_ALLOWED_STACKS": ",".join(ALLOWED_NEIGHBOURS),
+        }
+
     def _env(self, tier: str, at: float) -> dict[str, str | None]:
         req = self.req
         return {
@@ -288,12 +396,15 @@ class _Run:
             "CCCI_SAMPLE_WORLD": str(req.world_file) if req.world_file else None,
             "CCCI_SAMPLE_CLOCK": iso_z(req.clock.at(at)),
             "CCCI_SAMPLE_DOCKER": None,
+            **self._live_env(tier),
             **req.tier_env.get(tier, {}),
         }
 
     def _tier(self, log: RunLog, index: int, tier: str) -> Stage:
         req = self.req
         files = tier_files(req.recipe, tier, self.world.get("overlays_added", {}), req.clock.at(0.0))
+        if req.live is not None:
+            files += live_files(tier, req.live)
         tests: list[TestResult] = []
         for k, tf in enumerate(files):
             at = tier_progress(index)[0] + TIER_SPAN * k / len(files)
@@ -331,8 +442,40 @@ def run_recipe(req: RunRequest) -> RunOutcome:
     return _Run(req).execute()
 
 
+def _tier_switch(env: Mapping[str, str], key: str, default: str) -> str | None:
+    """A fault switch that names a tier: unset/0 is off, 1 means `default`, anything else is the tier."""
+    value = env.get(key, "").strip()
+    if value in ("", "0"):
+        return None
+    return default if value == "1" else value
+
+
+def live_from_env(env: Mapping[str, str]) -> LiveOptions | None:
+    """Docker mode from CCCI_SAMPLE_DOCKER_HOST and its fault switches; a switch without an engine is an error."""
+    host = env.get("CCCI_SAMPLE_DOCKER_HOST", "").strip()
+    if not host:
+        given = [key for key in LIVE_SWITCHES if env.get(key, "").strip() not in ("", "0")]
+        if given:
+            raise ValueError(f"{', '.join(given)} need CCCI_SAMPLE_DOCKER_HOST (a docker engine to deploy on)")
+        return None
+    return LiveOptions(
+        docker_host=host,
+        fail_tier=env.get("CCCI_SAMPLE_FAIL_TIER", "").strip() or None,
+        flaky_tier=_tier_switch(env, "CCCI_SAMPLE_FLAKY_UNDER_LOAD", DEFAULT_FLAKY_TIER),
+        hang_tier=_tier_switch(env, "CCCI_SAMPLE_HANG", DEFAULT_HANG_TIER),
+        leave_service=env.get("CCCI_SAMPLE_LEAVE_SERVICE", "").strip() not in ("", "0"),
+    )
+
+
 def request_from_env(env: Mapping[str, str]) -> RunRequest:
-    """A RunRequest from cc-ci-style environment variables."""
+    """A RunRequest from cc-ci-style environment variables; ValueError names what is missing or wrong."""
+    missing = [key for key in ("RECIPE", "CCCI_SAMPLE_RECIPES_SRC") if not env.get(key)]
+    version = env.get("VERSION") or env.get("CCCI_SAMPLE_VERSION")
+    if not version:
+        missing.append("VERSION (or CCCI_SAMPLE_VERSION)")
+    if missing:
+        raise ValueError(f"missing environment: {', '.join(missing)}")
+    assert version is not None
     started, finished = env.get("CCCI_SAMPLE_STARTED"), env.get("CCCI_SAMPLE_FINISHED")
     clock: WallClock | ScenarioClock = (
         ScenarioClock(parse_iso(started), parse_iso(finished)) if started and finished else WallClock()
@@ -341,7 +484,7 @@ def request_from_env(env: Mapping[str, str]) -> RunRequest:
     pr = env.get("CCCI_SAMPLE_PR")
     return RunRequest(
         recipe=env["RECIPE"],
-        version=env["VERSION"],
+        version=version,
         run_id=env.get("RUN_ID") or f"manual-{os.getpid()}",
         runs_dir=Path(env.get("CCCI_RUNS_DIR", "/var/lib/cc-ci-runs")),
         recipes_src=Path(env["CCCI_SAMPLE_RECIPES_SRC"]),
@@ -350,12 +493,22 @@ def request_from_env(env: Mapping[str, str]) -> RunRequest:
         load=env.get("CCCI_SAMPLE_LOAD", "0") not in ("", "0"),
         world_file=Path(world) if world else None,
         clock=clock,
+        live=live_from_env(env),
     )
 
 
 def main() -> int:
-    """CLI: 0 if the run is green, 1 if red, 2 if no results.json was written."""
-    outcome = run_recipe(request_from_env(os.environ))
+    """CLI: 0 if the run is green, 1 if red, 2 if no results.json was written, 64 for a usage error."""
+    try:
+        req = request_from_env(os.environ)
+    except ValueError as exc:
+        print(f"standin_runner: {exc}", file=sys.stderr)
+        return 64
+    try:
+        outcome = run_recipe(req)
+    except Exception:  # the runner itself broke: say so, and keep exit code 1 meaning "red"
+        traceback.print_exc()
+        return 2
     print(outcome.run_dir)
     if outcome.results is None:
         return 2
