@@ -117,8 +117,7 @@ def watch_latency(sample: GeneratedData, work: Path, gap_s: float) -> None:
                 cmd = await operator.say(room, f"!ccci rerun {recipe}")
                 await operator.wait_for(
                     lambda e: (
-                        " green" in str((e.get("content") or {}).get("body"))
-                        and reply_to(cmd, bot_user.user_id)(e)
+                        " green" in str((e.get("content") or {}).get("body")) and reply_to(cmd, bot_user.user_id)(e)
                     ),
                     timeout=300,
                 )
