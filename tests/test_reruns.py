@@ -84,6 +84,20 @@ def cli_args(config: Config, config_path: Path) -> list[str]:
     ]
 
 
+def write_cli_config(path: Path, site: Site, runner: dict[str, object]) -> None:
+    """A config file for `ccci-bot rerun`, on the site's dirs, without Docker checks."""
+    ccci = {
+        "runs_dir": str(site.runs_dir),
+        "warm_dir": str(site.warm_dir),
+        "active_dir": str(site.config.ccci.active_dir),
+    }
+    path.write_text(
+        json.dumps(
+            {"ccci": ccci, "data_dir": str(site.config.data_dir), "runner": runner, "docker": {"base_url": None}}
+        )
+    )
+
+
 def test_a_flake_turns_flake_after_a_green_isolation_rerun(site: Site, sample: GeneratedData) -> None:
     config = rerun_config(site, sample)
     recorder = Recorder()
@@ -115,20 +129,7 @@ def test_a_deterministic_failure_turns_recipe_defect_k_of_n(site: Site, sample: 
     config = rerun_config(site, sample)
     config_file = site.runs_dir.parent / "rerun.yaml"
     env = dict(config.runner.env)
-    config_file.write_text(
-        json.dumps(
-            {
-                "ccci": {
-                    "runs_dir": str(site.runs_dir),
-                    "warm_dir": str(site.warm_dir),
-                    "active_dir": str(site.runs_dir.parent / "active"),
-                },
-                "data_dir": str(config.data_dir),
-                "runner": {"steps": [list(STANDIN)], "env": env, "busy_wait_s": 5, "busy_poll_s": 0.05},
-                "docker": {"base_url": None},
-            }
-        )
-    )
+    write_cli_config(config_file, site, {"steps": [list(STANDIN)], "env": env, "busy_wait_s": 5, "busy_poll_s": 0.05})
     assert cli(["rerun", "mattermost-lts", "--times", "2", "--json", "--config", str(config_file)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["state"] == "done" and len(out["attempts"]) == 2
@@ -162,20 +163,7 @@ def test_preflight_waits_while_something_is_in_flight_and_proceeds_once_it_is_go
 def test_a_node_that_stays_busy_means_giving_up_clearly(site: Site, sample: GeneratedData, capsys) -> None:
     (site.config.ccci.active_dir / "discourse.ci.example.org").write_text("")
     config_file = site.runs_dir.parent / "busy.yaml"
-    config_file.write_text(
-        json.dumps(
-            {
-                "ccci": {
-                    "runs_dir": str(site.runs_dir),
-                    "warm_dir": str(site.warm_dir),
-                    "active_dir": str(site.config.ccci.active_dir),
-                },
-                "data_dir": str(site.config.data_dir),
-                "runner": {"steps": [list(STANDIN)], "busy_wait_s": 0.2, "busy_poll_s": 0.05},
-                "docker": {"base_url": None},
-            }
-        )
-    )
+    write_cli_config(config_file, site, {"steps": [list(STANDIN)], "busy_wait_s": 0.2, "busy_poll_s": 0.05})
     assert cli(["rerun", "immich", "--config", str(config_file)]) == 3
     out = capsys.readouterr().out
     assert "stayed busy" in out and "discourse.ci.example.org" in out and "Nothing was run" in out
@@ -234,20 +222,7 @@ def test_a_runner_that_writes_no_results_is_reported_with_its_log(
     site: Site, sample: GeneratedData, step: tuple[str, ...], outcome: str, shown: str, capsys
 ) -> None:
     config_file = site.runs_dir.parent / "broken.yaml"
-    config_file.write_text(
-        json.dumps(
-            {
-                "ccci": {
-                    "runs_dir": str(site.runs_dir),
-                    "warm_dir": str(site.warm_dir),
-                    "active_dir": str(site.config.ccci.active_dir),
-                },
-                "data_dir": str(site.config.data_dir),
-                "runner": {"steps": [list(step)], "busy_wait_s": 1},
-                "docker": {"base_url": None},
-            }
-        )
-    )
+    write_cli_config(config_file, site, {"steps": [list(step)], "busy_wait_s": 1})
     assert cli(["rerun", "outline", "--json", "--config", str(config_file)]) == 4
     out = json.loads(capsys.readouterr().out)
     assert out["attempts"][0]["outcome"] == outcome

@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -41,6 +40,8 @@ from typing import IO, NoReturn, Self
 import docker
 import docker.errors
 import requests.exceptions
+
+from bot.devserver.process import LocalService
 
 IMAGE_TAG = "ccci-sample/busybox:1"
 BUSYBOX = Path("/bin/busybox")
@@ -141,7 +142,7 @@ class ClosingClient(docker.DockerClient):
         self.close()
 
 
-class LocalDockerd:
+class LocalDockerd(LocalService):
     """One dockerd whose state (data root, socket, pid file, log) lives in workdir, as a swarm manager.
 
     Its exec root (runtime sockets, network namespaces) is a short path derived from workdir and is removed on
@@ -224,23 +225,6 @@ class LocalDockerd:
         if self._proc is None:
             raise DockerdError("dockerd is not running")
         return self._proc.wait()
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The last lines of dockerd.log."""
-        try:
-            with self.log_path.open(encoding="utf-8", errors="replace") as log:
-                return "".join(deque(log, maxlen=lines))
-        except FileNotFoundError:
-            return ""
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"LocalDockerd({str(self.workdir)!r}, base_url={self.base_url!r}, pid={self.pid})"

@@ -21,14 +21,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import Any, NoReturn, Self
+from types import FrameType
+from typing import Any, NoReturn
 
 import yaml
+
+from bot.devserver.process import LocalService
 
 CONFIG_NAME = "homeserver.yaml"
 LOG_CONFIG_NAME = "log.config.yaml"
@@ -102,7 +103,7 @@ class MatrixUser:
     device_id: str | None
 
 
-class LocalSynapse:
+class LocalSynapse(LocalService):
     """One Synapse homeserver whose whole state (config, keys, sqlite database, media, log) lives in workdir.
 
     The port and registration secret are fixed when the object is made, and reused from an existing
@@ -229,23 +230,6 @@ class LocalSynapse:
         if not isinstance(reply, dict):
             raise SynapseError(f"{method} {path}: expected a JSON object, got {reply!r}")
         return reply
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The last lines of synapse.log (Synapse's stdout/stderr and its WARNING+ log records)."""
-        try:
-            with self.log_path.open(encoding="utf-8", errors="replace") as log:
-                return "".join(deque(log, maxlen=lines))
-        except FileNotFoundError:
-            return ""
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         return f"LocalSynapse({str(self.workdir)!r}, url={self.url!r}, pid={self.pid})"

@@ -1,0 +1,37 @@
+"""What every local service the tests and the demo start has in common: a log file to show when it
+fails, and start/stop as a context manager."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import deque
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+
+class LocalService(ABC):
+    log_path: Path
+
+    @abstractmethod
+    def start(self, timeout: float = 60.0) -> None: ...
+
+    @abstractmethod
+    def stop(self, timeout: float = 30.0) -> None: ...
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the service's log (shown when it fails to start or dies)."""
+        try:
+            with self.log_path.open(encoding="utf-8", errors="replace") as log:
+                return "".join(deque(log, maxlen=lines))
+        except FileNotFoundError:
+            return ""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
