@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.evidence import target_run
 from bot.links import link
-from bot.model import RunStatus, TestStatus
+from bot.model import RunKind, RunStatus, TestStatus
 from bot.reruns.execute import Attempt
 from bot.reruns.store import Rerun
 from bot.service import Service
@@ -61,8 +62,8 @@ def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
     if len(statuses) < len(attempts):
         head += f" ({len(attempts) - len(statuses)} did not produce a run)"
     out = [head + ".", *lines]
-    why = service.store.runs_of(rerun.recipe)
-    sweep = [r for r in why if r.kind.value == "sweep" and r.version == rerun.version]
+    runs = service.store.runs_of(rerun.recipe)
+    sweep = [r for r in runs if r.kind is RunKind.SWEEP and r.version == rerun.version]
     if sweep:
         last = sweep[-1]
         failing = ", ".join(f"{f.tier}/{f.test}" for f in store.failures(last.run_id)[:3])
@@ -71,9 +72,7 @@ def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
             + (f" ({failing})" if failing else "")
             + f" → {greens} of {len(attempts)} green alone."
         )
-    from bot.evidence import target_run
-
-    target = target_run(why)
+    target = target_run(runs)
     stored = store.verdict(target.run_id) if target is not None else None
     if stored is not None:
         v = stored[0]
