@@ -5,14 +5,16 @@ against it and tears it down. Skipped, with the reason shown, where no engine ca
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import docker
 import pytest
 
-from bot.devserver.dockerd import LocalDockerd, dockerd_available
+from bot.devserver.dockerd import LocalDockerd, dockerd_available, poll
 from bot.node import Node
 from bot.reruns.manager import RerunManager
 from bot.reruns.store import Rerun
@@ -60,6 +62,18 @@ def rerun(config, recipe: str, recorder: Recorder) -> Rerun:  # type: ignore[no-
     return asyncio.run(scenario())
 
 
+def clean(engine: LocalDockerd) -> None:
+    """Remove every stack object a test left (services first, then their networks), for the next test."""
+    with engine.client() as client:
+        for service in client.services.list():
+            service.remove()
+        assert poll(lambda: not client.services.list(), 60)
+        for network in client.networks.list(filters={"label": "com.docker.stack.namespace"}):
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                network.remove()
+        assert poll(lambda: not client.networks.list(filters={"label": "com.docker.stack.namespace"}), 60)
+
+
 def foreign_stack(engine: LocalDockerd, tmp_path: Path, name: str) -> None:
     compose = tmp_path / f"{name}.yml"
     compose.write_text(
@@ -102,9 +116,7 @@ def test_a_deterministic_failure_on_a_real_stack(site: Site, sample: GeneratedDa
 def test_leftovers_after_teardown_are_reported(site: Site, sample: GeneratedData, engine: LocalDockerd) -> None:
     final = rerun(docker_config(site, sample, engine, CCCI_SAMPLE_LEAVE_SERVICE="1"), "immich", Recorder())
     assert "leftover after teardown: service" in final.message
-    with engine.client() as client:
-        for service in client.services.list():
-            service.remove()  # clean up for the next test
+    clean(engine)
 
 
 def test_a_hung_runner_is_killed_at_the_deadline(site: Site, sample: GeneratedData, engine: LocalDockerd) -> None:
@@ -114,9 +126,7 @@ def test_a_hung_runner_is_killed_at_the_deadline(site: Site, sample: GeneratedDa
     assert final.attempts[0]["outcome"] == "timeout"
     assert "infra/timeout" in final.message
     assert final.attempts[0]["leftovers"], "a killed runner cannot tear down: the stack must show as a leftover"
-    with engine.client() as client:
-        for service in client.services.list():
-            service.remove()
+    clean(engine)
 
 
 __all__ = ["sys"]

@@ -251,8 +251,13 @@ def test_leave_service_leaves_a_labelled_service_behind(
             in (outcome.run_dir / "run.log").read_text()
         )
     finally:
-        for service in client.services.list(filters={"label": f"com.docker.stack.namespace={req.stack}"}):
+        label = {"label": f"com.docker.stack.namespace={req.stack}"}
+        for service in client.services.list(filters=label):
             service.remove()
+        assert poll(lambda: not client.services.list(filters=label), 60)
+        for network in client.networks.list(filters=label):  # swarm may keep the stack network behind
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                network.remove()
         assert wait_gone(client, req.stack).empty
 
 

@@ -296,6 +296,19 @@ class LiveStack:
         except (StackError, subprocess.TimeoutExpired, OSError) as exc:
             log.raw(str(exc))
         log.line(f"teardown: waiting until nothing labelled {STACK_LABEL}={self.name} is left (timeout {timeout:g}s)")
+
+        # `docker stack rm` removes the stack's network right after its services; if a task's endpoint is
+        # still closing then (a loaded node), the engine keeps that network for good. Remove it again once
+        # the services and containers are gone, as an operator would.
+        def tasks_gone() -> bool:
+            now = leftovers(self.client, self.name)
+            return not now.services and not now.containers
+
+        poll(tasks_gone, timeout, POLL_INTERVAL)
+        with contextlib.suppress(docker.errors.DockerException):
+            for network in self.client.networks.list(filters=namespace_filter(self.name)):
+                with contextlib.suppress(docker.errors.DockerException):
+                    network.remove()
         left = wait_gone(self.client, self.name, timeout)
         if leave and left.empty:
             with contextlib.suppress(docker.errors.DockerException):
