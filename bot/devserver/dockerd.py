@@ -34,14 +34,14 @@ import tarfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import FrameType, TracebackType
-from typing import IO, NoReturn, Self
+from types import TracebackType
+from typing import IO, Self
 
 import docker
 import docker.errors
 import requests.exceptions
 
-from bot.devserver.process import LocalService
+from bot.devserver.process import LocalService, interrupt, signal_group
 
 IMAGE_TAG = "ccci-sample/busybox:1"
 BUSYBOX = Path("/bin/busybox")
@@ -202,13 +202,13 @@ class LocalDockerd(LocalService):
         if proc is not None:
             if proc.poll() is None:
                 self._leave_swarm()
-                _signal_group(proc.pid, signal.SIGTERM)
+                signal_group(proc.pid, signal.SIGTERM)
                 try:
                     proc.wait(timeout)
                 except subprocess.TimeoutExpired:
-                    _signal_group(proc.pid, signal.SIGKILL)
+                    signal_group(proc.pid, signal.SIGKILL)
                     proc.wait()
-            _signal_group(proc.pid, signal.SIGKILL)  # anything left in dockerd's group
+            signal_group(proc.pid, signal.SIGKILL)  # anything left in dockerd's group
             self._kill_strays(timeout)
             self._unmount()
         if self._lock is not None:
@@ -353,11 +353,6 @@ def _first_missing(path: Path) -> Path:
     return top
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):  # the group is already gone
-        os.killpg(pgid, sig)
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -400,10 +395,6 @@ def _mounts_under(root: Path) -> list[Path]:
     return found
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI: run an engine in WORKDIR with the sample image, print its base_url, stop on Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(
@@ -417,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         print(reason, file=sys.stderr)
         return 1
     engine = LocalDockerd(args.workdir)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         with engine:
             engine.ensure_image()

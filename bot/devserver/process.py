@@ -3,11 +3,14 @@ fails, and start/stop as a context manager."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 from abc import ABC, abstractmethod
 from collections import deque
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+from types import FrameType, TracebackType
+from typing import NoReturn, Self
 
 
 class LocalService(ABC):
@@ -35,3 +38,14 @@ class LocalService(ABC):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> None:
+    """Signal a service's whole process group; a group already gone is not an error."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def interrupt(signum: int, frame: FrameType | None) -> NoReturn:
+    """A SIGTERM handler for the devserver CLIs: stop as cleanly as on Ctrl-C."""
+    raise KeyboardInterrupt

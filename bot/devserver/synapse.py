@@ -8,11 +8,9 @@ spawned, and a Ctrl-C meant for the CLI does not reach Synapse before our orderl
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import hmac
 import json
-import os
 import secrets
 import signal
 import socket
@@ -24,12 +22,11 @@ import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
-from typing import Any, NoReturn
+from typing import Any
 
 import yaml
 
-from bot.devserver.process import LocalService
+from bot.devserver.process import LocalService, interrupt, signal_group
 
 CONFIG_NAME = "homeserver.yaml"
 LOG_CONFIG_NAME = "log.config.yaml"
@@ -171,13 +168,13 @@ class LocalSynapse(LocalService):
         if proc is None:
             return
         if proc.poll() is None:
-            _signal_group(proc.pid, signal.SIGTERM)
+            signal_group(proc.pid, signal.SIGTERM)
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
+                signal_group(proc.pid, signal.SIGKILL)
                 proc.wait()
-        _signal_group(proc.pid, signal.SIGKILL)  # anything Synapse left behind in its group
+        signal_group(proc.pid, signal.SIGKILL)  # anything Synapse left behind in its group
 
     def restart(self) -> None:
         """Stop and start again: same port, database and secret, so existing access tokens stay valid."""
@@ -313,15 +310,6 @@ class LocalSynapse(LocalService):
             time.sleep(POLL_INTERVAL)
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):  # the group is already gone
-        os.killpg(pgid, sig)
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """CLI: run a Synapse in WORKDIR, print its URL on stdout, stop it on Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(
@@ -336,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     server = LocalSynapse(
         args.workdir, port=args.port, relaxed_rate_limits=not args.default_rate_limits, server_name=args.server_name
     )
-    signal.signal(signal.SIGTERM, _interrupt)  # stop as cleanly on SIGTERM as on Ctrl-C
+    signal.signal(signal.SIGTERM, interrupt)  # stop as cleanly on SIGTERM as on Ctrl-C
     try:
         with server:
             print(server.url, flush=True)
