@@ -35,6 +35,8 @@ MAX_LINE_CHARS = 4000
 # A UTF-8 character is at most 4 bytes, so this many bytes always decode to more than MAX_LINE_CHARS.
 _MAX_LINE_BYTES = 4 * MAX_LINE_CHARS + 4
 _SKIP_CHUNK = 1024 * 1024
+# Reads while moving from an index entry to a page: small, since the distance is a stride or so (~0.5 MiB).
+_ADVANCE_BYTES = 256 * 1024
 CACHE_ENTRIES = 16
 
 
@@ -178,7 +180,7 @@ def _advance(handle: io.BufferedReader, pos: int, n: int, size: int, block_bytes
     """Move past ``n`` newlines from ``pos`` (not beyond ``size``): ``(new position, newlines passed)``."""
     if n <= 0:
         return pos, 0
-    buf = bytearray(min(block_bytes, max(1, size - pos)))
+    buf = bytearray(min(block_bytes, _ADVANCE_BYTES, max(1, size - pos)))
     view = memoryview(buf)
     passed = 0
     while passed < n and pos < size:
