@@ -260,3 +260,14 @@ def test_missing_file_and_bad_arguments(tmp_path: Path) -> None:
         read_page(log, 1, 0)
     with pytest.raises(ValueError, match="count"):
         page_around(log, 1, 10**6)
+
+
+def test_long_lines_get_index_entries_by_bytes_not_only_by_stride(tmp_path: Path) -> None:
+    """100 lines of 200 kB: far fewer than a stride, yet the index still has entries every few MiB."""
+    log = tmp_path / "run.log"
+    log.write_bytes(b"".join(b"%03d " % i + b"z" * 200_000 + b"\n" for i in range(1, 101)))
+    tail = read_tail(log, 2)
+    assert [text[:3] for _, text in tail.lines] == ["099", "100"] and tail.total_lines == 100
+    index = cached_index(log)
+    assert index is not None and index.entries >= 2
+    assert page_around(log, 60, 1).lines[0][1].startswith("060 zzz")
