@@ -45,7 +45,11 @@ class OutboxSender:
             if not pending:
                 return None
             for message in pending:
-                result = await self.send(message.room_id, message.event_type, message.content, message.txn_id)
+                content = await asyncio.to_thread(self.chat.resolve_refs, message.content)
+                if content is None:  # an edit of a message the homeserver refused: nothing to edit
+                    await asyncio.to_thread(self.chat.mark_sent, message.id, "")
+                    continue
+                result = await self.send(message.room_id, message.event_type, content, message.txn_id)
                 if result.event_id is not None:
                     self.backoff.reset()
                     await asyncio.to_thread(self.chat.mark_sent, message.id, result.event_id)

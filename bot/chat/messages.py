@@ -64,15 +64,26 @@ def notice(body: str, html: str, to: ChatMessage | None = None, more_url: str | 
         budget = budget * 3 // 4
 
 
-def edit(event_id: str, body: str, html: str) -> dict[str, Any]:
-    """An m.replace edit of an earlier notice (clients show the new text in place)."""
-    new = {"msgtype": "m.notice", "body": body, "format": "org.matrix.custom.html", "formatted_body": html}
+def edit(event_id: str, body: str, html: str, more_url: str | None = None) -> dict[str, Any]:
+    """An m.replace edit of an earlier notice (clients show the new text in place).
+
+    The new content is cut to fit like any notice; the fallback body for clients without edits is
+    only its first line, so the event stays under the size limit.
+    """
+    new = notice(body, html, more_url=more_url)
+    first = new["body"].split("\n", 1)[0]
     return {
         "msgtype": "m.notice",
-        "body": f"* {body}",
+        "body": f"* {first}",
         "m.new_content": new,
         "m.relates_to": {"rel_type": "m.replace", "event_id": event_id},
     }
+
+
+def thread_reply(root_event_id: str, body: str, html: str) -> dict[str, Any]:
+    """A notice in the thread of ``root_event_id`` (falling back to a reply for clients without threads)."""
+    to = ChatMessage(root_event_id, "", "", "", "m.notice", 0, thread_root=root_event_id)
+    return notice(body, html, to)
 
 
 def reaction(to: ChatMessage, key: str = ACK_REACTION) -> dict[str, Any]:

@@ -15,6 +15,14 @@ from typing import Any
 
 from bot.store.db import Store
 
+# An event id not known yet: "txn:<txn id>" of a message queued earlier, filled in when sending.
+REF_PREFIX = "txn:"
+
+
+def ref(txn_id: str) -> str:
+    """Point a relation at a message that is queued but maybe not sent yet."""
+    return f"{REF_PREFIX}{txn_id}"
+
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -23,6 +31,11 @@ class Outgoing:
     room_id: str
     event_type: str
     content: dict[str, Any]
+    txn_id: str | None = None  # set beforehand when a message queued with it must refer to it
+
+
+def new_txn_id() -> str:
+    return f"ccci-{uuid.uuid4().hex}"
 
 
 @dataclass(frozen=True)
@@ -62,7 +75,7 @@ class ChatStore:
     @staticmethod
     def _enqueue(c: Any, messages: list[Outgoing]) -> list[str]:
         now = time.time()
-        rows = [(f"ccci-{uuid.uuid4().hex}", m.room_id, m.event_type, json.dumps(m.content), now) for m in messages]
+        rows = [(m.txn_id or new_txn_id(), m.room_id, m.event_type, json.dumps(m.content), now) for m in messages]
         c.executemany(
             "INSERT INTO outbox (txn_id, room_id, event_type, content_json, created_at) VALUES (?,?,?,?,?)", rows
         )
@@ -88,6 +101,41 @@ class ChatStore:
 
     def pending_count(self) -> int:
         return int(self.store.query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")[0][0])
+
+    def resolve_refs(self, content: dict[str, Any]) -> dict[str, Any] | None:
+        """Fill in the event ids of ``txn:`` references (edits, thread replies of queued messages).
+
+        A reference to a message the homeserver refused drops the relation; an edit of one is dropped
+        (None), since there is nothing to edit. The outbox sends in order, so the target went first.
+        """
+        relates = content.get("m.relates_to")
+        if not isinstance(relates, dict):
+            return content
+        relates = dict(relates)
+        target = relates.get("event_id")
+        if isinstance(target, str) and target.startswith(REF_PREFIX):
+            event_id = self.sent_event_id(target[len(REF_PREFIX) :])
+            if event_id is None:
+                if relates.get("rel_type") == "m.replace":
+                    return None
+                relates.pop("rel_type", None)
+                relates.pop("event_id", None)
+                relates.pop("is_falling_back", None)
+            else:
+                relates["event_id"] = event_id
+        reply = relates.get("m.in_reply_to")
+        if isinstance(reply, dict) and str(reply.get("event_id", "")).startswith(REF_PREFIX):
+            event_id = self.sent_event_id(str(reply["event_id"])[len(REF_PREFIX) :])
+            if event_id is None:
+                relates.pop("m.in_reply_to")
+            else:
+                relates["m.in_reply_to"] = {"event_id": event_id}
+        resolved = dict(content)
+        if relates:
+            resolved["m.relates_to"] = relates
+        else:
+            resolved.pop("m.relates_to")
+        return resolved
 
     def sent_event_id(self, txn_id: str) -> str | None:
         rows = self.store.query("SELECT event_id FROM outbox WHERE txn_id = ?", (txn_id,))
