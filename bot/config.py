@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
@@ -46,8 +47,6 @@ class CcciConfig:
     settle_s: float = 120.0
     # Sweep-kind runs closer than this in time belong to the same sweep.
     sweep_gap_s: float = 900.0
-    # How often the running bot scans the runs dir for new runs.
-    scan_interval_s: float = 60.0
     # Recipe clones (<recipes_dir>/<recipe>, git repos) for the stale-test search when a run dir has none.
     recipes_dir: Path | None = None
 
@@ -145,6 +144,35 @@ class EvidenceConfig:
 
 
 @dataclass(frozen=True)
+class ReportsConfig:
+    """Sweep summaries and the scheduled red report: where, when, and how eagerly to settle verdicts."""
+
+    rooms: tuple[str, ...] = ()  # empty: the matrix.rooms
+    poll_s: float = 60.0  # how often the runs dir is scanned (a webhook can wake the scan sooner)
+    quiet_s: float = 600.0  # a sweep is finished when nothing is in flight and no run appeared for this long
+    cron: str = "0 7 * * *"  # the red report; an optional sixth leading field is seconds
+    timezone: str = "UTC"
+    misfire_grace_s: float = 43200.0  # a slot missed by less than this is still sent on start (marked late)
+    auto_rerun: bool = True  # rerun newly red recipes whose verdict is not settled yet
+    auto_rerun_max: int = 5  # at most this many automatic reruns per sweep
+    settled_confidence: float = 0.8  # a verdict at least this sure needs no automatic rerun
+    thread_over: int = 5  # more red recipes than this: a short headline, the details in its thread
+    flip_window: int = 10  # sweeps looked back over to count red/green flips
+    webhook_secret_env: str | None = None  # enables POST /hooks/run-finished (HMAC-SHA256 of the body)
+
+    def report_rooms(self, matrix_rooms: tuple[str, ...]) -> tuple[str, ...]:
+        return self.rooms or matrix_rooms
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    """The bot's HTTP server (webhook, evidence pages); ``listen`` None means no server."""
+
+    listen: str | None = None  # host:port, e.g. 127.0.0.1:8080
+    public_url: str | None = None  # how operators reach it, for links in chat
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration of one bot."""
 
@@ -156,6 +184,8 @@ class Config:
     access: AccessConfig = field(default_factory=AccessConfig)
     runner: RunnerConfig = field(default_factory=RunnerConfig)
     docker: DockerConfig = field(default_factory=DockerConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
+    web: WebConfig = field(default_factory=WebConfig)
     data_dir: Path = DEFAULT_DATA_DIR
     source: Path | None = None
 
@@ -404,6 +434,60 @@ def _positive_int(value: Any, key: str) -> int:
     return value
 
 
+def _positive_seconds(value: Any, key: str) -> float:
+    seconds = _seconds(value, key)
+    if seconds <= 0:
+        raise ConfigError(f"{key}: expected a number of seconds > 0, got {_kind(value)}")
+    return seconds
+
+
+def _int_at_least_0(value: Any, key: str) -> int:
+    number = _int(value, key)
+    if number < 0:
+        raise ConfigError(f"{key}: expected an integer >= 0, got {_kind(value)}")
+    return number
+
+
+def _bool(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected true or false, got {_kind(value)}")
+    return value
+
+
+def _fraction(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise ConfigError(f"{key}: expected a number from 0 to 1, got {_kind(value)}")
+    return float(value)
+
+
+def _timezone(value: Any, key: str) -> str:
+    text = _str(value, key)
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(f"{key}: expected an IANA time zone like UTC or Europe/Berlin, got {text!r}") from exc
+    return text
+
+
+def _cron(value: Any, key: str) -> str:
+    from bot.reports.schedule import CronError, parse_cron
+
+    text = _str(value, key)
+    try:
+        parse_cron(text, "UTC")
+    except CronError as exc:
+        raise ConfigError(f"{key}: {exc}") from exc
+    return text
+
+
+def _listen(value: Any, key: str) -> str:
+    text = _str(value, key)
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{key}: expected host:port like 127.0.0.1:8080, got {text!r}")
+    return text
+
+
 def _url_template(value: Any, key: str) -> str:
     text = _str(value, key)
     if "{run_id}" not in text:
@@ -431,8 +515,9 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
         settle_s=c.get("settle_s", d.settle_s, _seconds),
         sweep_gap_s=c.get("sweep_gap_s", d.sweep_gap_s, _seconds),
         recipes_dir=c.get("recipes_dir", None, _path),
-        scan_interval_s=c.get("scan_interval_s", d.scan_interval_s, _seconds),
     )
+    if "scan_interval_s" in c.data:
+        raise ConfigError("ccci.scan_interval_s: renamed to reports.poll_s (how often the runs dir is scanned)")
     c.finish()
     lk = root.section("links")
     links = LinksConfig(base_url=lk.get("base_url", None, _url_template))
@@ -491,6 +576,26 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
     )
     dk.seen.add("base_url")
     dk.finish()
+    rp = root.section("reports")
+    drp = ReportsConfig()
+    reports = ReportsConfig(
+        rooms=rp.get("rooms", (), _rooms),
+        poll_s=rp.get("poll_s", drp.poll_s, _positive_seconds),
+        quiet_s=rp.get("quiet_s", drp.quiet_s, _seconds),
+        cron=rp.get("cron", drp.cron, _cron),
+        timezone=rp.get("timezone", drp.timezone, _timezone),
+        misfire_grace_s=rp.get("misfire_grace_s", drp.misfire_grace_s, _positive_seconds),
+        auto_rerun=rp.get("auto_rerun", drp.auto_rerun, _bool),
+        auto_rerun_max=rp.get("auto_rerun_max", drp.auto_rerun_max, _positive_int),
+        settled_confidence=rp.get("settled_confidence", drp.settled_confidence, _fraction),
+        thread_over=rp.get("thread_over", drp.thread_over, _int_at_least_0),
+        flip_window=rp.get("flip_window", drp.flip_window, _positive_int),
+        webhook_secret_env=rp.get("webhook_secret_env", None, _env_name),
+    )
+    rp.finish()
+    w = root.section("web")
+    web = WebConfig(listen=w.get("listen", None, _listen), public_url=w.get("public_url", None, _http_url))
+    w.finish()
     data_dir = root.get("data_dir", DEFAULT_DATA_DIR, _path)
     root.finish()
     return Config(
@@ -502,6 +607,8 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
         access=access,
         runner=runner,
         docker=docker,
+        reports=reports,
+        web=web,
         data_dir=data_dir,
         source=source,
     )

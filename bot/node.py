@@ -81,11 +81,15 @@ class Node:
                     found.setdefault(namespace, []).append(f"{kind} {name}")
         return found
 
-    def state(self) -> NodeState:
+    def active(self) -> list[str]:
+        """cc-ci's in-flight markers (one entry per deploy running); a missing dir means none."""
         try:
-            active = sorted(e.name for e in self.active_dir.iterdir() if not e.name.startswith("."))
+            return sorted(e.name for e in self.active_dir.iterdir() if not e.name.startswith("."))
         except FileNotFoundError:
-            active = []
+            return []
+
+    def state(self) -> NodeState:
+        active = self.active()
         stacks = sorted(ns for ns in self._namespaces() if ns not in self.allowed)
         return NodeState(active, stacks)
 

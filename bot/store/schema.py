@@ -145,6 +145,40 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX reruns_by_state ON reruns(state, id);
     """,
+    # 5: reports: each sweep summary and each scheduled slot is recorded in the transaction that
+    # queues its messages (posted once, across restarts); which runs a summary covered (a re-written
+    # run never makes a second one); its messages (to edit them); the verdicts it last announced.
+    """
+    CREATE TABLE reports (
+        key TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        sweep_id TEXT,
+        slot REAL,
+        late INTEGER NOT NULL DEFAULT 0,
+        created_at REAL NOT NULL,
+        reruns_queued INTEGER NOT NULL DEFAULT 0,
+        body_json TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX reports_by_kind ON reports(kind, created_at);
+    CREATE TABLE report_runs (
+        run_id TEXT PRIMARY KEY,
+        report_key TEXT NOT NULL
+    );
+    CREATE TABLE report_messages (
+        report_key TEXT NOT NULL,
+        room_id TEXT NOT NULL,
+        role TEXT NOT NULL,
+        txn_id TEXT NOT NULL,
+        PRIMARY KEY (report_key, room_id, role)
+    );
+    CREATE TABLE report_verdicts (
+        report_key TEXT NOT NULL,
+        recipe TEXT NOT NULL,
+        category TEXT NOT NULL,
+        confidence REAL NOT NULL,
+        PRIMARY KEY (report_key, recipe)
+    );
+    """,
 )
 
 
