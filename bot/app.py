@@ -13,18 +13,24 @@ import signal
 import time
 from html import escape
 
+from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
 from bot.backoff import Backoff, sleep_unless
 from bot.chat.dispatch import Dispatcher, parse, why_url
 from bot.chat.messages import edit, notice, reaction
-from bot.config import Config
+from bot.config import Config, secret_from_env
 from bot.matrix.client import MatrixConnection, MatrixError, Unavailable
 from bot.matrix.events import ChatMessage, SyncBatch
 from bot.node import Node
 from bot.outbox import OutboxSender
+from bot.reports.reporter import Reporter
 from bot.reruns.manager import RerunManager
 from bot.reruns.store import Rerun
 from bot.service import Service
-from bot.store.chat import ChatStore, Outgoing
+from bot.store.chat import ChatStore, Outgoing, ref
+from bot.web.hooks import hook_routes
+from bot.web.server import start_server
 from commands import BotState, Context
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,7 @@ class Bot:
         self.dispatcher = Dispatcher(self._context, config.access, self.conn.power_level, why_url)
         node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
         self.reruns = RerunManager(service, node, self._notify_rerun, self.stop)
+        self.reporter = Reporter(service, node, self._report_rooms, self.outbox.wake.set, self.stop, self.reruns)
         self.status_messages: dict[int, str] = {}  # rerun id → txn id of its status message (edited in place)
         self.exit_code = 0
         self.synced = asyncio.Event()  # set after each completed sync: lets tests and the demo wait on it
@@ -86,18 +93,64 @@ class Bot:
         tasks = [
             asyncio.create_task(self._sync_loop(), name="sync"),
             asyncio.create_task(self.outbox.run(), name="outbox"),
-            asyncio.create_task(self._scan_loop(), name="scan"),
+            asyncio.create_task(self.reporter.run_forever(), name="reports"),
             asyncio.create_task(self.reruns.run_forever(), name="reruns"),
         ]
         for task in tasks:
             task.add_done_callback(self._task_ended)
+        scheduler = self._start_scheduler()
+        server = await self._start_server()
         try:
             await self.stop.wait()
         finally:
+            scheduler.shutdown(wait=False)
+            if server is not None:
+                await server.cleanup()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.conn.close()
+
+    def _start_scheduler(self) -> AsyncIOScheduler:
+        """The red report as an APScheduler job: missed slots coalesce into one, within the grace time."""
+        reports = self.config.reports
+        scheduler = AsyncIOScheduler(timezone=reports.timezone)
+        scheduler.add_job(
+            self.reporter.scheduled,
+            self.reporter.trigger,
+            id="red-report",
+            coalesce=True,
+            misfire_grace_time=int(reports.misfire_grace_s),
+            max_instances=1,
+        )
+        scheduler.start()
+        log.info("red report scheduled: %r (%s)", reports.cron, reports.timezone)
+        return scheduler
+
+    async def _start_server(self) -> web.AppRunner | None:
+        listen = self.config.web.listen
+        if listen is None:
+            return None
+        app = web.Application()
+        secret_env = self.config.reports.webhook_secret_env
+        if secret_env:
+            secret = secret_from_env(secret_env, "reports.webhook_secret_env")
+            app.add_routes(hook_routes(secret or "", self.reporter.wake.set))
+        try:
+            return await start_server(app, listen)
+        except OSError as exc:
+            log.error("web.listen %s: cannot listen (%s); running without the HTTP server", listen, exc)
+            return None
+
+    def _wanted_rooms(self) -> list[str]:
+        rooms = list(self.config.matrix.rooms)
+        rooms += [r for r in self.config.reports.report_rooms(self.config.matrix.rooms) if r not in rooms]
+        return rooms
+
+    def _report_rooms(self) -> list[str]:
+        """Joined report rooms' ids (reports wait until at least one is joined)."""
+        wanted = set(self.config.reports.report_rooms(self.config.matrix.rooms))
+        return sorted(room_id for room_id, configured in self.rooms.items() if configured in wanted)
 
     def _task_ended(self, task: asyncio.Task[None]) -> None:
         """A loop that ends on its own is a bug: log it and stop, so a supervisor restarts the bot."""
@@ -109,7 +162,7 @@ class Bot:
         self.stop.set()
 
     async def _join_rooms(self) -> None:
-        for room in self.config.matrix.rooms:
+        for room in self._wanted_rooms():
             if room in self.rooms.values():
                 continue
             try:
@@ -117,20 +170,10 @@ class Bot:
                 await self.conn.join(room_id)
                 self.rooms[room_id] = room
                 log.info("joined %s (%s)", room, room_id)
+                self.reporter.wake.set()  # reports held back until a report room was joined
             except (MatrixError, Unavailable) as exc:
                 log.error("%s (will try again)", exc)
         self.state.rooms = sorted(self.rooms.values())
-
-    async def _scan_loop(self) -> None:
-        while not self.stop.is_set():
-            try:
-                report = await self.service.ingest()
-                if report.ingested:
-                    log.info("ingested %d new run(s)", len(report.ingested))
-            except Exception:  # a broken scan must not stop the bot; the log says why
-                log.exception("scan of %s failed", self.config.ccci.runs_dir)
-            if await sleep_unless(self.stop, self.config.ccci.scan_interval_s):
-                return
 
     # --- sync ------------------------------------------------------------------------------------
 
@@ -139,7 +182,7 @@ class Bot:
         first = since is None
         timeout_ms = int(self.config.matrix.sync_timeout_s * 1000)
         while not self.stop.is_set():
-            if len(self.rooms) < len(self.config.matrix.rooms):
+            if len(set(self.rooms.values())) < len(self._wanted_rooms()):
                 await self._join_rooms()
             try:
                 batch = await self.conn.sync(since, 0 if first else timeout_ms)
@@ -214,10 +257,7 @@ class Bot:
         to = ChatMessage(rerun.event_id or "", rerun.room_id, rerun.requested_by, "", "m.text", 0)
         html = f"<pre><code>{escape(text)}</code></pre>" if kind == "final" else escape(text)
         if kind == "progress" and rerun.id in self.status_messages:
-            event_id = await asyncio.to_thread(self.chat.sent_event_id, self.status_messages[rerun.id])
-            if event_id is None:
-                return  # the status message itself is not out yet; the next update will edit it
-            content = edit(event_id, text, html)
+            content = edit(ref(self.status_messages[rerun.id]), text, html)  # the outbox fills in its event id
             await asyncio.to_thread(self.chat.enqueue, [Outgoing(rerun.room_id, "m.room.message", content)])
         else:
             content = notice(text, html, to if rerun.event_id else None)

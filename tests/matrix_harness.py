@@ -90,14 +90,15 @@ def write_bot_config(
     warm_dir: Path,
     operators: list[str],
     runner: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     config = {
         "ccci": {
             "runs_dir": str(runs_dir),
             "warm_dir": str(warm_dir),
             "active_dir": str(data_dir / "active"),
-            "scan_interval_s": 3600,
         },
+        "reports": {"poll_s": 3600},
         "links": {"base_url": "https://ci.example.org/runs/{run_id}/{path}"},
         "data_dir": str(data_dir),
         "matrix": {
@@ -114,6 +115,9 @@ def write_bot_config(
     }
     if runner is not None:
         config["runner"] = runner
+    for section, values in (extra or {}).items():
+        merged = {**config.get(section, {}), **values} if isinstance(values, dict) else values
+        config[section] = merged
     path.write_text(yaml.safe_dump(config))
 
 

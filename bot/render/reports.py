@@ -1,0 +1,307 @@
+"""Sweep summaries and red reports as plain text, Matrix HTML and JSON.
+
+A summary has two parts: a headline (counts and what moved) that always fits a glance, and details
+(the recipe × tier grid, each red recipe's failure, verdict and links, shared failures). The poster
+decides whether the details go in the same message or in the headline's thread.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from bot.artifacts.timefmt import iso, short
+from bot.model import Change, RedReport, ReportRow, RunStatus, SweepReport, TestStatus, Verdict
+from bot.render.html import AMBER, GREEN, GREY, RED, _color, _link, _status
+
+_CELL_TEXT = {
+    TestStatus.PASS: "✓",
+    TestStatus.FAIL: "✗",
+    TestStatus.ERROR: "!",
+    TestStatus.SKIP: "-",
+    TestStatus.UNVER: "?",
+}
+_CELL_COLOR = {
+    TestStatus.PASS: GREEN,
+    TestStatus.FAIL: RED,
+    TestStatus.ERROR: RED,
+    TestStatus.SKIP: GREY,
+    TestStatus.UNVER: AMBER,
+}
+_LEGEND = "✓ pass  ✗ fail  ! error  - skipped  ? unverified  · not run"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class VerdictChange:
+    recipe: str
+    before: Verdict | None
+    after: Verdict
+
+
+def _verdict_short(v: Verdict | None) -> str:
+    return f"{v.category} {v.confidence:.0%}" if v else "not classified"
+
+
+def _names(rows: list[ReportRow]) -> str:
+    return ", ".join(r.recipe for r in rows)
+
+
+def _still_red(rows: list[ReportRow]) -> str:
+    return ", ".join(f"{r.recipe} ({r.red_sweeps} sweeps, since {short(r.red_since)})" for r in rows)
+
+
+def _moves(report: SweepReport) -> list[tuple[str, str]]:
+    """(label, names) of what moved, in the order an operator reads them."""
+    found = []
+    for label, change in (("Newly red", Change.NEWLY_RED), ("Newly green", Change.NEWLY_GREEN)):
+        rows = report.of(change)
+        if rows:
+            found.append((label, _names(rows)))
+    first_red = [r for r in report.of(Change.FIRST) if r.status is RunStatus.RED]
+    if first_red:
+        found.append(("Red in its first sweep", _names(first_red)))
+    still = report.of(Change.STILL_RED)
+    if still:
+        found.append(("Still red", _still_red(still)))
+    if report.not_run:
+        found.append(("Not in this sweep", ", ".join(report.not_run)))
+    return found
+
+
+def _title(report: SweepReport) -> str:
+    late = " (late: the bot was down when it finished)" if report.late else ""
+    return f"Sweep {report.sweep_id} finished{late}"
+
+
+def headline(report: SweepReport) -> Rendered:
+    c = report.counts
+    counts = f"{c['total']} recipes: {c['green']} green, {c['red']} red, {c['unverified']} unverified"
+    counts += f", {c['skipped']} not run"
+    text = [f"{_title(report)} — {counts}"]
+    text += [f"{label}: {names}" for label, names in _moves(report)]
+    html_counts = (
+        f"{c['total']} recipes: {_color(str(c['green']) + ' green', GREEN)}, {_color(str(c['red']) + ' red', RED)}, "
+        f"{_color(str(c['unverified']) + ' unverified', AMBER)}, {c['skipped']} not run"
+    )
+    html = [f"<b>{escape(_title(report))}</b> — {html_counts}"]
+    html += [f"<br><b>{escape(label)}:</b> {escape(names)}" for label, names in _moves(report)]
+    if not report.red:
+        text.append("All green.")
+        html.append("<br>All green.")
+    return Rendered("\n".join(text), "".join(html))
+
+
+def _flip_note(r: ReportRow, window: int) -> str:
+    return f"flipping: {r.flips} red/green flips in the last {window} sweeps" if r.flips >= 2 else ""
+
+
+def _red_text(r: ReportRow, window: int) -> list[str]:
+    lines = [f"✗ {r.recipe} {r.version or '?'} ({r.change.value}) run {r.run_id}"]
+    if r.failures:
+        f = r.failures[0]
+        more = f" (+{len(r.failures) - 1} more)" if len(r.failures) > 1 else ""
+        lines.append(f"    {f.tier}/{f.test}{more}: {textwrap.shorten(f.message, 160)}")
+    elif r.unverified:
+        lines.append("    unverified: a tier produced no result (infra, not evidence against the recipe)")
+    lines.append(f"    verdict: {_verdict_short(r.verdict)}" + (f" — {r.verdict.reason}" if r.verdict else ""))
+    flips = _flip_note(r, window)
+    if flips:
+        lines.append(f"    {flips}")
+    links = "  ".join(f"{name}: {url}" for name, url in (("log", r.log_url), ("junit", r.junit_url)) if url)
+    if links:
+        lines.append(f"    {links}")
+    return lines
+
+
+def _grid_text(report: SweepReport) -> list[str]:
+    width = max((len(r.recipe) for r in report.rows), default=6)
+    head = f"{'':<{width}}  " + " ".join(f"{t[:7]:<7}" for t in report.tiers)
+    lines = [head.rstrip()]
+    for r in report.rows:
+        cells = " ".join(f"{_CELL_TEXT.get(r.tiers[t], '?') if t in r.tiers else '·':<7}" for t in report.tiers)
+        lines.append(f"{r.recipe:<{width}}  {cells}".rstrip())
+    lines.append(_LEGEND)
+    return lines
+
+
+def _cell_html(status: TestStatus | None) -> str:
+    if status is None:
+        return "<td>·</td>"
+    color = _CELL_COLOR.get(status, GREY)
+    mark = _CELL_TEXT.get(status, "?")
+    return f'<td><font data-mx-bg-color="{color}" data-mx-color="#ffffff">&nbsp;{mark}&nbsp;</font></td>'
+
+
+def _grid_html(report: SweepReport) -> str:
+    head = "".join(f"<th>{escape(t)}</th>" for t in report.tiers)
+    rows = []
+    for r in report.rows:
+        cells = "".join(_cell_html(r.tiers.get(t)) for t in report.tiers)
+        verdict = escape(_verdict_short(r.verdict)) if r.status is RunStatus.RED else ""
+        rows.append(f"<tr><td><b>{escape(r.recipe)}</b></td>{cells}<td>{verdict}</td></tr>")
+    return f"<table><thead><tr><th>recipe</th>{head}<th>verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+
+
+def _red_html(r: ReportRow, window: int) -> str:
+    parts = [
+        f"<li>{_status(r.status, r.unverified)} <b>{escape(r.recipe)}</b> <code>{escape(r.version or '?')}</code>"
+        f" <i>{escape(r.change.value)}</i>"
+    ]
+    if r.failures:
+        f = r.failures[0]
+        more = f" (+{len(r.failures) - 1} more)" if len(r.failures) > 1 else ""
+        parts.append(
+            f"<br><code>{escape(f.tier)}/{escape(f.test)}</code>{more}: <code>{escape(f.message[:300])}</code>"
+        )
+    elif r.unverified:
+        parts.append("<br>unverified: a tier produced no result (infra, not evidence against the recipe)")
+    if r.verdict:
+        parts.append(f"<br>verdict: <b>{escape(r.verdict.category)}</b> {r.verdict.confidence:.0%} — ")
+        parts.append(escape(r.verdict.reason))
+    else:
+        parts.append("<br>verdict: <i>not classified yet</i>")
+    flips = _flip_note(r, window)
+    if flips:
+        parts.append(f"<br>{_color(escape(flips), AMBER)}")
+    links = " · ".join(_link(name, url) for name, url in (("log", r.log_url), ("junit", r.junit_url)) if url)
+    if links:
+        parts.append(f"<br>{links}")
+    return "".join(parts) + "</li>"
+
+
+def details(report: SweepReport, flip_window: int) -> Rendered:
+    text = _grid_text(report)
+    html = [_grid_html(report)]
+    reds = report.red
+    if reds:
+        text.append("")
+        for r in reds:
+            text += _red_text(r, flip_window)
+        html.append(f"<ul>{''.join(_red_html(r, flip_window) for r in reds)}</ul>")
+    for cl in report.clusters:
+        shared = f"{len(cl.recipes)} recipes share: {textwrap.shorten(cl.signature, 160)} ({', '.join(cl.recipes)})"
+        text.append(shared)
+        html.append(f"<br>{escape(shared)}")
+    if report.auto_reruns:
+        note = (
+            f"Isolation reruns queued for {', '.join(report.auto_reruns)}: their verdicts are not settled yet; "
+            "this summary is updated as they finish."
+        )
+        text.append(note)
+        html.append(f"<br><i>{escape(note)}</i>")
+    return Rendered("\n".join(text), "".join(html))
+
+
+def verdict_changes(sweep_id: str, changes: list[VerdictChange]) -> Rendered:
+    lines = [f"{c.recipe}: {_verdict_short(c.before)} → {_verdict_short(c.after)} — {c.after.reason}" for c in changes]
+    text = f"Verdict update for {sweep_id}:\n" + "\n".join(f"  {line}" for line in lines)
+    html = f"<b>Verdict update for {escape(sweep_id)}</b><ul>" + "".join(f"<li>{escape(x)}</li>" for x in lines)
+    return Rendered(text, html + "</ul>")
+
+
+# --- the scheduled red report ---------------------------------------------------------------------
+
+
+def red_report(report: RedReport) -> Rendered:
+    late = " (late: the bot was down at the scheduled time)" if report.late else ""
+    title = f"Red report for {iso(report.slot)}{late}"
+    if not report.rows:
+        text = f"{title}: all green ({report.recipes} recipes)."
+        return Rendered(text, f"<b>{escape(title)}</b>: all green ({report.recipes} recipes).")
+    lines = [f"{title}: {len(report.rows)} of {report.recipes} recipes red"]
+    items = []
+    for r in report.rows:
+        age = f"red since {short(r.red_since)} ({r.red_runs} run(s))"
+        failing = ""
+        if r.failures:
+            f = r.failures[0]
+            failing = f" {f.tier}/{f.test}"
+        elif r.unverified:
+            failing = " unverified (infra)"
+        line = f"✗ {r.recipe} {r.version or '?'}{failing} — {age}; verdict {_verdict_short(r.verdict)}"
+        links = "  ".join(f"{name}: {url}" for name, url in (("log", r.log_url), ("junit", r.junit_url)) if url)
+        lines.append(line + (f"\n    {links}" if links else ""))
+        link_html = " · ".join(_link(n, u) for n, u in (("log", r.log_url), ("junit", r.junit_url)) if u)
+        items.append(
+            f"<li>{_status(RunStatus.RED, r.unverified)} <b>{escape(r.recipe)}</b> "
+            f"<code>{escape(r.version or '?')}</code><code>{escape(failing)}</code> — {escape(age)}; "
+            f"verdict <b>{escape(_verdict_short(r.verdict))}</b>{' · ' + link_html if link_html else ''}</li>"
+        )
+    html = f"<b>{escape(title)}</b>: {len(report.rows)} of {report.recipes} recipes red<ul>{''.join(items)}</ul>"
+    return Rendered("\n".join(lines), html)
+
+
+# --- JSON ------------------------------------------------------------------------------------------
+
+
+def _verdict_json(v: Verdict | None) -> dict[str, Any] | None:
+    return None if v is None else {"category": v.category, "confidence": v.confidence, "reason": v.reason}
+
+
+def sweep_report_json(report: SweepReport) -> dict[str, Any]:
+    return {
+        "sweep_id": report.sweep_id,
+        "started": iso(report.started),
+        "finished": iso(report.finished),
+        "previous_sweep_id": report.previous_sweep_id,
+        "late": report.late,
+        "counts": report.counts,
+        "newly_red": [r.recipe for r in report.of(Change.NEWLY_RED)],
+        "newly_green": [r.recipe for r in report.of(Change.NEWLY_GREEN)],
+        "still_red": [r.recipe for r in report.of(Change.STILL_RED)],
+        "not_run": report.not_run,
+        "tiers": report.tiers,
+        "recipes": [
+            {
+                "recipe": r.recipe,
+                "version": r.version,
+                "run_id": r.run_id,
+                "status": r.status.value,
+                "unverified": r.unverified,
+                "change": r.change.value,
+                "red_since": iso(r.red_since),
+                "red_sweeps": r.red_sweeps,
+                "flips": r.flips,
+                "tiers": {k: v.value for k, v in r.tiers.items()},
+                "failures": [{"tier": f.tier, "test": f.test, "message": f.message} for f in r.failures],
+                "verdict": _verdict_json(r.verdict),
+                "log_url": r.log_url,
+                "junit_url": r.junit_url,
+            }
+            for r in report.rows
+        ],
+        "clusters": [{"signature": c.signature, "recipes": list(c.recipes)} for c in report.clusters],
+        "auto_reruns": report.auto_reruns,
+    }
+
+
+def red_report_json(report: RedReport) -> dict[str, Any]:
+    return {
+        "slot": iso(report.slot),
+        "late": report.late,
+        "recipes": report.recipes,
+        "red": [
+            {
+                "recipe": r.recipe,
+                "version": r.version,
+                "run_id": r.run_id,
+                "kind": r.kind.value if r.kind else None,
+                "unverified": r.unverified,
+                "red_since": iso(r.red_since),
+                "red_runs": r.red_runs,
+                "failures": [{"tier": f.tier, "test": f.test, "message": f.message} for f in r.failures],
+                "verdict": _verdict_json(r.verdict),
+                "log_url": r.log_url,
+                "junit_url": r.junit_url,
+            }
+            for r in report.rows
+        ],
+    }

@@ -1,0 +1,1 @@
+"""Sweep summaries and the scheduled red report: noticing a finished sweep, composing, posting once."""

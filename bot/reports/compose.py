@@ -1,0 +1,163 @@
+"""What a sweep summary and a red report say, built from the store (no formatting, no chat).
+
+A recipe's movement is judged sweep against sweep (its last run in each), so an isolation rerun that
+went green does not make the next sweep's red look new; the rerun shows in the verdict instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from bot import evidence
+from bot.config import Config
+from bot.evidence import VerdictSource
+from bot.links import link
+from bot.model import (
+    TIERS,
+    Change,
+    RedReport,
+    RedRow,
+    ReportRow,
+    RunStatus,
+    SummaryRow,
+    SweepReport,
+    TestStatus,
+)
+from bot.store import Store
+from bot.summary import summary
+
+# (sweep_id, status, unverified, finished) of a recipe's last run in each sweep, oldest sweep first
+SweepHistory = list[tuple[str, RunStatus, bool, float | None]]
+
+
+def sweep_histories(store: Store, upto: str) -> dict[str, SweepHistory]:
+    """Every recipe's result in each sweep up to and including ``upto`` (ids sort by start time)."""
+    rows = store.query(
+        "SELECT recipe, sweep_id, status, unverified, finished FROM runs"
+        " WHERE kind = 'sweep' AND sweep_id IS NOT NULL AND sweep_id <= ?"
+        " ORDER BY recipe, sweep_id, finished",
+        (upto,),
+    )
+    found: dict[str, SweepHistory] = {}
+    for recipe, sweep_id, status, unverified, finished in rows:
+        history = found.setdefault(str(recipe), [])
+        entry = (str(sweep_id), RunStatus(status), bool(unverified), finished)
+        if history and history[-1][0] == sweep_id:
+            history[-1] = entry  # a recipe run twice in one sweep counts by its last run
+        else:
+            history.append(entry)
+    return found
+
+
+def _movement(history: SweepHistory) -> tuple[Change, float | None, int]:
+    """How the last entry moved from the one before; the red streak's start and length."""
+    now = history[-1]
+    before = history[-2] if len(history) > 1 else None
+    red = now[1] is RunStatus.RED
+    streak = 0
+    since: float | None = None
+    if red:
+        for _sid, status, _unver, finished in reversed(history):
+            if status is not RunStatus.RED:
+                break
+            streak += 1
+            since = finished
+    if before is None:
+        return Change.FIRST, since, streak
+    was_red = before[1] is RunStatus.RED
+    if red:
+        return (Change.STILL_RED if was_red else Change.NEWLY_RED), since, streak
+    return (Change.NEWLY_GREEN if was_red else Change.STILL_GREEN), since, streak
+
+
+def _flips(history: SweepHistory, window: int) -> int:
+    recent = [status is RunStatus.RED for _sid, status, _u, _f in history[-window:]]
+    return sum(1 for a, b in itertools.pairwise(recent) if a != b)
+
+
+def _tiers(store: Store, row: SummaryRow) -> dict[str, TestStatus]:
+    return {t.name: t.status for t in store.tiers(row.run_id)}
+
+
+def build_sweep_report(
+    store: Store, config: Config, sweep_id: str, verdicts: VerdictSource | None = None, late: bool = False
+) -> SweepReport:
+    """The summary of one sweep, compared with each recipe's previous sweep."""
+    base = summary(store, config, sweep_id, verdicts)
+    histories = sweep_histories(store, sweep_id)
+    earlier = [s for s in store.sweep_ids() if s < sweep_id]
+    previous = earlier[-1] if earlier else None
+    rows: list[ReportRow] = []
+    columns: list[str] = []
+    for r in base.rows:
+        history = [h for h in histories.get(r.recipe, []) if h[0] <= sweep_id]
+        change, since, streak = _movement(history) if history else (Change.FIRST, None, 0)
+        tiers = _tiers(store, r)
+        columns += [t for t in tiers if t not in columns]
+        junit = r.failures[0].junit_file if r.failures else None
+        rows.append(
+            ReportRow(
+                recipe=r.recipe,
+                version=r.version,
+                run_id=r.run_id,
+                status=r.status,
+                unverified=r.unverified,
+                change=change,
+                red_since=since,
+                red_sweeps=streak,
+                flips=_flips(history, config.reports.flip_window),
+                tiers=tiers,
+                failures=r.failures,
+                verdict=r.verdict,
+                log_url=r.log_url,
+                junit_url=link(config.links.base_url, r.run_id, junit) if junit else None,
+            )
+        )
+    present = {r.recipe for r in rows}
+    not_run = sorted(
+        recipe
+        for recipe, history in histories.items()
+        if recipe not in present and previous is not None and any(h[0] == previous for h in history)
+    )
+    ordered = [t for t in TIERS if t in columns] + [t for t in columns if t not in TIERS]
+    return SweepReport(
+        sweep_id=sweep_id,
+        started=base.started,
+        finished=base.finished,
+        previous_sweep_id=previous,
+        rows=rows,
+        not_run=not_run,
+        tiers=ordered,
+        clusters=base.clusters,
+        late=late,
+    )
+
+
+def build_red_report(
+    store: Store, config: Config, slot: float, late: bool, verdicts: VerdictSource | None = None
+) -> RedReport:
+    """Every recipe whose latest released-version run (sweep or isolation) is red, oldest red first."""
+    recipes = store.recipes()
+    rows: list[RedRow] = []
+    for recipe in recipes:
+        answer = evidence.why(store, config, recipe, verdicts)
+        if answer.run_id is None or answer.status is not RunStatus.RED:
+            continue
+        junit = answer.failures[0].junit_file if answer.failures else None
+        rows.append(
+            RedRow(
+                recipe=recipe,
+                version=answer.version,
+                run_id=answer.run_id,
+                kind=answer.kind,
+                unverified=answer.unverified,
+                red_since=answer.red_since,
+                red_runs=answer.red_runs,
+                failures=answer.failures,
+                verdict=answer.verdict,
+                log_url=link(config.links.base_url, answer.run_id, config.ccci.log_name),
+                junit_url=link(config.links.base_url, answer.run_id, junit) if junit else None,
+            )
+        )
+    rows.sort(key=lambda r: (r.red_since or float("inf"), r.recipe))
+    return RedReport(slot=slot, late=late, recipes=len(recipes), rows=rows)

@@ -1,0 +1,152 @@
+"""The reports' side of the store: what was posted, for which runs and slots, and where its messages are.
+
+A report is recorded in the same transaction that queues its messages in the outbox, so a crash
+either loses nothing (the report is composed again) or has it safely queued: never posted twice.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.model import Verdict
+from bot.store.chat import ChatStore, Outgoing
+from bot.store.db import Store
+
+SWEEP, RED, BASELINE, SUPERSEDED = "sweep", "red", "baseline", "superseded"
+
+
+@dataclass(frozen=True)
+class Posted:
+    """A sweep summary already posted: the one later verdict changes are told against."""
+
+    key: str
+    sweep_id: str
+    reruns_queued: bool
+    body: dict[str, Any]
+
+
+def sweep_key(sweep_id: str) -> str:
+    return f"sweep:{sweep_id}"
+
+
+def slot_key(slot: float) -> str:
+    return f"red:{slot:.0f}"
+
+
+class ReportStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def has_any(self) -> bool:
+        """False only before the first scan of a new bot: its history is a baseline, not news."""
+        return bool(self.store.query("SELECT 1 FROM reports LIMIT 1"))
+
+    def known_sweeps(self) -> set[str]:
+        rows = self.store.query("SELECT sweep_id FROM reports WHERE sweep_id IS NOT NULL")
+        return {str(r[0]) for r in rows}
+
+    def covered_runs(self, run_ids: Iterable[str]) -> set[str]:
+        """Which of these runs a recorded summary (or baseline) already covered."""
+        ids = list(run_ids)
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self.store.query(f"SELECT run_id FROM report_runs WHERE run_id IN ({marks})", chunk)  # noqa: S608
+            found.update(str(r[0]) for r in rows)
+        return found
+
+    def record(
+        self,
+        key: str,
+        kind: str,
+        *,
+        sweep_id: str | None = None,
+        slot: float | None = None,
+        late: bool = False,
+        run_ids: Iterable[str] = (),
+        messages: list[tuple[str, Outgoing]] | None = None,
+        verdicts: dict[str, Verdict] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, str] | None:
+        """Record a report and queue its messages atomically; None if ``key`` was recorded before.
+
+        Returns the transaction id of each message by role ("headline", "details", …).
+        """
+        with self.store.transaction() as c:
+            if c.execute("SELECT 1 FROM reports WHERE key = ?", (key,)).fetchone():
+                return None
+            c.execute(
+                "INSERT INTO reports (key, kind, sweep_id, slot, late, created_at, body_json) VALUES (?,?,?,?,?,?,?)",
+                (key, kind, sweep_id, slot, int(late), time.time(), json.dumps(body or {})),
+            )
+            c.executemany(
+                "INSERT OR IGNORE INTO report_runs (run_id, report_key) VALUES (?, ?)", [(r, key) for r in run_ids]
+            )
+            txns: dict[str, str] = {}
+            for role, message in messages or []:
+                (txn,) = ChatStore._enqueue(c, [message])
+                c.execute(
+                    "INSERT INTO report_messages (report_key, room_id, role, txn_id) VALUES (?,?,?,?)",
+                    (key, message.room_id, role, txn),
+                )
+                txns[f"{message.room_id} {role}"] = txn
+            self._save_verdicts(c, key, verdicts or {})
+        return txns
+
+    @staticmethod
+    def _save_verdicts(c: Any, key: str, verdicts: dict[str, Verdict]) -> None:
+        c.executemany(
+            "INSERT OR REPLACE INTO report_verdicts (report_key, recipe, category, confidence) VALUES (?,?,?,?)",
+            [(key, recipe, v.category, v.confidence) for recipe, v in verdicts.items()],
+        )
+
+    def latest_sweep_report(self) -> Posted | None:
+        rows = self.store.query(
+            "SELECT key, sweep_id, reruns_queued, body_json FROM reports WHERE kind = ? ORDER BY sweep_id DESC LIMIT 1",
+            (SWEEP,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Posted(str(r[0]), str(r[1]), bool(r[2]), json.loads(r[3]))
+
+    def set_reruns_queued(self, key: str, recipes: list[str]) -> None:
+        with self.store.transaction() as c:
+            body = json.loads(c.execute("SELECT body_json FROM reports WHERE key = ?", (key,)).fetchone()[0])
+            body["auto_reruns"] = recipes
+            c.execute("UPDATE reports SET reruns_queued = 1, body_json = ? WHERE key = ?", (json.dumps(body), key))
+
+    def messages(self, key: str) -> dict[tuple[str, str], str]:
+        """(room id, role) → transaction id of a report's messages."""
+        rows = self.store.query("SELECT room_id, role, txn_id FROM report_messages WHERE report_key = ?", (key,))
+        return {(str(r[0]), str(r[1])): str(r[2]) for r in rows}
+
+    def announced(self, key: str) -> dict[str, tuple[str, float]]:
+        rows = self.store.query("SELECT recipe, category, confidence FROM report_verdicts WHERE report_key = ?", (key,))
+        return {str(r[0]): (str(r[1]), float(r[2])) for r in rows}
+
+    def announce(self, key: str, verdicts: dict[str, Verdict], messages: list[Outgoing]) -> bool:
+        """Record new verdicts and queue their announcement atomically; False if already announced."""
+        with self.store.transaction() as c:
+            known = {
+                str(r[0]): str(r[1])
+                for r in c.execute("SELECT recipe, category FROM report_verdicts WHERE report_key = ?", (key,))
+            }
+            if all(known.get(recipe) == v.category for recipe, v in verdicts.items()):
+                return False
+            self._save_verdicts(c, key, verdicts)
+            ChatStore._enqueue(c, messages)
+        return True
+
+    def last_slot(self) -> float | None:
+        rows = self.store.query("SELECT MAX(slot) FROM reports WHERE kind = ?", (RED,))
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def counts(self) -> dict[str, int]:
+        rows = self.store.query("SELECT kind, COUNT(*) FROM reports GROUP BY kind")
+        return {str(r[0]): int(r[1]) for r in rows}
