@@ -252,6 +252,8 @@ class Bot:
     async def _notify_rerun(self, rerun: Rerun, kind: str, text: str) -> None:
         """Rerun news into its room: one status message edited in place, other news as replies."""
         log.info("rerun %d (%s %s): %s", rerun.id, rerun.recipe, rerun.version, text.splitlines()[0])
+        if kind == "final":
+            self.reporter.wake.set()  # its outcome may settle a verdict the latest summary shows
         if rerun.room_id is None:
             return
         to = ChatMessage(rerun.event_id or "", rerun.room_id, rerun.requested_by, "", "m.text", 0)

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--no-ingest", action="store_true", help="answer from stored history without scanning")
 
+    p = sub.add_parser("report", parents=[common], help="print a sweep summary or the red report (posts nothing)")
+    p.add_argument("which", choices=("sweep", "red"), help="sweep: a sweep's summary; red: the current reds")
+    p.add_argument("sweep", nargs="?", help="with `sweep`: a sweep id (default: the latest)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--no-ingest", action="store_true", help="answer from stored history without scanning")
+
     p = sub.add_parser("rerun", parents=[common], help="re-run a recipe alone on the CI node and report the result")
     p.add_argument("recipe")
     p.add_argument("--version", help="the version to run (default: the one the latest sweep tested)")
@@ -109,12 +116,29 @@ async def _answer(args: argparse.Namespace, config: Config) -> int:
             return 0
         if not args.no_ingest:
             await service.ingest()
+        if args.command == "report":
+            return await _report(service, args)
         command_args = [args.recipe] if args.command == "why" else ([args.sweep] if args.sweep else [])
         answer = await registry()[args.command].handler(Context(service), command_args)
         _emit(to_json(answer), args.json, to_text(answer))
         return 0
     finally:
         service.close()
+
+
+async def _report(service: Service, args: argparse.Namespace) -> int:
+    from bot.render import reports as render
+
+    if args.which == "red":
+        red = await service.red_report(time.time())
+        _emit(render.red_report_json(red), args.json, render.red_report(red).text)
+        return 0
+    if args.sweep is None and await asyncio.to_thread(service.store.latest_sweep_id) is None:
+        raise UsageError("no sweep has been seen yet (check ccci.runs_dir)")
+    sweep = await service.sweep_report(args.sweep)
+    head, details = render.headline(sweep), render.details(sweep, service.config.reports.flip_window)
+    _emit(render.sweep_report_json(sweep), args.json, f"{head.text}\n\n{details.text}")
+    return 0
 
 
 def check_config(path: Path) -> int:

@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.config import Config, LinksConfig
+from bot.render import reports as render
 from bot.render import to_text
 from bot.render.text import ingest_text
 from bot.service import Service
@@ -45,8 +46,10 @@ async def _main_job(config: Config) -> None:
     try:
         print("== ccci-bot ingest")
         print(ingest_text(await service.ingest()))
-        print("\n== ccci-bot summary")
-        print(to_text(await service.summary()))
+        print("\n== ccci-bot report sweep   (what the ops room is told when a sweep finishes)")
+        report = await service.sweep_report()
+        head, details = render.headline(report), render.details(report, config.reports.flip_window)
+        print(f"{head.text}\n\n{details.text}")
         for recipe in DEMO_WHY:
             print(f"\n== ccci-bot why {recipe}")
             print(to_text(await service.why(recipe)))
@@ -71,7 +74,7 @@ def run_demo(out: Path, base: Config, chat: bool = True, keep: bool = False) -> 
         from bot.demo_chat import chat_demo, synapse_available
 
         if synapse_available():
-            asyncio.run(chat_demo(config, out, keep))
+            asyncio.run(chat_demo(config, out, keep, data))
         else:
             print("\n(matrix-synapse is not installed, so the chat part is skipped: pip install -e '.[synapse]')")
     print(

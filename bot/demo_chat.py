@@ -9,24 +9,88 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
-from collections.abc import Coroutine
+import sys
+import time
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.app import Bot
-from bot.config import AccessConfig, Config, MatrixConfig
+from bot.config import AccessConfig, Config, DockerConfig, MatrixConfig, ReportsConfig, RunnerConfig
 from bot.devserver.synapse import LocalSynapse
 from bot.matrix.client import MatrixConnection
 from bot.matrix.operator import Operator, joined, reply_to
+from bot.reports.reporter import BASELINE_KEY
+from bot.sample.generate import GeneratedData
+from bot.sample.staging import runs_of_sweep_window
 from bot.service import Service
 
 T = TypeVar("T")
-QUESTIONS = ("!ccci help", "!ccci why mumble", "!ccci summary")
+QUESTIONS = ("!ccci help", "!ccci why outline", "!ccci status")
 PASSWORD_ENV = "CCCI_DEMO_BOT_PASSWORD"  # noqa: S105 - the name of a variable, not a password
 
 
-async def chat_demo(base: Config, workdir: Path, keep: bool) -> None:
+def _print_event(sender: str, event: dict[str, Any], limit: int = 40) -> None:
+    body = str((event.get("content") or {}).get("body", "")).splitlines()
+    shown = body[:limit] + ([f"… ({len(body) - limit} more lines)"] if len(body) > limit else [])
+    print("\n".join(f"<{sender}> {line}" if i == 0 else f"    {line}" for i, line in enumerate(shown)))
+    print()
+
+
+def _from(sender: str, prefix: str) -> Callable[[dict[str, Any]], bool]:
+    def match(e: dict[str, Any]) -> bool:
+        content = e.get("content") or {}
+        relates = content.get("m.relates_to") or {}
+        return (
+            e.get("sender") == sender
+            and relates.get("rel_type") != "m.replace"
+            and str(content.get("body", "")).startswith(prefix)
+        )
+
+    return match
+
+
+def _in_thread(root: str) -> Callable[[dict[str, Any]], bool]:
+    def match(e: dict[str, Any]) -> bool:
+        relates = (e.get("content") or {}).get("m.relates_to") or {}
+        return relates.get("rel_type") == "m.thread" and relates.get("event_id") == root
+
+    return match
+
+
+def _chat_config(base: Config, workdir: Path, data: GeneratedData) -> Config:
+    """The stand-in runner plays cc-ci for the bot's automatic reruns; no Docker engine is asked."""
+    runner = RunnerConfig(
+        steps=((sys.executable, "-m", "bot.sample.standin_runner"),),
+        env=(
+            ("RECIPE", "{recipe}"),
+            ("VERSION", "{version}"),
+            ("RUN_ID", "{run_id}"),
+            ("CCCI_RUNS_DIR", str(data.runs_dir)),
+            ("CCCI_SAMPLE_RECIPES_SRC", str(data.recipes_src)),
+            ("CCCI_SAMPLE_WORLD", str(data.world_file)),
+        ),
+        busy_poll_s=0.1,
+    )
+    return replace(
+        base,
+        runner=runner,
+        docker=DockerConfig(base_url=None),
+        reports=ReportsConfig(quiet_s=0, poll_s=3600),
+        data_dir=workdir / "chat-state",
+    )
+
+
+async def _wait_meta(service: Service, key: str, bot_task: asyncio.Task[None], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while await asyncio.to_thread(service.store.get_meta, key) is None:
+        if bot_task.done() or time.monotonic() > deadline:
+            raise RuntimeError(f"the bot did not finish its first scan ({key}) within {timeout:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+async def chat_demo(base: Config, workdir: Path, keep: bool, data: GeneratedData) -> None:
     synapse = LocalSynapse(workdir / "synapse")
     print(f"\n== starting a local Synapse in {workdir / 'synapse'}")
     await asyncio.to_thread(synapse.start)
@@ -40,8 +104,15 @@ async def chat_demo(base: Config, workdir: Path, keep: bool) -> None:
         person = await asyncio.to_thread(synapse.register, "operator", operator_password)
         operator = Operator(person, synapse.url)
         room_id = await operator.create_room("ops", invite=[bot_user.user_id])
+        # the newest sweep is held back, to be "written by cc-ci" while the bot watches
+        last_sweep = max(r.sweep for r in data.runs if r.sweep is not None)
+        held = [data.run_dir(r.run_id) for r in runs_of_sweep_window(data, last_sweep)]
+        side = workdir / "held-back"
+        side.mkdir(exist_ok=True)
+        for run_dir in held:
+            run_dir.rename(side / run_dir.name)
         config = replace(
-            base,
+            _chat_config(base, workdir, data),
             matrix=MatrixConfig(
                 homeserver=synapse.url,
                 user_id=bot_user.user_id,
@@ -58,21 +129,28 @@ async def chat_demo(base: Config, workdir: Path, keep: bool) -> None:
         bot = Bot(config, service, connection)
         bot_task = asyncio.create_task(bot.run())
         await _unless_bot_fails(operator.wait_for(joined(bot_user.user_id), timeout=60), bot_task)
+        await _wait_meta(service, BASELINE_KEY, bot_task)
         print(f"== room {room_id} on {synapse.url}: transcript\n")
+        print(f"== cc-ci writes the next sweep ({len(held)} run dirs); the bot posts its summary unasked\n")
+        for run_dir in held:
+            (side / run_dir.name).rename(run_dir)
+        bot.reporter.wake.set()  # what POST /hooks/run-finished does; else the next poll finds it
+        (head,) = await _unless_bot_fails(operator.wait_for(_from(bot_user.user_id, "Sweep "), timeout=60), bot_task)
+        _print_event(bot_user.user_id, head)
+        details = await _unless_bot_fails(operator.wait_for(_in_thread(head["event_id"]), timeout=60), bot_task)
+        print("(in its thread)")
+        _print_event(bot_user.user_id, details[0], limit=16)
+        news = _from(bot_user.user_id, "Verdict update")
+        (update,) = await _unless_bot_fails(operator.wait_for(news, timeout=120), bot_task)
+        print("(in its thread, once the automatic isolation rerun finished)")
+        _print_event(bot_user.user_id, update)
         for question in QUESTIONS:
             event_id = await operator.say(room_id, question)
             print(f"<{person.user_id}> {question}")
             (reply,) = await _unless_bot_fails(
                 operator.wait_for(reply_to(event_id, bot_user.user_id), timeout=60), bot_task
             )
-            body = str((reply.get("content") or {}).get("body", ""))
-            print(
-                "\n".join(
-                    f"<{bot_user.user_id}> {line}" if i == 0 else f"    {line}"
-                    for i, line in enumerate(body.splitlines())
-                )
-            )
-            print()
+            _print_event(bot_user.user_id, reply, limit=60)
         if keep:
             print(
                 f"== kept running. Log in with any Matrix client: homeserver {synapse.url}, user "

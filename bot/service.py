@@ -11,8 +11,18 @@ from bot import evidence, summary
 from bot.config import Config
 from bot.ingest import ingest
 from bot.kb import KnowledgeBase, load_kb
-from bot.model import HistoryAnswer, HistoryRun, IngestReport, RunStatus, SummaryAnswer, WhyAnswer
+from bot.model import (
+    HistoryAnswer,
+    HistoryRun,
+    IngestReport,
+    RedReport,
+    RunStatus,
+    SummaryAnswer,
+    SweepReport,
+    WhyAnswer,
+)
 from bot.names import UnknownNameError, closest
+from bot.reports.compose import build_red_report, build_sweep_report
 from bot.store import Store
 from bot.verdicts.classify import Classified, Verdicts
 from bot.verdicts.staletest import GitRecipeSearch, RecipeSearch
@@ -49,6 +59,19 @@ class Service:
 
     async def summary(self, sweep_id: str | None = None) -> SummaryAnswer:
         return await asyncio.to_thread(summary.summary, self.store, self.config, sweep_id, self.verdicts)
+
+    async def sweep_report(self, sweep_id: str | None = None) -> SweepReport:
+        """A sweep's summary as the ops room would get it (default: the latest sweep)."""
+        return await asyncio.to_thread(self._sweep_report, sweep_id)
+
+    def _sweep_report(self, sweep_id: str | None) -> SweepReport:
+        sid = sweep_id or self.store.latest_sweep_id()
+        if sid is None or sid not in self.store.sweep_ids():
+            raise UnknownNameError("sweep", sid or "", closest(sid or "", self.store.sweep_ids()))
+        return build_sweep_report(self.store, self.config, sid, self.verdicts)
+
+    async def red_report(self, slot: float) -> RedReport:
+        return await asyncio.to_thread(build_red_report, self.store, self.config, slot, False, self.verdicts)
 
     async def recipes(self) -> list[str]:
         return await asyncio.to_thread(self.store.recipes)

@@ -15,14 +15,20 @@ def test_demo_command_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     text = proc.stdout
-    assert "== ccci-bot summary" in text and "== ccci-bot why discourse" in text and "== ccci-bot why mumble" in text
+    assert (
+        "== ccci-bot report sweep" in text and "== ccci-bot why discourse" in text and "== ccci-bot why mumble" in text
+    )
+    assert "Newly red: gitea, mumble, outline" in text  # the sample's last sweep against the one before
     assert "bitnamilegacy/discourse" in text  # discourse's real failing assertion, from pytest's JUnit
     assert "canonical" in text
     assert (out / "state" / "ccci-bot.sqlite3").is_file()
     # The chat part: a local Synapse, the bot and a scripted operator; the transcript is printed.
-    for question in ("!ccci help", "!ccci why mumble", "!ccci summary"):
+    for question in ("!ccci help", "!ccci why outline", "!ccci status"):
         assert f"<@operator:localhost> {question}" in text
-    assert text.count("<@ccci-bot:localhost> ") == 3
+    # unasked: the sweep summary, its details in the thread, the verdict its automatic rerun settled
+    assert "<@ccci-bot:localhost> Sweep sweep-" in text
+    assert "<@ccci-bot:localhost> Verdict update for sweep-" in text and "outline: unknown 30% → recipe-defect" in text
+    assert text.count("<@ccci-bot:localhost> ") == 6
     assert "verdict: flake" in text
     assert "nothing is left running" in text
     assert synapse_processes(out) == []

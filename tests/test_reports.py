@@ -27,11 +27,11 @@ from bot.reports.schedule import CronError, latest_slot, parse_cron
 from bot.reports.store import RED, ReportStore
 from bot.reports.watch import SweepState, decide
 from bot.sample.generate import GeneratedData
+from bot.sample.staging import copy_runs, expected_moves, runs_of_sweep_window, runs_up_to
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, new_txn_id, ref
 from bot.web.hooks import SIGNATURE_HEADER, hook_routes, sign
 from tests.conftest import Site
-from tests.sweeps import copy_runs, expected_moves, runs_of_sweep_window, runs_up_to
 
 ROOM = "!ops:example.org"
 
@@ -339,3 +339,28 @@ def test_red_report_says_all_green_briefly(tmp_path: Path) -> None:
 
     shown = render.red_report(RedReport(slot=0.0, late=False, recipes=12, rows=[]))
     assert shown.text == "Red report for 1970-01-01T00:00:00Z: all green (12 recipes)."
+
+
+def test_report_command_prints_what_the_room_would_get(
+    site: Site, sample: GeneratedData, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main as cli
+
+    flags = [
+        "--runs-dir",
+        str(site.runs_dir),
+        "--warm-dir",
+        str(site.warm_dir),
+        "--data-dir",
+        str(site.config.data_dir),
+    ]
+    assert cli(["report", "sweep", "--json", *flags]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    newly_red, newly_green = expected_moves(sample, 3)
+    assert set(shown["newly_red"]) == newly_red and set(shown["newly_green"]) == newly_green
+    assert cli(["report", "red", *flags]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("Red report for ") and f"of {len({r.recipe for r in sample.runs})} recipes red" in text
+    assert cli(["report", "sweep", "sweep-1999", *flags]) == 2
+    assert "unknown sweep 'sweep-1999'" in capsys.readouterr().err
+    assert ReportStore(site.store).counts() == {}  # printing posts nothing

@@ -1,8 +1,7 @@
-"""Test helpers: put the sample's sweeps into a runs dir one at a time, as cc-ci would write them."""
+"""Put the sample's sweeps into a runs dir one at a time, as cc-ci would write them (tests, demo, benchmarks)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -32,7 +31,7 @@ def copy_runs(sample: GeneratedData, runs: list[GeneratedRun], runs_dir: Path) -
     staging.mkdir(exist_ok=True)
     for run in runs:
         shutil.copytree(sample.run_dir(run.run_id), staging / run.run_id, symlinks=True)
-        os.rename(staging / run.run_id, runs_dir / run.run_id)
+        (staging / run.run_id).rename(runs_dir / run.run_id)
 
 
 def last_runs(sample: GeneratedData, sweep: int) -> dict[str, GeneratedRun]:
