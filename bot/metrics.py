@@ -1,0 +1,134 @@
+"""Prometheus metrics for ``GET /metrics``: event counters, and gauges read from the store at scrape time.
+
+Everything lives in the bot's own :class:`CollectorRegistry`, never the process-global one, so tests and
+two bots in one process never share or collide on a metric. Counters count what happened since this
+process started (Prometheus' ``rate()`` handles restarts); the gauges are computed from SQLite on each
+scrape, so they are right after a restart without any state of their own.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+from prometheus_client.metrics_core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from bot.artifacts.timefmt import parse_time
+from bot.kb import CATEGORIES
+from bot.reports.store import RED, SWEEP
+from bot.store.db import Store
+
+# Command names come from chat: past this many distinct ones, new names are counted as "other", so a
+# room typing random commands cannot grow the label set (and Prometheus' memory) without bound.
+MAX_COMMAND_LABELS = 64
+OTHER = "other"
+
+# Each recipe's current run, as bot.evidence.target_run picks it: its latest sweep run, else its
+# latest run that is not a PR; "latest" in Store.runs_of order (unfinished last, then finished, run_id).
+_CURRENT_VERDICTS = """
+WITH ranked AS (
+    SELECT run_id, status, ROW_NUMBER() OVER (
+        PARTITION BY recipe
+        ORDER BY kind = 'sweep' DESC, finished IS NULL DESC, finished DESC, run_id DESC
+    ) AS n
+    FROM runs WHERE kind != 'pr'
+)
+SELECT v.category, COUNT(*) FROM ranked r JOIN verdicts v ON v.run_id = r.run_id
+WHERE r.n = 1 AND r.status = 'red'
+GROUP BY v.category
+"""
+
+# A report counts as posted when it queued at least one message: that leaves out the baseline and
+# superseded records of a new bot, and red-report slots skipped (missed too long) or not owed yet.
+# Queued, not delivered: the outbox delivers queued messages exactly once, however late.
+_POSTED_REPORTS = """
+SELECT kind, COUNT(*) FROM reports r
+WHERE kind IN (?, ?) AND EXISTS (SELECT 1 FROM report_messages m WHERE m.report_key = r.key)
+GROUP BY kind
+"""
+
+
+class StoreCollector(Collector):
+    """Gauges read from SQLite on every scrape (blocking: call ``render`` from a worker thread)."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    def describe(self) -> Iterable[Metric]:
+        """The families without samples, so registering never queries the store."""
+        return self._families()
+
+    def collect(self) -> Iterable[Metric]:
+        verdicts, reports, runs, lag = self._families()
+        found = {str(r[0]): int(r[1]) for r in self.store.query(_CURRENT_VERDICTS)}
+        for category in dict.fromkeys((*CATEGORIES, *sorted(found))):
+            verdicts.add_metric([category], found.get(category, 0))
+        posted = {str(r[0]): int(r[1]) for r in self.store.query(_POSTED_REPORTS, (SWEEP, RED))}
+        for kind in (SWEEP, RED):
+            reports.add_metric([kind], posted.get(kind, 0))
+        runs.add_metric([], int(self.store.query("SELECT COUNT(*) FROM runs")[0][0]))
+        last = parse_time(self.store.get_meta("last_ingest"))
+        # Clamped at 0: a clock stepped back must not show a negative lag.
+        lag.add_metric([], math.nan if last is None else max(0.0, self.clock() - last))
+        return [verdicts, reports, runs, lag]
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                "ccci_verdicts",
+                "Recipes whose current run is red, by the category of its stored verdict (any KB version).",
+                labels=["category"],
+            ),
+            GaugeMetricFamily(
+                "ccci_reports_posted",
+                "Sweep summaries and red reports that queued messages for the rooms, since the database began.",
+                labels=["kind"],
+            ),
+            GaugeMetricFamily("ccci_runs_known", "cc-ci runs in the store."),
+            GaugeMetricFamily(
+                "ccci_ingest_lag_seconds", "Seconds since the runs dir was last ingested; NaN before the first."
+            ),
+        )
+
+
+class Metrics:
+    """The bot's metrics: call the counting methods where things happen, serve ``render()``."""
+
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.time) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self._commands = Counter(
+            "ccci_commands", "Chat commands handled, by command name.", ["command"], registry=self.registry
+        )
+        self._reruns = Counter(
+            "ccci_reruns", "Isolation reruns finished, by outcome.", ["outcome"], registry=self.registry
+        )
+        self._sync_errors = Counter(
+            "ccci_sync_errors", "Failed syncs with the homeserver (each is retried).", registry=self.registry
+        )
+        self._command_names: set[str] = set()
+        self._lock = threading.Lock()
+        self.registry.register(StoreCollector(store, clock))
+
+    def command(self, name: str) -> None:
+        with self._lock:
+            if name not in self._command_names and len(self._command_names) >= MAX_COMMAND_LABELS:
+                name = OTHER
+            self._command_names.add(name)
+        self._commands.labels(command=name).inc()
+
+    def rerun(self, outcome: str) -> None:
+        """``outcome`` should come from a fixed set (e.g. the rerun's final state), never from user input."""
+        self._reruns.labels(outcome=outcome).inc()
+
+    def sync_error(self) -> None:
+        self._sync_errors.inc()
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition body and its Content-Type; blocks on SQLite (run it in a worker thread)."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
