@@ -22,6 +22,7 @@ from bot.chat.messages import edit, notice, reaction
 from bot.config import Config, secret_from_env
 from bot.matrix.client import MatrixConnection, MatrixError, Unavailable
 from bot.matrix.events import ChatMessage, SyncBatch
+from bot.metrics import Metrics
 from bot.node import Node
 from bot.outbox import OutboxSender
 from bot.reports.reporter import Reporter
@@ -29,7 +30,9 @@ from bot.reruns.manager import RerunManager
 from bot.reruns.store import Rerun
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, ref
+from bot.web.app import make_app
 from bot.web.hooks import hook_routes
+from bot.web.masking import Masker
 from bot.web.server import start_server
 from commands import BotState, Context
 
@@ -49,8 +52,14 @@ class Bot:
         self.rooms: dict[str, str] = {}  # room id → how it was configured (id or alias)
         self.joined_at: dict[str, int] = {}
         self.backoff = Backoff(config.matrix.backoff_min_s, config.matrix.backoff_max_s)
+        self.masker = Masker.from_environment(config.secret_envs)  # secrets never reach the room
+        self.metrics = Metrics(service.store)
         self.outbox = OutboxSender(
-            self.chat, self.conn.send, Backoff(config.matrix.backoff_min_s, config.matrix.backoff_max_s), self.stop
+            self.chat,
+            self.conn.send,
+            Backoff(config.matrix.backoff_min_s, config.matrix.backoff_max_s),
+            self.stop,
+            self.masker,
         )
         self.dispatcher = Dispatcher(self._context, config.access, self.conn.power_level, why_url)
         node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
@@ -131,7 +140,7 @@ class Bot:
         listen = self.config.web.listen
         if listen is None:
             return None
-        app = web.Application()
+        app = make_app(self.service, self.masker, self.metrics)
         secret_env = self.config.reports.webhook_secret_env
         if secret_env:
             secret = secret_from_env(secret_env, "reports.webhook_secret_env")
@@ -187,6 +196,7 @@ class Bot:
             try:
                 batch = await self.conn.sync(since, 0 if first else timeout_ms)
             except Unavailable as exc:
+                self.metrics.sync_error()
                 self.state.last_sync_error = str(exc)
                 delay = self.backoff.next_delay()
                 log.warning("%s; retrying in %.1f s", exc, delay)
@@ -194,6 +204,7 @@ class Bot:
                     return
                 continue
             except MatrixError as exc:
+                self.metrics.sync_error()
                 log.error("%s; stopping", exc)
                 self.state.last_sync_error = str(exc)
                 self.stop.set()
@@ -245,6 +256,7 @@ class Bot:
             await asyncio.to_thread(self.chat.enqueue, [Outgoing(msg.room_id, "m.reaction", reaction(msg))])
             self.outbox.wake.set()
         reply = await task
+        self.metrics.command(reply.command)
         out = [Outgoing(msg.room_id, "m.room.message", dict(reply.content))]
         await asyncio.to_thread(self.chat.handle, msg.event_id, msg.room_id, msg.sender, reply.command, out)
         self.outbox.wake.set()
@@ -254,6 +266,7 @@ class Bot:
         log.info("rerun %d (%s %s): %s", rerun.id, rerun.recipe, rerun.version, text.splitlines()[0])
         if kind == "final":
             self.reporter.wake.set()  # its outcome may settle a verdict the latest summary shows
+            self.metrics.rerun(await asyncio.to_thread(self._rerun_outcome, rerun, text))
         if rerun.room_id is None:
             return
         to = ChatMessage(rerun.event_id or "", rerun.room_id, rerun.requested_by, "", "m.text", 0)
@@ -267,6 +280,19 @@ class Bot:
             if kind == "progress":
                 self.status_messages[rerun.id] = txn[0]
         self.outbox.wake.set()
+
+    def _rerun_outcome(self, rerun: Rerun, text: str) -> str:
+        """For the metrics: red/green when the runs ran, else how it ended (timeout, node busy, …)."""
+        if "interrupted by a bot restart" in text:
+            return "interrupted"
+        if text.startswith("Gave up"):
+            return "node-busy"
+        outcomes = {str(a.get("outcome")) for a in rerun.attempts}
+        if outcomes - {"ran"}:
+            return sorted(outcomes - {"ran"})[0]
+        rows = [self.service.store.run(str(a["run_id"])) for a in rerun.attempts if a.get("run_id")]
+        statuses = {r.status.value for r in rows if r is not None}
+        return "red" if "red" in statuses else ("green" if statuses else "unknown")
 
     async def _warn_encrypted(self, batch: SyncBatch) -> None:
         rooms = {m.room_id for m in batch.encrypted} | {r for r in self.rooms if self.conn.is_encrypted(r)}

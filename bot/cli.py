@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.config import Config, ConfigError, load_config, secret_from_env
+from bot.config import Config, ConfigError, listen_address, load_config, secret_from_env
 from bot.names import UnknownNameError
 from bot.render import to_json, to_text
 from bot.render.jsonview import ingest_json, reclassify_json
@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = sub.add_parser("run", parents=[common], help="run the Matrix bot (needs the matrix section of the config)")
+
+    p = sub.add_parser("web", parents=[common], help="serve the evidence pages alone (no chat)")
+    p.add_argument("--listen", help="HOST:PORT (default: web.listen, else 127.0.0.1:8080)")
 
     p = sub.add_parser("reclassify", parents=[common], help="re-apply the current knowledge base to stored history")
     p.add_argument("--json", action="store_true", help="machine-readable output")
@@ -154,6 +157,21 @@ def check_config(path: Path) -> int:
     return 0
 
 
+def web_command(config: Config, listen: str | None) -> int:
+    from bot.web.standalone import run_web
+
+    problems = config.problems()
+    address = listen or config.web.listen or "127.0.0.1:8080"
+    try:
+        listen_address(address, "--listen")
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise ConfigError("; ".join(problems))
+    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    return asyncio.run(run_web(config, address))
+
+
 def run_command(config: Config) -> int:
     from bot.app import run_bot
 
@@ -193,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if args.command == "run":
             return run_command(config_from(args))
+        if args.command == "web":
+            return web_command(config_from(args), args.listen)
         if args.command == "demo":
             from bot.demo import run_demo
 

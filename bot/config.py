@@ -141,6 +141,9 @@ class EvidenceConfig:
     context_lines: int = 3
     max_log_hits: int = 4
     max_excerpt_chars: int = 1500
+    # Environment variables whose values never appear in chat or pages (masked as ••••••); the bot's
+    # own secret variables are always added.
+    mask_env: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,11 +168,26 @@ class ReportsConfig:
 
 
 @dataclass(frozen=True)
+class WebAuthConfig:
+    """Optional access control for the pages: a bearer token, or basic auth (secrets from the environment)."""
+
+    bearer_token_env: str | None = None
+    basic_user: str | None = None
+    basic_password_env: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.bearer_token_env or self.basic_password_env)
+
+
+@dataclass(frozen=True)
 class WebConfig:
     """The bot's HTTP server (webhook, evidence pages); ``listen`` None means no server."""
 
     listen: str | None = None  # host:port, e.g. 127.0.0.1:8080
-    public_url: str | None = None  # how operators reach it, for links in chat
+    public_url: str | None = None  # how operators reach it; links in chat point here unless links.base_url is set
+    auth: WebAuthConfig = field(default_factory=WebAuthConfig)
+    log_page_lines: int = 500
 
 
 @dataclass(frozen=True)
@@ -192,6 +210,28 @@ class Config:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "ccci-bot.sqlite3"
+
+    @property
+    def link_base(self) -> str | None:
+        """Where evidence links point: cc-ci's dashboard when configured, else the bot's own pages."""
+        if self.links.base_url:
+            return self.links.base_url
+        if self.web.public_url:
+            return f"{self.web.public_url}/runs/{{run_id}}/{{path}}?line={{line}}"
+        return None
+
+    @property
+    def secret_envs(self) -> tuple[str, ...]:
+        """Every environment variable whose value must never be shown (masked in chat and pages)."""
+        names = [
+            self.matrix.access_token_env,
+            self.matrix.password_env,
+            self.reports.webhook_secret_env,
+            self.web.auth.bearer_token_env,
+            self.web.auth.basic_password_env,
+            *self.evidence.mask_env,
+        ]
+        return tuple(dict.fromkeys(n for n in names if n))
 
     def with_overrides(
         self,
@@ -346,6 +386,12 @@ def _env_name(value: Any, key: str) -> str:
     return text
 
 
+def _env_names(value: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected a list of environment variable names, got {_kind(value)}")
+    return tuple(_env_name(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+
 def _prefix(value: Any, key: str) -> str:
     text = _str(value, key)
     if any(ch.isspace() for ch in text):
@@ -480,7 +526,7 @@ def _cron(value: Any, key: str) -> str:
     return text
 
 
-def _listen(value: Any, key: str) -> str:
+def listen_address(value: Any, key: str) -> str:
     text = _str(value, key)
     host, sep, port = text.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
@@ -528,6 +574,7 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
         context_lines=ev.get("context_lines", de.context_lines, _positive_int),
         max_log_hits=ev.get("max_log_hits", de.max_log_hits, _positive_int),
         max_excerpt_chars=ev.get("max_excerpt_chars", de.max_excerpt_chars, _positive_int),
+        mask_env=ev.get("mask_env", (), _env_names),
     )
     ev.finish()
     kn = root.section("knowledge")
@@ -594,7 +641,21 @@ def parse_config(data: Any, source: Path | None = None) -> Config:
     )
     rp.finish()
     w = root.section("web")
-    web = WebConfig(listen=w.get("listen", None, _listen), public_url=w.get("public_url", None, _http_url))
+    au = w.section("auth")
+    auth = WebAuthConfig(
+        bearer_token_env=au.get("bearer_token_env", None, _env_name),
+        basic_user=au.get("basic_user", None, _str),
+        basic_password_env=au.get("basic_password_env", None, _env_name),
+    )
+    if auth.basic_password_env and not auth.basic_user:
+        raise ConfigError("web.auth.basic_user: required with web.auth.basic_password_env")
+    au.finish()
+    web = WebConfig(
+        listen=w.get("listen", None, listen_address),
+        public_url=w.get("public_url", None, _http_url),
+        auth=auth,
+        log_page_lines=w.get("log_page_lines", WebConfig().log_page_lines, _positive_int),
+    )
     w.finish()
     data_dir = root.get("data_dir", DEFAULT_DATA_DIR, _path)
     root.finish()

@@ -70,7 +70,7 @@ def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | Non
     runs = store.runs_of(recipe)
     if not runs:
         raise UnknownNameError("recipe", recipe, closest(recipe, store.recipes()))
-    base = config.links.base_url
+    base = config.link_base
     canonical = store.canonical(recipe)
     target = target_run(runs)
     if target is None:
@@ -159,7 +159,7 @@ def _rerun_item(r: RunRow, target: RunRow, config: Config) -> EvidenceItem:
         path=config.ccci.results_name,
         line=None,
         excerpt=f"{how} {r.run_id} of {r.version} finished {short(r.finished)}: {status}",
-        url=link(config.links.base_url, r.run_id, config.ccci.results_name),
+        url=link(config.link_base, r.run_id, config.ccci.results_name),
     )
 
 

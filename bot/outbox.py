@@ -11,13 +11,17 @@ from typing import Any
 from bot.backoff import Backoff, sleep_unless
 from bot.matrix.events import SendResult
 from bot.store.chat import ChatStore
+from bot.web.masking import Masker, mask_content
 
 log = logging.getLogger(__name__)
 Send = Callable[[str, str, dict[str, Any], str], Awaitable[SendResult]]
 
 
 class OutboxSender:
-    def __init__(self, chat: ChatStore, send: Send, backoff: Backoff, stop: asyncio.Event) -> None:
+    def __init__(
+        self, chat: ChatStore, send: Send, backoff: Backoff, stop: asyncio.Event, masker: Masker | None = None
+    ) -> None:
+        self.masker = masker or Masker(())
         self.chat = chat
         self.send = send
         self.backoff = backoff
@@ -49,6 +53,7 @@ class OutboxSender:
                 if content is None:  # an edit of a message the homeserver refused: nothing to edit
                     await asyncio.to_thread(self.chat.mark_sent, message.id, "")
                     continue
+                content = mask_content(self.masker, content)  # the last point before anything leaves the bot
                 result = await self.send(message.room_id, message.event_type, content, message.txn_id)
                 if result.event_id is not None:
                     self.backoff.reset()

@@ -44,7 +44,7 @@ def summary(
             unverified=r.unverified,
             failures=store.failures(r.run_id) if r.status is RunStatus.RED else [],
             verdict=_verdict(store, verdicts, r),
-            log_url=link(config.links.base_url, r.run_id, config.ccci.log_name),
+            log_url=link(config.link_base, r.run_id, config.ccci.log_name),
         )
         for r in sorted(latest.values(), key=lambda r: r.recipe)
     ]

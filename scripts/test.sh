@@ -13,6 +13,13 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v dock
     echo "warning: could not install docker.io iptables busybox-static; the docker tests will be skipped" >&2
   fi
 fi
+# Debian's headless Chromium for the browser test of the evidence pages (tests/test_web_app.py);
+# best effort like Docker: without it that test skips and says why.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v chromium >/dev/null 2>&1; then
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }; then
+    echo "warning: could not install chromium; the browser test will be skipped" >&2
+  fi
+fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from bot.web.masking import MASK, Masker
@@ -82,13 +80,11 @@ def test_from_environment_defaults_to_the_process_environment(monkeypatch: pytes
     assert Masker.from_environment(["CCCI_TEST_SECRET"]).mask("x zebra-42-quux") == f"x {MASK}"
 
 
-def test_many_secrets_on_a_large_page_stay_fast() -> None:
+def test_many_secrets_on_a_large_page() -> None:
     secrets = [f"secret-value-{i:04d}-{'k' * (i % 17)}" for i in range(200)]
     masker = Masker(secrets)
     page = "\n".join(f"2026-06-14 runner: step {i} ok" for i in range(20_000))  # ~600 kB, 500-line pages x 40
     page += "\n" + secrets[123]
-    began = time.perf_counter()
-    out = masker.mask(page)
-    elapsed = time.perf_counter() - began
+    out = masker.mask(page)  # speed is measured in benchmarks/web.py, not asserted here
     assert out.endswith("\n" + MASK) and secrets[123] not in out
-    assert elapsed < 2.0, f"masking took {elapsed:.2f} s"
+    assert out.count(MASK) == 1

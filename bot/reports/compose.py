@@ -110,7 +110,7 @@ def build_sweep_report(
                 failures=r.failures,
                 verdict=r.verdict,
                 log_url=r.log_url,
-                junit_url=link(config.links.base_url, r.run_id, junit) if junit else None,
+                junit_url=link(config.link_base, r.run_id, junit) if junit else None,
             )
         )
     present = {r.recipe for r in rows}
@@ -155,8 +155,8 @@ def build_red_report(
                 red_runs=answer.red_runs,
                 failures=answer.failures,
                 verdict=answer.verdict,
-                log_url=link(config.links.base_url, answer.run_id, config.ccci.log_name),
-                junit_url=link(config.links.base_url, answer.run_id, junit) if junit else None,
+                log_url=link(config.link_base, answer.run_id, config.ccci.log_name),
+                junit_url=link(config.link_base, answer.run_id, junit) if junit else None,
             )
         )
     rows.sort(key=lambda r: (r.red_since or float("inf"), r.recipe))

@@ -33,7 +33,7 @@ async def final_report(service: Service, rerun: Rerun, attempts: list[Attempt]) 
 
 def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
     store, config = service.store, service.config
-    base = config.links.base_url
+    base = config.link_base
     lines: list[str] = []
     statuses: list[RunStatus] = []
     for attempt, record in zip(attempts, rerun.attempts, strict=False):

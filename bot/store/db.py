@@ -19,6 +19,7 @@ from bot.model import (
     RunKind,
     RunRow,
     RunStatus,
+    TestCase,
     TestStatus,
     TierResult,
     Verdict,
@@ -248,6 +249,14 @@ class Store:
             (run_id,),
         )
         return [Failure(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    def testcases(self, run_id: str) -> list[TestCase]:
+        rows = self._query(
+            "SELECT tier, source, name, classname, status, ms, junit_file FROM testcases WHERE run_id = ?"
+            " ORDER BY rowid",
+            (run_id,),
+        )
+        return [TestCase(r[0], r[1], r[2], r[3], TestStatus(r[4]), r[5], r[6]) for r in rows]
 
     def tiers(self, run_id: str) -> list[TierResult]:
         rows = self._query("SELECT name, status FROM tiers WHERE run_id = ? ORDER BY position", (run_id,))

@@ -149,7 +149,7 @@ def _peers(store: Store, config: Config, recipe: str, failures: list[Failure]) -
                     config.ccci.results_name,
                     None,
                     f"{names} {verb} {f.test} ({f.tier}); compare their recipe with {recipe}'s",
-                    link(config.links.base_url, peers[0][1], config.ccci.results_name),
+                    link(config.link_base, peers[0][1], config.ccci.results_name),
                 )
             )
     return items
@@ -163,9 +163,7 @@ def _with_links(config: Config, items: list[EvidenceItem]) -> list[EvidenceItem]
     return [
         e
         if e.url or e.run_id is None
-        else EvidenceItem(
-            e.kind, e.run_id, e.path, e.line, e.excerpt, link(config.links.base_url, e.run_id, e.path, e.line)
-        )
+        else EvidenceItem(e.kind, e.run_id, e.path, e.line, e.excerpt, link(config.link_base, e.run_id, e.path, e.line))
         for e in items
     ]
 

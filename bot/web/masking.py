@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 MASK = "••••••"
 MIN_SECRET_CHARS = 4  # shorter values would mask ordinary words and numbers all over a log
@@ -67,3 +68,16 @@ class Masker:
         """A masker for the values of the named environment variables (unset ones skipped)."""
         env = os.environ if environ is None else environ
         return cls(env[name] for name in var_names if name in env)
+
+
+def mask_content(masker: Masker, value: Any) -> Any:
+    """Mask every string inside a JSON-shaped value (chat message contents, API answers)."""
+    if masker.count == 0:
+        return value
+    if isinstance(value, str):
+        return masker.mask(value)
+    if isinstance(value, dict):
+        return {k: mask_content(masker, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_content(masker, v) for v in value]
+    return value

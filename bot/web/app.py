@@ -1,0 +1,387 @@
+"""The evidence pages and the JSON API as one aiohttp application (read-only).
+
+Every handler goes through :class:`bot.service.Service` or a worker thread for store and file work,
+so a 1 GiB log or a slow disk never stalls the bot's event loop. Files are served only when they
+belong to a run the store knows, and only the artifacts cc-ci writes (results, log, JUnit): the
+recipe clone under ``abra/`` and anything else in a run dir stay private.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from aiohttp import web
+
+from bot.artifacts.junit import read_junit
+from bot.metrics import Metrics
+from bot.model import RunRow
+from bot.names import UnknownNameError
+from bot.render import to_json
+from bot.render.jsonview import history_json
+from bot.render.reports import red_report_json, sweep_report_json
+from bot.service import Service
+from bot.web import logview, pages
+from bot.web.masking import Masker, mask_content
+from bot.web.safefiles import ArtifactMissing, ArtifactRefused, resolve_artifact
+from bot.web.security import apply_headers, security_middlewares
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+RAW_BLOCK = 1 << 20
+MAX_HISTORY = 50
+
+SERVICE: web.AppKey[Service] = web.AppKey("service", Service)
+MASKER: web.AppKey[Masker] = web.AppKey("masker", Masker)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+
+
+def make_app(service: Service, masker: Masker, metrics: Metrics | None = None) -> web.Application:
+    """The pages, the API, ``/healthz`` and ``/metrics``; the caller may add the webhook routes."""
+    app = web.Application(middlewares=[*security_middlewares(service.config.web.auth), _errors])
+    app[SERVICE] = service
+    app[MASKER] = masker
+    app[METRICS] = metrics or Metrics(service.store)
+    app.add_routes(
+        [
+            web.get("/", index),
+            web.get("/healthz", healthz),
+            web.get("/metrics", metrics_view),
+            web.get("/recipes/{recipe}", recipe),
+            web.get("/runs/{run_id}/", run_view),
+            web.get("/runs/{run_id}", run_redirect),
+            web.get("/runs/{run_id}/log", log_view),
+            web.get("/runs/{run_id}/junit/{name}", junit_view),
+            web.get("/runs/{run_id}/{path:.+}", artifact_view),
+            web.get("/api/recipes", api_recipes),
+            web.get("/api/summary", api_summary),
+            web.get("/api/summary/{sweep}", api_summary),
+            web.get("/api/why/{recipe}", api_why),
+            web.get("/api/history/{recipe}", api_history),
+            web.get("/api/report/sweep", api_sweep_report),
+            web.get("/api/report/sweep/{sweep}", api_sweep_report),
+            web.get("/api/report/red", api_red_report),
+            web.get("/api/runs/{run_id}", api_run),
+        ]
+    )
+    return app
+
+
+# --- errors -----------------------------------------------------------------------------------------
+
+
+def _wants_json(request: web.Request) -> bool:
+    return request.path.startswith("/api/") or request.path in ("/healthz",)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Unknown names, refused paths and HTTP errors as a page (or JSON under /api), never a traceback."""
+    try:
+        return await handler(request)
+    except UnknownNameError as exc:
+        return _error(request, 404, str(exc), {"did_you_mean": exc.suggestions})
+    except ArtifactMissing as exc:
+        return _error(request, 404, exc.reason)
+    except ArtifactRefused as exc:
+        return _error(request, 403, exc.reason)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error(request, exc.status, exc.reason)
+
+
+def _error(request: web.Request, status: int, message: str, extra: dict[str, Any] | None = None) -> web.Response:
+    if _wants_json(request):
+        return web.json_response({"error": message, **(extra or {})}, status=status)
+    return web.Response(text=pages.error_page(status, message), content_type="text/html", status=status)
+
+
+def _html(body: str) -> web.Response:
+    response = web.Response(text=body, content_type="text/html", charset="utf-8")
+    response.enable_compression()  # gzip when the client accepts it: pages are read on phones too
+    return response
+
+
+def _json(request: web.Request, data: Any) -> web.Response:
+    masked = mask_content(request.app[MASKER], data)
+    return web.Response(
+        text=json.dumps(masked, indent=2, ensure_ascii=False), content_type="application/json", charset="utf-8"
+    )
+
+
+def _int(request: web.Request, name: str, default: int | None = None, low: int = 1, high: int = 10**12) -> int | None:
+    raw = request.query.get(name)
+    if raw in (None, ""):
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise web.HTTPBadRequest(reason=f"{name}: expected a whole number from {low} to {high}")
+    return int(raw)
+
+
+# --- pages ------------------------------------------------------------------------------------------
+
+
+async def index(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    latest = await asyncio.to_thread(service.store.latest_sweep_id)
+    report = await service.sweep_report(latest) if latest else None
+    return _html(pages.index_page(report))
+
+
+async def healthz(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    try:
+        counts = await service.counts()
+        last = await service.last_ingest()
+    except Exception as exc:  # the store is unreadable: unhealthy, and say why
+        return web.json_response({"ok": False, "error": str(exc)[:200]}, status=503)
+    return web.json_response({"ok": True, "runs": counts.get("runs", 0), "last_ingest": last})
+
+
+async def metrics_view(request: web.Request) -> web.Response:
+    body, content_type = await asyncio.to_thread(request.app[METRICS].render)
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type
+    return response
+
+
+async def recipe(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    name = request.match_info["recipe"]
+    why = await service.why(name)
+    history = await service.history(name, _int(request, "n", 30, high=500) or 30)
+    return _html(pages.recipe_page(why, history, request.app[MASKER], _served(service)))
+
+
+async def _run(request: web.Request) -> RunRow:
+    service = request.app[SERVICE]
+    run_id = request.match_info["run_id"]
+    row = await asyncio.to_thread(service.store.run, run_id)
+    if row is None:
+        raise UnknownNameError("run", run_id, [])
+    return row
+
+
+async def _run_dir(request: web.Request, run_id: str) -> Path:
+    service = request.app[SERVICE]
+    directory = await asyncio.to_thread(service.store.run_directory, run_id)
+    if directory is None:
+        raise UnknownNameError("run", run_id, [])
+    return Path(directory)
+
+
+def _served(service: Service) -> pages.Served:
+    ccci = service.config.ccci
+    return pages.Served(ccci.results_name, ccci.log_name, ccci.junit_dir)
+
+
+def _roots(service: Service) -> list[Path]:
+    return [service.config.ccci.runs_dir, service.config.ccci.warm_dir]
+
+
+async def run_redirect(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound(f"{request.path}/")
+
+
+def _artifacts(service: Service, run_dir: Path) -> list[tuple[str, int]]:
+    """The files the bot serves for a run: its results, its log, its JUnit files."""
+    ccci = service.config.ccci
+    found: list[tuple[str, int]] = []
+    for name in (ccci.results_name, ccci.log_name):
+        path = run_dir / name
+        if path.is_file():
+            found.append((name, path.stat().st_size))
+    junit = run_dir / ccci.junit_dir
+    if junit.is_dir():
+        for path in sorted(junit.glob("*.xml")):
+            if path.is_file():
+                found.append((f"{ccci.junit_dir}/{path.name}", path.stat().st_size))
+    return found
+
+
+async def run_view(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    row = await _run(request)
+    run_dir = await _run_dir(request, row.run_id)
+    store = service.store
+    tiers = await asyncio.to_thread(store.tiers, row.run_id)
+    cases = await asyncio.to_thread(store.testcases, row.run_id)
+    failures = await asyncio.to_thread(store.failures, row.run_id)
+    stored = await asyncio.to_thread(store.verdict, row.run_id)
+    evidence = await asyncio.to_thread(store.evidence, row.run_id)
+    verdict = stored[0] if stored else None
+    if stored:
+        evidence = evidence + [e for e in stored[2] if e not in evidence]
+    artifacts = await asyncio.to_thread(_artifacts, service, run_dir)
+    masker = request.app[MASKER]
+    return _html(pages.run_page(row, tiers, cases, failures, verdict, evidence, artifacts, masker, _served(service)))
+
+
+async def _highlights(service: Service, run_id: str) -> set[int]:
+    """Log lines the evidence points at: the failure lines a reader wants to see first."""
+    log_name = service.config.ccci.log_name
+    items = await asyncio.to_thread(service.store.evidence, run_id)
+    stored = await asyncio.to_thread(service.store.verdict, run_id)
+    if stored:
+        items = items + stored[2]
+    return {e.line for e in items if e.line and e.path == log_name}
+
+
+async def log_view(request: web.Request) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    row = await _run(request)
+    run_dir = await _run_dir(request, row.run_id)
+    path = await asyncio.to_thread(resolve_artifact, run_dir, _roots(service), service.config.ccci.log_name)
+    if request.query.get("raw"):
+        return await _stream_masked(request, path)
+    count = service.config.web.log_page_lines
+    highlights = await _highlights(service, row.run_id)
+    line, start = _int(request, "line"), _int(request, "start")
+    if line is not None:
+        page = await asyncio.to_thread(logview.page_around, path, line, count)
+    elif start is not None:
+        page = await asyncio.to_thread(logview.read_page, path, start, count)
+    elif request.query.get("tail"):
+        page = await asyncio.to_thread(logview.read_tail, path, count)
+    elif highlights:
+        page = await asyncio.to_thread(logview.page_around, path, min(highlights), count)
+    else:
+        page = await asyncio.to_thread(logview.read_page, path, 1, count)
+    return _html(pages.log_page(row.run_id, page, highlights, request.app[MASKER], count))
+
+
+async def junit_view(request: web.Request) -> web.StreamResponse:
+    return await _junit(request, request.match_info["name"])
+
+
+async def _junit(request: web.Request, name: str) -> web.StreamResponse:
+    service = request.app[SERVICE]
+    row = await _run(request)
+    run_dir = await _run_dir(request, row.run_id)
+    relative = f"{service.config.ccci.junit_dir}/{name}"
+    path = await asyncio.to_thread(resolve_artifact, run_dir, _roots(service), relative)
+    if not name.endswith(".xml"):
+        raise ArtifactRefused("only JUnit .xml files are served here")
+    if request.query.get("raw"):
+        return await _stream_masked(request, path)
+    junit = await asyncio.to_thread(read_junit, path, relative)
+    return _html(pages.junit_page(row.run_id, name, junit, request.app[MASKER]))
+
+
+async def artifact_view(request: web.Request) -> web.StreamResponse:
+    """A run's file by its artifact path (the path evidence links carry): the log and JUnit get their
+    pages, results.json is served as text; anything else in the run dir is not served."""
+    service = request.app[SERVICE]
+    ccci = service.config.ccci
+    relative = request.match_info["path"]
+    parts = PurePosixPath(relative).parts
+    if relative == ccci.log_name:
+        return await log_view(request)
+    if len(parts) == 2 and parts[0] == ccci.junit_dir:
+        return await _junit(request, parts[1])
+    row = await _run(request)
+    run_dir = await _run_dir(request, row.run_id)
+    path = await asyncio.to_thread(resolve_artifact, run_dir, _roots(service), relative)
+    if relative != ccci.results_name:
+        raise ArtifactRefused("only the run's results, log and JUnit files are served")
+    return await _stream_masked(request, path)
+
+
+async def _blocks(path: Path) -> AsyncIterator[bytes]:
+    """The file in blocks that end at a line break, so a secret is never split across two blocks."""
+    handle = await asyncio.to_thread(path.open, "rb")
+    try:
+        carry = b""
+        while True:
+            block = await asyncio.to_thread(handle.read, RAW_BLOCK)
+            if not block:
+                if carry:
+                    yield carry
+                return
+            block = carry + block
+            cut = block.rfind(b"\n") + 1
+            if cut == 0 and len(block) < 8 * RAW_BLOCK:
+                carry = block
+                continue
+            cut = cut or len(block)
+            carry = block[cut:]
+            yield block[:cut]
+    finally:
+        await asyncio.to_thread(handle.close)
+
+
+async def _stream_masked(request: web.Request, path: Path) -> web.StreamResponse:
+    """A file as text/plain (never rendered by the browser), secrets masked, streamed in blocks."""
+    masker = request.app[MASKER]
+    response = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
+    apply_headers(response)  # sent by prepare(), before the headers middleware could add them
+    await response.prepare(request)
+    async for block in _blocks(path):
+        text = block.decode("utf-8", errors="replace")
+        await response.write(masker.mask(text).encode("utf-8"))
+    await response.write_eof()
+    return response
+
+
+# --- API: the CLI's JSON ------------------------------------------------------------------------------
+
+
+async def api_recipes(request: web.Request) -> web.Response:
+    return _json(request, {"recipes": await request.app[SERVICE].recipes()})
+
+
+async def api_summary(request: web.Request) -> web.Response:
+    answer = await request.app[SERVICE].summary(request.match_info.get("sweep"))
+    return _json(request, to_json(answer))
+
+
+async def api_why(request: web.Request) -> web.Response:
+    return _json(request, to_json(await request.app[SERVICE].why(request.match_info["recipe"])))
+
+
+async def api_history(request: web.Request) -> web.Response:
+    n = _int(request, "n", 10, high=MAX_HISTORY) or 10
+    return _json(request, history_json(await request.app[SERVICE].history(request.match_info["recipe"], n)))
+
+
+async def api_sweep_report(request: web.Request) -> web.Response:
+    return _json(request, sweep_report_json(await request.app[SERVICE].sweep_report(request.match_info.get("sweep"))))
+
+
+async def api_red_report(request: web.Request) -> web.Response:
+    return _json(request, red_report_json(await request.app[SERVICE].red_report(time.time())))
+
+
+async def api_run(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    row = await _run(request)
+    store = service.store
+    tiers = await asyncio.to_thread(store.tiers, row.run_id)
+    failures = await asyncio.to_thread(store.failures, row.run_id)
+    stored = await asyncio.to_thread(store.verdict, row.run_id)
+    verdict = stored[0] if stored else None
+    return _json(
+        request,
+        {
+            "run_id": row.run_id,
+            "recipe": row.recipe,
+            "version": row.version,
+            "kind": row.kind.value,
+            "sweep_id": row.sweep_id,
+            "status": row.status.value,
+            "unverified": row.unverified,
+            "started": row.started,
+            "finished": row.finished,
+            "tiers": {t.name: t.status.value for t in tiers},
+            "failures": [{"tier": f.tier, "test": f.test, "message": f.message} for f in failures],
+            "verdict": None
+            if verdict is None
+            else {"category": verdict.category, "confidence": verdict.confidence, "reason": verdict.reason},
+        },
+    )
