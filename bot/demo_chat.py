@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -17,7 +18,16 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.app import Bot
-from bot.config import AccessConfig, Config, DockerConfig, MatrixConfig, ReportsConfig, RunnerConfig
+from bot.config import (
+    AccessConfig,
+    Config,
+    DockerConfig,
+    LinksConfig,
+    MatrixConfig,
+    ReportsConfig,
+    RunnerConfig,
+    WebConfig,
+)
 from bot.devserver.synapse import LocalSynapse
 from bot.matrix.client import MatrixConnection
 from bot.matrix.operator import Operator, joined, reply_to
@@ -73,11 +83,16 @@ def _chat_config(base: Config, workdir: Path, data: GeneratedData) -> Config:
         ),
         busy_poll_s=0.1,
     )
+    with socket.socket() as probe:  # a free port for the evidence pages the chat links point at
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     return replace(
         base,
         runner=runner,
         docker=DockerConfig(base_url=None),
         reports=ReportsConfig(quiet_s=0, poll_s=3600),
+        web=WebConfig(listen=f"127.0.0.1:{port}", public_url=f"http://127.0.0.1:{port}"),
+        links=LinksConfig(base_url=None),
         data_dir=workdir / "chat-state",
     )
 
@@ -130,7 +145,7 @@ async def chat_demo(base: Config, workdir: Path, keep: bool, data: GeneratedData
         bot_task = asyncio.create_task(bot.run())
         await _unless_bot_fails(operator.wait_for(joined(bot_user.user_id), timeout=60), bot_task)
         await _wait_meta(service, BASELINE_KEY, bot_task)
-        print(f"== room {room_id} on {synapse.url}: transcript\n")
+        print(f"== room {room_id} on {synapse.url}; evidence pages at {config.web.public_url}/: transcript\n")
         print(f"== cc-ci writes the next sweep ({len(held)} run dirs); the bot posts its summary unasked\n")
         for run_dir in held:
             (side / run_dir.name).rename(run_dir)
@@ -154,7 +169,8 @@ async def chat_demo(base: Config, workdir: Path, keep: bool, data: GeneratedData
         if keep:
             print(
                 f"== kept running. Log in with any Matrix client: homeserver {synapse.url}, user "
-                f"{person.user_id}, password {operator_password}; the room is {room_id}. Ctrl-C stops."
+                f"{person.user_id}, password {operator_password}; the room is {room_id}. The evidence pages "
+                f"are at {config.web.public_url}/. Ctrl-C stops."
             )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

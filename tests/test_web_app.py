@@ -117,6 +117,9 @@ def test_log_page_opens_on_the_failure_with_anchors_and_highlights(site: Site, s
         assert f'id="L{line}"' in linked
         first = await (await client.get(f"/runs/{run_id}/log?start=1")).text()
         assert 'id="L1"' in first
+        assert "\x1b" not in first and " ⏎ " in first  # image-pull progress redraws: escapes gone, marked
+        opened = await client.get(f"/runs/{run_id}/log", allow_redirects=False)
+        assert opened.status == 302 and opened.headers["Location"].endswith(f"log?line={line}#L{line}")
         tail = await (await client.get(f"/runs/{run_id}/log?tail=1")).text()
         assert f'id="L{len(lines)}"' in tail
         bad = await client.get(f"/runs/{run_id}/log?start=-3")

@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -181,6 +182,10 @@ def _served(service: Service) -> pages.Served:
     return pages.Served(ccci.results_name, ccci.log_name, ccci.junit_dir)
 
 
+def _run_href_path(run_id: str) -> str:
+    return f"/runs/{quote(run_id, safe='')}/"
+
+
 def _roots(service: Service) -> list[Path]:
     return [service.config.ccci.runs_dir, service.config.ccci.warm_dir]
 
@@ -249,8 +254,9 @@ async def log_view(request: web.Request) -> web.StreamResponse:
         page = await asyncio.to_thread(logview.read_page, path, start, count)
     elif request.query.get("tail"):
         page = await asyncio.to_thread(logview.read_tail, path, count)
-    elif highlights:
-        page = await asyncio.to_thread(logview.page_around, path, min(highlights), count)
+    elif highlights:  # open on the first failure line: the fragment makes the browser scroll to it
+        first = min(highlights)
+        raise web.HTTPFound(f"{_run_href_path(row.run_id)}log?line={first}#L{first}")
     else:
         page = await asyncio.to_thread(logview.read_page, path, 1, count)
     return _html(pages.log_page(row.run_id, page, highlights, request.app[MASKER], count))

@@ -6,6 +6,7 @@ before it is escaped. Pages link to each other by the bot's own paths, relative 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
@@ -258,11 +259,23 @@ def run_page(
     return layout(f"run {run.run_id}", "".join(body))
 
 
+# Terminal control sequences (colours, cursor moves) mean nothing on a page; \r-redrawn progress
+# lines are kept whole, each redraw marked, so no text the runner wrote is hidden.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def log_text(text: str) -> str:
+    """A log line as a reader should see it: escapes stripped, redraws marked with ⏎."""
+    text = _ANSI.sub("", text).replace("\r", " ⏎ ")
+    return _CONTROL.sub("", text)
+
+
 def log_page(run_id: str, page: LogPage, highlights: set[int], masker: Masker, count: int) -> str:
     base = _run_href(run_id, "log")
     lines = "".join(
         f'<div id="L{n}"{" class=hl" if n in highlights else ""}><a class="n" href="#L{n}">{n}</a>'
-        f"{escape(masker.mask(text))}</div>"
+        f"{escape(log_text(masker.mask(text)))}</div>"
         for n, text in page.lines
     )
     nav = [f'<a href="{base}?start=1">first</a>']
