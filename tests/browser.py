@@ -112,7 +112,10 @@ def screenshot(url: str, out_png: Path, tmp_dir: Path, width: int = 1280, height
     out_png = out_png.resolve()
     out_png.parent.mkdir(parents=True, exist_ok=True)
     out_png.unlink(missing_ok=True)
-    done = _run(url, tmp_dir, f"--screenshot={out_png}", f"--window-size={width},{height}")
+    # the virtual time budget lets redirects and layout settle before the picture is taken
+    done = _run(
+        url, tmp_dir, f"--screenshot={out_png}", f"--window-size={width},{height}", "--virtual-time-budget=5000"
+    )
     if not out_png.is_file() or not out_png.read_bytes().startswith(PNG_MAGIC):
         raise BrowserError(f"chromium wrote no PNG to {out_png} for {url}{_tail(done.stderr)}")
     return out_png

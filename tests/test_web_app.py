@@ -221,6 +221,19 @@ def test_api_answers_are_the_clis_json(site: Site) -> None:
         assert set(report["newly_red"]) == {"gitea", "mumble", "outline"}
         history = await (await client.get("/api/history/mumble?n=3")).json()
         assert len(history["runs"]) == 3
+        sweeps = service.store.sweep_ids()
+        named = await (await client.get(f"/api/summary/{sweeps[0]}")).json()
+        assert named == json.loads(json.dumps(to_json(await service.summary(sweeps[0]))))
+        older = await (await client.get(f"/api/report/sweep/{sweeps[1]}")).json()
+        assert older["sweep_id"] == sweeps[1] and older["previous_sweep_id"] == sweeps[0]
+        red = await (await client.get("/api/report/red")).json()
+        reds = {r for r in service.store.recipes() if (await service.why(r)).status.value == "red"}
+        assert {r["recipe"] for r in red["red"]} == reds
+        recipes = await (await client.get("/api/recipes")).json()
+        assert recipes == {"recipes": service.store.recipes()}
+        run_id = why["run_id"]
+        run = await (await client.get(f"/api/runs/{run_id}")).json()
+        assert run["recipe"] == "mumble" and run["status"] == why["status"] and "tiers" in run
         unknown = await client.get("/api/why/nope")
         assert unknown.status == 404 and "error" in await unknown.json()
         post = await client.post("/api/why/mumble")
@@ -299,5 +312,6 @@ def test_chromium_opens_the_recipe_page_and_the_log_of_a_red_run(
     dom = dump_dom(f"{web_process}/runs/{run_id}/log", tmp_path / "chromium")
     highlighted = re.findall(r'<div id="L(\d+)" class="hl">', dom)
     assert highlighted, dom[:2000]
-    log = screenshot(f"{web_process}/runs/{run_id}/log", tmp_path / "log.png", tmp_path / "chromium")
+    first = min(int(n) for n in highlighted)
+    log = screenshot(f"{web_process}/runs/{run_id}/log?line={first}#L{first}", tmp_path / "log.png", tmp_path / "c")
     assert log.read_bytes().startswith(PNG_MAGIC) and os.path.getsize(log) > 10_000
