@@ -295,7 +295,9 @@ def test_cancel_stops_the_running_rerun_and_its_process_group(
     hang = (
         sys.executable,
         "-c",
-        f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(600)",
+        # written whole, then renamed: the test never sees an empty pid file (a cancel could land between)
+        f"import os, time; open({str(pid_file)!r} + '.tmp', 'w').write(str(os.getpid())); "
+        f"os.replace({str(pid_file)!r} + '.tmp', {str(pid_file)!r}); time.sleep(600)",
     )
     config = rerun_config(site, sample, steps=(hang,), timeout_s=300.0)
     recorder = Recorder()
