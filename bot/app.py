@@ -34,6 +34,7 @@ from bot.web.app import make_app
 from bot.web.hooks import hook_routes
 from bot.web.masking import Masker
 from bot.web.server import start_server
+from bot.web.warm import warm_logs
 from commands import BotState, Context
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,15 @@ class Bot:
         self.dispatcher = Dispatcher(self._context, config.access, self.conn.power_level, why_url)
         node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
         self.reruns = RerunManager(service, node, self._notify_rerun, self.stop)
-        self.reporter = Reporter(service, node, self._report_rooms, self.outbox.wake.set, self.stop, self.reruns)
+        self.reporter = Reporter(
+            service,
+            node,
+            self._report_rooms,
+            self.outbox.wake.set,
+            self.stop,
+            self.reruns,
+            on_ingested=self._warm_logs if config.web.listen else None,
+        )
         self.status_messages: dict[int, str] = {}  # rerun id → txn id of its status message (edited in place)
         self.exit_code = 0
         self.synced = asyncio.Event()  # set after each completed sync: lets tests and the demo wait on it
@@ -150,6 +159,9 @@ class Bot:
         except OSError as exc:
             log.error("web.listen %s: cannot listen (%s); running without the HTTP server", listen, exc)
             return None
+
+    async def _warm_logs(self, run_ids: list[str]) -> None:
+        await warm_logs(self.service, run_ids)
 
     def _wanted_rooms(self) -> list[str]:
         rooms = list(self.config.matrix.rooms)

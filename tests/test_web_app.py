@@ -25,8 +25,10 @@ from bot.metrics import Metrics
 from bot.render import to_json
 from bot.sample.generate import GeneratedData
 from bot.service import Service
+from bot.web import logview
 from bot.web.app import make_app
 from bot.web.masking import MASK, Masker
+from bot.web.warm import warm_logs
 from tests.browser import PNG_MAGIC, dump_dom, needs_chromium, screenshot
 from tests.conftest import Site
 
@@ -316,3 +318,18 @@ def test_chromium_opens_the_recipe_page_and_the_log_of_a_red_run(
     # no fragment and no redirect: headless Chromium's screenshot can fire before a scroll to an anchor
     log = screenshot(f"{web_process}/runs/{run_id}/log?start={first}", tmp_path / "log.png", tmp_path / "c")
     assert log.read_bytes().startswith(PNG_MAGIC) and os.path.getsize(log) > 10_000
+
+
+def test_a_new_red_runs_log_is_counted_before_the_first_reader(site: Site, sample: GeneratedData) -> None:
+    # short pages, so the failure line is not on the first page and reaching it means counting
+    service = Service(replace(site.config, web=replace(WebConfig(), log_page_lines=10)))
+    asyncio.run(service.ingest())
+    run_id = _red_run(sample, "gitea")
+    green = next(r.run_id for r in sample.runs if not r.red and r.has_results)
+    log = site.runs_dir / run_id / "run.log"
+    logview.clear_cache()
+    assert logview.cached_index(log) is None
+    assert asyncio.run(warm_logs(service, [green, run_id])) == 1  # only red runs with a cited log line
+    index = logview.cached_index(log)
+    assert index is not None and index.scanned_bytes > 0
+    service.close()

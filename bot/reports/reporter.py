@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from bot.chat.messages import edit, notice, thread_reply
@@ -41,7 +41,9 @@ class Reporter:
         wake_outbox: Callable[[], None],
         stop: asyncio.Event,
         reruns: RerunManager | None = None,
+        on_ingested: Callable[[list[str]], Awaitable[object]] | None = None,
     ) -> None:
+        self.on_ingested = on_ingested  # e.g. warming new red logs for the pages
         self.service = service
         self.config = service.config
         self.settings = service.config.reports
@@ -91,6 +93,8 @@ class Reporter:
         sent = await asyncio.to_thread(self._post_red_report, rooms, time.time())
         if posted or changed or sent:
             self.wake_outbox()
+        if scan.ingested and self.on_ingested is not None:
+            await self.on_ingested(scan.ingested)  # after posting: warming never delays a summary
         await asyncio.to_thread(self.service.store.set_meta, TICK_KEY, f"{time.time():.6f}")
 
     # --- sweep summaries ---------------------------------------------------------------------------

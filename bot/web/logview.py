@@ -37,7 +37,7 @@ _MAX_LINE_BYTES = 4 * MAX_LINE_CHARS + 4
 _SKIP_CHUNK = 1024 * 1024
 # Reads while moving from an index entry to a page: small, since the distance is a stride or so (~0.5 MiB).
 _ADVANCE_BYTES = 256 * 1024
-CACHE_ENTRIES = 16
+CACHE_ENTRIES = 64  # an index is small (about 16 bytes per 4096 lines): a sweep's red logs fit
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from bot.service import Service
 from bot.web.app import make_app
 from bot.web.masking import Masker
 from bot.web.server import start_server
+from bot.web.warm import warm_logs
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ async def run_web(config: Config, listen: str) -> int:
                 report = await service.ingest()
                 if report.ingested:
                     log.info("ingested %d new run(s)", len(report.ingested))
+                    await warm_logs(service, report.ingested)
             except Exception:  # a broken scan must not take the pages down; the log says why
                 log.exception("scan of %s failed", config.ccci.runs_dir)
             if await sleep_unless(stop, config.reports.poll_s):
