@@ -142,6 +142,7 @@ class Bot:
             max_instances=1,
         )
         scheduler.start()
+        self.state.next_report = lambda: _next_run(scheduler, "red-report")
         log.info("red report scheduled: %r (%s)", reports.cron, reports.timezone)
         return scheduler
 
@@ -322,6 +323,11 @@ class Bot:
             await asyncio.to_thread(self.chat.enqueue, [Outgoing(room_id, "m.room.message", notice(text, text))])
             await asyncio.to_thread(self.service.store.set_meta, key, "said")
             self.outbox.wake.set()
+
+
+def _next_run(scheduler: AsyncIOScheduler, job_id: str) -> float | None:
+    job = scheduler.get_job(job_id)
+    return job.next_run_time.timestamp() if job is not None and job.next_run_time is not None else None
 
 
 async def run_bot(config: Config) -> int:

@@ -299,6 +299,8 @@ class StatusAnswer:
     rooms: list[str]
     kb_version: str
     runs: int
+    last_summary: str | None = None  # the sweep the last summary was about
+    next_report: float | None = None
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,13 @@ class Service:
             )
         return HistoryAnswer(recipe, shown)
 
+    async def last_summary(self) -> str | None:
+        """The sweep the newest posted summary was about (None before the first)."""
+        rows = await asyncio.to_thread(
+            self.store.query, "SELECT sweep_id FROM reports WHERE kind = 'sweep' ORDER BY sweep_id DESC LIMIT 1"
+        )
+        return str(rows[0][0]) if rows else None
+
     async def counts(self) -> dict[str, int]:
         return await asyncio.to_thread(self.store.counts)
 

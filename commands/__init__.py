@@ -43,6 +43,7 @@ class BotState:
     last_sync_error: str | None = None
     rooms: list[str] = field(default_factory=list)
     outbox_pending: Callable[[], int] = lambda: 0
+    next_report: Callable[[], float | None] = lambda: None  # the red report's next slot
 
 
 @dataclass(frozen=True)

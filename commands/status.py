@@ -21,9 +21,15 @@ async def handle(ctx: Context, args: list[str]) -> StatusAnswer:
         rooms=list(state.rooms) if state else [],
         kb_version=ctx.service.kb.version,
         runs=counts["runs"],
+        last_summary=await ctx.service.last_summary(),
+        next_report=state.next_report() if state else None,
     )
 
 
 COMMAND = Command(
-    name="status", usage="status", help="Bot version, last sync, last ingest, queue.", acts=False, handler=handle
+    name="status",
+    usage="status",
+    help="Bot version, last sync, last ingest, queue, last summary, next red report.",
+    acts=False,
+    handler=handle,
 )

@@ -26,7 +26,7 @@ from bot.reports.reporter import BASELINE_KEY, TICK_KEY
 from bot.sample.generate import GeneratedData
 from bot.sample.staging import copy_runs, expected_moves, runs_of_sweep_window, runs_up_to
 from bot.web.hooks import SIGNATURE_HEADER, sign
-from tests.matrix_harness import BotProcess, Operator, joined, run, write_bot_config
+from tests.matrix_harness import BotProcess, Operator, joined, reply_to, run, write_bot_config
 
 pytestmark = pytest.mark.slow
 SECRET_ENV = "CCCI_TEST_WEBHOOK_SECRET"
@@ -258,6 +258,10 @@ def test_a_finished_sweep_is_summarised_once_and_its_new_reds_settled_by_reruns(
         html = str(details["content"]["formatted_body"])
         assert "data-mx-bg-color" in html and "<table>" in html
         assert "Isolation reruns queued for outline" in _body(details)  # the only new red with an unsure verdict
+        sweep_id = _body(head).split()[1]
+        asked = await alice.say(room.room_id, "!ccci status")
+        (status,) = await alice.wait_for(reply_to(asked, room.bot_user.user_id), timeout=30)
+        assert f"last summary {sweep_id}" in _body(status) and "next red report 20" in _body(status)
 
         # the automatic rerun of outline settles its verdict: told once in the thread, details edited
         news = await alice.wait_for(

@@ -137,7 +137,12 @@ def help_json(h: HelpAnswer) -> dict[str, Any]:
 
 
 def status_json(s: StatusAnswer) -> dict[str, Any]:
-    return {**vars(s), "started_at": iso(s.started_at), "last_sync": iso(s.last_sync)}
+    return {
+        **vars(s),
+        "started_at": iso(s.started_at),
+        "last_sync": iso(s.last_sync),
+        "next_report": iso(s.next_report),
+    }
 
 
 def notice_json(n: NoticeAnswer) -> dict[str, Any]:

@@ -148,7 +148,8 @@ def status_text(s: StatusAnswer) -> str:
     return (
         f"ccci-bot {s.version}, up since {short(s.started_at)}; last sync {sync}{error}; "
         f"last ingest {s.last_ingest or 'never'}; {s.runs} runs known; outbox {s.outbox_pending} pending; "
-        f"knowledge base {s.kb_version}; rooms: {', '.join(s.rooms) or '-'}"
+        f"knowledge base {s.kb_version}; rooms: {', '.join(s.rooms) or '-'}; "
+        f"last summary {s.last_summary or 'none yet'}; next red report {short(s.next_report) if s.next_report else '-'}"
     )
 
 
