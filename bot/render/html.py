@@ -24,21 +24,21 @@ from bot.render import text
 RED, GREEN, AMBER, GREY = "#c0392b", "#27ae60", "#d68910", "#7f8c8d"
 
 
-def _color(value: str, color: str) -> str:
+def colored(value: str, color: str) -> str:
     return f'<font data-mx-color="{color}">{value}</font>'
 
 
-def _status(status: RunStatus, unverified: bool) -> str:
+def status_badge(status: RunStatus, unverified: bool) -> str:
     if unverified:
-        return _color("<b>UNVERIFIED</b>", AMBER)
+        return colored("<b>UNVERIFIED</b>", AMBER)
     return {
-        RunStatus.RED: _color("<b>RED</b>", RED),
-        RunStatus.GREEN: _color("<b>GREEN</b>", GREEN),
-        RunStatus.UNKNOWN: _color("<b>UNKNOWN</b>", GREY),
+        RunStatus.RED: colored("<b>RED</b>", RED),
+        RunStatus.GREEN: colored("<b>GREEN</b>", GREEN),
+        RunStatus.UNKNOWN: colored("<b>UNKNOWN</b>", GREY),
     }[status]
 
 
-def _link(label: str, url: str | None) -> str:
+def anchor(label: str, url: str | None) -> str:
     return f'<a href="{escape(url, quote=True)}">{escape(label)}</a>' if url else escape(label)
 
 
@@ -46,20 +46,20 @@ def _verdict(v: Verdict | None) -> str:
     if v is None:
         return "<i>not classified yet</i>"
     color = GREEN if v.confidence >= 0.8 else (AMBER if v.confidence >= 0.5 else GREY)
-    return f"<b>{escape(v.category)}</b> {_color(f'{v.confidence:.0%}', color)} — {escape(v.reason)}"
+    return f"<b>{escape(v.category)}</b> {colored(f'{v.confidence:.0%}', color)} — {escape(v.reason)}"
 
 
 def _evidence(e: EvidenceItem) -> str:
     where = f"{e.path}:{e.line}" if e.line else e.path
-    return f"<li>[{escape(e.kind)}] {_link(where, e.url)}<pre><code>{escape(e.excerpt)}</code></pre></li>"
+    return f"<li>[{escape(e.kind)}] {anchor(where, e.url)}<pre><code>{escape(e.excerpt)}</code></pre></li>"
 
 
 def why_html(a: WhyAnswer) -> str:
     if a.run_id is None:
         return f"<b>{escape(a.recipe)}</b>: no released-version run yet (only PR runs)."
     parts = [
-        f"<b>{escape(a.recipe)}</b> {_status(a.status, a.unverified)} <code>{escape(a.version or '?')}</code> "
-        f"run {_link(a.run_id, a.run_url)} ({escape(a.kind.value if a.kind else '?')}, {short(a.finished)})"
+        f"<b>{escape(a.recipe)}</b> {status_badge(a.status, a.unverified)} <code>{escape(a.version or '?')}</code> "
+        f"run {anchor(a.run_id, a.run_url)} ({escape(a.kind.value if a.kind else '?')}, {short(a.finished)})"
     ]
     if a.red_runs:
         parts.append(f"<br>red since {short(a.red_since)}, {a.red_runs} run(s) in a row")
@@ -77,7 +77,7 @@ def why_html(a: WhyAnswer) -> str:
         parts.append(f"<b>Evidence</b><ul>{''.join(_evidence(e) for e in shown)}</ul>")
     if a.reruns:
         outcomes = ", ".join(
-            f"{escape(r.run_id)} {_status(r.status, False)}{' (isolated)' if r.isolated else ''}" for r in a.reruns
+            f"{escape(r.run_id)} {status_badge(r.status, False)}{' (isolated)' if r.isolated else ''}" for r in a.reruns
         )
         parts.append(f"Reruns of <code>{escape(a.version or '?')}</code>: {outcomes}")
     elif a.status is RunStatus.RED:
@@ -90,8 +90,8 @@ def summary_html(s: SummaryAnswer) -> str:
         return "No sweep has been seen yet."
     c = s.counts
     head = (
-        f"<b>{escape(s.sweep_id)}</b>: {c['total']} recipes — {_color(str(c['green']) + ' green', GREEN)}, "
-        f"{_color(str(c['red']) + ' red', RED)}, {_color(str(c['unverified']) + ' unverified', AMBER)}"
+        f"<b>{escape(s.sweep_id)}</b>: {c['total']} recipes — {colored(str(c['green']) + ' green', GREEN)}, "
+        f"{colored(str(c['red']) + ' red', RED)}, {colored(str(c['unverified']) + ' unverified', AMBER)}"
     )
     rows = []
     for r in s.rows:
@@ -102,9 +102,9 @@ def summary_html(s: SummaryAnswer) -> str:
             failing = f"<code>{escape(f.tier)}/{escape(f.test)}</code>{more}"
         verdict = f"{escape(r.verdict.category)} {r.verdict.confidence:.0%}" if r.verdict else ""
         rows.append(
-            f"<tr><td>{_status(r.status, r.unverified)}</td><td><b>{escape(r.recipe)}</b></td>"
+            f"<tr><td>{status_badge(r.status, r.unverified)}</td><td><b>{escape(r.recipe)}</b></td>"
             f"<td><code>{escape(r.version or '?')}</code></td><td>{failing}</td><td>{verdict}</td>"
-            f"<td>{_link('log', r.log_url) if r.status is RunStatus.RED else ''}</td></tr>"
+            f"<td>{anchor('log', r.log_url) if r.status is RunStatus.RED else ''}</td></tr>"
         )
     table = (
         "<table><thead><tr><th></th><th>recipe</th><th>version</th><th>failing</th><th>verdict</th><th></th></tr>"
@@ -120,11 +120,11 @@ def summary_html(s: SummaryAnswer) -> str:
 
 def history_html(h: HistoryAnswer) -> str:
     cells = "".join(
-        _color("■", AMBER if r.unverified else {RunStatus.RED: RED, RunStatus.GREEN: GREEN}.get(r.status, GREY))
+        colored("■", AMBER if r.unverified else {RunStatus.RED: RED, RunStatus.GREEN: GREEN}.get(r.status, GREY))
         for r in h.runs
     )
     rows = "".join(
-        f"<tr><td>{_status(r.status, r.unverified)}</td><td>{short(r.finished)}</td>"
+        f"<tr><td>{status_badge(r.status, r.unverified)}</td><td>{short(r.finished)}</td>"
         f"<td><code>{escape(r.version or '?')}</code></td><td>{escape(r.run_id)}</td><td>{escape(r.kind.value)}</td>"
         f"<td>{escape(r.verdict.category) + f' {r.verdict.confidence:.0%}' if r.verdict else ''}</td></tr>"
         for r in h.runs
@@ -146,7 +146,7 @@ def status_html(s: StatusAnswer) -> str:
 
 
 def notice_html(n: NoticeAnswer) -> str:
-    return escape(n.text) if n.ok else _color(escape(n.text), AMBER)
+    return escape(n.text) if n.ok else colored(escape(n.text), AMBER)
 
 
 HTML: dict[type, Callable[[Any], str]] = {

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.artifacts.timefmt import iso, short
 from bot.model import Change, RedReport, ReportRow, RunStatus, SweepReport, TestStatus, Verdict
-from bot.render.html import AMBER, GREEN, GREY, RED, _color, _link, _status
+from bot.render.html import AMBER, GREEN, GREY, RED, anchor, colored, status_badge
 
 _CELL_TEXT = {
     TestStatus.PASS: "✓",
@@ -88,8 +88,8 @@ def headline(report: SweepReport) -> Rendered:
     text = [f"{_title(report)} — {counts}"]
     text += [f"{label}: {names}" for label, names in _moves(report)]
     html_counts = (
-        f"{c['total']} recipes: {_color(str(c['green']) + ' green', GREEN)}, {_color(str(c['red']) + ' red', RED)}, "
-        f"{_color(str(c['unverified']) + ' unverified', AMBER)}, {c['skipped']} not run"
+        f"{c['total']} recipes: {colored(str(c['green']) + ' green', GREEN)}, {colored(str(c['red']) + ' red', RED)}, "
+        f"{colored(str(c['unverified']) + ' unverified', AMBER)}, {c['skipped']} not run"
     )
     html = [f"<b>{escape(_title(report))}</b> — {html_counts}"]
     html += [f"<br><b>{escape(label)}:</b> {escape(names)}" for label, names in _moves(report)]
@@ -152,7 +152,7 @@ def _grid_html(report: SweepReport) -> str:
 
 def _red_html(r: ReportRow, window: int) -> str:
     parts = [
-        f"<li>{_status(r.status, r.unverified)} <b>{escape(r.recipe)}</b> <code>{escape(r.version or '?')}</code>"
+        f"<li>{status_badge(r.status, r.unverified)} <b>{escape(r.recipe)}</b> <code>{escape(r.version or '?')}</code>"
         f" <i>{escape(r.change.value)}</i>"
     ]
     if r.failures:
@@ -170,8 +170,8 @@ def _red_html(r: ReportRow, window: int) -> str:
         parts.append("<br>verdict: <i>not classified yet</i>")
     flips = _flip_note(r, window)
     if flips:
-        parts.append(f"<br>{_color(escape(flips), AMBER)}")
-    links = " · ".join(_link(name, url) for name, url in (("log", r.log_url), ("junit", r.junit_url)) if url)
+        parts.append(f"<br>{colored(escape(flips), AMBER)}")
+    links = " · ".join(anchor(name, url) for name, url in (("log", r.log_url), ("junit", r.junit_url)) if url)
     if links:
         parts.append(f"<br>{links}")
     return "".join(parts) + "</li>"
@@ -229,9 +229,9 @@ def red_report(report: RedReport) -> Rendered:
         line = f"✗ {r.recipe} {r.version or '?'}{failing} — {age}; verdict {_verdict_short(r.verdict)}"
         links = "  ".join(f"{name}: {url}" for name, url in (("log", r.log_url), ("junit", r.junit_url)) if url)
         lines.append(line + (f"\n    {links}" if links else ""))
-        link_html = " · ".join(_link(n, u) for n, u in (("log", r.log_url), ("junit", r.junit_url)) if u)
+        link_html = " · ".join(anchor(n, u) for n, u in (("log", r.log_url), ("junit", r.junit_url)) if u)
         items.append(
-            f"<li>{_status(RunStatus.RED, r.unverified)} <b>{escape(r.recipe)}</b> "
+            f"<li>{status_badge(RunStatus.RED, r.unverified)} <b>{escape(r.recipe)}</b> "
             f"<code>{escape(r.version or '?')}</code><code>{escape(failing)}</code> — {escape(age)}; "
             f"verdict <b>{escape(_verdict_short(r.verdict))}</b>{' · ' + link_html if link_html else ''}</li>"
         )

@@ -86,7 +86,7 @@ def _cell(status: TestStatus | None, href: str | None = None, title: str = "") -
     return f'<a href="{escape(href)}">{inner}</a>' if href else inner
 
 
-def _run_cell(status: RunStatus, unverified: bool, href: str, title: str) -> str:
+def _run_cell(status: RunStatus, unverified: bool, title: str) -> str:
     cls = "unver" if unverified else status.value
     mark = "?" if unverified else {RunStatus.RED: "✗", RunStatus.GREEN: "✓"}.get(status, "·")
     return f'<span class="cell {cls}" title="{escape(title)}">{mark}</span>'
@@ -183,7 +183,7 @@ def recipe_page(why: WhyAnswer, history: HistoryAnswer, masker: Masker, served: 
     red = sum(1 for r in runs if r.status is RunStatus.RED)
     strip = "".join(
         f'<a href="{escape(_run_href(r.run_id))}" title="{escape(f"{r.run_id} {r.kind.value} {short(r.finished)}")}">'
-        f"{_run_cell(r.status, r.unverified, '', r.run_id)}<span>{escape((r.version or '?').split('+')[0])}</span></a>"
+        f"{_run_cell(r.status, r.unverified, r.run_id)}<span>{escape((r.version or '?').split('+')[0])}</span></a>"
         for r in runs
     )
     parts = [
@@ -244,7 +244,7 @@ def run_page(
         f'<a href="{_recipe_href(run.recipe)}">{escape(run.recipe)}</a></h1>',
         f"<p><code>{escape(run.version or '?')}</code> · {escape(run.kind.value)} · "
         f"{short(run.started)} → {short(run.finished)} · "
-        f"{_run_cell(run.status, run.unverified, '', run.status.value)} {escape(run.status.value)}</p>",
+        f"{_run_cell(run.status, run.unverified, run.status.value)} {escape(run.status.value)}</p>",
         f"<p>{tier_cells}</p>",
     ]
     if run.status is RunStatus.RED:
