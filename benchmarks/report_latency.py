@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))  # tests.matrix_harness: t
 
 from ingest import RECIPES, build_history
 
-from bot.devserver.synapse import LocalSynapse, MatrixUser
+from bot.devserver.synapse import LocalSynapse, MatrixUser, free_port
 from bot.matrix.operator import Event, Operator, joined
 from bot.reports.reporter import BASELINE_KEY
 from bot.sample.generate import generate
@@ -117,7 +117,7 @@ def main() -> None:
                 room = loop.run_until_complete(operator.create_room(f"ops-{mode}", invite=[bot_user.user_id]))
                 state = work / f"state-{mode}"
                 (state / "active").mkdir(parents=True)
-                port = 18000 + os.getpid() % 1000 + (mode == "poll")
+                port = free_port()
                 reports = {
                     "poll_s": 3600 if mode == "webhook" else args.poll_s,
                     "quiet_s": 0,

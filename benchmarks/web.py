@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from ingest import write_big_log
 
+from bot.devserver.synapse import free_port
 from bot.sample.generate import generate
 from bot.web import logview
 from bot.web.masking import Masker
@@ -66,9 +66,7 @@ def main() -> None:
         sample = generate(work / "sample")
         red = next(r for r in sample.runs if r.recipe == "outline" and r.red and r.kind == "sweep")
         size = write_big_log(sample.runs_dir / red.run_id / "run.log", args.log_gib)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        port = free_port()
         argv = [sys.executable, "-m", "bot.cli", "web", "--listen", f"127.0.0.1:{port}"]
         argv += ["--runs-dir", str(sample.runs_dir), "--warm-dir", str(sample.warm_dir), "--data-dir", str(work / "d")]
         server_log = work / "web.log"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
-import socket
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -28,7 +27,7 @@ from bot.config import (
     RunnerConfig,
     WebConfig,
 )
-from bot.devserver.synapse import LocalSynapse
+from bot.devserver.synapse import LocalSynapse, free_port
 from bot.matrix.client import MatrixConnection
 from bot.matrix.operator import Operator, joined, reply_to
 from bot.reports.reporter import BASELINE_KEY
@@ -83,9 +82,7 @@ def _chat_config(base: Config, workdir: Path, data: GeneratedData) -> Config:
         ),
         busy_poll_s=0.1,
     )
-    with socket.socket() as probe:  # a free port for the evidence pages the chat links point at
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # for the evidence pages the chat links point at
     return replace(
         base,
         runner=runner,

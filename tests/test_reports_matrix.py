@@ -5,7 +5,6 @@ real matrix-nio client. Waits are for events, processes and database rows, bound
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import sys
 import time
@@ -20,7 +19,7 @@ import pytest
 
 pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
 
-from bot.devserver.synapse import LocalSynapse, MatrixUser
+from bot.devserver.synapse import LocalSynapse, MatrixUser, free_port
 from bot.matrix.operator import Event
 from bot.reports.reporter import BASELINE_KEY, TICK_KEY
 from bot.sample.generate import GeneratedData
@@ -104,12 +103,6 @@ class Room:
         return Operator(self.alice, self.synapse.url)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def people(synapse: LocalSynapse) -> tuple[MatrixUser, MatrixUser]:
     return synapse.register("ccci-reporter", "bot-password"), synapse.register("carol")
@@ -141,7 +134,7 @@ def make_room(
             return room_id
 
         room_id = run(create())
-        port = _free_port()
+        port = free_port()
         standin = {
             "steps": [[sys.executable, "-m", "bot.sample.standin_runner"]],
             "env": {

@@ -7,7 +7,6 @@ import asyncio
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import WebAuthConfig, WebConfig
+from bot.devserver.synapse import free_port
 from bot.metrics import Metrics
 from bot.render import to_json
 from bot.sample.generate import GeneratedData
@@ -269,15 +269,9 @@ def test_pages_can_require_a_bearer_token(site: Site, monkeypatch: pytest.Monkey
 # --- a real browser against `ccci-bot web` ---------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def web_process(site: Site, tmp_path: Path) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     argv = [sys.executable, "-m", "bot.cli", "web", "--listen", f"127.0.0.1:{port}"]
     argv += ["--runs-dir", str(site.runs_dir), "--warm-dir", str(site.warm_dir), "--data-dir", str(tmp_path / "web")]
     log = (tmp_path / "web.log").open("wb")
