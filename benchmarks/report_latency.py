@@ -19,7 +19,6 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -28,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))  # tests.matrix_harness: t
 from ingest import RECIPES, build_history
 
 from bot.devserver.synapse import LocalSynapse, MatrixUser, free_port
-from bot.matrix.operator import Event, Operator, joined
+from bot.matrix.operator import Operator, joined, message_from
 from bot.reports.reporter import BASELINE_KEY
 from bot.sample.generate import generate
 from bot.web.hooks import SIGNATURE_HEADER, sign
@@ -53,21 +52,12 @@ def wait_meta(db: Path, key: str, timeout: float = 120.0) -> None:
     raise TimeoutError(key)
 
 
-def summary_of(bot_user: str) -> Callable[[Event], bool]:
-    def match(e: Event) -> bool:
-        content = e.get("content") or {}
-        body = str(content.get("body", ""))
-        return e.get("sender") == bot_user and body.startswith("Sweep ") and "m.new_content" not in content
-
-    return match
-
-
 async def trial(
     operator: Operator, bot_user: MatrixUser, sweep_dirs: list[Path], runs_dir: Path, active: Path, hook: str | None
 ) -> float:
     """Write one sweep as cc-ci would; return seconds from its last run dir to the summary in the room."""
     await operator.catch_up()
-    match = summary_of(bot_user.user_id)
+    match = message_from(bot_user.user_id, "Sweep ")
     before = len([e for e in operator.seen if match(e)])
     marker = active / "last-recipe.ci.example.org"
     marker.write_text("")

@@ -25,6 +25,7 @@ from bot.node import Node
 from bot.reruns.manager import RerunManager
 from bot.reruns.store import Rerun
 from bot.sample.generate import GeneratedData, generate
+from bot.sample.standin_runner import STEP, runner_env
 from bot.service import Service
 from tests.matrix_harness import BotProcess, write_bot_config
 
@@ -32,21 +33,12 @@ from tests.matrix_harness import BotProcess, write_bot_config
 async def overhead(sample: GeneratedData, work: Path, times: int) -> None:
     runs = work / "runs-overhead"
     shutil.copytree(sample.runs_dir, runs)
-    env = {
-        "RECIPE": "{recipe}",
-        "VERSION": "{version}",
-        "RUN_ID": "{run_id}",
-        "CCCI_RUNS_DIR": str(runs),
-        "CCCI_SAMPLE_RECIPES_SRC": str(sample.recipes_src),
-        "CCCI_SAMPLE_WORLD": str(sample.world_file),
-    }
+    env = runner_env(runs, sample.recipes_src, sample.world_file)
     config = Config(data_dir=work / "state-overhead").with_overrides(runs_dir=runs, warm_dir=sample.warm_dir)
     config = replace(
         config,
         ccci=replace(config.ccci, active_dir=work / "active"),
-        runner=replace(
-            RunnerConfig(), steps=((sys.executable, "-m", "bot.sample.standin_runner"),), env=tuple(env.items())
-        ),
+        runner=replace(RunnerConfig(), steps=(STEP,), env=tuple(env.items())),
         docker=DockerConfig(base_url=None),
     )
     (work / "active").mkdir()

@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 import signal
-import sys
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,10 +28,11 @@ from bot.config import (
 )
 from bot.devserver.synapse import LocalSynapse, free_port
 from bot.matrix.client import MatrixConnection
-from bot.matrix.operator import Operator, joined, reply_to
+from bot.matrix.operator import Operator, in_thread, joined, message_from, reply_to
 from bot.reports.reporter import BASELINE_KEY
 from bot.sample.generate import GeneratedData
 from bot.sample.staging import runs_of_sweep_window
+from bot.sample.standin_runner import STEP, runner_env
 from bot.service import Service
 
 T = TypeVar("T")
@@ -47,41 +47,10 @@ def _print_event(sender: str, event: dict[str, Any], limit: int = 40) -> None:
     print()
 
 
-def _from(sender: str, prefix: str) -> Callable[[dict[str, Any]], bool]:
-    def match(e: dict[str, Any]) -> bool:
-        content = e.get("content") or {}
-        relates = content.get("m.relates_to") or {}
-        return (
-            e.get("sender") == sender
-            and relates.get("rel_type") != "m.replace"
-            and str(content.get("body", "")).startswith(prefix)
-        )
-
-    return match
-
-
-def _in_thread(root: str) -> Callable[[dict[str, Any]], bool]:
-    def match(e: dict[str, Any]) -> bool:
-        relates = (e.get("content") or {}).get("m.relates_to") or {}
-        return relates.get("rel_type") == "m.thread" and relates.get("event_id") == root
-
-    return match
-
-
 def _chat_config(base: Config, workdir: Path, data: GeneratedData) -> Config:
     """The stand-in runner plays cc-ci for the bot's automatic reruns; no Docker engine is asked."""
-    runner = RunnerConfig(
-        steps=((sys.executable, "-m", "bot.sample.standin_runner"),),
-        env=(
-            ("RECIPE", "{recipe}"),
-            ("VERSION", "{version}"),
-            ("RUN_ID", "{run_id}"),
-            ("CCCI_RUNS_DIR", str(data.runs_dir)),
-            ("CCCI_SAMPLE_RECIPES_SRC", str(data.recipes_src)),
-            ("CCCI_SAMPLE_WORLD", str(data.world_file)),
-        ),
-        busy_poll_s=0.1,
-    )
+    env = runner_env(data.runs_dir, data.recipes_src, data.world_file)
+    runner = RunnerConfig(steps=(STEP,), env=tuple(env.items()), busy_poll_s=0.1)
     port = free_port()  # for the evidence pages the chat links point at
     return replace(
         base,
@@ -147,12 +116,14 @@ async def chat_demo(base: Config, workdir: Path, keep: bool, data: GeneratedData
         for run_dir in held:
             (side / run_dir.name).rename(run_dir)
         bot.reporter.wake.set()  # what POST /hooks/run-finished does; else the next poll finds it
-        (head,) = await _unless_bot_fails(operator.wait_for(_from(bot_user.user_id, "Sweep "), timeout=60), bot_task)
+        (head,) = await _unless_bot_fails(
+            operator.wait_for(message_from(bot_user.user_id, "Sweep "), timeout=60), bot_task
+        )
         _print_event(bot_user.user_id, head)
-        details = await _unless_bot_fails(operator.wait_for(_in_thread(head["event_id"]), timeout=60), bot_task)
+        details = await _unless_bot_fails(operator.wait_for(in_thread(head["event_id"]), timeout=60), bot_task)
         print("(in its thread)")
         _print_event(bot_user.user_id, details[0], limit=16)
-        news = _from(bot_user.user_id, "Verdict update")
+        news = message_from(bot_user.user_id, "Verdict update")
         (update,) = await _unless_bot_fails(operator.wait_for(news, timeout=120), bot_task)
         print("(in its thread, once the automatic isolation rerun finished)")
         _print_event(bot_user.user_id, update)

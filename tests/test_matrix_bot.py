@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import sqlite3
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip inst
 from bot.cli import main as cli
 from bot.devserver.synapse import LocalSynapse, MatrixUser
 from bot.sample.generate import GeneratedData
+from bot.sample.standin_runner import STEP, runner_env
 from tests.matrix_harness import (
     BotProcess,
     Operator,
@@ -75,15 +75,8 @@ def ops(synapse: LocalSynapse, sample: GeneratedData, tmp_path_factory: pytest.T
     config_path = home / "bot.yaml"
     rooms = [alias, f"#{alias_local}-e2ee:{synapse.server_name}"]
     standin = {  # the stand-in runner plays cc-ci's role for `!ccci rerun`
-        "steps": [[sys.executable, "-m", "bot.sample.standin_runner"]],
-        "env": {
-            "RECIPE": "{recipe}",
-            "VERSION": "{version}",
-            "RUN_ID": "{run_id}",
-            "CCCI_RUNS_DIR": str(runs_dir),
-            "CCCI_SAMPLE_RECIPES_SRC": str(sample.recipes_src),
-            "CCCI_SAMPLE_WORLD": str(sample.world_file),
-        },
+        "steps": [list(STEP)],
+        "env": runner_env(runs_dir, sample.recipes_src, sample.world_file),
         "busy_poll_s": 0.1,
     }
     write_bot_config(

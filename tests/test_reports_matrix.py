@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,10 +19,11 @@ import pytest
 pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
 
 from bot.devserver.synapse import LocalSynapse, MatrixUser, free_port
-from bot.matrix.operator import Event
+from bot.matrix.operator import Event, edit_of, in_thread, message_from
 from bot.reports.reporter import BASELINE_KEY, TICK_KEY
 from bot.sample.generate import GeneratedData
 from bot.sample.staging import copy_runs, expected_moves, runs_of_sweep_window, runs_up_to
+from bot.sample.standin_runner import STEP, runner_env
 from bot.web.hooks import SIGNATURE_HEADER, sign
 from tests.matrix_harness import BotProcess, Operator, joined, reply_to, run, write_bot_config
 
@@ -136,15 +136,8 @@ def make_room(
         room_id = run(create())
         port = free_port()
         standin = {
-            "steps": [[sys.executable, "-m", "bot.sample.standin_runner"]],
-            "env": {
-                "RECIPE": "{recipe}",
-                "VERSION": "{version}",
-                "RUN_ID": "{run_id}",
-                "CCCI_RUNS_DIR": str(runs_dir),
-                "CCCI_SAMPLE_RECIPES_SRC": str(sample.recipes_src),
-                "CCCI_SAMPLE_WORLD": str(sample.world_file),
-            },
+            "steps": [list(STEP)],
+            "env": runner_env(runs_dir, sample.recipes_src, sample.world_file),
             "busy_poll_s": 0.1,
         }
         config_path = home / "bot.yaml"
@@ -177,37 +170,7 @@ def _body(e: Event) -> str:
 
 
 def _from_bot(room: Room, prefix: str) -> Callable[[Event], bool]:
-    def match(e: Event) -> bool:
-        relates = (e.get("content") or {}).get("m.relates_to") or {}
-        return (
-            e.get("type") == "m.room.message"
-            and e.get("sender") == room.bot_user.user_id
-            and e.get("room_id") == room.room_id
-            and relates.get("rel_type") != "m.replace"
-            and _body(e).startswith(prefix)
-        )
-
-    return match
-
-
-def _edit_of(room: Room, event_id: str) -> Callable[[Event], bool]:
-    def match(e: Event) -> bool:
-        relates = (e.get("content") or {}).get("m.relates_to") or {}
-        return (
-            e.get("sender") == room.bot_user.user_id
-            and relates.get("rel_type") == "m.replace"
-            and relates.get("event_id") == event_id
-        )
-
-    return match
-
-
-def _in_thread(root: str) -> Callable[[Event], bool]:
-    def match(e: Event) -> bool:
-        relates = (e.get("content") or {}).get("m.relates_to") or {}
-        return relates.get("rel_type") == "m.thread" and relates.get("event_id") == root
-
-    return match
+    return message_from(room.bot_user.user_id, prefix, room.room_id)
 
 
 async def everything(op: Operator, room: Room) -> list[Event]:
@@ -247,7 +210,7 @@ def test_a_finished_sweep_is_summarised_once_and_its_new_reds_settled_by_reruns(
         assert f"Newly green: {', '.join(sorted(newly_green))}" in _body(head)
         assert "Still red:" in _body(head) and "(late" not in _body(head).splitlines()[0]
         # six reds > thread_over (5): the grid and per-recipe details are in the headline's thread
-        (details,) = await alice.wait_for(_in_thread(head["event_id"]), timeout=30)
+        (details,) = await alice.wait_for(in_thread(head["event_id"]), timeout=30)
         html = str(details["content"]["formatted_body"])
         assert "data-mx-bg-color" in html and "<table>" in html
         assert "Isolation reruns queued for outline" in _body(details)  # the only new red with an unsure verdict
@@ -258,10 +221,10 @@ def test_a_finished_sweep_is_summarised_once_and_its_new_reds_settled_by_reruns(
 
         # the automatic rerun of outline settles its verdict: told once in the thread, details edited
         news = await alice.wait_for(
-            lambda e: _in_thread(head["event_id"])(e) and _body(e).startswith("Verdict update"), timeout=180
+            lambda e: in_thread(head["event_id"])(e) and _body(e).startswith("Verdict update"), timeout=180
         )
         assert len(news) == 1 and "outline: unknown 30% → recipe-defect" in _body(news[0])
-        (edit,) = await alice.wait_for(_edit_of(room, details["event_id"]), timeout=30)
+        (edit,) = await alice.wait_for(edit_of(room.bot_user.user_id, details["event_id"]), timeout=30)
         assert "recipe-defect" in str(edit["content"]["m.new_content"]["body"])
 
         # a sweep run's files re-written after the summary: re-read, no second summary

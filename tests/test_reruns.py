@@ -19,23 +19,15 @@ from bot.node import Node
 from bot.reruns.manager import RerunError, RerunManager
 from bot.reruns.store import Rerun
 from bot.sample.generate import GeneratedData
+from bot.sample.standin_runner import STEP, runner_env
 from bot.service import Service
 from tests.conftest import Site
 
-STANDIN = (sys.executable, "-m", "bot.sample.standin_runner")
-
 
 def rerun_config(site: Site, sample: GeneratedData, **runner: object) -> Config:
-    env = {
-        "RECIPE": "{recipe}",
-        "VERSION": "{version}",
-        "RUN_ID": "{run_id}",
-        "CCCI_RUNS_DIR": str(site.runs_dir),
-        "CCCI_SAMPLE_RECIPES_SRC": str(sample.recipes_src),
-        "CCCI_SAMPLE_WORLD": str(sample.world_file),
-    }
+    env = runner_env(site.runs_dir, sample.recipes_src, sample.world_file)
     settings = {
-        "steps": (STANDIN,),
+        "steps": (STEP,),
         "env": tuple(env.items()),
         "timeout_s": 120.0,
         "busy_wait_s": 30.0,
@@ -129,7 +121,7 @@ def test_a_deterministic_failure_turns_recipe_defect_k_of_n(site: Site, sample: 
     config = rerun_config(site, sample)
     config_file = site.runs_dir.parent / "rerun.yaml"
     env = dict(config.runner.env)
-    write_cli_config(config_file, site, {"steps": [list(STANDIN)], "env": env, "busy_wait_s": 5, "busy_poll_s": 0.05})
+    write_cli_config(config_file, site, {"steps": [list(STEP)], "env": env, "busy_wait_s": 5, "busy_poll_s": 0.05})
     assert cli(["rerun", "mattermost-lts", "--times", "2", "--json", "--config", str(config_file)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["state"] == "done" and len(out["attempts"]) == 2
@@ -163,7 +155,7 @@ def test_preflight_waits_while_something_is_in_flight_and_proceeds_once_it_is_go
 def test_a_node_that_stays_busy_means_giving_up_clearly(site: Site, sample: GeneratedData, capsys) -> None:
     (site.config.ccci.active_dir / "discourse.ci.example.org").write_text("")
     config_file = site.runs_dir.parent / "busy.yaml"
-    write_cli_config(config_file, site, {"steps": [list(STANDIN)], "busy_wait_s": 0.2, "busy_poll_s": 0.05})
+    write_cli_config(config_file, site, {"steps": [list(STEP)], "busy_wait_s": 0.2, "busy_poll_s": 0.05})
     assert cli(["rerun", "immich", "--config", str(config_file)]) == 3
     out = capsys.readouterr().out
     assert "stayed busy" in out and "discourse.ci.example.org" in out and "Nothing was run" in out

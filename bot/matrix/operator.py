@@ -117,3 +117,38 @@ def joined(user_id: str) -> Callable[[Event], bool]:
         )
 
     return match
+
+
+def message_from(sender: str, prefix: str, room_id: str | None = None) -> Callable[[Event], bool]:
+    """A message (not an edit of one) from ``sender`` whose body starts with ``prefix``."""
+
+    def match(e: Event) -> bool:
+        content = e.get("content") or {}
+        relates = content.get("m.relates_to") or {}
+        return (
+            e.get("type") == "m.room.message"
+            and e.get("sender") == sender
+            and (room_id is None or e.get("room_id") == room_id)
+            and relates.get("rel_type") != "m.replace"
+            and str(content.get("body", "")).startswith(prefix)
+        )
+
+    return match
+
+
+def in_thread(root: str) -> Callable[[Event], bool]:
+    def match(e: Event) -> bool:
+        relates = (e.get("content") or {}).get("m.relates_to") or {}
+        return relates.get("rel_type") == "m.thread" and relates.get("event_id") == root
+
+    return match
+
+
+def edit_of(sender: str, event_id: str) -> Callable[[Event], bool]:
+    def match(e: Event) -> bool:
+        relates = (e.get("content") or {}).get("m.relates_to") or {}
+        return (
+            e.get("sender") == sender and relates.get("rel_type") == "m.replace" and relates.get("event_id") == event_id
+        )
+
+    return match

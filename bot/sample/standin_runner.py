@@ -70,6 +70,22 @@ LIVE_SWITCHES = (
     "CCCI_SAMPLE_HANG",
     "CCCI_SAMPLE_LEAVE_SERVICE",
 )
+# How the bot runs this stand-in for a rerun (runner.steps, runner.env): the bot fills the placeholders.
+STEP = (sys.executable, "-m", "bot.sample.standin_runner")
+
+
+def runner_env(runs_dir: Path, recipes_src: Path, world_file: Path) -> dict[str, str]:
+    """``runner.env`` for playing cc-ci with the sample: where runs land and where the sample lives."""
+    return {
+        "RECIPE": "{recipe}",
+        "VERSION": "{version}",
+        "RUN_ID": "{run_id}",
+        "CCCI_RUNS_DIR": str(runs_dir),
+        "CCCI_SAMPLE_RECIPES_SRC": str(recipes_src),
+        "CCCI_SAMPLE_WORLD": str(world_file),
+    }
+
+
 # What the live suite reads (suites/live/conftest.py); unset for tiers outside docker mode.
 LIVE_ENV = ("CCCI_SAMPLE_DOCKER_HOST", "CCCI_SAMPLE_STACK", "CCCI_SAMPLE_EXPECT_REPLICAS", "CCCI_SAMPLE_ALLOWED_STACKS")
 
