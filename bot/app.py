@@ -11,6 +11,7 @@ import asyncio
 import logging
 import signal
 import time
+from functools import partial
 from html import escape
 
 from aiohttp import web
@@ -72,7 +73,7 @@ class Bot:
             self.outbox.wake.set,
             self.stop,
             self.reruns,
-            on_ingested=self._warm_logs if config.web.listen else None,
+            on_ingested=partial(warm_logs, service) if config.web.listen else None,
         )
         self.status_messages: dict[int, str] = {}  # rerun id → txn id of its status message (edited in place)
         self.exit_code = 0
@@ -160,9 +161,6 @@ class Bot:
         except OSError as exc:
             log.error("web.listen %s: cannot listen (%s); running without the HTTP server", listen, exc)
             return None
-
-    async def _warm_logs(self, run_ids: list[str]) -> None:
-        await warm_logs(self.service, run_ids)
 
     def _wanted_rooms(self) -> list[str]:
         rooms = list(self.config.matrix.rooms)

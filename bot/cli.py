@@ -139,8 +139,8 @@ async def _report(service: Service, args: argparse.Namespace) -> int:
     if args.sweep is None and await asyncio.to_thread(service.store.latest_sweep_id) is None:
         raise UsageError("no sweep has been seen yet (check ccci.runs_dir)")
     sweep = await service.sweep_report(args.sweep)
-    head, details = render.headline(sweep), render.details(sweep, service.config.reports.flip_window)
-    _emit(render.sweep_report_json(sweep), args.json, f"{head.text}\n\n{details.text}")
+    shown = render.whole(render.headline(sweep), render.details(sweep, service.config.reports.flip_window))
+    _emit(render.sweep_report_json(sweep), args.json, shown.text)
     return 0
 
 

@@ -48,8 +48,7 @@ async def _main_job(config: Config) -> None:
         print(ingest_text(await service.ingest()))
         print("\n== ccci-bot report sweep   (what the ops room is told when a sweep finishes)")
         report = await service.sweep_report()
-        head, details = render.headline(report), render.details(report, config.reports.flip_window)
-        print(f"{head.text}\n\n{details.text}")
+        print(render.whole(render.headline(report), render.details(report, config.reports.flip_window)).text)
         for recipe in DEMO_WHY:
             print(f"\n== ccci-bot why {recipe}")
             print(to_text(await service.why(recipe)))

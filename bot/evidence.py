@@ -177,3 +177,17 @@ def _canonical_item(c: Canonical, target: RunRow, config: Config) -> EvidenceIte
         excerpt=f"canonical {c.version} (commit {c.commit or '?'}) written {iso(c.ts) or '?'}{relation}",
         url=None,
     )
+
+
+def run_evidence(store: Store, run_id: str) -> tuple[Verdict | None, list[EvidenceItem]]:
+    """A run's stored verdict and its evidence: what ingest found, then what the verdict cites, once each."""
+    found = store.evidence(run_id)
+    stored = store.verdict(run_id)
+    if stored is None:
+        return None, found
+    return stored[0], found + [e for e in stored[2] if e not in found]
+
+
+def cited_lines(store: Store, run_id: str, path: str) -> set[int]:
+    """Lines of one of the run's files that its evidence points at (the failure lines of its log)."""
+    return {e.line for e in run_evidence(store, run_id)[1] if e.line and e.path == path}

@@ -200,6 +200,11 @@ def details(report: SweepReport, flip_window: int) -> Rendered:
     return Rendered("\n".join(text), "".join(html))
 
 
+def whole(head: Rendered, body: Rendered) -> Rendered:
+    """Headline and details in one message (a summary short enough not to need a thread)."""
+    return Rendered(f"{head.text}\n\n{body.text}", f"{head.html}<br><br>{body.html}")
+
+
 def verdict_changes(sweep_id: str, changes: list[VerdictChange]) -> Rendered:
     lines = [f"{c.recipe}: {_verdict_short(c.before)} → {_verdict_short(c.after)} — {c.after.reason}" for c in changes]
     text = f"Verdict update for {sweep_id}:\n" + "\n".join(f"  {line}" for line in lines)

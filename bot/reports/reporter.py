@@ -56,7 +56,6 @@ class Reporter:
         self.trigger = parse_cron(self.settings.cron, self.settings.timezone)
         self.wake = asyncio.Event()
         self.first_scan_done: float | None = None  # sweeps fully read by then finished while the bot was down
-        self.last_tick: float | None = None
 
     # --- the watch loop ----------------------------------------------------------------------------
 
@@ -82,7 +81,6 @@ class Reporter:
         busy_after = await asyncio.to_thread(self.node.active)
         if self.first_scan_done is None:
             self.first_scan_done = time.time()
-        self.last_tick = time.time()
         rooms = self.rooms()
         if not rooms:
             return  # not in a report room yet: nothing is lost, the next tick decides again
@@ -157,11 +155,10 @@ class Reporter:
             "red": {r.recipe: r.run_id for r in report.red},
             "late": late,
             "auto_reruns": reruns,
-            "threaded": len(report.red) > self.settings.thread_over,
         }
-        messages = self._summary_messages(report, rooms, key)
+        messages = self._summary_messages(report, rooms)
         verdicts = {r.recipe: r.verdict for r in report.red if r.verdict is not None}
-        txns = self.reports.record(
+        recorded = self.reports.record(
             key,
             SWEEP,
             sweep_id=state.sweep_id,
@@ -171,7 +168,7 @@ class Reporter:
             verdicts=verdicts,
             body=body,
         )
-        if txns is None:
+        if not recorded:
             return None
         log.info(
             "sweep %s summary queued for %d room(s)%s: %d red, newly red %s",
@@ -183,16 +180,17 @@ class Reporter:
         )
         return key
 
-    def _summary_messages(self, report: SweepReport, rooms: list[str], key: str) -> list[tuple[str, Outgoing]]:
+    def _summary_messages(self, report: SweepReport, rooms: list[str]) -> list[tuple[str, Outgoing]]:
         """One message, or a headline with the details in its thread when many recipes are red."""
         head = render.headline(report)
         body = render.details(report, self.settings.flip_window)
         threaded = len(report.red) > self.settings.thread_over
+        both = render.whole(head, body)
         out: list[tuple[str, Outgoing]] = []
         for room in rooms:
             if not threaded:
-                text, html = f"{head.text}\n\n{body.text}", f"{head.html}<br><br>{body.html}"
-                out.append(("summary", Outgoing(room, "m.room.message", notice(text, html, more_url=self._more()))))
+                content = notice(both.text, both.html, more_url=self._more())
+                out.append(("summary", Outgoing(room, "m.room.message", content)))
                 continue
             # the details go in the headline's thread; its event id is filled in when sending
             root = new_txn_id()
@@ -248,6 +246,8 @@ class Reporter:
             return False
         report = self._compose(latest.sweep_id, bool(latest.body.get("late")), latest.body.get("auto_reruns", []))
         news = render.verdict_changes(latest.sweep_id, changes)
+        body = render.details(report, self.settings.flip_window)
+        both = render.whole(render.headline(report), body)
         messages: list[Outgoing] = []
         sent = self.reports.messages(latest.key)
         for room in rooms:
@@ -257,12 +257,9 @@ class Reporter:
             if target is None or root is None:
                 continue  # a room added after the summary was posted
             if threaded:
-                body = render.details(report, self.settings.flip_window)
                 messages.append(Outgoing(room, "m.room.message", edit(ref(target), body.text, body.html)))
             else:
-                head, body = render.headline(report), render.details(report, self.settings.flip_window)
-                text, html = f"{head.text}\n\n{body.text}", f"{head.html}<br><br>{body.html}"
-                messages.append(Outgoing(room, "m.room.message", edit(ref(target), text, html, self._more())))
+                messages.append(Outgoing(room, "m.room.message", edit(ref(target), both.text, both.html, self._more())))
             messages.append(Outgoing(room, "m.room.message", thread_reply(ref(root), news.text, news.html)))
         announced_now = self.reports.announce(latest.key, current, messages)
         if announced_now:
@@ -302,6 +299,6 @@ class Reporter:
         ]
         body = {"red": [r.recipe for r in report.rows]}
         recorded = self.reports.record(slot_key(slot), RED, slot=slot, late=late, messages=messages, body=body)
-        if recorded is not None:
+        if recorded:
             log.info("red report for %s queued%s: %d red", slot_dt, " (late)" if late else "", len(report.rows))
-        return recorded is not None
+        return recorded

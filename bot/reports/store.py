@@ -41,10 +41,6 @@ class ReportStore:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def has_any(self) -> bool:
-        """False only before the first scan of a new bot: its history is a baseline, not news."""
-        return bool(self.store.query("SELECT 1 FROM reports LIMIT 1"))
-
     def known_sweeps(self) -> set[str]:
         rows = self.store.query("SELECT sweep_id FROM reports WHERE sweep_id IS NOT NULL")
         return {str(r[0]) for r in rows}
@@ -72,14 +68,11 @@ class ReportStore:
         messages: list[tuple[str, Outgoing]] | None = None,
         verdicts: dict[str, Verdict] | None = None,
         body: dict[str, Any] | None = None,
-    ) -> dict[str, str] | None:
-        """Record a report and queue its messages atomically; None if ``key`` was recorded before.
-
-        Returns the transaction id of each message by role ("headline", "details", …).
-        """
+    ) -> bool:
+        """Record a report and queue its messages atomically; False if ``key`` was recorded before."""
         with self.store.transaction() as c:
             if c.execute("SELECT 1 FROM reports WHERE key = ?", (key,)).fetchone():
-                return None
+                return False
             c.execute(
                 "INSERT INTO reports (key, kind, sweep_id, slot, late, created_at, body_json) VALUES (?,?,?,?,?,?,?)",
                 (key, kind, sweep_id, slot, int(late), time.time(), json.dumps(body or {})),
@@ -87,16 +80,14 @@ class ReportStore:
             c.executemany(
                 "INSERT OR IGNORE INTO report_runs (run_id, report_key) VALUES (?, ?)", [(r, key) for r in run_ids]
             )
-            txns: dict[str, str] = {}
             for role, message in messages or []:
                 (txn,) = ChatStore._enqueue(c, [message])
                 c.execute(
                     "INSERT INTO report_messages (report_key, room_id, role, txn_id) VALUES (?,?,?,?)",
                     (key, message.room_id, role, txn),
                 )
-                txns[f"{message.room_id} {role}"] = txn
             self._save_verdicts(c, key, verdicts or {})
-        return txns
+        return True
 
     @staticmethod
     def _save_verdicts(c: Any, key: str, verdicts: dict[str, Verdict]) -> None:

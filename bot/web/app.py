@@ -15,11 +15,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path, PurePosixPath
 from typing import Any
-from urllib.parse import quote
 
 from aiohttp import web
 
 from bot.artifacts.junit import read_junit
+from bot.evidence import cited_lines, run_evidence
 from bot.metrics import Metrics
 from bot.model import RunRow
 from bot.names import UnknownNameError
@@ -182,10 +182,6 @@ def _served(service: Service) -> pages.Served:
     return pages.Served(ccci.results_name, ccci.log_name, ccci.junit_dir)
 
 
-def _run_href_path(run_id: str) -> str:
-    return f"/runs/{quote(run_id, safe='')}/"
-
-
 def _roots(service: Service) -> list[Path]:
     return [service.config.ccci.runs_dir, service.config.ccci.warm_dir]
 
@@ -218,24 +214,10 @@ async def run_view(request: web.Request) -> web.Response:
     tiers = await asyncio.to_thread(store.tiers, row.run_id)
     cases = await asyncio.to_thread(store.testcases, row.run_id)
     failures = await asyncio.to_thread(store.failures, row.run_id)
-    stored = await asyncio.to_thread(store.verdict, row.run_id)
-    evidence = await asyncio.to_thread(store.evidence, row.run_id)
-    verdict = stored[0] if stored else None
-    if stored:
-        evidence = evidence + [e for e in stored[2] if e not in evidence]
+    verdict, evidence = await asyncio.to_thread(run_evidence, store, row.run_id)
     artifacts = await asyncio.to_thread(_artifacts, service, run_dir)
     masker = request.app[MASKER]
     return _html(pages.run_page(row, tiers, cases, failures, verdict, evidence, artifacts, masker, _served(service)))
-
-
-async def _highlights(service: Service, run_id: str) -> set[int]:
-    """Log lines the evidence points at: the failure lines a reader wants to see first."""
-    log_name = service.config.ccci.log_name
-    items = await asyncio.to_thread(service.store.evidence, run_id)
-    stored = await asyncio.to_thread(service.store.verdict, run_id)
-    if stored:
-        items = items + stored[2]
-    return {e.line for e in items if e.line and e.path == log_name}
 
 
 async def log_view(request: web.Request) -> web.StreamResponse:
@@ -246,7 +228,8 @@ async def log_view(request: web.Request) -> web.StreamResponse:
     if request.query.get("raw"):
         return await _stream_masked(request, path)
     count = service.config.web.log_page_lines
-    highlights = await _highlights(service, row.run_id)
+    # the failure lines a reader wants to see first
+    highlights = await asyncio.to_thread(cited_lines, service.store, row.run_id, service.config.ccci.log_name)
     line, start = _int(request, "line"), _int(request, "start")
     if line is not None:
         page = await asyncio.to_thread(logview.page_around, path, line, count)
@@ -256,7 +239,7 @@ async def log_view(request: web.Request) -> web.StreamResponse:
         page = await asyncio.to_thread(logview.read_tail, path, count)
     elif highlights:  # open on the first failure line: the fragment makes the browser scroll to it
         first = min(highlights)
-        raise web.HTTPFound(f"{_run_href_path(row.run_id)}log?line={first}#L{first}")
+        raise web.HTTPFound(f"{pages.run_href(row.run_id, 'log')}?line={first}#L{first}")
     else:
         page = await asyncio.to_thread(logview.read_page, path, 1, count)
     return _html(pages.log_page(row.run_id, page, highlights, request.app[MASKER], count))

@@ -75,7 +75,7 @@ def _recipe_href(recipe: str) -> str:
     return f"/recipes/{quote(recipe, safe='')}"
 
 
-def _run_href(run_id: str, rest: str = "") -> str:
+def run_href(run_id: str, rest: str = "") -> str:
     return f"/runs/{quote(run_id, safe='')}/{rest}"
 
 
@@ -115,7 +115,7 @@ def index_page(report: SweepReport | None) -> str:
     rows = []
     for r in report.rows:
         cells = "".join(
-            f"<td>{_cell(r.tiers.get(t), _run_href(r.run_id), _tier_title(r.recipe, t, r.tiers.get(t)))}</td>"
+            f"<td>{_cell(r.tiers.get(t), run_href(r.run_id), _tier_title(r.recipe, t, r.tiers.get(t)))}</td>"
             for t in report.tiers
         )
         verdict = _verdict(r.verdict) if r.status is RunStatus.RED else ""
@@ -157,7 +157,7 @@ def _evidence_list(items: Iterable[EvidenceItem], served: Served) -> str:
         if e.run_id is None or not served(e.path):
             label = escape(where)
         else:
-            href = _run_href(e.run_id, quote(e.path, safe="/")) + (f"?line={e.line}#L{e.line}" if e.line else "")
+            href = run_href(e.run_id, quote(e.path, safe="/")) + (f"?line={e.line}#L{e.line}" if e.line else "")
             label = f'<a href="{escape(href)}">{escape(where)}</a>'
         out.append(f"<li>[{escape(e.kind)}] {label}<pre>{escape(e.excerpt)}</pre></li>")
     return f"<ul>{''.join(out)}</ul>" if out else ""
@@ -165,7 +165,7 @@ def _evidence_list(items: Iterable[EvidenceItem], served: Served) -> str:
 
 def _failures(failures: list[Failure], run_id: str) -> str:
     items = "".join(
-        f'<li><a href="{escape(_run_href(run_id, "junit/" + quote(_base(f.junit_file), safe="")))}">'
+        f'<li><a href="{escape(run_href(run_id, "junit/" + quote(_base(f.junit_file), safe="")))}">'
         f"<code>{escape(f.tier)}/{escape(f.source)}</code></a> <b>{escape(f.test)}</b>"
         f"<pre>{escape(f.message[:2000])}</pre></li>"
         for f in failures
@@ -182,7 +182,7 @@ def recipe_page(why: WhyAnswer, history: HistoryAnswer, masker: Masker, served: 
     flaky = sum(1 for r in runs if r.verdict is not None and r.verdict.category == "flake")
     red = sum(1 for r in runs if r.status is RunStatus.RED)
     strip = "".join(
-        f'<a href="{escape(_run_href(r.run_id))}" title="{escape(f"{r.run_id} {r.kind.value} {short(r.finished)}")}">'
+        f'<a href="{escape(run_href(r.run_id))}" title="{escape(f"{r.run_id} {r.kind.value} {short(r.finished)}")}">'
         f"{_run_cell(r.status, r.unverified, r.run_id)}<span>{escape((r.version or '?').split('+')[0])}</span></a>"
         for r in runs
     )
@@ -196,7 +196,7 @@ def recipe_page(why: WhyAnswer, history: HistoryAnswer, masker: Masker, served: 
     if why.run_id is not None:
         state = "unverified" if why.unverified else why.status.value
         parts.append(
-            f'<h2>Now: {escape(state)} <a href="{escape(_run_href(why.run_id))}">run {escape(why.run_id)}</a> '
+            f'<h2>Now: {escape(state)} <a href="{escape(run_href(why.run_id))}">run {escape(why.run_id)}</a> '
             f"<code>{escape(why.version or '?')}</code></h2>"
         )
         if why.red_runs:
@@ -225,12 +225,12 @@ def run_page(
     tier_cells = " ".join(f"{escape(t.name)} {_cell(t.status, None, t.status.value)}" for t in tiers)
     rows = "".join(
         f"<tr><td>{_cell(c.status)}</td><td>{escape(c.tier)}</td><td>{escape(c.name)}</td>"
-        f'<td><a href="{escape(_run_href(run.run_id, "junit/" + quote(_base(c.junit_file), safe="")))}">'
+        f'<td><a href="{escape(run_href(run.run_id, "junit/" + quote(_base(c.junit_file), safe="")))}">'
         f"{escape(_base(c.junit_file))}</a></td><td>{c.ms} ms</td></tr>"
         for c in cases
     )
     files = "".join(
-        f'<li><a href="{escape(_run_href(run.run_id, quote(path, safe="/")))}">{escape(path)}</a> '
+        f'<li><a href="{escape(run_href(run.run_id, quote(path, safe="/")))}">{escape(path)}</a> '
         f'<span class="muted">{size:,} bytes</span></li>'
         for path, size in artifacts
     )
@@ -255,7 +255,7 @@ def run_page(
     if shown:
         body.append(f"<h2>Evidence</h2>{_evidence_list(shown, served)}")
     body.append(f'<h2>Tests</h2><div class="scroll"><table><tbody>{rows}</tbody></table></div>')
-    body.append(f'<h2>Artifacts</h2><ul>{files}</ul><p><a href="{_run_href(run.run_id, "log")}">runner log</a></p>')
+    body.append(f'<h2>Artifacts</h2><ul>{files}</ul><p><a href="{run_href(run.run_id, "log")}">runner log</a></p>')
     return layout(f"run {run.run_id}", "".join(body))
 
 
@@ -272,7 +272,7 @@ def log_text(text: str) -> str:
 
 
 def log_page(run_id: str, page: LogPage, highlights: set[int], masker: Masker, count: int) -> str:
-    base = _run_href(run_id, "log")
+    base = run_href(run_id, "log")
     lines = "".join(
         f'<div id="L{n}"{" class=hl" if n in highlights else ""}><a class="n" href="#L{n}">{n}</a>'
         f"{escape(log_text(masker.mask(text)))}</div>"
@@ -289,7 +289,7 @@ def log_page(run_id: str, page: LogPage, highlights: set[int], masker: Masker, c
     total = f"{page.total_lines:,} lines" if page.total_lines is not None else "lines not counted yet"
     pager = f'<nav class="pager">{" ".join(nav)}</nav>'
     head = (
-        f'<h1>Log of <a href="{_run_href(run_id)}">run {escape(run_id)}</a></h1>'
+        f'<h1>Log of <a href="{run_href(run_id)}">run {escape(run_id)}</a></h1>'
         f'<p class="muted">lines {page.first_line:,}–{page.last_line:,} · {total} · {page.total_bytes:,} bytes</p>'
     )
     failing = f"<p>Failure lines: {jumps}</p>" if jumps else ""
@@ -308,9 +308,9 @@ def junit_page(run_id: str, name: str, junit: JunitFile, masker: Masker) -> str:
             + "</td></tr>"
         )
     problem = f"<p><b>Read with a problem:</b> {escape(junit.problem)}</p>" if junit.problem else ""
-    raw = _run_href(run_id, "junit/" + quote(name, safe="")) + "?raw=1"
+    raw = run_href(run_id, "junit/" + quote(name, safe="")) + "?raw=1"
     body = (
-        f'<h1><code>{escape(name)}</code> of <a href="{_run_href(run_id)}">run {escape(run_id)}</a></h1>'
+        f'<h1><code>{escape(name)}</code> of <a href="{run_href(run_id)}">run {escape(run_id)}</a></h1>'
         f'<p>tier {escape(junit.tier)} · source {escape(junit.source)} · <a href="{raw}">raw XML</a></p>{problem}'
         f'<div class="scroll"><table><thead><tr><th></th><th>test</th><th>time</th><th>message</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"

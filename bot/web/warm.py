@@ -12,6 +12,7 @@ import logging
 import time
 from pathlib import Path
 
+from bot.evidence import cited_lines
 from bot.model import RunStatus
 from bot.service import Service
 from bot.web import logview
@@ -27,10 +28,7 @@ def _warm_one(service: Service, run_id: str) -> bool:
     directory = store.run_directory(run_id)
     if row is None or directory is None or row.status is not RunStatus.RED:
         return False
-    lines = [e.line for e in store.evidence(run_id) if e.line and e.path == ccci.log_name]
-    stored = store.verdict(run_id)
-    if stored:
-        lines += [e.line for e in stored[2] if e.line and e.path == ccci.log_name]
+    lines = cited_lines(store, run_id, ccci.log_name)
     if not lines:
         return False
     try:
