@@ -16,7 +16,7 @@ from bot.artifacts.timefmt import iso, short
 from bot.model import Change, RedReport, ReportRow, RunStatus, SweepReport, TestStatus, Verdict
 from bot.render.html import AMBER, GREEN, GREY, RED, anchor, colored, status_badge
 
-_CELL_TEXT = {
+CELL_MARK = {  # a tier's or test's status as one character (grids in chat and on the pages)
     TestStatus.PASS: "✓",
     TestStatus.FAIL: "✗",
     TestStatus.ERROR: "!",
@@ -126,7 +126,7 @@ def _grid_text(report: SweepReport) -> list[str]:
     head = f"{'':<{width}}  " + " ".join(f"{t[:7]:<7}" for t in report.tiers)
     lines = [head.rstrip()]
     for r in report.rows:
-        cells = " ".join(f"{_CELL_TEXT.get(r.tiers[t], '?') if t in r.tiers else '·':<7}" for t in report.tiers)
+        cells = " ".join(f"{CELL_MARK.get(r.tiers[t], '?') if t in r.tiers else '·':<7}" for t in report.tiers)
         lines.append(f"{r.recipe:<{width}}  {cells}".rstrip())
     lines.append(_LEGEND)
     return lines
@@ -136,7 +136,7 @@ def _cell_html(status: TestStatus | None) -> str:
     if status is None:
         return "<td>·</td>"
     color = _CELL_COLOR.get(status, GREY)
-    mark = _CELL_TEXT.get(status, "?")
+    mark = CELL_MARK.get(status, "?")
     return f'<td><font data-mx-bg-color="{color}" data-mx-color="#ffffff">&nbsp;{mark}&nbsp;</font></td>'
 
 

@@ -27,6 +27,7 @@ from bot.model import (
     Verdict,
     WhyAnswer,
 )
+from bot.render.reports import CELL_MARK
 from bot.web.logview import LogPage
 from bot.web.masking import Masker
 
@@ -51,13 +52,6 @@ pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;font-size:.8rem}
 .log div.hl{background:#fde2e1}.log div:target{background:#fff3bf}
 nav.pager{display:flex;gap:1rem;margin:.5rem 0;flex-wrap:wrap}.muted{color:var(--grey)}
 """
-_MARK = {
-    TestStatus.PASS: "✓",
-    TestStatus.FAIL: "✗",
-    TestStatus.ERROR: "!",
-    TestStatus.SKIP: "-",
-    TestStatus.UNVER: "?",
-}
 
 
 def layout(title: str, body: str) -> str:
@@ -81,7 +75,7 @@ def run_href(run_id: str, rest: str = "") -> str:
 
 def _cell(status: TestStatus | None, href: str | None = None, title: str = "") -> str:
     cls = status.value if status else "none"
-    mark = _MARK.get(status, "·") if status else "·"
+    mark = CELL_MARK.get(status, "·") if status else "·"
     inner = f'<span class="cell {cls}" title="{escape(title or cls)}">{mark}</span>'
     return f'<a href="{escape(href)}">{inner}</a>' if href else inner
 
