@@ -224,6 +224,41 @@ def test_a_sweep_written_after_the_baseline_is_summarised_exactly_once(site: Sit
     service.close()
 
 
+def test_a_webhook_during_a_scan_causes_another_scan_at_once(site: Site, sample: GeneratedData) -> None:
+    """cc-ci's hook can arrive while a tick is still busy (after its scan); it must not wait a poll."""
+    _empty_site(site)
+    copy_runs(sample, runs_up_to(sample, 2), site.runs_dir)
+    service = Service(site.config)
+    service.config = replace(site.config, reports=replace(ReportsConfig(), quiet_s=0.0, poll_s=3600.0))
+    stop = asyncio.Event()
+    hooked: list[list[str]] = []
+
+    async def scenario() -> None:
+        posted = asyncio.Event()
+        node = Node(site.config.ccci.active_dir, None, ())
+
+        async def mid_tick(ingested: list[str]) -> None:
+            if not hooked:  # the first tick, after its scan: cc-ci writes sweep 3 and calls the hook
+                copy_runs(sample, runs_of_sweep_window(sample, 3), site.runs_dir)
+                reporter.wake.set()
+            hooked.append(ingested)
+
+        reporter = Reporter(service, node, lambda: [ROOM], posted.set, stop, on_ingested=mid_tick)
+        loop = asyncio.create_task(reporter.run_forever())
+        try:
+            await asyncio.wait_for(posted.wait(), timeout=60)  # a bound on failure, not a wait for success
+        finally:
+            stop.set()
+            await loop
+
+    asyncio.run(scenario())
+    assert len(hooked) == 2
+    (summary,) = _sweep_messages(service)
+    assert set(hooked[1]) == {r.run_id for r in runs_of_sweep_window(sample, 3)}
+    assert str(summary["body"]).startswith("Sweep ")
+    service.close()
+
+
 def test_a_sweep_that_finished_while_the_bot_was_down_is_summarised_late(site: Site, sample: GeneratedData) -> None:
     _empty_site(site)
     copy_runs(sample, runs_up_to(sample, 1), site.runs_dir)

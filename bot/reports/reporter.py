@@ -61,11 +61,13 @@ class Reporter:
 
     async def run_forever(self) -> None:
         while not self.stop.is_set():
+            # Cleared before the scan, not after: a webhook that arrives mid-tick (its runs possibly
+            # missed by this scan) must cause another tick at once, not wait for the next poll.
+            self.wake.clear()
             try:
                 await self.tick()
             except Exception:  # a broken scan must not stop the bot; the log says why
                 log.exception("report tick failed (runs dir %s)", self.config.ccci.runs_dir)
-            self.wake.clear()
             waiter = asyncio.ensure_future(self.wake.wait())
             stopper = asyncio.ensure_future(self.stop.wait())
             await asyncio.wait({waiter, stopper}, timeout=self.settings.poll_s, return_when=asyncio.FIRST_COMPLETED)

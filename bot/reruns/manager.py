@@ -102,9 +102,9 @@ class RerunManager:
     async def run_forever(self) -> None:
         await self.recover()
         while not self.stop.is_set():
+            self.wake.clear()  # before reading the queue: a request queued during the read still wakes us
             queued = await asyncio.to_thread(self.store.queued)
             if not queued:
-                self.wake.clear()
                 waiter = asyncio.ensure_future(self.wake.wait())
                 stopper = asyncio.ensure_future(self.stop.wait())
                 await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
