@@ -393,6 +393,9 @@ def test_report_command_prints_what_the_room_would_get(
     shown = json.loads(capsys.readouterr().out)
     newly_red, newly_green = expected_moves(sample, 3)
     assert set(shown["newly_red"]) == newly_red and set(shown["newly_green"]) == newly_green
+    verdicts = [r["verdict"] for r in shown["recipes"] if r["verdict"] is not None]
+    assert verdicts and all(set(v) == {"category", "confidence", "reason", "kb_version"} for v in verdicts)
+    assert all(v["confidence"] == round(v["confidence"], 3) for v in verdicts)  # the shape `why --json` has
     assert cli(["report", "red", *flags]) == 0
     text = capsys.readouterr().out
     assert text.startswith("Red report for ") and f"of {len({r.recipe for r in sample.runs})} recipes red" in text

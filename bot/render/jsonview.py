@@ -30,7 +30,7 @@ def _evidence(e: EvidenceItem) -> dict[str, Any]:
     return {"kind": e.kind, "run_id": e.run_id, "path": e.path, "line": e.line, "excerpt": e.excerpt, "url": e.url}
 
 
-def _verdict(v: Verdict | None) -> dict[str, Any] | None:
+def verdict_json(v: Verdict | None) -> dict[str, Any] | None:
     if v is None:
         return None
     return {
@@ -57,7 +57,7 @@ def why_json(a: WhyAnswer) -> dict[str, Any]:
         "finished": iso(a.finished),
         "unverified": a.unverified,
         "failures": [_failure(f) for f in a.failures],
-        "verdict": _verdict(a.verdict),
+        "verdict": verdict_json(a.verdict),
         "evidence": [_evidence(e) for e in a.evidence],
         "reruns": [
             {"run_id": r.run_id, "status": r.status.value, "isolated": r.isolated, "finished": iso(r.finished)}
@@ -84,7 +84,7 @@ def summary_json(s: SummaryAnswer) -> dict[str, Any]:
                 "status": r.status.value,
                 "unverified": r.unverified,
                 "failures": [_failure(f) for f in r.failures],
-                "verdict": _verdict(r.verdict),
+                "verdict": verdict_json(r.verdict),
                 "log_url": r.log_url,
             }
             for r in s.rows
@@ -98,7 +98,7 @@ def reclassify_json(done: list[Classified], kb: KnowledgeBase) -> dict[str, Any]
         "kb_version": kb.version,
         "signatures": len(kb.signatures),
         "kb_problems": kb.problems,
-        "verdicts": [{"recipe": c.recipe, "run_id": c.run_id, "verdict": _verdict(c.verdict)} for c in done],
+        "verdicts": [{"recipe": c.recipe, "run_id": c.run_id, "verdict": verdict_json(c.verdict)} for c in done],
     }
 
 
@@ -125,7 +125,7 @@ def history_json(h: HistoryAnswer) -> dict[str, Any]:
                 "status": r.status.value,
                 "unverified": r.unverified,
                 "finished": iso(r.finished),
-                "verdict": _verdict(r.verdict),
+                "verdict": verdict_json(r.verdict),
             }
             for r in h.runs
         ],

@@ -15,6 +15,7 @@ from typing import Any
 from bot.artifacts.timefmt import iso, short
 from bot.model import Change, RedReport, ReportRow, RunStatus, SweepReport, TestStatus, Verdict
 from bot.render.html import AMBER, GREEN, GREY, RED, anchor, colored, status_badge
+from bot.render.jsonview import verdict_json
 
 CELL_MARK = {  # a tier's or test's status as one character (grids in chat and on the pages)
     TestStatus.PASS: "✓",
@@ -247,10 +248,6 @@ def red_report(report: RedReport) -> Rendered:
 # --- JSON ------------------------------------------------------------------------------------------
 
 
-def _verdict_json(v: Verdict | None) -> dict[str, Any] | None:
-    return None if v is None else {"category": v.category, "confidence": v.confidence, "reason": v.reason}
-
-
 def sweep_report_json(report: SweepReport) -> dict[str, Any]:
     return {
         "sweep_id": report.sweep_id,
@@ -277,7 +274,7 @@ def sweep_report_json(report: SweepReport) -> dict[str, Any]:
                 "flips": r.flips,
                 "tiers": {k: v.value for k, v in r.tiers.items()},
                 "failures": [{"tier": f.tier, "test": f.test, "message": f.message} for f in r.failures],
-                "verdict": _verdict_json(r.verdict),
+                "verdict": verdict_json(r.verdict),
                 "log_url": r.log_url,
                 "junit_url": r.junit_url,
             }
@@ -303,7 +300,7 @@ def red_report_json(report: RedReport) -> dict[str, Any]:
                 "red_since": iso(r.red_since),
                 "red_runs": r.red_runs,
                 "failures": [{"tier": f.tier, "test": f.test, "message": f.message} for f in r.failures],
-                "verdict": _verdict_json(r.verdict),
+                "verdict": verdict_json(r.verdict),
                 "log_url": r.log_url,
                 "junit_url": r.junit_url,
             }
