@@ -396,6 +396,8 @@ def test_report_command_prints_what_the_room_would_get(
     verdicts = [r["verdict"] for r in shown["recipes"] if r["verdict"] is not None]
     assert verdicts and all(set(v) == {"category", "confidence", "reason", "kb_version"} for v in verdicts)
     assert all(v["confidence"] == round(v["confidence"], 3) for v in verdicts)  # the shape `why --json` has
+    failures = [f for r in shown["recipes"] for f in r["failures"]]
+    assert failures and all(set(f) == {"tier", "source", "test", "message", "junit"} for f in failures)
     assert cli(["report", "red", *flags]) == 0
     text = capsys.readouterr().out
     assert text.startswith("Red report for ") and f"of {len({r.recipe for r in sample.runs})} recipes red" in text

@@ -22,7 +22,7 @@ from bot.model import (
 from bot.verdicts.classify import Classified
 
 
-def _failure(f: Failure) -> dict[str, Any]:
+def failure_json(f: Failure) -> dict[str, Any]:
     return {"tier": f.tier, "source": f.source, "test": f.test, "message": f.message, "junit": f.junit_file}
 
 
@@ -56,7 +56,7 @@ def why_json(a: WhyAnswer) -> dict[str, Any]:
         "kind": a.kind.value if a.kind else None,
         "finished": iso(a.finished),
         "unverified": a.unverified,
-        "failures": [_failure(f) for f in a.failures],
+        "failures": [failure_json(f) for f in a.failures],
         "verdict": verdict_json(a.verdict),
         "evidence": [_evidence(e) for e in a.evidence],
         "reruns": [
@@ -83,7 +83,7 @@ def summary_json(s: SummaryAnswer) -> dict[str, Any]:
                 "run_id": r.run_id,
                 "status": r.status.value,
                 "unverified": r.unverified,
-                "failures": [_failure(f) for f in r.failures],
+                "failures": [failure_json(f) for f in r.failures],
                 "verdict": verdict_json(r.verdict),
                 "log_url": r.log_url,
             }

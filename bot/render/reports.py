@@ -13,9 +13,9 @@ from html import escape
 from typing import Any
 
 from bot.artifacts.timefmt import iso, short
-from bot.model import Change, RedReport, ReportRow, RunStatus, SweepReport, TestStatus, Verdict
+from bot.model import Change, RedReport, RedRow, ReportRow, RunStatus, SweepReport, TestStatus, Verdict
 from bot.render.html import AMBER, GREEN, GREY, RED, anchor, colored, status_badge
-from bot.render.jsonview import verdict_json
+from bot.render.jsonview import failure_json, verdict_json
 
 CELL_MARK = {  # a tier's or test's status as one character (grids in chat and on the pages)
     TestStatus.PASS: "✓",
@@ -49,6 +49,19 @@ class VerdictChange:
 
 def _verdict_short(v: Verdict | None) -> str:
     return f"{v.category} {v.confidence:.0%}" if v else "not classified"
+
+
+def _links(r: ReportRow | RedRow) -> list[tuple[str, str]]:
+    """The row's log and JUnit links that exist (a run without a failing JUnit file has no JUnit link)."""
+    return [(name, url) for name, url in (("log", r.log_url), ("junit", r.junit_url)) if url]
+
+
+def _links_text(r: ReportRow | RedRow) -> str:
+    return "  ".join(f"{name}: {url}" for name, url in _links(r))
+
+
+def _links_html(r: ReportRow | RedRow) -> str:
+    return " · ".join(anchor(name, url) for name, url in _links(r))
 
 
 def _names(rows: list[ReportRow]) -> str:
@@ -116,7 +129,7 @@ def _red_text(r: ReportRow, window: int) -> list[str]:
     flips = _flip_note(r, window)
     if flips:
         lines.append(f"    {flips}")
-    links = "  ".join(f"{name}: {url}" for name, url in (("log", r.log_url), ("junit", r.junit_url)) if url)
+    links = _links_text(r)
     if links:
         lines.append(f"    {links}")
     return lines
@@ -172,7 +185,7 @@ def _red_html(r: ReportRow, window: int) -> str:
     flips = _flip_note(r, window)
     if flips:
         parts.append(f"<br>{colored(escape(flips), AMBER)}")
-    links = " · ".join(anchor(name, url) for name, url in (("log", r.log_url), ("junit", r.junit_url)) if url)
+    links = _links_html(r)
     if links:
         parts.append(f"<br>{links}")
     return "".join(parts) + "</li>"
@@ -233,9 +246,9 @@ def red_report(report: RedReport) -> Rendered:
         elif r.unverified:
             failing = " unverified (infra)"
         line = f"✗ {r.recipe} {r.version or '?'}{failing} — {age}; verdict {_verdict_short(r.verdict)}"
-        links = "  ".join(f"{name}: {url}" for name, url in (("log", r.log_url), ("junit", r.junit_url)) if url)
+        links = _links_text(r)
         lines.append(line + (f"\n    {links}" if links else ""))
-        link_html = " · ".join(anchor(n, u) for n, u in (("log", r.log_url), ("junit", r.junit_url)) if u)
+        link_html = _links_html(r)
         items.append(
             f"<li>{status_badge(RunStatus.RED, r.unverified)} <b>{escape(r.recipe)}</b> "
             f"<code>{escape(r.version or '?')}</code><code>{escape(failing)}</code> — {escape(age)}; "
@@ -273,7 +286,7 @@ def sweep_report_json(report: SweepReport) -> dict[str, Any]:
                 "red_sweeps": r.red_sweeps,
                 "flips": r.flips,
                 "tiers": {k: v.value for k, v in r.tiers.items()},
-                "failures": [{"tier": f.tier, "test": f.test, "message": f.message} for f in r.failures],
+                "failures": [failure_json(f) for f in r.failures],
                 "verdict": verdict_json(r.verdict),
                 "log_url": r.log_url,
                 "junit_url": r.junit_url,
@@ -299,7 +312,7 @@ def red_report_json(report: RedReport) -> dict[str, Any]:
                 "unverified": r.unverified,
                 "red_since": iso(r.red_since),
                 "red_runs": r.red_runs,
-                "failures": [{"tier": f.tier, "test": f.test, "message": f.message} for f in r.failures],
+                "failures": [failure_json(f) for f in r.failures],
                 "verdict": verdict_json(r.verdict),
                 "log_url": r.log_url,
                 "junit_url": r.junit_url,

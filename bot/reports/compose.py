@@ -15,6 +15,7 @@ from bot.links import link
 from bot.model import (
     TIERS,
     Change,
+    Failure,
     RedReport,
     RedRow,
     ReportRow,
@@ -79,6 +80,12 @@ def _tiers(store: Store, row: SummaryRow) -> dict[str, TestStatus]:
     return {t.name: t.status for t in store.tiers(row.run_id)}
 
 
+def _junit_url(config: Config, run_id: str, failures: list[Failure]) -> str | None:
+    """The link a red row gives for its JUnit: the file of its first failure, if that came from one."""
+    junit = failures[0].junit_file if failures else None
+    return link(config.link_base, run_id, junit) if junit else None
+
+
 def build_sweep_report(
     store: Store, config: Config, sweep_id: str, verdicts: VerdictSource | None = None, late: bool = False
 ) -> SweepReport:
@@ -94,7 +101,6 @@ def build_sweep_report(
         change, since, streak = _movement(history) if history else (Change.FIRST, None, 0)
         tiers = _tiers(store, r)
         columns += [t for t in tiers if t not in columns]
-        junit = r.failures[0].junit_file if r.failures else None
         rows.append(
             ReportRow(
                 recipe=r.recipe,
@@ -110,7 +116,7 @@ def build_sweep_report(
                 failures=r.failures,
                 verdict=r.verdict,
                 log_url=r.log_url,
-                junit_url=link(config.link_base, r.run_id, junit) if junit else None,
+                junit_url=_junit_url(config, r.run_id, r.failures),
             )
         )
     present = {r.recipe for r in rows}
@@ -143,7 +149,6 @@ def build_red_report(
         answer = evidence.why(store, config, recipe, verdicts)
         if answer.run_id is None or answer.status is not RunStatus.RED:
             continue
-        junit = answer.failures[0].junit_file if answer.failures else None
         rows.append(
             RedRow(
                 recipe=recipe,
@@ -156,7 +161,7 @@ def build_red_report(
                 failures=answer.failures,
                 verdict=answer.verdict,
                 log_url=link(config.link_base, answer.run_id, config.ccci.log_name),
-                junit_url=link(config.link_base, answer.run_id, junit) if junit else None,
+                junit_url=_junit_url(config, answer.run_id, answer.failures),
             )
         )
     rows.sort(key=lambda r: (r.red_since or float("inf"), r.recipe))
