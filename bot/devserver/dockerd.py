@@ -162,15 +162,6 @@ class LocalDockerd(LocalService):
         self._lock: IO[str] | None = None
         self._created: list[Path] = []
 
-    @property
-    def pid(self) -> int | None:
-        """Process id of the running dockerd (also its process group id), None when stopped."""
-        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
-
-    @property
-    def running(self) -> bool:
-        return self.pid is not None
-
     def client(self, timeout: int = 60) -> ClosingClient:
         """A new SDK client for this engine; close it, e.g. with `with engine.client() as client:`."""
         return ClosingClient(base_url=self.base_url, timeout=timeout)

@@ -1,11 +1,12 @@
-"""What every local service the tests and the demo start has in common: a log file to show when it
-fails, and start/stop as a context manager."""
+"""What every local service the tests and the demo start has in common: one child process, a log file
+to show when it fails, and start/stop as a context manager."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import subprocess
 from abc import ABC, abstractmethod
 from collections import deque
 from pathlib import Path
@@ -15,6 +16,16 @@ from typing import NoReturn, Self
 
 class LocalService(ABC):
     log_path: Path
+    _proc: subprocess.Popen[bytes] | None
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running service (also its process group id), None when stopped."""
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
 
     @abstractmethod
     def start(self, timeout: float = 60.0) -> None: ...

@@ -127,15 +127,6 @@ class LocalSynapse(LocalService):
         self._secret = old_secret or secrets.token_hex(32)
         self._proc: subprocess.Popen[bytes] | None = None
 
-    @property
-    def pid(self) -> int | None:
-        """Process id of the running Synapse (also its process group id), None when stopped."""
-        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
-
-    @property
-    def running(self) -> bool:
-        return self.pid is not None
-
     def start(self, timeout: float = 60.0) -> None:
         """(Re)write the config, launch Synapse and return once the client API answers.
 
