@@ -1,4 +1,5 @@
-"""Exponential backoff with full jitter, so a fleet of retries does not hammer a homeserver in step."""
+"""Waiting in the bot's loops: exponential backoff with full jitter (so a fleet of retries does not
+hammer a homeserver in step), and idle waits that end at once when the bot stops."""
 
 from __future__ import annotations
 
@@ -30,3 +31,18 @@ async def sleep_unless(stop: asyncio.Event, seconds: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def wait_for_wake(wake: asyncio.Event, stop: asyncio.Event, timeout: float | None = None) -> None:
+    """The idle wait of a worker loop: until ``wake`` or ``stop`` is set, or ``timeout`` passes.
+
+    Does not clear ``wake``: each loop clears it before reading its work, so a wake-up that comes
+    while it works is never lost.
+    """
+    waiter = asyncio.ensure_future(wake.wait())
+    stopper = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({waiter, stopper}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+        stopper.cancel()

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.backoff import Backoff, sleep_unless
+from bot.backoff import Backoff, sleep_unless, wait_for_wake
 from bot.matrix.events import SendResult
 from bot.store.chat import ChatStore
 from bot.web.masking import Masker, mask_content
@@ -30,17 +30,13 @@ class OutboxSender:
 
     async def run(self) -> None:
         while not self.stop.is_set():
+            self.wake.clear()  # before reading the queue, as every worker loop does (backoff.wait_for_wake)
             delay = await self.flush()
             if delay is not None:
                 if await sleep_unless(self.stop, delay):
                     return
                 continue
-            waiter = asyncio.ensure_future(self.wake.wait())
-            stopper = asyncio.ensure_future(self.stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
-            self.wake.clear()
+            await wait_for_wake(self.wake, self.stop, timeout=30)
 
     async def flush(self) -> float | None:
         """Send everything pending, in order. Returns a delay when sending must pause, else None."""

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from bot.backoff import wait_for_wake
 from bot.chat.messages import edit, notice, thread_reply
 from bot.model import Change, RunStatus, SweepReport, Verdict
 from bot.names import UnknownNameError
@@ -68,11 +69,7 @@ class Reporter:
                 await self.tick()
             except Exception:  # a broken scan must not stop the bot; the log says why
                 log.exception("report tick failed (runs dir %s)", self.config.ccci.runs_dir)
-            waiter = asyncio.ensure_future(self.wake.wait())
-            stopper = asyncio.ensure_future(self.stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=self.settings.poll_s, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
+            await wait_for_wake(self.wake, self.stop, timeout=self.settings.poll_s)
 
     async def tick(self) -> None:
         """Scan, then: post a finished sweep's summary, queue its reruns, tell verdict changes, catch up."""

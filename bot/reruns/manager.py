@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 
-from bot.backoff import sleep_unless
+from bot.backoff import sleep_unless, wait_for_wake
 from bot.node import Node, NodeUnreachable
 from bot.reruns.execute import Attempt, Execution
 from bot.reruns.report import final_report, progress_line
@@ -105,11 +105,7 @@ class RerunManager:
             self.wake.clear()  # before reading the queue: a request queued during the read still wakes us
             queued = await asyncio.to_thread(self.store.queued)
             if not queued:
-                waiter = asyncio.ensure_future(self.wake.wait())
-                stopper = asyncio.ensure_future(self.stop.wait())
-                await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-                stopper.cancel()
+                await wait_for_wake(self.wake, self.stop)
                 continue
             await self.process(queued[0])
 
