@@ -27,7 +27,7 @@ from bot.artifacts.timefmt import iso
 from bot.config import Config, LinksConfig
 from bot.evidence import why
 from bot.ingest import ingest
-from bot.sample.generate import generate
+from bot.scaffold.sample.generate import generate
 from bot.store import Store
 
 RECIPES = [

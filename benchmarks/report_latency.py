@@ -26,10 +26,11 @@ sys.path.insert(0, str(Path(__file__).parent.parent))  # tests.matrix_harness: t
 
 from ingest import RECIPES, build_history
 
-from bot.devserver.synapse import LocalSynapse, MatrixUser, free_port
-from bot.matrix.operator import Operator, joined, message_from
 from bot.reports.reporter import BASELINE_KEY
-from bot.sample.generate import generate
+from bot.scaffold.devserver.process import free_port
+from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
+from bot.scaffold.operator import Operator, joined, message_from
+from bot.scaffold.sample.generate import generate
 from bot.web.hooks import SIGNATURE_HEADER, sign
 from tests.matrix_harness import BotProcess, write_bot_config
 

@@ -19,13 +19,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from bot.config import Config, DockerConfig, RunnerConfig
-from bot.devserver.synapse import LocalSynapse
-from bot.matrix.operator import Operator, joined, reply_to
 from bot.node import Node
 from bot.reruns.manager import RerunManager
 from bot.reruns.store import Rerun
-from bot.sample.generate import GeneratedData, generate
-from bot.sample.standin_runner import STEP, runner_env
+from bot.scaffold.devserver.synapse import LocalSynapse
+from bot.scaffold.operator import Operator, joined, reply_to
+from bot.scaffold.sample.generate import GeneratedData, generate
+from bot.scaffold.sample.standin_runner import STEP, runner_env
 from bot.service import Service
 from tests.matrix_harness import BotProcess, write_bot_config
 

@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).parent.parent))  # tests.matrix_harness: t
 from ingest import RECIPES, build_history
 
 from bot.cli import main as cli
-from bot.devserver.synapse import LocalSynapse
-from bot.matrix.operator import Operator, joined, reply_to
-from bot.sample.generate import generate
+from bot.scaffold.devserver.synapse import LocalSynapse
+from bot.scaffold.operator import Operator, joined, reply_to
+from bot.scaffold.sample.generate import generate
 from tests.matrix_harness import BotProcess, write_bot_config
 
 

@@ -23,7 +23,7 @@ from bot.artifacts.timefmt import iso
 from bot.config import Config
 from bot.ingest import ingest
 from bot.kb import load_kb
-from bot.sample.generate import GeneratedData, generate
+from bot.scaffold.sample.generate import GeneratedData, generate
 from bot.store import Store
 from bot.verdicts.classify import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from ingest import write_big_log
 
-from bot.devserver.synapse import free_port
-from bot.sample.generate import generate
+from bot.scaffold.devserver.process import free_port
+from bot.scaffold.sample.generate import generate
 from bot.web import logview
 from bot.web.masking import Masker
 

@@ -214,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "web":
             return web_command(config_from(args), args.listen)
         if args.command == "demo":
-            from bot.demo import run_demo
+            from bot.scaffold.demo import run_demo
 
             return run_demo(args.out, config_from(args), chat=not args.no_chat, keep=args.keep)
         return asyncio.run(_answer(args, config_from(args)))

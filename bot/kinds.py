@@ -1,6 +1,6 @@
 """A run's kind (pr / isolation / sweep) and which sweep it belongs to, from times alone.
 
-Pure functions over ``(run_id, started, finished, pr, started_by_bot)``: the rules of cc-ci.md,
+Pure functions over ``(run_id, started, finished, pr, started_by_bot)``: the rules in docs/cc-ci-layout.md,
 applied to the whole history at once because "did another run overlap it" needs every run.
 """
 

@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what it needs, then lint, types and tests.
+#   bash scripts/test.sh          everything, with the real Synapse, dockerd/swarm and headless Chromium
+#   bash scripts/test.sh --fast   the fast tier: lint, types and the tests that need none of those services
+# Other arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+fast=0
+if [ "${1:-}" = "--fast" ]; then
+  fast=1
+  shift
+fi
 
 if ! command -v git >/dev/null 2>&1; then  # the sample generator builds real recipe git repos
   apt-get update -qq && apt-get install -y -qq --no-install-recommends git
 fi
-# A private Docker engine for the docker-mode tests (tests/test_dockerd.py, tests/test_standin_stack.py);
-# best effort: without it those tests skip and say why.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then
-  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io iptables busybox-static; }; then
-    echo "warning: could not install docker.io iptables busybox-static; the docker tests will be skipped" >&2
+if [ "$fast" = 0 ]; then
+  # A private Docker engine for the docker-mode tests (tests/test_dockerd.py, tests/test_standin_stack.py);
+  # best effort: without it those tests skip and say why.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v dockerd >/dev/null 2>&1; then
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends docker.io iptables busybox-static; }; then
+      echo "warning: could not install docker.io iptables busybox-static; the docker tests will be skipped" >&2
+    fi
   fi
-fi
-# Debian's headless Chromium for the browser test of the evidence pages (tests/test_web_app.py);
-# best effort like Docker: without it that test skips and says why.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v chromium >/dev/null 2>&1; then
-  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }; then
-    echo "warning: could not install chromium; the browser test will be skipped" >&2
+  # Debian's headless Chromium for the browser test of the evidence pages (tests/test_web_app.py);
+  # best effort like Docker: without it that test skips and says why.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v chromium >/dev/null 2>&1; then
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }; then
+      echo "warning: could not install chromium; the browser test will be skipped" >&2
+    fi
   fi
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
@@ -26,4 +37,9 @@ fi
 
 echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== mypy --strict"; .venv/bin/mypy --strict bot commands
-echo "== pytest"; .venv/bin/python -m pytest "$@"
+if [ "$fast" = 1 ]; then
+  echo "== pytest (fast tier: no Synapse, dockerd or Chromium)"
+  .venv/bin/python -m pytest -m "not synapse and not dockerd and not browser" "$@"
+else
+  echo "== pytest"; .venv/bin/python -m pytest "$@"
+fi

@@ -14,7 +14,9 @@ import shutil
 import signal
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -35,9 +37,13 @@ def chromium_path() -> str | None:
     return next((c for c in _CANDIDATES if os.access(c, os.X_OK)), None)
 
 
-needs_chromium = pytest.mark.skipif(
-    chromium_path() is None, reason="Chromium is not installed (apt-get install -y chromium)"
-)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def needs_chromium(test: F) -> F:
+    """Marks a browser test (left out by `scripts/test.sh --fast`), skipped with the reason without Chromium."""
+    skip = pytest.mark.skipif(chromium_path() is None, reason="Chromium is not installed (apt-get install -y chromium)")
+    return pytest.mark.browser(skip(test))  # type: ignore[no-any-return]
 
 
 def _argv(binary: str, profile: Path, *extra: str) -> list[str]:

@@ -11,12 +11,19 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config, LinksConfig
-from bot.devserver.synapse import LocalSynapse
-from bot.sample.generate import GeneratedData, generate
+from bot.scaffold.devserver.synapse import LocalSynapse
+from bot.scaffold.sample.generate import GeneratedData, generate
 from bot.store import Store
 
 NOW = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)
 BASE_URL = "https://ci.example.org/runs/{run_id}/{path}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses the real Synapse is marked `synapse`, so the fast tier (`-m "not synapse …"`) skips it."""
+    for item in items:
+        if "synapse" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.synapse)
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def synapse_processes(workdir: Path) -> list[str]:
     found = subprocess.run(["pgrep", "-af", "synapse.app.homeserver"], capture_output=True, text=True, check=False)
     return [line for line in found.stdout.splitlines() if str(workdir) in line]
 
 
+@pytest.mark.synapse
+@pytest.mark.slow
 def test_demo_command_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     proc = subprocess.run(

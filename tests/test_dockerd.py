@@ -11,7 +11,7 @@ import docker
 import pytest
 import yaml
 
-from bot.devserver.dockerd import (
+from bot.scaffold.devserver.dockerd import (
     GWBRIDGE,
     IMAGE_TAG,
     DockerdError,
@@ -19,9 +19,8 @@ from bot.devserver.dockerd import (
     dockerd_available,
     poll,
 )
+from tests.tiers import needs_dockerd
 
-UNAVAILABLE = dockerd_available()
-needs_dockerd = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"no private dockerd here: {UNAVAILABLE}")
 LABEL = "com.docker.stack.namespace"
 STACK = "probe_ci_example_org"
 

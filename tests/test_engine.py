@@ -1,4 +1,4 @@
-"""The pure engine on hand-made facts: each rule of root-causes.md, and what beats what."""
+"""The pure engine on hand-made facts: each rule of the verdict order, and what beats what."""
 
 from dataclasses import replace
 

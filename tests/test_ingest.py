@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.ingest import ingest
 from bot.model import RunKind, RunStatus
-from bot.sample.generate import GeneratedData
+from bot.scaffold.sample.generate import GeneratedData
 from tests.conftest import Site
 from tests.junit_maker import run_pytest_junit
 

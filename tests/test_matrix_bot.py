@@ -17,9 +17,9 @@ import pytest
 pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
 
 from bot.cli import main as cli
-from bot.devserver.synapse import LocalSynapse, MatrixUser
-from bot.sample.generate import GeneratedData
-from bot.sample.standin_runner import STEP, runner_env
+from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
+from bot.scaffold.sample.generate import GeneratedData
+from bot.scaffold.sample.standin_runner import STEP, runner_env
 from tests.matrix_harness import (
     BotProcess,
     Operator,
@@ -30,7 +30,7 @@ from tests.matrix_harness import (
     write_bot_config,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.synapse]
 
 
 @dataclass

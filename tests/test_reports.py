@@ -26,8 +26,8 @@ from bot.reports.reporter import Reporter
 from bot.reports.schedule import CronError, latest_slot, parse_cron
 from bot.reports.store import RED, ReportStore
 from bot.reports.watch import SweepState, decide
-from bot.sample.generate import GeneratedData
-from bot.sample.staging import copy_runs, expected_moves, runs_of_sweep_window, runs_up_to
+from bot.scaffold.sample.generate import GeneratedData
+from bot.scaffold.sample.staging import copy_runs, expected_moves, runs_of_sweep_window, runs_up_to
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, new_txn_id, ref
 from bot.web.hooks import SIGNATURE_HEADER, hook_routes, sign

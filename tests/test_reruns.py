@@ -18,8 +18,8 @@ from bot.names import UnknownNameError
 from bot.node import Node
 from bot.reruns.manager import RerunError, RerunManager
 from bot.reruns.store import Rerun
-from bot.sample.generate import GeneratedData
-from bot.sample.standin_runner import STEP, runner_env
+from bot.scaffold.sample.generate import GeneratedData
+from bot.scaffold.sample.standin_runner import STEP, runner_env
 from bot.service import Service
 from tests.conftest import Site
 

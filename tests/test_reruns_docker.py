@@ -14,18 +14,19 @@ from pathlib import Path
 import docker
 import pytest
 
-from bot.devserver.dockerd import LocalDockerd, dockerd_available, poll
 from bot.node import Node
 from bot.reruns.manager import RerunManager
 from bot.reruns.store import Rerun
-from bot.sample.generate import GeneratedData
-from bot.sample.stack import deploy_stack, remove_stack
+from bot.scaffold.devserver.dockerd import LocalDockerd, dockerd_available, poll
+from bot.scaffold.sample.generate import GeneratedData
+from bot.scaffold.sample.stack import deploy_stack, remove_stack
 from bot.service import Service
 from tests.conftest import Site
 from tests.test_reruns import Recorder, rerun_config
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.dockerd,
     pytest.mark.skipif(dockerd_available() is not None, reason=f"no Docker engine here: {dockerd_available()}"),
 ]
 

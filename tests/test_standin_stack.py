@@ -18,11 +18,11 @@ import pytest
 import yaml
 from junitparser import Failure, JUnitXml
 
-from bot.devserver.dockerd import IMAGE_TAG, LocalDockerd, dockerd_available, poll
-from bot.sample.generate import GeneratedData
-from bot.sample.results import is_green
-from bot.sample.scenarios import TIERS
-from bot.sample.stack import (
+from bot.scaffold.devserver.dockerd import IMAGE_TAG, LocalDockerd, poll
+from bot.scaffold.sample.generate import GeneratedData
+from bot.scaffold.sample.results import is_green
+from bot.scaffold.sample.scenarios import TIERS
+from bot.scaffold.sample.stack import (
     LEFTOVER_SERVICE,
     deploy_stack,
     leftovers,
@@ -32,10 +32,17 @@ from bot.sample.stack import (
     stack_name,
     wait_gone,
 )
-from bot.sample.standin_runner import LiveOptions, RunOutcome, RunRequest, live_from_env, request_from_env, run_recipe
+from bot.scaffold.sample.standin_runner import (
+    LiveOptions,
+    RunOutcome,
+    RunRequest,
+    live_from_env,
+    request_from_env,
+    run_recipe,
+)
+from tests.tiers import DOCKERD_UNAVAILABLE as UNAVAILABLE
+from tests.tiers import needs_dockerd
 
-UNAVAILABLE = dockerd_available()
-needs_dockerd = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"no private dockerd here: {UNAVAILABLE}")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -144,7 +151,7 @@ def test_runner_cli_without_an_engine(sample: GeneratedData, tmp_path: Path) -> 
     }
     before = datetime.now(UTC).replace(microsecond=0)
     done = subprocess.run(
-        [sys.executable, "-m", "bot.sample.standin_runner"], env=env, cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "bot.scaffold.sample.standin_runner"], env=env, cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     run_dir = Path(done.stdout.strip())
@@ -280,7 +287,7 @@ def test_hang_blocks_until_the_process_group_is_killed(
     }
     run_dir = tmp_path / run_id
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.sample.standin_runner"],
+        [sys.executable, "-m", "bot.scaffold.sample.standin_runner"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -11,7 +11,7 @@ from bot.evidence import why
 from bot.ingest import ingest
 from bot.kb import load_kb
 from bot.model import RunStatus
-from bot.sample.generate import GeneratedData
+from bot.scaffold.sample.generate import GeneratedData
 from bot.summary import summary
 from bot.verdicts.classify import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch, parse_expectation

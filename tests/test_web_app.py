@@ -20,10 +20,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import WebAuthConfig, WebConfig
-from bot.devserver.synapse import free_port
 from bot.metrics import Metrics
 from bot.render import to_json
-from bot.sample.generate import GeneratedData
+from bot.scaffold.devserver.process import free_port
+from bot.scaffold.sample.generate import GeneratedData
 from bot.service import Service
 from bot.web import logview
 from bot.web.app import make_app

@@ -9,7 +9,7 @@ from bot.ingest import ingest
 from bot.model import RunStatus
 from bot.names import UnknownNameError
 from bot.render import to_json
-from bot.sample.generate import GeneratedData, GeneratedRun
+from bot.scaffold.sample.generate import GeneratedData, GeneratedRun
 from bot.summary import summary
 from tests.conftest import Site
 

@@ -1,6 +1,6 @@
 """The verdict engine: pure, given a red run's facts it returns one verdict.
 
-Evidence decides in this order (root-causes.md): (a) rerun evidence — isolation runs of the same
+Evidence decides in this order (the taxonomy in docs/knowledge-base.md): (a) rerun evidence — isolation runs of the same
 version, and a canonical written after the red; (b) structural facts — unverified tiers, harness
 errors, a runner that died; (c) the knowledge base of signatures. A verified fact about the recipe
 (the stale-test search) picks among deterministic categories. Confidence is honest: a pattern alone

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from bot.sample.gitutil import git
-from bot.sample.scenarios import Change, RecipeSpec, Release
+from bot.scaffold.sample.gitutil import git
+from bot.scaffold.sample.scenarios import Change, RecipeSpec, Release
 
 ABRA_PROVIDED = frozenset({"STACK_NAME"})
 _VAR = re.compile(r"\$\{(\w+)\}")

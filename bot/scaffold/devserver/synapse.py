@@ -13,7 +13,6 @@ import hmac
 import json
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from bot.devserver.process import LocalService, interrupt, signal_group
+from bot.scaffold.devserver.process import LocalService, free_port, interrupt, signal_group
 
 CONFIG_NAME = "homeserver.yaml"
 LOG_CONFIG_NAME = "log.config.yaml"
@@ -73,13 +72,6 @@ def relaxed_rate_limits() -> dict[str, Any]:
     limits: dict[str, Any] = {key: high() for key in flat}
     limits.update({key: {sub: high() for sub in subs} for key, subs in nested.items()})
     return limits
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now (the kernel picks it; it is released on return)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class SynapseError(RuntimeError):
@@ -280,7 +272,7 @@ class LocalSynapse(LocalService):
             "root": {"level": "WARNING", "handlers": ["file"]},
         }
         (self.workdir / LOG_CONFIG_NAME).write_text(yaml.safe_dump(log_config, sort_keys=False), encoding="utf-8")
-        header = "# Written by bot.devserver.synapse.LocalSynapse on every start; edits are overwritten.\n"
+        header = "# Written by bot.scaffold.devserver.synapse.LocalSynapse on every start; edits are overwritten.\n"
         self.config_path.write_text(header + yaml.safe_dump(self._config(), sort_keys=False), encoding="utf-8")
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -304,7 +296,7 @@ class LocalSynapse(LocalService):
 def main(argv: list[str] | None = None) -> int:
     """CLI: run a Synapse in WORKDIR, print its URL on stdout, stop it on Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.devserver.synapse",
+        prog="python -m bot.scaffold.devserver.synapse",
         description="Run a local Synapse until Ctrl-C or SIGTERM. State is kept in WORKDIR; reruns reuse its URL.",
     )
     parser.add_argument("workdir", type=Path, metavar="WORKDIR")

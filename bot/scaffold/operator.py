@@ -13,7 +13,7 @@ from typing import Any
 
 from nio import AsyncClient, RoomCreateResponse, RoomSendResponse
 
-from bot.devserver.synapse import MatrixUser
+from bot.scaffold.devserver.synapse import MatrixUser
 
 Event = dict[str, Any]
 # A person scrolling back sees everything: never let a limited timeline hide events from the checks.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from bot.sample.generate import GeneratedData, GeneratedRun
+from bot.scaffold.sample.generate import GeneratedData, GeneratedRun
 
 
 def sweep_ids_of(sample: GeneratedData) -> list[int]:

@@ -57,7 +57,7 @@ async def _main_job(config: Config) -> None:
 
 
 def run_demo(out: Path, base: Config, chat: bool = True, keep: bool = False) -> int:
-    from bot.sample.generate import generate
+    from bot.scaffold.sample.generate import generate
 
     out = out.resolve()
     try:
@@ -70,7 +70,7 @@ def run_demo(out: Path, base: Config, chat: bool = True, keep: bool = False) -> 
     config = demo_config(base, out, data.runs_dir, data.warm_dir)
     asyncio.run(_main_job(config))
     if chat:
-        from bot.demo_chat import chat_demo, synapse_available
+        from bot.scaffold.demo_chat import chat_demo, synapse_available
 
         if synapse_available():
             asyncio.run(chat_demo(config, out, keep, data))

@@ -6,12 +6,23 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 from abc import ABC, abstractmethod
 from collections import deque
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import NoReturn, Self
+
+
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    """A port on 127.0.0.1 that is free right now (the kernel picks it; it is released on return).
+
+    Every listener a local service opens takes one, so tests never collide with a service already on
+    the machine (a host's own Synapse, or the swarm of a cc-ci node)."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class LocalService(ABC):

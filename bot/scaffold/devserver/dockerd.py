@@ -8,13 +8,14 @@ docker.io 20.10:
 - dockerd still writes a few host paths (/etc/docker/key.json, /run/docker, /run/containerd,
   /var/lib/docker/network/files) and leaves a `docker_gwbridge` link and nsfs mounts under its exec root
   after `swarm leave`; stop() removes what this instance created, and only when no other dockerd runs.
-- Two swarm-enabled daemons on one host collide (port 2377, `docker_gwbridge`), so a host-wide lock file
-  serialises LocalDockerd instances: a second one waits in start() instead of breaking the first.
+- Two swarm-enabled daemons on one host collide on `docker_gwbridge`, so a host-wide lock file serialises
+  LocalDockerd instances: a second one waits in start() instead of breaking the first. The swarm's manager
+  and data-path ports are free ones, never 2377/4789, so a host's own swarm (a cc-ci node) is left alone.
 - containerd refuses unix socket paths over 104 bytes and puts its sockets in the exec root, so the exec
   root lives under a short path (/run/ccci-dockerd/<hash of workdir>), not in a deep pytest tmp_path.
 - Nothing can be pulled (no registry): ensure_image() turns the static busybox binary into an image.
 
-Synchronous on purpose (subprocess + the docker SDK), like bot.devserver.synapse, so one class serves
+Synchronous on purpose (subprocess + the docker SDK), like bot.scaffold.devserver.synapse, so one class serves
 pytest fixtures, the demo and a CLI.
 """
 
@@ -28,6 +29,7 @@ import io
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
@@ -41,7 +43,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from bot.devserver.process import LocalService, interrupt, signal_group
+from bot.scaffold.devserver.process import LocalService, free_port, interrupt, signal_group
 
 IMAGE_TAG = "ccci-sample/busybox:1"
 BUSYBOX = Path("/bin/busybox")
@@ -57,7 +59,6 @@ HOST_LEFTOVERS = (
 )
 INSTALL = "docker.io iptables busybox-static"  # Debian packages that make dockerd_available() true
 SWARM_ADDR = "127.0.0.1"
-SWARM_PORT = 2377
 POLL_INTERVAL = 0.05
 _SUN_PATH_MAX = 104  # containerd's limit for a unix socket path (the kernel's is 107)
 
@@ -295,7 +296,12 @@ class LocalDockerd(LocalService):
         with self.client() as client:
             if client.info()["Swarm"]["LocalNodeState"] == "active":
                 return
-            client.swarm.init(advertise_addr=SWARM_ADDR, listen_addr=f"{SWARM_ADDR}:{SWARM_PORT}")
+            # Free ports, not 2377 and 4789: a host that runs its own swarm (a cc-ci node) keeps working.
+            client.swarm.init(
+                advertise_addr=SWARM_ADDR,
+                listen_addr=f"{SWARM_ADDR}:{free_port()}",
+                data_path_port=free_port(socket.SOCK_DGRAM),
+            )
 
     # -- stop --------------------------------------------------------------------------------
     def _leave_swarm(self) -> None:
@@ -389,7 +395,7 @@ def _mounts_under(root: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     """CLI: run an engine in WORKDIR with the sample image, print its base_url, stop on Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.devserver.dockerd",
+        prog="python -m bot.scaffold.devserver.dockerd",
         description="Run a private dockerd + one-node swarm until Ctrl-C or SIGTERM; state is kept in WORKDIR.",
     )
     parser.add_argument("workdir", type=Path, metavar="WORKDIR")

@@ -26,13 +26,14 @@ from bot.config import (
     RunnerConfig,
     WebConfig,
 )
-from bot.devserver.synapse import LocalSynapse, free_port
 from bot.matrix.client import MatrixConnection
-from bot.matrix.operator import Operator, in_thread, joined, message_from, reply_to
 from bot.reports.reporter import BASELINE_KEY
-from bot.sample.generate import GeneratedData
-from bot.sample.staging import runs_of_sweep_window
-from bot.sample.standin_runner import STEP, runner_env
+from bot.scaffold.devserver.process import free_port
+from bot.scaffold.devserver.synapse import LocalSynapse
+from bot.scaffold.operator import Operator, in_thread, joined, message_from, reply_to
+from bot.scaffold.sample.generate import GeneratedData
+from bot.scaffold.sample.staging import runs_of_sweep_window
+from bot.scaffold.sample.standin_runner import STEP, runner_env
 from bot.service import Service
 
 T = TypeVar("T")
