@@ -65,17 +65,6 @@ def manager(config: Config, recorder: Recorder) -> tuple[Service, RerunManager]:
     return service, RerunManager(service, node, recorder, asyncio.Event())
 
 
-def cli_args(config: Config, config_path: Path) -> list[str]:
-    return [
-        "--runs-dir",
-        str(config.ccci.runs_dir),
-        "--warm-dir",
-        str(config.ccci.warm_dir),
-        "--data-dir",
-        str(config.data_dir),
-    ]
-
-
 def write_cli_config(path: Path, site: Site, runner: dict[str, object]) -> None:
     """A config file for `ccci-bot rerun`, on the site's dirs, without Docker checks."""
     ccci = {

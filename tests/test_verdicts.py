@@ -86,11 +86,12 @@ def test_a_pattern_alone_stays_below_0_7_and_says_what_would_decide(judged: tupl
     assert "!ccci rerun bluesky" in answer.verdict.reason
 
 
-def test_no_deciding_evidence_is_unknown_or_unsure(judged: tuple[Site, Verdicts]) -> None:
+def test_no_deciding_evidence_is_unknown_and_unsure(judged: tuple[Site, Verdicts]) -> None:
     site, verdicts = judged
     answer = why(site.store, site.config, "outline", verdicts)
     assert answer.verdict is not None
-    assert answer.verdict.category == "unknown" or answer.verdict.confidence < 0.5
+    assert answer.verdict.category == "unknown"
+    assert answer.verdict.confidence < 0.5
     assert "!ccci rerun outline" in answer.verdict.reason
 
 
@@ -223,7 +224,7 @@ def test_expectations_are_read_from_assertions(
 ) -> None:
     found = parse_expectation("t", message)
     if must_exist is None:
-        assert found is None or found.must_exist == ("discourse/discourse:3.5.3",)
+        assert found is None
     else:
         assert found is not None
         assert found.must_exist == must_exist and found.must_be_gone == must_be_gone

@@ -68,7 +68,6 @@ def merge_hits(hits: list[LogHit]) -> list[LogHit]:
 class LogScan:
     hits: list[LogHit] = field(default_factory=list)
     lines: int = 0
-    bytes_read: int = 0
     problem: str | None = None
 
 
@@ -164,7 +163,6 @@ def scan_log(
             if not scan.left and not scan.pending:
                 stopped_early = True  # every needle found as often as wanted
                 break
-        result.bytes_read = handle.tell()
     for p in scan.pending:
         result.hits.append(LogHit(p.needle, p.line, tuple(p.context)))
     result.lines = -1 if stopped_early else scan.base

@@ -320,10 +320,6 @@ class Store:
         evidence = [EvidenceItem(**item) for item in json.loads(r[4])]
         return Verdict(r[0], r[1], r[2], r[3]), r[3], evidence
 
-    def verdict_rows(self) -> list[tuple[str, str, str]]:
-        """(run_id, recipe, kb_version) of every stored verdict."""
-        return [(r[0], r[1], r[2]) for r in self._query("SELECT run_id, recipe, kb_version FROM verdicts")]
-
     def counts(self) -> dict[str, int]:
         return {
             table: int(self._query(f"SELECT COUNT(*) FROM {table}")[0][0])  # noqa: S608 - fixed names

@@ -135,9 +135,6 @@ class GitRecipeSearch:
             clone=str(clone),
         )
 
-    def _exists(self, clone: Path, ref: str) -> bool:
-        return _git(clone, ["rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"]).returncode == 0
-
     def _revs_containing(self, clone: Path, value: str, revs: list[str], paths: Sequence[str]) -> set[str]:
         args = ["grep", "-F", "-l", "-e", value, *revs]
         if paths:

@@ -59,6 +59,7 @@ HOST_LEFTOVERS = (
 )
 INSTALL = "docker.io iptables busybox-static"  # Debian packages that make dockerd_available() true
 SWARM_ADDR = "127.0.0.1"
+DATA_PATH_PORTS = (20000, 49151)  # the engine takes a data-path (VXLAN) port within 1024-49151 only
 POLL_INTERVAL = 0.05
 _SUN_PATH_MAX = 104  # containerd's limit for a unix socket path (the kernel's is 107)
 
@@ -300,7 +301,7 @@ class LocalDockerd(LocalService):
             client.swarm.init(
                 advertise_addr=SWARM_ADDR,
                 listen_addr=f"{SWARM_ADDR}:{free_port()}",
-                data_path_port=free_port(socket.SOCK_DGRAM),
+                data_path_port=free_port(socket.SOCK_DGRAM, span=DATA_PATH_PORTS),
             )
 
     # -- stop --------------------------------------------------------------------------------

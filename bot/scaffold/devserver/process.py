@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -15,14 +16,21 @@ from types import FrameType, TracebackType
 from typing import NoReturn, Self
 
 
-def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    """A port on 127.0.0.1 that is free right now (the kernel picks it; it is released on return).
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM, span: tuple[int, int] | None = None) -> int:
+    """A port on 127.0.0.1 that is free right now (released on return): the kernel's pick, or one within
+    ``span`` for a listener that refuses ephemeral ports (the swarm's data path takes 1024-49151 only).
 
     Every listener a local service opens takes one, so tests never collide with a service already on
     the machine (a host's own Synapse, or the swarm of a cc-ci node)."""
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    candidates = [0] if span is None else random.sample(range(span[0], span[1] + 1), k=min(200, span[1] - span[0] + 1))
+    for port in candidates:
+        with socket.socket(socket.AF_INET, kind) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise OSError(f"no free port in {span}")
 
 
 class LocalService(ABC):

@@ -122,11 +122,6 @@ class RunSpec:
     tier_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     style: ResultsStyle = field(default_factory=ResultsStyle)
 
-    @property
-    def writes_results(self) -> bool:
-        """False when the runner dies before writing results.json."""
-        return self.faults.dies_after is None
-
     def overlaps(self, other: RunSpec) -> bool:
         return self.started < other.finished and other.started < self.finished
 

@@ -8,10 +8,6 @@ from pathlib import Path
 from bot.scaffold.sample.generate import GeneratedData, GeneratedRun
 
 
-def sweep_ids_of(sample: GeneratedData) -> list[int]:
-    return sorted({r.sweep for r in sample.runs if r.sweep is not None})
-
-
 def runs_up_to(sample: GeneratedData, sweep: int) -> list[GeneratedRun]:
     """Every run that finished before sweep ``sweep + 1`` began (sweep runs, PR runs, reruns)."""
     later = [r.started for r in sample.runs if r.sweep is not None and r.sweep > sweep]
