@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.config import Config, ConfigError, listen_address, load_config, secret_from_env
+from bot.config import Config, ConfigError, listen_address, load_config
 from bot.names import UnknownNameError
 from bot.render import to_json, to_text
 from bot.render.jsonview import ingest_json, reclassify_json
@@ -175,14 +175,9 @@ def web_command(config: Config, listen: str | None) -> int:
 def run_command(config: Config) -> int:
     from bot.app import run_bot
 
-    problems = config.problems() + config.matrix.missing()
-    if config.reports.webhook_secret_env:
-        if config.web.listen is None:
-            problems.append("reports.webhook_secret_env: set web.listen too; the bot's HTTP server serves the hook")
-        try:
-            secret_from_env(config.reports.webhook_secret_env, "reports.webhook_secret_env")
-        except ConfigError as exc:
-            problems.append(str(exc))
+    problems = config.problems() + config.matrix.missing() + config.secret_problems()
+    if config.reports.webhook_secret_env and config.web.listen is None:
+        problems.append("reports.webhook_secret_env: set web.listen too; the bot's HTTP server serves the hook")
     if problems:
         raise ConfigError("; ".join(problems))
     logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))

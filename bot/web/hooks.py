@@ -31,6 +31,8 @@ def valid(secret: str, body: bytes, header: str | None) -> bool:
 
 def hook_routes(secret: str, on_run_finished: Callable[[], None]) -> list[web.RouteDef]:
     """Routes for the bot's server; ``on_run_finished`` wakes the scan (it must not block)."""
+    if not secret:  # an HMAC under an empty key is no check at all
+        raise ValueError("the run-finished hook needs a non-empty secret")
 
     async def run_finished(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_BODY:
