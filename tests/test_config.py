@@ -1,9 +1,32 @@
+import contextlib
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from bot import configdoc
+from bot import configvalues as values
 from bot.cli import main
-from bot.config import DEFAULT_RUNS_DIR, Config, ConfigError, load_config, parse_config
+from bot.config import (
+    DEFAULT_RUNS_DIR,
+    Config,
+    ConfigError,
+    Section,
+    declared,
+    load_config,
+    parse_config,
+    secret_from_env,
+)
+from bot.configfile import MAX_BYTES, parse_document, parse_yaml
+from bot.web.hooks import hook_routes
+
+EXAMPLE = Path(__file__).parent.parent / "config.example.yaml"
 
 
 def test_no_file_means_defaults() -> None:
@@ -62,8 +85,7 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
 
 
 def test_example_config_is_valid(tmp_path: Path) -> None:
-    example = Path(__file__).parent.parent / "config.example.yaml"
-    config = load_config(example)
+    config = load_config(EXAMPLE)
     assert config.links.base_url is not None and "{run_id}" in config.links.base_url
 
 
@@ -80,3 +102,442 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     broken.write_text("ccci: {runs_dir: [\n")
     assert main(["check-config", str(broken)]) == 2
     assert "not valid YAML" in capsys.readouterr().err
+
+
+# --- every validator: a good value and a bad one ---------------------------------------------------
+
+GOOD_AND_BAD: list[tuple[Callable[[Any, str], Any], Any, Any, Any, str]] = [
+    # (validator, good raw value, its typed value, bad raw value, expected message fragment)
+    (values.text, "ccci-bot", "ccci-bot", "", "k: expected a non-empty string, got str ''"),
+    (values.path, "/srv/x", Path("/srv/x"), 3, "k: expected a path, got int 3"),
+    (values.path, "~/x", Path.home() / "x", "a\0b", "k: expected a path, got str"),
+    (values.path_list, ["/a", "/b"], (Path("/a"), Path("/b")), ["/a", 2], "k[1]: expected a path, got int 2"),
+    (values.path_list, [], (), "/a", "k: expected a list of paths, got str '/a'"),
+    (
+        values.http_url,
+        "https://m.example/",
+        "https://m.example",
+        "ftp://m",
+        "k: expected an http(s) URL, got 'ftp://m'",
+    ),
+    (
+        values.user_id,
+        "@bot:example.org",
+        "@bot:example.org",
+        "bot",
+        "k: expected a Matrix user id like @bot:example.org",
+    ),
+    (values.user_ids, ["@a:x.org"], ("@a:x.org",), ["@a:x.org", "b"], "k[1]: expected a Matrix user id"),
+    (values.user_ids, [], (), "@a:x.org", "k: expected a list of Matrix user ids, got str"),
+    (
+        values.rooms,
+        ["!abc:x.org", "#ops:x.org", "!v12room"],
+        ("!abc:x.org", "#ops:x.org", "!v12room"),
+        [],
+        "k: expected a non-empty list of room ids",
+    ),
+    (
+        values.rooms,
+        ["#ops:x.org"],
+        ("#ops:x.org",),
+        ["#ops"],
+        "k[0]: expected a room id (!id:server) or alias (#name:server), got '#ops'",
+    ),
+    (values.env_name, "CCCI_TOKEN", "CCCI_TOKEN", "1X", "k: expected an environment variable name, got '1X'"),
+    (
+        values.env_names,
+        ["A", "B_2"],
+        ("A", "B_2"),
+        ["A", "B-2"],
+        "k[1]: expected an environment variable name, got 'B-2'",
+    ),
+    (values.env_names, [], (), "A", "k: expected a list of environment variable names, got str"),
+    (values.prefix, "!ccci", "!ccci", "! ccci", "k: expected a prefix without spaces, got '! ccci'"),
+    (values.integer, -5, -5, True, "k: expected an integer, got bool True"),
+    (values.integer, 50, 50, 1.5, "k: expected an integer, got float 1.5"),
+    (values.positive_int, 1, 1, 0, "k: expected an integer >= 1, got int 0"),
+    (values.int_at_least_0, 0, 0, -1, "k: expected an integer >= 0, got int -1"),
+    (values.int_at_least_0, 3, 3, "3", "k: expected an integer, got str '3'"),
+    (values.seconds, 0, 0.0, -1, "k: expected a number of seconds >= 0, got int -1"),
+    (values.seconds, 1.5, 1.5, float("nan"), "k: expected a number of seconds >= 0, got float nan"),
+    (
+        values.seconds,
+        values.MAX_SECONDS,
+        float(values.MAX_SECONDS),
+        float("inf"),
+        "k: expected at most 31536000 seconds",
+    ),
+    (values.seconds, 60, 60.0, 10**400, "k: expected at most 31536000 seconds (a year), got int"),
+    (values.seconds, 60, 60.0, False, "k: expected a number of seconds >= 0, got bool False"),
+    (values.positive_seconds, 0.5, 0.5, 0, "k: expected a number of seconds > 0, got int 0"),
+    (values.boolean, False, False, "yes", "k: expected true or false, got str 'yes'"),
+    (values.fraction, 1, 1.0, 1.01, "k: expected a number from 0 to 1, got float 1.01"),
+    (values.fraction, 0.8, 0.8, float("nan"), "k: expected a number from 0 to 1, got float nan"),
+    (values.template, "{recipe}-{version}", "{recipe}-{version}", "{recip}", "k: unknown placeholder(s) ['recip']"),
+    (
+        values.template,
+        "{{literal}}",
+        "{{literal}}",
+        "{recipe.__class__}",
+        "k: unknown placeholder(s) ['recipe.__class__']",
+    ),
+    (values.template, "x", "x", "{recipe:>999999999}", "k: unknown placeholder(s) ['{recipe:>999999999}']"),
+    (values.template, "x", "x", "oops}", "k: not a valid template (Single '}' encountered"),
+    (values.template, "x", "x", 3, "k: expected a string, got int 3"),
+    (
+        values.argv_list,
+        [["a", "{run_id}"]],
+        (("a", "{run_id}"),),
+        "abra recipe x",
+        "k: expected a list of argv lists (never a shell string)",
+    ),
+    (values.argv_list, [["a"]], (("a",),), [[]], "k: expected a list of argv lists"),
+    (values.argv_list, [["a"]], (("a",),), [["a", "{x}"]], "k[0][1]: unknown placeholder(s) ['x']"),
+    (
+        values.env_map,
+        {"A": "{recipe}", "B": 1},
+        (("A", "{recipe}"), ("B", "1")),
+        ["A=1"],
+        "k: expected a mapping of environment variables, got list",
+    ),
+    (values.env_map, {}, (), {"A": [1]}, "k.A: expected a string, got list [1]"),
+    (values.env_map, {}, (), {"A-B": "x"}, "k.A-B: expected an environment variable name, got 'A-B'"),
+    (values.regex, "^v[0-9]+$", "^v[0-9]+$", "(", "k: invalid regular expression (missing ), unterminated subpattern"),
+    (
+        values.docker_url,
+        "tcp://node:2376",
+        "tcp://node:2376",
+        "/var/run/docker.sock",
+        "k: expected a Docker URL (unix:///var/run/docker.sock, tcp://host:2376), got '/var/run/docker.sock'",
+    ),
+    (values.name_list, ["traefik"], ("traefik",), ["traefik", ""], "k[1]: expected a non-empty string, got str ''"),
+    (values.name_list, [], (), "traefik", "k: expected a list of names, got str 'traefik'"),
+    (values.file_name, "run.log", "run.log", "logs/run.log", "k: expected a file name without '/', got 'logs/run.log'"),
+    (values.file_name, "run.log", "run.log", "..", "k: expected a file name without '/', got '..'"),
+    (
+        values.timezone,
+        "Europe/Berlin",
+        "Europe/Berlin",
+        "Mars/Olympus",
+        "k: expected an IANA time zone like UTC or Europe/Berlin, got 'Mars/Olympus'",
+    ),
+    (values.timezone, "UTC", "UTC", "../../etc/passwd", "k: expected an IANA time zone"),
+    (values.cron, "*/5 * * * 1-5", "*/5 * * * 1-5", "0 7 * *", "k: expected 5 fields (min hour day month weekday)"),
+    (values.cron, "30 0 7 * * 0", "30 0 7 * * 0", "0 25 * * *", "k: '0 25 * * *':"),
+    (
+        values.cron,
+        "0 7 * * sun",
+        "0 7 * * sun",
+        "0 7 * * 9",
+        "k: '0 7 * * 9': day of week: expected 0-7 or sun-sat, got '9'",
+    ),
+    (
+        values.listen_address,
+        "127.0.0.1:8080",
+        "127.0.0.1:8080",
+        "127.0.0.1:99999",
+        "k: expected host:port like 127.0.0.1:8080, got '127.0.0.1:99999'",
+    ),
+    (values.listen_address, "[::1]:0", "[::1]:0", "localhost:²", "k: expected host:port like 127.0.0.1:8080"),
+    (
+        values.url_template,
+        "https://ci/runs/{run_id}/{path}",
+        "https://ci/runs/{run_id}/{path}",
+        "https://ci/{path}",
+        "k: expected a URL template containing {run_id}",
+    ),
+    (
+        values.url_template,
+        "https://ci/{run_id}",
+        "https://ci/{run_id}",
+        "https://ci/{run_id}/{oops}",
+        "k: only {run_id} and {path} placeholders are allowed (got ['oops'])",
+    ),
+    (
+        values.url_template,
+        "https://ci/{run_id}",
+        "https://ci/{run_id}",
+        "https://ci/{run_id}/{path:>9999999}",
+        "k: only {run_id} and {path} placeholders are allowed",
+    ),
+    (
+        values.url_template,
+        "https://ci/{run_id}",
+        "https://ci/{run_id}",
+        "https://ci/{run_id",
+        "k: not a valid template",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("check", "good", "typed", "bad", "message"),
+    GOOD_AND_BAD,
+    ids=[f"{case[0].__name__}-{i}" for i, case in enumerate(GOOD_AND_BAD)],
+)
+def test_each_validator_accepts_a_good_value_and_names_the_problem_with_a_bad_one(
+    check: Callable[[Any, str], Any], good: Any, typed: Any, bad: Any, message: str
+) -> None:
+    assert check(good, "k") == typed
+    with pytest.raises(ConfigError) as info:
+        check(bad, "k")
+    assert message in str(info.value)
+
+
+def test_every_validator_a_key_uses_is_in_the_table() -> None:
+    tested = {case[0] for case in GOOD_AND_BAD}
+    used = {key.spec.convert for key in configdoc.all_keys()}
+    assert used - tested == set(), [f.__name__ for f in used - tested]
+
+
+def test_a_bad_value_is_named_by_its_full_key_path() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"web": {"auth": {"basic_password_env": "bad-name"}}})
+    assert str(info.value) == "web.auth.basic_password_env: expected an environment variable name, got 'bad-name'"
+
+
+def test_unknown_keys_are_refused_with_the_allowed_list() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config({"docker": {"base": "unix:///x"}})
+    assert str(info.value) == "docker.base: unknown key (allowed: allowed_stacks, base_url)"
+    with pytest.raises(ConfigError) as info:
+        parse_config({"webb": {}})
+    assert str(info.value).startswith("webb: unknown key (allowed: access, ccci, data_dir, docker, evidence,")
+
+
+def test_cross_key_rules_and_special_values() -> None:
+    with pytest.raises(ConfigError, match=r"^web\.auth\.basic_user: required with web\.auth\.basic_password_env$"):
+        parse_config({"web": {"auth": {"basic_password_env": "PW"}}})
+    assert parse_config({"docker": {"base_url": None}}).docker.base_url is None  # null: no Docker checks
+    assert parse_config({"docker": {}}).docker.base_url == "unix:///var/run/docker.sock"
+    assert parse_config({"ccci": {"recipes_dir": None}}).ccci.recipes_dir is None  # null elsewhere: the default
+    assert parse_config({"ccci": None}).ccci == Config().ccci  # an empty section: the defaults
+    with pytest.raises(ConfigError, match=r"^the file: expected a mapping, got list"):
+        parse_config(["ccci"])
+    with pytest.raises(ConfigError, match=r"^web\.auth\.bearer_token: secrets are not read from the file; set "):
+        parse_config({"web": {"auth": {"bearer_token": "x"}}})
+
+
+# --- the example file and the README table come from the declarations -------------------------------
+
+
+def test_readme_table_and_example_are_generated_from_the_declarations() -> None:
+    stale = configdoc.drifted()
+    assert stale == [], f"{[p.name for p in stale]} out of date with bot/config.py; run: {configdoc.FIX}"
+
+
+def test_the_example_shows_every_default_or_a_marked_example() -> None:
+    example = load_config(EXAMPLE)
+    for key in configdoc.all_keys():
+        value: Any = example
+        for part in key.path.split("."):
+            value = getattr(value, part)
+        if key.spec.example is None:
+            assert value == key.default, key.path
+        else:
+            assert value == key.spec.convert(key.spec.example, key.path) != key.default, key.path
+    text = EXAMPLE.read_text()
+    assert "  # Default: none. Example:" not in text  # the note ends a sentence of the key's own description
+    assert text.count("Example:") == sum(1 for key in configdoc.all_keys() if key.spec.example is not None)
+
+
+def test_the_generator_refuses_a_readme_without_markers() -> None:
+    with pytest.raises(ValueError, match="markers"):
+        configdoc.readme_with_table("# no table here\n")
+
+
+# --- hardening: what YAML allows but a config never needs -------------------------------------------
+
+
+def _bomb(levels: int = 9, width: int = 9) -> str:
+    lines = ["l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, levels):
+        lines.append(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * width)}]")
+    return "\n".join(lines) + f"\nccci: {{runs_dir: *l{levels - 1}}}\n"
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (_bomb(), "more than 100000 values once YAML aliases are expanded (an alias bomb?)"),
+        ("a: &a [*a]\n", "a value contains itself through a YAML alias"),
+        ("ccci:\n  runs_dir: /a\n  runs_dir: /b\n", "line 3, column 3: duplicate key 'runs_dir'"),
+        ("ccci: {settle_s: .nan}\n", "line 1, column 18: expected a finite number, got '.nan'"),
+        ("reports:\n  poll_s: .inf\n", "line 2, column 11: expected a finite number, got '.inf'"),
+        ("reports: {quiet_s: -.Inf}\n", "expected a finite number, got '-.Inf'"),
+        ("x: " + "[" * 40 + "]" * 40 + "\n", "nested deeper than 32 levels"),
+        ("ccci: {runs_dir: [1\n", "not valid YAML"),
+        ("ccci:\n\truns_dir: /x\n", "not valid YAML"),
+    ],
+    ids=["alias-bomb", "recursive", "duplicate", "nan", "inf", "-inf", "deep", "broken", "tab"],
+)
+def test_hostile_yaml_is_refused_with_a_clear_error(tmp_path: Path, document: str, expected: str) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(document)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: ")
+    assert expected in str(info.value)
+
+
+def test_anchors_and_merge_keys_still_work() -> None:
+    data = parse_yaml(
+        "matrix: {rooms: &rooms ['#ops:x.org']}\n"
+        "reports: {rooms: *rooms}\n"
+        "base: &base {a: 1, b: 2}\n"
+        "merged: {<<: *base, b: 3}\n"
+    )
+    assert data["reports"]["rooms"] == ["#ops:x.org"]
+    assert data["merged"] == {"a": 1, "b": 3}
+    # Merges of merges stay as small as their distinct keys (PyYAML's own flattening doubles per level).
+    chain = ["m0: &m0 {k0: 0}", *(f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}], k{i}: {i}}}" for i in range(1, 40))]
+    assert parse_yaml("\n".join(chain))["m39"] == {f"k{i}": i for i in range(40)}
+
+
+def test_an_oversized_file_is_refused_unread(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"# " + b"x" * MAX_BYTES + b"\n")
+    with pytest.raises(ConfigError, match=r"larger than 256 KiB; a config is a few KiB, refused unread"):
+        load_config(path)
+    just_under = tmp_path / "ok.yaml"
+    just_under.write_bytes(b"data_dir: /tmp/x\n" + b"#" * (MAX_BYTES - 18) + b"\n")
+    assert just_under.stat().st_size == MAX_BYTES
+    assert load_config(just_under).data_dir == Path("/tmp/x")
+
+
+def test_non_utf8_bytes_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("ccci:\n  log_name: café.log\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: not UTF-8 text (byte 0xe9 at offset 21); save it as UTF-8"
+    bom = tmp_path / "bom.yaml"
+    bom.write_bytes("\ufeffccci:\n  log_name: café.log\n".encode())
+    assert load_config(bom).ccci.log_name == "café.log"
+
+
+def test_an_unreadable_path_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"cannot read \(Is a directory\)"):
+        load_config(tmp_path)
+    with pytest.raises(ConfigError, match=r"cannot read \(No such file or directory\)"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_an_empty_or_unset_secret_variable_is_an_error() -> None:
+    assert secret_from_env(None, "k", {}) is None
+    assert secret_from_env("S", "k", {"S": "x"}) == "x"
+    with pytest.raises(ConfigError, match=r"^reports\.webhook_secret_env: environment variable S is empty$"):
+        secret_from_env("S", "reports.webhook_secret_env", {"S": ""})
+    with pytest.raises(ConfigError, match=r"^k: environment variable S is not set$"):
+        secret_from_env("S", "k", {})
+    config = parse_config(
+        {
+            "matrix": {"access_token_env": "TOKEN", "password_env": "PASSWORD"},
+            "reports": {"webhook_secret_env": "HOOK"},
+            "web": {"auth": {"bearer_token_env": "WEB", "basic_user": "ops", "basic_password_env": "WEBPW"}},
+        }
+    )
+    assert config.secret_problems({"TOKEN": "t", "PASSWORD": "", "HOOK": "h", "WEB": "w"}) == [
+        "matrix.password_env: environment variable PASSWORD is empty",
+        "web.auth.basic_password_env: environment variable WEBPW is not set",
+    ]
+    assert config.secret_problems({"TOKEN": "t", "PASSWORD": "p", "HOOK": "h", "WEB": "w", "WEBPW": "x"}) == []
+
+
+def test_the_webhook_never_runs_with_an_empty_key() -> None:
+    with pytest.raises(ValueError, match="non-empty secret"):
+        hook_routes("", lambda: None)
+
+
+def test_run_refuses_an_empty_webhook_secret_before_starting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CCCI_TEST_TOKEN", "t")
+    monkeypatch.setenv("CCCI_TEST_HOOK", "")
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"ccci: {{runs_dir: {tmp_path}}}\n"
+        f"data_dir: {tmp_path / 'state'}\n"
+        "matrix: {homeserver: 'http://127.0.0.1:9', user_id: '@bot:x.org', access_token_env: CCCI_TEST_TOKEN,"
+        " rooms: ['#ops:x.org']}\n"
+        "reports: {webhook_secret_env: CCCI_TEST_HOOK}\n"
+        "web: {listen: '127.0.0.1:0'}\n"
+    )
+    assert main(["--config", str(path), "run"]) == 2
+    assert "reports.webhook_secret_env: environment variable CCCI_TEST_HOOK is empty" in capsys.readouterr().err
+    assert not (tmp_path / "state").exists()  # refused before anything started
+
+
+def test_check_config_on_non_utf8_exits_2_with_a_message(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"ccci:\n  log_name: caf\xe9.log\n")
+    cli = Path(sys.executable).parent / "ccci-bot"
+    done = subprocess.run([str(cli), "check-config", str(path)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done
+    assert done.stderr == f"ccci-bot: {path}: not UTF-8 text (byte 0xe9 at offset 21); save it as UTF-8\n"
+    assert done.stdout == ""
+
+
+@pytest.mark.parametrize("argv", [["summary", "--no-ingest"], ["why", "x"], ["web"], ["run"], ["ingest"]])
+def test_every_command_maps_a_bad_config_file_to_exit_2(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text("data_dir: /a\ndata_dir: /b\n")
+    assert main(["--config", str(path), *argv]) == 2
+    assert f"ccci-bot: {path}: line 2, column 1: duplicate key 'data_dir'" in capsys.readouterr().err
+
+
+# --- property: whatever the bytes, only ConfigError escapes -------------------------------------------
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
+    | st.sampled_from(["", "~", "/x", "{run_id}", "{recipe", "0 7 * * *", "@a:b", "#r:s", "127.0.0.1:1", "UTC"])
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _section_strategy(cls: type[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    optional: dict[str, st.SearchStrategy[Any]] = {}
+    for f, spec in declared(cls):
+        if isinstance(spec, Section):
+            optional[f.name] = _section_strategy(spec.cls) | _VALUES
+        else:
+            optional[f.name] = _VALUES
+    return st.fixed_dictionaries({}, optional=optional)
+
+
+_DOCUMENTS = _section_strategy(Config) | _VALUES
+_YAMLISH = st.text(alphabet=st.sampled_from([*"{}[]:,-&*!|>'\"#%@`? \n\tab01._~<=+", "é", "\0"]), max_size=80)
+
+
+def _only_config_errors(load: Callable[[], Any]) -> None:
+    with contextlib.suppress(ConfigError):
+        load()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_DOCUMENTS)
+def test_any_document_gives_a_config_or_a_config_error(document: Any) -> None:
+    _only_config_errors(lambda: parse_config(document))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_DOCUMENTS)
+def test_any_dumped_document_reads_back_or_gives_a_config_error(document: Any) -> None:
+    text = yaml.safe_dump(document, allow_unicode=True)
+    _only_config_errors(lambda: parse_config(parse_document(text.encode())))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(_YAMLISH.map(str.encode), st.binary(max_size=80)))
+def test_any_bytes_give_data_or_a_config_error(raw: bytes) -> None:
+    _only_config_errors(lambda: parse_config(parse_document(raw)))
