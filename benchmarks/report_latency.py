@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))  # tests.matrix_harness: t
 
 from ingest import RECIPES, build_history
 
-from bot.reports.reporter import BASELINE_KEY
+from bot.reporter import BASELINE_KEY
 from bot.scaffold.devserver.process import free_port
 from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
 from bot.scaffold.operator import Operator, joined, message_from

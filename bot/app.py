@@ -21,19 +21,19 @@ from bot.backoff import Backoff, sleep_unless
 from bot.chat.dispatch import Dispatcher, parse, why_url
 from bot.chat.messages import edit, notice, reaction
 from bot.config import Config, secret_from_env
+from bot.masking import Masker
 from bot.matrix.client import MatrixConnection, MatrixError, Unavailable
 from bot.matrix.events import ChatMessage, SyncBatch
 from bot.metrics import Metrics
 from bot.node import Node
 from bot.outbox import OutboxSender
-from bot.reports.reporter import Reporter
+from bot.reporter import Reporter
 from bot.reruns.manager import RerunManager
 from bot.reruns.store import Rerun
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, ref
 from bot.web.app import make_app
 from bot.web.hooks import hook_routes
-from bot.web.masking import Masker
 from bot.web.server import start_server
 from bot.web.warm import warm_logs
 from commands import BotState, Context

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.reports.schedule import CronError, parse_cron
+from bot.cron import CronError, parse_cron
 
 MAX_SECONDS = 31_536_000  # a year: longer waits are typos, and bigger numbers overflow timers
 

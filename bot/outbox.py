@@ -9,9 +9,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.backoff import Backoff, sleep_unless, wait_for_wake
+from bot.masking import Masker, mask_content
 from bot.matrix.events import SendResult
 from bot.store.chat import ChatStore
-from bot.web.masking import Masker, mask_content
 
 log = logging.getLogger(__name__)
 Send = Callable[[str, str, dict[str, Any], str], Awaitable[SendResult]]

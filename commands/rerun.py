@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.model import NoticeAnswer
-from bot.reruns.manager import RerunError, parse_rerun_args
-from commands import Command, Context, UsageError
+from bot.reruns.manager import RerunError
+from commands import Command, Context, UsageError, recipe_arg
+
+
+def parse_rerun_args(args: list[str]) -> tuple[str, str | None, int]:
+    """``<recipe> [version] [xN]`` → (recipe, version, times)."""
+    if not 1 <= len(args) <= 3:
+        raise UsageError(f"`rerun` takes 1 to 3 arguments, got {len(args)}")
+    recipe = recipe_arg(args[0])
+    version, times = None, 1
+    for arg in args[1:]:
+        if re.fullmatch(r"x\d{1,3}", arg):
+            times = int(arg[1:])
+        elif version is None:
+            version = arg
+        else:
+            raise UsageError(f"unexpected argument {arg[:40]!r}")
+    return recipe, version, times
 
 
 async def handle(ctx: Context, args: list[str]) -> NoticeAnswer:

@@ -18,12 +18,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web import Application
 
 from bot.config import ConfigError, ReportsConfig, parse_config
+from bot.cron import CronError, latest_slot, parse_cron
 from bot.model import Change, RunStatus
 from bot.node import Node
 from bot.render import reports as render
+from bot.reporter import Reporter
 from bot.reports.compose import build_sweep_report
-from bot.reports.reporter import Reporter
-from bot.reports.schedule import CronError, latest_slot, parse_cron
 from bot.reports.store import RED, ReportStore
 from bot.reports.watch import SweepState, decide
 from bot.scaffold.sample.generate import GeneratedData

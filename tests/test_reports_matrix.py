@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
 
-from bot.reports.reporter import BASELINE_KEY, TICK_KEY
+from bot.reporter import BASELINE_KEY, TICK_KEY
 from bot.scaffold.devserver.process import free_port
 from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
 from bot.scaffold.operator import Event, edit_of, in_thread, message_from

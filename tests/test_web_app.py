@@ -20,6 +20,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import WebAuthConfig, WebConfig
+from bot.masking import MASK, Masker
 from bot.metrics import Metrics
 from bot.render import to_json
 from bot.scaffold.devserver.process import free_port
@@ -27,7 +28,6 @@ from bot.scaffold.sample.generate import GeneratedData
 from bot.service import Service
 from bot.web import logview
 from bot.web.app import make_app
-from bot.web.masking import MASK, Masker
 from bot.web.warm import warm_logs
 from tests.browser import PNG_MAGIC, dump_dom, needs_chromium, screenshot
 from tests.conftest import Site

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.model import HelpAnswer, HistoryAnswer, NoticeAnswer, StatusAnswer, SummaryAnswer, WhyAnswer
 from bot.render import jsonview, text
+from bot.render.html import HTML
 
 AnswerT = WhyAnswer | SummaryAnswer | HistoryAnswer | HelpAnswer | StatusAnswer | NoticeAnswer
 
@@ -37,6 +38,4 @@ def to_json(answer: AnswerT) -> dict[str, Any]:
 
 
 def to_html(answer: AnswerT) -> str:
-    from bot.render.html import HTML
-
     return HTML[type(answer)](answer)

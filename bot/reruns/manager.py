@@ -179,21 +179,3 @@ class RerunManager:
         await asyncio.to_thread(self.store.add_attempt, rerun.id, record)
         rerun.attempts.append(record)
         return attempt
-
-
-def parse_rerun_args(args: list[str]) -> tuple[str, str | None, int]:
-    """``<recipe> [version] [xN]`` → (recipe, version, times)."""
-    from commands import UsageError, recipe_arg
-
-    if not 1 <= len(args) <= 3:
-        raise UsageError(f"`rerun` takes 1 to 3 arguments, got {len(args)}")
-    recipe = recipe_arg(args[0])
-    version, times = None, 1
-    for arg in args[1:]:
-        if re.fullmatch(r"x\d{1,3}", arg):
-            times = int(arg[1:])
-        elif version is None:
-            version = arg
-        else:
-            raise UsageError(f"unexpected argument {arg[:40]!r}")
-    return recipe, version, times

@@ -27,7 +27,7 @@ from bot.config import (
     WebConfig,
 )
 from bot.matrix.client import MatrixConnection
-from bot.reports.reporter import BASELINE_KEY
+from bot.reporter import BASELINE_KEY
 from bot.scaffold.devserver.process import free_port
 from bot.scaffold.devserver.synapse import LocalSynapse
 from bot.scaffold.operator import Operator, in_thread, joined, message_from, reply_to

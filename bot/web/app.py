@@ -20,6 +20,7 @@ from aiohttp import web
 
 from bot.artifacts.junit import read_junit
 from bot.evidence import cited_lines, run_evidence
+from bot.masking import Masker, mask_content
 from bot.metrics import Metrics
 from bot.model import RunRow
 from bot.names import UnknownNameError
@@ -28,7 +29,6 @@ from bot.render.jsonview import history_json
 from bot.render.reports import red_report_json, sweep_report_json
 from bot.service import Service
 from bot.web import logview, pages
-from bot.web.masking import Masker, mask_content
 from bot.web.safefiles import ArtifactMissing, ArtifactRefused, resolve_artifact
 from bot.web.security import apply_headers, security_middlewares
 

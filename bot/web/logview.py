@@ -10,7 +10,7 @@ mtime, so a log that changes gets a new index rather than wrong line numbers.
 
 Everything here is synchronous and blocking; the web handlers call it through ``asyncio.to_thread``.
 Lines are decoded as UTF-8 with replacement and returned unescaped: escaping (and masking secrets, see
-:mod:`bot.web.masking`) is the renderer's job.
+:mod:`bot.masking`) is the renderer's job.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 from bot.artifacts.junit import JunitFile
 from bot.artifacts.timefmt import short
+from bot.masking import Masker
 from bot.model import (
     EvidenceItem,
     Failure,
@@ -29,7 +30,6 @@ from bot.model import (
 )
 from bot.render.reports import CELL_MARK
 from bot.web.logview import LogPage
-from bot.web.masking import Masker
 
 _CSS = """
 :root{--red:#c0392b;--green:#27ae60;--amber:#d68910;--grey:#7f8c8d;--bg:#fff;--fg:#1d1d1f;--line:#e5e5e5}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.web.masking import MASK, Masker
+from bot.masking import MASK, Masker
 
 
 def test_every_occurrence_is_masked() -> None:

@@ -15,12 +15,12 @@ from datetime import UTC, datetime
 
 from bot.backoff import wait_for_wake
 from bot.chat.messages import edit, notice, thread_reply
+from bot.cron import latest_slot, parse_cron
 from bot.model import Change, RunStatus, SweepReport, Verdict
 from bot.names import UnknownNameError
 from bot.node import Node
 from bot.render import reports as render
 from bot.reports.compose import build_red_report, build_sweep_report
-from bot.reports.schedule import latest_slot, parse_cron
 from bot.reports.store import BASELINE, RED, SUPERSEDED, SWEEP, ReportStore, slot_key, sweep_key
 from bot.reports.watch import SweepState, decide, sweep_states
 from bot.reruns.manager import RerunManager
