@@ -41,6 +41,15 @@ def target_run(runs: list[RunRow]) -> RunRow | None:
     return released[-1] if released else None
 
 
+def status_runs(store: Store) -> dict[str, RunRow]:
+    """Every recipe's status run, as :func:`target_run` picks it, without reading every run."""
+    by_recipe: dict[str, list[RunRow]] = {}
+    for run in store.last_run_of_each_kind():
+        by_recipe.setdefault(run.recipe, []).append(run)
+    picked = {recipe: target_run(runs) for recipe, runs in by_recipe.items()}
+    return {recipe: run for recipe, run in picked.items() if run is not None}
+
+
 def reruns_of(runs: list[RunRow], target: RunRow) -> list[RunRow]:
     """Other runs of the same version: every isolation run, and sweep runs after the target."""
     return [

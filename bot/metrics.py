@@ -18,38 +18,16 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bot.artifacts.timefmt import parse_time
+from bot.evidence import status_runs
 from bot.kb import CATEGORIES
-from bot.reports.store import RED, SWEEP
+from bot.model import RunStatus
+from bot.reports.store import ReportStore
 from bot.store.db import Store
 
 # Command names come from chat: past this many distinct ones, new names are counted as "other", so a
 # room typing random commands cannot grow the label set (and Prometheus' memory) without bound.
 MAX_COMMAND_LABELS = 64
 OTHER = "other"
-
-# Each recipe's current run, as bot.evidence.target_run picks it: its latest sweep run, else its
-# latest run that is not a PR; "latest" in Store.runs_of order (unfinished last, then finished, run_id).
-_CURRENT_VERDICTS = """
-WITH ranked AS (
-    SELECT run_id, status, ROW_NUMBER() OVER (
-        PARTITION BY recipe
-        ORDER BY kind = 'sweep' DESC, finished IS NULL DESC, finished DESC, run_id DESC
-    ) AS n
-    FROM runs WHERE kind != 'pr'
-)
-SELECT v.category, COUNT(*) FROM ranked r JOIN verdicts v ON v.run_id = r.run_id
-WHERE r.n = 1 AND r.status = 'red'
-GROUP BY v.category
-"""
-
-# A report counts as posted when it queued at least one message: that leaves out the baseline and
-# superseded records of a new bot, and red-report slots skipped (missed too long) or not owed yet.
-# Queued, not delivered: the outbox delivers queued messages exactly once, however late.
-_POSTED_REPORTS = """
-SELECT kind, COUNT(*) FROM reports r
-WHERE kind IN (?, ?) AND EXISTS (SELECT 1 FROM report_messages m WHERE m.report_key = r.key)
-GROUP BY kind
-"""
 
 
 class StoreCollector(Collector):
@@ -65,13 +43,15 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         verdicts, reports, runs, lag = self._families()
-        found = {str(r[0]): int(r[1]) for r in self.store.query(_CURRENT_VERDICTS)}
+        red = [run.run_id for run in status_runs(self.store).values() if run.status is RunStatus.RED]
+        found: dict[str, int] = {}
+        for category in self.store.verdict_categories(red).values():
+            found[category] = found.get(category, 0) + 1
         for category in dict.fromkeys((*CATEGORIES, *sorted(found))):
             verdicts.add_metric([category], found.get(category, 0))
-        posted = {str(r[0]): int(r[1]) for r in self.store.query(_POSTED_REPORTS, (SWEEP, RED))}
-        for kind in (SWEEP, RED):
-            reports.add_metric([kind], posted.get(kind, 0))
-        runs.add_metric([], int(self.store.query("SELECT COUNT(*) FROM runs")[0][0]))
+        for kind, count in ReportStore(self.store).posted_counts().items():
+            reports.add_metric([kind], count)
+        runs.add_metric([], self.store.run_count())
         last = parse_time(self.store.get_meta("last_ingest"))
         # Clamped at 0: a clock stepped back must not show a negative lag.
         lag.add_metric([], math.nan if last is None else max(0.0, self.clock() - last))

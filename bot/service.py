@@ -23,6 +23,7 @@ from bot.model import (
 )
 from bot.names import UnknownNameError, closest
 from bot.reports.compose import build_red_report, build_sweep_report
+from bot.reports.store import ReportStore
 from bot.store import Store
 from bot.verdicts.classify import Classified, Verdicts
 from bot.verdicts.staletest import GitRecipeSearch, RecipeSearch
@@ -95,10 +96,8 @@ class Service:
 
     async def last_summary(self) -> str | None:
         """The sweep the newest posted summary was about (None before the first)."""
-        rows = await asyncio.to_thread(
-            self.store.query, "SELECT sweep_id FROM reports WHERE kind = 'sweep' ORDER BY sweep_id DESC LIMIT 1"
-        )
-        return str(rows[0][0]) if rows else None
+        posted = await asyncio.to_thread(ReportStore(self.store).latest_sweep_report)
+        return posted.sweep_id if posted else None
 
     async def counts(self) -> dict[str, int]:
         return await asyncio.to_thread(self.store.counts)

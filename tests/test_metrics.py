@@ -95,7 +95,7 @@ def test_verdict_gauge_counts_each_recipes_current_red_run_as_target_run_picks_i
         "unknown": 0,
         "novel": 1,
     }
-    # The SQL must agree with the Python that decides what "current" means.
+    # The gauge must agree with target_run over every run, the rule that decides what "current" means.
     expected: dict[str, int] = {}
     for recipe in store.recipes():
         target = target_run(store.runs_of(recipe))

@@ -4,9 +4,9 @@ import shutil
 import pytest
 
 from bot.cli import main
-from bot.evidence import why
+from bot.evidence import status_runs, target_run, why
 from bot.ingest import ingest
-from bot.model import RunStatus
+from bot.model import RunKind, RunStatus
 from bot.names import UnknownNameError
 from bot.render import to_json
 from bot.scaffold.sample.generate import GeneratedData, GeneratedRun
@@ -57,6 +57,21 @@ def test_status_is_the_latest_sweep_run_not_the_highest_id(ingested: Site, sampl
         assert answer.run_id == expected.run_id
         assert answer.status is (RunStatus.RED if expected.red else RunStatus.GREEN)
         assert answer.version == expected.version
+
+
+def test_every_caller_gets_the_status_run_from_the_one_rule(ingested: Site, sample: GeneratedData) -> None:
+    """status_runs (metrics, from each kind's last run) picks what target_run picks from all of a recipe's runs."""
+    picked = status_runs(ingested.store)
+    expected = {}
+    for recipe in ingested.store.recipes():
+        target = target_run(ingested.store.runs_of(recipe))
+        if target is not None:
+            expected[recipe] = target
+    assert picked == expected
+    assert {r.recipe for r in sample.runs if r.kind is not RunKind.PR} == set(picked)
+    assert {why(ingested.store, ingested.config, recipe).run_id for recipe in picked} == {
+        r.run_id for r in picked.values()
+    }
 
 
 def test_isolation_reruns_are_evidence_not_status(ingested: Site, sample: GeneratedData) -> None:

@@ -33,16 +33,10 @@ SweepHistory = list[tuple[str, RunStatus, bool, float | None]]
 
 def sweep_histories(store: Store, upto: str) -> dict[str, SweepHistory]:
     """Every recipe's result in each sweep up to and including ``upto`` (ids sort by start time)."""
-    rows = store.query(
-        "SELECT recipe, sweep_id, status, unverified, finished FROM runs"
-        " WHERE kind = 'sweep' AND sweep_id IS NOT NULL AND sweep_id <= ?"
-        " ORDER BY recipe, sweep_id, finished",
-        (upto,),
-    )
     found: dict[str, SweepHistory] = {}
-    for recipe, sweep_id, status, unverified, finished in rows:
-        history = found.setdefault(str(recipe), [])
-        entry = (str(sweep_id), RunStatus(status), bool(unverified), finished)
+    for recipe, sweep_id, status, unverified, finished in store.sweep_results(upto):
+        history = found.setdefault(recipe, [])
+        entry = (sweep_id, status, unverified, finished)
         if history and history[-1][0] == sweep_id:
             history[-1] = entry  # a recipe run twice in one sweep counts by its last run
         else:

@@ -141,3 +141,16 @@ class ReportStore:
     def counts(self) -> dict[str, int]:
         rows = self.store.query("SELECT kind, COUNT(*) FROM reports GROUP BY kind")
         return {str(r[0]): int(r[1]) for r in rows}
+
+    def posted_counts(self) -> dict[str, int]:
+        """Sweep summaries and red reports that queued at least one message, by kind.
+
+        That leaves out the baseline and superseded records of a new bot, and red-report slots skipped
+        (missed too long) or not owed yet. Queued, not delivered: the outbox delivers each exactly once."""
+        rows = self.store.query(
+            "SELECT kind, COUNT(*) FROM reports r WHERE kind IN (?, ?)"
+            " AND EXISTS (SELECT 1 FROM report_messages m WHERE m.report_key = r.key) GROUP BY kind",
+            (SWEEP, RED),
+        )
+        found = {str(r[0]): int(r[1]) for r in rows}
+        return {kind: found.get(kind, 0) for kind in (SWEEP, RED)}

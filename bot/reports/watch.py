@@ -29,15 +29,11 @@ class Decision:
 
 def sweep_states(store: Store) -> list[SweepState]:
     """Every sweep in the store, oldest first."""
-    rows = store.query(
-        "SELECT sweep_id, run_id, COALESCE(MAX(started, finished), finished, started, 0), ingested_at FROM runs"
-        " WHERE kind = 'sweep' AND sweep_id IS NOT NULL ORDER BY sweep_id"
-    )
     grouped: dict[str, tuple[list[str], float, float]] = {}
-    for sweep_id, run_id, activity, ingested in rows:
-        ids, last, seen = grouped.setdefault(str(sweep_id), ([], 0.0, 0.0))
-        ids.append(str(run_id))
-        grouped[str(sweep_id)] = (ids, max(last, float(activity)), max(seen, float(ingested)))
+    for sweep_id, run_id, activity, ingested in store.sweep_run_times():
+        ids, last, seen = grouped.setdefault(sweep_id, ([], 0.0, 0.0))
+        ids.append(run_id)
+        grouped[sweep_id] = (ids, max(last, activity), max(seen, ingested))
     return [SweepState(sid, tuple(ids), last, seen) for sid, (ids, last, seen) in sorted(grouped.items())]
 
 

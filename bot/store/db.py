@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from bot.model import (
     Canonical,
@@ -25,6 +26,26 @@ from bot.model import (
     Verdict,
 )
 from bot.store.schema import migrate
+
+
+class SweepRunTimes(NamedTuple):
+    """When one sweep run last did something (by cc-ci's clock) and was last read (by the bot's)."""
+
+    sweep_id: str
+    run_id: str
+    last_activity: float  # its latest start or finish; 0 when it has neither
+    ingested_at: float
+
+
+class SweepResult(NamedTuple):
+    """One recipe's result in one sweep run."""
+
+    recipe: str
+    sweep_id: str
+    status: RunStatus
+    unverified: bool
+    finished: float | None
+
 
 _RUN_COLUMNS = "run_id, recipe, version, pr, started, finished, status, unverified, kind, sweep_id, derived"
 
@@ -226,6 +247,39 @@ class Store:
         rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))  # noqa: S608
         return _run_row(rows[0]) if rows else None
 
+    def run_count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM runs")[0][0])
+
+    def last_run_of_each_kind(self) -> list[RunRow]:
+        """Each recipe's last run of each kind ("last" as in :meth:`runs_of`), in :meth:`runs_of` order.
+
+        What :func:`bot.evidence.target_run` needs to pick every recipe's status run at once: it looks
+        only at a recipe's last sweep run and its last run that is not a PR."""
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER ("  # noqa: S608 - fixed columns
+            " PARTITION BY recipe, kind ORDER BY finished IS NULL DESC, finished DESC, run_id DESC) AS n FROM runs)"
+            " WHERE n = 1 ORDER BY recipe, finished IS NULL, finished, run_id"
+        )
+        return [_run_row(r) for r in rows]
+
+    def sweep_run_times(self) -> list[SweepRunTimes]:
+        """Every sweep run's activity and ingest times, by sweep id."""
+        rows = self._query(
+            "SELECT sweep_id, run_id, COALESCE(MAX(started, finished), finished, started, 0), ingested_at FROM runs"
+            " WHERE kind = 'sweep' AND sweep_id IS NOT NULL ORDER BY sweep_id"
+        )
+        return [SweepRunTimes(str(r[0]), str(r[1]), float(r[2]), float(r[3])) for r in rows]
+
+    def sweep_results(self, upto: str) -> list[SweepResult]:
+        """Every recipe's sweep runs up to and including sweep ``upto``, by recipe, sweep, then finish."""
+        rows = self._query(
+            "SELECT recipe, sweep_id, status, unverified, finished FROM runs"
+            " WHERE kind = 'sweep' AND sweep_id IS NOT NULL AND sweep_id <= ?"
+            " ORDER BY recipe, sweep_id, finished",
+            (upto,),
+        )
+        return [SweepResult(str(r[0]), str(r[1]), RunStatus(r[2]), bool(r[3]), r[4]) for r in rows]
+
     def latest_sweep_id(self) -> str | None:
         rows = self._query(
             "SELECT sweep_id FROM runs WHERE kind = 'sweep' AND sweep_id IS NOT NULL ORDER BY finished DESC LIMIT 1"
@@ -319,6 +373,17 @@ class Store:
         r = rows[0]
         evidence = [EvidenceItem(**item) for item in json.loads(r[4])]
         return Verdict(r[0], r[1], r[2], r[3]), r[3], evidence
+
+    def verdict_categories(self, run_ids: Iterable[str]) -> dict[str, str]:
+        """run_id → category of the stored verdict, for those of these runs that have one."""
+        ids = list(dict.fromkeys(run_ids))
+        found: dict[str, str] = {}
+        for start in range(0, len(ids), 500):  # SQLite caps the number of bound parameters
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._query(f"SELECT run_id, category FROM verdicts WHERE run_id IN ({marks})", chunk)  # noqa: S608
+            found.update((str(r[0]), str(r[1])) for r in rows)
+        return found
 
     def counts(self) -> dict[str, int]:
         return {
