@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 from bot.config import Config, DockerConfig, RunnerConfig
 from bot.node import Node
 from bot.reruns.manager import RerunManager
+from bot.reruns.states import NotifyKind
 from bot.reruns.store import Rerun
 from bot.scaffold.devserver.synapse import LocalSynapse
 from bot.scaffold.operator import Operator, joined, reply_to
@@ -45,7 +46,7 @@ async def overhead(sample: GeneratedData, work: Path, times: int) -> None:
     service = Service(config)
     await service.ingest()
 
-    async def quiet(rerun: Rerun, kind: str, text: str) -> None:
+    async def quiet(rerun: Rerun, kind: NotifyKind, text: str) -> None:
         return None
 
     manager = RerunManager(service, Node(config.ccci.active_dir, None, ()), quiet, asyncio.Event())
@@ -54,7 +55,7 @@ async def overhead(sample: GeneratedData, work: Path, times: int) -> None:
     await manager.process(rerun)
     total = time.perf_counter() - start
     final = manager.store.get(rerun.id)
-    runner_s = sum(a["seconds"] for a in final.attempts)
+    runner_s = sum(a.seconds for a in final.attempts)
     print(
         f"rerun of mumble x{times}: wall {total:.2f} s, runner's own {runner_s:.2f} s, bot overhead "
         f"{total - runner_s:.2f} s ({(total - runner_s) / times * 1000:.0f} ms per attempt: preflight, finding "

@@ -29,6 +29,7 @@ from bot.node import Node
 from bot.outbox import OutboxSender
 from bot.reporter import Reporter
 from bot.reruns.manager import RerunManager
+from bot.reruns.states import NotifyKind
 from bot.reruns.store import Rerun
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, ref
@@ -272,38 +273,26 @@ class Bot:
         await asyncio.to_thread(self.chat.handle, msg.event_id, msg.room_id, msg.sender, reply.command, out)
         self.outbox.wake.set()
 
-    async def _notify_rerun(self, rerun: Rerun, kind: str, text: str) -> None:
+    async def _notify_rerun(self, rerun: Rerun, kind: NotifyKind, text: str) -> None:
         """Rerun news into its room: one status message edited in place, other news as replies."""
         log.info("rerun %d (%s %s): %s", rerun.id, rerun.recipe, rerun.version, text.splitlines()[0])
-        if kind == "final":
+        if kind is NotifyKind.FINAL:
             self.reporter.wake.set()  # its outcome may settle a verdict the latest summary shows
-            self.metrics.rerun(await asyncio.to_thread(self._rerun_outcome, rerun, text))
+            if rerun.result is not None:
+                self.metrics.rerun(rerun.result)
         if rerun.room_id is None:
             return
         to = ChatMessage(rerun.event_id or "", rerun.room_id, rerun.requested_by, "", "m.text", 0)
-        html = f"<pre><code>{escape(text)}</code></pre>" if kind == "final" else escape(text)
-        if kind == "progress" and rerun.id in self.status_messages:
+        html = f"<pre><code>{escape(text)}</code></pre>" if kind is NotifyKind.FINAL else escape(text)
+        if kind is NotifyKind.PROGRESS and rerun.id in self.status_messages:
             content = edit(ref(self.status_messages[rerun.id]), text, html)  # the outbox fills in its event id
             await asyncio.to_thread(self.chat.enqueue, [Outgoing(rerun.room_id, "m.room.message", content)])
         else:
             content = notice(text, html, to if rerun.event_id else None)
             txn = await asyncio.to_thread(self.chat.enqueue, [Outgoing(rerun.room_id, "m.room.message", content)])
-            if kind == "progress":
+            if kind is NotifyKind.PROGRESS:
                 self.status_messages[rerun.id] = txn[0]
         self.outbox.wake.set()
-
-    def _rerun_outcome(self, rerun: Rerun, text: str) -> str:
-        """For the metrics: red/green when the runs ran, else how it ended (timeout, node busy, …)."""
-        if "interrupted by a bot restart" in text:
-            return "interrupted"
-        if text.startswith("Gave up"):
-            return "node-busy"
-        outcomes = {str(a.get("outcome")) for a in rerun.attempts}
-        if outcomes - {"ran"}:
-            return sorted(outcomes - {"ran"})[0]
-        rows = [self.service.store.run(str(a["run_id"])) for a in rerun.attempts if a.get("run_id")]
-        statuses = {r.status.value for r in rows if r is not None}
-        return "red" if "red" in statuses else ("green" if statuses else "unknown")
 
     async def _warn_encrypted(self, batch: SyncBatch) -> None:
         rooms = {m.room_id for m in batch.encrypted} | {r for r in self.rooms if self.conn.is_encrypted(r)}

@@ -22,6 +22,7 @@ from bot.evidence import status_runs
 from bot.kb import CATEGORIES
 from bot.model import RunStatus
 from bot.reports.store import ReportStore
+from bot.reruns.states import RerunResult
 from bot.store.db import Store
 
 # Command names come from chat: past this many distinct ones, new names are counted as "other", so a
@@ -102,9 +103,9 @@ class Metrics:
             self._command_names.add(name)
         self._commands.labels(command=name).inc()
 
-    def rerun(self, outcome: str) -> None:
-        """``outcome`` should come from a fixed set (e.g. the rerun's final state), never from user input."""
-        self._reruns.labels(outcome=outcome).inc()
+    def rerun(self, result: RerunResult) -> None:
+        """One finished rerun; the label is the enum's value, so the label set is fixed."""
+        self._reruns.labels(outcome=result.value).inc()
 
     def sync_error(self) -> None:
         self._sync_errors.inc()

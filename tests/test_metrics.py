@@ -14,6 +14,7 @@ from bot.evidence import target_run
 from bot.metrics import MAX_COMMAND_LABELS, Metrics
 from bot.model import ParsedRun, RunKind, RunStatus, Verdict
 from bot.reports.store import BASELINE, RED, SUPERSEDED, SWEEP, ReportStore
+from bot.reruns.states import RerunResult
 from bot.store.chat import Outgoing
 from bot.store.db import Store
 
@@ -174,15 +175,15 @@ def test_counters_count_and_two_bots_do_not_share_them(tmp_path: Path) -> None:
     one.command("why")
     one.command("why")
     one.command("status")
-    one.rerun("done")
-    one.rerun("done")
-    one.rerun("failed")
+    one.rerun(RerunResult.GREEN)
+    one.rerun(RerunResult.GREEN)
+    one.rerun(RerunResult.NODE_BUSY)
     one.sync_error()
     two.command("why")
 
     first, second = samples(one), samples(two)
     assert by_label(first, "ccci_commands_total", "command") == {"why": 2, "status": 1}
-    assert by_label(first, "ccci_reruns_total", "outcome") == {"done": 2, "failed": 1}
+    assert by_label(first, "ccci_reruns_total", "outcome") == {"green": 2, "node-busy": 1}
     assert first[("ccci_sync_errors_total", ())] == 1
     assert by_label(second, "ccci_commands_total", "command") == {"why": 1}
     assert by_label(second, "ccci_reruns_total", "outcome") == {}

@@ -17,7 +17,8 @@ from bot.model import RunKind, RunStatus
 from bot.names import UnknownNameError
 from bot.node import Node
 from bot.reruns.manager import RerunError, RerunManager
-from bot.reruns.store import Rerun
+from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunResult, RerunState, result_of
+from bot.reruns.store import Rerun, RerunStore
 from bot.scaffold.sample.generate import GeneratedData
 from bot.scaffold.sample.standin_runner import STEP, runner_env
 from bot.service import Service
@@ -45,11 +46,11 @@ class Recorder:
     """Collects what the manager tells the operator, and can act on it (remove a blocker, cancel)."""
 
     def __init__(self) -> None:
-        self.said: list[tuple[str, str]] = []
-        self.on: dict[str, object] = {}
+        self.said: list[tuple[NotifyKind, str]] = []
+        self.on: dict[NotifyKind, object] = {}
         self.heard = asyncio.Event()
 
-    async def __call__(self, rerun: Rerun, kind: str, text: str) -> None:
+    async def __call__(self, rerun: Rerun, kind: NotifyKind, text: str) -> None:
         self.said.append((kind, text))
         self.heard.set()
         action = self.on.pop(kind, None)
@@ -97,13 +98,14 @@ def test_a_flake_turns_flake_after_a_green_isolation_rerun(site: Site, sample: G
         return ran, final
 
     ran, final = asyncio.run(scenario())
-    assert ran and final.state == "done"
-    run_id = final.attempts[0]["run_id"]
+    assert ran and final.state is RerunState.DONE and final.result is RerunResult.GREEN
+    run_id = final.attempts[0].run_id
     assert run_id and (site.runs_dir / run_id / "results.json").is_file()
     row = site.store.run(run_id)
     assert row is not None and row.kind is RunKind.ISOLATION and row.status is RunStatus.GREEN
     assert "1 of 1 green" in final.message and "Verdict now: flake" in final.message
-    assert any(kind == "progress" and "tiers done" in text for kind, text in recorder.said)
+    assert any(kind is NotifyKind.PROGRESS and "tiers done" in text for kind, text in recorder.said)
+    assert [kind for kind, _ in recorder.said][-1] is NotifyKind.FINAL
 
 
 def test_a_deterministic_failure_turns_recipe_defect_k_of_n(site: Site, sample: GeneratedData, capsys) -> None:
@@ -113,7 +115,7 @@ def test_a_deterministic_failure_turns_recipe_defect_k_of_n(site: Site, sample: 
     write_cli_config(config_file, site, {"steps": [list(STEP)], "env": env, "busy_wait_s": 5, "busy_poll_s": 0.05})
     assert cli(["rerun", "mattermost-lts", "--times", "2", "--json", "--config", str(config_file)]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["state"] == "done" and len(out["attempts"]) == 2
+    assert out["state"] == "done" and out["result"] == "red" and len(out["attempts"]) == 2
     assert "0 of 2 green" in out["report"]
     assert "Verdict now: recipe-defect" in out["report"]
     assert "test_restore_returns_state" in out["report"]
@@ -126,7 +128,7 @@ def test_preflight_waits_while_something_is_in_flight_and_proceeds_once_it_is_go
     blocker = config.ccci.active_dir / "gitea.ci.example.org"
     blocker.write_text("")
     recorder = Recorder()
-    recorder.on["waiting"] = blocker.unlink  # the other deploy finishes while we wait
+    recorder.on[NotifyKind.WAITING] = blocker.unlink  # the other deploy finishes while we wait
 
     async def scenario() -> bool:
         service, mgr = manager(config, recorder)
@@ -183,7 +185,7 @@ def test_timeout_kills_the_whole_process_group(site: Site, sample: GeneratedData
         return final
 
     final = asyncio.run(scenario())
-    assert final.attempts[0]["outcome"] == "timeout"
+    assert final.attempts[0].outcome is AttemptOutcome.TIMEOUT and final.result is RerunResult.TIMEOUT
     assert "infra/timeout" in final.message and "deploying..." in final.message
     assert not alive(int(child_pid.read_text()))  # the runner's own child died with the group
 
@@ -206,7 +208,7 @@ def test_a_runner_that_writes_no_results_is_reported_with_its_log(
     write_cli_config(config_file, site, {"steps": [list(step)], "busy_wait_s": 1})
     assert cli(["rerun", "outline", "--json", "--config", str(config_file)]) == 4
     out = json.loads(capsys.readouterr().out)
-    assert out["attempts"][0]["outcome"] == outcome
+    assert out["attempts"][0]["outcome"] == outcome and out["result"] == outcome
     assert shown in out["report"]
 
 
@@ -247,7 +249,7 @@ def test_after_a_restart_the_running_rerun_is_interrupted_and_the_queue_goes_on(
         service, mgr = manager(config, recorder)
         await service.ingest()
         crashed, _, _ = await mgr.request("mumble", None, 1, "@a:x")
-        await asyncio.to_thread(mgr.store.set_state, crashed.id, "running")  # as the old process left it
+        await asyncio.to_thread(mgr.store.set_state, crashed.id, RerunState.RUNNING)  # as the old process left it
         queued, _, _ = await mgr.request("immich", None, 1, "@a:x")
         service.close()
         # A new bot process: a new service and manager on the same data dir.
@@ -255,16 +257,17 @@ def test_after_a_restart_the_running_rerun_is_interrupted_and_the_queue_goes_on(
         worker = asyncio.create_task(mgr.run_forever())
         while True:
             recorder.heard.clear()  # before looking, so news arriving after the look still wakes us
-            if (await asyncio.to_thread(mgr.store.get, queued.id)).state == "done":
+            if (await asyncio.to_thread(mgr.store.get, queued.id)).state is RerunState.DONE:
                 break
             await asyncio.wait_for(recorder.heard.wait(), 120)  # the worker reports every step
         mgr.stop.set()
         await worker
-        assert (await asyncio.to_thread(mgr.store.get, crashed.id)).state == "interrupted"
+        interrupted = await asyncio.to_thread(mgr.store.get, crashed.id)
+        assert (interrupted.state, interrupted.result) == (RerunState.INTERRUPTED, RerunResult.INTERRUPTED)
         service.close()
 
     asyncio.run(scenario())
-    finals = [text for kind, text in recorder.said if kind == "final"]
+    finals = [text for kind, text in recorder.said if kind is NotifyKind.FINAL]
     assert any("interrupted by a bot restart" in t and "mumble" in t for t in finals)
     assert any("Isolation rerun of immich" in t for t in finals)
 
@@ -301,7 +304,49 @@ def test_cancel_stops_the_running_rerun_and_its_process_group(
         return final
 
     final = asyncio.run(scenario())
-    assert final.state == "cancelled"
-    assert len(final.attempts) == 1 and final.attempts[0]["outcome"] == "cancelled"  # run 2 never started
+    assert final.state is RerunState.CANCELLED and final.result is RerunResult.CANCELLED
+    assert len(final.attempts) == 1 and final.attempts[0].outcome is AttemptOutcome.CANCELLED  # run 2 never started
     assert "cancelled by an operator" in final.message
     assert not alive(int(pid_file.read_text()))
+
+
+def attempts(*outcomes: AttemptOutcome) -> list[Attempt]:
+    return [
+        Attempt(o, f"run-{i}" if o is AttemptOutcome.RAN else None, 1.0, "log", n=i) for i, o in enumerate(outcomes)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "statuses", "expected"),
+    [
+        ((AttemptOutcome.RAN, AttemptOutcome.RAN), (RunStatus.GREEN, RunStatus.GREEN), RerunResult.GREEN),
+        ((AttemptOutcome.RAN, AttemptOutcome.RAN), (RunStatus.GREEN, RunStatus.RED), RerunResult.RED),
+        ((AttemptOutcome.RAN,), (RunStatus.GREEN, RunStatus.UNKNOWN), RerunResult.UNKNOWN),
+        ((AttemptOutcome.RAN,), (), RerunResult.UNKNOWN),
+        ((AttemptOutcome.RAN, AttemptOutcome.TIMEOUT), (RunStatus.RED,), RerunResult.TIMEOUT),
+        ((AttemptOutcome.TIMEOUT, AttemptOutcome.CANCELLED), (), RerunResult.CANCELLED),
+        ((AttemptOutcome.STEP_FAILED, AttemptOutcome.NO_RESULTS), (), RerunResult.NO_RESULTS),
+        ((AttemptOutcome.START_FAILED,), (), RerunResult.START_FAILED),
+    ],
+)
+def test_a_reruns_result_comes_from_its_attempts_and_runs(
+    outcomes: tuple[AttemptOutcome, ...], statuses: tuple[RunStatus, ...], expected: RerunResult
+) -> None:
+    assert result_of(attempts(*outcomes), statuses) is expected
+
+
+def test_attempts_round_trip_through_the_store_as_enum_values(site: Site) -> None:
+    store = RerunStore(site.store)
+    rerun = store.add("immich", "1.0.0", 2, "@a:x", None, None)
+    assert rerun.state is RerunState.QUEUED and rerun.result is None
+    for attempt in attempts(AttemptOutcome.RAN, AttemptOutcome.TIMEOUT):
+        store.add_attempt(rerun.id, attempt)
+    store.set_state(rerun.id, RerunState.DONE, "report", RerunResult.TIMEOUT)
+
+    again = store.get(rerun.id)
+    assert again.attempts == attempts(AttemptOutcome.RAN, AttemptOutcome.TIMEOUT)
+    assert (again.state, again.result, again.message) == (RerunState.DONE, RerunResult.TIMEOUT, "report")
+    assert store.active() == []
+    raw = site.store.query("SELECT state, result, attempts_json FROM reruns WHERE id = ?", (rerun.id,))[0]
+    assert (raw[0], raw[1]) == ("done", "timeout")  # the enums' values: no data migration for old rows
+    assert [a["outcome"] for a in json.loads(raw[2])] == ["ran", "timeout"]

@@ -16,6 +16,7 @@ import pytest
 
 from bot.node import Node
 from bot.reruns.manager import RerunManager
+from bot.reruns.states import AttemptOutcome, RerunState
 from bot.reruns.store import Rerun
 from bot.scaffold.devserver.dockerd import LocalDockerd, dockerd_available, poll
 from bot.scaffold.sample.generate import GeneratedData
@@ -94,7 +95,7 @@ def test_preflight_refuses_while_a_foreign_stack_is_deployed_and_proceeds_once_r
     final = rerun(config, "immich", recorder)
     waiting = [text for kind, text in recorder.said if kind == "waiting"]
     assert len(waiting) == 1 and "stacks deployed: otherapp" in waiting[0]
-    assert final.state == "done" and "1 of 1 green" in final.message
+    assert final.state is RerunState.DONE and "1 of 1 green" in final.message
     assert "leftover" not in final.message
 
 
@@ -104,7 +105,7 @@ def test_a_stack_allowed_by_config_does_not_block(
     foreign_stack(engine, tmp_path, "traefik")
     try:
         final = rerun(docker_config(site, sample, engine), "immich", Recorder())
-        assert final.state == "done" and "1 of 1 green" in final.message
+        assert final.state is RerunState.DONE and "1 of 1 green" in final.message
     finally:
         remove_stack(engine.base_url, "traefik")
 
@@ -124,9 +125,9 @@ def test_a_hung_runner_is_killed_at_the_deadline(site: Site, sample: GeneratedDa
     config = docker_config(site, sample, engine, CCCI_SAMPLE_HANG="1")
     config = replace(config, runner=replace(config.runner, timeout_s=20.0))
     final = rerun(config, "immich", Recorder())
-    assert final.attempts[0]["outcome"] == "timeout"
+    assert final.attempts[0].outcome is AttemptOutcome.TIMEOUT
     assert "infra/timeout" in final.message
-    assert final.attempts[0]["leftovers"], "a killed runner cannot tear down: the stack must show as a leftover"
+    assert final.attempts[0].leftovers, "a killed runner cannot tear down: the stack must show as a leftover"
     clean(engine)
 
 

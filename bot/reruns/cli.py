@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from dataclasses import asdict
 
 from bot.config import Config
 from bot.names import UnknownNameError
 from bot.node import Node
 from bot.reruns.manager import RerunError, RerunManager
+from bot.reruns.states import NotifyKind, RerunState
 from bot.reruns.store import Rerun
 from bot.service import Service
 
@@ -27,8 +29,8 @@ async def rerun_command(config: Config, recipe: str, version: str | None, times:
         await service.ingest()
         node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
 
-        async def notify(rerun: Rerun, kind: str, text: str) -> None:
-            if kind != "final":
+        async def notify(rerun: Rerun, kind: NotifyKind, text: str) -> None:
+            if kind is not NotifyKind.FINAL:
                 print(text, file=sys.stderr)
 
         manager = RerunManager(service, node, notify, asyncio.Event())
@@ -47,7 +49,8 @@ async def rerun_command(config: Config, recipe: str, version: str | None, times:
                         "recipe": final.recipe,
                         "version": final.version,
                         "state": final.state,
-                        "attempts": final.attempts,
+                        "result": final.result,
+                        "attempts": [asdict(a) for a in final.attempts],
                         "report": final.message,
                     },
                     indent=2,
@@ -55,7 +58,7 @@ async def rerun_command(config: Config, recipe: str, version: str | None, times:
             )
         else:
             print(final.message)
-        if final.state == "failed":
+        if final.state is RerunState.FAILED:
             return EXIT_BUSY
         return 0 if ran else EXIT_RUNNER
     finally:

@@ -14,27 +14,14 @@ import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.artifacts.timefmt import parse_time
 from bot.config import Config
+from bot.reruns.states import Attempt, AttemptOutcome
 
 GRACE_S = 10.0
 Progress = Callable[[list[str]], Awaitable[None]]
-
-
-@dataclass
-class Attempt:
-    """What one isolation run did, before the bot reads its run dir."""
-
-    outcome: str  # "ran" | "timeout" | "no-results" | "start-failed" | "step-failed" | "cancelled"
-    run_id: str | None
-    seconds: float
-    log_path: str
-    log_tail: str = ""
-    detail: str = ""
-    pids: list[int] = field(default_factory=list)
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -63,7 +50,7 @@ class Execution:
         if self.current is not None and self.current.returncode is None:
             _kill_group(self.current.pid, signal.SIGTERM)
 
-    async def _wait(self, proc: asyncio.subprocess.Process, seconds: float) -> int | str:
+    async def _wait(self, proc: asyncio.subprocess.Process, seconds: float) -> int | AttemptOutcome:
         self.current = proc
         waiter = asyncio.ensure_future(proc.wait())
         stopper = asyncio.ensure_future(self.cancelled.wait())
@@ -77,7 +64,7 @@ class Execution:
         except TimeoutError:
             _kill_group(proc.pid, signal.SIGKILL)
             await waiter
-        return "cancelled" if self.cancelled.is_set() else "timeout"
+        return AttemptOutcome.CANCELLED if self.cancelled.is_set() else AttemptOutcome.TIMEOUT
 
     async def run(
         self, config: Config, recipe: str, version: str, run_id: str, log_path: Path, progress: Progress | None = None
@@ -87,13 +74,13 @@ class Execution:
         started = time.time()
         deadline = time.monotonic() + config.runner.timeout_s
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        attempt = Attempt("ran", None, 0.0, str(log_path))
+        attempt = Attempt(AttemptOutcome.RAN, None, 0.0, str(log_path))
         watcher = asyncio.create_task(self._watch(config, run_id, attempt, progress)) if progress else None
         try:
             with log_path.open("ab") as log:
                 for i, step in enumerate(config.runner.steps):
                     if self.cancelled.is_set():  # cancelled between steps: start nothing more
-                        attempt.outcome, attempt.detail = "cancelled", "cancelled by an operator"
+                        attempt.outcome, attempt.detail = AttemptOutcome.CANCELLED, "cancelled by an operator"
                         break
                     argv = [arg.format(**values) for arg in step]
                     log.write(f"[ccci-bot] step {i + 1}/{len(config.runner.steps)}: {argv}\n".encode())
@@ -108,34 +95,40 @@ class Execution:
                             start_new_session=True,
                         )
                     except OSError as exc:
-                        attempt.outcome, attempt.detail = "start-failed", f"{argv[0]}: {exc.strerror or exc}"
+                        attempt.outcome, attempt.detail = (
+                            AttemptOutcome.START_FAILED,
+                            f"{argv[0]}: {exc.strerror or exc}",
+                        )
                         break
                     attempt.pids.append(proc.pid)
                     result = await self._wait(proc, deadline - time.monotonic())
-                    if isinstance(result, str):
+                    if isinstance(result, AttemptOutcome):
                         attempt.outcome = result
                         attempt.detail = (
                             f"killed after {config.runner.timeout_s:.0f} s (the runner's deadline)"
-                            if result == "timeout"
+                            if result is AttemptOutcome.TIMEOUT
                             else "cancelled by an operator"
                         )
                         break
                     if result != 0 and i < len(config.runner.steps) - 1:
-                        attempt.outcome, attempt.detail = "step-failed", f"step {argv} exited {result}"
+                        attempt.outcome, attempt.detail = AttemptOutcome.STEP_FAILED, f"step {argv} exited {result}"
                         break
         finally:
             if watcher is not None:
                 watcher.cancel()
         attempt.seconds = time.time() - started
-        if attempt.outcome == "ran":
+        if attempt.outcome is AttemptOutcome.RAN:
             attempt.run_id = find_run_dir(config, recipe, started, [run_id, *(f"manual-{p}" for p in attempt.pids)])
             if attempt.run_id is None:
-                attempt.outcome, attempt.detail = "no-results", "the runner exited without writing results.json"
+                attempt.outcome, attempt.detail = (
+                    AttemptOutcome.NO_RESULTS,
+                    "the runner exited without writing results.json",
+                )
             elif progress is not None:  # the last tiers may have finished between two looks
                 junit = config.ccci.runs_dir / attempt.run_id / config.ccci.junit_dir
                 with contextlib.suppress(OSError):
                     await progress(sorted(p.name for p in junit.iterdir() if p.suffix == ".xml"))
-        if attempt.outcome != "ran":
+        if attempt.outcome is not AttemptOutcome.RAN:
             attempt.log_tail = tail(log_path)
         return attempt
 

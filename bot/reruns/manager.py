@@ -12,18 +12,18 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 
 from bot.backoff import sleep_unless, wait_for_wake
 from bot.node import Node, NodeUnreachable
-from bot.reruns.execute import Attempt, Execution
-from bot.reruns.report import final_report, progress_line
+from bot.reruns.execute import Execution
+from bot.reruns.report import final_report, progress_line, result
+from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunResult, RerunState
 from bot.reruns.store import Rerun, RerunStore
 from bot.service import Service
 
 log = logging.getLogger(__name__)
-# (rerun, kind, text): kind is "queued", "waiting", "progress" or "final"
-Notify = Callable[[Rerun, str, str], Awaitable[None]]
+# (rerun, kind, text): a FINAL notification comes after the rerun's state and result are stored
+Notify = Callable[[Rerun, NotifyKind, str], Awaitable[None]]
 
 
 class RerunError(ValueError):
@@ -81,7 +81,13 @@ class RerunManager:
             if self.current is not None and self.current[0].id == rerun.id:
                 self.current[1].cancel()
             else:
-                await asyncio.to_thread(self.store.set_state, rerun.id, "cancelled", "cancelled by an operator")
+                await asyncio.to_thread(
+                    self.store.set_state,
+                    rerun.id,
+                    RerunState.CANCELLED,
+                    "cancelled by an operator",
+                    RerunResult.CANCELLED,
+                )
             cancelled.append(rerun)
         return cancelled
 
@@ -93,11 +99,10 @@ class RerunManager:
     async def recover(self) -> None:
         """After a restart: what was running did not finish (report it); the queue goes on."""
         for rerun in await asyncio.to_thread(self.store.active):
-            if rerun.state in ("running", "waiting"):
+            if rerun.state in (RerunState.RUNNING, RerunState.WAITING):
                 text = f"The isolation rerun of {rerun.recipe} {rerun.version} was interrupted by a bot restart; "
                 text += "its result is unknown. Ask again to repeat it."
-                await asyncio.to_thread(self.store.set_state, rerun.id, "interrupted", text)
-                await self.notify(rerun, "final", text)
+                await self._end(rerun, RerunState.INTERRUPTED, text, RerunResult.INTERRUPTED)
 
     async def run_forever(self) -> None:
         await self.recover()
@@ -115,7 +120,7 @@ class RerunManager:
             return False
         execution = Execution()
         self.current = (rerun, execution)
-        await asyncio.to_thread(self.store.set_state, rerun.id, "running")
+        await asyncio.to_thread(self.store.set_state, rerun.id, RerunState.RUNNING)
         attempts: list[Attempt] = []
         try:
             for n in range(1, rerun.times + 1):
@@ -124,11 +129,16 @@ class RerunManager:
                     break
         finally:
             self.current = None
-        state = "cancelled" if execution.cancelled.is_set() else "done"
+        state = RerunState.CANCELLED if execution.cancelled.is_set() else RerunState.DONE
         text = await final_report(self.service, rerun, attempts)
-        await asyncio.to_thread(self.store.set_state, rerun.id, state, text)
-        await self.notify(rerun, "final", text)
-        return any(a.outcome in ("ran", "timeout") for a in attempts)
+        await self._end(rerun, state, text, await asyncio.to_thread(result, self.service.store, attempts))
+        return any(a.outcome in (AttemptOutcome.RAN, AttemptOutcome.TIMEOUT) for a in attempts)
+
+    async def _end(self, rerun: Rerun, state: RerunState, text: str, ended: RerunResult) -> None:
+        """Store how the rerun ended, then tell the operator (the notification carries the result)."""
+        await asyncio.to_thread(self.store.set_state, rerun.id, state, text, ended)
+        rerun.state, rerun.message, rerun.result = state, text, ended
+        await self.notify(rerun, NotifyKind.FINAL, text)
 
     async def _preflight(self, rerun: Rerun) -> bool:
         waited_since = time.monotonic()
@@ -146,13 +156,14 @@ class RerunManager:
                     f"Gave up on the isolation rerun of {rerun.recipe} {rerun.version}: the CI node stayed busy "
                     f"for {self.config.runner.busy_wait_s:.0f} s ({busy}). Nothing was run."
                 )
-                await asyncio.to_thread(self.store.set_state, rerun.id, "failed", text)
-                await self.notify(rerun, "final", text)
+                await self._end(rerun, RerunState.FAILED, text, RerunResult.NODE_BUSY)
                 return False
             if not said:
-                await asyncio.to_thread(self.store.set_state, rerun.id, "waiting", busy)
+                await asyncio.to_thread(self.store.set_state, rerun.id, RerunState.WAITING, busy)
                 await self.notify(
-                    rerun, "waiting", f"Waiting for the CI node to be idle before rerunning {rerun.recipe}: {busy}"
+                    rerun,
+                    NotifyKind.WAITING,
+                    f"Waiting for the CI node to be idle before rerunning {rerun.recipe}: {busy}",
                 )
                 said = True
             if await sleep_unless(self.stop, self.config.runner.busy_poll_s):
@@ -164,9 +175,9 @@ class RerunManager:
         log_path = self.config.data_dir / "reruns" / f"{run_id}.log"
 
         async def progress(files: list[str]) -> None:
-            await self.notify(rerun, "progress", progress_line(rerun, n, files))
+            await self.notify(rerun, NotifyKind.PROGRESS, progress_line(rerun, n, files))
 
-        await self.notify(rerun, "progress", progress_line(rerun, n, []))
+        await self.notify(rerun, NotifyKind.PROGRESS, progress_line(rerun, n, []))
         attempt = await execution.run(self.config, rerun.recipe, rerun.version, run_id, log_path, progress)
         if attempt.run_id is not None:
             await asyncio.to_thread(self.service.store.mark_bot_run, attempt.run_id)
@@ -175,7 +186,7 @@ class RerunManager:
             leftovers = await asyncio.to_thread(self.node.leftovers)
         except NodeUnreachable as exc:
             leftovers = [f"(teardown not verified: {exc})"]
-        record = {**asdict(attempt), "n": n, "leftovers": leftovers}
-        await asyncio.to_thread(self.store.add_attempt, rerun.id, record)
-        rerun.attempts.append(record)
+        attempt.n, attempt.leftovers = n, leftovers
+        await asyncio.to_thread(self.store.add_attempt, rerun.id, attempt)
+        rerun.attempts.append(attempt)
         return attempt

@@ -7,9 +7,10 @@ import asyncio
 from bot.evidence import target_run
 from bot.links import link
 from bot.model import RunKind, RunStatus, TestStatus
-from bot.reruns.execute import Attempt
+from bot.reruns.states import Attempt, AttemptOutcome, RerunResult, result_of
 from bot.reruns.store import Rerun
 from bot.service import Service
+from bot.store import Store
 
 _TIER_MARK = {
     TestStatus.PASS: "✓",
@@ -18,6 +19,16 @@ _TIER_MARK = {
     TestStatus.ERROR: "✗",
     TestStatus.UNVER: "!",
 }
+
+
+# How an attempt that produced no run is named in the report (the verdict categories' words).
+_FAILED_AS = {AttemptOutcome.TIMEOUT: "infra/timeout", AttemptOutcome.CANCELLED: "cancelled"}
+
+
+def result(store: Store, attempts: list[Attempt]) -> RerunResult:
+    """How the rerun ended, from its attempts and the stored status of each run they produced."""
+    rows = [store.run(a.run_id) for a in attempts if a.run_id is not None]
+    return result_of(attempts, [r.status for r in rows if r is not None])
 
 
 def progress_line(rerun: Rerun, n: int, junit_files: list[str]) -> str:
@@ -36,10 +47,10 @@ def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
     base = config.link_base
     lines: list[str] = []
     statuses: list[RunStatus] = []
-    for attempt, record in zip(attempts, rerun.attempts, strict=False):
+    for attempt in attempts:
         if attempt.run_id is None:
-            what = {"timeout": "infra/timeout", "cancelled": "cancelled"}.get(attempt.outcome, "infra")
-            lines.append(f"  run {record['n']}: {what} — {attempt.detail} ({attempt.seconds:.0f} s)")
+            what = _FAILED_AS.get(attempt.outcome, "infra")
+            lines.append(f"  run {attempt.n}: {what} — {attempt.detail} ({attempt.seconds:.0f} s)")
             if attempt.log_tail:
                 lines.append("    log tail:\n" + "\n".join(f"      {line}" for line in attempt.log_tail.splitlines()))
             continue
@@ -55,7 +66,7 @@ def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
             lines.append(
                 f"    ✗ {f.tier}/{f.test}: {f.message[:200]}  {link(base, attempt.run_id, f.junit_file) or ''}"
             )
-        for leftover in record.get("leftovers") or []:
+        for leftover in attempt.leftovers:
             lines.append(f"    leftover after teardown: {leftover}")
     greens = sum(1 for s in statuses if s is RunStatus.GREEN)
     head = f"Isolation rerun of {rerun.recipe} {rerun.version}: {greens} of {len(attempts)} green"
