@@ -14,6 +14,7 @@ from bot.links import link
 from bot.model import (
     Canonical,
     EvidenceItem,
+    EvidenceKind,
     Failure,
     RerunOutcome,
     RunKind,
@@ -100,7 +101,7 @@ def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | Non
     if first_red is not None:
         evidence.append(
             EvidenceItem(
-                kind="history",
+                kind=EvidenceKind.HISTORY,
                 run_id=first_red.run_id,
                 path=config.ccci.results_name,
                 line=None,
@@ -117,11 +118,12 @@ def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | Non
         if found is not None:
             verdict = found[0]
             seen = {(e.kind, e.run_id, e.path, e.line) for e in evidence}
-            have_canonical = any(e.kind == "canonical" for e in evidence)  # one record per recipe
+            have_canonical = any(e.kind is EvidenceKind.CANONICAL for e in evidence)  # one record per recipe
             evidence += [
                 e
                 for e in found[1]
-                if (e.kind, e.run_id, e.path, e.line) not in seen and not (e.kind == "canonical" and have_canonical)
+                if (e.kind, e.run_id, e.path, e.line) not in seen
+                and not (e.kind is EvidenceKind.CANONICAL and have_canonical)
             ]
     return WhyAnswer(
         recipe=recipe,
@@ -144,7 +146,7 @@ def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | Non
 
 def _failure_item(f: Failure, run_id: str, base: str | None) -> EvidenceItem:
     return EvidenceItem(
-        kind="failure",
+        kind=EvidenceKind.FAILURE,
         run_id=run_id,
         path=f.junit_file,
         line=None,
@@ -163,7 +165,7 @@ def _rerun_item(r: RunRow, target: RunRow, config: Config) -> EvidenceItem:
     how = "isolation run" if r.kind is RunKind.ISOLATION else f"{r.kind.value} run"
     status = r.status.value + (" (unverified)" if r.unverified else "")
     return EvidenceItem(
-        kind="rerun",
+        kind=EvidenceKind.RERUN,
         run_id=r.run_id,
         path=config.ccci.results_name,
         line=None,
@@ -179,7 +181,7 @@ def _canonical_item(c: Canonical, target: RunRow, config: Config) -> EvidenceIte
         same = "the same version" if c.version == target.version else f"version {c.version}"
         relation = f"; written {when} run {target.run_id}, for {same}"
     return EvidenceItem(
-        kind="canonical",
+        kind=EvidenceKind.CANONICAL,
         run_id=None,
         path=str(config.ccci.warm_dir / c.recipe / config.ccci.canonical_name),
         line=None,

@@ -8,6 +8,7 @@ scrape, so they are right after a restart without any state of their own.
 
 from __future__ import annotations
 
+import collections
 import math
 import threading
 import time
@@ -19,8 +20,7 @@ from prometheus_client.registry import Collector
 
 from bot.artifacts.timefmt import parse_time
 from bot.evidence import status_runs
-from bot.kb import CATEGORIES
-from bot.model import RunStatus
+from bot.model import Category, RunStatus
 from bot.reports.store import ReportStore
 from bot.reruns.states import RerunResult
 from bot.store.db import Store
@@ -45,11 +45,9 @@ class StoreCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         verdicts, reports, runs, lag = self._families()
         red = [run.run_id for run in status_runs(self.store).values() if run.status is RunStatus.RED]
-        found: dict[str, int] = {}
-        for category in self.store.verdict_categories(red).values():
-            found[category] = found.get(category, 0) + 1
-        for category in dict.fromkeys((*CATEGORIES, *sorted(found))):
-            verdicts.add_metric([category], found.get(category, 0))
+        found = collections.Counter(self.store.verdict_categories(red).values())
+        for category in Category:  # every label, even at 0; none outside the enum
+            verdicts.add_metric([category.value], found[category])
         for kind, count in ReportStore(self.store).posted_counts().items():
             reports.add_metric([kind], count)
         runs.add_metric([], self.store.run_count())

@@ -60,6 +60,44 @@ class RunKind(StrEnum):
     PR = "pr"
 
 
+class Category(StrEnum):
+    """A verdict's root cause. Knowledge-base signatures name one of the first five; ``unknown`` is the
+    engine's honest answer when nothing fits."""
+
+    FLAKE = "flake"
+    RECIPE_DEFECT = "recipe-defect"
+    STALE_TEST = "stale-test"
+    UPSTREAM_DEFECT = "upstream-defect"
+    INFRA = "infra"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def parse(cls, value: object) -> Category:
+        """A stored category; one this bot does not know (a newer bot wrote it) reads as ``unknown``."""
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.UNKNOWN
+
+
+class EvidenceKind(StrEnum):
+    """What one piece of evidence is, and so where it came from."""
+
+    FAILURE = "failure"  # a failing testcase (JUnit)
+    LOG = "log"  # a line of the run's log that matched a scan pattern
+    HISTORY = "history"  # the current red streak
+    RERUN = "rerun"  # another run of the same version
+    CANONICAL = "canonical"  # cc-ci's record of the last version that went green
+    SIGNATURE = "signature"  # a knowledge-base signature matched
+    PEER = "peer"  # other recipes pass the same test
+    STALE_TEST = "stale-test"  # the test expects what the recipe clone no longer has
+    # What could not be read in the run dir:
+    RESULTS_MISSING = "results-missing"
+    RESULTS_UNREADABLE = "results-unreadable"
+    JUNIT_UNREADABLE = "junit-unreadable"
+    LOG_UNREADABLE = "log-unreadable"
+
+
 @dataclass(frozen=True)
 class TestCase:
     """One JUnit testcase, as pytest wrote it."""
@@ -87,8 +125,8 @@ class Failure:
     message: str
     text: str
     junit_file: str
-    # "fail" (an assertion) or "error" (setup/teardown: often the harness, not the recipe)
-    status: str = "fail"
+    # FAIL (an assertion) or ERROR (setup/teardown: often the harness, not the recipe)
+    status: TestStatus = TestStatus.FAIL
 
 
 @dataclass(frozen=True)
@@ -101,7 +139,7 @@ class TierResult:
 class EvidenceItem:
     """One fact with where it was found; the unit every answer is built from."""
 
-    kind: str
+    kind: EvidenceKind
     run_id: str | None
     path: str
     line: int | None
@@ -165,7 +203,7 @@ class RunRow:
 class Verdict:
     """A root-cause verdict: category, honest confidence, one sentence naming the deciding evidence."""
 
-    category: str
+    category: Category
     confidence: float
     reason: str
     kb_version: str = ""  # the knowledge base that decided it

@@ -236,7 +236,7 @@ class Reporter:
                 continue
             verdict = found[0]
             before = announced.get(recipe)
-            if before is not None and before[0] == verdict.category:
+            if before is not None and before[0] is verdict.category:
                 continue
             current[recipe] = verdict
             was = Verdict(before[0], before[1], "") if before else None

@@ -2,7 +2,18 @@
 
 from dataclasses import replace
 
-from bot.model import Canonical, EvidenceItem, Failure, RunKind, RunRow, RunStatus, TestStatus, TierResult
+from bot.model import (
+    Canonical,
+    Category,
+    EvidenceItem,
+    EvidenceKind,
+    Failure,
+    RunKind,
+    RunRow,
+    RunStatus,
+    TestStatus,
+    TierResult,
+)
 from bot.verdicts.engine import Facts, RerunFact, SignatureHit, decide
 from bot.verdicts.staletest import StaleFinding
 
@@ -39,8 +50,8 @@ def rerun(run_id: str, status: RunStatus, failing: bool = True) -> RerunFact:
 
 
 def signature(category: str, where: str = "failure", weight: float = 0.6) -> SignatureHit:
-    item = EvidenceItem("signature", "753", "junit/x.xml", None, "sig")
-    return SignatureHit(f"sig-{category}", category, "a description.", weight, where, item)
+    item = EvidenceItem(EvidenceKind.SIGNATURE, "753", "junit/x.xml", None, "sig")
+    return SignatureHit(f"sig-{category}", Category(category), "a description.", weight, EvidenceKind(where), item)
 
 
 def test_green_runs_get_no_verdict() -> None:
@@ -73,7 +84,9 @@ def test_k_of_n_when_isolation_reruns_disagree() -> None:
 
 
 def test_same_failure_alone_is_deterministic_and_a_peer_points_at_the_fix() -> None:
-    peer = EvidenceItem("peer", "761", "results.json", None, "immich passes test_restore_returns_state (restore)")
+    peer = EvidenceItem(
+        EvidenceKind.PEER, "761", "results.json", None, "immich passes test_restore_returns_state (restore)"
+    )
     d = decide(facts(reruns=[rerun("manual-1", RunStatus.RED)], peers=[peer]))
     assert d is not None and d.category == "recipe-defect" and d.confidence >= 0.85
     assert "immich passes" in d.reason
@@ -100,7 +113,7 @@ def test_unverified_run_is_infra() -> None:
 
 
 def test_harness_errors_before_unverified_tiers_are_infra_but_assertions_are_not() -> None:
-    error = replace(FAILURE, status="error", message="failed on setup with DockerException")
+    error = replace(FAILURE, status=TestStatus.ERROR, message="failed on setup with DockerException")
     tiers = [*TIERS[:3], TierResult("restore", TestStatus.ERROR), TierResult("custom", TestStatus.UNVER)]
     d = decide(facts(failures=[error], tiers=tiers))
     assert d is not None and d.category == "infra"

@@ -19,7 +19,7 @@ from aiohttp.web import Application
 
 from bot.config import ConfigError, ReportsConfig, parse_config
 from bot.cron import CronError, latest_slot, parse_cron
-from bot.model import Change, RunStatus
+from bot.model import Category, Change, RunStatus
 from bot.node import Node
 from bot.render import reports as render
 from bot.reporter import Reporter
@@ -364,7 +364,12 @@ def test_verdict_change_line_names_before_and_after() -> None:
     from bot.model import Verdict
 
     shown = render.verdict_changes(
-        "sweep-x", [render.VerdictChange("outline", Verdict("unknown", 0.3, ""), Verdict("flake", 0.9, "green alone"))]
+        "sweep-x",
+        [
+            render.VerdictChange(
+                "outline", Verdict(Category.UNKNOWN, 0.3, ""), Verdict(Category.FLAKE, 0.9, "green alone")
+            )
+        ],
     )
     assert "outline: unknown 30% → flake 90% — green alone" in shown.text
 

@@ -19,7 +19,7 @@ from bot.artifacts.junit import JunitFile, read_junit
 from bot.artifacts.logscan import merge_hits, scan_log
 from bot.artifacts.timefmt import parse_time
 from bot.config import CcciConfig, EvidenceConfig
-from bot.model import TIERS, EvidenceItem, Failure, ParsedRun, RunStatus, TestCase, TestStatus, TierResult
+from bot.model import TIERS, EvidenceItem, EvidenceKind, Failure, ParsedRun, RunStatus, TestCase, TestStatus, TierResult
 
 _RECIPE_IN_CLASSNAME = re.compile(r"(?:^|[./])tests[./]([A-Za-z0-9_.-]+?)[./]test_")
 
@@ -103,7 +103,7 @@ def read_run(
                 return InProgress(run_id, f"{cfg.results_name} unreadable while being written")
             problems.append(
                 _problem(
-                    "results-unreadable",
+                    EvidenceKind.RESULTS_UNREADABLE,
                     run_id,
                     cfg.results_name,
                     f"{cfg.results_name} unreadable ({exc}); status derived from JUnit",
@@ -114,7 +114,7 @@ def read_run(
     else:
         problems.append(
             _problem(
-                "results-missing",
+                EvidenceKind.RESULTS_MISSING,
                 run_id,
                 cfg.results_name,
                 f"{cfg.results_name} missing (runner died?); status derived from JUnit",
@@ -126,7 +126,7 @@ def read_run(
         if j.problem:
             problems.append(
                 _problem(
-                    "junit-unreadable",
+                    EvidenceKind.JUNIT_UNREADABLE,
                     run_id,
                     f"{cfg.junit_dir}/{j.path.name}",
                     f"JUnit unreadable: {j.path.name}: {j.problem}",
@@ -142,7 +142,7 @@ def read_run(
             _first_line(t.message or t.text),
             t.text or t.message,
             t.junit_file,
-            t.status.value,
+            t.status,
         )
         for t in tests
         if t.status.is_failure
@@ -176,7 +176,7 @@ def read_run(
     return run
 
 
-def _problem(kind: str, run_id: str, path: str, text: str) -> EvidenceItem:
+def _problem(kind: EvidenceKind, run_id: str, path: str, text: str) -> EvidenceItem:
     return EvidenceItem(kind=kind, run_id=run_id, path=path, line=None, excerpt=text)
 
 
@@ -297,10 +297,14 @@ def _log_evidence(
         return []
     scan = scan_log(run_dir / cfg.log_name, needles, context=ev.context_lines, max_hits=ev.max_log_hits, ignore=ignore)
     if scan.problem:
-        return [_problem("log-unreadable", run.run_id, cfg.log_name, scan.problem)]
+        return [_problem(EvidenceKind.LOG_UNREADABLE, run.run_id, cfg.log_name, scan.problem)]
     return [
         EvidenceItem(
-            kind="log", run_id=run.run_id, path=cfg.log_name, line=h.line, excerpt=h.excerpt[: ev.max_excerpt_chars]
+            kind=EvidenceKind.LOG,
+            run_id=run.run_id,
+            path=cfg.log_name,
+            line=h.line,
+            excerpt=h.excerpt[: ev.max_excerpt_chars],
         )
         for h in merge_hits(scan.hits)
     ]

@@ -18,7 +18,10 @@ from typing import Any
 
 import yaml
 
-CATEGORIES = ("flake", "recipe-defect", "stale-test", "upstream-defect", "infra", "unknown")
+from bot.model import Category
+
+CATEGORIES = tuple(Category)
+SIGNATURE_CATEGORIES = tuple(c for c in Category if c is not Category.UNKNOWN)
 DEFAULT_WEIGHT = 0.55
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 
@@ -44,7 +47,7 @@ class Matcher:
 @dataclass(frozen=True)
 class Signature:
     id: str
-    category: str
+    category: Category
     description: str
     matchers: tuple[Matcher, ...]
     tiers: frozenset[str] = frozenset()
@@ -141,8 +144,8 @@ def parse_signature(raw: Any, origin: str) -> Signature:
     if set(raw) - known:
         raise SignatureError(f"{where}: unknown keys {sorted(set(raw) - known)}")
     category = raw.get("category")
-    if category not in CATEGORIES or category == "unknown":
-        raise SignatureError(f"{where}: category: expected one of {', '.join(CATEGORIES[:-1])}, got {category!r}")
+    if category not in SIGNATURE_CATEGORIES:
+        raise SignatureError(f"{where}: category: expected one of {', '.join(SIGNATURE_CATEGORIES)}, got {category!r}")
     description = raw.get("description")
     if not isinstance(description, str) or not description.strip():
         raise SignatureError(f"{where}: description: expected the text shown to operators")
@@ -161,7 +164,7 @@ def parse_signature(raw: Any, origin: str) -> Signature:
         raise SignatureError(f"{where}: examples: at least one text it must match and one it must not")
     return Signature(
         id=sid,
-        category=category,
+        category=Category(category),
         description=description.strip(),
         matchers=matchers,
         tiers=frozenset(_text_list(raw.get("tiers"), f"{where}: tiers")),

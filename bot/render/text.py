@@ -7,6 +7,7 @@ import textwrap
 from bot.artifacts.timefmt import short
 from bot.kb import KnowledgeBase
 from bot.model import (
+    EvidenceKind,
     HelpAnswer,
     HistoryAnswer,
     HistoryRun,
@@ -53,7 +54,7 @@ def why_text(a: WhyAnswer) -> str:
     if a.evidence:
         lines.append("evidence:")
         for e in a.evidence:
-            if e.kind == "failure":
+            if e.kind is EvidenceKind.FAILURE:
                 continue
             where = f"{e.path}:{e.line}" if e.line else e.path
             lines.append(f"  [{e.kind}] {where}" + (f"  {e.url}" if e.url else ""))

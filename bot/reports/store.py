@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from bot.model import Verdict
+from bot.model import Category, Verdict
 from bot.store.chat import ChatStore, Outgoing
 from bot.store.db import Store
 
@@ -93,7 +93,7 @@ class ReportStore:
     def _save_verdicts(c: Any, key: str, verdicts: dict[str, Verdict]) -> None:
         c.executemany(
             "INSERT OR REPLACE INTO report_verdicts (report_key, recipe, category, confidence) VALUES (?,?,?,?)",
-            [(key, recipe, v.category, v.confidence) for recipe, v in verdicts.items()],
+            [(key, recipe, v.category.value, v.confidence) for recipe, v in verdicts.items()],
         )
 
     def latest_sweep_report(self) -> Posted | None:
@@ -117,15 +117,15 @@ class ReportStore:
         rows = self.store.query("SELECT room_id, role, txn_id FROM report_messages WHERE report_key = ?", (key,))
         return {(str(r[0]), str(r[1])): str(r[2]) for r in rows}
 
-    def announced(self, key: str) -> dict[str, tuple[str, float]]:
+    def announced(self, key: str) -> dict[str, tuple[Category, float]]:
         rows = self.store.query("SELECT recipe, category, confidence FROM report_verdicts WHERE report_key = ?", (key,))
-        return {str(r[0]): (str(r[1]), float(r[2])) for r in rows}
+        return {str(r[0]): (Category.parse(r[1]), float(r[2])) for r in rows}
 
     def announce(self, key: str, verdicts: dict[str, Verdict], messages: list[Outgoing]) -> bool:
         """Record new verdicts and queue their announcement atomically; False if already announced."""
         with self.store.transaction() as c:
             known = {
-                str(r[0]): str(r[1])
+                str(r[0]): Category.parse(r[1])
                 for r in c.execute("SELECT recipe, category FROM report_verdicts WHERE report_key = ?", (key,))
             }
             if all(known.get(recipe) == v.category for recipe, v in verdicts.items()):

@@ -14,7 +14,9 @@ from typing import NamedTuple
 
 from bot.model import (
     Canonical,
+    Category,
     EvidenceItem,
+    EvidenceKind,
     Failure,
     ParsedRun,
     RunKind,
@@ -167,14 +169,14 @@ class Store:
                 "INSERT INTO failures (run_id, tier, source, test, message, text, junit_file, status)"
                 " VALUES (?,?,?,?,?,?,?,?)",
                 [
-                    (r.run_id, f.tier, f.source, f.test, f.message, f.text, f.junit_file, f.status)
+                    (r.run_id, f.tier, f.source, f.test, f.message, f.text, f.junit_file, f.status.value)
                     for r in runs
                     for f in r.failures
                 ],
             )
             c.executemany(
                 "INSERT INTO evidence (run_id, kind, path, line, excerpt) VALUES (?,?,?,?,?)",
-                [(r.run_id, e.kind, e.path, e.line, e.excerpt) for r in runs for e in (*r.problems, *r.log_hits)],
+                [(r.run_id, e.kind.value, e.path, e.line, e.excerpt) for r in runs for e in (*r.problems, *r.log_hits)],
             )
 
     def save_canonicals(self, canonicals: list[Canonical]) -> set[str]:
@@ -302,7 +304,7 @@ class Store:
             "SELECT tier, source, test, message, text, junit_file, status FROM failures WHERE run_id = ? ORDER BY id",
             (run_id,),
         )
-        return [Failure(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows]
+        return [Failure(r[0], r[1], r[2], r[3], r[4], r[5], TestStatus(r[6])) for r in rows]
 
     def testcases(self, run_id: str) -> list[TestCase]:
         rows = self._query(
@@ -318,7 +320,7 @@ class Store:
 
     def evidence(self, run_id: str) -> list[EvidenceItem]:
         rows = self._query("SELECT kind, path, line, excerpt FROM evidence WHERE run_id = ? ORDER BY id", (run_id,))
-        return [EvidenceItem(kind=r[0], run_id=run_id, path=r[1], line=r[2], excerpt=r[3]) for r in rows]
+        return [EvidenceItem(kind=EvidenceKind(r[0]), run_id=run_id, path=r[1], line=r[2], excerpt=r[3]) for r in rows]
 
     def canonical(self, recipe: str) -> Canonical | None:
         rows = self._query("SELECT recipe, version, commit_id, status, ts FROM canonicals WHERE recipe = ?", (recipe,))
@@ -344,7 +346,14 @@ class Store:
         self, run_id: str, recipe: str, verdict: Verdict, kb_version: str, evidence: list[EvidenceItem]
     ) -> None:
         items = [
-            {"kind": e.kind, "run_id": e.run_id, "path": e.path, "line": e.line, "excerpt": e.excerpt, "url": e.url}
+            {
+                "kind": e.kind.value,
+                "run_id": e.run_id,
+                "path": e.path,
+                "line": e.line,
+                "excerpt": e.excerpt,
+                "url": e.url,
+            }
             for e in evidence
         ]
         with self._tx() as c:
@@ -354,7 +363,7 @@ class Store:
                 (
                     run_id,
                     recipe,
-                    verdict.category,
+                    verdict.category.value,
                     verdict.confidence,
                     verdict.reason,
                     kb_version,
@@ -371,18 +380,18 @@ class Store:
         if not rows:
             return None
         r = rows[0]
-        evidence = [EvidenceItem(**item) for item in json.loads(r[4])]
-        return Verdict(r[0], r[1], r[2], r[3]), r[3], evidence
+        evidence = [EvidenceItem(**{**item, "kind": EvidenceKind(item["kind"])}) for item in json.loads(r[4])]
+        return Verdict(Category.parse(r[0]), r[1], r[2], r[3]), r[3], evidence
 
-    def verdict_categories(self, run_ids: Iterable[str]) -> dict[str, str]:
+    def verdict_categories(self, run_ids: Iterable[str]) -> dict[str, Category]:
         """run_id → category of the stored verdict, for those of these runs that have one."""
         ids = list(dict.fromkeys(run_ids))
-        found: dict[str, str] = {}
+        found: dict[str, Category] = {}
         for start in range(0, len(ids), 500):  # SQLite caps the number of bound parameters
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = self._query(f"SELECT run_id, category FROM verdicts WHERE run_id IN ({marks})", chunk)  # noqa: S608
-            found.update((str(r[0]), str(r[1])) for r in rows)
+            found.update((str(r[0]), Category.parse(r[1])) for r in rows)
         return found
 
     def counts(self) -> dict[str, int]:

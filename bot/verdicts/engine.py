@@ -13,12 +13,23 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from bot.artifacts.timefmt import short
-from bot.model import Canonical, EvidenceItem, Failure, RunKind, RunRow, RunStatus, TestStatus, TierResult
+from bot.model import (
+    Canonical,
+    Category,
+    EvidenceItem,
+    EvidenceKind,
+    Failure,
+    RunKind,
+    RunRow,
+    RunStatus,
+    TestStatus,
+    TierResult,
+)
 from bot.verdicts.staletest import StaleFinding
 
 PATTERN_CAP = 0.65  # a pattern alone is a suspicion, never a finding
 UNKNOWN_CONFIDENCE = 0.3
-STRUCTURAL_PROBLEMS = ("results-missing", "results-unreadable", "junit-unreadable")
+STRUCTURAL_PROBLEMS = (EvidenceKind.RESULTS_MISSING, EvidenceKind.RESULTS_UNREADABLE, EvidenceKind.JUNIT_UNREADABLE)
 
 
 @dataclass(frozen=True)
@@ -34,10 +45,10 @@ class RerunFact:
 @dataclass(frozen=True)
 class SignatureHit:
     signature: str
-    category: str
+    category: Category
     description: str
     weight: float
-    where: str  # "failure" or "log"
+    where: EvidenceKind  # FAILURE (the failure text matched) or LOG
     evidence: EvidenceItem
 
 
@@ -64,7 +75,7 @@ class Facts:
 
 @dataclass(frozen=True)
 class Decision:
-    category: str
+    category: Category
     confidence: float
     reason: str
     evidence: list[EvidenceItem]
@@ -95,7 +106,7 @@ def _structural(f: Facts) -> tuple[str, list[EvidenceItem]] | None:
     """Unverified tiers, harness errors, a runner that died: the CI failed, not the recipe."""
     unver = [t.name for t in f.tiers if t.status is TestStatus.UNVER]
     problems = [p for p in f.problems if p.kind in STRUCTURAL_PROBLEMS]
-    errors_only = bool(f.failures) and all(x.status == "error" for x in f.failures)
+    errors_only = bool(f.failures) and all(x.status is TestStatus.ERROR for x in f.failures)
     if f.target.unverified:
         return f"tiers {', '.join(unver) or '?'} are unverified (should have run and did not)", problems
     if unver and (errors_only or problems):
@@ -129,7 +140,7 @@ def decide(f: Facts) -> Decision | None:
     if greens or canon_after:
         if same:
             return Decision(
-                "flake",
+                Category.FLAKE,
                 min(0.6 + 0.05 * len(iso), 0.8),
                 f"intermittent even alone: {tests} failed in {len(same)} of {len(iso)} isolation reruns of "
                 f"{version} and passed in {len(greens)}",
@@ -143,7 +154,7 @@ def decide(f: Facts) -> Decision | None:
         confidence = 0.8 + (0.1 if greens and canon_after else 0.0) + 0.03 * max(0, len(greens) - 1)
         under = " under sweep load" if f.target.kind is RunKind.SWEEP else ""
         return Decision(
-            "flake",
+            Category.FLAKE,
             min(confidence, 0.95),
             f"red{under} in {_where(f.target)} ({tests}), but " + " and ".join(parts),
             rerun_items + canon_items,
@@ -158,10 +169,10 @@ def decide(f: Facts) -> Decision | None:
     structural = None if deterministic else _structural(f)
     if structural is not None:
         why, items = structural
-        infra_sigs = [s for s in f.signatures if s.category == "infra"]
+        infra_sigs = [s for s in f.signatures if s.category is Category.INFRA]
         sig_note = f"; matches {infra_sigs[0].signature}: {infra_sigs[0].description}" if infra_sigs else ""
         return Decision(
-            "infra",
+            Category.INFRA,
             0.9 if infra_sigs else 0.85,
             f"{why}{sig_note} — not evidence against the recipe",
             items + [s.evidence for s in infra_sigs[:2]],
@@ -179,16 +190,16 @@ def decide(f: Facts) -> Decision | None:
         )
         confirmed = f"; {det_reason}" if deterministic else ""
         return Decision(
-            "stale-test",
+            Category.STALE_TEST,
             (0.95 if deterministic else 0.8) - (0.05 if finding.where == "main-only" else 0.0),
             f"overlay test {finding.test} expects {finding.expected}, which exists {place}{confirmed}",
             [_stale_item(s) for s in nowhere + main_only] + rerun_items,
         )
 
     # (c) the knowledge base of signatures; failure-text hits outrank log hits.
-    ranked = sorted(f.signatures, key=lambda s: (s.where == "failure", s.weight), reverse=True)
+    ranked = sorted(f.signatures, key=lambda s: (s.where is EvidenceKind.FAILURE, s.weight), reverse=True)
     if deterministic:
-        fitting = [s for s in ranked if s.category in ("recipe-defect", "upstream-defect")]
+        fitting = [s for s in ranked if s.category in (Category.RECIPE_DEFECT, Category.UPSTREAM_DEFECT)]
         if fitting:
             best = fitting[0]
             return Decision(
@@ -198,27 +209,27 @@ def decide(f: Facts) -> Decision | None:
                 [*rerun_items, best.evidence, *f.peers],
             )
         peer = f"; {f.peers[0].excerpt}" if f.peers else ""
-        return Decision("recipe-defect", det_confidence, f"{det_reason}{peer}", rerun_items + f.peers)
+        return Decision(Category.RECIPE_DEFECT, det_confidence, f"{det_reason}{peer}", rerun_items + f.peers)
     if ranked:
         best = ranked[0]
-        agreeing = [s for s in ranked if s.category == best.category]
+        agreeing = [s for s in ranked if s.category is best.category]
         return Decision(
             best.category,
             min(best.weight, PATTERN_CAP),
             f"matches {best.signature} ({best.where}): {best.description} Pattern only — {_rerun_hint(f.recipe)}",
-            [s.evidence for s in agreeing[:3]] + (f.peers if best.category == "recipe-defect" else []),
+            [s.evidence for s in agreeing[:3]] + (f.peers if best.category is Category.RECIPE_DEFECT else []),
         )
     flips = _flips(f.same_version_history)
     if flips >= 2:
         return Decision(
-            "flake",
+            Category.FLAKE,
             0.6,
             f"{version} flipped red/green {flips} times across its last {len(f.same_version_history)} runs; "
             f"{_rerun_hint(f.recipe)}",
             [],
         )
     return Decision(
-        "unknown",
+        Category.UNKNOWN,
         UNKNOWN_CONFIDENCE,
         f"{tests} failed; no isolation rerun, no canonical newer than the red and no known signature — "
         f"{_rerun_hint(f.recipe)}",
@@ -229,7 +240,7 @@ def decide(f: Facts) -> Decision | None:
 def _rerun_item(r: RerunFact) -> EvidenceItem:
     failing = ", ".join(sorted(f"{t}/{n}" for t, n in r.failing)) or "nothing failed"
     return EvidenceItem(
-        kind="rerun",
+        kind=EvidenceKind.RERUN,
         run_id=r.run_id,
         path="results.json",
         line=None,
@@ -241,7 +252,7 @@ def _canonical_item(f: Facts) -> EvidenceItem:
     c = f.canonical
     assert c is not None
     return EvidenceItem(
-        kind="canonical",
+        kind=EvidenceKind.CANONICAL,
         run_id=None,
         path="canonical.json",
         line=None,
@@ -257,5 +268,9 @@ def _stale_item(s: StaleFinding) -> EvidenceItem:
         "main-only": f"found only in {s.main_ref}, in no release tag",
     }.get(s.where, f"found in {', '.join(s.found_in)}")
     return EvidenceItem(
-        kind="stale-test", run_id=None, path=s.clone, line=None, excerpt=f"{s.test} expects {s.expected}: {where}"
+        kind=EvidenceKind.STALE_TEST,
+        run_id=None,
+        path=s.clone,
+        line=None,
+        excerpt=f"{s.test} expects {s.expected}: {where}",
     )

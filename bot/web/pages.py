@@ -16,7 +16,9 @@ from bot.artifacts.junit import JunitFile
 from bot.artifacts.timefmt import short
 from bot.masking import Masker
 from bot.model import (
+    Category,
     EvidenceItem,
+    EvidenceKind,
     Failure,
     HistoryAnswer,
     RunRow,
@@ -173,7 +175,7 @@ def _base(junit_file: str) -> str:
 
 def recipe_page(why: WhyAnswer, history: HistoryAnswer, masker: Masker, served: Served) -> str:
     runs = history.runs
-    flaky = sum(1 for r in runs if r.verdict is not None and r.verdict.category == "flake")
+    flaky = sum(1 for r in runs if r.verdict is not None and r.verdict.category is Category.FLAKE)
     red = sum(1 for r in runs if r.status is RunStatus.RED)
     strip = "".join(
         f'<a href="{escape(run_href(r.run_id))}" title="{escape(f"{r.run_id} {r.kind.value} {short(r.finished)}")}">'
@@ -198,7 +200,7 @@ def recipe_page(why: WhyAnswer, history: HistoryAnswer, masker: Masker, served: 
         if why.verdict is not None:
             parts.append(f"<p>Verdict: {_verdict(why.verdict)} — {escape(masker.mask(why.verdict.reason))}</p>")
         parts.append(_failures(why.failures, why.run_id))
-        shown = [e for e in why.evidence if e.kind != "failure"]
+        shown = [e for e in why.evidence if e.kind is not EvidenceKind.FAILURE]
         masked = [EvidenceItem(e.kind, e.run_id, e.path, e.line, masker.mask(e.excerpt), e.url) for e in shown]
         if masked:
             parts.append(f"<h2>Evidence</h2>{_evidence_list(masked, served)}")
@@ -231,7 +233,7 @@ def run_page(
     shown = [
         EvidenceItem(e.kind, e.run_id, e.path, e.line, masker.mask(e.excerpt), e.url)
         for e in evidence
-        if e.kind != "failure"
+        if e.kind is not EvidenceKind.FAILURE
     ]
     body = [
         f"<h1>Run <code>{escape(run.run_id)}</code> of "
