@@ -49,7 +49,7 @@ class StoreCollector(Collector):
         for category in Category:  # every label, even at 0; none outside the enum
             verdicts.add_metric([category.value], found[category])
         for kind, count in ReportStore(self.store).posted_counts().items():
-            reports.add_metric([kind], count)
+            reports.add_metric([kind.value], count)
         runs.add_metric([], self.store.run_count())
         last = parse_time(self.store.get_meta("last_ingest"))
         # Clamped at 0: a clock stepped back must not show a negative lag.

@@ -21,7 +21,7 @@ from bot.names import UnknownNameError
 from bot.node import Node
 from bot.render import reports as render
 from bot.reports.compose import build_red_report, build_sweep_report
-from bot.reports.store import BASELINE, RED, SUPERSEDED, SWEEP, ReportStore, slot_key, sweep_key
+from bot.reports.store import ReportKind, ReportStore, slot_key, sweep_key
 from bot.reports.watch import SweepState, decide, sweep_states
 from bot.reruns.manager import RerunManager
 from bot.service import Service
@@ -112,9 +112,8 @@ class Reporter:
             in_flight=in_flight,
             first_start=first_start,
         )
-        for state, why in decision.silence:
-            log.info("sweep %s: no summary (%s)", state.sweep_id, why)
-            kind = BASELINE if why == "baseline" else SUPERSEDED
+        for state, kind in decision.silence:
+            log.info("sweep %s: no summary (%s)", state.sweep_id, kind)
             self.reports.record(sweep_key(state.sweep_id), kind, sweep_id=state.sweep_id, run_ids=state.run_ids)
         if first_start:
             store.set_meta(BASELINE_KEY, str(time.time()))
@@ -159,7 +158,7 @@ class Reporter:
         verdicts = {r.recipe: r.verdict for r in report.red if r.verdict is not None}
         recorded = self.reports.record(
             key,
-            SWEEP,
+            ReportKind.SWEEP,
             sweep_id=state.sweep_id,
             late=late,
             run_ids=state.run_ids,
@@ -279,7 +278,7 @@ class Reporter:
     def _post_red_report(self, rooms: list[str], now: float) -> bool:
         last = self.reports.last_slot()
         if last is None:  # a new bot: slots before today are not owed
-            self.reports.record(slot_key(now), RED, slot=now)
+            self.reports.record(slot_key(now), ReportKind.RED, slot=now)
             return False
         slot_dt = latest_slot(self.trigger, datetime.fromtimestamp(last, UTC), datetime.fromtimestamp(now, UTC))
         if slot_dt is None:
@@ -288,7 +287,7 @@ class Reporter:
         late = now - slot > ON_TIME_S
         if now - slot > self.settings.misfire_grace_s:
             log.warning("red report of %s missed by more than reports.misfire_grace_s; skipped", slot_dt)
-            self.reports.record(slot_key(slot), RED, slot=slot, late=True, body={"skipped": True})
+            self.reports.record(slot_key(slot), ReportKind.RED, slot=slot, late=True, body={"skipped": True})
             return False
         report = build_red_report(self.service.store, self.config, slot, late, self.service.verdicts)
         shown = render.red_report(report)
@@ -297,7 +296,9 @@ class Reporter:
             for room in rooms
         ]
         body = {"red": [r.recipe for r in report.rows]}
-        recorded = self.reports.record(slot_key(slot), RED, slot=slot, late=late, messages=messages, body=body)
+        recorded = self.reports.record(
+            slot_key(slot), ReportKind.RED, slot=slot, late=late, messages=messages, body=body
+        )
         if recorded:
             log.info("red report for %s queued%s: %d red", slot_dt, " (late)" if late else "", len(report.rows))
         return recorded

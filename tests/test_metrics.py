@@ -13,7 +13,7 @@ from bot.artifacts.timefmt import parse_time
 from bot.evidence import target_run
 from bot.metrics import MAX_COMMAND_LABELS, Metrics
 from bot.model import Category, ParsedRun, RunKind, RunStatus, Verdict
-from bot.reports.store import BASELINE, RED, SUPERSEDED, SWEEP, ReportStore
+from bot.reports.store import ReportKind, ReportStore
 from bot.reruns.states import RerunResult
 from bot.store.chat import Outgoing
 from bot.store.db import Store
@@ -126,13 +126,13 @@ def test_reports_posted_counts_sweep_and_red_reports_that_queued_messages(tmp_pa
     def message() -> list[tuple[str, Outgoing]]:
         return [("headline", Outgoing("!room:x", "m.room.message", {"body": "hi"}))]
 
-    reports.record("sweep:s1", SWEEP, sweep_id="s1", messages=message())
-    reports.record("sweep:s0", BASELINE, sweep_id="s0")
-    reports.record("sweep:s-1", SUPERSEDED, sweep_id="s-1")
-    reports.record("red:1", RED, slot=1.0)  # a new bot's first slot: not owed, nothing posted
-    reports.record("red:2", RED, slot=2.0, late=True, body={"skipped": True})  # missed too long
-    reports.record("red:3", RED, slot=3.0, messages=message())
-    reports.record("red:4", RED, slot=4.0, late=True, messages=message())
+    reports.record("sweep:s1", ReportKind.SWEEP, sweep_id="s1", messages=message())
+    reports.record("sweep:s0", ReportKind.BASELINE, sweep_id="s0")
+    reports.record("sweep:s-1", ReportKind.SUPERSEDED, sweep_id="s-1")
+    reports.record("red:1", ReportKind.RED, slot=1.0)  # a new bot's first slot: not owed, nothing posted
+    reports.record("red:2", ReportKind.RED, slot=2.0, late=True, body={"skipped": True})  # missed too long
+    reports.record("red:3", ReportKind.RED, slot=3.0, messages=message())
+    reports.record("red:4", ReportKind.RED, slot=4.0, late=True, messages=message())
 
     found = by_label(samples(Metrics(store)), "ccci_reports_posted", "kind")
 

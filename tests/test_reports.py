@@ -24,7 +24,7 @@ from bot.node import Node
 from bot.render import reports as render
 from bot.reporter import Reporter
 from bot.reports.compose import build_sweep_report
-from bot.reports.store import RED, ReportStore
+from bot.reports.store import ReportKind, ReportStore
 from bot.reports.watch import SweepState, decide
 from bot.scaffold.sample.generate import GeneratedData
 from bot.scaffold.sample.staging import copy_runs, expected_moves, runs_of_sweep_window, runs_up_to
@@ -152,19 +152,19 @@ def test_decide_waits_for_quiet_and_for_nothing_in_flight() -> None:
 def test_decide_baselines_a_new_bots_history_and_supersedes_missed_sweeps() -> None:
     s1, s2, s3 = (_state(f"sweep-{i}", (f"r{i}",), 1000.0 * i) for i in (1, 2, 3))
     first = decide([s1, s2, s3], set(), set(), now=9000.0, quiet_s=600, in_flight=False, first_start=True)
-    assert first.post is None and [s.sweep_id for s, why in first.silence if why == "baseline"] == [
+    assert first.post is None and [s.sweep_id for s, why in first.silence if why is ReportKind.BASELINE] == [
         "sweep-1",
         "sweep-2",
         "sweep-3",
     ]
     later = decide([s1, s2, s3], {"sweep-1"}, set(), now=9000.0, quiet_s=600, in_flight=False, first_start=False)
-    assert later.post == s3 and later.silence == [(s2, "superseded")]
+    assert later.post == s3 and later.silence == [(s2, ReportKind.SUPERSEDED)]
 
 
 def test_decide_never_summarises_runs_twice_under_a_new_sweep_id() -> None:
     moved = _state("sweep-1b", ("a", "b"), 1000.0)  # same runs, re-keyed after their files were re-written
     decision = decide([moved], {"sweep-1"}, {"a"}, now=9000.0, quiet_s=600, in_flight=False, first_start=False)
-    assert decision.post is None and decision.silence == [(moved, "superseded")]
+    assert decision.post is None and decision.silence == [(moved, ReportKind.SUPERSEDED)]
 
 
 # --- posting once -----------------------------------------------------------------------------------
@@ -296,7 +296,7 @@ def test_a_red_report_is_sent_once_per_slot_and_late_after_downtime(site: Site) 
     assert reporter._post_red_report([ROOM], now) is False  # a new bot: baseline, no report
     store = ReportStore(service.store)
     with service.store.transaction() as c:  # the bot was last up yesterday morning
-        c.execute("UPDATE reports SET slot = ? WHERE kind = ?", (now - 86_400, RED))
+        c.execute("UPDATE reports SET slot = ? WHERE kind = ?", (now - 86_400, ReportKind.RED.value))
     assert reporter._post_red_report([ROOM], now) is True
     assert reporter._post_red_report([ROOM], now + 60) is False  # never twice for a slot
     rows = service.store.query("SELECT content_json FROM outbox ORDER BY id")

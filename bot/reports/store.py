@@ -10,13 +10,21 @@ import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from bot.model import Category, Verdict
 from bot.store.chat import ChatStore, Outgoing
 from bot.store.db import Store
 
-SWEEP, RED, BASELINE, SUPERSEDED = "sweep", "red", "baseline", "superseded"
+
+class ReportKind(StrEnum):
+    """What a report record is (stored as the value; ``ccci_reports_posted`` is labelled with it)."""
+
+    SWEEP = "sweep"  # a sweep summary
+    RED = "red"  # a scheduled red report's slot
+    BASELINE = "baseline"  # a sweep a new bot found already finished: recorded, never summarised
+    SUPERSEDED = "superseded"  # a sweep missed while a later one finished: recorded, never summarised
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,7 @@ class ReportStore:
     def record(
         self,
         key: str,
-        kind: str,
+        kind: ReportKind,
         *,
         sweep_id: str | None = None,
         slot: float | None = None,
@@ -75,7 +83,7 @@ class ReportStore:
                 return False
             c.execute(
                 "INSERT INTO reports (key, kind, sweep_id, slot, late, created_at, body_json) VALUES (?,?,?,?,?,?,?)",
-                (key, kind, sweep_id, slot, int(late), time.time(), json.dumps(body or {})),
+                (key, kind.value, sweep_id, slot, int(late), time.time(), json.dumps(body or {})),
             )
             c.executemany(
                 "INSERT OR IGNORE INTO report_runs (run_id, report_key) VALUES (?, ?)", [(r, key) for r in run_ids]
@@ -99,7 +107,7 @@ class ReportStore:
     def latest_sweep_report(self) -> Posted | None:
         rows = self.store.query(
             "SELECT key, sweep_id, reruns_queued, body_json FROM reports WHERE kind = ? ORDER BY sweep_id DESC LIMIT 1",
-            (SWEEP,),
+            (ReportKind.SWEEP.value,),
         )
         if not rows:
             return None
@@ -135,14 +143,14 @@ class ReportStore:
         return True
 
     def last_slot(self) -> float | None:
-        rows = self.store.query("SELECT MAX(slot) FROM reports WHERE kind = ?", (RED,))
+        rows = self.store.query("SELECT MAX(slot) FROM reports WHERE kind = ?", (ReportKind.RED.value,))
         return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> dict[ReportKind, int]:
         rows = self.store.query("SELECT kind, COUNT(*) FROM reports GROUP BY kind")
-        return {str(r[0]): int(r[1]) for r in rows}
+        return {ReportKind(r[0]): int(r[1]) for r in rows}
 
-    def posted_counts(self) -> dict[str, int]:
+    def posted_counts(self) -> dict[ReportKind, int]:
         """Sweep summaries and red reports that queued at least one message, by kind.
 
         That leaves out the baseline and superseded records of a new bot, and red-report slots skipped
@@ -150,7 +158,7 @@ class ReportStore:
         rows = self.store.query(
             "SELECT kind, COUNT(*) FROM reports r WHERE kind IN (?, ?)"
             " AND EXISTS (SELECT 1 FROM report_messages m WHERE m.report_key = r.key) GROUP BY kind",
-            (SWEEP, RED),
+            (ReportKind.SWEEP.value, ReportKind.RED.value),
         )
-        found = {str(r[0]): int(r[1]) for r in rows}
-        return {kind: found.get(kind, 0) for kind in (SWEEP, RED)}
+        found = {ReportKind(r[0]): int(r[1]) for r in rows}
+        return {kind: found.get(kind, 0) for kind in (ReportKind.SWEEP, ReportKind.RED)}

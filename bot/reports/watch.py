@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.reports.store import ReportKind
 from bot.store import Store
 
 
@@ -24,7 +25,7 @@ class SweepState:
 @dataclass(frozen=True)
 class Decision:
     post: SweepState | None
-    silence: list[tuple[SweepState, str]]  # (sweep, why it gets no summary: baseline or superseded)
+    silence: list[tuple[SweepState, ReportKind]]  # (sweep, why it gets no summary: BASELINE or SUPERSEDED)
 
 
 def sweep_states(store: Store) -> list[SweepState]:
@@ -54,19 +55,19 @@ def decide(
     """
     newest = states[-1].sweep_id if states else None
     finished: list[SweepState] = []
-    silence: list[tuple[SweepState, str]] = []
+    silence: list[tuple[SweepState, ReportKind]] = []
     for state in states:
         if state.sweep_id in known:
             continue
         if covered.intersection(state.run_ids):
-            silence.append((state, "superseded"))
+            silence.append((state, ReportKind.SUPERSEDED))
             continue
         later_exists = state.sweep_id != newest
         quiet = not in_flight and now - state.last_activity >= quiet_s
         if later_exists or quiet:
             finished.append(state)
     if first_start:
-        return Decision(None, silence + [(s, "baseline") for s in finished])
+        return Decision(None, silence + [(s, ReportKind.BASELINE) for s in finished])
     if not finished:
         return Decision(None, silence)
-    return Decision(finished[-1], silence + [(s, "superseded") for s in finished[:-1]])
+    return Decision(finished[-1], silence + [(s, ReportKind.SUPERSEDED) for s in finished[:-1]])
