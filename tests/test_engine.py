@@ -15,7 +15,7 @@ from bot.model import (
     TierResult,
 )
 from bot.verdicts.engine import Facts, RerunFact, SignatureHit, decide
-from bot.verdicts.staletest import StaleFinding
+from bot.verdicts.staletest import Presence, StaleFinding
 
 T0 = 1_750_000_000.0
 FAILURE = Failure("restore", "cc-ci", "test_restore_returns_state", "relation does not exist", "tb", "junit/x.xml")
@@ -122,14 +122,14 @@ def test_harness_errors_before_unverified_tiers_are_infra_but_assertions_are_not
 
 
 def test_stale_test_facts_and_the_release_they_are_ahead_of() -> None:
-    nowhere = StaleFinding("test_x", "img:3", "nowhere", 5, "main", (), "/clone")
+    nowhere = StaleFinding("test_x", "img:3", Presence.NOWHERE, 5, "main", (), "/clone")
     d = decide(facts(stale=[nowhere]))
     assert d is not None and d.category == "stale-test" and 0.7 <= d.confidence < 0.9
     confirmed = decide(facts(stale=[nowhere], reruns=[rerun("manual-1", RunStatus.RED)]))
     assert confirmed is not None and confirmed.confidence > d.confidence
-    ahead = decide(facts(stale=[replace(nowhere, where="main-only")]))
+    ahead = decide(facts(stale=[replace(nowhere, where=Presence.MAIN_ONLY)]))
     assert ahead is not None and "ahead of the release" in ahead.reason
-    released = decide(facts(stale=[replace(nowhere, where="released")]))
+    released = decide(facts(stale=[replace(nowhere, where=Presence.RELEASED)]))
     assert released is not None and released.category != "stale-test"
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from bot.model import Category
+from bot.model import Category, EvidenceKind
 
 CATEGORIES = tuple(Category)
 SIGNATURE_CATEGORIES = tuple(c for c in Category if c is not Category.UNKNOWN)
@@ -34,7 +34,7 @@ class SignatureError(ValueError):
 class Matcher:
     """One way a signature can match: a regex over failure text, or a literal (+ regex) over log lines."""
 
-    where: str  # "failure" or "log"
+    where: EvidenceKind  # FAILURE (failure text) or LOG (log lines)
     regex: re.Pattern[str] | None
     contains: str | None = None
 
@@ -61,17 +61,17 @@ class Signature:
         return (not self.tiers or tier in self.tiers) and (not self.sources or source in self.sources)
 
     def matches_failure(self, text: str) -> bool:
-        return any(m.where == "failure" and m.matches(text) for m in self.matchers)
+        return any(m.where is EvidenceKind.FAILURE and m.matches(text) for m in self.matchers)
 
     def matches_log_line(self, line: str) -> bool:
-        return any(m.where == "log" and m.matches(line) for m in self.matchers)
+        return any(m.where is EvidenceKind.LOG and m.matches(line) for m in self.matchers)
 
     def matches_any(self, text: str) -> bool:
         return any(m.matches(text) for m in self.matchers)
 
     @property
     def log_needles(self) -> list[str]:
-        return [m.contains for m in self.matchers if m.where == "log" and m.contains]
+        return [m.contains for m in self.matchers if m.where is EvidenceKind.LOG and m.contains]
 
 
 @dataclass(frozen=True)
@@ -125,11 +125,11 @@ def _matcher(raw: Any, where: str) -> Matcher:
     if unknown:
         raise SignatureError(f"{where}: unknown keys {sorted(unknown)}")
     if "failure" in raw:
-        return Matcher("failure", _compile(raw["failure"], f"{where}.failure"))
+        return Matcher(EvidenceKind.FAILURE, _compile(raw["failure"], f"{where}.failure"))
     if not isinstance(raw["log"], str) or not raw["log"]:
         raise SignatureError(f"{where}.log: expected the literal text a matching log line contains")
     regex = _compile(raw["regex"], f"{where}.regex") if raw.get("regex") else None
-    return Matcher("log", regex, contains=raw["log"])
+    return Matcher(EvidenceKind.LOG, regex, contains=raw["log"])
 
 
 def parse_signature(raw: Any, origin: str) -> Signature:

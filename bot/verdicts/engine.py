@@ -25,7 +25,7 @@ from bot.model import (
     TestStatus,
     TierResult,
 )
-from bot.verdicts.staletest import StaleFinding
+from bot.verdicts.staletest import Presence, StaleFinding
 
 PATTERN_CAP = 0.65  # a pattern alone is a suspicion, never a finding
 UNKNOWN_CONFIDENCE = 0.3
@@ -179,19 +179,19 @@ def decide(f: Facts) -> Decision | None:
         )
 
     # A verified fact about the recipe: the test expects a state no release has.
-    nowhere = [s for s in f.stale if s.where == "nowhere"]
-    main_only = [s for s in f.stale if s.where == "main-only"]
+    nowhere = [s for s in f.stale if s.where is Presence.NOWHERE]
+    main_only = [s for s in f.stale if s.where is Presence.MAIN_ONLY]
     if nowhere or main_only:
         finding = (nowhere or main_only)[0]
         place = (
             f"in no release tag ({finding.tags_checked} checked) and not in {finding.main_ref or 'main'}"
-            if finding.where == "nowhere"
+            if finding.where is Presence.NOWHERE
             else f"only in {finding.main_ref} (unreleased): the test is ahead of the release"
         )
         confirmed = f"; {det_reason}" if deterministic else ""
         return Decision(
             Category.STALE_TEST,
-            (0.95 if deterministic else 0.8) - (0.05 if finding.where == "main-only" else 0.0),
+            (0.95 if deterministic else 0.8) - (0.05 if finding.where is Presence.MAIN_ONLY else 0.0),
             f"overlay test {finding.test} expects {finding.expected}, which exists {place}{confirmed}",
             [_stale_item(s) for s in nowhere + main_only] + rerun_items,
         )
@@ -264,8 +264,8 @@ def _canonical_item(f: Facts) -> EvidenceItem:
 
 def _stale_item(s: StaleFinding) -> EvidenceItem:
     where = {
-        "nowhere": f"found in none of {s.tags_checked} release tags nor {s.main_ref or 'main'}",
-        "main-only": f"found only in {s.main_ref}, in no release tag",
+        Presence.NOWHERE: f"found in none of {s.tags_checked} release tags nor {s.main_ref or 'main'}",
+        Presence.MAIN_ONLY: f"found only in {s.main_ref}, in no release tag",
     }.get(s.where, f"found in {', '.join(s.found_in)}")
     return EvidenceItem(
         kind=EvidenceKind.STALE_TEST,

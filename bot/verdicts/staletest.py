@@ -13,6 +13,7 @@ import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
@@ -67,13 +68,21 @@ def parse_expectation(test: str, message: str) -> Expectation | None:
     return None
 
 
+class Presence(StrEnum):
+    """Where in a recipe clone the state a test expects exists."""
+
+    RELEASED = "released"  # in a release tag: the test is right
+    MAIN_ONLY = "main-only"  # only on main, unreleased: the test is ahead of the release
+    NOWHERE = "nowhere"  # in no tag and not on main: the test is stale
+
+
 @dataclass(frozen=True)
 class StaleFinding:
-    """Where the expected state exists: ``nowhere``, ``main-only`` (unreleased) or ``released``."""
+    """Where the state a test expects exists in the recipe clone."""
 
     test: str
     expected: str
-    where: str
+    where: Presence
     tags_checked: int
     main_ref: str | None
     found_in: tuple[str, ...]
@@ -124,7 +133,7 @@ class GitRecipeSearch:
         except (OSError, subprocess.SubprocessError):
             return None
         released = sorted(holds & set(tags))
-        where = "released" if released else ("main-only" if main_ref in holds else "nowhere")
+        where = Presence.RELEASED if released else (Presence.MAIN_ONLY if main_ref in holds else Presence.NOWHERE)
         return StaleFinding(
             test=expectation.test,
             expected=expectation.expected,
