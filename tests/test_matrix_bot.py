@@ -24,7 +24,7 @@ from tests.matrix_harness import (
     BotProcess,
     Operator,
     joined,
-    reaction_to,
+    message_from,
     reply_to,
     run,
     write_bot_config,
@@ -294,61 +294,56 @@ def test_restart_answers_missed_commands_exactly_once(ops: Ops) -> None:
     run(scenario())
 
 
-def test_a_reply_queued_while_the_homeserver_is_down_is_delivered_once(ops: Ops) -> None:
-    """The ingest command blocks on a run log that is a FIFO, so the test decides when it finishes:
-    after Synapse is stopped. The reply must wait in the outbox and arrive once Synapse is back."""
-    source = next(p for p in ops.runs_dir.iterdir() if (p / "results.json").is_file())
-    slow = ops.runs_dir / "slow-disk-1"
-    shutil.copytree(source, slow, symlinks=True)
-    (slow / "run.log").unlink()
-    os.mkfifo(slow / "run.log")
-    results = (slow / "results.json").read_text().replace('"fail"', '"fail"')
-    (slow / "results.json").write_text(results)
-    stages = (slow / "results.json").read_text()
-    assert stages
-    old = time.time() - 3600
-    for path in [slow / "results.json", slow / "run.log", *(slow / "junit").glob("*.xml")]:
-        os.utime(path, (old, old))
+def test_a_report_queued_while_the_homeserver_is_down_is_delivered_once(ops: Ops) -> None:
+    """The test decides when the bot has something to say: a rerun waits for a busy node (an entry in
+    the active dir), Synapse is stopped, then the node is freed. The rerun runs and its final report
+    must wait in the outbox while the homeserver is away, and arrive exactly once when it is back."""
+    active = ops.data_dir / "active"
+    active.mkdir(exist_ok=True)
+    other_run = active / "other-recipe-in-flight"
+    other_run.write_text("")
+    bot_id = ops.bot_user.user_id
 
-    async def ask() -> tuple[Operator, str]:
+    async def ask() -> str:
         alice = ops.operator(ops.alice)
         await alice.catch_up()
-        cmd = await alice.say(ops.room_id, "!ccci ingest")
-        await alice.wait_for(reaction_to(cmd, ops.bot_user.user_id), timeout=30)  # the bot is on it, blocked
-        return alice, cmd
+        cmd = await alice.say(ops.room_id, "!ccci rerun mumble")
+        await alice.wait_for(message_from(bot_id, "Waiting for the CI node to be idle", ops.room_id), timeout=60)
+        await alice.close()
+        return cmd
 
-    alice_session = run(ask())
-    alice, cmd = alice_session
-    run(alice.close())
+    cmd = run(ask())
     ops.synapse.stop()
     try:
-        with (slow / "run.log").open("w") as fifo:  # unblocks the bot's ingest
-            fifo.write("FAILED tests/x.py::test_slow - a slow disk\n")
+        other_run.unlink()  # the node is idle now: the rerun runs while the homeserver is away
         db = ops.data_dir / "ccci-bot.sqlite3"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120
         while True:
             with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
                 pending = conn.execute(
-                    "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND content_json LIKE ?", (f"%{cmd}%",)
+                    "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND content_json LIKE ?",
+                    ("%Isolation rerun of mumble%of 1 %",),
                 ).fetchone()[0]
             if pending:
                 break
-            assert time.monotonic() < deadline, "the reply never reached the outbox"
+            assert time.monotonic() < deadline, "the final report never reached the outbox"
             time.sleep(0.05)
     finally:
         ops.synapse.start()
 
+    def final_report(e: dict[str, object]) -> bool:
+        return reply_to(cmd, bot_id)(e) and " of 1 " in str(content(e).get("body", ""))
+
     async def delivered() -> None:
         alice = ops.operator(ops.alice)
-        (reply,) = await alice.wait_for(reply_to(cmd, ops.bot_user.user_id), timeout=60)
+        (report,) = await alice.wait_for(final_report, timeout=60)
         marker = await alice.say(ops.room_id, "!ccci status")
-        await alice.wait_for(reply_to(marker, ops.bot_user.user_id), timeout=60)
-        assert len([e for e in alice.seen if reply_to(cmd, ops.bot_user.user_id)(e)]) == 1
-        assert "scanned" in str(content(reply)["body"])
+        await alice.wait_for(reply_to(marker, bot_id), timeout=60)
+        assert len([e for e in alice.seen if final_report(e)]) == 1
+        assert str(content(report)["body"]).startswith("Isolation rerun of mumble")
         await alice.close()
 
     run(delivered())
-    shutil.rmtree(slow)
 
 
 def test_a_fresh_bot_does_not_answer_commands_from_before_it_started(ops: Ops, tmp_path: Path) -> None:
