@@ -258,7 +258,7 @@ class Store:
         What :func:`bot.evidence.target_run` needs to pick every recipe's status run at once: it looks
         only at a recipe's last sweep run and its last run that is not a PR."""
         rows = self._query(
-            f"SELECT {_RUN_COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER ("  # noqa: S608 - fixed columns
+            f"SELECT {_RUN_COLUMNS} FROM (SELECT {_RUN_COLUMNS}, ROW_NUMBER() OVER ("  # noqa: S608 - fixed columns
             " PARTITION BY recipe, kind ORDER BY finished IS NULL DESC, finished DESC, run_id DESC) AS n FROM runs)"
             " WHERE n = 1 ORDER BY recipe, finished IS NULL, finished, run_id"
         )
