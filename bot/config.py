@@ -155,6 +155,15 @@ class CcciConfig:
         "when a run dir has no `abra/recipes/<recipe>` clone.",
         example="/var/lib/cc-ci/abra/recipes",
     )
+    max_results_bytes: int = setting(
+        16 * 1024 * 1024,
+        v.positive_int,
+        "A bigger `results.json` is not read (run dirs are written by recipes' code): a note on the run, and its "
+        "status comes from JUnit.",
+    )
+    max_results_depth: int = setting(
+        64, v.positive_int, "A `results.json` nested deeper than this is not used either (same note)."
+    )
 
 
 @dataclass(frozen=True)
@@ -323,6 +332,9 @@ class EvidenceConfig:
     )
     max_log_hits: int = setting(4, v.positive_int, "At most this many log lines per failing test.")
     max_excerpt_chars: int = setting(1500, v.positive_int, "Excerpts are cut at this many characters.")
+    max_failure_chars: int = setting(
+        20_000, v.positive_int, "Failure text (message and details) kept per testcase; the rest is dropped at ingest."
+    )
     mask_env: tuple[str, ...] = setting(
         (),
         v.env_names,
@@ -442,6 +454,12 @@ class WebConfig:
         "and the webhook are exempt. Default: none (open; listen on 127.0.0.1 or behind a proxy).",
     )
     log_page_lines: int = setting(500, v.positive_int, "Lines per log page.")
+    request_timeout_s: float = setting(
+        30.0,
+        v.positive_seconds,
+        "A page's file work (counting a log's lines) stops after this many seconds (503), or as soon as the "
+        "client has gone; the counting done is kept for the next request.",
+    )
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from bot.artifacts.canonical import read_canonicals
-from bot.artifacts.rundir import InProgress, Snapshot, read_run, snapshot
+from bot.artifacts.controls import escape_name
+from bot.artifacts.rundir import InProgress, Refused, Snapshot, Vanished, read_run, snapshot
 from bot.artifacts.timefmt import iso
 from bot.config import Config
 from bot.kb import load_nonfatal
@@ -30,13 +31,16 @@ PARALLEL_ABOVE = 200
 BATCH = 500
 
 
-def _read_one(args: tuple[Path, Config, Snapshot, float, tuple[str, ...]]) -> ParsedRun | InProgress | str:
+Result = ParsedRun | InProgress | Vanished | Refused | str
+
+
+def _read_one(args: tuple[Path, Config, Snapshot, float, tuple[str, ...]]) -> Result:
     path, config, snap, now, ignore = args
     try:
         return read_run(path, config.ccci, config.evidence, snap, now, ignore)
     except Exception as exc:  # one bad dir must not stop the others; it is reported and retried
-        log.exception("reading %s failed", path)
-        return f"{path.name}: could not be read ({type(exc).__name__}: {exc})"
+        log.exception("reading %s failed", escape_name(path.name))
+        return escape_name(f"{path.name}: could not be read ({type(exc).__name__}: {exc})")
 
 
 def _run_dirs(runs_dir: Path) -> Iterator[os.DirEntry[str]]:
@@ -54,8 +58,10 @@ def ingest(store: Store, config: Config, now: float | None = None, workers: int 
     ignore = load_nonfatal().line_markers
     todo: list[tuple[Path, Config, Snapshot, float, tuple[str, ...]]] = []
     scanned = unchanged = 0
+    seen: set[str] = set()
     for entry in _run_dirs(config.ccci.runs_dir):
         scanned += 1
+        seen.add(entry.name)
         snap = snapshot(entry.path, config.ccci)
         if known.get(entry.name) == snap.fingerprint:
             unchanged += 1
@@ -72,6 +78,11 @@ def ingest(store: Store, config: Config, now: float | None = None, workers: int 
             problems.append(result)
         elif isinstance(result, InProgress):
             in_progress.append(result.run_id)
+        elif isinstance(result, Vanished):
+            continue  # removed mid-scan: nothing to store; a row it had is retired below
+        elif isinstance(result, Refused):
+            store.note_refused(result.run_id, result.fingerprint, result.reason)
+            problems.append(f"{escape_name(result.run_id)}: {result.reason}")
         else:
             batch.append(result)
             ingested.append(result.run_id)
@@ -82,11 +93,13 @@ def ingest(store: Store, config: Config, now: float | None = None, workers: int 
                 store.save_runs(batch)
                 batch = []
     store.save_runs(batch)
+    retired = _gone_dirs(store, seen)
+    affected |= set(store.retire_runs(retired, now))
 
     canonicals, canon_problems = read_canonicals(config.ccci.warm_dir, config.ccci.canonical_name)
     affected |= store.save_canonicals(canonicals)
     problems += canon_problems
-    if ingested:
+    if ingested or retired:
         store.set_kinds(classify(store.run_intervals(), config.ccci.sweep_gap_s))
     store.set_meta("last_ingest", iso(now) or "")
     return IngestReport(
@@ -98,12 +111,32 @@ def ingest(store: Store, config: Config, now: float | None = None, workers: int 
         problems=problems,
         seconds=time.perf_counter() - started,
         affected=sorted(affected),
+        retired=retired,
     )
+
+
+def _gone_dirs(store: Store, seen: set[str]) -> list[str]:
+    """The stored runs whose dir no longer exists (to be retired).
+
+    Only a run not seen in this scan whose recorded dir is gone: an empty scan (an unmounted runs dir)
+    retires nothing, since it more likely means the dir is missing than that every run was deleted.
+    """
+    if not seen:
+        return []
+    gone = [
+        run_id
+        for run_id, directory in store.run_directories().items()
+        if run_id not in seen and not os.path.lexists(directory)
+    ]
+    store.forget_notes(run_id for run_id in store.run_notes() if run_id not in seen)
+    if gone:
+        log.info("retiring %d run(s) whose dir is gone", len(gone))
+    return sorted(gone)
 
 
 def _read_all(
     todo: list[tuple[Path, Config, Snapshot, float, tuple[str, ...]]], workers: int | None
-) -> Iterator[ParsedRun | InProgress | str]:
+) -> Iterator[Result]:
     workers = workers if workers is not None else min(4, os.cpu_count() or 1)
     if len(todo) <= PARALLEL_ABOVE or workers <= 1:
         yield from map(_read_one, todo)

@@ -197,6 +197,7 @@ class RunRow:
     kind: RunKind
     sweep_id: str | None
     derived: bool
+    retired_at: float | None = None  # when its dir was found gone: history, but no files to offer
 
 
 @dataclass(frozen=True)
@@ -289,6 +290,8 @@ class IngestReport:
     seconds: float
     # recipes whose runs or canonical changed: their verdicts are decided again
     affected: list[str] = field(default_factory=list)
+    # runs whose dir was found gone on this scan
+    retired: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ def test_entity_expansion_is_refused(tmp_path: Path) -> None:
     assert parsed.tests == []
 
 
-def test_huge_file_is_streamed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_small_feeds_read_every_testcase(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     suite = """
 import pytest
 
@@ -108,7 +108,7 @@ def test_noisy(i):
     assert i != 7, "seven is unlucky"
 """
     junit = run_pytest_junit(tmp_path, "install__recipe__test_noisy", suite, "-o", "junit_logging=system-out")
-    monkeypatch.setattr(junit_mod, "STREAM_ABOVE_BYTES", 1000)  # force the streaming path on a real file
+    monkeypatch.setattr(junit_mod, "FEED_BYTES", 1000)  # many feeds, tokens split across them
     parsed = read_junit(junit, "junit/n.xml")
     assert parsed.problem is None
     assert len(parsed.tests) == 50

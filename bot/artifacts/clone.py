@@ -5,28 +5,44 @@ Only needed when results.json is missing: the clone still says which version the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from bot.artifacts.safeopen import Unsafe, open_confined
 
-def _head_commit(git_dir: Path) -> str | None:
-    head = (git_dir / "HEAD").read_text(encoding="utf-8", errors="replace").strip()
+_MAX_REF_FILE = 16 * 1024 * 1024
+
+
+def _read(path: Path, root: Path | None) -> str | None:
+    """A small file of the clone, confined to the run dir; None when absent or not a plain file inside."""
+    try:
+        with open_confined(path, root) as handle:
+            return handle.read(_MAX_REF_FILE).decode("utf-8", errors="replace")
+    except (OSError, Unsafe):
+        return None
+
+
+def _head_commit(git_dir: Path, root: Path | None) -> str | None:
+    head = (_read(git_dir / "HEAD", root) or "").strip()
     if not head.startswith("ref: "):
         return head or None
     ref = head[5:].strip()
-    ref_file = git_dir / ref
-    if ref_file.is_file():
-        return ref_file.read_text(encoding="utf-8", errors="replace").strip()
-    return _packed(git_dir).get(ref)
+    if ".." in ref.split("/") or ref.startswith("/"):
+        return None
+    loose = _read(git_dir / ref, root)
+    if loose is not None:
+        return loose.strip()
+    return _packed(git_dir, root).get(ref)
 
 
-def _packed(git_dir: Path) -> dict[str, str]:
+def _packed(git_dir: Path, root: Path | None) -> dict[str, str]:
     """ref name → commit, with annotated tags peeled to the commit they point at."""
     refs: dict[str, str] = {}
-    path = git_dir / "packed-refs"
-    if not path.is_file():
+    text = _read(git_dir / "packed-refs", root)
+    if text is None:
         return refs
     last: str | None = None
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+    for line in text.splitlines():
         if line.startswith("#") or not line.strip():
             continue
         if line.startswith("^") and last:
@@ -38,20 +54,25 @@ def _packed(git_dir: Path) -> dict[str, str]:
     return refs
 
 
-def checked_out_tag(clone: Path) -> str | None:
-    """The tag whose commit is HEAD, or None (no clone, not on a tag, or unreadable)."""
+def checked_out_tag(clone: Path, root: Path | None = None) -> str | None:
+    """The tag whose commit is HEAD, or None (no clone, not on a tag, or unreadable).
+
+    ``root``: the run dir every file read must stay inside (the clone is the runner's, so hostile).
+    """
     git_dir = clone / ".git"
     try:
-        head = _head_commit(git_dir)
+        head = _head_commit(git_dir, root)
         if head is None:
             return None
-        tags = {name: sha for name, sha in _packed(git_dir).items() if name.startswith("refs/tags/")}
+        tags = {name: sha for name, sha in _packed(git_dir, root).items() if name.startswith("refs/tags/")}
         loose = git_dir / "refs" / "tags"
-        if loose.is_dir():
-            for path in loose.rglob("*"):
-                if path.is_file():
-                    name = "refs/tags/" + path.relative_to(loose).as_posix()
-                    tags.setdefault(name, path.read_text(encoding="utf-8", errors="replace").strip())
+        if loose.is_dir() and not loose.is_symlink():
+            for dirpath, _dirs, files in os.walk(loose):  # does not follow directory links
+                for filename in files:
+                    path = Path(dirpath) / filename
+                    text = _read(path, root)
+                    if text is not None:
+                        tags.setdefault("refs/tags/" + path.relative_to(loose).as_posix(), text.strip())
     except OSError:
         return None
     matches = sorted(name[len("refs/tags/") :] for name, sha in tags.items() if sha == head)

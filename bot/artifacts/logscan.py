@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bot.artifacts.safeopen import Unsafe, open_confined
+
 BLOCK_BYTES = 256 * 1024  # measured: larger blocks are no faster and cost RSS
 # A "line" longer than this (binary junk, a minified blob) is cut so the carry-over stays bounded.
 MAX_LINE_BYTES = 1024 * 1024
@@ -133,11 +135,13 @@ def scan_log(
     max_hits: int = 4,
     ignore: Sequence[str] = (),
     block_bytes: int = BLOCK_BYTES,
+    root: Path | None = None,
 ) -> LogScan:
     """Return up to ``max_hits`` lines per needle (first occurrences), each with ``context`` lines.
 
     Lines containing any ``ignore`` text are never hits: they belong to steps that declare
     themselves non-fatal, and quoting them as the cause misleads (the journal's discourse case).
+    ``root``: the run dir the log must be a regular file inside (:mod:`bot.artifacts.safeopen`).
     """
     result = LogScan()
     scan = _Scan(
@@ -148,7 +152,10 @@ def scan_log(
     )
     scan.left = dict.fromkeys(scan.wanted, max_hits)
     try:
-        handle = path.open("rb")
+        handle = open_confined(path, root)
+    except Unsafe as exc:
+        result.problem = exc.reason
+        return result
     except OSError as exc:
         result.problem = f"cannot read {path.name} ({exc.strerror or exc})"
         return result

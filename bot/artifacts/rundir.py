@@ -1,7 +1,10 @@
 """One cc-ci run dir read into a :class:`ParsedRun`, whatever state it is in.
 
 Missing results.json → derived from JUnit; unreadable JUnit → a problem item and the rest is used;
-a dir still being written (no results.json yet, files changing) → :class:`InProgress`, retried later.
+a dir still being written (no results.json yet, files changing) → :class:`InProgress`, retried later;
+a dir gone while it was read → :class:`Vanished`; a run whose name, recipe or version holds control
+characters → :class:`Refused`. Every file is opened through :mod:`bot.artifacts.safeopen`: a link
+leading outside the run, a FIFO or a device is a note on the run, never content.
 """
 
 from __future__ import annotations
@@ -15,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.artifacts.clone import checked_out_tag
+from bot.artifacts.controls import escape_name, has_controls
 from bot.artifacts.junit import JunitFile, read_junit
 from bot.artifacts.logscan import merge_hits, scan_log
-from bot.artifacts.timefmt import parse_time
+from bot.artifacts.safeopen import Unsafe, dir_in_run, read_bytes_in_run
+from bot.artifacts.timefmt import parse_time, unusable_time, usable
 from bot.config import CcciConfig, EvidenceConfig
 from bot.model import TIERS, EvidenceItem, EvidenceKind, Failure, ParsedRun, RunStatus, TestCase, TestStatus, TierResult
 
@@ -30,6 +35,22 @@ class InProgress:
 
     run_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class Vanished:
+    """A run dir that disappeared while it was being read: skipped (its row, if any, is retired later)."""
+
+    run_id: str
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A run dir the bot will not ingest (the reason is a note shown instead of the run)."""
+
+    run_id: str
+    reason: str
+    fingerprint: str
 
 
 @dataclass(frozen=True)
@@ -84,20 +105,69 @@ def read_run(
     snap: Snapshot | None = None,
     now: float | None = None,
     ignore_log_lines: tuple[str, ...] = (),
-) -> ParsedRun | InProgress:
+) -> ParsedRun | InProgress | Vanished | Refused:
     """Read everything the bot needs from one run dir."""
     snap = snap or snapshot(run_dir, cfg)
-    now = time.time() if now is None else now
+    if has_controls(run_dir.name):
+        return Refused(run_dir.name, "run dir name holds control characters; not ingested", snap.fingerprint)
+    result = _read_run(run_dir, cfg, ev, snap, time.time() if now is None else now, ignore_log_lines)
+    if not run_dir.is_dir():  # removed while we read it: what we read is not a run
+        return Vanished(run_dir.name)
+    if isinstance(result, ParsedRun):
+        for field_name, value in (("recipe", result.recipe), ("version", result.version or "")):
+            if has_controls(value):
+                reason = f"{field_name} {escape_name(value)!r} holds control characters; not ingested"
+                return Refused(result.run_id, reason, snap.fingerprint)
+    return result
+
+
+def read_results(run_dir: Path, cfg: CcciConfig) -> dict[str, Any]:
+    """results.json as a dict, within the size and depth caps; ``Unsafe``/``ValueError``/``OSError`` if not."""
+    data = read_bytes_in_run(run_dir, cfg.results_name, cfg.max_results_bytes)
+    try:
+        loaded = json.loads(data.decode("utf-8", errors="replace"))
+    except RecursionError:
+        raise ValueError(f"nested deeper than {cfg.max_results_depth} levels") from None
+    if not isinstance(loaded, dict):
+        raise ValueError(f"expected a JSON object, got {type(loaded).__name__}")
+    if _depth_over(loaded, cfg.max_results_depth):
+        raise ValueError(f"nested deeper than {cfg.max_results_depth} levels")
+    return loaded
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether a parsed JSON value nests deeper than ``limit`` (iterative: no recursion to exhaust)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+    return False
+
+
+def _read_run(
+    run_dir: Path,
+    cfg: CcciConfig,
+    ev: EvidenceConfig,
+    snap: Snapshot,
+    now: float,
+    ignore_log_lines: tuple[str, ...],
+) -> ParsedRun | InProgress:
     run_id = run_dir.name
     settling = now - snap.newest_mtime < cfg.settle_s
     problems: list[EvidenceItem] = []
     raw: dict[str, Any] = {}
     if snap.has_results:
         try:
-            loaded = json.loads((run_dir / cfg.results_name).read_text(encoding="utf-8", errors="replace"))
-            if not isinstance(loaded, dict):
-                raise ValueError(f"expected a JSON object, got {type(loaded).__name__}")
-            raw = loaded
+            raw = read_results(run_dir, cfg)
+        except Unsafe as exc:
+            problems.append(
+                _problem("results-unreadable", run_id, cfg.results_name, f"{exc.reason}; status derived from JUnit")
+            )
         except (OSError, ValueError) as exc:
             if settling:
                 return InProgress(run_id, f"{cfg.results_name} unreadable while being written")
@@ -121,7 +191,12 @@ def read_run(
             )
         )
 
-    junits = [read_junit(run_dir / cfg.junit_dir / name, f"{cfg.junit_dir}/{name}") for name in snap.junit_files]
+    junits = [
+        read_junit(
+            run_dir / cfg.junit_dir / name, f"{cfg.junit_dir}/{name}", root=run_dir, max_text=ev.max_failure_chars
+        )
+        for name in snap.junit_files
+    ]
     for j in junits:
         if j.problem:
             problems.append(
@@ -148,14 +223,22 @@ def read_run(
         if t.status.is_failure
     ]
     failures += _failures_only_in_results(raw, tests, cfg)
+    if any(j.escaped for j in junits):
+        problems.append(
+            _problem("names-escaped", run_id, cfg.junit_dir, "test names with control characters are shown escaped")
+        )
     status, unverified = _status(tiers, tests, failures)
     recipe = _recipe(raw, run_dir, tests)
     started, finished = _times(raw, junits, tests, snap)
+    for key in ("started", "finished"):
+        if unusable_time(raw.get(key)):
+            text = f"{cfg.results_name}: {key} {str(raw.get(key))[:40]!r} is not a usable time; treated as missing"
+            problems.append(_problem("bad-time", run_id, cfg.results_name, escape_name(text)))
+    clone = dir_in_run(run_dir, f"abra/recipes/{recipe}") if not raw and "/" not in recipe else None
     run = ParsedRun(
         run_id=run_id,  # the dir name: links and cc-ci's dashboard use it, whatever results.json says
         recipe=recipe,
-        version=_opt_str(raw.get("version"))
-        or (None if raw else checked_out_tag(run_dir / "abra" / "recipes" / recipe)),
+        version=_opt_str(raw.get("version")) or (checked_out_tag(clone, run_dir) if clone else None),
         pr=_opt_str(raw.get("pr")),
         ref=_opt_str(raw.get("ref")),
         started=started,
@@ -187,6 +270,11 @@ def _first_line(text: str) -> str:
     return ""
 
 
+def _list(value: Any) -> list[Any]:
+    """A list from results.json, or nothing when the field has another shape."""
+    return value if isinstance(value, list) else []
+
+
 def _opt_str(value: Any) -> str | None:
     if value is None or value == "":
         return None
@@ -196,9 +284,9 @@ def _opt_str(value: Any) -> str | None:
 def _tiers(raw: dict[str, Any], junits: list[JunitFile]) -> list[TierResult]:
     """results.json's stages and rungs win; tiers seen only in JUnit are added from their tests."""
     found: dict[str, TestStatus] = {}
-    for stage in raw.get("stages") or []:
+    for stage in _list(raw.get("stages")):
         if isinstance(stage, dict) and stage.get("name"):
-            found[str(stage["name"])] = TestStatus.parse(stage.get("status"))
+            found[escape_name(str(stage["name"]))] = TestStatus.parse(stage.get("status"))
     rungs = raw.get("rungs")
     items: list[tuple[Any, Any]] = []
     if isinstance(rungs, dict):
@@ -209,9 +297,10 @@ def _tiers(raw: dict[str, Any], junits: list[JunitFile]) -> list[TierResult]:
         if not name:
             continue
         status = TestStatus.parse(value.get("status") if isinstance(value, dict) else value)
-        current = found.get(str(name))
+        key = escape_name(str(name))
+        current = found.get(key)
         if current is None or (status is TestStatus.UNVER and not current.is_failure):
-            found[str(name)] = status
+            found[key] = status
     for j in junits:
         if j.tier in found:
             continue
@@ -231,14 +320,14 @@ def _failures_only_in_results(raw: dict[str, Any], tests: list[TestCase], cfg: C
     """A test results.json calls failed but no JUnit file shows (JUnit lost): still a failure."""
     seen = {(t.tier, t.name) for t in tests}
     out: list[Failure] = []
-    for stage in raw.get("stages") or []:
+    for stage in _list(raw.get("stages")):
         if not isinstance(stage, dict):
             continue
-        for test in stage.get("tests") or []:
+        for test in _list(stage.get("tests")):
             if not isinstance(test, dict):
                 continue
-            name = str(test.get("name") or "?")
-            tier = str(stage.get("name") or "?")
+            name = escape_name(str(test.get("name") or "?"))
+            tier = escape_name(str(stage.get("name") or "?"))
             if TestStatus.parse(test.get("status")).is_failure and (tier, name) not in seen:
                 note = f"failed per {cfg.results_name}; no JUnit record of it"
                 out.append(Failure(tier, "unknown", name, note, note, cfg.results_name))
@@ -259,8 +348,9 @@ def _status(tiers: list[TierResult], tests: list[TestCase], failures: list[Failu
 def _recipe(raw: dict[str, Any], run_dir: Path, tests: list[TestCase]) -> str:
     if raw.get("recipe"):
         return str(raw["recipe"])
+    recipes = dir_in_run(run_dir, "abra/recipes")
     try:
-        clones = [p.name for p in (run_dir / "abra" / "recipes").iterdir() if p.is_dir()]
+        clones = [p.name for p in recipes.iterdir() if p.is_dir()] if recipes else []
     except OSError:
         clones = []
     if len(clones) == 1:
@@ -275,7 +365,7 @@ def _recipe(raw: dict[str, Any], run_dir: Path, tests: list[TestCase]) -> str:
 def _times(
     raw: dict[str, Any], junits: list[JunitFile], tests: list[TestCase], snap: Snapshot
 ) -> tuple[float | None, float | None]:
-    finished = parse_time(raw.get("finished")) or (snap.newest_mtime or None)
+    finished = parse_time(raw.get("finished")) or (snap.newest_mtime if usable(snap.newest_mtime) else None)
     started = parse_time(raw.get("started"))
     if started is None:
         stamps = [j.timestamp for j in junits if j.timestamp is not None]
@@ -283,6 +373,8 @@ def _times(
             started = min(stamps)
         elif finished is not None:
             started = finished - sum(t.ms for t in tests) / 1000.0
+    if started is not None and not usable(started):
+        started = None
     return started, finished
 
 
@@ -295,7 +387,14 @@ def _log_evidence(
         needles = [f"tier {t.name}" for t in run.tiers if t.status is TestStatus.UNVER]
     if not needles:
         return []
-    scan = scan_log(run_dir / cfg.log_name, needles, context=ev.context_lines, max_hits=ev.max_log_hits, ignore=ignore)
+    scan = scan_log(
+        run_dir / cfg.log_name,
+        needles,
+        context=ev.context_lines,
+        max_hits=ev.max_log_hits,
+        ignore=ignore,
+        root=run_dir,
+    )
     if scan.problem:
         return [_problem(EvidenceKind.LOG_UNREADABLE, run.run_id, cfg.log_name, scan.problem)]
     return [

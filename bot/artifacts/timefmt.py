@@ -2,18 +2,43 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
 _COMPACT = re.compile(r"^(\d{8})T(\d{6})(?:\.\d+)?Z?$")
+# Times outside [2000, 2100) are absurd for a CI run: one ``1e20`` would otherwise be "the latest run"
+# forever and break every date formatting. Such values are treated as missing.
+EARLIEST = 946684800.0  # 2000-01-01T00:00:00Z
+LATEST = 4102444800.0  # 2100-01-01T00:00:00Z
+
+
+def usable(ts: float | None) -> bool:
+    """Whether ``ts`` is a finite epoch time inside the accepted range."""
+    return ts is not None and math.isfinite(ts) and EARLIEST <= ts < LATEST
 
 
 def parse_time(value: object) -> float | None:
-    """Return epoch seconds, or ``None`` when the value is absent or unreadable (never raises)."""
+    """Return epoch seconds, or ``None`` when the value is absent, unreadable or absurd (never raises)."""
+    parsed = _parse(value)
+    return parsed if usable(parsed) else None
+
+
+def unusable_time(value: object) -> bool:
+    """A value that is present but is not a usable time (for a note on the run)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return False
+    return parse_time(value) is None
+
+
+def _parse(value: object) -> float | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int too large for a float
+            return None
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip()
@@ -32,25 +57,30 @@ def parse_time(value: object) -> float | None:
             return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+    try:
+        return parsed.timestamp()
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def iso(ts: float | None) -> str | None:
-    """Epoch seconds to ``2026-06-14T03:21:40Z``."""
-    if ts is None:
+    """Epoch seconds to ``2026-06-14T03:21:40Z`` (None for none or an absurd value)."""
+    if ts is None or not usable(ts):
         return None
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def short(ts: float | None) -> str:
     """Compact human form for terminals and chat: ``2026-06-14 03:21``."""
-    if ts is None:
+    if ts is None or not usable(ts):
         return "?"
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def age(seconds: float) -> str:
     """``3d 4h`` style durations."""
+    if not math.isfinite(seconds):
+        return "?"
     seconds = max(0, int(seconds))
     days, rest = divmod(seconds, 86400)
     hours, rest = divmod(rest, 3600)

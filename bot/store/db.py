@@ -49,7 +49,14 @@ class SweepResult(NamedTuple):
     finished: float | None
 
 
-_RUN_COLUMNS = "run_id, recipe, version, pr, started, finished, status, unverified, kind, sweep_id, derived"
+UNKNOWN_RECIPE = "unknown"  # what artifacts.rundir calls a run whose recipe it could not tell
+
+_RUN_COLUMNS = "run_id, recipe, version, pr, started, finished, status, unverified, kind, sweep_id, derived, retired_at"
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def _run_row(row: sqlite3.Row) -> RunRow:
@@ -65,7 +72,22 @@ def _run_row(row: sqlite3.Row) -> RunRow:
         kind=RunKind(row["kind"]),
         sweep_id=row["sweep_id"],
         derived=bool(row["derived"]),
+        retired_at=row["retired_at"],
     )
+
+
+def _wal(conn: sqlite3.Connection, patience_s: float = 30.0) -> None:
+    """Switch to WAL. Another process opening the same new file at the same moment can make the switch
+    report "locked" without waiting on the busy timeout, so it is retried for a while."""
+    deadline = time.monotonic() + patience_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)  # back off before asking SQLite again; not synchronisation with anything
 
 
 class Store:
@@ -77,7 +99,7 @@ class Store:
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
+        _wal(self._conn)
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self.schema_version = migrate(self._conn)
 
@@ -112,7 +134,61 @@ class Store:
     # --- ingest --------------------------------------------------------------------------------
 
     def fingerprints(self) -> dict[str, str]:
-        return {r["run_id"]: r["fingerprint"] for r in self._query("SELECT run_id, fingerprint FROM runs")}
+        """run_id → fingerprint of what was last read: stored runs and refused dirs alike."""
+        rows = self._query("SELECT run_id, fingerprint FROM runs UNION ALL SELECT run_id, fingerprint FROM run_notes")
+        return {r["run_id"]: r["fingerprint"] for r in rows}
+
+    def run_directories(self) -> dict[str, str]:
+        """run_id → the dir a stored run was read from (to find runs whose dir is gone)."""
+        rows = self._query("SELECT run_id, directory FROM runs WHERE retired_at IS NULL")
+        return {r["run_id"]: r["directory"] for r in rows}
+
+    def note_refused(self, run_id: str, fingerprint: str, note: str) -> None:
+        """A run dir the bot refuses: remember why (and its fingerprint); drop any earlier reading of it."""
+        with self._tx() as c:
+            self._forget(c, [run_id])
+            c.execute(
+                "INSERT OR REPLACE INTO run_notes (run_id, fingerprint, note, noted_at) VALUES (?,?,?,?)",
+                (run_id, fingerprint, note, time.time()),
+            )
+
+    def run_notes(self) -> dict[str, str]:
+        return {r["run_id"]: r["note"] for r in self._query("SELECT run_id, note FROM run_notes")}
+
+    def forget_notes(self, run_ids: Iterable[str]) -> None:
+        with self._tx() as c:
+            c.executemany("DELETE FROM run_notes WHERE run_id = ?", [(r,) for r in run_ids])
+
+    def retire_runs(self, run_ids: list[str], now: float) -> list[str]:
+        """Runs whose dir is gone: the row stays as history, marked retired (its files are not offered).
+
+        A row that never knew its recipe (``unknown``, derived from what little was there) carries
+        nothing once its dir is gone, so it is removed instead. Returns the recipes affected."""
+        if not run_ids:
+            return []
+        recipes: set[str] = set()
+        with self._tx() as c:
+            for chunk in _chunks(run_ids, 500):
+                marks = ",".join("?" * len(chunk))
+                rows = c.execute(f"SELECT run_id, recipe FROM runs WHERE run_id IN ({marks})", chunk)  # noqa: S608
+                for run_id, recipe in rows.fetchall():
+                    recipes.add(recipe)
+                    if recipe == UNKNOWN_RECIPE:
+                        self._forget(c, [run_id])
+            c.executemany("UPDATE runs SET retired_at = ? WHERE run_id = ?", [(now, r) for r in run_ids])
+            c.executemany("DELETE FROM run_notes WHERE run_id = ?", [(r,) for r in run_ids])
+        return sorted(recipes)
+
+    def retired(self) -> dict[str, float]:
+        """run_id → when its dir was found gone."""
+        rows = self._query("SELECT run_id, retired_at FROM runs WHERE retired_at IS NOT NULL")
+        return {r[0]: r[1] for r in rows}
+
+    @staticmethod
+    def _forget(c: sqlite3.Connection, run_ids: list[str]) -> None:
+        ids = [(r,) for r in run_ids]
+        for table in ("tiers", "testcases", "failures", "evidence", "verdicts", "runs"):
+            c.executemany(f"DELETE FROM {table} WHERE run_id = ?", ids)  # noqa: S608 - fixed names
 
     def save_runs(self, runs: list[ParsedRun]) -> None:
         """Replace everything stored about these runs in one transaction (idempotent)."""
@@ -121,7 +197,7 @@ class Store:
         now = time.time()
         ids = [(r.run_id,) for r in runs]
         with self._tx() as c:
-            for table in ("tiers", "testcases", "failures", "evidence"):
+            for table in ("tiers", "testcases", "failures", "evidence", "run_notes"):
                 c.executemany(f"DELETE FROM {table} WHERE run_id = ?", ids)  # noqa: S608 - fixed names
             c.executemany(
                 """INSERT INTO runs (run_id, recipe, version, pr, ref, started, finished, status, unverified,
@@ -131,7 +207,7 @@ class Store:
                        pr=excluded.pr, ref=excluded.ref, started=excluded.started, finished=excluded.finished,
                        status=excluded.status, unverified=excluded.unverified, derived=excluded.derived,
                        fingerprint=excluded.fingerprint, directory=excluded.directory,
-                       raw_json=excluded.raw_json, ingested_at=excluded.ingested_at""",
+                       raw_json=excluded.raw_json, ingested_at=excluded.ingested_at, retired_at=NULL""",
                 [
                     (
                         r.run_id,

@@ -184,16 +184,70 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE reruns ADD COLUMN result TEXT;
     """,
+    # 7: hostile run dirs. run_notes: dirs the bot refused (control characters in a name), with their
+    # fingerprint so an unchanged one is not read again. runs.retired_at: when the run's dir was found
+    # gone; the row stays (it is history) but its files are no longer offered. Rows with absurd times
+    # or names with non-printable characters are read again.
+    """
+    CREATE TABLE run_notes (
+        run_id TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        note TEXT NOT NULL,
+        noted_at REAL NOT NULL
+    );
+    ALTER TABLE runs ADD COLUMN retired_at REAL;
+    UPDATE runs SET fingerprint = ''
+        WHERE finished IS NOT NULL AND (finished < 946684800 OR finished >= 4102444800)
+           OR started IS NOT NULL AND (started < 946684800 OR started >= 4102444800)
+           OR run_id GLOB '*[^ -~]*' OR recipe GLOB '*[^ -~]*' OR version GLOB '*[^ -~]*';
+    UPDATE runs SET finished = NULL WHERE finished < 946684800 OR finished >= 4102444800;
+    UPDATE runs SET started = NULL WHERE started < 946684800 OR started >= 4102444800;
+    """,
 )
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Bring the database to the latest version; return that version."""
+    """Bring the database to the latest version; return that version.
+
+    Several processes may open a new data dir at once (the bot, a CLI, ``ccci-bot web``): each migration
+    runs in a ``BEGIN IMMEDIATE`` transaction that reads the version again once it holds the write lock,
+    so the second process waits (busy timeout) and then finds the work done instead of repeating it.
+    """
+    version = _version(conn)
+    while version < len(MIGRATIONS):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = _version(conn)  # another process may have migrated while we waited for the lock
+            if version < len(MIGRATIONS):
+                for statement in _statements(MIGRATIONS[version]):
+                    conn.execute(statement)
+                version += 1
+                conn.execute(f"PRAGMA user_version = {version}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return version
+
+
+def _version(conn: sqlite3.Connection) -> int:
     current = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if current > len(MIGRATIONS):
         raise RuntimeError(
             f"database schema version {current} is newer than this bot knows ({len(MIGRATIONS)}); upgrade the bot"
         )
-    for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
-        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
-    return len(MIGRATIONS)
+    return current
+
+
+def _statements(script: str) -> list[str]:
+    """A migration script split into complete statements (``executescript`` would commit first)."""
+    out: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            out.append(current.strip())
+            current = ""
+    if current.strip():
+        out.append(current.strip())
+    return [s for s in out if s]

@@ -13,6 +13,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from bot.artifacts.logscan import scan_log
+from bot.artifacts.safeopen import dir_in_run
 from bot.config import Config
 from bot.evidence import reruns_of, target_run
 from bot.kb import KnowledgeBase
@@ -60,6 +61,7 @@ def _log_signatures(kb: KnowledgeBase, config: Config, run_id: str, run_dir: Pat
         context=max(window, config.evidence.context_lines),
         max_hits=LOG_SIGNATURE_HITS,
         ignore=kb.nonfatal.line_markers,
+        root=run_dir,
     )
     hits: list[SignatureHit] = []
     for h in scan.hits:
@@ -130,8 +132,11 @@ def gather(
 
 
 def _clone_of(config: Config, run_dir: Path, recipe: str) -> Path | None:
-    candidates = [run_dir / "abra" / "recipes" / recipe]
-    if config.ccci.recipes_dir is not None:
+    """The run's own clone only when its real path is inside the run (git must not be pointed elsewhere);
+    the operator's ``recipes_dir`` is trusted."""
+    in_run = dir_in_run(run_dir, f"abra/recipes/{recipe}") if "/" not in recipe else None
+    candidates = [in_run] if in_run is not None and dir_in_run(in_run, ".git") is not None else []
+    if config.ccci.recipes_dir is not None and "/" not in recipe and recipe not in ("", ".", ".."):
         candidates.append(config.ccci.recipes_dir / recipe)
     return next((c for c in candidates if (c / ".git").exists()), None)
 

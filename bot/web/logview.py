@@ -24,6 +24,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.artifacts.safeopen import open_regular
+
 BLOCK_BYTES = 4 * 1024 * 1024
 DEFAULT_STRIDE = 4096
 # Lines so long that `stride` of them span more than this get an extra index entry, so the count
@@ -340,7 +342,7 @@ def read_page(
     ``FileNotFoundError``.
     """
     _check(start_line, count)
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         index = _CACHE.get(path, handle, stride, block_bytes)
         return _page(path, handle, index, start_line, count)
 
@@ -356,7 +358,7 @@ def read_tail(
     until the file changes.
     """
     _check(1, count)
-    with path.open("rb") as handle:
+    with open_regular(path) as handle:
         index = _CACHE.get(path, handle, stride, block_bytes)
         total = index.finish(handle)
         return _page(path, handle, index, max(1, total - count + 1), count)
