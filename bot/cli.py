@@ -22,6 +22,7 @@ from bot.render import to_json, to_text
 from bot.render.jsonview import ingest_json, reclassify_json
 from bot.render.text import ingest_text, reclassify_text
 from bot.service import Service
+from bot.masking import Masker, mask_content
 from commands import Context, UsageError, registry
 
 EXIT_BAD_INPUT = 2
@@ -98,8 +99,9 @@ def config_from(args: argparse.Namespace) -> Config:
     )
 
 
-def _emit(data: Any, as_json: bool, text: str) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False) if as_json else text)
+def _emit(data: Any, as_json: bool, text: str, masker: Masker) -> None:
+    """Print an answer with the secrets masked, as chat and the pages would show it."""
+    print(masker.mask(json.dumps(mask_content(masker, data), indent=2, ensure_ascii=False) if as_json else text))
 
 
 async def _answer(args: argparse.Namespace, config: Config) -> int:
@@ -107,40 +109,41 @@ async def _answer(args: argparse.Namespace, config: Config) -> int:
     if problems:
         raise ConfigError("; ".join(problems))
     service = Service(config)
+    masker = Masker.from_environment(config.secret_envs)
     try:
         if args.command == "ingest":
             report = await service.ingest()
-            _emit(ingest_json(report), args.json, ingest_text(report))
+            _emit(ingest_json(report), args.json, ingest_text(report), masker)
             return 0
         if args.command == "reclassify":
             await service.ingest()
             done = await service.reclassify()
-            _emit(reclassify_json(done, service.kb), args.json, reclassify_text(done, service.kb))
+            _emit(reclassify_json(done, service.kb), args.json, reclassify_text(done, service.kb), masker)
             return 0
         if not args.no_ingest:
             await service.ingest()
         if args.command == "report":
-            return await _report(service, args)
+            return await _report(service, args, masker)
         command_args = [args.recipe] if args.command == "why" else ([args.sweep] if args.sweep else [])
         answer = await registry()[args.command].handler(Context(service), command_args)
-        _emit(to_json(answer), args.json, to_text(answer))
+        _emit(to_json(answer), args.json, to_text(answer), masker)
         return 0
     finally:
         service.close()
 
 
-async def _report(service: Service, args: argparse.Namespace) -> int:
+async def _report(service: Service, args: argparse.Namespace, masker: Masker) -> int:
     from bot.render import reports as render
 
     if args.which == "red":
         red = await service.red_report(time.time())
-        _emit(render.red_report_json(red), args.json, render.red_report(red).text)
+        _emit(render.red_report_json(red), args.json, render.red_report(red).text, masker)
         return 0
     if args.sweep is None and await asyncio.to_thread(service.store.latest_sweep_id) is None:
         raise UsageError("no sweep has been seen yet (check ccci.runs_dir)")
     sweep = await service.sweep_report(args.sweep)
     shown = render.whole(render.headline(sweep), render.details(sweep, service.config.reports.flip_window))
-    _emit(render.sweep_report_json(sweep), args.json, shown.text)
+    _emit(render.sweep_report_json(sweep), args.json, shown.text, masker)
     return 0
 
 

@@ -23,6 +23,7 @@ from bot.config import Config
 from bot.kb import load_nonfatal
 from bot.kinds import classify
 from bot.model import IngestReport, ParsedRun
+from bot.orphans import die_with_parent
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -141,6 +142,18 @@ def _read_all(
     if len(todo) <= PARALLEL_ABOVE or workers <= 1:
         yield from map(_read_one, todo)
         return
-    # forkserver: the bot has threads (asyncio, to_thread); forking a threaded process is unsafe.
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver")) as pool:
+    with worker_pool(workers) as pool:
         yield from pool.map(_read_one, todo, chunksize=64)
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool whose workers die with the process that made it (see :mod:`bot.orphans`).
+
+    forkserver: the bot has threads (asyncio, to_thread); forking a threaded process is unsafe.
+    """
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("forkserver"),
+        initializer=die_with_parent,
+        initargs=(os.getpid(),),
+    )

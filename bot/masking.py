@@ -1,5 +1,9 @@
 """Masking known secret values in text before it is shown, e.g. log lines on an evidence page.
 
+Each secret is also searched in the spellings it takes on the way out — HTML-escaped, JSON-escaped,
+URL-quoted — so a whole rendered page, JSON answer or chat body can be masked at the last step
+whatever was escaped before it (a page's name in a link, a tier name as a JSON key).
+
 All secrets are searched with one compiled regex, so a page costs one pass whatever the number of
 secrets, and text with no secret in it is returned untouched (the same object). Where occurrences
 overlap or touch (``abcdef`` and ``defghi`` in ``abcdefghi``) their union is masked, so no part of
@@ -8,17 +12,33 @@ either secret survives. Every mask has the same width, so it does not tell a sec
 
 from __future__ import annotations
 
+import html
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 
 MASK = "••••••"
 MIN_SECRET_CHARS = 4  # shorter values would mask ordinary words and numbers all over a log
 
 
+def _spellings(text: str) -> set[str]:
+    """``text`` as it reads once escaped for HTML, JSON or a URL."""
+    return {
+        text,
+        html.escape(text),
+        html.escape(text, quote=False),
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        json.dumps(text)[1:-1],
+        quote(text, safe=""),
+        quote(text, safe="/"),
+    }
+
+
 def _needles(secrets: Iterable[str]) -> list[str]:
-    """The strings to search for: each secret, and each line of a multi-line one.
+    """The strings to search for: each secret, and each line of a multi-line one, in every spelling.
 
     Pages are masked a line at a time, where a multi-line secret (a PEM key) never appears whole.
     """
@@ -26,9 +46,12 @@ def _needles(secrets: Iterable[str]) -> list[str]:
     for secret in secrets:
         if not secret:
             continue
-        found.add(secret)
+        parts = {secret}
         if "\n" in secret:
-            found.update(line.strip() for line in secret.splitlines())
+            parts.update(line.strip() for line in secret.splitlines())
+        for part in parts:
+            if len(part) >= MIN_SECRET_CHARS:
+                found.update(_spellings(part))
     return [s for s in found if len(s) >= MIN_SECRET_CHARS]
 
 
@@ -77,7 +100,7 @@ def mask_content(masker: Masker, value: Any) -> Any:
     if isinstance(value, str):
         return masker.mask(value)
     if isinstance(value, dict):
-        return {k: mask_content(masker, v) for k, v in value.items()}
+        return {mask_content(masker, k): mask_content(masker, v) for k, v in value.items()}
     if isinstance(value, list):
         return [mask_content(masker, v) for v in value]
     return value

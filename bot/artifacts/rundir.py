@@ -86,8 +86,12 @@ def snapshot(run_dir: Path | str, cfg: CcciConfig) -> Snapshot:
     try:
         with os.scandir(f"{base}/{cfg.junit_dir}") as entries:
             for entry in entries:
-                if entry.name.endswith(".xml") and entry.is_file():
-                    st = entry.stat()
+                # anything but a directory: a FIFO or a link elsewhere is listed, and becomes a note
+                if entry.name.endswith(".xml") and not entry.is_dir(follow_symlinks=False):
+                    try:
+                        st = entry.stat()
+                    except OSError:  # a dangling link
+                        st = entry.stat(follow_symlinks=False)
                     junit.append(entry.name)
                     parts.append(f"j/{entry.name}:{st.st_size}:{st.st_mtime_ns}")
                     newest = max(newest, st.st_mtime)

@@ -18,6 +18,7 @@ from bot.reruns.manager import RerunError, RerunManager
 from bot.reruns.states import NotifyKind, RerunState
 from bot.reruns.store import Rerun
 from bot.service import Service
+from bot.masking import Masker
 
 EXIT_BUSY = 3
 EXIT_RUNNER = 4
@@ -25,13 +26,14 @@ EXIT_RUNNER = 4
 
 async def rerun_command(config: Config, recipe: str, version: str | None, times: int, as_json: bool) -> int:
     service = Service(config)
+    masker = Masker.from_environment(config.secret_envs)
     try:
         await service.ingest()
         node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
 
         async def notify(rerun: Rerun, kind: NotifyKind, text: str) -> None:
             if kind is not NotifyKind.FINAL:
-                print(text, file=sys.stderr)
+                print(masker.mask(text), file=sys.stderr)
 
         manager = RerunManager(service, node, notify, asyncio.Event())
         try:
@@ -43,21 +45,23 @@ async def rerun_command(config: Config, recipe: str, version: str | None, times:
         final = await asyncio.to_thread(manager.store.get, rerun.id)
         if as_json:
             print(
-                json.dumps(
-                    {
-                        "rerun_id": final.id,
-                        "recipe": final.recipe,
-                        "version": final.version,
-                        "state": final.state,
-                        "result": final.result,
-                        "attempts": [asdict(a) for a in final.attempts],
-                        "report": final.message,
-                    },
-                    indent=2,
+                masker.mask(
+                    json.dumps(
+                        {
+                            "rerun_id": final.id,
+                            "recipe": final.recipe,
+                            "version": final.version,
+                            "state": final.state,
+                            "result": final.result,
+                            "attempts": [asdict(a) for a in final.attempts],
+                            "report": final.message,
+                        },
+                        indent=2,
+                    )
                 )
             )
         else:
-            print(final.message)
+            print(masker.mask(final.message))
         if final.state is RerunState.FAILED:
             return EXIT_BUSY
         return 0 if ran else EXIT_RUNNER

@@ -9,16 +9,19 @@ recipe clone under ``abra/`` and anything else in a run dir stay private.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from aiohttp import web
 
-from bot.artifacts.junit import read_junit
+from bot.artifacts.junit import JunitFile, tier_and_source
+from bot.artifacts.safeopen import open_regular
 from bot.evidence import cited_lines, run_evidence
 from bot.masking import Masker, mask_content
 from bot.metrics import Metrics
@@ -28,6 +31,7 @@ from bot.render import to_json
 from bot.render.jsonview import history_json
 from bot.render.reports import red_report_json, sweep_report_json
 from bot.service import Service
+from bot.store import Store
 from bot.web import logview, pages
 from bot.web.safefiles import ArtifactMissing, ArtifactRefused, resolve_artifact
 from bot.web.security import apply_headers, security_middlewares
@@ -99,21 +103,22 @@ async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 def _error(request: web.Request, status: int, message: str, extra: dict[str, Any] | None = None) -> web.Response:
     if _wants_json(request):
-        return web.json_response({"error": message, **(extra or {})}, status=status)
-    return web.Response(text=pages.error_page(status, message), content_type="text/html", status=status)
+        return _json(request, {"error": message, **(extra or {})}, status)
+    masked = request.app[MASKER].mask(pages.error_page(status, message))
+    return web.Response(text=masked, content_type="text/html", status=status)
 
 
-def _html(body: str) -> web.Response:
-    response = web.Response(text=body, content_type="text/html", charset="utf-8")
+def _html(request: web.Request, body: str) -> web.Response:
+    """A page, masked whole at the last step (names in links and titles included)."""
+    response = web.Response(text=request.app[MASKER].mask(body), content_type="text/html", charset="utf-8")
     response.enable_compression()  # gzip when the client accepts it: pages are read on phones too
     return response
 
 
-def _json(request: web.Request, data: Any) -> web.Response:
-    masked = mask_content(request.app[MASKER], data)
-    return web.Response(
-        text=json.dumps(masked, indent=2, ensure_ascii=False), content_type="application/json", charset="utf-8"
-    )
+def _json(request: web.Request, data: Any, status: int = 200) -> web.Response:
+    masker = request.app[MASKER]
+    text = masker.mask(json.dumps(mask_content(masker, data), indent=2, ensure_ascii=False))
+    return web.Response(text=text, content_type="application/json", charset="utf-8", status=status)
 
 
 def _int(request: web.Request, name: str, default: int | None = None, low: int = 1, high: int = 10**12) -> int | None:
@@ -132,7 +137,7 @@ async def index(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     latest = await asyncio.to_thread(service.store.latest_sweep_id)
     report = await service.sweep_report(latest) if latest else None
-    return _html(pages.index_page(report))
+    return _html(request, pages.index_page(report))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -157,7 +162,7 @@ async def recipe(request: web.Request) -> web.Response:
     name = request.match_info["recipe"]
     why = await service.why(name)
     history = await service.history(name, _int(request, "n", 30, high=500) or 30)
-    return _html(pages.recipe_page(why, history, request.app[MASKER], _served(service)))
+    return _html(request, pages.recipe_page(why, history, request.app[MASKER], _served(service)))
 
 
 async def _run(request: web.Request) -> RunRow:
@@ -171,9 +176,12 @@ async def _run(request: web.Request) -> RunRow:
 
 async def _run_dir(request: web.Request, run_id: str) -> Path:
     service = request.app[SERVICE]
+    row = await asyncio.to_thread(service.store.run, run_id)
     directory = await asyncio.to_thread(service.store.run_directory, run_id)
-    if directory is None:
+    if row is None or directory is None:
         raise UnknownNameError("run", run_id, [])
+    if row.retired_at is not None:
+        raise ArtifactMissing("the run's dir no longer exists (retired); its files are gone")
     return Path(directory)
 
 
@@ -191,33 +199,60 @@ async def run_redirect(request: web.Request) -> web.StreamResponse:
 
 
 def _artifacts(service: Service, run_dir: Path) -> list[tuple[str, int]]:
-    """The files the bot serves for a run: its results, its log, its JUnit files."""
+    """The files the bot serves for a run: its results, its log, its JUnit files — each only if it would
+    be served (a regular file inside the run), so a link to a file elsewhere is not even listed."""
     ccci = service.config.ccci
-    found: list[tuple[str, int]] = []
-    for name in (ccci.results_name, ccci.log_name):
-        path = run_dir / name
-        if path.is_file():
-            found.append((name, path.stat().st_size))
+    names = [ccci.results_name, ccci.log_name]
     junit = run_dir / ccci.junit_dir
-    if junit.is_dir():
-        for path in sorted(junit.glob("*.xml")):
-            if path.is_file():
-                found.append((f"{ccci.junit_dir}/{path.name}", path.stat().st_size))
+    with contextlib.suppress(OSError):
+        names += sorted(f"{ccci.junit_dir}/{p.name}" for p in junit.iterdir() if p.name.endswith(".xml"))
+    found: list[tuple[str, int]] = []
+    for name in names:
+        try:
+            path = resolve_artifact(run_dir, _roots(service), name)
+            found.append((name, path.stat().st_size))
+        except (ArtifactMissing, ArtifactRefused, OSError):
+            continue
     return found
+
+
+def stored_junit(store: Store, run_id: str, relative: str) -> JunitFile:
+    """A JUnit file as ingest read it (testcases, failure text, any problem), so a page costs a query
+    instead of parsing a file that may be 100 MB."""
+    tier, source = tier_and_source(PurePosixPath(relative).name)
+    out = JunitFile(path=Path(relative), tier=tier, source=source)
+    texts = {(f.tier, f.test): f for f in store.failures(run_id) if f.junit_file == relative}
+    for case in store.testcases(run_id):
+        if case.junit_file != relative:
+            continue
+        failure = texts.get((case.tier, case.name))
+        if failure is not None:
+            case = replace(case, message=failure.message, text=failure.text)
+        out.tests.append(case)
+    problems = [e.excerpt for e in store.evidence(run_id) if e.kind == "junit-unreadable" and e.path == relative]
+    if problems:
+        out.problem = "; ".join(problems)
+    elif not out.tests:
+        out.problem = "no testcases were read from this file at ingest"
+    return out
 
 
 async def run_view(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     row = await _run(request)
-    run_dir = await _run_dir(request, row.run_id)
     store = service.store
     tiers = await asyncio.to_thread(store.tiers, row.run_id)
     cases = await asyncio.to_thread(store.testcases, row.run_id)
     failures = await asyncio.to_thread(store.failures, row.run_id)
     verdict, evidence = await asyncio.to_thread(run_evidence, store, row.run_id)
-    artifacts = await asyncio.to_thread(_artifacts, service, run_dir)
-    masker = request.app[MASKER]
-    return _html(pages.run_page(row, tiers, cases, failures, verdict, evidence, artifacts, masker, _served(service)))
+    artifacts: list[tuple[str, int]] = []
+    if row.retired_at is None:  # a retired run is history: its files are gone
+        run_dir = await _run_dir(request, row.run_id)
+        artifacts = await asyncio.to_thread(_artifacts, service, run_dir)
+    page = pages.run_page(
+        row, tiers, cases, failures, verdict, evidence, artifacts, request.app[MASKER], _served(service)
+    )
+    return _html(request, page)
 
 
 async def log_view(request: web.Request) -> web.StreamResponse:
@@ -242,7 +277,7 @@ async def log_view(request: web.Request) -> web.StreamResponse:
         raise web.HTTPFound(f"{pages.run_href(row.run_id, 'log')}?line={first}#L{first}")
     else:
         page = await asyncio.to_thread(logview.read_page, path, 1, count)
-    return _html(pages.log_page(row.run_id, page, highlights, request.app[MASKER], count))
+    return _html(request, pages.log_page(row.run_id, page, highlights, request.app[MASKER], count))
 
 
 async def junit_view(request: web.Request) -> web.StreamResponse:
@@ -259,8 +294,8 @@ async def _junit(request: web.Request, name: str) -> web.StreamResponse:
         raise ArtifactRefused("only JUnit .xml files are served here")
     if request.query.get("raw"):
         return await _stream_masked(request, path)
-    junit = await asyncio.to_thread(read_junit, path, relative)
-    return _html(pages.junit_page(row.run_id, name, junit, request.app[MASKER]))
+    junit = await asyncio.to_thread(stored_junit, service.store, row.run_id, relative)
+    return _html(request, pages.junit_page(row.run_id, name, junit, request.app[MASKER]))
 
 
 async def artifact_view(request: web.Request) -> web.StreamResponse:
@@ -284,7 +319,7 @@ async def artifact_view(request: web.Request) -> web.StreamResponse:
 
 async def _blocks(path: Path) -> AsyncIterator[bytes]:
     """The file in blocks that end at a line break, so a secret is never split across two blocks."""
-    handle = await asyncio.to_thread(path.open, "rb")
+    handle = await asyncio.to_thread(open_regular, path)
     try:
         carry = b""
         while True:

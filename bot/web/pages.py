@@ -243,6 +243,8 @@ def run_page(
         f"{_run_cell(run.status, run.unverified, run.status.value)} {escape(run.status.value)}</p>",
         f"<p>{tier_cells}</p>",
     ]
+    if run.retired_at is not None:
+        body.append(f'<p class="muted">The run dir no longer exists (found gone {short(run.retired_at)}).</p>')
     if run.status is RunStatus.RED:
         body.append(f"<h2>Verdict</h2><p>{_verdict(verdict)}")
         body.append(f" — {escape(masker.mask(verdict.reason))}</p>" if verdict else "</p>")
