@@ -126,3 +126,11 @@ def fetch_all(config: Config, masker: Masker, paths: list[str]) -> dict[str, tup
         return asyncio.run(scenario())
     finally:
         service.close()
+
+
+def park(pid_dir: str) -> None:
+    """A pool task that records its worker's pid and then never returns (stands in for a long read)."""
+    import os
+
+    Path(pid_dir, str(os.getpid())).write_text("")
+    threading.Event().wait()
