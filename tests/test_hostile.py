@@ -45,16 +45,11 @@ def _notes(site: Site, run_id: str = RUN_ID) -> list[str]:
     return [f"{e.kind}: {e.excerpt}" for e in site.store.evidence(run_id)]
 
 
-def _why_text(site: Site, config: object) -> str:
+def _why_text(site: Site) -> str:
     return to_text(evidence_mod.why(site.store, site.config, RECIPE))
 
 
 # --- 1. confinement ---------------------------------------------------------------------------------
-
-
-def _link_outside(tmp_path: Path) -> Callable[[Path], None]:
-    target = outside_file(tmp_path)
-    return lambda p: p.symlink_to(target)
 
 
 HOSTILE_FILES: dict[str, Callable[[Path, Path], None]] = {
@@ -76,7 +71,7 @@ def test_a_hostile_log_is_a_note_never_content(site: Site, junit: Path, tmp_path
     assert site.store.run(RUN_ID) is not None
     notes = _notes(site)
     assert any(n.startswith("log-unreadable: run.log is not a regular file inside the run") for n in notes), notes
-    text = _why_text(site, config)
+    text = _why_text(site)
     assert "run.log is not a regular file inside the run" in text
     assert OUTSIDE_TEXT not in text
     pages = fetch_all(config, Masker(()), [f"/runs/{RUN_ID}/", f"/recipes/{RECIPE}", f"/api/why/{RECIPE}"])
@@ -349,3 +344,64 @@ def test_test_names_with_control_characters_are_shown_escaped(
     assert main(["why", RECIPE, "--no-ingest", *flags]) == 0
     out = capsys.readouterr().out
     assert "\nFORGED" not in out and "\x9b" not in out and "FORGED" in out
+
+
+# --- 2. work per request ----------------------------------------------------------------------------
+
+
+def test_a_cancelled_count_stops_and_the_next_reader_continues(tmp_path: Path) -> None:
+    import threading
+
+    from bot.web import logview
+
+    log = tmp_path / "big.log"
+    log.write_bytes(b"a line of the runner log\n" * 400_000)  # ~10 MB
+    logview.clear_cache()
+    cancel = threading.Event()
+    cancel.set()
+    with logview.cancellable(cancel), pytest.raises(logview.Cancelled):
+        logview.read_tail(log, 10, block_bytes=64 * 1024)
+    index = logview.cached_index(log, block_bytes=64 * 1024)
+    assert index is not None and not index.complete  # it stopped before counting the file
+    page = logview.read_tail(log, 10, block_bytes=64 * 1024)
+    assert page.total_lines == 400_000
+
+
+def test_healthz_is_answered_while_every_page_thread_is_busy(site: Site) -> None:
+    import asyncio
+    import threading
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.metrics import Metrics
+    from bot.web.app import FILE_WORK, make_app
+
+    service = Service(site.config)
+    release = threading.Event()
+
+    async def scenario() -> None:
+        app = make_app(service, Masker(()), Metrics(service.store))
+        async with TestClient(TestServer(app)) as client:
+            work = app[FILE_WORK]
+            busy = [asyncio.ensure_future(work.run(600, release.wait)) for _ in range(4)]  # 2 threads, 4 jobs
+            health = await client.get("/healthz")
+            assert health.status == 200 and (await health.json())["ok"] is True
+            assert not any(b.done() for b in busy)  # the page threads were all still busy meanwhile
+            release.set()
+            await asyncio.gather(*busy)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        service.close()
+
+
+def test_a_page_over_its_time_is_a_clear_503(site: Site, junit: Path) -> None:
+    run = make_run(site.runs_dir, junit)
+    (run / "run.log").write_bytes(b"x\n" * 20_000_000)  # 40 MB: counting it takes many blocks
+    config = settled(site.config)
+    config = replace(config, web=replace(config.web, request_timeout_s=0.001))
+    got = fetch_all(config, Masker(()), [f"/runs/{RUN_ID}/log?tail=1"])
+    status, body = got[f"/runs/{RUN_ID}/log?tail=1"]
+    assert status == 503 and "web.request_timeout_s" in body

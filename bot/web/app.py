@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -37,11 +39,53 @@ from bot.web.safefiles import ArtifactMissing, ArtifactRefused, resolve_artifact
 from bot.web.security import apply_headers, security_middlewares
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RAW_BLOCK = 1 << 20
 MAX_HISTORY = 50
 
+
+class FileWork:
+    """The pages' file work (counting and paging logs) on threads of its own, each job cancellable.
+
+    Store queries (and so ``/healthz``) use the default executor, which big-log requests therefore
+    never fill. A job stops at its next block when its request times out (``web.request_timeout_s``),
+    when the client goes away (the handler is cancelled), or when the server shuts down.
+    """
+
+    def __init__(self, workers: int = 2) -> None:
+        self.pool = ThreadPoolExecutor(workers, thread_name_prefix="ccci-pages")
+        self.active: set[threading.Event] = set()
+
+    async def run(self, timeout: float, fn: Callable[..., T], *args: Any) -> T:
+        cancel = threading.Event()
+        self.active.add(cancel)
+
+        def job() -> T:
+            with logview.cancellable(cancel):
+                logview.check_cancel()  # abandoned while it waited for a thread
+                return fn(*args)
+
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.get_running_loop().run_in_executor(self.pool, job)
+        except TimeoutError:
+            raise web.HTTPServiceUnavailable(
+                reason=f"this page took longer than {timeout:g} s (web.request_timeout_s); the work done is kept, "
+                "so asking again continues it"
+            ) from None
+        finally:
+            cancel.set()
+            self.active.discard(cancel)
+
+    def close(self) -> None:
+        for cancel in list(self.active):
+            cancel.set()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
 SERVICE: web.AppKey[Service] = web.AppKey("service", Service)
+FILE_WORK: web.AppKey[FileWork] = web.AppKey("file_work", FileWork)
 MASKER: web.AppKey[Masker] = web.AppKey("masker", Masker)
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
 
@@ -52,6 +96,12 @@ def make_app(service: Service, masker: Masker, metrics: Metrics | None = None) -
     app[SERVICE] = service
     app[MASKER] = masker
     app[METRICS] = metrics or Metrics(service.store)
+    app[FILE_WORK] = FileWork()
+
+    async def stop_file_work(app: web.Application) -> None:
+        app[FILE_WORK].close()  # a shutdown does not wait for a GiB of counting
+
+    app.on_shutdown.append(stop_file_work)
     app.add_routes(
         [
             web.get("/", index),
@@ -266,17 +316,18 @@ async def log_view(request: web.Request) -> web.StreamResponse:
     # the failure lines a reader wants to see first
     highlights = await asyncio.to_thread(cited_lines, service.store, row.run_id, service.config.ccci.log_name)
     line, start = _int(request, "line"), _int(request, "start")
+    work, timeout = request.app[FILE_WORK], service.config.web.request_timeout_s
     if line is not None:
-        page = await asyncio.to_thread(logview.page_around, path, line, count)
+        page = await work.run(timeout, logview.page_around, path, line, count)
     elif start is not None:
-        page = await asyncio.to_thread(logview.read_page, path, start, count)
+        page = await work.run(timeout, logview.read_page, path, start, count)
     elif request.query.get("tail"):
-        page = await asyncio.to_thread(logview.read_tail, path, count)
+        page = await work.run(timeout, logview.read_tail, path, count)
     elif highlights:  # open on the first failure line: the fragment makes the browser scroll to it
         first = min(highlights)
         raise web.HTTPFound(f"{pages.run_href(row.run_id, 'log')}?line={first}#L{first}")
     else:
-        page = await asyncio.to_thread(logview.read_page, path, 1, count)
+        page = await work.run(timeout, logview.read_page, path, 1, count)
     return _html(request, pages.log_page(row.run_id, page, highlights, request.app[MASKER], count))
 
 

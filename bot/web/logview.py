@@ -21,10 +21,36 @@ import threading
 from array import array
 from bisect import bisect_right
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.artifacts.safeopen import open_regular
+
+
+class Cancelled(Exception):
+    """The request that wanted this page is gone or out of time; the counting done so far is kept."""
+
+
+_LOCAL = threading.local()
+
+
+@contextmanager
+def cancellable(cancel: threading.Event) -> Iterator[None]:
+    """Within this block (in this thread), counting a log stops at the next block once ``cancel`` is set."""
+    _LOCAL.cancel = cancel
+    try:
+        yield
+    finally:
+        _LOCAL.cancel = None
+
+
+def check_cancel() -> None:
+    cancel: threading.Event | None = getattr(_LOCAL, "cancel", None)
+    if cancel is not None and cancel.is_set():
+        raise Cancelled
+
 
 BLOCK_BYTES = 4 * 1024 * 1024
 DEFAULT_STRIDE = 4096
@@ -134,6 +160,7 @@ class LineIndex:
         buf = bytearray(self.block_bytes)
         view = memoryview(buf)
         while not self.complete:
+            check_cancel()  # between blocks: the index stays consistent and the next reader continues
             base = self._scanned
             handle.seek(base)
             n = handle.readinto(view[: min(self.block_bytes, self.size - base)])

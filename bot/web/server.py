@@ -16,7 +16,8 @@ def split_listen(listen: str) -> tuple[str, int]:
 
 async def start_server(app: web.Application, listen: str) -> web.AppRunner:
     """Serve ``app`` on ``host:port``; the caller cleans up the returned runner on shutdown."""
-    runner = web.AppRunner(app, access_log=None)
+    # handler_cancellation: a client that goes away cancels its handler, which stops its file work
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
     host, port = split_listen(listen)
     site = web.TCPSite(runner, host, port)
