@@ -110,6 +110,7 @@ def ingest_json(r: IngestReport) -> dict[str, Any]:
         "in_progress": r.in_progress,
         "canonicals": r.canonicals,
         "problems": r.problems,
+        "retired": r.retired,
         "seconds": round(r.seconds, 3),
     }
 

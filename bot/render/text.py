@@ -115,6 +115,8 @@ def ingest_text(r: IngestReport) -> str:
         lines.append(f"  new: {shown}")
     if r.in_progress:
         lines.append(f"  in progress (retried next scan): {', '.join(r.in_progress)}")
+    if r.retired:
+        lines.append(f"  retired (run dir gone; kept as history): {', '.join(r.retired)}")
     for p in r.problems[:50]:
         lines.append(f"  ! {p}")
     if len(r.problems) > 50:
