@@ -405,3 +405,15 @@ def test_a_page_over_its_time_is_a_clear_503(site: Site, junit: Path) -> None:
     got = fetch_all(config, Masker(()), [f"/runs/{RUN_ID}/log?tail=1"])
     status, body = got[f"/runs/{RUN_ID}/log?tail=1"]
     assert status == 503 and "web.request_timeout_s" in body
+
+
+def test_a_hostile_canonical_record_is_a_problem_not_a_hang(site: Site, tmp_path: Path) -> None:
+    (site.warm_dir / "fifo-recipe").mkdir()
+    os.mkfifo(site.warm_dir / "fifo-recipe" / "canonical.json")
+    (site.warm_dir / "linked-recipe").mkdir()
+    (site.warm_dir / "linked-recipe" / "canonical.json").symlink_to(outside_file(tmp_path))
+    report = guarded_ingest(site.store, site.config)
+    problems = "\n".join(report.problems)
+    assert "canonical.json is not a regular file inside the run (a FIFO)" in problems
+    assert "canonical.json is not a regular file inside the run (it leads outside" in problems
+    assert "OUTSIDE-SECRET" not in problems

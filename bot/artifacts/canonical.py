@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bot.artifacts.safeopen import Unsafe, read_bytes_in_run
 from bot.artifacts.timefmt import parse_time
 from bot.model import Canonical
+
+MAX_BYTES = 1024 * 1024  # a canonical record is a few hundred bytes
 
 
 def read_canonicals(warm_dir: Path, name: str) -> tuple[list[Canonical], list[str]]:
@@ -19,13 +22,17 @@ def read_canonicals(warm_dir: Path, name: str) -> tuple[list[Canonical], list[st
         return found, problems
     for recipe_dir in recipe_dirs:
         path = recipe_dir / name
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():
             continue
         try:
-            data = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+            # same rules as a run's files: a regular file inside its dir, and small
+            data = json.loads(read_bytes_in_run(recipe_dir, name, MAX_BYTES).decode("utf-8", errors="replace"))
             if not isinstance(data, dict) or not data.get("version"):
                 raise ValueError("expected an object with a version")
-        except (OSError, ValueError) as exc:
+        except Unsafe as exc:
+            problems.append(f"{path}: {exc.reason}")
+            continue
+        except (OSError, ValueError, RecursionError) as exc:
             problems.append(f"{path}: unreadable canonical record ({exc})")
             continue
         found.append(
