@@ -417,3 +417,61 @@ def test_a_hostile_canonical_record_is_a_problem_not_a_hang(site: Site, tmp_path
     assert "canonical.json is not a regular file inside the run (a FIFO)" in problems
     assert "canonical.json is not a regular file inside the run (it leads outside" in problems
     assert "OUTSIDE-SECRET" not in problems
+
+
+def test_a_client_that_goes_away_stops_its_page_work(site: Site, junit: Path) -> None:
+    """A tail of an 8 GiB (sparse) log is asked for and the client leaves: the count stops, unfinished."""
+    import asyncio
+    import time
+
+    from bot.metrics import Metrics
+    from bot.scaffold.devserver.process import free_port
+    from bot.web import logview
+    from bot.web.app import FILE_WORK, make_app
+    from bot.web.server import start_server
+
+    run = make_run(site.runs_dir, junit)
+    config = settled(site.config)
+    guarded_ingest(site.store, config)
+    with (run / "run.log").open("wb") as f:
+        f.truncate(8 * 1024**3)  # sparse: no disk, but every byte must be read to count lines
+    service = Service(config)
+    logview.clear_cache()
+
+    async def scenario() -> None:
+        app = make_app(service, Masker(()), Metrics(service.store))
+        port = free_port()
+        runner = await start_server(app, f"127.0.0.1:{port}")
+        try:
+            work = app[FILE_WORK]
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(f"GET /runs/{RUN_ID}/log?tail=1 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            await writer.drain()
+            deadline = time.monotonic() + 60
+            while not work.active:  # the count has started
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.01)
+            writer.transport.abort()  # the client goes away mid-count
+            while work.active:
+                assert time.monotonic() < deadline, "the page work went on after the client left"
+                await asyncio.sleep(0.01)
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        service.close()
+    index = logview.cached_index(Path(os.path.realpath(run / "run.log")))
+    assert index is not None and not index.complete
+
+
+def test_time_parsing_and_formatting_are_total() -> None:
+    from bot.artifacts.timefmt import iso, parse_time, short
+
+    for bad in (1e20, -5, float("nan"), float("inf"), 10**400, "NaN", "1e20", "9999-12-31T23:59:59Z", "0", True):
+        assert parse_time(bad) is None, bad
+    assert parse_time("2026-06-18T10:00:00Z") == 1781776800.0
+    for odd in (1e20, float("nan"), float("-inf"), -1e300):
+        assert iso(odd) is None and short(odd) == "?"
+    assert iso(0.0) == "1970-01-01T00:00:00Z"  # formatting shows any calendar time; parsing is what is strict

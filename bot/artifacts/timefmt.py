@@ -18,6 +18,11 @@ def usable(ts: float | None) -> bool:
     return ts is not None and math.isfinite(ts) and EARLIEST <= ts < LATEST
 
 
+def _formattable(ts: float | None) -> bool:
+    """Whether ``datetime`` can show ``ts`` (years 1–9999): formatting never raises, whatever was stored."""
+    return ts is not None and math.isfinite(ts) and -62135596800.0 <= ts < 253402300800.0
+
+
 def parse_time(value: object) -> float | None:
     """Return epoch seconds, or ``None`` when the value is absent, unreadable or absurd (never raises)."""
     parsed = _parse(value)
@@ -64,15 +69,15 @@ def _parse(value: object) -> float | None:
 
 
 def iso(ts: float | None) -> str | None:
-    """Epoch seconds to ``2026-06-14T03:21:40Z`` (None for none or an absurd value)."""
-    if ts is None or not usable(ts):
+    """Epoch seconds to ``2026-06-14T03:21:40Z`` (None for none or a value no calendar can show)."""
+    if ts is None or not _formattable(ts):
         return None
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def short(ts: float | None) -> str:
     """Compact human form for terminals and chat: ``2026-06-14 03:21``."""
-    if ts is None or not usable(ts):
+    if ts is None or not _formattable(ts):
         return "?"
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
