@@ -17,12 +17,12 @@ from typing import Any
 
 from bot import __version__
 from bot.config import Config, ConfigError, listen_address, load_config
+from bot.masking import Masker, mask_content
 from bot.names import UnknownNameError
 from bot.render import to_json, to_text
 from bot.render.jsonview import ingest_json, reclassify_json
 from bot.render.text import ingest_text, reclassify_text
 from bot.service import Service
-from bot.masking import Masker, mask_content
 from commands import Context, UsageError, registry
 
 EXIT_BAD_INPUT = 2

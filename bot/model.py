@@ -96,6 +96,8 @@ class EvidenceKind(StrEnum):
     RESULTS_UNREADABLE = "results-unreadable"
     JUNIT_UNREADABLE = "junit-unreadable"
     LOG_UNREADABLE = "log-unreadable"
+    BAD_TIME = "bad-time"  # a started/finished that is no usable time, treated as missing
+    NAMES_ESCAPED = "names-escaped"  # test names with control characters, stored escaped
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import Config
 from bot.ingest import ingest
+from bot.masking import Masker
 from bot.metrics import Metrics
 from bot.model import IngestReport
 from bot.service import Service
 from bot.store import Store
 from bot.web.app import make_app
-from bot.masking import Masker
 from tests.junit_maker import run_pytest_junit
 
 RECIPE = "evil"

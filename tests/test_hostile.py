@@ -17,9 +17,9 @@ import bot.ingest as ingest_mod
 from bot import evidence as evidence_mod
 from bot.artifacts.safeopen import Unsafe, open_in_run
 from bot.cli import main
+from bot.masking import Masker
 from bot.render import to_text
 from bot.service import Service
-from bot.masking import Masker
 from tests.conftest import Site
 from tests.hostile_world import (
     FAILING,

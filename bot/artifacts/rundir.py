@@ -169,9 +169,8 @@ def _read_run(
         try:
             raw = read_results(run_dir, cfg)
         except Unsafe as exc:
-            problems.append(
-                _problem("results-unreadable", run_id, cfg.results_name, f"{exc.reason}; status derived from JUnit")
-            )
+            text = f"{exc.reason}; status derived from JUnit"
+            problems.append(_problem(EvidenceKind.RESULTS_UNREADABLE, run_id, cfg.results_name, text))
         except (OSError, ValueError) as exc:
             if settling:
                 return InProgress(run_id, f"{cfg.results_name} unreadable while being written")
@@ -228,16 +227,15 @@ def _read_run(
     ]
     failures += _failures_only_in_results(raw, tests, cfg)
     if any(j.escaped for j in junits):
-        problems.append(
-            _problem("names-escaped", run_id, cfg.junit_dir, "test names with control characters are shown escaped")
-        )
+        text = "test names with control characters are shown escaped"
+        problems.append(_problem(EvidenceKind.NAMES_ESCAPED, run_id, cfg.junit_dir, text))
     status, unverified = _status(tiers, tests, failures)
     recipe = _recipe(raw, run_dir, tests)
     started, finished = _times(raw, junits, tests, snap)
     for key in ("started", "finished"):
         if unusable_time(raw.get(key)):
             text = f"{cfg.results_name}: {key} {str(raw.get(key))[:40]!r} is not a usable time; treated as missing"
-            problems.append(_problem("bad-time", run_id, cfg.results_name, escape_name(text)))
+            problems.append(_problem(EvidenceKind.BAD_TIME, run_id, cfg.results_name, escape_name(text)))
     clone = dir_in_run(run_dir, f"abra/recipes/{recipe}") if not raw and "/" not in recipe else None
     run = ParsedRun(
         run_id=run_id,  # the dir name: links and cc-ci's dashboard use it, whatever results.json says

@@ -12,13 +12,13 @@ import sys
 from dataclasses import asdict
 
 from bot.config import Config
+from bot.masking import Masker
 from bot.names import UnknownNameError
 from bot.node import Node
 from bot.reruns.manager import RerunError, RerunManager
 from bot.reruns.states import NotifyKind, RerunState
 from bot.reruns.store import Rerun
 from bot.service import Service
-from bot.masking import Masker
 
 EXIT_BUSY = 3
 EXIT_RUNNER = 4

@@ -27,7 +27,7 @@ from bot.artifacts.safeopen import open_regular
 from bot.evidence import cited_lines, run_evidence
 from bot.masking import Masker, mask_content
 from bot.metrics import Metrics
-from bot.model import RunRow
+from bot.model import EvidenceKind, RunRow
 from bot.names import UnknownNameError
 from bot.render import to_json
 from bot.render.jsonview import history_json
@@ -279,7 +279,8 @@ def stored_junit(store: Store, run_id: str, relative: str) -> JunitFile:
         if failure is not None:
             case = replace(case, message=failure.message, text=failure.text)
         out.tests.append(case)
-    problems = [e.excerpt for e in store.evidence(run_id) if e.kind == "junit-unreadable" and e.path == relative]
+    unreadable = EvidenceKind.JUNIT_UNREADABLE
+    problems = [e.excerpt for e in store.evidence(run_id) if e.kind is unreadable and e.path == relative]
     if problems:
         out.problem = "; ".join(problems)
     elif not out.tests:
