@@ -179,11 +179,6 @@ class Store:
             c.executemany("DELETE FROM run_notes WHERE run_id = ?", [(r,) for r in run_ids])
         return sorted(recipes)
 
-    def retired(self) -> dict[str, float]:
-        """run_id → when its dir was found gone."""
-        rows = self._query("SELECT run_id, retired_at FROM runs WHERE retired_at IS NOT NULL")
-        return {r[0]: r[1] for r in rows}
-
     @staticmethod
     def _forget(c: sqlite3.Connection, run_ids: list[str]) -> None:
         ids = [(r,) for r in run_ids]

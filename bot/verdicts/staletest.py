@@ -95,9 +95,13 @@ class RecipeSearch(Protocol):
     def check(self, clone: Path, expectation: Expectation) -> StaleFinding | None: ...
 
 
+# The clone is the runner's (hostile): its .git/config must not make git run a program.
+_NO_PROGRAMS = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "protocol.allow=never")
+
+
 def _git(clone: Path, args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["git", "-C", str(clone), *args],
+        ["git", *_NO_PROGRAMS, "-C", str(clone), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
