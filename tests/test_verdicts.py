@@ -203,28 +203,3 @@ def test_image_nowhere():
         "test_image_unreleased": "main-only",
         "test_image_nowhere": "nowhere",
     }
-
-
-@pytest.mark.parametrize(
-    ("message", "must_exist", "must_be_gone"),
-    [
-        (
-            "AssertionError: assert 'bitnamilegacy/discourse:3.5.0' == 'discourse/discourse:3.5.3'",
-            ("discourse/discourse:3.5.3",),
-            (),
-        ),
-        ("AssertionError: assert ['app', 'db', 'redis', 'sidekiq'] == ['app', 'db', 'redis']", (), ("sidekiq",)),
-        ("AssertionError: expected image discourse/discourse:3.5.3, got bitnamilegacy/discourse:3.5.0", None, None),
-        ("AssertionError: assert 'failed' == 'complete'", None, None),  # a plain word is not recipe config
-        ("TimeoutError: handshake did not complete within 10s", None, None),
-    ],
-)
-def test_expectations_are_read_from_assertions(
-    message: str, must_exist: tuple[str, ...] | None, must_be_gone: tuple[str, ...] | None
-) -> None:
-    found = parse_expectation("t", message)
-    if must_exist is None:
-        assert found is None
-    else:
-        assert found is not None
-        assert found.must_exist == must_exist and found.must_be_gone == must_be_gone

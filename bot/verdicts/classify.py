@@ -110,7 +110,7 @@ def gather(
     signatures = _failure_signatures(kb, target.run_id, failures) + log_hits
     stale = []
     for f in failures:
-        expectation = parse_expectation(f.test, f.message) if f.source == "cc-ci" else None
+        expectation = parse_expectation(f.test, f.message, f.text) if f.source == "cc-ci" else None
         clone = _clone_of(config, run_dir, recipe)
         if expectation is not None and clone is not None:
             finding = search.check(clone, expectation)

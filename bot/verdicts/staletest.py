@@ -2,14 +2,12 @@
 
 The journal's discourse case: an overlay test demanded ``discourse/discourse:3.5.3`` and no sidekiq,
 a state that exists in no release tag and not in main. Such a test can never pass on a release, so
-the red is the test's, not the recipe's. The assertion is parsed here (pure); the search runs git
-in the recipe clone through a subprocess with an argv list (never a shell string).
+the red is the test's, not the recipe's. The assertion is read by :mod:`bot.verdicts.assertions`;
+the search runs git in the recipe clone through a subprocess with an argv list (never a shell string).
 """
 
 from __future__ import annotations
 
-import ast
-import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,55 +15,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-_PYTEST_EQ = re.compile(r"assert (?P<actual>.+?) == (?P<expected>.+)$")
-_EXPLICIT = re.compile(r"expected:? (?P<expected>\S.*?),? (?:but )?(?:got|found|was):? (?P<actual>\S.*)$", re.I)
-_TOKENISH = re.compile(r"^[^\s'\"]{3,200}$")
+from bot.verdicts.assertions import Expectation, parse_expectation
+
 _MAIN_REFS = ("main", "master", "origin/main", "origin/master")
 _COMPOSE = ("compose.yml", "compose.*.yml", "docker-compose.yml")
 
-
-@dataclass(frozen=True)
-class Expectation:
-    """What an assertion wanted, as things to look for in the recipe."""
-
-    test: str
-    expected: str  # as written in the assertion, for the reason sentence
-    must_exist: tuple[str, ...]  # values the expected state contains that the actual one does not
-    must_be_gone: tuple[str, ...]  # values the expected state drops from the actual one
-
-
-def _literal(text: str) -> object:
-    text = text.strip()
-    if len(text) > 2000:
-        return None
-    try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return text.strip("'\"") if _TOKENISH.match(text.strip("'\"")) else None
-
-
-def _tokenish(value: object) -> bool:
-    """Worth searching for: no whitespace and shaped like config (``/``, ``:``, ``.``, digits), not a word."""
-    return isinstance(value, str) and bool(_TOKENISH.match(value)) and bool(re.search(r"[/:._\d-]", value))
-
-
-def parse_expectation(test: str, message: str) -> Expectation | None:
-    """Read ``assert actual == expected`` (pytest) or ``expected X, got Y`` from a failure message."""
-    first = message.strip().splitlines()[0] if message.strip() else ""
-    first = re.sub(r"^\w+(?:Error|Exception):\s*", "", first)
-    match = _PYTEST_EQ.search(first) or _EXPLICIT.search(first)
-    if not match:
-        return None
-    actual, expected = _literal(match["actual"]), _literal(match["expected"])
-    if isinstance(expected, list | tuple) and isinstance(actual, list | tuple):
-        added = tuple(str(v) for v in expected if v not in actual and isinstance(v, str))
-        dropped = tuple(str(v) for v in actual if v not in expected and isinstance(v, str))
-        if added or dropped:
-            return Expectation(test, match["expected"].strip(), added, dropped)
-        return None
-    if _tokenish(expected) and expected != actual:
-        return Expectation(test, str(expected), (str(expected),), ())
-    return None
+__all__ = ["Expectation", "GitRecipeSearch", "RecipeSearch", "StaleFinding", "parse_expectation"]
 
 
 class Presence(StrEnum):
