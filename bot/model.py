@@ -202,6 +202,14 @@ class RunRow:
     retired_at: float | None = None  # when its dir was found gone: history, but no files to offer
 
 
+class NextStep(StrEnum):
+    """What would settle an unsure verdict. Stored with it; only the chat/CLI renderers turn it into a
+    command (with their own prefix), so stored reasons, pages and JSON carry no command syntax."""
+
+    ISOLATION_RERUN = "isolation-rerun"  # no isolation rerun of the version exists yet
+    MORE_RERUNS = "more-reruns"  # isolation reruns exist but disagree with the sweep run
+
+
 @dataclass(frozen=True)
 class Verdict:
     """A root-cause verdict: category, honest confidence, one sentence naming the deciding evidence."""
@@ -210,6 +218,7 @@ class Verdict:
     confidence: float
     reason: str
     kb_version: str = ""  # the knowledge base that decided it
+    settle: NextStep | None = None  # what would settle it, when it is not settled
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ import pytest
 from bot.evidence import why
 from bot.ingest import ingest
 from bot.kb import load_kb
-from bot.model import RunStatus
+from bot.model import NextStep, RunStatus
+from bot.render import to_chat, to_json, to_text
 from bot.scaffold.sample.generate import GeneratedData
 from bot.summary import summary
 from bot.verdicts.classify import Verdicts
@@ -66,6 +67,14 @@ def test_mattermost_is_a_recipe_defect_with_immich_as_the_peer(judged: tuple[Sit
     assert answer.verdict.confidence >= 0.8
     peers = [e for e in answer.evidence if e.kind == "peer"]
     assert any("immich passes test_restore_returns_state" in e.excerpt for e in peers)
+    # the journal's comparison, made from the two compose files at the versions tested
+    labels = [e for e in answer.evidence if e.kind == "peer-labels"]
+    restore_hook = [e for e in labels if "backupbot.restore.post-hook" in e.excerpt]
+    assert restore_hook, labels
+    assert "immich's database service has backupbot.restore.post-hook: /pg_backup.sh restore" in restore_hook[0].excerpt
+    assert "mattermost-lts's postgres service has none" in restore_hook[0].excerpt
+    assert "backupbot.restore.post-hook" in answer.verdict.reason
+    assert any(e["kind"] == "peer-labels" for e in to_json(answer)["evidence"])
 
 
 def test_mumble_is_a_flake_settled_by_the_isolation_rerun(judged: tuple[Site, Verdicts]) -> None:
@@ -83,7 +92,8 @@ def test_a_pattern_alone_stays_below_0_7_and_says_what_would_decide(judged: tupl
     answer = why(site.store, site.config, "bluesky", verdicts)
     assert answer.verdict is not None and answer.verdict.category == "upstream-defect"
     assert answer.verdict.confidence < 0.7
-    assert "!ccci rerun bluesky" in answer.verdict.reason
+    assert "an isolation rerun would tell a flake from a deterministic failure" in answer.verdict.reason
+    assert "!ccci" not in answer.verdict.reason and answer.verdict.settle is NextStep.ISOLATION_RERUN
 
 
 def test_no_deciding_evidence_is_unknown_and_unsure(judged: tuple[Site, Verdicts]) -> None:
@@ -92,7 +102,14 @@ def test_no_deciding_evidence_is_unknown_and_unsure(judged: tuple[Site, Verdicts
     assert answer.verdict is not None
     assert answer.verdict.category == "unknown"
     assert answer.verdict.confidence < 0.5
-    assert "!ccci rerun outline" in answer.verdict.reason
+    assert "an isolation rerun would tell" in answer.verdict.reason and "!ccci" not in answer.verdict.reason
+    assert answer.verdict.settle is NextStep.ISOLATION_RERUN
+    # the chat adds the command in the room's syntax; the CLI in its own; JSON only says what would settle it
+    chat_body, chat_html = to_chat(answer, "!ccci")
+    assert "`!ccci rerun outline`" in chat_body and "<code>!ccci rerun outline</code>" in chat_html
+    assert "`ccci-bot rerun outline`" in to_text(answer) and "!ccci" not in to_text(answer)
+    as_json = to_json(answer)
+    assert as_json["verdict"]["settle"] == "isolation-rerun" and "!ccci" not in json.dumps(as_json)
 
 
 def test_green_recipes_get_no_verdict(judged: tuple[Site, Verdicts], sample: GeneratedData) -> None:

@@ -12,7 +12,7 @@ from bot.config import AccessConfig
 from bot.matrix.events import ChatMessage
 from bot.model import NoticeAnswer, WhyAnswer
 from bot.names import UnknownNameError, closest
-from bot.render import AnswerT, to_html, to_text
+from bot.render import AnswerT, to_chat
 from commands import Command, Context, UsageError, registry
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,8 @@ class Dispatcher:
     async def answer(self, msg: ChatMessage, parsed: ParsedCommand) -> Reply:
         ctx = self.context(msg)
         answer = await self._run(ctx, msg, parsed)
-        return Reply(parsed.name, notice(to_text(answer), to_html(answer), msg, self.more_url(answer)))
+        body, html = to_chat(answer, ctx.prefix)
+        return Reply(parsed.name, notice(body, html, msg, self.more_url(answer)))
 
     async def _run(self, ctx: Context, msg: ChatMessage, parsed: ParsedCommand) -> AnswerT:
         command = self.commands.get(parsed.name)

@@ -23,6 +23,9 @@ from bot.model import Category, EvidenceKind
 CATEGORIES = tuple(Category)
 SIGNATURE_CATEGORIES = tuple(c for c in Category if c is not Category.UNKNOWN)
 DEFAULT_WEIGHT = 0.55
+# Folded into the knowledge base's version: bump it when the engine's rules or wording change, so
+# stored verdicts are decided again instead of being served with the old reasons.
+ENGINE_REVISION = "2"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 
 
@@ -211,7 +214,7 @@ def load_nonfatal() -> NonFatal:
 
 def load_kb(extra_dirs: Iterable[Path] = ()) -> KnowledgeBase:
     """The shipped signatures plus every ``*.yaml``/``*.yml`` in ``extra_dirs`` (later ids win)."""
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"engine {ENGINE_REVISION}\0".encode())
     problems: list[str] = []
     by_id: dict[str, Signature] = {}
     shipped = resources.files("bot.kb")

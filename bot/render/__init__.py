@@ -39,3 +39,14 @@ def to_json(answer: AnswerT) -> dict[str, Any]:
 
 def to_html(answer: AnswerT) -> str:
     return HTML[type(answer)](answer)
+
+
+def to_chat(answer: AnswerT, prefix: str) -> tuple[str, str]:
+    """Plain and HTML bodies for the chat: as :func:`to_text`/:func:`to_html`, plus the command that
+    would settle an unsure verdict in the room's own syntax (``!ccci rerun outline``). Stored reasons,
+    pages and JSON never carry it."""
+    from bot.render.html import why_html
+
+    if isinstance(answer, WhyAnswer):
+        return text.why_text(answer, prefix), why_html(answer, prefix)
+    return to_text(answer), to_html(answer)

@@ -54,7 +54,7 @@ def _evidence(e: EvidenceItem) -> str:
     return f"<li>[{escape(e.kind)}] {anchor(where, e.url)}<pre><code>{escape(e.excerpt)}</code></pre></li>"
 
 
-def why_html(a: WhyAnswer) -> str:
+def why_html(a: WhyAnswer, command: str | None = None) -> str:
     if a.run_id is None:
         return f"<b>{escape(a.recipe)}</b>: no released-version run yet (only PR runs)."
     parts = [
@@ -65,6 +65,9 @@ def why_html(a: WhyAnswer) -> str:
         parts.append(f"<br>red since {short(a.red_since)}, {a.red_runs} run(s) in a row")
     if a.status is RunStatus.RED:
         parts.append(f"<br><b>Verdict:</b> {_verdict(a.verdict)}")
+        settle = text.settle_command(a.verdict, a.recipe, command)
+        if settle:
+            parts.append(f"<br>To settle it: <code>{escape(settle)}</code>")
     if a.failures:
         items = "".join(
             f"<li><code>{escape(f.tier)}/{escape(f.source)}</code> <b>{escape(f.test)}</b>: "

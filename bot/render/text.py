@@ -12,6 +12,7 @@ from bot.model import (
     HistoryAnswer,
     HistoryRun,
     IngestReport,
+    NextStep,
     NoticeAnswer,
     RunStatus,
     StatusAnswer,
@@ -36,7 +37,20 @@ def _verdict(v: Verdict | None) -> str:
     return f"{v.category} ({v.confidence:.0%}) — {v.reason}"
 
 
-def why_text(a: WhyAnswer) -> str:
+CLI_COMMAND = "ccci-bot"
+MORE_RERUNS = 3
+
+
+def settle_command(v: Verdict | None, recipe: str, command: str | None) -> str | None:
+    """The command that would settle an unsure verdict, in the caller's syntax (``!ccci`` in chat,
+    ``ccci-bot`` on the CLI); None for pages and JSON, and when nothing is to be run."""
+    if v is None or v.settle is None or command is None:
+        return None
+    times = f" x{MORE_RERUNS}" if v.settle is NextStep.MORE_RERUNS else ""
+    return f"{command} rerun {recipe}{times}"
+
+
+def why_text(a: WhyAnswer, command: str | None = CLI_COMMAND) -> str:
     if a.run_id is None:
         return f"{a.recipe}: no released-version run yet (only PR runs)."
     lines = [
@@ -46,6 +60,9 @@ def why_text(a: WhyAnswer) -> str:
     if a.red_runs:
         lines.append(f"  red since {short(a.red_since)}, {a.red_runs} run(s) in a row")
     lines.append(f"  verdict: {_verdict(a.verdict)}")
+    settle = settle_command(a.verdict, a.recipe, command)
+    if settle:
+        lines.append(f"  to settle it: `{settle}`")
     if a.failures:
         lines.append("failing:")
         for f in a.failures:

@@ -203,6 +203,18 @@ MIGRATIONS: tuple[str, ...] = (
     UPDATE runs SET finished = NULL WHERE finished < 946684800 OR finished >= 4102444800;
     UPDATE runs SET started = NULL WHERE started < 946684800 OR started >= 4102444800;
     """,
+    # 8: verdicts say what would settle them (an enum the chat/CLI turn into a command); reasons stored by
+    # older versions lose the chat command they carried, which becomes that field.
+    """
+    ALTER TABLE verdicts ADD COLUMN settle TEXT;
+    UPDATE verdicts
+       SET settle = 'isolation-rerun',
+           reason = replace(
+               reason,
+               'run `!ccci rerun ' || recipe || '` to tell a flake from a deterministic failure',
+               'an isolation rerun would tell a flake from a deterministic failure')
+     WHERE instr(reason, 'run `!ccci rerun ' || recipe || '` to tell') > 0;
+    """,
 )
 
 

@@ -13,14 +13,25 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from bot.artifacts.logscan import scan_log
+from bot.artifacts.logtail import read_tail
 from bot.artifacts.safeopen import dir_in_run
 from bot.config import Config
 from bot.evidence import reruns_of, target_run
 from bot.kb import KnowledgeBase
 from bot.links import link
-from bot.model import EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, Verdict
+from bot.model import EvidenceItem, Failure, RunKind, RunRow, RunStatus, TestStatus, Verdict
 from bot.store import Store
-from bot.verdicts.engine import STRUCTURAL_PROBLEMS, Facts, RerunFact, SignatureHit, decide
+from bot.verdicts import labels
+from bot.verdicts.clusters import shared_causes
+from bot.verdicts.engine import (
+    STRUCTURAL_PROBLEMS,
+    CutOff,
+    Facts,
+    RerunFact,
+    SharedCause,
+    SignatureHit,
+    decide,
+)
 from bot.verdicts.staletest import RecipeSearch, parse_expectation
 
 LOG_SIGNATURE_HITS = 10
@@ -43,9 +54,9 @@ def _failure_signatures(kb: KnowledgeBase, run_id: str, failures: list[Failure])
         for sig in kb.signatures:
             if sig.applies_to(f.tier, f.source) and sig.matches_failure(text):
                 item = EvidenceItem(
-                    EvidenceKind.SIGNATURE, run_id, f.junit_file, None, f"{sig.id}: {f.tier}/{f.test}: {f.message}"
+                    "signature", run_id, f.junit_file, None, f"{sig.id}: {f.tier}/{f.test}: {f.message}"
                 )
-                hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, EvidenceKind.FAILURE, item))
+                hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, "failure", item))
     return hits
 
 
@@ -72,10 +83,8 @@ def _log_signatures(kb: KnowledgeBase, config: Config, run_id: str, run_dir: Pat
             continue
         for sig in kb.signatures:
             if not sig.tiers and sig.matches_log_line(line):
-                item = EvidenceItem(
-                    EvidenceKind.SIGNATURE, run_id, config.ccci.log_name, h.line, f"{sig.id}:\n{h.excerpt}"
-                )
-                hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, EvidenceKind.LOG, item))
+                item = EvidenceItem("signature", run_id, config.ccci.log_name, h.line, f"{sig.id}:\n{h.excerpt}")
+                hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, "log", item))
     return hits
 
 
@@ -86,6 +95,7 @@ def gather(
     search: RecipeSearch,
     recipe: str,
     log_hits: list[SignatureHit] | None = None,
+    shared_cache: dict[str, list[SharedCause]] | None = None,
 ) -> Facts | None:
     """The facts about a recipe's current red run; None when it is not red (no verdict needed)."""
     runs = store.runs_of(recipe)
@@ -94,17 +104,7 @@ def gather(
         return None
     failures = store.failures(target.run_id)
     run_dir = Path(store.run_directory(target.run_id) or config.ccci.runs_dir / target.run_id)
-    reruns = [
-        RerunFact(
-            r.run_id,
-            r.status,
-            r.kind is RunKind.ISOLATION,
-            r.unverified,
-            frozenset((f.tier, f.test) for f in store.failures(r.run_id)),
-            r.finished,
-        )
-        for r in reruns_of(runs, target)
-    ]
+    reruns = [_rerun_fact(store, kb, r) for r in reruns_of(runs, target)]
     if log_hits is None:
         log_hits = _log_signatures(kb, config, target.run_id, run_dir)
     signatures = _failure_signatures(kb, target.run_id, failures) + log_hits
@@ -116,19 +116,101 @@ def gather(
             finding = search.check(clone, expectation)
             if finding is not None:
                 stale.append(finding)
+    problems = [e for e in store.evidence(target.run_id) if e.kind in STRUCTURAL_PROBLEMS]
     return Facts(
         recipe=recipe,
         target=target,
         tiers=store.tiers(target.run_id),
         failures=failures,
-        problems=[e for e in store.evidence(target.run_id) if e.kind in STRUCTURAL_PROBLEMS],
+        problems=problems,
         reruns=reruns,
         canonical=store.canonical(recipe),
         signatures=signatures,
         stale=stale,
         peers=_peers(store, config, recipe, failures),
         same_version_history=_same_version(runs, target),
+        shared=_shared(store, target, shared_cache),
+        cutoff=_cutoff(config, run_dir, target.run_id, problems),
+        peer_labels=_peer_labels(store, config, recipe, target, clone, failures),
     )
+
+
+def _rerun_fact(store: Store, kb: KnowledgeBase, r: RunRow) -> RerunFact:
+    failures = store.failures(r.run_id)
+    return RerunFact(
+        r.run_id,
+        r.status,
+        r.kind is RunKind.ISOLATION,
+        r.unverified,
+        frozenset((f.tier, f.test) for f in failures),
+        r.finished,
+        passed=frozenset((t.tier, t.name) for t in store.testcases(r.run_id) if t.status is TestStatus.PASS),
+        failures=tuple(failures),
+        signatures=tuple(_failure_signatures(kb, r.run_id, failures)),
+    )
+
+
+def _shared(store: Store, target: RunRow, cache: dict[str, list[SharedCause]] | None) -> list[SharedCause]:
+    """Shared causes of the target's sweep that include this recipe (computed once per sweep when cached)."""
+    sid = target.sweep_id
+    if sid is None or target.kind is not RunKind.SWEEP:
+        return []
+    if cache is None or sid not in cache:
+        latest: dict[str, RunRow] = {}
+        for r in store.sweep_runs(sid):
+            if r.recipe not in latest or (r.finished or 0) >= (latest[r.recipe].finished or 0):
+                latest[r.recipe] = r
+        failing = [
+            (r.recipe, f.tier, f.message)
+            for r in latest.values()
+            if r.status is RunStatus.RED
+            for f in store.failures(r.run_id)
+        ]
+        found = [SharedCause(sid, g.tier, g.machinery, g.failure, g.recipes) for g in shared_causes(failing)]
+        if cache is None:
+            return [c for c in found if target.recipe in c.recipes]
+        cache[sid] = found
+    return [c for c in cache[sid] if target.recipe in c.recipes]
+
+
+def _cutoff(config: Config, run_dir: Path, run_id: str, problems: list[EvidenceItem]) -> CutOff | None:
+    """A run without results.json whose log ends inside a tier was cut off there."""
+    if not any(p.kind == "results-missing" for p in problems):
+        return None
+    tail = read_tail(run_dir, config.ccci.log_name)
+    if tail is None or tail.tier is None:
+        return None
+    return CutOff(
+        tail.tier,
+        tail.source,
+        tail.exit_code,
+        tail.last_line,
+        f"log ends at line {tail.last_line} inside tier {tail.tier}: {tail.last_text[:200]}",
+    )
+
+
+def _peer_labels(
+    store: Store, config: Config, recipe: str, target: RunRow, clone: Path | None, failures: list[Failure]
+) -> list[EvidenceItem]:
+    """Compose differences with the first peer passing a failing test (see :mod:`bot.verdicts.labels`)."""
+    if clone is None:
+        return []
+    ours: labels.Compose | None = None
+    for f in {(f.tier, f.test): f for f in failures}.values():
+        for peer, peer_run_id in store.peers_passing(f.tier, f.test, recipe)[:3]:
+            peer_run = store.run(peer_run_id)
+            peer_dir = Path(store.run_directory(peer_run_id) or config.ccci.runs_dir / peer_run_id)
+            peer_clone = _clone_of(config, peer_dir, peer)
+            if peer_run is None or peer_clone is None:
+                continue
+            ours = ours or labels.read_compose(clone, recipe, target.version)
+            theirs = labels.read_compose(peer_clone, peer, peer_run.version)
+            if ours is None or theirs is None:
+                continue
+            found = labels.evidence(ours, theirs, f.tier, f.test)
+            if found:
+                return found
+    return []
 
 
 def _clone_of(config: Config, run_dir: Path, recipe: str) -> Path | None:
@@ -151,7 +233,7 @@ def _peers(store: Store, config: Config, recipe: str, failures: list[Failure]) -
             verb = "passes" if len(peers) == 1 else "pass"
             items.append(
                 EvidenceItem(
-                    EvidenceKind.PEER,
+                    "peer",
                     peers[0][1],
                     config.ccci.results_name,
                     None,
@@ -182,15 +264,16 @@ def classify_recipe(
     search: RecipeSearch,
     recipe: str,
     log_hits: list[SignatureHit] | None = None,
+    shared_cache: dict[str, list[SharedCause]] | None = None,
 ) -> Classified | None:
     """Decide and store the verdict of a recipe's current red run; None when it is not red."""
-    facts = gather(store, config, kb, search, recipe, log_hits)
+    facts = gather(store, config, kb, search, recipe, log_hits, shared_cache)
     if facts is None:
         return None
     decision = decide(facts)
     if decision is None:
         return None
-    verdict = Verdict(decision.category, round(decision.confidence, 3), decision.reason, kb.version)
+    verdict = Verdict(decision.category, round(decision.confidence, 3), decision.reason, kb.version, decision.settle)
     evidence = _with_links(config, decision.evidence)
     store.save_verdict(facts.target.run_id, recipe, verdict, kb.version, evidence)
     return Classified(recipe, facts.target.run_id, verdict, evidence)
@@ -222,9 +305,10 @@ def classify_all(
     """(Re)classify the given recipes (default: all) with the current rules."""
     names = recipes if recipes is not None else store.recipes()
     scanned = _prescan(store, config, kb, names)
+    shared: dict[str, list[SharedCause]] = {}
     out: list[Classified] = []
     for recipe in names:
-        classified = classify_recipe(store, config, kb, search, recipe, scanned.get(recipe))
+        classified = classify_recipe(store, config, kb, search, recipe, scanned.get(recipe), shared)
         if classified is not None:
             out.append(classified)
     return out

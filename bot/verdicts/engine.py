@@ -4,7 +4,9 @@ Evidence decides in this order (the taxonomy in docs/knowledge-base.md): (a) rer
 version, and a canonical written after the red; (b) structural facts — unverified tiers, harness
 errors, a runner that died; (c) the knowledge base of signatures. A verified fact about the recipe
 (the stale-test search) picks among deterministic categories. Confidence is honest: a pattern alone
-stays below 0.7 and the reason says what would decide it.
+stays below 0.7 and the reason says what would decide it — in neutral words: the command that does
+it is the chat's or the CLI's business (``Decision.settle``). The numbers are in
+:mod:`bot.verdicts.confidence`.
 """
 
 from __future__ import annotations
@@ -15,21 +17,32 @@ from itertools import pairwise
 from bot.artifacts.timefmt import short
 from bot.model import (
     Canonical,
-    Category,
     EvidenceItem,
-    EvidenceKind,
     Failure,
+    NextStep,
     RunKind,
     RunRow,
     RunStatus,
     TestStatus,
     TierResult,
 )
-from bot.verdicts.staletest import Presence, StaleFinding
+from bot.verdicts import confidence as c
+from bot.verdicts.staletest import StaleFinding
 
-PATTERN_CAP = 0.65  # a pattern alone is a suspicion, never a finding
-UNKNOWN_CONFIDENCE = 0.3
-STRUCTURAL_PROBLEMS = (EvidenceKind.RESULTS_MISSING, EvidenceKind.RESULTS_UNREADABLE, EvidenceKind.JUNIT_UNREADABLE)
+PATTERN_CAP = c.PATTERN_CAP
+UNKNOWN_CONFIDENCE = c.UNKNOWN
+SETTLE_BY_RERUN = "an isolation rerun would tell a flake from a deterministic failure"
+STRUCTURAL_PROBLEMS = ("results-missing", "results-unreadable", "junit-unreadable")
+
+
+@dataclass(frozen=True)
+class SignatureHit:
+    signature: str
+    category: str
+    description: str
+    weight: float
+    where: str  # "failure" or "log"
+    evidence: EvidenceItem
 
 
 @dataclass(frozen=True)
@@ -40,16 +53,31 @@ class RerunFact:
     unverified: bool
     failing: frozenset[tuple[str, str]]
     finished: float | None
+    passed: frozenset[tuple[str, str]] = frozenset()  # tests that ran and passed
+    failures: tuple[Failure, ...] = ()
+    signatures: tuple[SignatureHit, ...] = ()  # knowledge-base hits on this rerun's own failures
 
 
 @dataclass(frozen=True)
-class SignatureHit:
-    signature: str
-    category: Category
-    description: str
-    weight: float
-    where: EvidenceKind  # FAILURE (the failure text matched) or LOG
-    evidence: EvidenceItem
+class SharedCause:
+    """Three or more recipes of one sweep failing the same way in the same tier, in shared machinery."""
+
+    sweep_id: str
+    tier: str
+    machinery: str  # "backups", "the proxy", "the node"
+    failure: str  # the normalised failure text
+    recipes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CutOff:
+    """A runner that stopped mid-run: no results.json, and the log ends inside a tier."""
+
+    tier: str
+    source: str | None
+    exit_code: int | None
+    last_line: int
+    excerpt: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +95,9 @@ class Facts:
     stale: list[StaleFinding]
     peers: list[EvidenceItem]
     same_version_history: list[RunRow] = field(default_factory=list)
+    shared: list[SharedCause] = field(default_factory=list)
+    cutoff: CutOff | None = None
+    peer_labels: list[EvidenceItem] = field(default_factory=list)  # compose differences with a passing peer
 
     @property
     def failing(self) -> frozenset[tuple[str, str]]:
@@ -75,10 +106,11 @@ class Facts:
 
 @dataclass(frozen=True)
 class Decision:
-    category: Category
+    category: str
     confidence: float
     reason: str
     evidence: list[EvidenceItem]
+    settle: NextStep | None = None  # what would settle it (rendered as a command by chat and CLI only)
 
 
 def _fmt_tests(failures: list[Failure], limit: int = 2) -> str:
@@ -93,20 +125,26 @@ def _where(target: RunRow) -> str:
     )
 
 
-def _rerun_hint(recipe: str) -> str:
-    return f"run `!ccci rerun {recipe}` to tell a flake from a deterministic failure"
-
-
 def _flips(history: list[RunRow]) -> int:
     statuses = [r.status for r in history if r.status is not RunStatus.UNKNOWN and not r.unverified]
     return sum(1 for a, b in pairwise(statuses) if a is not b)
 
 
 def _structural(f: Facts) -> tuple[str, list[EvidenceItem]] | None:
-    """Unverified tiers, harness errors, a runner that died: the CI failed, not the recipe."""
+    """Unverified tiers, harness errors, a runner that died or was cut off: the CI failed, not the recipe."""
     unver = [t.name for t in f.tiers if t.status is TestStatus.UNVER]
     problems = [p for p in f.problems if p.kind in STRUCTURAL_PROBLEMS]
-    errors_only = bool(f.failures) and all(x.status is TestStatus.ERROR for x in f.failures)
+    errors_only = bool(f.failures) and all(x.status == "error" for x in f.failures)
+    if f.cutoff is not None:
+        cut = f.cutoff
+        source = f" ({cut.source})" if cut.source else ""
+        code = f", exit {cut.exit_code}" if cut.exit_code is not None else ""
+        deadline = " — cc-ci's deadline" if cut.exit_code in (142, 143) else ""
+        return (
+            f"the run was cut off while tier {cut.tier}{source} was running{code}{deadline}: "
+            f"no results.json, and the log ends inside that tier",
+            [_cutoff_item(f), *problems],
+        )
     if f.target.unverified:
         return f"tiers {', '.join(unver) or '?'} are unverified (should have run and did not)", problems
     if unver and (errors_only or problems):
@@ -115,6 +153,68 @@ def _structural(f: Facts) -> tuple[str, list[EvidenceItem]] | None:
     if problems and not f.failures:
         return problems[0].excerpt, problems
     return None
+
+
+def _shared_item(s: SharedCause) -> EvidenceItem:
+    return EvidenceItem(
+        kind="shared-cause",
+        run_id=None,
+        path=s.sweep_id,
+        line=None,
+        excerpt=(
+            f"{len(s.recipes)} recipes of {s.sweep_id} fail in {s.tier} the same way, in {s.machinery} they share "
+            f"({', '.join(s.recipes)}): {s.failure}"
+        ),
+    )
+
+
+def _cutoff_item(f: Facts) -> EvidenceItem:
+    assert f.cutoff is not None
+    return EvidenceItem("cut-off", f.target.run_id, "", f.cutoff.last_line, f.cutoff.excerpt)
+
+
+def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
+    """Isolation reruns red on another tier or test than the sweep run: evidence of their own.
+
+    The sweep's failure did not reproduce alone, and the recipe is not green alone either: say both,
+    take the category from what the reruns show, and keep the confidence low (they disagree)."""
+    seen = sorted({f"{t}/{n}" for r in others for t, n in r.failing})
+    passed = [t for t in f.failing if all(t in r.passed for r in others)]
+    original = (
+        f"the sweep's failure ({tests}) passed alone"
+        if passed and len(passed) == len(f.failing)
+        else f"the sweep's failure ({tests}) did not reproduce alone"
+    )
+    there = f"{len(others)} isolation rerun(s) of {f.target.version or '?'} failed elsewhere ({', '.join(seen[:3])})"
+    hits = sorted(
+        (h for r in others for h in r.signatures), key=lambda h: (h.where == "failure", h.weight), reverse=True
+    )
+    errors_only = all(x.status == "error" for r in others for x in r.failures) and any(r.failures for r in others)
+    items = [_rerun_item(r) for r in others]
+    if hits:
+        best = hits[0]
+        return Decision(
+            best.category,
+            min(best.weight, c.DISAGREEING_RERUN_CAP),
+            f"{original}, but {there}: the rerun matches {best.signature}: {best.description}",
+            [*items, best.evidence],
+            NextStep.MORE_RERUNS,
+        )
+    if errors_only:
+        return Decision(
+            "infra",
+            c.DISAGREEING_RERUN_CAP,
+            f"{original}, but {there}, with harness errors — the CI, not evidence against the recipe",
+            items,
+            NextStep.MORE_RERUNS,
+        )
+    return Decision(
+        "recipe-defect",
+        c.DISAGREEING_RERUN_CAP - 0.1,
+        f"{original}, but {there}: red alone too, on another test; more reruns would show which failure repeats",
+        items + f.peer_labels + f.peers,
+        NextStep.MORE_RERUNS,
+    )
 
 
 def decide(f: Facts) -> Decision | None:
@@ -126,6 +226,7 @@ def decide(f: Facts) -> Decision | None:
     iso = [r for r in f.reruns if r.isolated and not r.unverified and r.status is not RunStatus.UNKNOWN]
     greens = [r for r in iso if r.status is RunStatus.GREEN]
     same = [r for r in iso if r.status is RunStatus.RED and r.failing & f.failing]
+    elsewhere = [r for r in iso if r.status is RunStatus.RED and not r.failing & f.failing]
     canon_after = (
         f.canonical is not None
         and f.canonical.version == f.target.version
@@ -135,15 +236,24 @@ def decide(f: Facts) -> Decision | None:
     )
     rerun_items = [_rerun_item(r) for r in iso]
     canon_items = [_canonical_item(f)] if canon_after else []
+    # Advise a rerun only when none exists: with reruns, only more of them can help.
+    unsettled = NextStep.MORE_RERUNS if iso else NextStep.ISOLATION_RERUN
+    also = (
+        f"; {len(elsewhere)} isolation rerun(s) failed elsewhere ("
+        + ", ".join(sorted({f"{t}/{n}" for r in elsewhere for t, n in r.failing})[:3])
+        + ")"
+        if elsewhere
+        else ""
+    )
 
     # (a) rerun evidence: only an isolation run (or a fresh canonical) settles flake vs deterministic.
     if greens or canon_after:
         if same:
             return Decision(
-                Category.FLAKE,
-                min(0.6 + 0.05 * len(iso), 0.8),
+                "flake",
+                min(c.INTERMITTENT_BASE + c.INTERMITTENT_PER_RERUN * len(iso), c.INTERMITTENT_CAP),
                 f"intermittent even alone: {tests} failed in {len(same)} of {len(iso)} isolation reruns of "
-                f"{version} and passed in {len(greens)}",
+                f"{version} and passed in {len(greens)}{also}",
                 rerun_items + canon_items,
             )
         parts = []
@@ -151,96 +261,128 @@ def decide(f: Facts) -> Decision | None:
             parts.append(f"green in {len(greens)} of {len(iso)} isolation rerun(s) of {version}")
         if canon_after and f.canonical is not None:
             parts.append(f"a canonical for {version} was written after it ({short(f.canonical.ts)})")
-        confidence = 0.8 + (0.1 if greens and canon_after else 0.0) + 0.03 * max(0, len(greens) - 1)
+        confidence = (
+            (c.FLAKE_GREEN_AND_CANONICAL if greens and canon_after else c.FLAKE_GREEN_ALONE)
+            + c.FLAKE_PER_EXTRA_GREEN * max(0, len(greens) - 1)
+            - (c.INTERMITTENT_PER_RERUN * len(elsewhere))
+        )
         under = " under sweep load" if f.target.kind is RunKind.SWEEP else ""
         return Decision(
-            Category.FLAKE,
-            min(confidence, 0.95),
-            f"red{under} in {_where(f.target)} ({tests}), but " + " and ".join(parts),
+            "flake",
+            min(confidence, c.FLAKE_CAP),
+            f"red{under} in {_where(f.target)} ({tests}), but " + " and ".join(parts) + also,
             rerun_items + canon_items,
         )
-    deterministic = bool(same) and len(same) == len(iso)
-    det_confidence = 0.85 if len(same) == 1 else 0.92
+    if elsewhere and not same:
+        return _disagreeing(f, elsewhere, tests)
+    deterministic = bool(same)
+    partly = bool(same) and bool(elsewhere)
+    det_confidence = (
+        c.PARTLY_REPRODUCED if partly else (c.DETERMINISTIC_ONCE if len(same) == 1 else c.DETERMINISTIC_REPEATED)
+    )
     det_reason = (
-        f"red again with the same failing test ({tests}) in {len(same)} of {len(iso)} isolation rerun(s) of {version}"
+        f"red again with the same failing test ({tests}) in {len(same)} of {len(iso)} isolation rerun(s) of "
+        f"{version}{also}"
     )
 
     # (b) structural facts: the CI machinery, not the recipe.
     structural = None if deterministic else _structural(f)
     if structural is not None:
         why, items = structural
-        infra_sigs = [s for s in f.signatures if s.category is Category.INFRA]
+        infra_sigs = [s for s in f.signatures if s.category == "infra"]
         sig_note = f"; matches {infra_sigs[0].signature}: {infra_sigs[0].description}" if infra_sigs else ""
         return Decision(
-            Category.INFRA,
-            0.9 if infra_sigs else 0.85,
+            "infra",
+            c.INFRA_STRUCTURAL_WITH_SIGNATURE if infra_sigs else c.INFRA_STRUCTURAL,
             f"{why}{sig_note} — not evidence against the recipe",
-            items + [s.evidence for s in infra_sigs[:2]],
+            items + [s.evidence for s in infra_sigs[:2]] + [_shared_item(x) for x in f.shared],
         )
 
     # A verified fact about the recipe: the test expects a state no release has.
-    nowhere = [s for s in f.stale if s.where is Presence.NOWHERE]
-    main_only = [s for s in f.stale if s.where is Presence.MAIN_ONLY]
+    nowhere = [s for s in f.stale if s.where == "nowhere"]
+    main_only = [s for s in f.stale if s.where == "main-only"]
     if nowhere or main_only:
         finding = (nowhere or main_only)[0]
         place = (
             f"in no release tag ({finding.tags_checked} checked) and not in {finding.main_ref or 'main'}"
-            if finding.where is Presence.NOWHERE
+            if finding.where == "nowhere"
             else f"only in {finding.main_ref} (unreleased): the test is ahead of the release"
         )
         confirmed = f"; {det_reason}" if deterministic else ""
         return Decision(
-            Category.STALE_TEST,
-            (0.95 if deterministic else 0.8) - (0.05 if finding.where is Presence.MAIN_ONLY else 0.0),
+            "stale-test",
+            (c.STALE_CONFIRMED if deterministic else c.STALE_FACT)
+            - (c.STALE_MAIN_ONLY_PENALTY if finding.where == "main-only" else 0.0),
             f"overlay test {finding.test} expects {finding.expected}, which exists {place}{confirmed}",
             [_stale_item(s) for s in nowhere + main_only] + rerun_items,
         )
 
     # (c) the knowledge base of signatures; failure-text hits outrank log hits.
-    ranked = sorted(f.signatures, key=lambda s: (s.where is EvidenceKind.FAILURE, s.weight), reverse=True)
+    ranked = sorted(f.signatures, key=lambda s: (s.where == "failure", s.weight), reverse=True)
+    labels = f"; {f.peer_labels[0].excerpt}" if f.peer_labels else ""
+    label_bonus = c.PEER_LABELS_BONUS if f.peer_labels else 0.0
     if deterministic:
-        fitting = [s for s in ranked if s.category in (Category.RECIPE_DEFECT, Category.UPSTREAM_DEFECT)]
+        fitting = [s for s in ranked if s.category in ("recipe-defect", "upstream-defect")]
         if fitting:
             best = fitting[0]
             return Decision(
                 best.category,
-                min(det_confidence + 0.03, 0.95),
-                f"{det_reason}; matches {best.signature}: {best.description}",
-                [*rerun_items, best.evidence, *f.peers],
+                min(det_confidence + c.DETERMINISTIC_SIGNATURE_BONUS + label_bonus, c.FLAKE_CAP),
+                f"{det_reason}; matches {best.signature}: {best.description}{labels}",
+                [*rerun_items, best.evidence, *f.peer_labels, *f.peers],
             )
-        peer = f"; {f.peers[0].excerpt}" if f.peers else ""
-        return Decision(Category.RECIPE_DEFECT, det_confidence, f"{det_reason}{peer}", rerun_items + f.peers)
+        peer = f"; {f.peers[0].excerpt}" if f.peers and not f.peer_labels else ""
+        return Decision(
+            "recipe-defect",
+            min(det_confidence + label_bonus, c.FLAKE_CAP),
+            f"{det_reason}{labels}{peer}",
+            rerun_items + f.peer_labels + f.peers,
+            NextStep.MORE_RERUNS if partly else None,
+        )
+    if f.shared:
+        shared = f.shared[0]
+        return Decision(
+            "infra",
+            c.SHARED_CAUSE,
+            f"{len(shared.recipes)} recipes of this sweep fail in {shared.tier} the same way, in {shared.machinery} "
+            f"they share ({', '.join(shared.recipes)}): a shared cause, not this recipe; {SETTLE_BY_RERUN}",
+            [_shared_item(x) for x in f.shared] + [s.evidence for s in ranked[:2]],
+            unsettled,
+        )
     if ranked:
         best = ranked[0]
-        agreeing = [s for s in ranked if s.category is best.category]
+        agreeing = [s for s in ranked if s.category == best.category]
         return Decision(
             best.category,
-            min(best.weight, PATTERN_CAP),
-            f"matches {best.signature} ({best.where}): {best.description} Pattern only — {_rerun_hint(f.recipe)}",
-            [s.evidence for s in agreeing[:3]] + (f.peers if best.category is Category.RECIPE_DEFECT else []),
+            min(best.weight, c.PATTERN_CAP),
+            f"matches {best.signature} ({best.where}): {best.description} Pattern only — {SETTLE_BY_RERUN}",
+            [s.evidence for s in agreeing[:3]] + (f.peer_labels + f.peers if best.category == "recipe-defect" else []),
+            unsettled,
         )
     flips = _flips(f.same_version_history)
     if flips >= 2:
         return Decision(
-            Category.FLAKE,
-            0.6,
+            "flake",
+            c.FLIPPING,
             f"{version} flipped red/green {flips} times across its last {len(f.same_version_history)} runs; "
-            f"{_rerun_hint(f.recipe)}",
+            f"{SETTLE_BY_RERUN}",
             [],
+            unsettled,
         )
     return Decision(
-        Category.UNKNOWN,
-        UNKNOWN_CONFIDENCE,
+        "unknown",
+        c.UNKNOWN,
         f"{tests} failed; no isolation rerun, no canonical newer than the red and no known signature — "
-        f"{_rerun_hint(f.recipe)}",
-        f.peers,
+        f"{SETTLE_BY_RERUN}",
+        f.peer_labels + f.peers,
+        unsettled,
     )
 
 
 def _rerun_item(r: RerunFact) -> EvidenceItem:
     failing = ", ".join(sorted(f"{t}/{n}" for t, n in r.failing)) or "nothing failed"
     return EvidenceItem(
-        kind=EvidenceKind.RERUN,
+        kind="rerun",
         run_id=r.run_id,
         path="results.json",
         line=None,
@@ -252,7 +394,7 @@ def _canonical_item(f: Facts) -> EvidenceItem:
     c = f.canonical
     assert c is not None
     return EvidenceItem(
-        kind=EvidenceKind.CANONICAL,
+        kind="canonical",
         run_id=None,
         path="canonical.json",
         line=None,
@@ -264,13 +406,9 @@ def _canonical_item(f: Facts) -> EvidenceItem:
 
 def _stale_item(s: StaleFinding) -> EvidenceItem:
     where = {
-        Presence.NOWHERE: f"found in none of {s.tags_checked} release tags nor {s.main_ref or 'main'}",
-        Presence.MAIN_ONLY: f"found only in {s.main_ref}, in no release tag",
+        "nowhere": f"found in none of {s.tags_checked} release tags nor {s.main_ref or 'main'}",
+        "main-only": f"found only in {s.main_ref}, in no release tag",
     }.get(s.where, f"found in {', '.join(s.found_in)}")
     return EvidenceItem(
-        kind=EvidenceKind.STALE_TEST,
-        run_id=None,
-        path=s.clone,
-        line=None,
-        excerpt=f"{s.test} expects {s.expected}: {where}",
+        kind="stale-test", run_id=None, path=s.clone, line=None, excerpt=f"{s.test} expects {s.expected}: {where}"
     )

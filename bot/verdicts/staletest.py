@@ -54,7 +54,7 @@ class RecipeSearch(Protocol):
 _NO_PROGRAMS = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "protocol.allow=never")
 
 
-def _git(clone: Path, args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+def git(clone: Path, args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["git", *_NO_PROGRAMS, "-C", str(clone), *args],
         capture_output=True,
@@ -72,12 +72,12 @@ class GitRecipeSearch:
         if not (clone / ".git").exists():
             return None
         try:
-            tags = [t for t in _git(clone, ["tag", "--list"]).stdout.split() if t]
+            tags = [t for t in git(clone, ["tag", "--list"]).stdout.split() if t]
             main_ref = next(
                 (
                     r
                     for r in _MAIN_REFS
-                    if _git(clone, ["rev-parse", "--verify", "--quiet", f"{r}^{{commit}}"]).returncode == 0
+                    if git(clone, ["rev-parse", "--verify", "--quiet", f"{r}^{{commit}}"]).returncode == 0
                 ),
                 None,
             )
@@ -107,7 +107,7 @@ class GitRecipeSearch:
         args = ["grep", "-F", "-l", "-e", value, *revs]
         if paths:
             args += ["--", *paths]
-        proc = _git(clone, args)
+        proc = git(clone, args)
         if proc.returncode not in (0, 1):
             raise subprocess.SubprocessError(proc.stderr.strip()[:200])
         return {line.split(":", 1)[0] for line in proc.stdout.splitlines() if ":" in line}

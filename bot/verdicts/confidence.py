@@ -1,0 +1,61 @@
+"""Every confidence the verdict engine gives, in one place, each with what it means.
+
+These are judgements, not measurements: each says how often a verdict resting on that evidence
+should be right. ``benchmarks/verdicts.py`` checks them against a labelled set (Brier score and a
+reliability table per category) and README reports what it found. Change a number here, never inline.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# A knowledge-base signature alone is a suspicion, never a finding: its weight is capped here.
+PATTERN_CAP: Final = 0.65
+# Nothing decides: no rerun, no canonical after the red, no signature, no shared cause.
+UNKNOWN: Final = 0.3
+
+# Red in the sweep, green in an isolation rerun of the same version (or a canonical written after the red).
+FLAKE_GREEN_ALONE: Final = 0.8
+# Both: green alone and a canonical after the red.
+FLAKE_GREEN_AND_CANONICAL: Final = 0.9
+# Each further green isolation rerun adds this much.
+FLAKE_PER_EXTRA_GREEN: Final = 0.03
+# No rerun evidence makes a flake surer than this.
+FLAKE_CAP: Final = 0.95
+# The same test failed in some isolation reruns and passed in others: the base, per rerun, the cap.
+INTERMITTENT_BASE: Final = 0.6
+INTERMITTENT_PER_RERUN: Final = 0.05
+INTERMITTENT_CAP: Final = 0.8
+# One version flipping red/green twice or more across its recent runs, with no rerun of it.
+FLIPPING: Final = 0.6
+
+# Red again alone with the same failing test: once, and twice or more.
+DETERMINISTIC_ONCE: Final = 0.85
+DETERMINISTIC_REPEATED: Final = 0.92
+# A recipe-/upstream-defect signature agreeing with a deterministic rerun adds this much (capped at FLAKE_CAP).
+DETERMINISTIC_SIGNATURE_BONUS: Final = 0.03
+
+# An isolation rerun red on another tier or test than the sweep run: the two disagree, so whatever
+# the rerun's own failure suggests is capped here (below a pattern alone's cap when it is only a pattern).
+DISAGREEING_RERUN_CAP: Final = 0.55
+# The sweep's failure reproduced in some isolation reruns, while others failed elsewhere.
+PARTLY_REPRODUCED: Final = 0.7
+
+# Unverified tiers, harness errors, a runner that died or was cut off: the CI failed, not the recipe.
+INFRA_STRUCTURAL: Final = 0.85
+# The same, with an infra signature agreeing.
+INFRA_STRUCTURAL_WITH_SIGNATURE: Final = 0.9
+# Three or more recipes of one sweep failing the same way in the same tier, in machinery they share.
+SHARED_CAUSE: Final = 0.7
+
+# An overlay test expecting a state that exists in no release and not in main (the recipe clone says so).
+STALE_FACT: Final = 0.8
+# The same, with an isolation rerun failing the same way.
+STALE_CONFIRMED: Final = 0.95
+# Found only in main (unreleased): the test is ahead of the release, a little less certain a stale test.
+STALE_MAIN_ONLY_PENALTY: Final = 0.05
+
+# A peer's compose differs from this recipe's in the labels the failing test depends on.
+PEER_LABELS_BONUS: Final = 0.03
+
+ALL: Final = {name: value for name, value in globals().items() if name.isupper() and isinstance(value, float)}
