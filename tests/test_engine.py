@@ -8,13 +8,15 @@ from bot.model import (
     EvidenceItem,
     EvidenceKind,
     Failure,
+    NextStep,
     RunKind,
     RunRow,
     RunStatus,
     TestStatus,
     TierResult,
 )
-from bot.verdicts.engine import Facts, RerunFact, SignatureHit, decide
+from bot.verdicts import confidence
+from bot.verdicts.engine import CutOff, Facts, RerunFact, SharedCause, SignatureHit, decide
 from bot.verdicts.staletest import Presence, StaleFinding
 
 T0 = 1_750_000_000.0
@@ -154,3 +156,102 @@ def test_nothing_to_go_on_is_unknown() -> None:
     d = decide(facts())
     assert d is not None and d.category == "unknown" and d.confidence < 0.5
     assert "an isolation rerun would tell" in d.reason and "!ccci" not in d.reason
+
+
+def failing_rerun(run_id: str, tier: str, test: str, message: str, status: str = "fail") -> RerunFact:
+    failure = Failure(tier, "cc-ci", test, message, "tb", f"junit/{tier}__cc-ci__t.xml", status)
+    return RerunFact(
+        run_id,
+        RunStatus.RED,
+        True,
+        False,
+        frozenset({(tier, test)}),
+        T0 + 3600,
+        passed=frozenset({("restore", "test_restore_returns_state")}),
+        failures=(failure,),
+    )
+
+
+def test_a_rerun_red_elsewhere_says_both_and_shows_the_disagreement() -> None:
+    other = failing_rerun("manual-7", "custom", "test_export_completes", "assert 'failed' == 'complete'")
+    d = decide(facts(reruns=[other]))
+    assert d is not None
+    assert "the sweep's failure (restore/test_restore_returns_state) passed alone" in d.reason
+    assert "failed elsewhere (custom/test_export_completes)" in d.reason
+    assert d.confidence <= confidence.DISAGREEING_RERUN_CAP
+    assert d.settle is NextStep.MORE_RERUNS  # a rerun exists: never advise that one again
+    assert any(e.kind == "rerun" and e.run_id == "manual-7" for e in d.evidence)
+
+
+def test_the_category_comes_from_what_the_disagreeing_rerun_shows() -> None:
+    rerun_failure = failing_rerun("manual-8", "install", "test_deploy", "manifest unknown")
+    hit = SignatureHit(
+        "image-manifest-unknown",
+        "upstream-defect",
+        "The image tag is gone.",
+        0.65,
+        "failure",
+        EvidenceItem("signature", "manual-8", "junit/x.xml", None, "sig"),
+    )
+    d = decide(facts(reruns=[replace(rerun_failure, signatures=(hit,))]))
+    assert d is not None and d.category == "upstream-defect"
+    assert d.confidence <= confidence.DISAGREEING_RERUN_CAP < confidence.PATTERN_CAP
+    errors = failing_rerun("manual-9", "install", "test_deploy", "DockerException", status="error")
+    infra = decide(facts(reruns=[errors]))
+    assert infra is not None and infra.category == "infra"
+
+
+def test_k_of_n_counts_stay_when_one_rerun_fails_elsewhere() -> None:
+    reruns = [
+        rerun("m1", RunStatus.GREEN, failing=False),
+        failing_rerun("m2", "custom", "test_export_completes", "assert 'failed' == 'complete'"),
+    ]
+    d = decide(facts(reruns=reruns))
+    assert d is not None and d.category == "flake"
+    assert "green in 1 of 2 isolation rerun(s)" in d.reason and "failed elsewhere" in d.reason
+    alone = decide(facts(reruns=reruns[:1]))
+    assert alone is not None and d.confidence < alone.confidence
+
+
+def test_no_advice_to_rerun_when_a_rerun_exists() -> None:
+    for reruns in ([], [rerun("m1", RunStatus.RED)], [rerun("m1", RunStatus.GREEN, failing=False)]):
+        d = decide(facts(reruns=reruns, signatures=[signature("upstream-defect")]))
+        assert d is not None
+        assert (d.settle is NextStep.ISOLATION_RERUN) == (not reruns), (reruns, d)
+        assert "!ccci" not in d.reason
+
+
+def test_a_shared_cause_is_infra_evidence_in_each_verdict() -> None:
+    shared = SharedCause("sweep-1", "backup", "backups", "restic: repository is already locked", ("a", "b", "r"))
+    d = decide(facts(shared=[shared]))
+    assert d is not None and d.category == "infra"
+    assert "3 recipes of this sweep fail in backup the same way, in backups they share (a, b, r)" in d.reason
+    assert any(e.kind == "shared-cause" for e in d.evidence)
+    # rerun evidence still beats it
+    green = decide(facts(shared=[shared], reruns=[rerun("m1", RunStatus.GREEN, failing=False)]))
+    assert green is not None and green.category == "flake"
+
+
+def test_a_run_cut_off_at_its_deadline_names_the_tier_that_was_running() -> None:
+    missing = EvidenceItem("results-missing", "753", "results.json", None, "results.json missing (runner died?)")
+    cut = CutOff("backup", "cc-ci", 143, 812, "log ends at line 812 inside tier backup: ...")
+    d = decide(facts(problems=[missing], cutoff=cut, failures=[]))
+    assert d is not None and d.category == "infra"
+    assert "cut off while tier backup (cc-ci) was running, exit 143" in d.reason
+    assert any(e.kind == "cut-off" and e.line == 812 for e in d.evidence)
+
+
+def test_every_confidence_lives_in_the_confidence_module() -> None:
+    """No number literal in the engine is a confidence: they are named in bot/verdicts/confidence.py."""
+    import ast
+    import inspect
+
+    from bot.verdicts import engine
+
+    floats = [
+        node.value
+        for node in ast.walk(ast.parse(inspect.getsource(engine)))
+        if isinstance(node, ast.Constant) and isinstance(node.value, float)
+    ]
+    assert set(floats) <= {0.0}, floats  # only "no bonus" and "no penalty"
+    assert all(0 < v < 1 for v in confidence.ALL.values())

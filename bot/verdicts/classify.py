@@ -109,9 +109,9 @@ def gather(
         log_hits = _log_signatures(kb, config, target.run_id, run_dir)
     signatures = _failure_signatures(kb, target.run_id, failures) + log_hits
     stale = []
+    clone = _clone_of(config, run_dir, recipe)
     for f in failures:
         expectation = parse_expectation(f.test, f.message, f.text) if f.source == "cc-ci" else None
-        clone = _clone_of(config, run_dir, recipe)
         if expectation is not None and clone is not None:
             finding = search.check(clone, expectation)
             if finding is not None:

@@ -38,6 +38,8 @@ DETERMINISTIC_SIGNATURE_BONUS: Final = 0.03
 # An isolation rerun red on another tier or test than the sweep run: the two disagree, so whatever
 # the rerun's own failure suggests is capped here (below a pattern alone's cap when it is only a pattern).
 DISAGREEING_RERUN_CAP: Final = 0.55
+# ... and when the rerun's own failure matches no signature (red alone, on another test): lower still.
+DISAGREEING_RERUN_UNEXPLAINED: Final = 0.45
 # The sweep's failure reproduced in some isolation reruns, while others failed elsewhere.
 PARTLY_REPRODUCED: Final = 0.7
 

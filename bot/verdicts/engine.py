@@ -210,7 +210,7 @@ def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
         )
     return Decision(
         "recipe-defect",
-        c.DISAGREEING_RERUN_CAP - 0.1,
+        c.DISAGREEING_RERUN_UNEXPLAINED,
         f"{original}, but {there}: red alone too, on another test; more reruns would show which failure repeats",
         items + f.peer_labels + f.peers,
         NextStep.MORE_RERUNS,

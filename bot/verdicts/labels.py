@@ -119,7 +119,8 @@ def compare(ours: Compose, theirs: Compose, tier: str) -> list[LabelDifference]:
         for mine, peer in pairs:
             for key, a, b in _diff(labels(ours.services[mine]), labels(theirs.services[peer]), "backupbot."):
                 out.append(LabelDifference(mine, peer, key, a, b))
-        return out
+        # The tier's own labels first (restore hooks for a restore test), then what the peer has and we lack.
+        return sorted(out, key=lambda d: (f".{tier}." not in d.key, d.ours is not None, d.theirs is None))
     app, peer_app = _app(ours), _app(theirs)
     if app is None or peer_app is None:
         return out
