@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.model import NextStep
 from bot.service import Service
 from bot.store import Store
 from bot.store.schema import MIGRATIONS
@@ -71,3 +72,32 @@ def test_upgrading_a_version_1_database_re_reads_runs_to_fill_new_columns(site: 
     errors = [f for r in store.recipes() for run in store.runs_of(r) for f in store.failures(run.run_id)]
     assert any(f.status == "error" for f in errors)  # the new column is filled from the JUnit files
     store.close()
+
+
+def test_stored_reasons_lose_the_chat_command_they_carried_and_keep_what_would_settle_them(tmp_path: Path) -> None:
+    """Verdicts stored before reasons were neutral: the migration moves the command into `settle`."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    for version, script in enumerate(MIGRATIONS[:-1], start=1):
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+    old = "tests failed; no known signature — run `!ccci rerun outline` to tell a flake from a deterministic failure"
+    conn.execute(
+        "INSERT INTO verdicts VALUES (?,?,?,?,?,?,?,?)", ("760", "outline", "unknown", 0.3, old, "kb-1", "[]", 0.0)
+    )
+    conn.execute(
+        "INSERT INTO verdicts VALUES (?,?,?,?,?,?,?,?)", ("761", "immich", "flake", 0.9, "green alone", "kb-1", "[]", 0)
+    )
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    try:
+        migrated = store.verdict("760")
+        untouched = store.verdict("761")
+        assert migrated is not None and untouched is not None
+        assert migrated[0].reason == (
+            "tests failed; no known signature — an isolation rerun would tell a flake from a deterministic failure"
+        )
+        assert migrated[0].settle is NextStep.ISOLATION_RERUN
+        assert untouched[0].reason == "green alone" and untouched[0].settle is None
+    finally:
+        store.close()
