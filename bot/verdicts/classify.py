@@ -186,6 +186,7 @@ def _cutoff(config: Config, run_dir: Path, run_id: str, problems: list[EvidenceI
         tail.exit_code,
         tail.last_line,
         f"log ends at line {tail.last_line} inside tier {tail.tier}: {tail.last_text[:200]}",
+        config.ccci.log_name,
     )
 
 

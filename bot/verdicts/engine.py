@@ -78,6 +78,7 @@ class CutOff:
     exit_code: int | None
     last_line: int
     excerpt: str
+    log: str = "run.log"  # the log's name in the run dir (cited with the line)
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ def _shared_item(s: SharedCause) -> EvidenceItem:
 
 def _cutoff_item(f: Facts) -> EvidenceItem:
     assert f.cutoff is not None
-    return EvidenceItem("cut-off", f.target.run_id, "", f.cutoff.last_line, f.cutoff.excerpt)
+    return EvidenceItem("cut-off", f.target.run_id, f.cutoff.log, f.cutoff.last_line, f.cutoff.excerpt)
 
 
 def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
