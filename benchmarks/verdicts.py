@@ -34,16 +34,27 @@ from bot.artifacts.timefmt import iso
 from bot.config import Config
 from bot.ingest import ingest
 from bot.kb import KnowledgeBase, load_kb
-from bot.model import Canonical, EvidenceItem, Failure, RunKind, RunRow, RunStatus, TestStatus, TierResult
+from bot.model import (
+    Canonical,
+    Category,
+    EvidenceItem,
+    EvidenceKind,
+    Failure,
+    RunKind,
+    RunRow,
+    RunStatus,
+    TestStatus,
+    TierResult,
+)
 from bot.scaffold.sample.generate import GeneratedData, generate
 from bot.store import Store
 from bot.verdicts import confidence
 from bot.verdicts.classify import Verdicts
 from bot.verdicts.engine import Facts, RerunFact, SignatureHit, decide
-from bot.verdicts.staletest import GitRecipeSearch, StaleFinding
+from bot.verdicts.staletest import GitRecipeSearch, Presence, StaleFinding
 
 TOOL_OUTPUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tool-output"
-CAUSES = ("flake", "recipe-defect", "stale-test", "upstream-defect", "infra")
+CAUSES = tuple(c for c in Category if c is not Category.UNKNOWN)
 NEUTRAL = ("AssertionError: assert 'failed' == 'complete'", "AssertionError: assert 3 == 4", "KeyError: 'id'")
 
 
@@ -88,7 +99,9 @@ def _draw(rng: random.Random, truth: str, texts: dict[str, list[str]], index: in
     else:
         text = rng.choice(NEUTRAL)
     harness = truth == "infra" and rng.random() < 0.4
-    failure = Failure(tier, "cc-ci", "test_x", text, text, "junit/x.xml", "error" if harness else "fail")
+    failure = Failure(
+        tier, "cc-ci", "test_x", text, text, "junit/x.xml", TestStatus.ERROR if harness else TestStatus.FAIL
+    )
     tiers = [TierResult(tier, TestStatus.ERROR if harness else TestStatus.FAIL)]
     if harness:
         tiers.append(TierResult("custom", TestStatus.UNVER))
@@ -105,11 +118,17 @@ def _draw(rng: random.Random, truth: str, texts: dict[str, list[str]], index: in
         canonical = Canonical("r", "1.0.0+1", "abc", "idle", t0 + 7200)
     stale: list[StaleFinding] = []
     if (truth == "stale-test" and rng.random() < 0.8) or rng.random() < 0.02:
-        stale.append(StaleFinding("test_x", "img:2", "nowhere", 5, "main", (), "/clone"))
+        stale.append(StaleFinding("test_x", "img:2", Presence.NOWHERE, 5, "main", (), "/clone"))
     kb = _kb()
+    _sig_item = EvidenceItem(EvidenceKind.SIGNATURE, target.run_id, "", None, "")
     hits = [
         SignatureHit(
-            s.id, s.category, s.description, s.weight, "failure", EvidenceItem("signature", target.run_id, "", None, "")
+            s.id,
+            s.category,
+            s.description,
+            s.weight,
+            EvidenceKind.FAILURE,
+            EvidenceItem(EvidenceKind.SIGNATURE, target.run_id, "", None, ""),
         )
         for s in kb.signatures
         if s.applies_to(tier, "cc-ci") and s.matches_failure(text)

@@ -91,6 +91,9 @@ class EvidenceKind(StrEnum):
     SIGNATURE = "signature"  # a knowledge-base signature matched
     PEER = "peer"  # other recipes pass the same test
     STALE_TEST = "stale-test"  # the test expects what the recipe clone no longer has
+    PEER_LABELS = "peer-labels"  # the passing peer's compose differs in the labels the test depends on
+    SHARED_CAUSE = "shared-cause"  # three or more recipes of the sweep fail the same way in shared machinery
+    CUT_OFF = "cut-off"  # the runner was cut off: the log line it ended on, inside a tier
     # What could not be read in the run dir:
     RESULTS_MISSING = "results-missing"
     RESULTS_UNREADABLE = "results-unreadable"

@@ -158,7 +158,7 @@ def test_nothing_to_go_on_is_unknown() -> None:
     assert "an isolation rerun would tell" in d.reason and "!ccci" not in d.reason
 
 
-def failing_rerun(run_id: str, tier: str, test: str, message: str, status: str = "fail") -> RerunFact:
+def failing_rerun(run_id: str, tier: str, test: str, message: str, status: TestStatus = TestStatus.FAIL) -> RerunFact:
     failure = Failure(tier, "cc-ci", test, message, "tb", f"junit/{tier}__cc-ci__t.xml", status)
     return RerunFact(
         run_id,
@@ -187,16 +187,16 @@ def test_the_category_comes_from_what_the_disagreeing_rerun_shows() -> None:
     rerun_failure = failing_rerun("manual-8", "install", "test_deploy", "manifest unknown")
     hit = SignatureHit(
         "image-manifest-unknown",
-        "upstream-defect",
+        Category.UPSTREAM_DEFECT,
         "The image tag is gone.",
         0.65,
-        "failure",
-        EvidenceItem("signature", "manual-8", "junit/x.xml", None, "sig"),
+        EvidenceKind.FAILURE,
+        EvidenceItem(EvidenceKind.SIGNATURE, "manual-8", "junit/x.xml", None, "sig"),
     )
     d = decide(facts(reruns=[replace(rerun_failure, signatures=(hit,))]))
     assert d is not None and d.category == "upstream-defect"
     assert d.confidence <= confidence.DISAGREEING_RERUN_CAP < confidence.PATTERN_CAP
-    errors = failing_rerun("manual-9", "install", "test_deploy", "DockerException", status="error")
+    errors = failing_rerun("manual-9", "install", "test_deploy", "DockerException", status=TestStatus.ERROR)
     infra = decide(facts(reruns=[errors]))
     assert infra is not None and infra.category == "infra"
 
@@ -233,7 +233,9 @@ def test_a_shared_cause_is_infra_evidence_in_each_verdict() -> None:
 
 
 def test_a_run_cut_off_at_its_deadline_names_the_tier_that_was_running() -> None:
-    missing = EvidenceItem("results-missing", "753", "results.json", None, "results.json missing (runner died?)")
+    missing = EvidenceItem(
+        EvidenceKind.RESULTS_MISSING, "753", "results.json", None, "results.json missing (runner died?)"
+    )
     cut = CutOff("backup", "cc-ci", 143, 812, "log ends at line 812 inside tier backup: ...")
     d = decide(facts(problems=[missing], cutoff=cut, failures=[]))
     assert d is not None and d.category == "infra"

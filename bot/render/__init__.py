@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.model import HelpAnswer, HistoryAnswer, NoticeAnswer, StatusAnswer, SummaryAnswer, WhyAnswer
 from bot.render import jsonview, text
-from bot.render.html import HTML
+from bot.render.html import HTML, why_html
 
 AnswerT = WhyAnswer | SummaryAnswer | HistoryAnswer | HelpAnswer | StatusAnswer | NoticeAnswer
 
@@ -45,8 +45,6 @@ def to_chat(answer: AnswerT, prefix: str) -> tuple[str, str]:
     """Plain and HTML bodies for the chat: as :func:`to_text`/:func:`to_html`, plus the command that
     would settle an unsure verdict in the room's own syntax (``!ccci rerun outline``). Stored reasons,
     pages and JSON never carry it."""
-    from bot.render.html import why_html
-
     if isinstance(answer, WhyAnswer):
         return text.why_text(answer, prefix), why_html(answer, prefix)
     return to_text(answer), to_html(answer)

@@ -19,7 +19,7 @@ from bot.config import Config
 from bot.evidence import reruns_of, target_run
 from bot.kb import KnowledgeBase
 from bot.links import link
-from bot.model import EvidenceItem, Failure, RunKind, RunRow, RunStatus, TestStatus, Verdict
+from bot.model import EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, TestStatus, Verdict
 from bot.store import Store
 from bot.verdicts import labels
 from bot.verdicts.clusters import shared_causes
@@ -54,9 +54,9 @@ def _failure_signatures(kb: KnowledgeBase, run_id: str, failures: list[Failure])
         for sig in kb.signatures:
             if sig.applies_to(f.tier, f.source) and sig.matches_failure(text):
                 item = EvidenceItem(
-                    "signature", run_id, f.junit_file, None, f"{sig.id}: {f.tier}/{f.test}: {f.message}"
+                    EvidenceKind.SIGNATURE, run_id, f.junit_file, None, f"{sig.id}: {f.tier}/{f.test}: {f.message}"
                 )
-                hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, "failure", item))
+                hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, EvidenceKind.FAILURE, item))
     return hits
 
 
@@ -83,8 +83,10 @@ def _log_signatures(kb: KnowledgeBase, config: Config, run_id: str, run_dir: Pat
             continue
         for sig in kb.signatures:
             if not sig.tiers and sig.matches_log_line(line):
-                item = EvidenceItem("signature", run_id, config.ccci.log_name, h.line, f"{sig.id}:\n{h.excerpt}")
-                hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, "log", item))
+                item = EvidenceItem(
+                    EvidenceKind.SIGNATURE, run_id, config.ccci.log_name, h.line, f"{sig.id}:\n{h.excerpt}"
+                )
+                hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, EvidenceKind.LOG, item))
     return hits
 
 
@@ -175,7 +177,7 @@ def _shared(store: Store, target: RunRow, cache: dict[str, list[SharedCause]] | 
 
 def _cutoff(config: Config, run_dir: Path, run_id: str, problems: list[EvidenceItem]) -> CutOff | None:
     """A run without results.json whose log ends inside a tier was cut off there."""
-    if not any(p.kind == "results-missing" for p in problems):
+    if not any(p.kind is EvidenceKind.RESULTS_MISSING for p in problems):
         return None
     tail = read_tail(run_dir, config.ccci.log_name)
     if tail is None or tail.tier is None:
@@ -234,7 +236,7 @@ def _peers(store: Store, config: Config, recipe: str, failures: list[Failure]) -
             verb = "passes" if len(peers) == 1 else "pass"
             items.append(
                 EvidenceItem(
-                    "peer",
+                    EvidenceKind.PEER,
                     peers[0][1],
                     config.ccci.results_name,
                     None,

@@ -17,7 +17,9 @@ from itertools import pairwise
 from bot.artifacts.timefmt import short
 from bot.model import (
     Canonical,
+    Category,
     EvidenceItem,
+    EvidenceKind,
     Failure,
     NextStep,
     RunKind,
@@ -27,21 +29,21 @@ from bot.model import (
     TierResult,
 )
 from bot.verdicts import confidence as c
-from bot.verdicts.staletest import StaleFinding
+from bot.verdicts.staletest import Presence, StaleFinding
 
 PATTERN_CAP = c.PATTERN_CAP
 UNKNOWN_CONFIDENCE = c.UNKNOWN
 SETTLE_BY_RERUN = "an isolation rerun would tell a flake from a deterministic failure"
-STRUCTURAL_PROBLEMS = ("results-missing", "results-unreadable", "junit-unreadable")
+STRUCTURAL_PROBLEMS = (EvidenceKind.RESULTS_MISSING, EvidenceKind.RESULTS_UNREADABLE, EvidenceKind.JUNIT_UNREADABLE)
 
 
 @dataclass(frozen=True)
 class SignatureHit:
     signature: str
-    category: str
+    category: Category
     description: str
     weight: float
-    where: str  # "failure" or "log"
+    where: EvidenceKind  # FAILURE (the failure text matched) or LOG
     evidence: EvidenceItem
 
 
@@ -107,7 +109,7 @@ class Facts:
 
 @dataclass(frozen=True)
 class Decision:
-    category: str
+    category: Category
     confidence: float
     reason: str
     evidence: list[EvidenceItem]
@@ -135,7 +137,7 @@ def _structural(f: Facts) -> tuple[str, list[EvidenceItem]] | None:
     """Unverified tiers, harness errors, a runner that died or was cut off: the CI failed, not the recipe."""
     unver = [t.name for t in f.tiers if t.status is TestStatus.UNVER]
     problems = [p for p in f.problems if p.kind in STRUCTURAL_PROBLEMS]
-    errors_only = bool(f.failures) and all(x.status == "error" for x in f.failures)
+    errors_only = bool(f.failures) and all(x.status is TestStatus.ERROR for x in f.failures)
     if f.cutoff is not None:
         cut = f.cutoff
         source = f" ({cut.source})" if cut.source else ""
@@ -158,7 +160,7 @@ def _structural(f: Facts) -> tuple[str, list[EvidenceItem]] | None:
 
 def _shared_item(s: SharedCause) -> EvidenceItem:
     return EvidenceItem(
-        kind="shared-cause",
+        kind=EvidenceKind.SHARED_CAUSE,
         run_id=None,
         path=s.sweep_id,
         line=None,
@@ -171,7 +173,7 @@ def _shared_item(s: SharedCause) -> EvidenceItem:
 
 def _cutoff_item(f: Facts) -> EvidenceItem:
     assert f.cutoff is not None
-    return EvidenceItem("cut-off", f.target.run_id, f.cutoff.log, f.cutoff.last_line, f.cutoff.excerpt)
+    return EvidenceItem(EvidenceKind.CUT_OFF, f.target.run_id, f.cutoff.log, f.cutoff.last_line, f.cutoff.excerpt)
 
 
 def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
@@ -188,9 +190,13 @@ def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
     )
     there = f"{len(others)} isolation rerun(s) of {f.target.version or '?'} failed elsewhere ({', '.join(seen[:3])})"
     hits = sorted(
-        (h for r in others for h in r.signatures), key=lambda h: (h.where == "failure", h.weight), reverse=True
+        (h for r in others for h in r.signatures),
+        key=lambda h: (h.where is EvidenceKind.FAILURE, h.weight),
+        reverse=True,
     )
-    errors_only = all(x.status == "error" for r in others for x in r.failures) and any(r.failures for r in others)
+    errors_only = all(x.status is TestStatus.ERROR for r in others for x in r.failures) and any(
+        r.failures for r in others
+    )
     items = [_rerun_item(r) for r in others]
     if hits:
         best = hits[0]
@@ -203,14 +209,14 @@ def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
         )
     if errors_only:
         return Decision(
-            "infra",
+            Category.INFRA,
             c.DISAGREEING_RERUN_CAP,
             f"{original}, but {there}, with harness errors — the CI, not evidence against the recipe",
             items,
             NextStep.MORE_RERUNS,
         )
     return Decision(
-        "recipe-defect",
+        Category.RECIPE_DEFECT,
         c.DISAGREEING_RERUN_UNEXPLAINED,
         f"{original}, but {there}: red alone too, on another test; more reruns would show which failure repeats",
         items + f.peer_labels + f.peers,
@@ -251,7 +257,7 @@ def decide(f: Facts) -> Decision | None:
     if greens or canon_after:
         if same:
             return Decision(
-                "flake",
+                Category.FLAKE,
                 min(c.INTERMITTENT_BASE + c.INTERMITTENT_PER_RERUN * len(iso), c.INTERMITTENT_CAP),
                 f"intermittent even alone: {tests} failed in {len(same)} of {len(iso)} isolation reruns of "
                 f"{version} and passed in {len(greens)}{also}",
@@ -269,7 +275,7 @@ def decide(f: Facts) -> Decision | None:
         )
         under = " under sweep load" if f.target.kind is RunKind.SWEEP else ""
         return Decision(
-            "flake",
+            Category.FLAKE,
             min(confidence, c.FLAKE_CAP),
             f"red{under} in {_where(f.target)} ({tests}), but " + " and ".join(parts) + also,
             rerun_items + canon_items,
@@ -290,40 +296,40 @@ def decide(f: Facts) -> Decision | None:
     structural = None if deterministic else _structural(f)
     if structural is not None:
         why, items = structural
-        infra_sigs = [s for s in f.signatures if s.category == "infra"]
+        infra_sigs = [s for s in f.signatures if s.category is Category.INFRA]
         sig_note = f"; matches {infra_sigs[0].signature}: {infra_sigs[0].description}" if infra_sigs else ""
         return Decision(
-            "infra",
+            Category.INFRA,
             c.INFRA_STRUCTURAL_WITH_SIGNATURE if infra_sigs else c.INFRA_STRUCTURAL,
             f"{why}{sig_note} — not evidence against the recipe",
             items + [s.evidence for s in infra_sigs[:2]] + [_shared_item(x) for x in f.shared],
         )
 
     # A verified fact about the recipe: the test expects a state no release has.
-    nowhere = [s for s in f.stale if s.where == "nowhere"]
-    main_only = [s for s in f.stale if s.where == "main-only"]
+    nowhere = [s for s in f.stale if s.where is Presence.NOWHERE]
+    main_only = [s for s in f.stale if s.where is Presence.MAIN_ONLY]
     if nowhere or main_only:
         finding = (nowhere or main_only)[0]
         place = (
             f"in no release tag ({finding.tags_checked} checked) and not in {finding.main_ref or 'main'}"
-            if finding.where == "nowhere"
+            if finding.where is Presence.NOWHERE
             else f"only in {finding.main_ref} (unreleased): the test is ahead of the release"
         )
         confirmed = f"; {det_reason}" if deterministic else ""
         return Decision(
-            "stale-test",
+            Category.STALE_TEST,
             (c.STALE_CONFIRMED if deterministic else c.STALE_FACT)
-            - (c.STALE_MAIN_ONLY_PENALTY if finding.where == "main-only" else 0.0),
+            - (c.STALE_MAIN_ONLY_PENALTY if finding.where is Presence.MAIN_ONLY else 0.0),
             f"overlay test {finding.test} expects {finding.expected}, which exists {place}{confirmed}",
             [_stale_item(s) for s in nowhere + main_only] + rerun_items,
         )
 
     # (c) the knowledge base of signatures; failure-text hits outrank log hits.
-    ranked = sorted(f.signatures, key=lambda s: (s.where == "failure", s.weight), reverse=True)
+    ranked = sorted(f.signatures, key=lambda s: (s.where is EvidenceKind.FAILURE, s.weight), reverse=True)
     labels = f"; {f.peer_labels[0].excerpt}" if f.peer_labels else ""
     label_bonus = c.PEER_LABELS_BONUS if f.peer_labels else 0.0
     if deterministic:
-        fitting = [s for s in ranked if s.category in ("recipe-defect", "upstream-defect")]
+        fitting = [s for s in ranked if s.category in (Category.RECIPE_DEFECT, Category.UPSTREAM_DEFECT)]
         if fitting:
             best = fitting[0]
             return Decision(
@@ -334,7 +340,7 @@ def decide(f: Facts) -> Decision | None:
             )
         peer = f"; {f.peers[0].excerpt}" if f.peers and not f.peer_labels else ""
         return Decision(
-            "recipe-defect",
+            Category.RECIPE_DEFECT,
             min(det_confidence + label_bonus, c.FLAKE_CAP),
             f"{det_reason}{labels}{peer}",
             rerun_items + f.peer_labels + f.peers,
@@ -343,7 +349,7 @@ def decide(f: Facts) -> Decision | None:
     if f.shared:
         shared = f.shared[0]
         return Decision(
-            "infra",
+            Category.INFRA,
             c.SHARED_CAUSE,
             f"{len(shared.recipes)} recipes of this sweep fail in {shared.tier} the same way, in {shared.machinery} "
             f"they share ({', '.join(shared.recipes)}): a shared cause, not this recipe; {SETTLE_BY_RERUN}",
@@ -352,18 +358,19 @@ def decide(f: Facts) -> Decision | None:
         )
     if ranked:
         best = ranked[0]
-        agreeing = [s for s in ranked if s.category == best.category]
+        agreeing = [s for s in ranked if s.category is best.category]
         return Decision(
             best.category,
             min(best.weight, c.PATTERN_CAP),
             f"matches {best.signature} ({best.where}): {best.description} Pattern only — {SETTLE_BY_RERUN}",
-            [s.evidence for s in agreeing[:3]] + (f.peer_labels + f.peers if best.category == "recipe-defect" else []),
+            [s.evidence for s in agreeing[:3]]
+            + (f.peer_labels + f.peers if best.category is Category.RECIPE_DEFECT else []),
             unsettled,
         )
     flips = _flips(f.same_version_history)
     if flips >= 2:
         return Decision(
-            "flake",
+            Category.FLAKE,
             c.FLIPPING,
             f"{version} flipped red/green {flips} times across its last {len(f.same_version_history)} runs; "
             f"{SETTLE_BY_RERUN}",
@@ -371,7 +378,7 @@ def decide(f: Facts) -> Decision | None:
             unsettled,
         )
     return Decision(
-        "unknown",
+        Category.UNKNOWN,
         c.UNKNOWN,
         f"{tests} failed; no isolation rerun, no canonical newer than the red and no known signature — "
         f"{SETTLE_BY_RERUN}",
@@ -383,7 +390,7 @@ def decide(f: Facts) -> Decision | None:
 def _rerun_item(r: RerunFact) -> EvidenceItem:
     failing = ", ".join(sorted(f"{t}/{n}" for t, n in r.failing)) or "nothing failed"
     return EvidenceItem(
-        kind="rerun",
+        kind=EvidenceKind.RERUN,
         run_id=r.run_id,
         path="results.json",
         line=None,
@@ -395,7 +402,7 @@ def _canonical_item(f: Facts) -> EvidenceItem:
     c = f.canonical
     assert c is not None
     return EvidenceItem(
-        kind="canonical",
+        kind=EvidenceKind.CANONICAL,
         run_id=None,
         path="canonical.json",
         line=None,
@@ -407,9 +414,13 @@ def _canonical_item(f: Facts) -> EvidenceItem:
 
 def _stale_item(s: StaleFinding) -> EvidenceItem:
     where = {
-        "nowhere": f"found in none of {s.tags_checked} release tags nor {s.main_ref or 'main'}",
-        "main-only": f"found only in {s.main_ref}, in no release tag",
+        Presence.NOWHERE: f"found in none of {s.tags_checked} release tags nor {s.main_ref or 'main'}",
+        Presence.MAIN_ONLY: f"found only in {s.main_ref}, in no release tag",
     }.get(s.where, f"found in {', '.join(s.found_in)}")
     return EvidenceItem(
-        kind="stale-test", run_id=None, path=s.clone, line=None, excerpt=f"{s.test} expects {s.expected}: {where}"
+        kind=EvidenceKind.STALE_TEST,
+        run_id=None,
+        path=s.clone,
+        line=None,
+        excerpt=f"{s.test} expects {s.expected}: {where}",
     )

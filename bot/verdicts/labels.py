@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bot.model import EvidenceItem
+from bot.model import EvidenceItem, EvidenceKind
 from bot.verdicts.staletest import git
 
 COMPOSE_FILES = ("compose.yml", "docker-compose.yml")
@@ -163,7 +163,7 @@ def evidence(ours: Compose, theirs: Compose, tier: str, test: str) -> list[Evide
             )
         items.append(
             EvidenceItem(
-                "peer-labels",
+                EvidenceKind.PEER_LABELS,
                 None,  # no link: the clone is not served (and lives in the peer's run dir)
                 f"{theirs.recipe} {theirs.ref} vs {ours.recipe} {ours.ref}",
                 None,
