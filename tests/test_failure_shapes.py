@@ -95,7 +95,7 @@ def test_a_runner_cut_off_at_its_deadline_is_infra_naming_the_running_tier(tmp_p
     run_dir = runs / "901"
     run_dir.mkdir(parents=True)
     _cut_off_run(run_dir)
-    tail = read_tail(run_dir / "run.log")
+    tail = read_tail(run_dir, "run.log")
     assert tail is not None and tail.tier == "backup" and tail.source == "cc-ci" and tail.exit_code == 143
     old = 1_750_000_000
     for path in [run_dir, *run_dir.rglob("*")]:
