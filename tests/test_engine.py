@@ -257,3 +257,12 @@ def test_every_confidence_lives_in_the_confidence_module() -> None:
     ]
     assert set(floats) <= {0.0}, floats  # only "no bonus" and "no penalty"
     assert all(0 < v < 1 for v in confidence.ALL.values())
+
+
+def test_a_red_rerun_without_failing_tests_is_not_called_missing() -> None:
+    """A rerun red without a failing testcase neither decides nor may be talked about as absent."""
+    red_nothing = RerunFact("m1", RunStatus.RED, True, False, frozenset(), T0 + 3600)
+    d = decide(facts(reruns=[red_nothing]))
+    assert d is not None and d.category is Category.UNKNOWN
+    assert "no deciding isolation rerun" in d.reason and "more isolation reruns would tell" in d.reason
+    assert d.settle is NextStep.MORE_RERUNS

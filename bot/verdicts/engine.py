@@ -233,7 +233,7 @@ def decide(f: Facts) -> Decision | None:
     iso = [r for r in f.reruns if r.isolated and not r.unverified and r.status is not RunStatus.UNKNOWN]
     greens = [r for r in iso if r.status is RunStatus.GREEN]
     same = [r for r in iso if r.status is RunStatus.RED and r.failing & f.failing]
-    elsewhere = [r for r in iso if r.status is RunStatus.RED and not r.failing & f.failing]
+    elsewhere = [r for r in iso if r.status is RunStatus.RED and r.failing and not r.failing & f.failing]
     canon_after = (
         f.canonical is not None
         and f.canonical.version == f.target.version
@@ -245,6 +245,9 @@ def decide(f: Facts) -> Decision | None:
     canon_items = [_canonical_item(f)] if canon_after else []
     # Advise a rerun only when none exists: with reruns, only more of them can help.
     unsettled = NextStep.MORE_RERUNS if iso else NextStep.ISOLATION_RERUN
+    settle_text = (
+        SETTLE_BY_RERUN if not iso else "more isolation reruns would tell a flake from a deterministic failure"
+    )
     also = (
         f"; {len(elsewhere)} isolation rerun(s) failed elsewhere ("
         + ", ".join(sorted({f"{t}/{n}" for r in elsewhere for t, n in r.failing})[:3])
@@ -352,7 +355,7 @@ def decide(f: Facts) -> Decision | None:
             Category.INFRA,
             c.SHARED_CAUSE,
             f"{len(shared.recipes)} recipes of this sweep fail in {shared.tier} the same way, in {shared.machinery} "
-            f"they share ({', '.join(shared.recipes)}): a shared cause, not this recipe; {SETTLE_BY_RERUN}",
+            f"they share ({', '.join(shared.recipes)}): a shared cause, not this recipe; {settle_text}",
             [_shared_item(x) for x in f.shared] + [s.evidence for s in ranked[:2]],
             unsettled,
         )
@@ -362,7 +365,7 @@ def decide(f: Facts) -> Decision | None:
         return Decision(
             best.category,
             min(best.weight, c.PATTERN_CAP),
-            f"matches {best.signature} ({best.where}): {best.description} Pattern only — {SETTLE_BY_RERUN}",
+            f"matches {best.signature} ({best.where}): {best.description} Pattern only — {settle_text}",
             [s.evidence for s in agreeing[:3]]
             + (f.peer_labels + f.peers if best.category is Category.RECIPE_DEFECT else []),
             unsettled,
@@ -373,15 +376,15 @@ def decide(f: Facts) -> Decision | None:
             Category.FLAKE,
             c.FLIPPING,
             f"{version} flipped red/green {flips} times across its last {len(f.same_version_history)} runs; "
-            f"{SETTLE_BY_RERUN}",
+            f"{settle_text}",
             [],
             unsettled,
         )
     return Decision(
         Category.UNKNOWN,
         c.UNKNOWN,
-        f"{tests} failed; no isolation rerun, no canonical newer than the red and no known signature — "
-        f"{SETTLE_BY_RERUN}",
+        f"{tests} failed; no {'deciding ' if iso else ''}isolation rerun, no canonical newer than the red "
+        f"and no known signature — {settle_text}",
         f.peer_labels + f.peers,
         unsettled,
     )
