@@ -8,7 +8,9 @@ re-reads (never skips) unanswered commands and never answers one twice.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import signal
 import time
 from functools import partial
@@ -23,6 +25,7 @@ from bot.chat.messages import edit, notice, reaction
 from bot.config import Config, secret_from_env
 from bot.masking import Masker
 from bot.matrix.client import MatrixConnection, MatrixError, Unavailable
+from bot.matrix.crosssign import CrossSignError, CrossSignUnavailable, Session, ensure_cross_signed
 from bot.matrix.events import ChatMessage, SyncBatch
 from bot.metrics import Metrics
 from bot.node import Node
@@ -41,6 +44,8 @@ from commands import BotState, Context
 
 log = logging.getLogger(__name__)
 SINCE_KEY = "matrix.since"
+UNDECRYPTED_KEY = "e2ee.undecrypted"  # encrypted events not decrypted yet: retried after every sync
+UNDECRYPTED_MAX = 200
 ACK_AFTER_S = 1.0
 
 
@@ -79,6 +84,8 @@ class Bot:
         self.status_messages: dict[int, str] = {}  # rerun id → txn id of its status message (edited in place)
         self.exit_code = 0
         self.synced = asyncio.Event()  # set after each completed sync: lets tests and the demo wait on it
+        self.cross_signing: str | None = None  # None: not tried yet this start
+        self.state.e2ee = self._e2ee_status
 
     def _context(self, msg: ChatMessage) -> Context:
         return Context(
@@ -224,6 +231,8 @@ class Bot:
             self.backoff.reset()
             self.state.last_sync, self.state.last_sync_error = time.time(), None
             self.joined_at.update(batch.own_joins)
+            if self.conn.e2ee and self.cross_signing is None:
+                await self._cross_sign()  # after the first sync: nio has uploaded the device's keys by then
             # A fresh bot's first sync is history: answer only what was sent after it started.
             await self._handle(batch, not_before_ms=int(self.state.started_at * 1000) if first else 0)
             since, first = batch.next_batch, False
@@ -237,9 +246,15 @@ class Bot:
                 await self._accept_invite(room_id)
             else:
                 log.info("ignoring an invite to %s: not a configured room", room_id)
-        await self._warn_encrypted(batch)
+        late: list[ChatMessage] = []
+        if self.conn.e2ee:
+            late = await self._undecrypted(batch, not_before_ms)
+        else:
+            await self._warn_encrypted(batch)
         work = [
-            self._command(msg) for msg in batch.messages if msg.ts_ms >= not_before_ms and self._is_command_for_us(msg)
+            self._command(msg)
+            for msg in batch.messages + late
+            if msg.ts_ms >= not_before_ms and self._is_command_for_us(msg)
         ]
         if work:
             await asyncio.gather(*work)
@@ -294,18 +309,96 @@ class Bot:
                 self.status_messages[rerun.id] = txn[0]
         self.outbox.wake.set()
 
+    # --- end-to-end encryption -------------------------------------------------------------------
+
+    async def _cross_sign(self) -> None:
+        """Sign the bot's device with its account's self-signing key (made here, or read with the recovery key)."""
+        m = self.config.matrix
+        assert m.homeserver
+        try:
+            # Unset variables are a state to report here (how to fix it), not a config error that stops the bot.
+            password = os.environ.get(m.password_env) if m.password_env else None
+            recovery = os.environ.get(m.recovery_key_env) if m.recovery_key_env else None
+            session = Session(m.homeserver, self.conn.user_id, self.conn.device_id, self.conn.access_token)
+            outcome = await ensure_cross_signed(session, self.config.data_dir, password, recovery)
+        except CrossSignUnavailable as exc:
+            log.warning("cross-signing deferred to the next sync: %s", exc)
+            return
+        except CrossSignError as exc:
+            log.error("device %s is not cross-signed: %s", self.conn.device_id, exc)
+            self.cross_signing = f"device {self.conn.device_id} not cross-signed ({exc})"
+            return
+        log.info("device %s: %s", self.conn.device_id, outcome)
+        self.cross_signing = f"device {self.conn.device_id} {outcome}"
+
+    def _e2ee_status(self) -> str:
+        if not self.conn.e2ee:
+            return "E2EE off"
+        changes = "; ".join(
+            f"device key changed: {c.user_id} {c.device_id} (first {c.first_key[:8]}…, now {c.new_key[:8]}…)"
+            for c in self.conn.key_changes
+        )
+        return f"E2EE on, {self.cross_signing or 'cross-signing not checked yet'}" + (f"; {changes}" if changes else "")
+
+    async def _undecrypted(self, batch: SyncBatch, not_before_ms: int) -> list[ChatMessage]:
+        """Keep what could not be decrypted, retry it after each sync, and say so when a key never comes.
+
+        Returns the messages that decrypted now (their room key arrived since). The pending set is
+        kept in the store with the sync token, so a restart keeps retrying instead of forgetting.
+        """
+        raw = await asyncio.to_thread(self.service.store.get_meta, UNDECRYPTED_KEY)
+        pending: dict[str, dict[str, object]] = json.loads(raw) if raw else {}
+        before = dict(pending)
+        now = time.time()
+        for ev in batch.encrypted:
+            if ev.sender == self.conn.user_id or ev.room_id not in self.rooms or ev.event_id in pending:
+                continue
+            if ev.ts_ms < max(not_before_ms, self.joined_at.get(ev.room_id, 0)) or len(pending) >= UNDECRYPTED_MAX:
+                continue
+            log.warning(
+                "cannot decrypt %s from %s in %s yet (no room key); retrying when it arrives",
+                ev.event_id,
+                ev.sender,
+                ev.room_id,
+            )
+            pending[ev.event_id] = {"room_id": ev.room_id, "sender": ev.sender, "ts_ms": ev.ts_ms, "source": ev.source}
+            pending[ev.event_id]["seen"] = now
+            await self.conn.request_key(ev.room_id, ev.source)
+        decrypted: list[ChatMessage] = []
+        given_up: list[ChatMessage] = []
+        for event_id, item in list(pending.items()):
+            room_id, source = str(item["room_id"]), item["source"]
+            msg = self.conn.decrypt(room_id, source) if isinstance(source, dict) else None
+            if msg is not None:
+                log.info("decrypted %s from %s now that its room key arrived", event_id, msg.sender)
+                decrypted.append(msg)
+                del pending[event_id]
+            elif now - float(str(item["seen"])) >= self.config.matrix.undecryptable_notice_s:
+                given_up.append(ChatMessage(event_id, room_id, str(item["sender"]), "", "m.encrypted", 0))
+                del pending[event_id]
+        for msg in given_up:
+            log.error("gave up decrypting %s from %s in %s: no room key arrived", msg.event_id, msg.sender, msg.room_id)
+            text = (
+                f"{msg.sender}: I could not decrypt this message: its room key never reached my device. "
+                "If it was a command for me, please send it again."
+            )
+            out = [Outgoing(msg.room_id, "m.room.message", notice(text, escape(text), msg))]
+            await asyncio.to_thread(self.chat.handle, msg.event_id, msg.room_id, msg.sender, "undecryptable", out)
+            self.outbox.wake.set()
+        if pending != before:
+            await asyncio.to_thread(self.service.store.set_meta, UNDECRYPTED_KEY, json.dumps(pending))
+        return decrypted
+
     async def _warn_encrypted(self, batch: SyncBatch) -> None:
         rooms = {m.room_id for m in batch.encrypted} | {r for r in self.rooms if self.conn.is_encrypted(r)}
         for room_id in rooms:
             key = f"encrypted-warning:{room_id}"
             if await asyncio.to_thread(self.service.store.get_meta, key):
                 continue
-            log.warning(
-                "room %s is end-to-end encrypted; E2EE is not supported yet, commands there are unseen", room_id
-            )
+            log.warning("room %s is end-to-end encrypted and matrix.e2ee is off: commands there are unseen", room_id)
             text = (
-                "This room is end-to-end encrypted, and ccci-bot cannot read encrypted messages yet "
-                "(E2EE support is planned). Commands sent here are not seen; use an unencrypted ops room."
+                "This room is end-to-end encrypted, and this ccci-bot runs with encryption turned off "
+                "(matrix.e2ee: false). Commands sent here are not seen; use an unencrypted ops room."
             )
             await asyncio.to_thread(self.chat.enqueue, [Outgoing(room_id, "m.room.message", notice(text, text))])
             await asyncio.to_thread(self.service.store.set_meta, key, "said")

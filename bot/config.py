@@ -203,6 +203,24 @@ class MatrixConfig:
         1.0, v.seconds, "The first wait after a failed sync or send; it doubles (with jitter) up to `backoff_max_s`."
     )
     backoff_max_s: float = setting(60.0, v.seconds, "The longest wait between retries while the homeserver is down.")
+    e2ee: bool = setting(
+        True,
+        v.boolean,
+        "Read and answer in end-to-end encrypted rooms (nio's crypto store lives in `data_dir`); false: "
+        "encrypted rooms are told once that commands there are unseen.",
+    )
+    recovery_key_env: str | None = setting(
+        None,
+        v.env_name,
+        "The environment variable holding the account's recovery key, when its cross-signing keys were made "
+        "elsewhere (Element): the bot reads its self-signing key from secret storage and signs its device.",
+        example="CCCI_MATRIX_RECOVERY_KEY",
+    )
+    undecryptable_notice_s: float = setting(
+        120.0,
+        v.seconds,
+        'An encrypted message whose room key has not arrived after this long gets a "could not read it" reply.',
+    )
 
     def missing(self) -> list[str]:
         """What `ccci-bot run` needs that is not configured."""
@@ -506,6 +524,7 @@ class Config:
         names = {
             "matrix.access_token_env": self.matrix.access_token_env,
             "matrix.password_env": self.matrix.password_env,
+            "matrix.recovery_key_env": self.matrix.recovery_key_env,
             "reports.webhook_secret_env": self.reports.webhook_secret_env,
             "web.auth.bearer_token_env": self.web.auth.bearer_token_env,
             "web.auth.basic_password_env": self.web.auth.basic_password_env,

@@ -356,6 +356,7 @@ class StatusAnswer:
     runs: int
     last_summary: str | None = None  # the sweep the last summary was about
     next_report: float | None = None
+    e2ee: str | None = None  # encryption state: on/off, cross-signed or not, device key changes seen
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ class BotState:
     rooms: list[str] = field(default_factory=list)
     outbox_pending: Callable[[], int] = lambda: 0
     next_report: Callable[[], float | None] = lambda: None  # the red report's next slot
+    e2ee: Callable[[], str | None] = lambda: None  # encryption, cross-signing, device key changes
 
 
 @dataclass(frozen=True)

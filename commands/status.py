@@ -23,6 +23,7 @@ async def handle(ctx: Context, args: list[str]) -> StatusAnswer:
         runs=counts["runs"],
         last_summary=await ctx.service.last_summary(),
         next_report=state.next_report() if state else None,
+        e2ee=state.e2ee() if state else None,
     )
 
 

@@ -88,6 +88,8 @@ class Dispatcher:
             return NoticeAnswer(f"Too many or too long arguments; usage: `{ctx.prefix} {command.usage}`", ok=False)
         if command.acts and not may_act(self.access, msg.sender, self.power_level(msg.room_id, msg.sender)):
             return NoticeAnswer(_refusal(command, self.access, self.power_level(msg.room_id, msg.sender)), ok=False)
+        if command.acts and msg.encrypted and not msg.sender_key_known:
+            return NoticeAnswer(_unknown_device(command), ok=False)
         try:
             return await command.handler(ctx, parsed.args)
         except UsageError as exc:
@@ -103,6 +105,14 @@ def _refusal(command: Command, access: AccessConfig, level: int) -> str:
     return (
         f"Sorry, `{command.name}` acts on the CI node, so it is for operators: listed in access.operators, "
         f"or with power level ≥ {access.min_power_level} in this room (yours is {level})."
+    )
+
+
+def _unknown_device(command: Command) -> str:
+    return (
+        f"Sorry, `{command.name}` acts on the CI node, and this message was encrypted by a device whose keys "
+        "I do not know (or that changed since I first saw it), so I cannot tell it is yours. "
+        "Send it again from a device I know; `status` lists key changes."
     )
 
 

@@ -3,6 +3,13 @@
 It turns nio's responses into the bot's own small types (:mod:`bot.matrix.events`) and nio's
 failures into two exceptions the bot can act on: :class:`Unavailable` (retry with backoff) and
 :class:`MatrixError` (a refusal that retrying will not fix).
+
+End-to-end encryption (``matrix.e2ee``, on by default) is nio's olm machine on vodozemac, its
+store under ``data_dir/nio-store``. The policy lives here: room keys go to the current devices of
+the room's members on first use (TOFU); a device whose keys change later keeps its first keys and
+is reported (:class:`KeyChange`); a message is encrypted only once every member's device keys are
+known and olm sessions exist, otherwise :meth:`send` reports a transient failure and the outbox
+retries — an encrypted room never gets a message in clear.
 """
 
 from __future__ import annotations
@@ -10,15 +17,24 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from nio import (
+    Api,
     AsyncClient,
     AsyncClientConfig,
+    EncryptionError,
+    JoinedMembersError,
     JoinError,
+    KeysClaimError,
+    KeysQueryError,
+    KeysQueryResponse,
+    KeysUploadError,
+    LocalProtocolError,
     LoginError,
     MegolmEvent,
     RoomMemberEvent,
@@ -26,12 +42,15 @@ from nio import (
     RoomMessageText,
     RoomResolveAliasError,
     RoomSendError,
+    RoomSendResponse,
     SyncError,
     WhoamiError,
 )
+from nio.crypto import ENCRYPTION_ENABLED
+from nio.exceptions import OlmTrustError
 
 from bot.config import MatrixConfig, secret_from_env
-from bot.matrix.events import ChatMessage, SendResult, SyncBatch
+from bot.matrix.events import ChatMessage, EncryptedEvent, KeyChange, SendResult, SyncBatch
 
 log = logging.getLogger(__name__)
 SESSION_FILE = "matrix-session.json"
@@ -48,6 +67,9 @@ SYNC_FILTER: dict[str, Any] = {
 }
 GAP_PAGES, GAP_PAGE_SIZE = 20, 100
 _TRANSIENT = (aiohttp.ClientError, TimeoutError, ConnectionError, OSError)
+# A member device with no olm session after claiming (it published no one-time or fallback key) holds
+# messages back this long; after that they go out and that device cannot read them (logged).
+CLAIM_WAIT_S = 300.0
 
 
 class Unavailable(Exception):
@@ -66,8 +88,14 @@ class MatrixConnection:
         self.config = config
         self.environ = os.environ if environ is None else environ
         self.session_path = data_dir / SESSION_FILE
-        store_dir = data_dir / "nio-store"  # for E2EE later; unused while rooms are unencrypted
-        store_dir.mkdir(parents=True, exist_ok=True)
+        self.e2ee = config.e2ee and bool(ENCRYPTION_ENABLED)
+        if config.e2ee and not ENCRYPTION_ENABLED:
+            log.error("matrix.e2ee is on but nio has no crypto (pip install 'matrix-nio[e2e]'); E2EE is off")
+        store_dir = data_dir / "nio-store"  # nio's olm account, sessions and device keys (sqlite)
+        store_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        store_dir.chmod(0o700)
+        self.key_changes: list[KeyChange] = []
+        self._unclaimed_since: dict[str, float] = {}  # room id → when its members' sessions were first missing
         self.client = AsyncClient(
             config.homeserver,
             config.user_id,
@@ -77,12 +105,26 @@ class MatrixConnection:
                 max_timeouts=0,  # connection failures come back to us: we back off with jitter
                 request_timeout=config.sync_timeout_s + 30,
                 store_sync_tokens=False,
+                encryption_enabled=self.e2ee,
             ),
         )
 
     @property
     def user_id(self) -> str:
         return str(self.client.user_id)
+
+    @property
+    def device_id(self) -> str:
+        return str(self.client.device_id)
+
+    @property
+    def access_token(self) -> str:
+        return str(self.client.access_token)
+
+    def identity_keys(self) -> dict[str, str]:
+        """The device's own public keys (ed25519, curve25519); empty without E2EE."""
+        olm = self.client.olm
+        return dict(olm.account.identity_keys) if olm is not None else {}
 
     async def close(self) -> None:
         await self.client.close()
@@ -107,7 +149,13 @@ class MatrixConnection:
         tmp.replace(self.session_path)
 
     async def connect(self) -> None:
-        """Log in: a configured access token wins, then a saved session, then a password login."""
+        """Log in, then publish the device's keys before joining anything: a member who sees the bot join
+        and writes at once encrypts for the bot's device only if its keys are already on the server."""
+        await self._login()
+        await self.keys_maintenance()
+
+    async def _login(self) -> None:
+        """A configured access token wins, then a saved session, then a password login."""
         token = secret_from_env(self.config.access_token_env, "matrix.access_token_env", self.environ)
         saved = self._saved_session()
         try:
@@ -177,8 +225,9 @@ class MatrixConnection:
             if resp.status_code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN"):
                 raise MatrixError(f"sync refused: {resp.message}")
             raise Unavailable(f"sync error: {resp}")
+        await self.keys_maintenance()
         messages: list[ChatMessage] = []
-        encrypted: list[ChatMessage] = []
+        encrypted: list[EncryptedEvent] = []
         joins: dict[str, int] = {}
         for room_id, info in resp.rooms.join.items():
             events = list(info.timeline.events)
@@ -192,9 +241,11 @@ class MatrixConnection:
                     and event.membership == "join"
                 ):
                     joins[room_id] = int(event.server_timestamp)
-                elif isinstance(event, RoomMessageText | MegolmEvent):
+                elif isinstance(event, MegolmEvent):  # nio decrypts what it can during sync; this it could not
+                    encrypted.append(_encrypted(room_id, event))
+                elif isinstance(event, RoomMessageText):
                     # m.notice arrives as RoomMessageNotice and is never read: bots don't answer bots.
-                    (encrypted if isinstance(event, MegolmEvent) else messages).append(_message(room_id, event))
+                    messages.append(self._message(room_id, event))
         return SyncBatch(
             next_batch=str(resp.next_batch),
             messages=messages,
@@ -226,12 +277,185 @@ class MatrixConnection:
             )
         return list(reversed(older))
 
-    async def send(self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str) -> SendResult:
-        """PUT with a stable transaction id: the homeserver de-duplicates a retried send."""
+    # --- end-to-end encryption -----------------------------------------------------------------
+
+    async def keys_maintenance(self) -> None:
+        """Upload our one-time keys when the server runs low, and query the device keys of members."""
+        if not self.e2ee:
+            return
         try:
-            resp = await self.client.room_send(room_id, event_type, content, tx_id=txn_id)
+            if self.client.should_upload_keys:
+                up = await self.client.keys_upload()
+                if isinstance(up, KeysUploadError):
+                    log.warning("uploading the device's one-time keys failed: %s", up.message)
+            if self.client.should_query_keys:
+                await self._keys_query()
+        except _TRANSIENT as exc:
+            raise Unavailable(f"key upload/query failed: {exc}") from exc
+
+    async def _keys_query(self) -> None:
+        resp = await self.client.keys_query()
+        if isinstance(resp, KeysQueryError):
+            log.warning("querying device keys failed: %s", resp.message)
+        elif isinstance(resp, KeysQueryResponse):
+            self._note_key_changes(resp.device_keys)
+
+    def _note_key_changes(self, device_keys: dict[str, dict[str, Any]]) -> None:
+        """nio keeps a device's first ed25519 key and ignores a changed one: record and log the change."""
+        olm = self.client.olm
+        if olm is None:
+            return
+        for user_id, devices in device_keys.items():
+            for device_id, payload in devices.items():
+                new_key = str((payload.get("keys") or {}).get(f"ed25519:{device_id}", ""))
+                known = olm.device_store[user_id].get(device_id) if user_id in olm.device_store.users else None
+                if known is None or not new_key or known.ed25519 == new_key:
+                    continue
+                if any(
+                    c.user_id == user_id and c.device_id == device_id and c.new_key == new_key for c in self.key_changes
+                ):
+                    continue
+                log.warning(
+                    "device %s of %s changed its signing key (first seen %s, now %s): keeping the first; "
+                    "its messages are not trusted for commands that act",
+                    device_id,
+                    user_id,
+                    known.ed25519,
+                    new_key,
+                )
+                self.key_changes.append(KeyChange(user_id, device_id, known.ed25519, new_key, time.time()))
+
+    def decrypt(self, room_id: str, source: dict[str, Any]) -> ChatMessage | None:
+        """Try again to decrypt an event kept from an earlier sync (its room key may have arrived)."""
+        if not self.e2ee:
+            return None
+        event = MegolmEvent.from_dict(source)
+        if not isinstance(event, MegolmEvent):
+            return None
+        event.room_id = room_id
+        olm = self.client.olm
+        if olm is None or olm.inbound_group_store.get(room_id, event.sender_key, event.session_id) is None:
+            return None  # its room key has not arrived: nothing to try (and nio would log each try)
+        try:
+            decrypted = self.client.decrypt_event(event)
+        except (EncryptionError, LocalProtocolError):
+            return None
+        return self._message(room_id, decrypted) if isinstance(decrypted, RoomMessageText) else None
+
+    async def request_key(self, room_id: str, source: dict[str, Any]) -> None:
+        """Ask the sender's devices for a missing room key (best effort; most clients answer own devices only)."""
+        event = MegolmEvent.from_dict(source)
+        if not self.e2ee or not isinstance(event, MegolmEvent):
+            return
+        event.room_id = room_id
+        try:
+            await self.client.request_room_key(event)
+        except (LocalProtocolError, *_TRANSIENT) as exc:
+            log.debug("room key request for %s not sent: %s", event.event_id, exc)
+
+    def _sender_key_known(self, event: Any) -> bool:
+        """The room key came from one of the sender's devices as the bot knows them (TOFU), not forwarded."""
+        olm = self.client.olm
+        sender_key, session_id = getattr(event, "sender_key", None), getattr(event, "session_id", None)
+        if olm is None or not sender_key or not session_id or event.sender not in olm.device_store.users:
+            return False
+        session = olm.inbound_group_store.get(event.room_id, sender_key, session_id)
+        if session is None or session.forwarding_chain:
+            return False
+        return any(
+            d.curve25519 == sender_key and d.ed25519 == session.ed25519 and not d.deleted
+            for d in olm.device_store[event.sender].values()
+        )
+
+    def _message(self, room_id: str, event: RoomMessageText) -> ChatMessage:
+        source = event.source if isinstance(event.source, dict) else {}
+        content = source.get("content") or {}
+        if getattr(event, "decrypted", False):
+            event.room_id = room_id
+        relates = content.get("m.relates_to") or {}
+        thread = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
+        encrypted = bool(getattr(event, "decrypted", False))
+        return ChatMessage(
+            event_id=str(event.event_id),
+            room_id=room_id,
+            sender=str(event.sender),
+            body=str(event.body),
+            msgtype=str(content.get("msgtype", "m.text")),
+            ts_ms=int(event.server_timestamp),
+            thread_root=str(thread) if thread else None,
+            encrypted=encrypted,
+            sender_key_known=encrypted and self._sender_key_known(event),
+        )
+
+    async def _ready_to_encrypt(self, room_id: str) -> str | None:
+        """Why a message to this encrypted room cannot be encrypted yet, or None when it can."""
+        room = self.client.rooms[room_id]
+        if not room.members_synced:
+            members = await self.client.joined_members(room_id)
+            if isinstance(members, JoinedMembersError):
+                return f"the room's member list could not be loaded: {members.message}"
+        if self.client.should_query_keys:
+            await self._keys_query()
+            if self.client.should_query_keys:
+                return "the members' device keys are not known yet"
+        if not self.client.olm or not self.client.olm.should_share_group_session(room_id):
+            self._unclaimed_since.pop(room_id, None)
+            return None
+        missing = self.client.get_missing_sessions(room_id)
+        if missing:
+            claimed = await self.client.keys_claim(missing)
+            if isinstance(claimed, KeysClaimError):
+                return f"claiming one-time keys failed: {claimed.message}"
+            missing = self.client.get_missing_sessions(room_id)
+        if not missing:
+            self._unclaimed_since.pop(room_id, None)
+            return None
+        waited = time.monotonic() - self._unclaimed_since.setdefault(room_id, time.monotonic())
+        devices = ", ".join(f"{u} {d}" for u, ds in missing.items() for d in ds)
+        if waited < CLAIM_WAIT_S:
+            return f"no olm session yet with {devices}"
+        log.warning(
+            "sending to %s without an olm session for %s (no one-time keys for %.0f s)", room_id, devices, waited
+        )
+        return None
+
+    async def _send_encrypted(self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str) -> Any:
+        """nio's room_send, but waiting for keys first and encrypting reactions too (Element does)."""
+        not_ready = await self._ready_to_encrypt(room_id)
+        if not_ready:
+            return SendResult(None, f"not encrypted yet: {not_ready}", transient=True)
+        assert self.client.olm is not None
+        if self.client.olm.should_share_group_session(room_id):
+            await self.client.share_group_session(room_id, ignore_unverified_devices=True)  # TOFU
+        enc_type, enc_content = self.client.encrypt(room_id, event_type, content)
+        method, path, data = Api.room_send(self.client.access_token, room_id, enc_type, enc_content, txn_id)
+        return await self.client._send(RoomSendResponse, method, path, data, (room_id,))
+
+    # --- send ------------------------------------------------------------------------------------
+
+    async def send(self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str) -> SendResult:
+        """PUT with a stable transaction id: the homeserver de-duplicates a retried send.
+
+        With E2EE on, a room whose state the bot has not synced yet, or an encrypted room whose keys
+        are not all there, is a transient failure: the message waits in the outbox, never goes in clear.
+        """
+        try:
+            if self.e2ee:
+                room = self.client.rooms.get(room_id)
+                if room is None:
+                    return SendResult(None, "room state not synced yet (is it encrypted?)", transient=True)
+                if room.encrypted:
+                    resp = await self._send_encrypted(room_id, event_type, content, txn_id)
+                    if isinstance(resp, SendResult):
+                        return resp
+                else:
+                    resp = await self.client.room_send(room_id, event_type, content, tx_id=txn_id)
+            else:
+                resp = await self.client.room_send(room_id, event_type, content, tx_id=txn_id)
         except _TRANSIENT as exc:
             return SendResult(None, f"unreachable: {exc}", transient=True)
+        except (EncryptionError, LocalProtocolError, OlmTrustError) as exc:
+            return SendResult(None, f"not encrypted yet: {exc}", transient=True)
         if isinstance(resp, RoomSendError):
             code = resp.status_code or ""
             transient = (
@@ -243,21 +467,6 @@ class MatrixConnection:
         return SendResult(str(resp.event_id), None)
 
 
-def _message(room_id: str, event: RoomMessageText | MegolmEvent) -> ChatMessage:
-    source = event.source if isinstance(event.source, dict) else {}
-    content = source.get("content") or {}
-    if isinstance(event, MegolmEvent):
-        msgtype, body = "m.encrypted", ""
-    else:
-        msgtype, body = str(content.get("msgtype", "m.text")), str(event.body)
-    relates = content.get("m.relates_to") or {}
-    thread = relates.get("event_id") if relates.get("rel_type") == "m.thread" else None
-    return ChatMessage(
-        event_id=str(event.event_id),
-        room_id=room_id,
-        sender=str(event.sender),
-        body=body,
-        msgtype=msgtype,
-        ts_ms=int(event.server_timestamp),
-        thread_root=str(thread) if thread else None,
-    )
+def _encrypted(room_id: str, event: MegolmEvent) -> EncryptedEvent:
+    source = dict(event.source) if isinstance(event.source, dict) else {}
+    return EncryptedEvent(str(event.event_id), room_id, str(event.sender), int(event.server_timestamp), source)

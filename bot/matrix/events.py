@@ -14,13 +14,39 @@ class ChatMessage:
     msgtype: str
     ts_ms: int
     thread_root: str | None = None
+    # E2EE: the event arrived encrypted; and it decrypted with a room key whose sender key (curve25519)
+    # and signing key (ed25519) are those the bot holds for one of the sender's devices (trust on first use).
+    encrypted: bool = False
+    sender_key_known: bool = False
+
+
+@dataclass(frozen=True)
+class EncryptedEvent:
+    """An encrypted event the bot could not decrypt (yet): kept to retry once its room key arrives."""
+
+    event_id: str
+    room_id: str
+    sender: str
+    ts_ms: int
+    source: dict[str, object]
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """A device whose keys differ from those first seen (trust on first use keeps the first)."""
+
+    user_id: str
+    device_id: str
+    first_key: str
+    new_key: str
+    seen_at: float
 
 
 @dataclass(frozen=True)
 class SyncBatch:
     next_batch: str
     messages: list[ChatMessage] = field(default_factory=list)
-    encrypted: list[ChatMessage] = field(default_factory=list)
+    encrypted: list[EncryptedEvent] = field(default_factory=list)  # undecryptable so far
     invites: list[str] = field(default_factory=list)
     own_joins: dict[str, int] = field(default_factory=dict)  # room id → our join event's timestamp (ms)
 

@@ -170,6 +170,7 @@ def status_text(s: StatusAnswer) -> str:
         f"last ingest {s.last_ingest or 'never'}; {s.runs} runs known; outbox {s.outbox_pending} pending; "
         f"knowledge base {s.kb_version}; rooms: {', '.join(s.rooms) or '-'}; "
         f"last summary {s.last_summary or 'none yet'}; next red report {short(s.next_report) if s.next_report else '-'}"
+        + (f"; {s.e2ee}" if s.e2ee else "")
     )
 
 

@@ -1,0 +1,212 @@
+"""The bot in an end-to-end encrypted room, with Element's own crypto stack as the operator.
+
+A real Synapse on 127.0.0.1, `ccci-bot run` as a real process, and the operator is matrix-js-sdk with
+its Rust crypto (what Element Web runs) on Node, driven through tests/js/operator.mjs. The operator
+checks that answers arrive encrypted and decrypt, and that the bot's device is signed by its owner
+(cross-signing), as Element would show it. Waits are for events and rows, bounded by deadlines."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
+
+from bot.devserver.synapse import LocalSynapse, MatrixUser
+from bot.sample.generate import GeneratedData
+from bot.sample.staging import copy_runs, runs_of_sweep_window, runs_up_to
+
+from bot.cli import main as cli
+from bot.matrix.crosssign import KEYS_FILE
+from tests.js_operator import JsOperator, skip_without_node
+from tests.matrix_harness import BotProcess, write_bot_config
+
+pytestmark = pytest.mark.slow
+RECOVERY_ENV = "CCCI_TEST_RECOVERY_KEY"
+
+
+@dataclass
+class E2ee:
+    synapse: LocalSynapse
+    js: JsOperator
+    bot_user: MatrixUser
+    carol: MatrixUser
+    room_id: str
+    bot: BotProcess
+    home: Path
+    data_dir: Path
+    runs_dir: Path
+
+    @property
+    def device_id(self) -> str:
+        return str(json.loads((self.data_dir / "matrix-session.json").read_text())["device_id"])
+
+    def ask(self, client: str, body: str, timeout: float = 90.0) -> dict[str, Any]:
+        """Send a command from ``client`` and return the bot's reply as that client decrypted it."""
+        asked = self.js.call("send", name=client, room_id=self.room_id, body=body)["event_id"]
+        match = {"room_id": self.room_id, "sender": self.bot_user.user_id, "reply_to": asked, "type": "m.room.message"}
+        (reply,) = self.js.call("wait", timeout=timeout, name=client, match=match)["events"]
+        return dict(reply)
+
+
+def assert_encrypted_and_readable(event: dict[str, Any]) -> None:
+    assert event["wire_type"] == "m.room.encrypted" and event["encrypted"], event
+    assert not event["decryption_failure"], event
+    assert event["msgtype"] == "m.notice" and event["body"], event
+
+
+def make_bot(
+    synapse: LocalSynapse,
+    home: Path,
+    bot_user: MatrixUser,
+    rooms: list[str],
+    operators: list[str],
+    reports: dict[str, Any] | None = None,
+    matrix: dict[str, Any] | None = None,
+) -> tuple[BotProcess, Path, Path]:
+    runs_dir, warm_dir, data_dir = home / "runs", home / "warm", home / "state"
+    for d in (runs_dir, warm_dir, data_dir / "active"):
+        d.mkdir(parents=True, exist_ok=True)
+    config_path = home / "bot.yaml"
+    extra: dict[str, Any] = {"reports": {"poll_s": 1, "quiet_s": 0, **(reports or {})}}
+    if matrix:
+        extra["matrix"] = matrix
+    write_bot_config(config_path, synapse, bot_user, rooms, data_dir, runs_dir, warm_dir, operators, extra=extra)
+    return BotProcess(config_path, bot_user.password, home / "bot.log"), data_dir, runs_dir
+
+
+@pytest.fixture(scope="module")
+def e2ee(synapse: LocalSynapse, sample: GeneratedData, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ee]:
+    skip_without_node()
+    home = tmp_path_factory.mktemp("e2ee")
+    bot_user = synapse.register("e2ee-bot", "bot-password")
+    carol = synapse.register("carol-e2ee", "carol-password")
+    js = JsOperator(home / "node.log")
+    bot: BotProcess | None = None
+    try:
+        js.call("login", name="carol", baseUrl=synapse.url, user=carol.user_id, password=carol.password)
+        alias = f"e2ee-ops-{os.getpid()}"
+        room_id = js.call("create_room", name="carol", invite=[bot_user.user_id], encrypted=True, alias=alias)[
+            "room_id"
+        ]
+        bot, data_dir, runs_dir = make_bot(synapse, home, bot_user, [room_id], [carol.user_id])
+        copy_runs(sample, runs_up_to(sample, 2), runs_dir)  # history; sweep 3 comes later, while the bot runs
+        assert cli(["ingest", "--config", str(bot.config_path)]) == 0
+        bot.start()
+        js.call("wait_member", timeout=60, name="carol", room_id=room_id, user_id=bot_user.user_id)
+        yield E2ee(synapse, js, bot_user, carol, room_id, bot, home, data_dir, runs_dir)
+    finally:
+        if bot is not None:
+            code = bot.stop()
+            assert code == 0, f"bot exited {code} on SIGTERM:\n{bot.log()}"
+        js.close()
+
+
+def test_commands_in_an_encrypted_room_get_encrypted_answers_from_a_cross_signed_device(
+    e2ee: E2ee, sample: GeneratedData
+) -> None:
+    recipe = sorted({r.recipe for r in runs_up_to(sample, 2)})[0]
+    why = e2ee.ask("carol", f"!ccci why {recipe}")
+    assert_encrypted_and_readable(why)
+    assert recipe in str(why["body"]) and f"<b>{recipe}</b>" in str(why["formatted_body"])
+    help_ = e2ee.ask("carol", "!ccci help")
+    assert_encrypted_and_readable(help_)
+    assert "why <recipe>" in str(help_["body"])
+
+    device = e2ee.device_id
+    signed = e2ee.js.call("wait_signed", timeout=60, name="carol", user_id=e2ee.bot_user.user_id, device_id=device)
+    assert signed["signedByOwner"] is True
+    assert e2ee.js.call("devices", name="carol", user_id=e2ee.bot_user.user_id)["devices"] == [device]
+
+    keys_file = e2ee.data_dir / KEYS_FILE
+    assert stat.S_IMODE(keys_file.stat().st_mode) == 0o600
+    seeds = json.loads(keys_file.read_text())["keys"].values()
+    log = (e2ee.home / "bot.log").read_text()
+    assert "cross-signed" in log and not any(seed in log for seed in seeds)  # no key material in the log
+
+    status = e2ee.ask("carol", "!ccci status")
+    assert f"E2EE on, device {device} cross-signed" in str(status["body"])
+
+
+def test_after_a_restart_a_new_operator_device_still_reads_the_answers_and_the_bot_keeps_one_device(
+    e2ee: E2ee,
+) -> None:
+    device = e2ee.device_id
+    e2ee.bot.stop()
+    e2ee.bot.start()
+    e2ee.bot.wait_synced(e2ee.data_dir)
+    e2ee.js.call("login", name="carol2", baseUrl=e2ee.synapse.url, user=e2ee.carol.user_id, password="carol-password")
+    try:
+        answer = e2ee.ask("carol2", "!ccci help")
+        assert_encrypted_and_readable(answer)
+        assert e2ee.device_id == device
+        devices = e2ee.js.call("devices", name="carol2", user_id=e2ee.bot_user.user_id)["devices"]
+        assert devices == [device]
+        signed = e2ee.js.call("signed_now", name="carol2", user_id=e2ee.bot_user.user_id, device_id=device)
+        assert signed["signedByOwner"] is True
+    finally:
+        e2ee.js.call("stop", name="carol2")
+
+
+def test_a_sweep_summary_and_its_thread_arrive_encrypted(e2ee: E2ee, sample: GeneratedData) -> None:
+    copy_runs(sample, runs_of_sweep_window(sample, 3), e2ee.runs_dir)  # cc-ci writes sweep 3; the bot polls
+    bot = e2ee.bot_user.user_id
+    match = {"room_id": e2ee.room_id, "sender": bot, "body_prefix": "Sweep ", "not_edit": True}
+    (head,) = e2ee.js.call("wait", timeout=120, name="carol", match=match)["events"]
+    assert head["wire_type"] == "m.room.encrypted" and not head["decryption_failure"]
+    thread = {"room_id": e2ee.room_id, "sender": bot, "thread_root": head["event_id"]}
+    details = e2ee.js.call("wait", timeout=60, name="carol", match=thread)["events"]
+    assert details and all(d["wire_type"] == "m.room.encrypted" and not d["decryption_failure"] for d in details)
+    assert "<table>" in str(details[0]["formatted_body"])
+
+
+def test_with_cross_signing_made_in_the_client_the_bot_signs_its_device_with_the_recovery_key(
+    synapse: LocalSynapse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The account's keys were made by a person's client (as Element does); the bot gets the recovery key."""
+    skip_without_node()
+    bot_user = synapse.register("e2ee-recovery-bot", "bot-password")
+    dave = synapse.register("dave-e2ee", "dave-password")
+    js = JsOperator(tmp_path / "node.log")
+    bot: BotProcess | None = None
+    try:
+        js.call("login", name="human", baseUrl=synapse.url, user=bot_user.user_id, password="bot-password")
+        made = js.call("bootstrap_cross_signing", timeout=90, name="human")
+        recovery_key = str(made["recovery_key"])
+        js.call("logout", name="human")
+        js.call("login", name="dave", baseUrl=synapse.url, user=dave.user_id, password="dave-password")
+        room_id = js.call("create_room", name="dave", invite=[bot_user.user_id], encrypted=True, alias=None)["room_id"]
+
+        # Without the recovery key the bot says plainly that its device is not cross-signed, and why.
+        bot, data_dir, _ = make_bot(
+            synapse, tmp_path, bot_user, [room_id], [dave.user_id], matrix={"recovery_key_env": RECOVERY_ENV}
+        )
+        monkeypatch.delenv(RECOVERY_ENV, raising=False)
+        bot.start()
+        bot.wait_synced(data_dir)
+        js.call("wait_member", timeout=60, name="dave", room_id=room_id, user_id=bot_user.user_id)
+        assert "not cross-signed" in bot.log() and "matrix.recovery_key_env" in bot.log()
+        device = str(json.loads((data_dir / "matrix-session.json").read_text())["device_id"])
+        assert js.call("signed_now", name="dave", user_id=bot_user.user_id, device_id=device)["signedByOwner"] is False
+        bot.stop()
+
+        monkeypatch.setenv(RECOVERY_ENV, recovery_key)
+        bot.start()
+        signed = js.call("wait_signed", timeout=60, name="dave", user_id=bot_user.user_id, device_id=device)
+        assert signed["signedByOwner"] is True
+        assert "read the self-signing key" in bot.log() and recovery_key not in bot.log()
+        assert stat.S_IMODE((data_dir / KEYS_FILE).stat().st_mode) == 0o600
+    finally:
+        if bot is not None:
+            code = bot.stop()
+            assert code == 0, f"bot exited {code} on SIGTERM:\n{bot.log()}"
+        js.close()
+        shutil.rmtree(tmp_path / "state", ignore_errors=True)
