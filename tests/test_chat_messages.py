@@ -50,3 +50,31 @@ def test_acting_needs_the_operator_list_or_enough_power() -> None:
     assert may_act(access, "@alice:x", 0)
     assert may_act(access, "@bob:x", 50)
     assert not may_act(access, "@bob:x", 49)
+
+
+def test_acting_from_an_encrypted_message_needs_a_known_device_key() -> None:
+    """TOFU: an acting command that decrypted with a sender key the bot does not hold for that user is refused."""
+    import asyncio
+    from dataclasses import replace
+
+    from bot.chat.dispatch import Dispatcher
+    from bot.config import AccessConfig
+    from commands import Context
+
+    dispatcher = Dispatcher(
+        lambda m: Context(None),  # type: ignore[arg-type]  # a refusal never reaches the service
+        AccessConfig(operators=("@alice:x",)),
+        lambda room, user: 0,
+    )
+    cmd = ChatMessage("$c", "!room", "@alice:x", "!ccci ingest", "m.text", 0, encrypted=True)
+
+    def body(msg: ChatMessage) -> str:
+        parsed = parse(msg.body, "!ccci")
+        assert parsed is not None
+        return str(asyncio.run(dispatcher.answer(msg, parsed)).content["body"])
+
+    assert "encrypted by a device whose keys I do not know" in body(cmd)
+    assert "encrypted by a device" not in body(replace(cmd, sender_key_known=True))
+    assert "encrypted by a device" not in body(replace(cmd, encrypted=False))  # a plain room's rules are unchanged
+    why = replace(cmd, body="!ccci help")  # asking is for everyone, whatever the device
+    assert "encrypted by a device" not in body(why)

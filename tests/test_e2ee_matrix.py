@@ -97,7 +97,9 @@ def e2ee(synapse: LocalSynapse, sample: GeneratedData, tmp_path_factory: pytest.
         room_id = js.call("create_room", name="carol", invite=[bot_user.user_id], encrypted=True, alias=alias)[
             "room_id"
         ]
-        bot, data_dir, runs_dir = make_bot(synapse, home, bot_user, [room_id], [carol.user_id])
+        bot, data_dir, runs_dir = make_bot(
+            synapse, home, bot_user, [room_id], [carol.user_id], matrix={"undecryptable_notice_s": 2}
+        )
         copy_runs(sample, runs_up_to(sample, 2), runs_dir)  # history; sweep 3 comes later, while the bot runs
         assert cli(["ingest", "--config", str(bot.config_path)]) == 0
         bot.start()
@@ -134,6 +136,33 @@ def test_commands_in_an_encrypted_room_get_encrypted_answers_from_a_cross_signed
 
     status = e2ee.ask("carol", "!ccci status")
     assert f"E2EE on, device {device} cross-signed" in str(status["body"])
+
+
+def test_an_acting_command_from_an_operator_device_the_bot_knows_is_accepted(e2ee: E2ee) -> None:
+    answer = e2ee.ask("carol", "!ccci ingest")
+    assert_encrypted_and_readable(answer)
+    assert "Sorry" not in str(answer["body"]) and "scanned" in str(answer["body"])
+
+
+def test_a_message_whose_room_key_never_arrives_is_answered_once_that_it_could_not_be_read(e2ee: E2ee) -> None:
+    """An encrypted event for a megolm session nobody shared with the bot: it waits, then says so, once."""
+    content = {
+        "algorithm": "m.megolm.v1.aes-sha2",
+        "ciphertext": "AwgAEpAB" + "A" * 120,
+        "sender_key": "B" * 43,
+        "device_id": "NOSUCHDEVICE",
+        "session_id": "C" * 43,
+    }
+    path = f"/_matrix/client/v3/rooms/{e2ee.room_id}/send/m.room.encrypted/undecryptable-{os.getpid()}"
+    event_id = e2ee.synapse.api("PUT", path, token=e2ee.carol.access_token, body=content)["event_id"]
+    match = {"room_id": e2ee.room_id, "sender": e2ee.bot_user.user_id, "reply_to": event_id}
+    (told,) = e2ee.js.call("wait", timeout=60, name="carol", match=match)["events"]
+    assert_encrypted_and_readable(told)
+    assert "could not decrypt this message" in str(told["body"])
+    e2ee.ask("carol", "!ccci help")  # later traffic: still one notice
+    told_again = e2ee.js.call("wait", name="carol", match=match)["events"]
+    assert len(told_again) == 1
+    assert f"gave up decrypting {event_id}" in e2ee.bot.log()
 
 
 def test_after_a_restart_a_new_operator_device_still_reads_the_answers_and_the_bot_keeps_one_device(
