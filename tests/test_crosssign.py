@@ -89,7 +89,7 @@ def test_a_wrong_recovery_key_is_told_plainly() -> None:
     check_ssss_key(key, description)
     with pytest.raises(CrossSignError, match="does not open"):
         check_ssss_key(os.urandom(32), description)
-    with pytest.raises(CrossSignError, match="not m.secret_storage"):
+    with pytest.raises(CrossSignError, match=r"not m\.secret_storage"):
         check_ssss_key(key, {"algorithm": "m.secret_storage.v0"})
 
 
