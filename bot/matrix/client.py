@@ -95,6 +95,7 @@ class MatrixConnection:
         store_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         store_dir.chmod(0o700)
         self.key_changes: list[KeyChange] = []
+        self._state_loaded = False
         self._unclaimed_since: dict[str, float] = {}  # room id → when its members' sessions were first missing
         self.client = AsyncClient(
             config.homeserver,
@@ -218,13 +219,19 @@ class MatrixConnection:
 
     async def sync(self, since: str | None, timeout_ms: int) -> SyncBatch:
         try:
-            resp = await self.client.sync(timeout=timeout_ms, since=since, sync_filter=SYNC_FILTER)
+            # The first sync after a start carries the rooms' full state: nio keeps no room state across
+            # restarts, and sending needs it (is the room encrypted, who is in it).
+            full_state = not self._state_loaded
+            resp = await self.client.sync(
+                timeout=0 if full_state else timeout_ms, since=since, sync_filter=SYNC_FILTER, full_state=full_state
+            )
         except _TRANSIENT as exc:
             raise Unavailable(f"sync failed: {exc}") from exc
         if isinstance(resp, SyncError):
             if resp.status_code in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN"):
                 raise MatrixError(f"sync refused: {resp.message}")
             raise Unavailable(f"sync error: {resp}")
+        self._state_loaded = True
         await self.keys_maintenance()
         messages: list[ChatMessage] = []
         encrypted: list[EncryptedEvent] = []
