@@ -30,17 +30,17 @@ if [ "$fast" = 0 ]; then
       echo "warning: could not install chromium; the browser test will be skipped" >&2
     fi
   fi
-fi
-# Node and Element's crypto stack (matrix-js-sdk, pinned by tests/js/package-lock.json) for the E2EE tests
-# (tests/test_e2ee_matrix.py); best effort like Chromium: without them those tests skip and say why.
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then
-  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm; }; then
-    echo "warning: could not install nodejs npm; the E2EE tests will be skipped" >&2
+  # Node and Element's crypto stack (matrix-js-sdk, pinned by tests/js/package-lock.json) for the E2EE tests
+  # (tests/test_e2ee_matrix.py); best effort like Chromium: without them those tests skip and say why.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v npm >/dev/null 2>&1; then
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends nodejs npm; }; then
+      echo "warning: could not install nodejs npm; the E2EE tests will be skipped" >&2
+    fi
   fi
-fi
-if command -v npm >/dev/null 2>&1; then
-  if ! (cd tests/js && npm ci --no-audit --no-fund --loglevel=error); then
-    echo "warning: npm ci in tests/js failed; the E2EE tests will be skipped" >&2
+  if command -v npm >/dev/null 2>&1; then
+    if ! (cd tests/js && npm ci --no-audit --no-fund --loglevel=error); then
+      echo "warning: npm ci in tests/js failed; the E2EE tests will be skipped" >&2
+    fi
   fi
 fi
 [ -x .venv/bin/python ] || python3 -m venv .venv

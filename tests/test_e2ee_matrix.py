@@ -20,16 +20,15 @@ import pytest
 
 pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
 
-from bot.devserver.synapse import LocalSynapse, MatrixUser
-from bot.sample.generate import GeneratedData
-from bot.sample.staging import copy_runs, runs_of_sweep_window, runs_up_to
-
 from bot.cli import main as cli
 from bot.matrix.crosssign import KEYS_FILE
+from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
+from bot.scaffold.sample.generate import GeneratedData
+from bot.scaffold.sample.staging import copy_runs, runs_of_sweep_window, runs_up_to
 from tests.js_operator import JsOperator, skip_without_node
 from tests.matrix_harness import BotProcess, write_bot_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.synapse]
 RECOVERY_ENV = "CCCI_TEST_RECOVERY_KEY"
 
 

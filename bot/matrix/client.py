@@ -37,6 +37,7 @@ from nio import (
     LocalProtocolError,
     LoginError,
     MegolmEvent,
+    RoomGetStateEventError,
     RoomMemberEvent,
     RoomMessagesError,
     RoomMessageText,
@@ -435,8 +436,27 @@ class MatrixConnection:
         if self.client.olm.should_share_group_session(room_id):
             await self.client.share_group_session(room_id, ignore_unverified_devices=True)  # TOFU
         enc_type, enc_content = self.client.encrypt(room_id, event_type, content)
-        method, path, data = Api.room_send(self.client.access_token, room_id, enc_type, enc_content, txn_id)
+        return await self._send_raw(room_id, enc_type, enc_content, txn_id)
+
+    async def _send_raw(self, room_id: str, event_type: str, content: dict[str, Any], txn_id: str) -> Any:
+        """PUT the event as given (nio's room_send insists on a synced room and would encrypt again)."""
+        method, path, data = Api.room_send(self.client.access_token, room_id, event_type, content, txn_id)
         return await self.client._send(RoomSendResponse, method, path, data, (room_id,))
+
+    async def _unsynced_room(self, room_id: str) -> SendResult | None:
+        """For a room nio has no state of: None if it is plainly unencrypted, else why the message must wait
+        (encrypted: the next sync brings its members) or is refused (not a member: M_FORBIDDEN)."""
+        resp = await self.client.room_get_state_event(room_id, "m.room.encryption")
+        if isinstance(resp, RoomGetStateEventError):
+            code, message = resp.status_code, resp.message
+        else:  # nio 0.26 hands an error body back as the "content" of a successful answer
+            content = resp.content if isinstance(resp.content, dict) else {}
+            if "algorithm" in content:
+                return SendResult(None, "not encrypted yet: the room's state is not synced", transient=True)
+            code, message = content.get("errcode"), content.get("error")
+        if code == "M_NOT_FOUND":
+            return None
+        return SendResult(None, f"{code} {message}", transient=code != "M_FORBIDDEN")
 
     # --- send ------------------------------------------------------------------------------------
 
@@ -449,9 +469,12 @@ class MatrixConnection:
         try:
             if self.e2ee:
                 room = self.client.rooms.get(room_id)
-                if room is None:
-                    return SendResult(None, "room state not synced yet (is it encrypted?)", transient=True)
-                if room.encrypted:
+                if room is None:  # joined a moment ago, or not a member: ask the server whether it is encrypted
+                    unknown = await self._unsynced_room(room_id)
+                    if unknown is not None:
+                        return unknown
+                    resp = await self._send_raw(room_id, event_type, content, txn_id)
+                elif room.encrypted:
                     resp = await self._send_encrypted(room_id, event_type, content, txn_id)
                     if isinstance(resp, SendResult):
                         return resp
