@@ -212,8 +212,8 @@ class MatrixConfig:
     recovery_key_env: str | None = setting(
         None,
         v.env_name,
-        "The environment variable holding the account's recovery key, when its cross-signing keys were made "
-        "elsewhere (Element): the bot reads its self-signing key from secret storage and signs its device.",
+        "The environment variable holding the account's recovery key, for cross-signing keys made elsewhere "
+        "(Element): the bot reads its self-signing key from secret storage with it.",
         example="CCCI_MATRIX_RECOVERY_KEY",
     )
     undecryptable_notice_s: float = setting(

@@ -222,7 +222,7 @@ class Api:
             raise CrossSignError(f"{method} {path} refused: {data.get('errcode')} {data.get('error')}")
         return data
 
-    async def query(self) -> dict[str, Any]:
+    async def own_keys(self) -> dict[str, Any]:
         return await self.ok("POST", "/keys/query", {"device_keys": {self.s.user_id: []}})
 
     async def account_data(self, kind: str) -> dict[str, Any] | None:
@@ -294,7 +294,7 @@ async def ensure_cross_signed(
     timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
     async with aiohttp.ClientSession(timeout=timeout) as http:
         api = Api(session, http)
-        query = await api.query()
+        query = await api.own_keys()
         master_pub = published_key(query, "master_keys", session.user_id)
         outcome = Outcome.SIGNED
         if master_pub is None:
@@ -304,7 +304,7 @@ async def ensure_cross_signed(
                     "or make them in Element and give the bot the recovery key (matrix.recovery_key_env)"
                 )
             ssk = await _bootstrap(api, data_dir, password)
-            query = await api.query()
+            query = await api.own_keys()
             outcome = Outcome.BOOTSTRAPPED
         else:
             ssk = await _self_signing_key(api, query, data_dir, recovery_key)
