@@ -2,7 +2,11 @@
 next to a bare matrix-nio echo bot (the floor), measured in the same run on the same server.
 Then the bot's idle CPU and RSS over a minute.
 
-    .venv/bin/python benchmarks/roundtrip.py [--runs 10000] [--asks 60] [--idle-s 60]
+With --encrypted the same bot also answers in an end-to-end encrypted room, and the operator is an
+E2EE nio client: encrypted room, plain room and echo bot are measured interleaved in one run (the
+operator encrypts its command and decrypts the answer, so both sides' crypto is in the figure).
+
+    .venv/bin/python benchmarks/roundtrip.py [--runs 10000] [--asks 60] [--idle-s 60] [--encrypted]
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--asks", type=int, default=60)
     parser.add_argument("--idle-s", type=float, default=60.0)
+    parser.add_argument("--encrypted", action="store_true", help="also measure an end-to-end encrypted room")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ccci-roundtrip-"))
     echo: subprocess.Popen[bytes] | None = None
@@ -75,18 +80,22 @@ def main() -> None:
             bot_user = synapse.register("ccci-bot", "bot-password")
             echo_user = synapse.register("echo")
             person = synapse.register("operator")
-            operator = Operator(person, synapse.url)
+            operator = Operator(person, synapse.url, store_path=work / "operator-store" if args.encrypted else None)
 
-            async def rooms() -> tuple[str, str]:
+            async def rooms() -> tuple[str, str, str | None]:
                 ops = await operator.create_room("ops", invite=[bot_user.user_id])
                 floor = await operator.create_room("floor", invite=[echo_user.user_id])
-                return ops, floor
+                e2ee = None
+                if args.encrypted:
+                    e2ee = await operator.create_room("ops-e2ee", invite=[bot_user.user_id], encrypted=True)
+                return ops, floor, e2ee
 
             loop = asyncio.new_event_loop()
-            ops_room, floor_room = loop.run_until_complete(rooms())
+            ops_room, floor_room, e2ee_room = loop.run_until_complete(rooms())
             config = work / "bot.yaml"
+            bot_rooms = [ops_room] + ([e2ee_room] if e2ee_room else [])
             write_bot_config(
-                config, synapse, bot_user, [ops_room], work / "state", work / "runs", sample.warm_dir, [person.user_id]
+                config, synapse, bot_user, bot_rooms, work / "state", work / "runs", sample.warm_dir, [person.user_id]
             )
             t = time.perf_counter()
             assert cli(["ingest", "--config", str(config)]) == 0
@@ -106,24 +115,41 @@ def main() -> None:
                 stderr=subprocess.DEVNULL,
             )
 
-            async def run_both() -> tuple[list[float], list[float]]:
-                await operator.wait_for(joined(bot_user.user_id), timeout=60)
+            async def run_all() -> tuple[list[float], list[float], list[float]]:
+                await operator.wait_for(joined(bot_user.user_id), timeout=60, count=len(bot_rooms))
                 await operator.wait_for(joined(echo_user.user_id), timeout=60)
                 await measure(operator, ops_room, bot_user.user_id, "!ccci why", 5)  # warm-up
                 await measure(operator, floor_room, echo_user.user_id, "!echo why", 5)
-                bot_times, echo_times = [], []
-                for _ in range(3):  # interleaved rounds, so both see the same machine
+                if e2ee_room:
+                    await measure(operator, e2ee_room, bot_user.user_id, "!ccci why", 5)
+                bot_times, echo_times, e2ee_times = [], [], []
+                for _ in range(3):  # interleaved rounds, so all see the same machine
                     bot_times += await measure(operator, ops_room, bot_user.user_id, "!ccci why", args.asks // 3)
                     echo_times += await measure(operator, floor_room, echo_user.user_id, "!echo why", args.asks // 3)
-                return bot_times, echo_times
+                    if e2ee_room:
+                        e2ee_times += await measure(operator, e2ee_room, bot_user.user_id, "!ccci why", args.asks // 3)
+                if e2ee_room:  # every answer in the encrypted room arrived encrypted and decrypted
+                    answers = [
+                        e
+                        for e in operator.seen
+                        if e.get("room_id") == e2ee_room
+                        and e.get("sender") == bot_user.user_id
+                        and e.get("type") == "m.room.message"
+                    ]
+                    assert answers and all(e.get("encrypted") for e in answers), "an answer was not encrypted"
+                return bot_times, echo_times, e2ee_times
 
-            bot_times, echo_times = loop.run_until_complete(run_both())
+            bot_times, echo_times, e2ee_times = loop.run_until_complete(run_all())
             loop.run_until_complete(operator.close())
             loop.close()
             print()
             bot_p50, _ = summary("ccci-bot `!ccci why`", bot_times)
+            if e2ee_times:
+                e2ee_p50, _ = summary("ccci-bot, encrypted room", e2ee_times)
             echo_p50, _ = summary("bare nio echo bot (floor)", echo_times)
             print(f"ratio at the median: {bot_p50 / echo_p50:.2f}   (target <= 1.5)")
+            if e2ee_times:
+                print(f"encrypted / plain room at the median: {e2ee_p50 / bot_p50:.2f}")
             assert bot.proc is not None
             pid = bot.proc.pid
             before = cpu_seconds(pid)

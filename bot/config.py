@@ -517,14 +517,15 @@ class Config:
     @property
     def secret_envs(self) -> tuple[str, ...]:
         """Every environment variable whose value must never be shown (masked in chat and pages)."""
-        return tuple(dict.fromkeys([*self._secret_keys().values(), *self.evidence.mask_env]))
+        # The recovery key is masked too, but optional: needed once, until the self-signing key is in data_dir.
+        optional = [self.matrix.recovery_key_env] if self.matrix.recovery_key_env else []
+        return tuple(dict.fromkeys([*self._secret_keys().values(), *optional, *self.evidence.mask_env]))
 
     def _secret_keys(self) -> dict[str, str]:
         """The configured secret variables by key path."""
         names = {
             "matrix.access_token_env": self.matrix.access_token_env,
             "matrix.password_env": self.matrix.password_env,
-            "matrix.recovery_key_env": self.matrix.recovery_key_env,
             "reports.webhook_secret_env": self.reports.webhook_secret_env,
             "web.auth.bearer_token_env": self.web.auth.bearer_token_env,
             "web.auth.basic_password_env": self.web.auth.basic_password_env,

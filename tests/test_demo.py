@@ -34,6 +34,7 @@ def test_demo_command_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
     assert "<@ccci-bot:localhost> Verdict update for sweep-" in text and "outline: unknown 30% → recipe-defect" in text
     assert text.count("<@ccci-bot:localhost> ") == 6
     assert "verdict: flake" in text
+    assert "(end-to-end encrypted)" in text and "events in the room were all end-to-end encrypted" in text
     assert "nothing is left running" in text
     assert synapse_processes(out) == []
     # A second run replaces its own output instead of refusing or mixing old and new data.

@@ -7,6 +7,7 @@ checks that answers arrive encrypted and decrypt, and that the bot's device is s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ import pytest
 pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
 
 from bot.cli import main as cli
-from bot.matrix.crosssign import KEYS_FILE
+from bot.matrix.crosssign import KEYS_FILE, Session, cross_signing_status
 from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
 from bot.scaffold.sample.generate import GeneratedData
 from bot.scaffold.sample.staging import copy_runs, runs_of_sweep_window, runs_up_to
@@ -132,6 +133,12 @@ def test_commands_in_an_encrypted_room_get_encrypted_answers_from_a_cross_signed
     seeds = json.loads(keys_file.read_text())["keys"].values()
     log = (e2ee.home / "bot.log").read_text()
     assert "cross-signed" in log and not any(seed in log for seed in seeds)  # no key material in the log
+
+    session = json.loads((e2ee.data_dir / "matrix-session.json").read_text())
+    ok, said = asyncio.run(
+        cross_signing_status(Session(e2ee.synapse.url, session["user_id"], device, session["access_token"]))
+    )
+    assert ok and said == f"device {device} is cross-signed"  # what `doctor` can report
 
     status = e2ee.ask("carol", "!ccci status")
     assert f"E2EE on, device {device} cross-signed" in str(status["body"])

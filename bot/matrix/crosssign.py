@@ -370,3 +370,21 @@ async def _self_signing_key(api: Api, query: dict[str, Any], data_dir: Path, rec
     save_keys(data_dir, user_id, {**kept, "self_signing": ssk})
     log.info("read the self-signing key of %s from secret storage", user_id)
     return ssk
+
+
+async def cross_signing_status(session: Session) -> tuple[bool, str]:
+    """For `doctor`: is the device signed by the account's published self-signing key? Else how to fix it."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)) as http:
+        query = await Api(session, http).own_keys()
+    ssk = published_key(query, "self_signing_keys", session.user_id)
+    device = ((query.get("device_keys") or {}).get(session.user_id) or {}).get(session.device_id)
+    if device is None:
+        return False, f"device {session.device_id} has published no E2EE keys yet: start the bot once"
+    if ssk is None:
+        return False, "the account has no cross-signing keys: set matrix.password_env (the bot makes them) and restart"
+    if f"ed25519:{ssk}" in ((device.get("signatures") or {}).get(session.user_id) or {}):
+        return True, f"device {session.device_id} is cross-signed"
+    return False, (
+        f"device {session.device_id} is not cross-signed: set matrix.recovery_key_env to the account's recovery key "
+        "and restart"
+    )

@@ -84,8 +84,9 @@ async def chat_demo(base: Config, workdir: Path, keep: bool, data: GeneratedData
         bot_password, operator_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
         bot_user = await asyncio.to_thread(synapse.register, "ccci-bot", bot_password)
         person = await asyncio.to_thread(synapse.register, "operator", operator_password)
-        operator = Operator(person, synapse.url)
-        room_id = await operator.create_room("ops", invite=[bot_user.user_id])
+        # An encrypted room, as Element makes private rooms; the scripted operator is an E2EE client too.
+        operator = Operator(person, synapse.url, store_path=workdir / "operator-store")
+        room_id = await operator.create_room("ops", invite=[bot_user.user_id], encrypted=True)
         # the newest sweep is held back, to be "written by cc-ci" while the bot watches
         last_sweep = max(r.sweep for r in data.runs if r.sweep is not None)
         held = [data.run_dir(r.run_id) for r in runs_of_sweep_window(data, last_sweep)]
@@ -112,7 +113,10 @@ async def chat_demo(base: Config, workdir: Path, keep: bool, data: GeneratedData
         bot_task = asyncio.create_task(bot.run())
         await _unless_bot_fails(operator.wait_for(joined(bot_user.user_id), timeout=60), bot_task)
         await _wait_meta(service, BASELINE_KEY, bot_task)
-        print(f"== room {room_id} on {synapse.url}; evidence pages at {config.web.public_url}/: transcript\n")
+        print(
+            f"== room {room_id} (end-to-end encrypted) on {synapse.url}; evidence pages at "
+            f"{config.web.public_url}/: transcript\n"
+        )
         print(f"== cc-ci writes the next sweep ({len(held)} run dirs); the bot posts its summary unasked\n")
         for run_dir in held:
             (side / run_dir.name).rename(run_dir)
@@ -135,11 +139,20 @@ async def chat_demo(base: Config, workdir: Path, keep: bool, data: GeneratedData
                 operator.wait_for(reply_to(event_id, bot_user.user_id), timeout=60), bot_task
             )
             _print_event(bot_user.user_id, reply, limit=60)
+        bot_id = bot_user.user_id
+        from_bot = [e for e in operator.seen if e.get("sender") == bot_id and e.get("type") != "m.room.member"]
+        clear = [e for e in from_bot if not e.get("encrypted")]
+        print(
+            f"== the bot's {len(from_bot)} events in the room were all end-to-end encrypted"
+            if not clear
+            else f"== WARNING: {len(clear)} of the bot's {len(from_bot)} events were not encrypted"
+        )
         if keep:
             print(
-                f"== kept running. Log in with any Matrix client: homeserver {synapse.url}, user "
-                f"{person.user_id}, password {operator_password}; the room is {room_id}. The evidence pages "
-                f"are at {config.web.public_url}/. Ctrl-C stops."
+                f"== kept running. Log in with Element or any Matrix client with E2EE: homeserver {synapse.url}, "
+                f"user {person.user_id}, password {operator_password}; the room is {room_id} (end-to-end "
+                "encrypted: a new login reads what is said from then on; the bot shares its keys with your new "
+                f"device on its next message). The evidence pages are at {config.web.public_url}/. Ctrl-C stops."
             )
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()

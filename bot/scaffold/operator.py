@@ -1,7 +1,9 @@
 """A scripted Matrix user (a real nio client): the demo's operator, and the tests' too.
 
 Waiting is for a condition (an event in the room), bounded by a deadline: the operator long-polls
-/sync, so nothing sleeps in place of synchronisation.
+/sync, so nothing sleeps in place of synchronisation. Given a store directory it is an E2EE client
+(nio + vodozemac, trusting devices on first use), so it can talk to the bot in an encrypted room;
+events it decrypted are recorded decrypted, with ``"encrypted": True``.
 """
 
 from __future__ import annotations
@@ -9,9 +11,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from nio import AsyncClient, RoomCreateResponse, RoomSendResponse
+from nio import AsyncClient, AsyncClientConfig, MegolmEvent, RoomCreateResponse, RoomSendResponse
 
 from bot.scaffold.devserver.synapse import MatrixUser
 
@@ -29,16 +32,35 @@ class Operator:
     client: AsyncClient = field(init=False)
     since: str | None = None
     seen: list[Event] = field(default_factory=list)
+    store_path: Path | None = None  # set: an E2EE client keeping its olm account there
 
     def __post_init__(self) -> None:
-        self.client = AsyncClient(self.url, self.user.user_id)
+        e2ee = self.store_path is not None
+        if self.store_path is not None:
+            self.store_path.mkdir(parents=True, exist_ok=True)
+        self.client = AsyncClient(
+            self.url,
+            self.user.user_id,
+            store_path=str(self.store_path) if e2ee else "",
+            config=AsyncClientConfig(encryption_enabled=e2ee, store_sync_tokens=False),
+        )
         self.client.restore_login(self.user.user_id, self.user.device_id or "TEST", self.user.access_token)
+
+    async def _keys(self) -> None:
+        """Publish this device's keys and learn the members' (an E2EE client does this after every sync)."""
+        if self.client.olm is None:
+            return
+        if self.client.should_upload_keys:
+            await self.client.keys_upload()
+        if self.client.should_query_keys:
+            await self.client.keys_query()
 
     async def close(self) -> None:
         await self.client.close()
 
     async def create_room(self, alias: str, invite: list[str], encrypted: bool = False) -> str:
         state = [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}]
+        await self._keys()  # published before anyone joins: the bot encrypts for the devices it knows
         resp = await self.client.room_create(
             alias=alias, invite=invite, name=alias, initial_state=state if encrypted else ()
         )
@@ -52,7 +74,9 @@ class Operator:
         content: dict[str, Any] = {"msgtype": msgtype, "body": body}
         if thread_root:
             content["m.relates_to"] = {"rel_type": "m.thread", "event_id": thread_root}
-        resp = await self.client.room_send(room_id, "m.room.message", content)
+        if self.client.olm is not None and room_id not in self.client.rooms:
+            await self._sync(0)  # nio encrypts only for rooms whose state it has
+        resp = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
         assert isinstance(resp, RoomSendResponse), resp
         return str(resp.event_id)
 
@@ -66,11 +90,16 @@ class Operator:
         )
         assert hasattr(resp, "next_batch"), resp
         self.since = resp.next_batch
+        await self._keys()
         new: list[Event] = []
         for room_id, info in resp.rooms.join.items():
             for event in info.timeline.events:
-                source = dict(event.source)
+                source = dict(event.source)  # nio replaced what it could decrypt with the decrypted event
                 source["room_id"] = room_id
+                if getattr(event, "decrypted", False):
+                    source["encrypted"] = True
+                elif isinstance(event, MegolmEvent):
+                    source["undecryptable"] = True
                 new.append(source)
         self.seen.extend(new)
         return new
