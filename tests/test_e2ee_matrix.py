@@ -26,6 +26,7 @@ from bot.matrix.crosssign import KEYS_FILE, Session, cross_signing_status
 from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
 from bot.scaffold.sample.generate import GeneratedData
 from bot.scaffold.sample.staging import copy_runs, runs_of_sweep_window, runs_up_to
+from bot.scaffold.sample.standin_runner import STEP, runner_env
 from tests.js_operator import JsOperator, skip_without_node
 from tests.matrix_harness import BotProcess, write_bot_config
 
@@ -65,6 +66,7 @@ def assert_encrypted_and_readable(event: dict[str, Any]) -> None:
 
 def make_bot(
     synapse: LocalSynapse,
+    sample: GeneratedData,
     home: Path,
     bot_user: MatrixUser,
     rooms: list[str],
@@ -79,7 +81,11 @@ def make_bot(
     extra: dict[str, Any] = {"reports": {"poll_s": 1, "quiet_s": 0, **(reports or {})}}
     if matrix:
         extra["matrix"] = matrix
-    write_bot_config(config_path, synapse, bot_user, rooms, data_dir, runs_dir, warm_dir, operators, extra=extra)
+    env = runner_env(runs_dir, sample.recipes_src, sample.world_file)  # the stand-in runner plays cc-ci
+    standin = {"steps": [list(STEP)], "env": env, "busy_poll_s": 0.1}
+    write_bot_config(
+        config_path, synapse, bot_user, rooms, data_dir, runs_dir, warm_dir, operators, runner=standin, extra=extra
+    )
     return BotProcess(config_path, bot_user.password, home / "bot.log"), data_dir, runs_dir
 
 
@@ -98,7 +104,7 @@ def e2ee(synapse: LocalSynapse, sample: GeneratedData, tmp_path_factory: pytest.
             "room_id"
         ]
         bot, data_dir, runs_dir = make_bot(
-            synapse, home, bot_user, [room_id], [carol.user_id], matrix={"undecryptable_notice_s": 2}
+            synapse, sample, home, bot_user, [room_id], [carol.user_id], matrix={"undecryptable_notice_s": 2}
         )
         copy_runs(sample, runs_up_to(sample, 2), runs_dir)  # history; sweep 3 comes later, while the bot runs
         assert cli(["ingest", "--config", str(bot.config_path)]) == 0
@@ -191,8 +197,29 @@ def test_after_a_restart_a_new_operator_device_still_reads_the_answers_and_the_b
         e2ee.js.call("stop", name="carol2")
 
 
+def test_a_rerun_is_watched_in_one_edited_message_and_reported_all_encrypted(e2ee: E2ee, sample: GeneratedData) -> None:
+    recipe = "mumble"
+    asked = e2ee.js.call("send", name="carol", room_id=e2ee.room_id, body=f"!ccci rerun {recipe}")["event_id"]
+    match = {"room_id": e2ee.room_id, "sender": e2ee.bot_user.user_id, "reply_to": asked, "type": "m.room.message"}
+    replies = e2ee.js.call("wait", timeout=180, name="carol", match=match, count=3)["events"]
+    for reply in replies:
+        assert_encrypted_and_readable(reply)
+    bodies = [str(r["body"]) for r in replies]
+    assert bodies[0].startswith(f"Queued: isolation rerun of {recipe}")
+    status = next(r for r in replies if "running" in str(r["body"]))
+    assert any(f"Isolation rerun of {recipe}" in b and "1 of 1" in b for b in bodies), bodies
+    edit = {"room_id": e2ee.room_id, "rel_type": "m.replace", "relates_to": status["event_id"]}
+    edits = e2ee.js.call("wait", timeout=60, name="carol", match=edit)["events"]
+    assert all(e["wire_type"] == "m.room.encrypted" and not e["decryption_failure"] for e in edits)
+    assert "tiers done" in str(edits[-1]["new_body"])
+
+
 def test_a_sweep_summary_and_its_thread_arrive_encrypted(e2ee: E2ee, sample: GeneratedData) -> None:
-    copy_runs(sample, runs_of_sweep_window(sample, 3), e2ee.runs_dir)  # cc-ci writes sweep 3; the bot polls
+    # cc-ci writes sweep 3 while a run is marked in flight (so the polling bot never sees half a sweep)
+    in_flight = e2ee.data_dir / "active" / "sweep-3"
+    in_flight.touch()
+    copy_runs(sample, runs_of_sweep_window(sample, 3), e2ee.runs_dir)
+    in_flight.unlink()
     bot = e2ee.bot_user.user_id
     match = {"room_id": e2ee.room_id, "sender": bot, "body_prefix": "Sweep ", "not_edit": True}
     (head,) = e2ee.js.call("wait", timeout=120, name="carol", match=match)["events"]
@@ -204,7 +231,7 @@ def test_a_sweep_summary_and_its_thread_arrive_encrypted(e2ee: E2ee, sample: Gen
 
 
 def test_with_cross_signing_made_in_the_client_the_bot_signs_its_device_with_the_recovery_key(
-    synapse: LocalSynapse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    synapse: LocalSynapse, sample: GeneratedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The account's keys were made by a person's client (as Element does); the bot gets the recovery key."""
     skip_without_node()
@@ -222,7 +249,7 @@ def test_with_cross_signing_made_in_the_client_the_bot_signs_its_device_with_the
 
         # Without the recovery key the bot says plainly that its device is not cross-signed, and why.
         bot, data_dir, _ = make_bot(
-            synapse, tmp_path, bot_user, [room_id], [dave.user_id], matrix={"recovery_key_env": RECOVERY_ENV}
+            synapse, sample, tmp_path, bot_user, [room_id], [dave.user_id], matrix={"recovery_key_env": RECOVERY_ENV}
         )
         monkeypatch.delenv(RECOVERY_ENV, raising=False)
         bot.start()

@@ -48,7 +48,7 @@ from nio import (
     WhoamiError,
 )
 from nio.crypto import ENCRYPTION_ENABLED
-from nio.exceptions import OlmTrustError
+from nio.exceptions import GroupEncryptionError, OlmTrustError
 
 from bot.config import MatrixConfig, secret_from_env
 from bot.matrix.events import ChatMessage, EncryptedEvent, KeyChange, SendResult, SyncBatch
@@ -300,6 +300,8 @@ class MatrixConnection:
                 await self._keys_query()
         except _TRANSIENT as exc:
             raise Unavailable(f"key upload/query failed: {exc}") from exc
+        except LocalProtocolError as exc:  # the outbox did it a moment ago, concurrently: nothing left to do
+            log.debug("key upload/query skipped: %s", exc)
 
     async def _keys_query(self) -> None:
         resp = await self.client.keys_query()
@@ -484,7 +486,7 @@ class MatrixConnection:
                 resp = await self.client.room_send(room_id, event_type, content, tx_id=txn_id)
         except _TRANSIENT as exc:
             return SendResult(None, f"unreachable: {exc}", transient=True)
-        except (EncryptionError, LocalProtocolError, OlmTrustError) as exc:
+        except (EncryptionError, GroupEncryptionError, LocalProtocolError, OlmTrustError) as exc:
             return SendResult(None, f"not encrypted yet: {exc}", transient=True)
         if isinstance(resp, RoomSendError):
             code = resp.status_code or ""

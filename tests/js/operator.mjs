@@ -77,6 +77,7 @@ function describe(ev) {
     encrypted: ev.isEncrypted(),
     decryption_failure: ev.isDecryptionFailure(),
     body: content.body ?? null,
+    new_body: (content["m.new_content"] || {}).body ?? null,
     msgtype: content.msgtype ?? null,
     formatted_body: content.formatted_body ?? null,
     reply_to: (relates["m.in_reply_to"] || {}).event_id ?? null,
@@ -93,6 +94,8 @@ function matches(d, m) {
   if (m.thread_root && !(d.rel_type === "m.thread" && d.relates_to === m.thread_root)) return false;
   if (m.body_prefix && !(typeof d.body === "string" && d.body.startsWith(m.body_prefix))) return false;
   if (m.not_edit && d.rel_type === "m.replace") return false;
+  if (m.rel_type && d.rel_type !== m.rel_type) return false;
+  if (m.relates_to && d.relates_to !== m.relates_to) return false;
   return true;
 }
 
