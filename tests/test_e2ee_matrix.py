@@ -12,17 +12,21 @@ import json
 import os
 import shutil
 import stat
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from canonicaljson import encode_canonical_json
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
 
 from bot.cli import main as cli
-from bot.matrix.crosssign import KEYS_FILE, Session, cross_signing_status
+from bot.matrix.crosssign import KEYS_FILE, Session, b64, cross_signing_status
 from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
 from bot.scaffold.sample.generate import GeneratedData
 from bot.scaffold.sample.staging import copy_runs, runs_of_sweep_window, runs_up_to
@@ -154,6 +158,53 @@ def test_an_acting_command_from_an_operator_device_the_bot_knows_is_accepted(e2e
     answer = e2ee.ask("carol", "!ccci ingest")
     assert_encrypted_and_readable(answer)
     assert "Sorry" not in str(answer["body"]) and "scanned" in str(answer["body"])
+
+
+def test_a_device_whose_signing_key_changes_is_logged_and_shown_by_status(e2ee: E2ee) -> None:
+    """Trust on first use: a member device re-publishing other keys under the same device id keeps its first."""
+    mallory = e2ee.synapse.register("mallory-e2ee", "mallory-password")
+    device = str(mallory.device_id)
+
+    def sign(key: Ed25519PrivateKey, obj: dict[str, Any]) -> dict[str, Any]:
+        signature = b64(key.sign(encode_canonical_json(obj)))
+        return {**obj, "signatures": {mallory.user_id: {f"ed25519:{device}": signature}}}
+
+    def publish(key: Ed25519PrivateKey) -> str:
+        """Device keys signed by ``key``, and one-time keys (so the bot can open an olm session at once)."""
+        public = b64(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+        keys = {
+            "user_id": mallory.user_id,
+            "device_id": device,
+            "algorithms": ["m.olm.v1.curve25519-aes-sha2", "m.megolm.v1.aes-sha2"],
+            "keys": {f"ed25519:{device}": public, f"curve25519:{device}": b64(os.urandom(32))},
+        }
+        one_time = {
+            f"signed_curve25519:{n}{os.urandom(3).hex()}": sign(key, {"key": b64(os.urandom(32))}) for n in range(4)
+        }
+        body = {"device_keys": sign(key, keys), "one_time_keys": one_time}
+        e2ee.synapse.api("POST", "/_matrix/client/v3/keys/upload", token=mallory.access_token, body=body)
+        return public
+
+    first = publish(Ed25519PrivateKey.generate())
+    invite = {"user_id": mallory.user_id}
+    e2ee.synapse.api(
+        "POST", f"/_matrix/client/v3/rooms/{e2ee.room_id}/invite", token=e2ee.carol.access_token, body=invite
+    )
+    e2ee.synapse.api("POST", f"/_matrix/client/v3/join/{e2ee.room_id}", token=mallory.access_token, body={})
+    e2ee.ask("carol", "!ccci help")  # the bot encrypts for every member's device: it has mallory's first key now
+    second = publish(Ed25519PrivateKey.generate())
+    deadline = time.monotonic() + 60
+    while "changed its signing key" not in e2ee.bot.log():  # the bot re-queries on the device-list change
+        assert time.monotonic() < deadline, f"no key change logged:\n{e2ee.bot.log()}"
+        time.sleep(0.1)
+    assert f"device {device} of {mallory.user_id} changed its signing key (first seen {first}, now {second})" in (
+        e2ee.bot.log()
+    )
+    status = e2ee.ask("carol", "!ccci status")
+    assert f"device key changed: {mallory.user_id} {device} (first {first[:8]}…, now {second[:8]}…)" in str(
+        status["body"]
+    )
+    e2ee.synapse.api("POST", f"/_matrix/client/v3/rooms/{e2ee.room_id}/leave", token=mallory.access_token, body={})
 
 
 def test_a_message_whose_room_key_never_arrives_is_answered_once_that_it_could_not_be_read(e2ee: E2ee) -> None:
