@@ -123,11 +123,6 @@ class MatrixConnection:
     def access_token(self) -> str:
         return str(self.client.access_token)
 
-    def identity_keys(self) -> dict[str, str]:
-        """The device's own public keys (ed25519, curve25519); empty without E2EE."""
-        olm = self.client.olm
-        return dict(olm.account.identity_keys) if olm is not None else {}
-
     async def close(self) -> None:
         await self.client.close()
 
