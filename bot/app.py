@@ -1,8 +1,9 @@
 """The running bot: one event loop with the Matrix sync, the outbox, and periodic ingest.
 
-Commands are answered exactly once: a command is marked handled in the same transaction that queues
-its answer, and the sync token is saved only after every command of a batch is handled, so a crash
-re-reads (never skips) unanswered commands and never answers one twice.
+Commands are answered exactly once and never wait on each other: a batch's commands are recorded in
+the inbox before the sync token is saved, then each is handled as its own task (a slow ingest does
+not hold up a `help`). A command is marked handled in the same transaction that queues its answer;
+what a crash or a stop leaves in the inbox is resumed on start, so nothing is skipped or doubled.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import signal
 import time
+from dataclasses import dataclass
 from functools import partial
 from html import escape
 
@@ -49,6 +51,15 @@ UNDECRYPTED_MAX = 200
 ACK_AFTER_S = 1.0
 
 
+@dataclass(frozen=True)
+class InFlight:
+    """A command being handled: whose it is (flood control counts per user) and its task."""
+
+    sender: str
+    task: asyncio.Task[None]
+    counted: bool  # False for a refusal, which does not hold a place
+
+
 class Bot:
     def __init__(self, config: Config, service: Service, connection: MatrixConnection) -> None:
         self.config = config
@@ -56,7 +67,7 @@ class Bot:
         self.conn = connection
         self.chat = ChatStore(service.store)
         self.stop = asyncio.Event()
-        self.state = BotState(outbox_pending=self.chat.pending_count)
+        self.state = BotState()
         self.rooms: dict[str, str] = {}  # room id → how it was configured (id or alias)
         self.joined_at: dict[str, int] = {}
         self.backoff = Backoff(config.matrix.backoff_min_s, config.matrix.backoff_max_s)
@@ -81,6 +92,8 @@ class Bot:
             self.reruns,
             on_ingested=partial(warm_logs, service) if config.web.listen else None,
         )
+        self.in_flight: dict[str, InFlight] = {}  # command event id → its task
+        self.told_limit: set[str] = set()  # users told they hit access.max_in_flight (until one ends)
         self.status_messages: dict[int, str] = {}  # rerun id → txn id of its status message (edited in place)
         self.exit_code = 0
         self.synced = asyncio.Event()  # set after each completed sync: lets tests and the demo wait on it
@@ -136,6 +149,7 @@ class Bot:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await self.stop_commands()
             await self.conn.close()
 
     def _start_scheduler(self) -> AsyncIOScheduler:
@@ -234,13 +248,15 @@ class Bot:
             if self.conn.e2ee and self.cross_signing is None:
                 await self._cross_sign()  # after the first sync: nio has uploaded the device's keys by then
             # A fresh bot's first sync is history: answer only what was sent after it started.
-            await self._handle(batch, not_before_ms=int(self.state.started_at * 1000) if first else 0)
+            await self._record(batch, not_before_ms=int(self.state.started_at * 1000) if first else 0)
             since, first = batch.next_batch, False
             await asyncio.to_thread(self.service.store.set_meta, SINCE_KEY, since)
+            await self.start_recorded()  # after a restart, this resumes what the last process left
             self.synced.set()
             self.synced.clear()
 
-    async def _handle(self, batch: SyncBatch, not_before_ms: int) -> None:
+    async def _record(self, batch: SyncBatch, not_before_ms: int) -> None:
+        """Invites, the encryption warning, and the batch's commands into the inbox (before the token moves)."""
         for room_id in batch.invites:
             if room_id in self.rooms or room_id in self.config.matrix.rooms:
                 await self._accept_invite(room_id)
@@ -251,13 +267,79 @@ class Bot:
             late = await self._undecrypted(batch, not_before_ms)
         else:
             await self._warn_encrypted(batch)
-        work = [
-            self._command(msg)
-            for msg in batch.messages + late
-            if msg.ts_ms >= not_before_ms and self._is_command_for_us(msg)
-        ]
-        if work:
-            await asyncio.gather(*work)
+        commands = [m for m in batch.messages + late if m.ts_ms >= not_before_ms and self._is_command_for_us(m)]
+        if commands:
+            await asyncio.to_thread(self.chat.record, commands)
+
+    # --- commands: each its own task -------------------------------------------------------------
+
+    async def start_recorded(self) -> None:
+        """A task for every recorded, unanswered command that has none yet, in the order they were sent."""
+        for msg, acked in await asyncio.to_thread(self.chat.unanswered):
+            if msg.event_id not in self.in_flight and not self.stop.is_set():
+                self._start(msg, acked)
+
+    def _start(self, msg: ChatMessage, acked: bool) -> None:
+        limit = self.config.access.max_in_flight
+        running = sum(1 for f in self.in_flight.values() if f.sender == msg.sender and f.counted)
+        if running >= limit:
+            tell = msg.sender not in self.told_limit
+            self.told_limit.add(msg.sender)
+            coro, counted = self._refuse(msg, limit, tell), False
+        else:
+            coro, counted = self._command(msg, acked), True
+        task = asyncio.create_task(coro, name=f"command {msg.event_id}")
+        self.in_flight[msg.event_id] = InFlight(msg.sender, task, counted)
+        task.add_done_callback(partial(self._command_ended, msg.event_id))
+
+    def _command_ended(self, event_id: str, task: asyncio.Task[None]) -> None:
+        ended = self.in_flight.pop(event_id)
+        if not any(f.sender == ended.sender and f.counted for f in self.in_flight.values()):
+            self.told_limit.discard(ended.sender)
+        if not task.cancelled() and task.exception() is not None:
+            # Not the handler (the dispatcher answers for it): storing the answer failed. It stays
+            # in the inbox and is tried again after the next sync.
+            log.error("command %s could not be answered", event_id, exc_info=task.exception())
+
+    async def stop_commands(self) -> None:
+        """Cancel the commands in flight and wait for them; they stay in the inbox and are resumed on start."""
+        commands = [f.task for f in self.in_flight.values()]
+        for task in commands:
+            task.cancel()
+        await asyncio.gather(*commands, return_exceptions=True)
+
+    async def _command(self, msg: ChatMessage, acked: bool) -> None:
+        parsed = parse(msg.body, self.config.matrix.command_prefix)
+        if parsed is None:  # recorded as a command, so it parsed then; nothing to answer now
+            await asyncio.to_thread(self.chat.handle, msg.event_id, msg.room_id, msg.sender, "-", [])
+            return
+        task = asyncio.create_task(self.dispatcher.answer(msg, parsed))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=ACK_AFTER_S)
+            if not done and not acked:  # slow: say we are on it (its answer is queued after this)
+                out = [Outgoing(msg.room_id, "m.reaction", reaction(msg))]
+                await asyncio.to_thread(self.chat.ack, msg.event_id, out)
+                self.outbox.wake.set()
+            reply = await task
+        finally:
+            task.cancel()  # no-op when done; on shutdown the handler stops with this task
+        out = [Outgoing(msg.room_id, "m.room.message", dict(reply.content))]
+        if await asyncio.to_thread(self.chat.handle, msg.event_id, msg.room_id, msg.sender, reply.command, out):
+            self.metrics.command(reply.command)
+        self.outbox.wake.set()
+
+    async def _refuse(self, msg: ChatMessage, limit: int, tell: bool) -> None:
+        """Flood control: over the limit, the command is handled without running; the first is told why."""
+        parsed = parse(msg.body, self.config.matrix.command_prefix)
+        name = parsed.name[:40] if parsed else "?"
+        text = (
+            f"Sorry, you already have {limit} commands running, so `{name}` was not run, nor will any more "
+            "of yours be until one of them is answered. Ask again then."
+        )
+        log.warning("%s has %d commands in flight; refusing %s (%s)", msg.sender, limit, name, msg.event_id)
+        out = [Outgoing(msg.room_id, "m.room.message", notice(text, escape(text), msg))] if tell else []
+        await asyncio.to_thread(self.chat.handle, msg.event_id, msg.room_id, msg.sender, "refused", out)
+        self.outbox.wake.set()
 
     async def _accept_invite(self, room_id: str) -> None:
         try:
@@ -272,21 +354,6 @@ class Bot:
         if msg.ts_ms < self.joined_at.get(msg.room_id, 0):
             return False  # sent before the bot joined
         return parse(msg.body, self.config.matrix.command_prefix) is not None
-
-    async def _command(self, msg: ChatMessage) -> None:
-        parsed = parse(msg.body, self.config.matrix.command_prefix)
-        if parsed is None or await asyncio.to_thread(self.chat.is_handled, msg.event_id):
-            return
-        task = asyncio.create_task(self.dispatcher.answer(msg, parsed))
-        done, _ = await asyncio.wait({task}, timeout=ACK_AFTER_S)
-        if not done:  # slow: say we are on it
-            await asyncio.to_thread(self.chat.enqueue, [Outgoing(msg.room_id, "m.reaction", reaction(msg))])
-            self.outbox.wake.set()
-        reply = await task
-        self.metrics.command(reply.command)
-        out = [Outgoing(msg.room_id, "m.room.message", dict(reply.content))]
-        await asyncio.to_thread(self.chat.handle, msg.event_id, msg.room_id, msg.sender, reply.command, out)
-        self.outbox.wake.set()
 
     async def _notify_rerun(self, rerun: Rerun, kind: NotifyKind, text: str) -> None:
         """Rerun news into its room: one status message edited in place, other news as replies."""

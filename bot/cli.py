@@ -1,5 +1,9 @@
 """``ccci-bot`` command line: the same answers as the chat commands, for an operator's terminal.
 
+The subcommands are built from the command registry (:mod:`commands`): each chat command has a twin
+here with the same handler, the same text and ``--json``; the few CLI-only commands are declared
+below with the same argument declarations.
+
 Exit codes: 0 answered; 2 bad input (unknown recipe, bad arguments, invalid config); 1 anything else.
 """
 
@@ -12,18 +16,23 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot import __version__
 from bot.config import Config, ConfigError, listen_address, load_config
 from bot.masking import Masker, mask_content
+from bot.model import ArgHelp, CommandHelp, HelpAnswer
 from bot.names import UnknownNameError
+from bot.node import Node
 from bot.render import to_json, to_text
-from bot.render.jsonview import ingest_json, reclassify_json
-from bot.render.text import ingest_text, reclassify_text
+from bot.reruns.manager import RerunManager
+from bot.reruns.store import Rerun
 from bot.service import Service
-from commands import Context, UsageError, registry
+from commands import Arg, Command, Context, UsageError, registry
+from commands.args import SWEEP, TEXT, Signature
+from commands.help import no_such_command
 
 EXIT_BAD_INPUT = 2
 
@@ -39,6 +48,100 @@ def _common() -> argparse.ArgumentParser:
     return p
 
 
+@dataclass(frozen=True)
+class CliCommand:
+    """A ``ccci-bot`` subcommand. The chat commands' come from the registry; the CLI-only ones
+    (check-config, report, rerun's waiting form, run, web, demo) are declared here with the same
+    argument declarations. ``json``: takes ``--json``; ``fresh``: scans first unless ``--no-ingest``;
+    ``flags``: further CLI switches as (flag, help)."""
+
+    name: str
+    help: str
+    args: tuple[Arg, ...] = ()
+    json: bool = False
+    fresh: bool = False
+    flags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def usage(self) -> str:
+        shown = [a.cli_shown for a in self.args]
+        shown += [f"[{flag}]" for flag, _ in self.flags]
+        shown += ["[--json]"] if self.json else []
+        shown += ["[--no-ingest]"] if self.fresh else []
+        return " ".join([self.name, *shown])
+
+
+def _chat_twin(command: Command) -> CliCommand:
+    return CliCommand(command.name, command.help, command.args, True, command.fresh)
+
+
+def _cli_only() -> dict[str, CliCommand]:
+    rerun = registry()["rerun"]
+    return {
+        "check-config": CliCommand(
+            "check-config",
+            "Validate a config file and the dirs it names; warnings for missing optional dirs.",
+            (Arg("file", TEXT, "the YAML config file", cli_metavar="FILE"),),
+        ),
+        "report": CliCommand(
+            "report",
+            "Print a sweep's summary or the current red report exactly as the room would get it (posts nothing).",
+            (
+                Arg("which", TEXT, "sweep: a sweep's summary; red: the current reds", choices=("sweep", "red")),
+                Arg("sweep", SWEEP, "with `sweep`: a sweep id (default: the latest)", optional=True),
+            ),
+            json=True,
+            fresh=True,
+        ),
+        "rerun": CliCommand(
+            "rerun",
+            "Re-run a recipe alone on the CI node, wait, and print the report (exit 0 ran, 3 node busy, 4 runner).",
+            rerun.args,
+            json=True,
+        ),
+        "run": CliCommand("run", "Run the Matrix bot (needs the matrix section of the config)."),
+        "web": CliCommand(
+            "web",
+            "Serve the evidence pages alone, without chat.",
+            (
+                Arg(
+                    "listen",
+                    TEXT,
+                    "HOST:PORT (default: web.listen, else 127.0.0.1:8080)",
+                    optional=True,
+                    option=True,
+                    cli_metavar="HOST:PORT",
+                ),
+            ),
+        ),
+        "demo": CliCommand(
+            "demo",
+            "Generate sample cc-ci data, run the main job on it, then the chat part (local Synapse, bot, operator).",
+            (
+                Arg(
+                    "out",
+                    TEXT,
+                    "where sample data goes (default: ./demo-data)",
+                    optional=True,
+                    option=True,
+                    cli_metavar="DIR",
+                ),
+            ),
+            flags=(
+                ("--no-chat", "skip the local Synapse + bot + operator part"),
+                ("--keep", "keep Synapse and the bot running; print how to log in"),
+            ),
+        ),
+    }
+
+
+def cli_commands() -> dict[str, CliCommand]:
+    """Every subcommand in help order: the chat commands' twins (rerun in its waiting form), then CLI-only ones."""
+    only = _cli_only()
+    found = {name: only.pop(name) if name in only else _chat_twin(c) for name, c in registry().items()}
+    return {**found, **only}
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = argparse.ArgumentParser(
@@ -46,48 +149,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ccci-bot {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("check-config", parents=[common], help="validate a config file and the dirs it names")
-    p.add_argument("file", type=Path)
-
-    p = sub.add_parser("ingest", parents=[common], help="scan the runs dir now and print what was new")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-
-    p = sub.add_parser("why", parents=[common], help="latest evidence for a recipe")
-    p.add_argument("recipe")
-    p.add_argument("--json", action="store_true", help="machine-readable output (documented shape)")
-    p.add_argument("--no-ingest", action="store_true", help="answer from stored history without scanning")
-
-    p = sub.add_parser("summary", parents=[common], help="the latest sweep, every recipe with its status")
-    p.add_argument("sweep", nargs="?", help="a sweep id (default: the latest)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--no-ingest", action="store_true", help="answer from stored history without scanning")
-
-    p = sub.add_parser("report", parents=[common], help="print a sweep summary or the red report (posts nothing)")
-    p.add_argument("which", choices=("sweep", "red"), help="sweep: a sweep's summary; red: the current reds")
-    p.add_argument("sweep", nargs="?", help="with `sweep`: a sweep id (default: the latest)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--no-ingest", action="store_true", help="answer from stored history without scanning")
-
-    p = sub.add_parser("rerun", parents=[common], help="re-run a recipe alone on the CI node and report the result")
-    p.add_argument("recipe")
-    p.add_argument("--version", help="the version to run (default: the one the latest sweep tested)")
-    p.add_argument("--times", type=int, default=1, help="repeat the isolated run N times (k-of-N)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-
-    p = sub.add_parser("run", parents=[common], help="run the Matrix bot (needs the matrix section of the config)")
-
-    p = sub.add_parser("web", parents=[common], help="serve the evidence pages alone (no chat)")
-    p.add_argument("--listen", help="HOST:PORT (default: web.listen, else 127.0.0.1:8080)")
-
-    p = sub.add_parser("reclassify", parents=[common], help="re-apply the current knowledge base to stored history")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-
-    p = sub.add_parser("demo", parents=[common], help="generate sample cc-ci data and run the main job on it")
-    p.add_argument("--out", type=Path, default=Path("demo-data"), help="where sample data goes (default: ./demo-data)")
-    p.add_argument("--no-chat", action="store_true", help="skip the local Synapse + bot + operator part")
-    p.add_argument("--keep", action="store_true", help="keep Synapse and the bot running; print how to log in")
+    for command in cli_commands().values():
+        p = sub.add_parser(command.name, parents=[common], help=command.help, description=command.help)
+        for arg in command.args:
+            # No argparse `type`: values are converted as chat converts them, with the same messages.
+            choices = arg.choices or None
+            metavar = None if choices else arg.cli_name
+            if arg.option:
+                p.add_argument(f"--{arg.name}", dest=arg.name, metavar=metavar, choices=choices, help=arg.help)
+            else:
+                p.add_argument(
+                    arg.name, nargs="?" if arg.optional else None, metavar=metavar, choices=choices, help=arg.help
+                )
+        for flag, text in command.flags:
+            p.add_argument(flag, action="store_true", help=text)
+        if command.json:
+            p.add_argument("--json", action="store_true", help="machine-readable output")
+        if command.fresh:
+            p.add_argument("--no-ingest", action="store_true", help="answer from stored history without scanning")
     return parser
+
+
+def cli_help(command: str | None) -> HelpAnswer:
+    """`ccci-bot help`: the same help as `!ccci help`, in the command line's spelling and with its own commands."""
+    known = cli_commands()
+    if command is not None and command not in known:
+        raise UsageError(no_such_command(command, list(known)))
+    entries = []
+    for c in known.values():
+        if command is None or c.name == command:
+            args = [ArgHelp(a.cli_shown.strip("[]"), a.help, a.optional, a.choices) for a in c.args]
+            entries.append(CommandHelp(c.name, c.usage, c.help, False, args))  # no ACL on the host
+    return HelpAnswer("ccci-bot", entries, detailed=command is not None)
 
 
 def config_from(args: argparse.Namespace) -> Config:
@@ -105,46 +198,55 @@ def _emit(data: Any, as_json: bool, text: str, masker: Masker) -> None:
 
 
 async def _answer(args: argparse.Namespace, config: Config) -> int:
+    """A chat command's CLI twin: the same handler and renderers as the chat answer."""
     problems = config.problems()
     if problems:
         raise ConfigError("; ".join(problems))
+    command = registry()[args.command]
     service = Service(config)
     masker = Masker.from_environment(config.secret_envs)
     try:
-        if args.command == "ingest":
-            report = await service.ingest()
-            _emit(ingest_json(report), args.json, ingest_text(report), masker)
-            return 0
-        if args.command == "reclassify":
+        if command.fresh and not args.no_ingest:
             await service.ingest()
-            done = await service.reclassify()
-            _emit(reclassify_json(done, service.kb), args.json, reclassify_text(done, service.kb), masker)
-            return 0
-        if not args.no_ingest:
-            await service.ingest()
-        if args.command == "report":
-            return await _report(service, args, masker)
-        command_args = [args.recipe] if args.command == "why" else ([args.sweep] if args.sweep else [])
-        answer = await registry()[args.command].handler(Context(service), command_args)
+        node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
+        reruns = RerunManager(service, node, _unheard, asyncio.Event(), worker=False)
+        answer = await command.call(Context(service, "ccci-bot", reruns=reruns), vars(args))
         _emit(to_json(answer), args.json, to_text(answer), masker)
         return 0
     finally:
         service.close()
 
 
-async def _report(service: Service, args: argparse.Namespace, masker: Masker) -> int:
+async def _unheard(rerun: Rerun, kind: str, text: str) -> None:
+    """The CLI's rerun manager only queues and cancels: there is no news to hear."""
+
+
+async def _report(args: argparse.Namespace, config: Config) -> int:
     from bot.render import reports as render
 
-    if args.which == "red":
-        red = await service.red_report(time.time())
-        _emit(render.red_report_json(red), args.json, render.red_report(red).text, masker)
+    problems = config.problems()
+    if problems:
+        raise ConfigError("; ".join(problems))
+    values = Signature("report", cli_commands()["report"].args).values_from(vars(args))
+    which, sweep_id = values["which"], values["sweep"]
+    assert sweep_id is None or isinstance(sweep_id, str)
+    service = Service(config)
+    masker = Masker.from_environment(config.secret_envs)
+    try:
+        if not args.no_ingest:
+            await service.ingest()
+        if which == "red":
+            red = await service.red_report(time.time())
+            _emit(render.red_report_json(red), args.json, render.red_report(red).text, masker)
+            return 0
+        if sweep_id is None and await asyncio.to_thread(service.store.latest_sweep_id) is None:
+            raise UsageError("no sweep has been seen yet (check ccci.runs_dir)")
+        sweep = await service.sweep_report(sweep_id)
+        shown = render.whole(render.headline(sweep), render.details(sweep, service.config.reports.flip_window))
+        _emit(render.sweep_report_json(sweep), args.json, shown.text, masker)
         return 0
-    if args.sweep is None and await asyncio.to_thread(service.store.latest_sweep_id) is None:
-        raise UsageError("no sweep has been seen yet (check ccci.runs_dir)")
-    sweep = await service.sweep_report(args.sweep)
-    shown = render.whole(render.headline(sweep), render.details(sweep, service.config.reports.flip_window))
-    _emit(render.sweep_report_json(sweep), args.json, shown.text, masker)
-    return 0
+    finally:
+        service.close()
 
 
 def check_config(path: Path) -> int:
@@ -195,17 +297,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.command == "help":  # needs no config: it describes, it does not look
+            answer = cli_help(registry()["help"].signature.values_from(vars(args))["about"])  # type: ignore[arg-type]
+            _emit(to_json(answer), args.json, to_text(answer), Masker(()))  # help holds no secrets
+            return 0
         if args.command == "check-config":
-            return check_config(args.file)
+            return check_config(Path(args.file))
         if args.command == "rerun":
             from bot.reruns.cli import rerun_command
-            from commands import recipe_arg
 
-            problems = config_from(args).problems()
+            values = registry()["rerun"].signature.values_from(vars(args))
+            config = config_from(args)
+            problems = config.problems()
             if problems:
                 raise ConfigError("; ".join(problems))
             return asyncio.run(
-                rerun_command(config_from(args), recipe_arg(args.recipe), args.version, args.times, args.json)
+                rerun_command(config, str(values["recipe"]), values["version"], values["times"], args.json)  # type: ignore[arg-type]
             )
         if args.command == "run":
             return run_command(config_from(args))
@@ -214,7 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             from bot.scaffold.demo import run_demo
 
-            return run_demo(args.out, config_from(args), chat=not args.no_chat, keep=args.keep)
+            out = Path(args.out) if args.out else Path("demo-data")
+            return run_demo(out, config_from(args), chat=not args.no_chat, keep=args.keep)
+        if args.command == "report":
+            return asyncio.run(_report(args, config_from(args)))
         return asyncio.run(_answer(args, config_from(args)))
     except (ConfigError, UsageError) as exc:
         print(f"ccci-bot: {exc}", file=sys.stderr)

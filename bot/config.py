@@ -252,6 +252,12 @@ class AccessConfig:
     min_power_level: int = setting(
         50, v.integer, "Users with at least this power level in the room may also run commands that act."
     )
+    max_in_flight: int = setting(
+        3,
+        v.positive_int,
+        "Flood control: commands one user may have running at once. One more gets a polite refusal (once, "
+        "until one of theirs is answered) and is not run.",
+    )
 
 
 DEFAULT_STEPS: tuple[tuple[str, ...], ...] = (

@@ -97,3 +97,9 @@ def latest_slot(trigger: CronTrigger, after: datetime, now: datetime) -> datetim
         if slot is not None or after >= now - window:
             return slot
     return None
+
+
+def next_slot(trigger: CronTrigger, now: datetime) -> datetime | None:
+    """The next fire time after ``now`` (what `status` shows when no scheduler is running, as on the CLI)."""
+    result: datetime | None = trigger.get_next_fire_time(None, now + timedelta(microseconds=1))
+    return result

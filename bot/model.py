@@ -328,22 +328,37 @@ class HistoryAnswer:
 
 
 @dataclass(frozen=True)
+class ArgHelp:
+    """One declared argument of a command, as help shows it."""
+
+    name: str
+    help: str
+    optional: bool
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class CommandHelp:
     name: str
     usage: str
     help: str
     acts: bool
+    args: list[ArgHelp] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class HelpAnswer:
     prefix: str
     commands: list[CommandHelp]
+    detailed: bool = False  # `help <command>`: one command with its arguments
 
 
 @dataclass(frozen=True)
 class StatusAnswer:
-    """What the running bot is doing: version, last sync and ingest, queues."""
+    """What the bot is doing: version, last sync and ingest, queues.
+
+    ``live`` is False on the CLI: no bot state there, only what the store knows.
+    """
 
     version: str
     started_at: float | None
@@ -357,14 +372,62 @@ class StatusAnswer:
     last_summary: str | None = None  # the sweep the last summary was about
     next_report: float | None = None
     e2ee: str | None = None  # encryption state: on/off, cross-signed or not, device key changes seen
+    live: bool = True
 
 
 @dataclass(frozen=True)
 class NoticeAnswer:
-    """A short plain answer (an acknowledgement, an error explained)."""
+    """A short plain answer (an error explained, a refusal)."""
 
     text: str
     ok: bool = True
+
+
+@dataclass(frozen=True)
+class RerunRef:
+    """A rerun named in an answer."""
+
+    id: int
+    recipe: str
+    version: str
+
+
+@dataclass(frozen=True)
+class CancelAnswer:
+    """What `cancel` did. ``elsewhere``: reruns running in a bot process this caller cannot stop (CLI)."""
+
+    recipe: str | None
+    cancelled: list[RerunRef]
+    elsewhere: list[RerunRef] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RerunQueued:
+    """A rerun request accepted: where it stands in the queue, and whether it joined an identical one."""
+
+    id: int
+    recipe: str
+    version: str
+    times: int
+    position: int  # 1 = next
+    folded: bool
+
+
+@dataclass(frozen=True)
+class RecipeVerdict:
+    recipe: str
+    run_id: str
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class ReclassifyAnswer:
+    """The knowledge base applied again: its version, its problems, and each red recipe's verdict."""
+
+    kb_version: str
+    signatures: int
+    kb_problems: list[str]
+    verdicts: list[RecipeVerdict]
 
 
 class Change(StrEnum):

@@ -6,9 +6,11 @@ Chat, web and CLI all go through this, so none of them can block an event loop b
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
 from bot import evidence, summary
 from bot.config import Config
+from bot.cron import next_slot, parse_cron
 from bot.ingest import ingest
 from bot.kb import KnowledgeBase, load_kb
 from bot.model import (
@@ -25,6 +27,7 @@ from bot.names import UnknownNameError, closest
 from bot.reports.compose import build_red_report, build_sweep_report
 from bot.reports.store import ReportStore
 from bot.store import Store
+from bot.store.chat import ChatStore
 from bot.verdicts.classify import Classified, Verdicts
 from bot.verdicts.staletest import GitRecipeSearch, RecipeSearch
 
@@ -104,3 +107,13 @@ class Service:
 
     async def last_ingest(self) -> str | None:
         return await asyncio.to_thread(self.store.get_meta, "last_ingest")
+
+    async def outbox_pending(self) -> int:
+        """Messages queued for the ops room and not sent yet (by this process or a running bot)."""
+        return await asyncio.to_thread(ChatStore(self.store).pending_count)
+
+    def next_red_report(self, now: float) -> float | None:
+        """When the red report falls due by the config (the running bot asks its scheduler instead)."""
+        reports = self.config.reports
+        slot = next_slot(parse_cron(reports.cron, reports.timezone), datetime.fromtimestamp(now, UTC))
+        return slot.timestamp() if slot is not None else None

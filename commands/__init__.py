@@ -1,37 +1,61 @@
-"""Chat commands, one module each, registered declaratively (maubot-style).
+"""Chat commands, one module each, registered declaratively (maubot-style: one handler per command).
 
-A command declares its name, usage, help text and whether it acts (acting commands need operator
-rights); its handler parses arguments strictly and returns an answer object. Handlers never format
-text and never talk to a chat client: rendering and transport live elsewhere, so the CLI and the
-Matrix bot run the very same handlers.
+A command declares its name, help text, whether it acts (acting commands need operator rights) and
+its arguments (:mod:`commands.args`). From that one declaration come the chat parser, the usage
+line, ``!ccci help``, ``ccci-bot help`` and the ``ccci-bot`` subcommand. The handler receives the
+converted arguments as keywords and returns an answer object; it never formats text and never talks
+to a chat client, so the CLI and the Matrix bot run the very same handlers and render their answers
+with the same renderers.
 """
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.model import (
+    CancelAnswer,
     HelpAnswer,
     HistoryAnswer,
+    IngestReport,
     NoticeAnswer,
+    ReclassifyAnswer,
+    RerunQueued,
     StatusAnswer,
     SummaryAnswer,
     WhyAnswer,
 )
 from bot.reruns.manager import RerunManager
 from bot.service import Service
+from commands.args import Arg, Signature, UsageError, count_arg, recipe_arg, sweep_arg
 
-Answer = WhyAnswer | SummaryAnswer | HistoryAnswer | HelpAnswer | StatusAnswer | NoticeAnswer
+__all__ = [
+    "Answer",
+    "Arg",
+    "BotState",
+    "Command",
+    "Context",
+    "UsageError",
+    "count_arg",
+    "recipe_arg",
+    "registry",
+    "sweep_arg",
+]
 
-_RECIPE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
-_SWEEP = re.compile(r"^sweep-[0-9TZ:.-]{1,40}$")
-
-
-class UsageError(ValueError):
-    """Arguments that do not fit the command's usage; the message says what was expected."""
+Answer = (
+    WhyAnswer
+    | SummaryAnswer
+    | HistoryAnswer
+    | HelpAnswer
+    | StatusAnswer
+    | NoticeAnswer
+    | CancelAnswer
+    | RerunQueued
+    | IngestReport
+    | ReclassifyAnswer
+)
 
 
 @dataclass
@@ -42,7 +66,6 @@ class BotState:
     last_sync: float | None = None
     last_sync_error: str | None = None
     rooms: list[str] = field(default_factory=list)
-    outbox_pending: Callable[[], int] = lambda: 0
     next_report: Callable[[], float | None] = lambda: None  # the red report's next slot
     e2ee: Callable[[], str | None] = lambda: None  # encryption, cross-signing, device key changes
 
@@ -60,41 +83,37 @@ class Context:
     reruns: RerunManager | None = None
 
 
-Handler = Callable[[Context, list[str]], Awaitable[Answer]]
+# Called with the context and the declared arguments as keywords (names as declared).
+Handler = Callable[..., Awaitable[Answer]]
 
 
 @dataclass(frozen=True)
 class Command:
+    """One command. ``fresh``: the CLI scans the runs dir before answering (unless ``--no-ingest``);
+    the bot scans on its own schedule and answers from the store."""
+
     name: str
-    usage: str
     help: str
     acts: bool
     handler: Handler
+    args: tuple[Arg, ...] = ()
+    fresh: bool = False
 
+    @property
+    def signature(self) -> Signature:
+        return Signature(self.name, self.args)
 
-def recipe_arg(value: str) -> str:
-    """A recipe name as Co-op Cloud spells them; anything else is refused before any lookup."""
-    if not _RECIPE.match(value):
-        raise UsageError(f"not a recipe name: {value[:40]!r} (lowercase letters, digits, '.', '_', '-')")
-    return value
+    @property
+    def usage(self) -> str:
+        return self.signature.usage()
 
+    async def run(self, ctx: Context, tokens: list[str]) -> Answer:
+        """Parse chat tokens strictly, then call the handler."""
+        return await self.handler(ctx, **self.signature.parse(tokens))
 
-def sweep_arg(value: str) -> str:
-    if not _SWEEP.match(value):
-        raise UsageError(f"not a sweep id: {value[:40]!r} (like sweep-2026-06-14T03:00:05Z)")
-    return value
-
-
-def count_arg(value: str, maximum: int) -> int:
-    if not value.isdigit() or not 1 <= int(value) <= maximum:
-        raise UsageError(f"not a count: {value[:20]!r} (a whole number from 1 to {maximum})")
-    return int(value)
-
-
-def expect_args(command: Command, args: list[str], low: int, high: int) -> None:
-    if not low <= len(args) <= high:
-        wanted = f"{low}" if low == high else f"{low} to {high}"
-        raise UsageError(f"`{command.name}` takes {wanted} argument(s), got {len(args)}")
+    async def call(self, ctx: Context, given: dict[str, Any]) -> Answer:
+        """Call the handler with values parsed elsewhere (argparse), converted as chat converts them."""
+        return await self.handler(ctx, **self.signature.values_from(given))
 
 
 def registry() -> dict[str, Command]:

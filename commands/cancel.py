@@ -1,27 +1,31 @@
-"""`cancel [recipe]`: drop queued reruns and stop the running one (acts)."""
+"""`cancel [recipe]`: drop queued reruns and stop the running one (acts).
+
+The bot stops its running rerun (its process group is killed); the CLI, which runs no rerun of the
+bot's, cancels queued ones in the store and names those still running in the bot.
+"""
 
 from __future__ import annotations
 
-from bot.model import NoticeAnswer
-from commands import Command, Context, UsageError, expect_args, recipe_arg
+from bot.model import CancelAnswer, RerunRef
+from commands import Arg, Command, Context, UsageError
+from commands.args import RECIPE
 
 
-async def handle(ctx: Context, args: list[str]) -> NoticeAnswer:
-    expect_args(COMMAND, args, 0, 1)
-    recipe = recipe_arg(args[0]) if args else None
+async def handle(ctx: Context, recipe: str | None) -> CancelAnswer:
     if ctx.reruns is None:
         raise UsageError("there is no rerun queue here")
-    cancelled = await ctx.reruns.cancel(recipe)
-    if not cancelled:
-        return NoticeAnswer(f"Nothing to cancel{' for ' + recipe if recipe else ''}.")
-    names = ", ".join(f"{r.recipe} {r.version}" for r in cancelled)
-    return NoticeAnswer(f"Cancelled: {names}.")
+    cancelled, elsewhere = await ctx.reruns.cancel(recipe)
+    return CancelAnswer(
+        recipe,
+        [RerunRef(r.id, r.recipe, r.version) for r in cancelled],
+        [RerunRef(r.id, r.recipe, r.version) for r in elsewhere],
+    )
 
 
 COMMAND = Command(
     name="cancel",
-    usage="cancel [recipe]",
-    help="Cancel queued or running reruns (operators).",
+    help="Cancel queued or running reruns.",
     acts=True,
     handler=handle,
+    args=(Arg("recipe", RECIPE, "only this recipe's reruns (default: all)", optional=True),),
 )

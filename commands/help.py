@@ -1,14 +1,37 @@
-"""`help`: generated from the command registry, so it can never disagree with what exists."""
+"""`help [command]`: generated from the command registry, so it can never disagree with what exists."""
 
 from __future__ import annotations
 
-from bot.model import CommandHelp, HelpAnswer
-from commands import Command, Context, expect_args, registry
+from bot.model import ArgHelp, CommandHelp, HelpAnswer
+from bot.names import closest
+from commands import Arg, Command, Context, UsageError, registry
+from commands.args import TEXT
 
 
-async def handle(ctx: Context, args: list[str]) -> HelpAnswer:
-    expect_args(COMMAND, args, 0, 0)
-    return HelpAnswer(ctx.prefix, [CommandHelp(c.name, c.usage, c.help, c.acts) for c in registry().values()])
+def describe(command: Command, usage: str | None = None) -> CommandHelp:
+    """A command's help entry, from its declaration (the CLI passes its own usage spelling)."""
+    args = [ArgHelp(a.metavar or a.name, a.help, a.optional, a.choices) for a in command.args]
+    return CommandHelp(command.name, usage or command.usage, command.help, command.acts, args)
 
 
-COMMAND = Command(name="help", usage="help", help="This list.", acts=False, handler=handle)
+async def handle(ctx: Context, about: str | None) -> HelpAnswer:
+    commands = registry()
+    if about is None:
+        return HelpAnswer(ctx.prefix, [describe(c) for c in commands.values()])
+    if about not in commands:
+        raise UsageError(no_such_command(about, list(commands)))
+    return HelpAnswer(ctx.prefix, [describe(commands[about])], detailed=True)
+
+
+def no_such_command(name: str, known: list[str]) -> str:
+    hint = closest(name, known)
+    return f"no command {name[:40]!r}{'; did you mean ' + ' or '.join(hint) + '?' if hint else ''}"
+
+
+COMMAND = Command(
+    name="help",
+    help="This list; `help <command>` explains one command's arguments.",
+    acts=False,
+    handler=handle,
+    args=(Arg("about", TEXT, "a command name", optional=True, metavar="command", cli_metavar="COMMAND"),),
+)

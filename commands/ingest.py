@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from bot.model import NoticeAnswer
-from commands import Command, Context, expect_args
+from bot.model import IngestReport
+from commands import Command, Context
 
 
-async def handle(ctx: Context, args: list[str]) -> NoticeAnswer:
-    expect_args(COMMAND, args, 0, 0)
-    report = await ctx.service.ingest()
-    waiting = f", {len(report.in_progress)} still being written" if report.in_progress else ""
-    problems = f"; {len(report.problems)} problem(s), see `ccci-bot ingest`" if report.problems else ""
-    return NoticeAnswer(f"scanned {report.scanned} run dirs: {len(report.ingested)} new or changed{waiting}{problems}")
+async def handle(ctx: Context) -> IngestReport:
+    return await ctx.service.ingest()
 
 
-COMMAND = Command(name="ingest", usage="ingest", help="Scan the runs dir now (operators).", acts=True, handler=handle)
+COMMAND = Command(
+    name="ingest",
+    help="Scan the runs dir now: what was new, still being written, or unreadable.",
+    acts=True,
+    handler=handle,
+)

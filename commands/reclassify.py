@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
-from bot.model import NoticeAnswer
-from commands import Command, Context, expect_args
+from bot.model import RecipeVerdict, ReclassifyAnswer
+from commands import Command, Context
 
 
-async def handle(ctx: Context, args: list[str]) -> NoticeAnswer:
-    expect_args(COMMAND, args, 0, 0)
+async def handle(ctx: Context) -> ReclassifyAnswer:
     done = await ctx.service.reclassify()
-    counts = ", ".join(f"{n} {c}" for c, n in sorted(Counter(x.verdict.category for x in done).items()))
-    return NoticeAnswer(f"reclassified {len(done)} red recipe(s) with {ctx.service.kb.version}: {counts or 'none'}")
+    kb = ctx.service.kb
+    return ReclassifyAnswer(
+        kb.version,
+        len(kb.signatures),
+        list(kb.problems),
+        [RecipeVerdict(c.recipe, c.run_id, c.verdict) for c in done],
+    )
 
 
 COMMAND = Command(
-    name="reclassify", usage="reclassify", help="Re-apply the knowledge base (operators).", acts=True, handler=handle
+    name="reclassify",
+    help="Re-apply the knowledge base to every red recipe.",
+    acts=True,
+    handler=handle,
+    fresh=True,
 )

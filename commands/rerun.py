@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
-from bot.model import NoticeAnswer
+from bot.model import NoticeAnswer, RerunQueued
 from bot.reruns.manager import RerunError
-from commands import Command, Context, UsageError, recipe_arg
+from commands import Arg, Command, Context, UsageError
+from commands.args import RECIPE, TIMES, VERSION
 
 
-def parse_rerun_args(args: list[str]) -> tuple[str, str | None, int]:
-    """``<recipe> [version] [xN]`` → (recipe, version, times)."""
-    if not 1 <= len(args) <= 3:
-        raise UsageError(f"`rerun` takes 1 to 3 arguments, got {len(args)}")
-    recipe = recipe_arg(args[0])
-    version, times = None, 1
-    for arg in args[1:]:
-        if re.fullmatch(r"x\d{1,3}", arg):
-            times = int(arg[1:])
-        elif version is None:
-            version = arg
-        else:
-            raise UsageError(f"unexpected argument {arg[:40]!r}")
-    return recipe, version, times
-
-
-async def handle(ctx: Context, args: list[str]) -> NoticeAnswer:
-    recipe, version, times = parse_rerun_args(args)
+async def handle(ctx: Context, recipe: str, version: str | None, times: int) -> RerunQueued | NoticeAnswer:
     if ctx.reruns is None:
         raise UsageError("reruns are run by the bot (`ccci-bot run`) or `ccci-bot rerun` on the CI host")
     try:
@@ -35,20 +17,33 @@ async def handle(ctx: Context, args: list[str]) -> NoticeAnswer:
         )
     except RerunError as exc:
         return NoticeAnswer(f"Not queued: {exc}", ok=False)
-    where = "next" if position == 1 else f"position {position} in the queue"
-    if folded:
-        return NoticeAnswer(f"Already queued: isolation rerun of {rerun.recipe} {rerun.version} ({where}).")
-    many = f" ×{rerun.times}" if rerun.times > 1 else ""
-    return NoticeAnswer(
-        f"Queued: isolation rerun{many} of {rerun.recipe} {rerun.version} ({where}). It starts when the CI node "
-        "is idle; progress and the result follow here."
-    )
+    return RerunQueued(rerun.id, rerun.recipe, rerun.version, rerun.times, position, folded)
 
 
 COMMAND = Command(
     name="rerun",
-    usage="rerun <recipe> [version] [xN]",
     help="Re-run a recipe alone on the CI node (default: the version the latest sweep tested); xN repeats it.",
     acts=True,
     handler=handle,
+    args=(
+        Arg("recipe", RECIPE, "a recipe name"),
+        Arg(
+            "version",
+            VERSION,
+            "the version to run (default: the one the latest sweep tested)",
+            optional=True,
+            option=True,
+            cli_metavar="V",
+        ),
+        Arg(
+            "times",
+            TIMES,
+            "repeat the isolated run N times (k-of-N); `xN` in chat, `--times N` on the command line",
+            optional=True,
+            default=1,
+            metavar="xN",
+            option=True,
+            cli_metavar="N",
+        ),
+    ),
 )

@@ -1,35 +1,41 @@
-"""`status`: the bot's version, last sync, last ingest and queue — is it alive and current?"""
+"""`status`: the bot's version, last sync, last ingest and queue — is it alive and current?
+
+On the CLI there is no live bot: the answer says what the store knows (last ingest, the outbox
+queue, the knowledge base, the last summary) and when the next red report falls due by the config.
+"""
 
 from __future__ import annotations
 
+import time
+
 from bot import __version__
 from bot.model import StatusAnswer
-from commands import Command, Context, expect_args
+from commands import Command, Context
 
 
-async def handle(ctx: Context, args: list[str]) -> StatusAnswer:
-    expect_args(COMMAND, args, 0, 0)
+async def handle(ctx: Context) -> StatusAnswer:
     state = ctx.state
-    counts = await ctx.service.counts()
+    service = ctx.service
+    counts = await service.counts()
     return StatusAnswer(
         version=__version__,
         started_at=state.started_at if state else None,
         last_sync=state.last_sync if state else None,
         last_sync_error=state.last_sync_error if state else None,
-        last_ingest=await ctx.service.last_ingest(),
-        outbox_pending=state.outbox_pending() if state else 0,
+        last_ingest=await service.last_ingest(),
+        outbox_pending=await service.outbox_pending(),
         rooms=list(state.rooms) if state else [],
-        kb_version=ctx.service.kb.version,
+        kb_version=service.kb.version,
         runs=counts["runs"],
-        last_summary=await ctx.service.last_summary(),
-        next_report=state.next_report() if state else None,
+        last_summary=await service.last_summary(),
+        next_report=state.next_report() if state else service.next_red_report(time.time()),
+        live=state is not None,
         e2ee=state.e2ee() if state else None,
     )
 
 
 COMMAND = Command(
     name="status",
-    usage="status",
     help="Bot version, last sync, last ingest, queue, last summary, next red report.",
     acts=False,
     handler=handle,

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from bot.model import SummaryAnswer
-from commands import Command, Context, expect_args, sweep_arg
+from commands import Arg, Command, Context
+from commands.args import SWEEP
 
 
-async def handle(ctx: Context, args: list[str]) -> SummaryAnswer:
-    expect_args(COMMAND, args, 0, 1)
-    return await ctx.service.summary(sweep_arg(args[0]) if args else None)
+async def handle(ctx: Context, sweep: str | None) -> SummaryAnswer:
+    return await ctx.service.summary(sweep)
 
 
 COMMAND = Command(
     name="summary",
-    usage="summary [sweep-id]",
     help="The latest sweep (or the one named): every recipe with status, failing tier/test and verdict.",
     acts=False,
     handler=handle,
+    args=(Arg("sweep", SWEEP, "a sweep id (default: the latest)", optional=True, metavar="sweep-id"),),
+    fresh=True,
 )

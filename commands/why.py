@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from bot.model import WhyAnswer
-from commands import Command, Context, expect_args, recipe_arg
+from commands import Arg, Command, Context
+from commands.args import RECIPE
 
 
-async def handle(ctx: Context, args: list[str]) -> WhyAnswer:
-    expect_args(COMMAND, args, 1, 1)
-    return await ctx.service.why(recipe_arg(args[0]))
+async def handle(ctx: Context, recipe: str) -> WhyAnswer:
+    return await ctx.service.why(recipe)
 
 
 COMMAND = Command(
     name="why",
-    usage="why <recipe>",
     help="Latest evidence for a recipe: failing tier and test, assertion, log lines, reruns, canonical, verdict.",
     acts=False,
     handler=handle,
+    args=(Arg("recipe", RECIPE, "a recipe name, e.g. mumble"),),
+    fresh=True,
 )

@@ -60,6 +60,13 @@ class BotProcess:
             proc.wait()
             raise AssertionError(f"bot did not stop on SIGTERM within {timeout}s:\n{self.log()}") from None
 
+    def kill(self) -> None:
+        """A crash: SIGKILL to the bot's process group, nothing cleaned up."""
+        proc, self.proc = self.proc, None
+        assert proc is not None and proc.poll() is None, f"bot is not running:\n{self.log()}"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
     def wait_synced(self, data_dir: Path, timeout: float = 60.0) -> None:
         """Until the bot has finished its first sync (it saves the sync token only then)."""
         db = data_dir / "ccci-bot.sqlite3"

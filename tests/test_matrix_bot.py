@@ -357,6 +357,60 @@ def test_a_report_queued_while_the_homeserver_is_down_is_delivered_once(ops: Ops
     run(delivered())
 
 
+def slow_run_dir(ops: Ops, name: str) -> Path:
+    """A settled run dir whose log is a FIFO: an ingest reading it blocks until the test writes to it
+    (or replaces it), so a slow command is in flight for exactly as long as the test decides."""
+    source = next(p for p in ops.runs_dir.iterdir() if (p / "results.json").is_file())
+    slow = ops.runs_dir / name
+    shutil.copytree(source, slow, symlinks=True)
+    (slow / "run.log").unlink()
+    os.mkfifo(slow / "run.log")
+    assert (slow / "results.json").read_text()
+    old = time.time() - 3600
+    for path in [slow / "results.json", slow / "run.log", *(slow / "junit").glob("*.xml")]:
+        os.utime(path, (old, old))
+    return slow
+
+
+def test_a_slow_command_holds_up_no_other_and_a_crash_mid_command_answers_it_once(ops: Ops) -> None:
+    """`ingest` blocks on a FIFO log: `help` is answered meanwhile. Then the bot is killed (SIGKILL) with
+    the ingest recorded and the sync token past it, but unanswered: the restarted bot answers it once,
+    without a second 👀."""
+    slow = slow_run_dir(ops, "slow-disk-2")
+    db = ops.data_dir / "ccci-bot.sqlite3"
+
+    async def scenario() -> None:
+        alice = ops.operator(ops.alice)
+        await alice.catch_up()
+        cmd = await alice.say(ops.room_id, "!ccci ingest")
+        await alice.wait_for(reaction_to(cmd, ops.bot_user.user_id), timeout=30)  # on it, and blocked
+        quick = await alice.say(ops.room_id, "!ccci help")
+        (answer,) = await alice.wait_for(reply_to(quick, ops.bot_user.user_id), timeout=30)
+        assert "why <recipe>" in str(content(answer)["body"])
+        assert not [e for e in alice.seen if reply_to(cmd, ops.bot_user.user_id)(e)]  # still in flight
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            recorded = conn.execute("SELECT 1 FROM command_inbox WHERE event_id = ?", (cmd,)).fetchone()
+            handled = conn.execute("SELECT 1 FROM handled_events WHERE event_id = ?", (cmd,)).fetchone()
+        assert recorded and not handled  # recorded; `help`, sent after it, proves the sync token moved past it
+        ops.bot.kill()
+        (slow / "run.log").unlink()
+        (slow / "run.log").write_text("FAILED tests/x.py::test_slow - a slow disk\n")
+        ops.bot.start()
+        (answer,) = await alice.wait_for(reply_to(cmd, ops.bot_user.user_id), timeout=60)
+        marker = await alice.say(ops.room_id, "!ccci status")
+        await alice.wait_for(reply_to(marker, ops.bot_user.user_id), timeout=60)
+        assert "scanned" in str(content(answer)["body"])
+        assert len([e for e in alice.seen if reply_to(cmd, ops.bot_user.user_id)(e)]) == 1
+        assert len([e for e in alice.seen if reply_to(quick, ops.bot_user.user_id)(e)]) == 1
+        acks = [e for e in alice.seen if reaction_to(cmd, ops.bot_user.user_id)(e)]
+        assert len(acks) == 1
+        assert alice.seen.index(acks[0]) < alice.seen.index(answer)  # one command's replies keep their order
+        await alice.close()
+
+    run(scenario())
+    shutil.rmtree(slow)
+
+
 def test_a_fresh_bot_does_not_answer_commands_from_before_it_started(ops: Ops, tmp_path: Path) -> None:
     async def scenario() -> None:
         alice = ops.operator(ops.alice)

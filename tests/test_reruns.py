@@ -231,8 +231,8 @@ def test_queue_folds_duplicates_is_bounded_and_validates(site: Site, sample: Gen
             await mgr.request("mumble", "1.0; rm -rf /", 1, "@a:x")
         with pytest.raises(UnknownNameError):
             await mgr.request("mumbel", None, 1, "@a:x")
-        cancelled = await mgr.cancel("gitea")
-        assert [r.recipe for r in cancelled] == ["gitea"]
+        cancelled, elsewhere = await mgr.cancel("gitea")
+        assert [r.recipe for r in cancelled] == ["gitea"] and elsewhere == []
         assert [r.recipe for r in await mgr.queue()] == ["mumble"]
         service.close()
 
@@ -295,7 +295,7 @@ def test_cancel_stops_the_running_rerun_and_its_process_group(
             if pid_file.exists():
                 break
             await asyncio.sleep(0.02)
-        cancelled = await mgr.cancel("outline")  # an operator cancels while it runs
+        cancelled, _ = await mgr.cancel("outline")  # an operator cancels while it runs
         assert [r.recipe for r in cancelled] == ["outline"]
         ran = await task
         assert not ran

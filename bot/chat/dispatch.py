@@ -91,7 +91,7 @@ class Dispatcher:
         if command.acts and msg.encrypted and not msg.sender_key_known:
             return NoticeAnswer(_unknown_device(command), ok=False)
         try:
-            return await command.handler(ctx, parsed.args)
+            return await command.run(ctx, parsed.args)
         except UsageError as exc:
             return NoticeAnswer(f"{exc}. Usage: `{ctx.prefix} {command.usage}`", ok=False)
         except UnknownNameError as exc:

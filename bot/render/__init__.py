@@ -5,11 +5,33 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.model import HelpAnswer, HistoryAnswer, NoticeAnswer, StatusAnswer, SummaryAnswer, WhyAnswer
+from bot.model import (
+    CancelAnswer,
+    HelpAnswer,
+    HistoryAnswer,
+    IngestReport,
+    NoticeAnswer,
+    ReclassifyAnswer,
+    RerunQueued,
+    StatusAnswer,
+    SummaryAnswer,
+    WhyAnswer,
+)
 from bot.render import jsonview, text
 from bot.render.html import HTML, why_html
 
-AnswerT = WhyAnswer | SummaryAnswer | HistoryAnswer | HelpAnswer | StatusAnswer | NoticeAnswer
+AnswerT = (
+    WhyAnswer
+    | SummaryAnswer
+    | HistoryAnswer
+    | HelpAnswer
+    | StatusAnswer
+    | NoticeAnswer
+    | CancelAnswer
+    | RerunQueued
+    | IngestReport
+    | ReclassifyAnswer
+)
 
 _TEXT: dict[type, Callable[[Any], str]] = {
     WhyAnswer: text.why_text,
@@ -18,6 +40,10 @@ _TEXT: dict[type, Callable[[Any], str]] = {
     HelpAnswer: text.help_text,
     StatusAnswer: text.status_text,
     NoticeAnswer: text.notice_text,
+    CancelAnswer: text.cancel_text,
+    RerunQueued: text.rerun_queued_text,
+    IngestReport: text.ingest_text,
+    ReclassifyAnswer: text.reclassify_text,
 }
 _JSON: dict[type, Callable[[Any], dict[str, Any]]] = {
     WhyAnswer: jsonview.why_json,
@@ -26,6 +52,10 @@ _JSON: dict[type, Callable[[Any], dict[str, Any]]] = {
     HelpAnswer: jsonview.help_json,
     StatusAnswer: jsonview.status_json,
     NoticeAnswer: jsonview.notice_json,
+    CancelAnswer: jsonview.cancel_json,
+    RerunQueued: jsonview.rerun_queued_json,
+    IngestReport: jsonview.ingest_json,
+    ReclassifyAnswer: jsonview.reclassify_json,
 }
 
 

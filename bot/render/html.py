@@ -9,10 +9,14 @@ from typing import Any
 
 from bot.artifacts.timefmt import short
 from bot.model import (
+    CancelAnswer,
     EvidenceItem,
     HelpAnswer,
     HistoryAnswer,
+    IngestReport,
     NoticeAnswer,
+    ReclassifyAnswer,
+    RerunQueued,
     RunStatus,
     StatusAnswer,
     SummaryAnswer,
@@ -138,6 +142,8 @@ def history_html(h: HistoryAnswer) -> str:
 
 
 def help_html(h: HelpAnswer) -> str:
+    if h.detailed:
+        return f"<pre><code>{escape(text.help_text(h))}</code></pre>"
     items = "".join(
         f"<li><code>{escape(h.prefix)} {escape(c.usage)}</code> — {escape(c.help)}</li>" for c in h.commands
     )
@@ -152,6 +158,21 @@ def notice_html(n: NoticeAnswer) -> str:
     return escape(n.text) if n.ok else colored(escape(n.text), AMBER)
 
 
+def pre_html(answer: IngestReport | ReclassifyAnswer) -> str:
+    """Column-aligned text answers keep their columns in a <pre>."""
+    from bot.render import to_text
+
+    return f"<pre><code>{escape(to_text(answer))}</code></pre>"
+
+
+def rerun_queued_html(q: RerunQueued) -> str:
+    return escape(text.rerun_queued_text(q))
+
+
+def cancel_html(c: CancelAnswer) -> str:
+    return escape(text.cancel_text(c))
+
+
 HTML: dict[type, Callable[[Any], str]] = {
     WhyAnswer: why_html,
     SummaryAnswer: summary_html,
@@ -159,4 +180,8 @@ HTML: dict[type, Callable[[Any], str]] = {
     HelpAnswer: help_html,
     StatusAnswer: status_html,
     NoticeAnswer: notice_html,
+    RerunQueued: rerun_queued_html,
+    CancelAnswer: cancel_html,
+    IngestReport: pre_html,
+    ReclassifyAnswer: pre_html,
 }

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from bot.artifacts.timefmt import iso
-from bot.kb import KnowledgeBase
 from bot.model import (
+    CancelAnswer,
     Canonical,
     EvidenceItem,
     Failure,
@@ -14,12 +15,13 @@ from bot.model import (
     HistoryAnswer,
     IngestReport,
     NoticeAnswer,
+    ReclassifyAnswer,
+    RerunQueued,
     StatusAnswer,
     SummaryAnswer,
     Verdict,
     WhyAnswer,
 )
-from bot.verdicts.classify import Classified
 
 
 def failure_json(f: Failure) -> dict[str, Any]:
@@ -94,12 +96,12 @@ def summary_json(s: SummaryAnswer) -> dict[str, Any]:
     }
 
 
-def reclassify_json(done: list[Classified], kb: KnowledgeBase) -> dict[str, Any]:
+def reclassify_json(r: ReclassifyAnswer) -> dict[str, Any]:
     return {
-        "kb_version": kb.version,
-        "signatures": len(kb.signatures),
-        "kb_problems": kb.problems,
-        "verdicts": [{"recipe": c.recipe, "run_id": c.run_id, "verdict": verdict_json(c.verdict)} for c in done],
+        "kb_version": r.kb_version,
+        "signatures": r.signatures,
+        "kb_problems": r.kb_problems,
+        "verdicts": [{"recipe": c.recipe, "run_id": c.run_id, "verdict": verdict_json(c.verdict)} for c in r.verdicts],
     }
 
 
@@ -135,7 +137,7 @@ def history_json(h: HistoryAnswer) -> dict[str, Any]:
 
 
 def help_json(h: HelpAnswer) -> dict[str, Any]:
-    return {"prefix": h.prefix, "commands": [vars(c) for c in h.commands]}
+    return {"prefix": h.prefix, "commands": [asdict(c) for c in h.commands]}
 
 
 def status_json(s: StatusAnswer) -> dict[str, Any]:
@@ -149,3 +151,11 @@ def status_json(s: StatusAnswer) -> dict[str, Any]:
 
 def notice_json(n: NoticeAnswer) -> dict[str, Any]:
     return {"text": n.text, "ok": n.ok}
+
+
+def rerun_queued_json(q: RerunQueued) -> dict[str, Any]:
+    return asdict(q)
+
+
+def cancel_json(c: CancelAnswer) -> dict[str, Any]:
+    return asdict(c)

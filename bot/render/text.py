@@ -5,8 +5,8 @@ from __future__ import annotations
 import textwrap
 
 from bot.artifacts.timefmt import short
-from bot.kb import KnowledgeBase
 from bot.model import (
+    CancelAnswer,
     EvidenceKind,
     HelpAnswer,
     HistoryAnswer,
@@ -14,13 +14,14 @@ from bot.model import (
     IngestReport,
     NextStep,
     NoticeAnswer,
+    ReclassifyAnswer,
+    RerunQueued,
     RunStatus,
     StatusAnswer,
     SummaryAnswer,
     Verdict,
     WhyAnswer,
 )
-from bot.verdicts.classify import Classified
 
 _MARK = {RunStatus.RED: "✗", RunStatus.GREEN: "✓", RunStatus.UNKNOWN: "?"}
 
@@ -114,9 +115,10 @@ def summary_text(s: SummaryAnswer) -> str:
     return "\n".join(lines)
 
 
-def reclassify_text(done: list[Classified], kb: KnowledgeBase) -> str:
-    lines = [f"knowledge base {kb.version}: {len(kb.signatures)} signatures; {len(done)} red recipe(s) classified"]
-    lines += [f"  ! {p}" for p in kb.problems]
+def reclassify_text(r: ReclassifyAnswer) -> str:
+    done = r.verdicts
+    lines = [f"knowledge base {r.kb_version}: {r.signatures} signatures; {len(done)} red recipe(s) classified"]
+    lines += [f"  ! {p}" for p in r.kb_problems]
     width = max((len(c.recipe) for c in done), default=0)
     lines += [f"  {c.recipe:<{width}}  {_verdict(c.verdict)}" for c in done]
     return "\n".join(lines)
@@ -156,22 +158,63 @@ def history_text(h: HistoryAnswer) -> str:
 
 
 def help_text(h: HelpAnswer) -> str:
+    if h.detailed:
+        lines = []
+        for c in h.commands:
+            lines.append(f"{h.prefix} {c.usage}{'' if not c.acts else '  [operators]'}")
+            lines.append(f"  {c.help}")
+            for a in c.args:
+                choices = f" (one of: {', '.join(a.choices)})" if a.choices else ""
+                lines.append(f"  {a.name:<12} {a.help}{choices}{' (optional)' if a.optional else ''}")
+        return "\n".join(lines)
     lines = [f"ccci-bot commands (prefix {h.prefix}):"]
+    width = max(28, min(44, max((len(c.usage) for c in h.commands), default=0)))
     for c in h.commands:
-        lines.append(f"  {h.prefix} {c.usage:<28} {c.help}{'' if not c.acts else ' [operators]'}")
+        explained = f"{c.help}{'' if not c.acts else ' [operators]'}"
+        if len(c.usage) > width:  # a long usage (the CLI's) gets its own line
+            lines.append(f"  {h.prefix} {c.usage}\n  {'':{len(h.prefix)}} {'':<{width}} {explained}")
+        else:
+            lines.append(f"  {h.prefix} {c.usage:<{width}} {explained}")
     return "\n".join(lines)
 
 
 def status_text(s: StatusAnswer) -> str:
-    sync = short(s.last_sync) if s.last_sync else "never"
-    error = f" (last error: {s.last_sync_error})" if s.last_sync_error else ""
+    if s.live:
+        sync = short(s.last_sync) if s.last_sync else "never"
+        error = f" (last error: {s.last_sync_error})" if s.last_sync_error else ""
+        head = f"ccci-bot {s.version}, up since {short(s.started_at)}; last sync {sync}{error}; "
+        rooms = f"rooms: {', '.join(s.rooms) or '-'}; "
+    else:
+        head, rooms = f"ccci-bot {s.version} (from the store: a running bot's sync state is not visible here); ", ""
     return (
-        f"ccci-bot {s.version}, up since {short(s.started_at)}; last sync {sync}{error}; "
-        f"last ingest {s.last_ingest or 'never'}; {s.runs} runs known; outbox {s.outbox_pending} pending; "
-        f"knowledge base {s.kb_version}; rooms: {', '.join(s.rooms) or '-'}; "
+        f"{head}last ingest {s.last_ingest or 'never'}; {s.runs} runs known; outbox {s.outbox_pending} pending; "
+        f"knowledge base {s.kb_version}; {rooms}"
         f"last summary {s.last_summary or 'none yet'}; next red report {short(s.next_report) if s.next_report else '-'}"
         + (f"; {s.e2ee}" if s.e2ee else "")
     )
+
+
+def rerun_queued_text(q: RerunQueued) -> str:
+    where = "next" if q.position == 1 else f"position {q.position} in the queue"
+    if q.folded:
+        return f"Already queued: isolation rerun of {q.recipe} {q.version} ({where})."
+    many = f" ×{q.times}" if q.times > 1 else ""
+    return (
+        f"Queued: isolation rerun{many} of {q.recipe} {q.version} ({where}). It starts when the CI node "
+        "is idle; progress and the result follow here."
+    )
+
+
+def cancel_text(c: CancelAnswer) -> str:
+    parts = []
+    if c.cancelled:
+        parts.append(f"Cancelled: {', '.join(f'{r.recipe} {r.version}' for r in c.cancelled)}.")
+    if c.elsewhere:
+        names = ", ".join(f"{r.recipe} {r.version}" for r in c.elsewhere)
+        parts.append(f"Still running in the bot (`cancel` in the ops room stops it): {names}.")
+    if not parts:
+        return f"Nothing to cancel{' for ' + c.recipe if c.recipe else ''}."
+    return " ".join(parts)
 
 
 def notice_text(n: NoticeAnswer) -> str:

@@ -31,8 +31,9 @@ class RerunError(ValueError):
 
 
 class RerunManager:
-    def __init__(self, service: Service, node: Node, notify: Notify, stop: asyncio.Event) -> None:
+    def __init__(self, service: Service, node: Node, notify: Notify, stop: asyncio.Event, worker: bool = True) -> None:
         self.service = service
+        self.worker = worker  # False: this process queues and cancels, the bot's worker runs them
         self.config = service.config
         self.node = node
         self.notify = notify
@@ -72,24 +73,25 @@ class RerunManager:
         self.wake.set()
         return rerun, len(active) + 1, False
 
-    async def cancel(self, recipe: str | None) -> list[Rerun]:
-        """Cancel queued reruns (of one recipe, or all) and stop the running one if it matches."""
-        cancelled = []
+    async def cancel(self, recipe: str | None) -> tuple[list[Rerun], list[Rerun]]:
+        """Cancel queued reruns (of one recipe, or all) and stop the running one if it matches.
+
+        Returns what was cancelled, and what runs in another process (a manager that is not the
+        worker, as the CLI's, cannot stop the bot's rerun: it cancels only queued ones).
+        """
+        cancelled, elsewhere = [], []
         for rerun in await asyncio.to_thread(self.store.active):
             if recipe is not None and rerun.recipe != recipe:
                 continue
             if self.current is not None and self.current[0].id == rerun.id:
                 self.current[1].cancel()
-            else:
-                await asyncio.to_thread(
-                    self.store.set_state,
-                    rerun.id,
-                    RerunState.CANCELLED,
-                    "cancelled by an operator",
-                    RerunResult.CANCELLED,
-                )
+            elif not self.worker and rerun.state is not RerunState.QUEUED:
+                elsewhere.append(rerun)
+                continue
+            elif not await asyncio.to_thread(self.store.cancel_if_active, rerun.id, "cancelled by an operator"):
+                continue  # it ended meanwhile
             cancelled.append(rerun)
-        return cancelled
+        return cancelled, elsewhere
 
     async def queue(self) -> list[Rerun]:
         return await asyncio.to_thread(self.store.active)
@@ -144,6 +146,8 @@ class RerunManager:
         waited_since = time.monotonic()
         said = False
         while not self.stop.is_set():
+            if not (await asyncio.to_thread(self.store.get, rerun.id)).state.active:
+                return False  # cancelled while it waited (here, or by `ccci-bot cancel`)
             try:
                 state = await asyncio.to_thread(self.node.state)
                 busy = None if state.idle else state.describe()

@@ -99,6 +99,16 @@ class RerunStore:
                 ),
             )
 
+    def cancel_if_active(self, rerun_id: int, message: str) -> bool:
+        """Cancel a rerun unless it has ended meanwhile; True if this call cancelled it."""
+        with self.store.transaction() as c:
+            cur = c.execute(
+                f"UPDATE reruns SET state = ?, message = ?, result = ?, finished_at = ?"  # noqa: S608 - fixed fragment
+                f" WHERE id = ? AND state IN ({_ACTIVE_SQL})",
+                (RerunState.CANCELLED.value, message, RerunResult.CANCELLED.value, time.time(), rerun_id),
+            )
+            return cur.rowcount == 1
+
     def add_attempt(self, rerun_id: int, attempt: Attempt) -> None:
         with self.store.transaction() as c:
             row = c.execute("SELECT attempts_json FROM reruns WHERE id = ?", (rerun_id,)).fetchone()

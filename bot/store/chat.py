@@ -1,8 +1,9 @@
-"""The chat side of the store: outbox and handled commands.
+"""The chat side of the store: the command inbox, the outbox and handled commands.
 
-Marking a command handled and queueing its answer happen in one transaction, so after a crash a
-command is either not handled (and is handled again from the unadvanced sync token) or handled with
-its answer safely queued — never answered twice, never lost.
+A command is recorded in the inbox before the sync token moves past it; marking it handled (out of
+the inbox) and queueing its answer happen in one transaction. So after a crash a command is either
+still in the inbox (and is resumed) or handled with its answer safely queued — never answered
+twice, never lost.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from bot.matrix.events import ChatMessage
 from bot.store.db import Store
 
 # An event id not known yet: "txn:<txn id>" of a message queued earlier, filled in when sending.
@@ -55,9 +57,50 @@ class ChatStore:
     def is_handled(self, event_id: str) -> bool:
         return bool(self.store.query("SELECT 1 FROM handled_events WHERE event_id = ?", (event_id,)))
 
+    def record(self, messages: list[ChatMessage]) -> int:
+        """Put commands in the inbox (those handled or recorded already are skipped); how many were new."""
+        now = time.time()
+        added = 0
+        with self.store.transaction() as c:
+            for m in messages:
+                if c.execute("SELECT 1 FROM handled_events WHERE event_id = ?", (m.event_id,)).fetchone():
+                    continue
+                cur = c.execute(
+                    "INSERT OR IGNORE INTO command_inbox (event_id, room_id, sender, body, thread_root, ts_ms,"
+                    " msgtype, encrypted, sender_key_known, recorded_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        m.event_id,
+                        m.room_id,
+                        m.sender,
+                        m.body,
+                        m.thread_root,
+                        m.ts_ms,
+                        m.msgtype,
+                        m.encrypted,
+                        m.sender_key_known,
+                        now,
+                    ),
+                )
+                added += cur.rowcount
+        return added
+
+    def unanswered(self) -> list[tuple[ChatMessage, bool]]:
+        """The inbox in the order the commands were sent, each with whether its 👀 was queued."""
+        rows = self.store.query(
+            "SELECT event_id, room_id, sender, body, thread_root, ts_ms, acked FROM command_inbox ORDER BY ts_ms, rowid"
+        )
+        return [(ChatMessage(r[0], r[1], r[2], r[3], "m.text", r[5], r[4]), bool(r[6])) for r in rows]
+
+    def ack(self, event_id: str, messages: list[Outgoing]) -> None:
+        """Queue the 'on it' reaction and remember it, so a resumed command does not react twice."""
+        with self.store.transaction() as c:
+            c.execute("UPDATE command_inbox SET acked = 1 WHERE event_id = ?", (event_id,))
+            self._enqueue(c, messages)
+
     def handle(self, event_id: str, room_id: str, sender: str, command: str, messages: list[Outgoing]) -> bool:
         """Record the command as handled and queue its messages atomically; False if it already was."""
         with self.store.transaction() as c:
+            c.execute("DELETE FROM command_inbox WHERE event_id = ?", (event_id,))
             if c.execute("SELECT 1 FROM handled_events WHERE event_id = ?", (event_id,)).fetchone():
                 return False
             c.execute(

@@ -215,6 +215,25 @@ MIGRATIONS: tuple[str, ...] = (
                'an isolation rerun would tell a flake from a deterministic failure')
      WHERE instr(reason, 'run `!ccci rerun ' || recipe || '` to tell') > 0;
     """,
+    # 9: the command inbox. A command is recorded here before the sync token moves past it, then
+    # handled as its own task; answering moves it to handled_events in the transaction that queues
+    # the answer. What is left here after a restart is resumed. `acked`: its 👀 was queued already.
+    # `encrypted`, `sender_key_known`: how it arrived (acting commands need a known device key).
+    """
+    CREATE TABLE command_inbox (
+        event_id TEXT PRIMARY KEY,
+        room_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        body TEXT NOT NULL,
+        thread_root TEXT,
+        ts_ms INTEGER NOT NULL,
+        msgtype TEXT NOT NULL,
+        encrypted INTEGER NOT NULL,
+        sender_key_known INTEGER NOT NULL,
+        recorded_at REAL NOT NULL,
+        acked INTEGER NOT NULL DEFAULT 0
+    );
+    """,
 )
 
 

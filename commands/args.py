@@ -1,0 +1,181 @@
+"""Command arguments, declared once (like mautrix-python's command arguments).
+
+Each command lists its :class:`Arg`\\ s; from that one declaration come the chat parser (strict:
+count, type and choices are checked before any lookup), the chat usage line, the help texts and the
+``ccci-bot`` argparse subcommand. A type's converter raises :class:`UsageError` with a message that
+says what was expected, so chat and CLI refuse bad input in the same words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+
+class UsageError(ValueError):
+    """Arguments that do not fit the command's usage; the message says what was expected."""
+
+
+_RECIPE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_SWEEP = re.compile(r"^sweep-[0-9TZ:.-]{1,40}$")
+_VERSION = re.compile(r"^\S{1,100}$")
+
+
+@dataclass(frozen=True)
+class ArgType:
+    """How one kind of argument is spelled and checked.
+
+    ``chat_pattern``: a type written with a marker in chat (``x3`` for a repeat count) is recognised
+    by this pattern wherever it stands after the positional arguments; group 1 is converted.
+    """
+
+    name: str
+    convert: Callable[[str], object]
+    chat_pattern: re.Pattern[str] | None = None
+
+
+def recipe_arg(value: str) -> str:
+    """A recipe name as Co-op Cloud spells them; anything else is refused before any lookup."""
+    if not _RECIPE.match(value):
+        raise UsageError(f"not a recipe name: {value[:40]!r} (lowercase letters, digits, '.', '_', '-')")
+    return value
+
+
+def sweep_arg(value: str) -> str:
+    if not _SWEEP.match(value):
+        raise UsageError(f"not a sweep id: {value[:40]!r} (like sweep-2026-06-14T03:00:05Z)")
+    return value
+
+
+def count_arg(value: str, maximum: int) -> int:
+    if not value.isdigit() or not 1 <= int(value) <= maximum:
+        raise UsageError(f"not a count: {value[:20]!r} (a whole number from 1 to {maximum})")
+    return int(value)
+
+
+def version_arg(value: str) -> str:
+    """One token; whether it looks like a version of this CI is the rerun queue's check (runner.version_pattern)."""
+    if not _VERSION.match(value):
+        raise UsageError(f"not a version: {value[:40]!r}")
+    return value
+
+
+def times_arg(value: str) -> int:
+    """How many isolated runs; the upper bound is the config's (runner.max_times), checked on request."""
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"not a repeat count: {value[:20]!r} (a whole number ≥ 1)")
+    return int(value)
+
+
+def text_arg(value: str) -> str:
+    return value
+
+
+RECIPE = ArgType("recipe", recipe_arg)
+SWEEP = ArgType("sweep", sweep_arg)
+VERSION = ArgType("version", version_arg)
+TIMES = ArgType("times", times_arg, re.compile(r"^x(\d{1,3})$"))
+TEXT = ArgType("text", text_arg)
+
+
+def count(maximum: int) -> ArgType:
+    return ArgType(f"count ≤ {maximum}", lambda value: count_arg(value, maximum))
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a command.
+
+    ``metavar`` is how chat usage names it (default: the name), ``cli_metavar`` the command line's
+    (default: the name in capitals); ``option`` makes it ``--name VALUE`` on the command line (in
+    chat it stays positional); ``default`` is what an optional argument left out means.
+    """
+
+    name: str
+    type: ArgType
+    help: str
+    optional: bool = False
+    default: object = None
+    choices: tuple[str, ...] = ()
+    metavar: str = ""
+    option: bool = False
+    cli_metavar: str = ""
+
+    @property
+    def cli_name(self) -> str:
+        return self.cli_metavar or self.name.upper()
+
+    @property
+    def cli_shown(self) -> str:
+        """How the CLI usage line shows it: ``RECIPE``, ``[SWEEP]``, ``[--times N]``, ``{sweep,red}``."""
+        name = "{" + ",".join(self.choices) + "}" if self.choices else self.cli_name
+        if self.option:
+            return f"[--{self.name} {name}]"
+        return f"[{name}]" if self.optional else name
+
+    @property
+    def shown(self) -> str:
+        if self.type.chat_pattern is not None:
+            return self.metavar or self.name
+        name = self.metavar or self.name
+        return f"[{name}]" if self.optional else f"<{name}>"
+
+    def convert(self, value: str) -> object:
+        converted = self.type.convert(value)
+        if self.choices and converted not in self.choices:
+            raise UsageError(f"{self.name}: {value[:40]!r} is not one of {', '.join(self.choices)}")
+        return converted
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A command's arguments in order; parses chat tokens and writes the usage line."""
+
+    name: str
+    args: tuple[Arg, ...] = field(default_factory=tuple)
+
+    def usage(self) -> str:
+        shown = [a.shown if a.type.chat_pattern is None else f"[{a.shown}]" for a in self.args]
+        return " ".join([self.name, *shown])
+
+    def parse(self, tokens: Sequence[str]) -> dict[str, object]:
+        """Chat tokens → values by argument name; defaults for what was left out."""
+        low = sum(1 for a in self.args if not a.optional)
+        high = len(self.args)
+        if not low <= len(tokens) <= high:
+            wanted = f"{low}" if low == high else f"{low} to {high}"
+            raise UsageError(f"`{self.name}` takes {wanted} argument(s), got {len(tokens)}")
+        positional = [a for a in self.args if a.type.chat_pattern is None]
+        marked = [a for a in self.args if a.type.chat_pattern is not None]
+        values: dict[str, object] = {}
+        for token in tokens:
+            arg, raw = self._marked(marked, values, token)
+            if arg is None:
+                if not positional:
+                    raise UsageError(f"unexpected argument {token[:40]!r}")
+                arg, raw = positional.pop(0), token
+            values[arg.name] = arg.convert(raw)
+        for arg in self.args:
+            if arg.name not in values:
+                if not arg.optional:
+                    raise UsageError(f"`{self.name}` needs {arg.shown}")
+                values[arg.name] = arg.default
+        return values
+
+    @staticmethod
+    def _marked(marked: list[Arg], values: dict[str, object], token: str) -> tuple[Arg | None, str]:
+        for arg in marked:
+            pattern = arg.type.chat_pattern
+            match = pattern.match(token) if pattern is not None else None
+            if match and arg.name not in values:
+                return arg, match.group(1)
+        return None, token
+
+    def values_from(self, given: dict[str, object]) -> dict[str, object]:
+        """Values parsed elsewhere (argparse: strings or None) converted as chat converts them."""
+        values: dict[str, object] = {}
+        for arg in self.args:
+            raw = given.get(arg.name)
+            values[arg.name] = arg.default if raw is None else arg.convert(str(raw))
+        return values
