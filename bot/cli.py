@@ -28,11 +28,13 @@ from bot.names import UnknownNameError
 from bot.node import Node
 from bot.render import to_json, to_text
 from bot.reruns.manager import RerunManager
+from bot.reruns.states import NotifyKind
 from bot.reruns.store import Rerun
 from bot.service import Service
-from commands import Arg, Command, Context, UsageError, registry
+from commands import Arg, Command, Context, UsageError
 from commands.args import SWEEP, TEXT, Signature
 from commands.help import no_such_command
+from commands.registry import registry
 
 EXIT_BAD_INPUT = 2
 
@@ -210,14 +212,14 @@ async def _answer(args: argparse.Namespace, config: Config) -> int:
             await service.ingest()
         node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
         reruns = RerunManager(service, node, _unheard, asyncio.Event(), worker=False)
-        answer = await command.call(Context(service, "ccci-bot", reruns=reruns), vars(args))
+        answer = await command.call(Context(service, "ccci-bot", reruns=reruns, commands=registry()), vars(args))
         _emit(to_json(answer), args.json, to_text(answer), masker)
         return 0
     finally:
         service.close()
 
 
-async def _unheard(rerun: Rerun, kind: str, text: str) -> None:
+async def _unheard(rerun: Rerun, kind: NotifyKind, text: str) -> None:
     """The CLI's rerun manager only queues and cancels: there is no news to hear."""
 
 

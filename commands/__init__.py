@@ -2,7 +2,8 @@
 
 A command declares its name, help text, whether it acts (acting commands need operator rights) and
 its arguments (:mod:`commands.args`). From that one declaration come the chat parser, the usage
-line, ``!ccci help``, ``ccci-bot help`` and the ``ccci-bot`` subcommand. The handler receives the
+line, ``!ccci help``, ``ccci-bot help`` and the ``ccci-bot`` subcommand. The list of commands is
+:mod:`commands.registry`. The handler receives the
 converted arguments as keywords and returns an answer object; it never formats text and never talks
 to a chat client, so the CLI and the Matrix bot run the very same handlers and render their answers
 with the same renderers.
@@ -11,7 +12,7 @@ with the same renderers.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +41,6 @@ __all__ = [
     "UsageError",
     "count_arg",
     "recipe_arg",
-    "registry",
     "sweep_arg",
 ]
 
@@ -81,6 +81,7 @@ class Context:
     state: BotState | None = None
     event_id: str | None = None
     reruns: RerunManager | None = None
+    commands: Mapping[str, Command] = field(default_factory=dict)  # the registry, for `help`
 
 
 # Called with the context and the declared arguments as keywords (names as declared).
@@ -114,11 +115,3 @@ class Command:
     async def call(self, ctx: Context, given: dict[str, Any]) -> Answer:
         """Call the handler with values parsed elsewhere (argparse), converted as chat converts them."""
         return await self.handler(ctx, **self.signature.values_from(given))
-
-
-def registry() -> dict[str, Command]:
-    """All commands by name, in help order."""
-    from commands import cancel, help, history, ingest, reclassify, rerun, status, summary, why
-
-    modules = (help, why, summary, history, status, rerun, cancel, ingest, reclassify)
-    return {m.COMMAND.name: m.COMMAND for m in modules}

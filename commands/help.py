@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.model import ArgHelp, CommandHelp, HelpAnswer
 from bot.names import closest
-from commands import Arg, Command, Context, UsageError, registry
+from commands import Arg, Command, Context, UsageError
 from commands.args import TEXT
 
 
@@ -15,7 +15,7 @@ def describe(command: Command, usage: str | None = None) -> CommandHelp:
 
 
 async def handle(ctx: Context, about: str | None) -> HelpAnswer:
-    commands = registry()
+    commands = ctx.commands
     if about is None:
         return HelpAnswer(ctx.prefix, [describe(c) for c in commands.values()])
     if about not in commands:

@@ -24,11 +24,13 @@ from bot.model import NoticeAnswer
 from bot.node import Node
 from bot.render import to_text
 from bot.reruns.manager import RerunManager
+from bot.reruns.states import NotifyKind, RerunState
 from bot.reruns.store import Rerun, RerunStore
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing
-from commands import BotState, Command, Context, UsageError, registry
+from commands import BotState, Command, Context, UsageError
 from commands.args import TEXT, Arg, Signature
+from commands.registry import registry
 from tests.conftest import Site
 
 README = Path(__file__).parent.parent / "README.md"
@@ -124,7 +126,7 @@ def test_the_argparse_subcommands_are_built_from_the_registry() -> None:
 def test_chat_help_lists_the_registry_and_explains_one_command() -> None:
     async def scenario() -> tuple[str, str, str]:
         help_command = registry()["help"]
-        ctx = Context(None, "!ccci")  # type: ignore[arg-type]  # help reads no service
+        ctx = Context(None, "!ccci", commands=registry())  # type: ignore[arg-type]  # help reads no service
         full = to_text(await help_command.run(ctx, []))
         one = to_text(await help_command.run(ctx, ["history"]))
         with pytest.raises(UsageError) as info:
@@ -196,7 +198,7 @@ def chat(site: Site, body: str, manager: RerunManager | None = None) -> dict[str
     return asyncio.run(answer())
 
 
-async def _quiet(rerun: Rerun, kind: str, text: str) -> None:
+async def _quiet(rerun: Rerun, kind: NotifyKind, text: str) -> None:
     """Nothing to hear: these reruns are only queued and cancelled."""
 
 
@@ -247,7 +249,7 @@ def test_cli_cancel_cancels_queued_reruns_and_names_the_running_one(
     assert f"{chat(ingested, '!ccci cancel mumble')['body']}\n" == cli_text  # the chat says the same
     queued = reruns.add("gitea", "2.0", 1, "@alice:x", None, None)
     running = reruns.add("outline", "3.0", 1, "@alice:x", None, None)
-    reruns.set_state(running.id, "running")  # the bot's, in another process
+    reruns.set_state(running.id, RerunState.RUNNING)  # the bot's, in another process
     assert main(["cancel", "--json", *cli_dirs(ingested)]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data == {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.chat.messages import notice
 from bot.config import AccessConfig
@@ -13,7 +13,8 @@ from bot.matrix.events import ChatMessage
 from bot.model import NoticeAnswer, WhyAnswer
 from bot.names import UnknownNameError, closest
 from bot.render import AnswerT, to_chat
-from commands import Command, Context, UsageError, registry
+from commands import Command, Context, UsageError
+from commands.registry import registry
 
 log = logging.getLogger(__name__)
 MAX_ARGS = 8
@@ -71,7 +72,7 @@ class Dispatcher:
         self.commands = registry()
 
     async def answer(self, msg: ChatMessage, parsed: ParsedCommand) -> Reply:
-        ctx = self.context(msg)
+        ctx = replace(self.context(msg), commands=self.commands)
         answer = await self._run(ctx, msg, parsed)
         body, html = to_chat(answer, ctx.prefix)
         return Reply(parsed.name, notice(body, html, msg, self.more_url(answer)))

@@ -158,11 +158,12 @@ def notice_html(n: NoticeAnswer) -> str:
     return escape(n.text) if n.ok else colored(escape(n.text), AMBER)
 
 
-def pre_html(answer: IngestReport | ReclassifyAnswer) -> str:
-    """Column-aligned text answers keep their columns in a <pre>."""
-    from bot.render import to_text
+def ingest_html(r: IngestReport) -> str:
+    return f"<pre><code>{escape(text.ingest_text(r))}</code></pre>"  # columns stay aligned
 
-    return f"<pre><code>{escape(to_text(answer))}</code></pre>"
+
+def reclassify_html(r: ReclassifyAnswer) -> str:
+    return f"<pre><code>{escape(text.reclassify_text(r))}</code></pre>"
 
 
 def rerun_queued_html(q: RerunQueued) -> str:
@@ -182,6 +183,6 @@ HTML: dict[type, Callable[[Any], str]] = {
     NoticeAnswer: notice_html,
     RerunQueued: rerun_queued_html,
     CancelAnswer: cancel_html,
-    IngestReport: pre_html,
-    ReclassifyAnswer: pre_html,
+    IngestReport: ingest_html,
+    ReclassifyAnswer: reclassify_html,
 }
