@@ -294,7 +294,8 @@ class Bot:
 
     def _command_ended(self, event_id: str, task: asyncio.Task[None]) -> None:
         ended = self.in_flight.pop(event_id)
-        if not any(f.sender == ended.sender and f.counted for f in self.in_flight.values()):
+        running = sum(1 for f in self.in_flight.values() if f.sender == ended.sender and f.counted)
+        if running < self.config.access.max_in_flight:  # room again: a next refusal is explained again
             self.told_limit.discard(ended.sender)
         if not task.cancelled() and task.exception() is not None:
             # Not the handler (the dispatcher answers for it): storing the answer failed. It stays
