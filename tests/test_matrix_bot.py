@@ -25,6 +25,7 @@ from tests.matrix_harness import (
     Operator,
     joined,
     message_from,
+    reaction_to,
     reply_to,
     run,
     write_bot_config,
