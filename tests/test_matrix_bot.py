@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 
 pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
 
+from bot.artifacts.timefmt import iso
 from bot.cli import main as cli
 from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
 from bot.scaffold.sample.generate import GeneratedData
@@ -358,58 +360,78 @@ def test_a_report_queued_while_the_homeserver_is_down_is_delivered_once(ops: Ops
     run(delivered())
 
 
-def slow_run_dir(ops: Ops, name: str) -> Path:
-    """A settled run dir whose log is a FIFO: an ingest reading it blocks until the test writes to it
-    (or replaces it), so a slow command is in flight for exactly as long as the test decides."""
-    source = next(p for p in ops.runs_dir.iterdir() if (p / "results.json").is_file())
-    slow = ops.runs_dir / name
-    shutil.copytree(source, slow, symlinks=True)
-    (slow / "run.log").unlink()
-    os.mkfifo(slow / "run.log")
-    assert (slow / "results.json").read_text()
+def bulk_runs(ops: Ops, first: int, n: int) -> None:
+    """n new settled run dirs of a recipe no other test asks about, dated 2020 (old sweeps): more than
+    ingest's PARALLEL_ABOVE, so ingesting them uses the process pool."""
+    source = next(p for p in sorted(ops.runs_dir.iterdir()) if (p / "results.json").is_file())
+    data = json.loads((source / "results.json").read_text())
     old = time.time() - 3600
-    for path in [slow / "results.json", slow / "run.log", *(slow / "junit").glob("*.xml")]:
-        os.utime(path, (old, old))
-    return slow
+    for i in range(first, first + n):
+        target = ops.runs_dir / f"bulk-{i}"
+        shutil.copytree(source, target, symlinks=True, copy_function=os.link)
+        (target / "results.json").unlink()  # a hard link to the source's: write a new file
+        started = 1_600_000_000 + i * 60
+        data.update(recipe="bulk", run_id=f"bulk-{i}", pr=None, started=iso(started), finished=iso(started + 30))
+        (target / "results.json").write_text(json.dumps(data))
+        os.utime(target / "results.json", (old, old))
+
+
+def forkserver_of(pid: int) -> int:
+    """The multiprocessing forkserver the bot started for its ingest pool (a child of the bot)."""
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if ppid == pid and b"forkserver" in cmdline:
+                return int(proc.name)
+    raise AssertionError("the bot has no forkserver")
 
 
 def test_a_slow_command_holds_up_no_other_and_a_crash_mid_command_answers_it_once(ops: Ops) -> None:
-    """`ingest` blocks on a FIFO log: `help` is answered meanwhile. Then the bot is killed (SIGKILL) with
-    the ingest recorded and the sync token past it, but unanswered: the restarted bot answers it once,
-    without a second 👀."""
-    slow = slow_run_dir(ops, "slow-disk-2")
+    """The test decides how long an `ingest` takes: its process pool's forkserver is stopped (SIGSTOP),
+    so the next big ingest waits for a worker that cannot start. `help` is answered meanwhile. Then
+    the bot is killed (SIGKILL) with the ingest recorded and the sync token past it, but unanswered:
+    the restarted bot answers it once, without a second 👀."""
     db = ops.data_dir / "ccci-bot.sqlite3"
+    bot_id = ops.bot_user.user_id
 
     async def scenario() -> None:
         alice = ops.operator(ops.alice)
         await alice.catch_up()
+        bulk_runs(ops, 0, 250)
+        warm = await alice.say(ops.room_id, "!ccci ingest")  # starts the pool's forkserver
+        await alice.wait_for(reply_to(warm, bot_id), timeout=120)
+        assert ops.bot.proc is not None
+        forkserver = forkserver_of(ops.bot.proc.pid)
+        os.kill(forkserver, signal.SIGSTOP)
+        bulk_runs(ops, 250, 250)
         cmd = await alice.say(ops.room_id, "!ccci ingest")
-        await alice.wait_for(reaction_to(cmd, ops.bot_user.user_id), timeout=30)  # on it, and blocked
+        await alice.wait_for(reaction_to(cmd, bot_id), timeout=30)  # on it, and stuck
         quick = await alice.say(ops.room_id, "!ccci help")
-        (answer,) = await alice.wait_for(reply_to(quick, ops.bot_user.user_id), timeout=30)
+        (answer,) = await alice.wait_for(reply_to(quick, bot_id), timeout=30)
         assert "why <recipe>" in str(content(answer)["body"])
-        assert not [e for e in alice.seen if reply_to(cmd, ops.bot_user.user_id)(e)]  # still in flight
+        assert not [e for e in alice.seen if reply_to(cmd, bot_id)(e)]  # still in flight
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
             recorded = conn.execute("SELECT 1 FROM command_inbox WHERE event_id = ?", (cmd,)).fetchone()
             handled = conn.execute("SELECT 1 FROM handled_events WHERE event_id = ?", (cmd,)).fetchone()
         assert recorded and not handled  # recorded; `help`, sent after it, proves the sync token moved past it
-        ops.bot.kill()
-        (slow / "run.log").unlink()
-        (slow / "run.log").write_text("FAILED tests/x.py::test_slow - a slow disk\n")
+        ops.bot.kill()  # the stopped forkserver dies with the bot's process group
         ops.bot.start()
-        (answer,) = await alice.wait_for(reply_to(cmd, ops.bot_user.user_id), timeout=60)
+        (answer,) = await alice.wait_for(reply_to(cmd, bot_id), timeout=120)
         marker = await alice.say(ops.room_id, "!ccci status")
-        await alice.wait_for(reply_to(marker, ops.bot_user.user_id), timeout=60)
+        await alice.wait_for(reply_to(marker, bot_id), timeout=60)
         assert "scanned" in str(content(answer)["body"])
-        assert len([e for e in alice.seen if reply_to(cmd, ops.bot_user.user_id)(e)]) == 1
-        assert len([e for e in alice.seen if reply_to(quick, ops.bot_user.user_id)(e)]) == 1
-        acks = [e for e in alice.seen if reaction_to(cmd, ops.bot_user.user_id)(e)]
+        assert len([e for e in alice.seen if reply_to(cmd, bot_id)(e)]) == 1
+        assert len([e for e in alice.seen if reply_to(quick, bot_id)(e)]) == 1
+        acks = [e for e in alice.seen if reaction_to(cmd, bot_id)(e)]
         assert len(acks) == 1
         assert alice.seen.index(acks[0]) < alice.seen.index(answer)  # one command's replies keep their order
         await alice.close()
 
     run(scenario())
-    shutil.rmtree(slow)
 
 
 def test_a_fresh_bot_does_not_answer_commands_from_before_it_started(ops: Ops, tmp_path: Path) -> None:
