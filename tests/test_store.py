@@ -78,7 +78,8 @@ def test_stored_reasons_lose_the_chat_command_they_carried_and_keep_what_would_s
     """Verdicts stored before reasons were neutral: the migration moves the command into `settle`."""
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)
-    for version, script in enumerate(MIGRATIONS[:-1], start=1):
+    settle = next(n for n, script in enumerate(MIGRATIONS) if "ADD COLUMN settle" in script)
+    for version, script in enumerate(MIGRATIONS[:settle], start=1):  # the database as it was before it
         conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
     old = "tests failed; no known signature — run `!ccci rerun outline` to tell a flake from a deterministic failure"
     conn.execute(
