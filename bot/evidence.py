@@ -51,38 +51,49 @@ def status_runs(store: Store) -> dict[str, RunRow]:
     return {recipe: run for recipe, run in picked.items() if run is not None}
 
 
-def reruns_of(runs: list[RunRow], target: RunRow) -> list[RunRow]:
+def status_run(store: Store, recipe: str) -> RunRow | None:
+    """One recipe's status run, as :func:`target_run` picks it, from its last run of each kind.
+
+    target_run only ever looks at the last sweep run and the last run that is not a PR, so those
+    (one indexed probe per kind) decide exactly as the recipe's whole history would."""
+    return target_run(store.last_runs_by_kind(recipe))
+
+
+RERUNS_SHOWN = 50  # the newest reruns of a version that an answer cites; older ones add nothing
+STREAK_PAGE = 64
+
+
+def reruns_of(store: Store, target: RunRow) -> list[RunRow]:
     """Other runs of the same version: every isolation run, and sweep runs after the target."""
-    return [
-        r
-        for r in runs
-        if r.run_id != target.run_id
-        and r.version == target.version
-        and r.status is not RunStatus.UNKNOWN
-        and (r.kind is RunKind.ISOLATION or (r.kind is RunKind.SWEEP and (r.finished or 0) > (target.finished or 0)))
-    ]
+    return store.reruns_of(target, RERUNS_SHOWN)
 
 
-def red_streak(runs: list[RunRow], target: RunRow) -> tuple[RunRow | None, int]:
-    """First run of the current red streak and its length, over the runs that set status."""
-    pool = [r for r in runs if r.kind is target.kind and (r.finished or 0) <= (target.finished or 0)]
+def red_streak(store: Store, target: RunRow) -> tuple[RunRow | None, int]:
+    """First run of the current red streak and its length, over the runs of the target's kind.
+
+    Walked back from the target a page at a time, so a short streak costs one indexed query."""
     first: RunRow | None = None
     count = 0
-    for r in reversed(pool):
-        if r.status is not RunStatus.RED:
-            break
-        first, count = r, count + 1
-    return first, count
+    offset = 0
+    while True:
+        page = store.runs_up_to(target, offset, STREAK_PAGE)
+        for r in page:
+            if r.status is not RunStatus.RED:
+                return first, count
+            first, count = r, count + 1
+        if len(page) < STREAK_PAGE:
+            return first, count
+        offset += len(page)
 
 
 def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | None = None) -> WhyAnswer:
     """Build the answer; raise :class:`UnknownNameError` for a recipe never seen."""
-    runs = store.runs_of(recipe)
-    if not runs:
+    last = store.last_runs_by_kind(recipe)
+    if not last:
         raise UnknownNameError("recipe", recipe, closest(recipe, store.recipes()))
     base = config.link_base
     canonical = store.canonical(recipe)
-    target = target_run(runs)
+    target = target_run(last)
     if target is None:
         return WhyAnswer(
             recipe, RunStatus.UNKNOWN, None, None, None, None, False, [], [], [], None, canonical, None, 0, None
@@ -92,12 +103,12 @@ def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | Non
     evidence = [_failure_item(f, target.run_id, base) for f in failures]
     for item in store.evidence(target.run_id):
         evidence.append(_with_url(item, base))
-    reruns = reruns_of(runs, target)
+    reruns = reruns_of(store, target)
     for r in reruns:
         evidence.append(_rerun_item(r, target, config))
     if canonical is not None:
         evidence.append(_canonical_item(canonical, target, config))
-    first_red, red_runs = red_streak(runs, target) if target.status is RunStatus.RED else (None, 0)
+    first_red, red_runs = red_streak(store, target) if target.status is RunStatus.RED else (None, 0)
     if first_red is not None:
         evidence.append(
             EvidenceItem(

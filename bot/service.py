@@ -84,11 +84,11 @@ class Service:
         return await asyncio.to_thread(self._history, recipe, n)
 
     def _history(self, recipe: str, n: int) -> HistoryAnswer:
-        runs = self.store.runs_of(recipe)
-        if not runs:
+        runs = self.store.last_runs(recipe, n) if n > 0 else []
+        if not runs and not self.store.last_runs(recipe, 1):
             raise UnknownNameError("recipe", recipe, closest(recipe, self.store.recipes()))
         shown = []
-        for r in runs[-n:]:
+        for r in runs:
             stored = self.store.verdict(r.run_id) if r.status is RunStatus.RED else None
             shown.append(
                 HistoryRun(
@@ -104,6 +104,10 @@ class Service:
 
     async def counts(self) -> dict[str, int]:
         return await asyncio.to_thread(self.store.counts)
+
+    async def run_count(self) -> int:
+        """Runs stored, read from one row (cheap enough for every health probe)."""
+        return await asyncio.to_thread(self.store.run_count)
 
     async def last_ingest(self) -> str | None:
         return await asyncio.to_thread(self.store.get_meta, "last_ingest")

@@ -16,7 +16,6 @@ from commands import Command, Context
 async def handle(ctx: Context) -> StatusAnswer:
     state = ctx.state
     service = ctx.service
-    counts = await service.counts()
     return StatusAnswer(
         version=__version__,
         started_at=state.started_at if state else None,
@@ -26,7 +25,7 @@ async def handle(ctx: Context) -> StatusAnswer:
         outbox_pending=await service.outbox_pending(),
         rooms=list(state.rooms) if state else [],
         kb_version=service.kb.version,
-        runs=counts["runs"],
+        runs=await service.run_count(),
         last_summary=await service.last_summary(),
         next_report=state.next_report() if state else service.next_red_report(time.time()),
         live=state is not None,

@@ -5,6 +5,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
+
 from bot.ingest import ingest
 from bot.model import RunKind, RunStatus
 from bot.scaffold.sample.generate import GeneratedData
@@ -75,7 +77,7 @@ def test_ingest_is_idempotent(site: Site) -> None:
     ingest(site.store, site.config)
     counts = site.store.counts()
     with sqlite3.connect(site.config.db_path) as conn:
-        conn.execute("UPDATE runs SET fingerprint = 'stale'")
+        conn.execute("UPDATE runs SET fingerprint = 'stale', seal = NULL")  # as a migration forcing re-reads
     again = ingest(site.store, site.config)
     assert len(again.ingested) == counts["runs"]
     assert site.store.counts() == counts
@@ -147,3 +149,47 @@ def test_parallel_ingest_stores_the_same_as_serial(site: Site, tmp_path: Path) -
         assert other.run(run_id) == site.store.run(run_id)
         assert other.evidence(run_id) == site.store.evidence(run_id)
     other.close()
+
+
+def _later(site: Site) -> float:
+    """A scan time at which every sample run has settled (so it is sealed when read)."""
+    return time.time() + site.config.ccci.settle_s + 60
+
+
+def test_a_no_change_scan_of_sealed_runs_takes_no_fingerprint(
+    site: Site, sample: GeneratedData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import ingest as ingest_mod
+
+    ingest(site.store, site.config, now=_later(site))
+    seals, unsealed = site.store.scan_marks()
+    with_results = {g.run_id for g in sample.runs if g.has_results}
+    assert set(seals) == with_results  # settled runs with results.json are sealed; derived ones are not
+    assert set(unsealed) == {g.run_id for g in sample.runs} - with_results
+    looked_at: list[str] = []
+    real = ingest_mod.snapshot
+    monkeypatch.setattr(ingest_mod, "snapshot", lambda path, cfg: looked_at.append(path) or real(path, cfg))
+    again = ingest(site.store, site.config, now=_later(site))
+    assert again.ingested == [] and again.unchanged == len(sample.runs)
+    assert sorted(Path(p).name for p in looked_at) == sorted(unsealed)  # sealed ones: two stats, no listing
+
+
+def test_a_sealed_run_still_shows_a_rewritten_results_file_and_a_new_junit_file(
+    site: Site, sample: GeneratedData, tmp_path: Path
+) -> None:
+    ingest(site.store, site.config, now=_later(site))
+    green = [g for g in sample.runs if g.has_results and not g.red]
+    rewritten, grown = green[0], green[1]
+    assert rewritten.run_id in site.store.scan_marks()[0] and grown.run_id in site.store.scan_marks()[0]
+    results = site.runs_dir / rewritten.run_id / "results.json"
+    data = json.loads(results.read_text())
+    data["stages"][0]["status"] = "fail"
+    results.write_text(json.dumps(data))  # in place: the dir's entries do not change, the file's stat does
+    extra = run_pytest_junit(tmp_path / "late", "smoke__cc-ci__test_late", "def test_late():\n    assert 1 == 2\n")
+    shutil.copy(extra, site.runs_dir / grown.run_id / "junit" / extra.name)
+    report = ingest(site.store, site.config, now=_later(site))
+    assert sorted(report.ingested) == sorted([rewritten.run_id, grown.run_id])
+    row = site.store.run(rewritten.run_id)
+    assert row is not None and row.status is RunStatus.RED
+    assert any(f.test == "test_late" for f in site.store.failures(grown.run_id))
+    assert {rewritten.run_id, grown.run_id} <= set(site.store.scan_marks()[0])  # sealed again as read

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.evidence import target_run
+from bot.evidence import status_run
 from bot.links import link
 from bot.model import RunKind, RunStatus, TestStatus
 from bot.reruns.states import Attempt, AttemptOutcome, RerunResult, result_of
@@ -73,17 +73,15 @@ def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
     if len(statuses) < len(attempts):
         head += f" ({len(attempts) - len(statuses)} did not produce a run)"
     out = [head + ".", *lines]
-    runs = service.store.runs_of(rerun.recipe)
-    sweep = [r for r in runs if r.kind is RunKind.SWEEP and r.version == rerun.version]
-    if sweep:
-        last = sweep[-1]
+    last = service.store.last_run_of_version(rerun.recipe, RunKind.SWEEP, rerun.version)
+    if last is not None:
         failing = ", ".join(f"{f.tier}/{f.test}" for f in store.failures(last.run_id)[:3])
         out.append(
             f"Compared with sweep run {last.run_id} of {rerun.version}: {last.status.value}"
             + (f" ({failing})" if failing else "")
             + f" → {greens} of {len(attempts)} green alone."
         )
-    target = target_run(runs)
+    target = status_run(service.store, rerun.recipe)
     stored = store.verdict(target.run_id) if target is not None else None
     if stored is not None:
         v = stored[0]

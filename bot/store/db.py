@@ -60,6 +60,16 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[i : i + size]
 
 
+# The reverse of :meth:`Store.runs_of`'s order (an unfinished run counts as the newest); the
+# indexes of migration 8 hold it, so "the last n" is an index walk with a LIMIT.
+_NEWEST_FIRST = "ORDER BY finished IS NULL DESC, finished DESC, run_id DESC"
+
+
+def _run_order(run: RunRow) -> tuple[bool, float, str]:
+    """:meth:`Store.runs_of`'s order as a sort key."""
+    return (run.finished is None, run.finished or 0.0, run.run_id)
+
+
 def _run_row(row: sqlite3.Row) -> RunRow:
     return RunRow(
         run_id=row["run_id"],
@@ -102,6 +112,7 @@ class Store:
         self._conn.row_factory = sqlite3.Row
         _wal(self._conn)
         self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA recursive_triggers=ON")  # a REPLACE's delete updates run_total too
         self.schema_version = migrate(self._conn)
 
     def close(self) -> None:
@@ -186,10 +197,40 @@ class Store:
         for table in ("tiers", "testcases", "failures", "evidence", "verdicts", "runs"):
             c.executemany(f"DELETE FROM {table} WHERE run_id = ?", ids)  # noqa: S608 - fixed names
 
-    def save_runs(self, runs: list[ParsedRun]) -> None:
-        """Replace everything stored about these runs in one transaction (idempotent)."""
+    def scan_marks(self) -> tuple[dict[str, str], dict[str, str]]:
+        """What a scan compares: (run_id → seal) of sealed runs, (run_id → fingerprint) of the others
+        (refused dirs included, as in :meth:`fingerprints`).
+
+        Sealed runs' long fingerprints are not loaded; :meth:`fingerprint` fetches one when its seal broke."""
+        seals: dict[str, str] = {}
+        prints: dict[str, str] = {}
+        for run_id, seal, fingerprint in self._query(
+            "SELECT run_id, seal, CASE WHEN seal IS NULL THEN fingerprint END FROM runs"
+            " UNION ALL SELECT run_id, NULL, fingerprint FROM run_notes"
+        ):
+            if seal is None:
+                prints[run_id] = fingerprint
+            else:
+                seals[run_id] = seal
+        return seals, prints
+
+    def fingerprint(self, run_id: str) -> str | None:
+        rows = self._query("SELECT fingerprint FROM runs WHERE run_id = ?", (run_id,))
+        return str(rows[0][0]) if rows else None
+
+    def set_seals(self, seals: dict[str, str]) -> None:
+        """Seal runs found settled and unchanged (bot.artifacts.seal)."""
+        if seals:
+            with self._tx() as c:
+                c.executemany("UPDATE runs SET seal = ? WHERE run_id = ?", [(v, k) for k, v in seals.items()])
+
+    def save_runs(self, runs: list[ParsedRun], seals: dict[str, str] | None = None) -> None:
+        """Replace everything stored about these runs in one transaction (idempotent).
+
+        ``seals``: the seal of each run that was settled when read (others stay unsealed)."""
         if not runs:
             return
+        seals = seals or {}
         now = time.time()
         ids = [(r.run_id,) for r in runs]
         with self._tx() as c:
@@ -197,13 +238,14 @@ class Store:
                 c.executemany(f"DELETE FROM {table} WHERE run_id = ?", ids)  # noqa: S608 - fixed names
             c.executemany(
                 """INSERT INTO runs (run_id, recipe, version, pr, ref, started, finished, status, unverified,
-                       derived, fingerprint, directory, raw_json, ingested_at)
-                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)
+                       derived, fingerprint, directory, raw_json, ingested_at, seal)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)
                    ON CONFLICT(run_id) DO UPDATE SET recipe=excluded.recipe, version=excluded.version,
                        pr=excluded.pr, ref=excluded.ref, started=excluded.started, finished=excluded.finished,
                        status=excluded.status, unverified=excluded.unverified, derived=excluded.derived,
                        fingerprint=excluded.fingerprint, directory=excluded.directory,
-                       raw_json=excluded.raw_json, ingested_at=excluded.ingested_at, retired_at=NULL""",
+                       raw_json=excluded.raw_json, ingested_at=excluded.ingested_at, retired_at=NULL,
+                       seal=excluded.seal""",
                 [
                     (
                         r.run_id,
@@ -220,6 +262,7 @@ class Store:
                         r.directory,
                         json.dumps(r.raw, sort_keys=True, default=str),
                         now,
+                        seals.get(r.run_id),
                     )
                     for r in runs
                 ],
@@ -307,7 +350,14 @@ class Store:
     # --- queries -------------------------------------------------------------------------------
 
     def recipes(self) -> list[str]:
-        return [r[0] for r in self._query("SELECT DISTINCT recipe FROM runs ORDER BY recipe")]
+        """Every recipe, sorted: a skip-scan of the recipe index, one probe per recipe, not per run."""
+        rows = self._query(
+            "WITH RECURSIVE r(recipe) AS (SELECT MIN(recipe) FROM runs"
+            " UNION ALL SELECT (SELECT MIN(recipe) FROM runs WHERE recipe > r.recipe) FROM r"
+            " WHERE r.recipe IS NOT NULL)"
+            " SELECT recipe FROM r WHERE recipe IS NOT NULL"
+        )
+        return [r[0] for r in rows]
 
     def runs_of(self, recipe: str) -> list[RunRow]:
         """A recipe's runs, oldest first, ordered by when they finished (never by id)."""
@@ -317,12 +367,85 @@ class Store:
         )
         return [_run_row(r) for r in rows]
 
+    def last_runs(self, recipe: str, n: int) -> list[RunRow]:
+        """A recipe's last ``n`` runs in :meth:`runs_of` order, by index (history without reading it all)."""
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE recipe = ? {_NEWEST_FIRST} LIMIT ?",  # noqa: S608 - fixed text
+            (recipe, n),
+        )
+        return [_run_row(r) for r in reversed(rows)]
+
+    def last_runs_by_kind(self, recipe: str) -> list[RunRow]:
+        """One recipe's last run of each kind, in :meth:`runs_of` order: one indexed probe per kind.
+
+        The per-recipe twin of :meth:`last_run_of_each_kind`; what :func:`bot.evidence.target_run`
+        needs to pick the recipe's status run without its history. Empty for a recipe never seen."""
+        found: list[RunRow] = []
+        for kind in RunKind:
+            rows = self._query(
+                f"SELECT {_RUN_COLUMNS} FROM runs WHERE recipe = ? AND kind = ? {_NEWEST_FIRST} LIMIT 1",  # noqa: S608
+                (recipe, kind.value),
+            )
+            found += [_run_row(r) for r in rows]
+        return sorted(found, key=_run_order)
+
+    def reruns_of(self, target: RunRow, limit: int) -> list[RunRow]:
+        """Other finished runs of the target's version: every isolation run, and sweep runs after it.
+
+        The newest ``limit`` of them, in :meth:`runs_of` order (what :func:`bot.evidence.reruns_of` means)."""
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE recipe = ? AND version IS ? AND run_id != ?"  # noqa: S608
+            " AND status != ? AND (kind = ? OR (kind = ? AND COALESCE(finished, 0) > ?))"
+            f" {_NEWEST_FIRST} LIMIT ?",
+            (
+                target.recipe,
+                target.version,
+                target.run_id,
+                RunStatus.UNKNOWN.value,
+                RunKind.ISOLATION.value,
+                RunKind.SWEEP.value,
+                target.finished or 0,
+                limit,
+            ),
+        )
+        return [_run_row(r) for r in reversed(rows)]
+
+    def runs_up_to(self, target: RunRow, offset: int, limit: int) -> list[RunRow]:
+        """Runs of the target's recipe and kind that finished no later than it, newest first, a page at a time.
+
+        A red streak is walked back from the target through these until a run that is not red."""
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE recipe = ? AND kind = ? AND COALESCE(finished, 0) <= ?"  # noqa: S608
+            f" {_NEWEST_FIRST} LIMIT ? OFFSET ?",
+            (target.recipe, target.kind.value, target.finished or 0, limit, offset),
+        )
+        return [_run_row(r) for r in rows]
+
+    def same_version_runs(self, target: RunRow, limit: int) -> list[RunRow]:
+        """The last ``limit`` runs of the target's version that are not PR runs, in :meth:`runs_of` order."""
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE recipe = ? AND version IS ? AND kind != ?"  # noqa: S608
+            f" {_NEWEST_FIRST} LIMIT ?",
+            (target.recipe, target.version, RunKind.PR.value, limit),
+        )
+        return [_run_row(r) for r in reversed(rows)]
+
+    def last_run_of_version(self, recipe: str, kind: RunKind, version: str | None) -> RunRow | None:
+        """A recipe's last run of this kind and version ("last" as in :meth:`runs_of`)."""
+        rows = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE recipe = ? AND version IS ? AND kind = ?"  # noqa: S608
+            f" {_NEWEST_FIRST} LIMIT 1",
+            (recipe, version, kind.value),
+        )
+        return _run_row(rows[0]) if rows else None
+
     def run(self, run_id: str) -> RunRow | None:
         rows = self._query(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))  # noqa: S608
         return _run_row(rows[0]) if rows else None
 
     def run_count(self) -> int:
-        return int(self._query("SELECT COUNT(*) FROM runs")[0][0])
+        """How many runs are stored: one row kept by triggers (migration 9), not a count of the table."""
+        return int(self._query("SELECT n FROM run_total")[0][0])
 
     def last_run_of_each_kind(self) -> list[RunRow]:
         """Each recipe's last run of each kind ("last" as in :meth:`runs_of`), in :meth:`runs_of` order.
@@ -403,16 +526,24 @@ class Store:
         return str(rows[0][0]) if rows else None
 
     def peers_passing(self, tier: str, test: str, recipe: str) -> list[tuple[str, str]]:
-        """Other recipes whose latest run of this tier/test passed it: (recipe, run_id)."""
-        rows = self._query(
-            "SELECT r.recipe, r.run_id, t.status FROM testcases t JOIN runs r ON r.run_id = t.run_id"
-            " WHERE t.tier = ? AND t.name = ? AND r.recipe != ? AND r.pr IS NULL ORDER BY r.finished",
-            (tier, test, recipe),
-        )
-        latest: dict[str, tuple[str, str]] = {}
-        for row in rows:
-            latest[row[0]] = (row[1], row[2])
-        return [(peer, run_id) for peer, (run_id, status) in sorted(latest.items()) if status == "pass"]
+        """Other recipes whose latest run of this tier/test passed it: (recipe, run_id).
+
+        Per recipe, its runs are walked newest first by index until one that ran the test (CROSS JOIN
+        keeps that order: runs outer, a probe of the testcases index inner), so the cost follows the
+        number of recipes, not of runs."""
+        found: list[tuple[str, str]] = []
+        for peer in self.recipes():
+            if peer == recipe:
+                continue
+            rows = self._query(
+                "SELECT r.run_id, t.status FROM runs r CROSS JOIN testcases t ON t.run_id = r.run_id"
+                " AND t.tier = ? AND t.name = ? WHERE r.recipe = ? AND r.pr IS NULL"
+                " ORDER BY r.finished DESC LIMIT 1",
+                (tier, test, peer),
+            )
+            if rows and rows[0][1] == TestStatus.PASS.value:
+                found.append((peer, str(rows[0][0])))
+        return found
 
     def save_verdict(
         self, run_id: str, recipe: str, verdict: Verdict, kb_version: str, evidence: list[EvidenceItem]

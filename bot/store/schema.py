@@ -234,6 +234,30 @@ MIGRATIONS: tuple[str, ...] = (
         acked INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # 10: answers that stay flat in history: a recipe's last run of a kind, a version's reruns and the
+    # runs that pass a test are found by index with a LIMIT instead of by reading a recipe's history.
+    # ``finished IS NULL`` leads the run order (an unfinished run counts as the newest), so it is
+    # part of the index; testcases by run and name answer "did this run pass that test" in one probe.
+    """
+    CREATE INDEX runs_by_recipe_kind ON runs(recipe, kind, finished IS NULL, finished, run_id);
+    CREATE INDEX runs_by_recipe_version ON runs(recipe, version, finished IS NULL, finished, run_id);
+    CREATE INDEX runs_by_recipe_order ON runs(recipe, finished IS NULL, finished, run_id);
+    CREATE INDEX testcases_by_run_name ON testcases(run_id, tier, name);
+    """,
+    # 11: how many runs are known, kept by triggers, so /healthz, `status` and the metrics read one row
+    # instead of counting the table (the store turns on recursive_triggers: a REPLACE counts as well).
+    """
+    CREATE TABLE run_total (n INTEGER NOT NULL);
+    INSERT INTO run_total (n) SELECT COUNT(*) FROM runs;
+    CREATE TRIGGER runs_counted_in AFTER INSERT ON runs BEGIN UPDATE run_total SET n = n + 1; END;
+    CREATE TRIGGER runs_counted_out AFTER DELETE ON runs BEGIN UPDATE run_total SET n = n - 1; END;
+    """,
+    # 12: sealed runs (bot.artifacts.seal): a settled run's cheap signature, checked instead of its
+    # full fingerprint on every scan. NULL: not sealed yet (a migration that must force re-reads
+    # clears it along with the fingerprint).
+    """
+    ALTER TABLE runs ADD COLUMN seal TEXT;
+    """,
 )
 
 

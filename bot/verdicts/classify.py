@@ -16,7 +16,7 @@ from bot.artifacts.logscan import scan_log
 from bot.artifacts.logtail import read_tail
 from bot.artifacts.safeopen import dir_in_run
 from bot.config import Config
-from bot.evidence import reruns_of, target_run
+from bot.evidence import reruns_of, status_run
 from bot.kb import KnowledgeBase
 from bot.links import link
 from bot.model import EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, TestStatus, Verdict
@@ -37,6 +37,7 @@ from bot.verdicts.staletest import RecipeSearch, parse_expectation
 LOG_SIGNATURE_HITS = 10
 PRESCAN_ABOVE = 4  # fewer red logs than this are scanned in-process: a pool costs more to start
 PRESCAN_WORKERS = 4
+SAME_VERSION_RUNS = 10  # the runs of the target's version the engine weighs, newest last
 
 
 @dataclass(frozen=True)
@@ -100,13 +101,12 @@ def gather(
     shared_cache: dict[str, list[SharedCause]] | None = None,
 ) -> Facts | None:
     """The facts about a recipe's current red run; None when it is not red (no verdict needed)."""
-    runs = store.runs_of(recipe)
-    target = target_run(runs)
+    target = status_run(store, recipe)
     if target is None or target.status is not RunStatus.RED:
         return None
     failures = store.failures(target.run_id)
     run_dir = Path(store.run_directory(target.run_id) or config.ccci.runs_dir / target.run_id)
-    reruns = [_rerun_fact(store, kb, r) for r in reruns_of(runs, target)]
+    reruns = [_rerun_fact(store, kb, r) for r in reruns_of(store, target)]
     if log_hits is None:
         log_hits = _log_signatures(kb, config, target.run_id, run_dir)
     signatures = _failure_signatures(kb, target.run_id, failures) + log_hits
@@ -130,7 +130,7 @@ def gather(
         signatures=signatures,
         stale=stale,
         peers=_peers(store, config, recipe, failures),
-        same_version_history=_same_version(runs, target),
+        same_version_history=store.same_version_runs(target, SAME_VERSION_RUNS),
         shared=_shared(store, target, shared_cache),
         cutoff=_cutoff(config, run_dir, target.run_id, problems),
         peer_labels=_peer_labels(store, config, recipe, target, clone, failures),
@@ -247,10 +247,6 @@ def _peers(store: Store, config: Config, recipe: str, failures: list[Failure]) -
     return items
 
 
-def _same_version(runs: list[RunRow], target: RunRow) -> list[RunRow]:
-    return [r for r in runs if r.version == target.version and r.kind is not RunKind.PR][-10:]
-
-
 def _with_links(config: Config, items: list[EvidenceItem]) -> list[EvidenceItem]:
     return [
         e
@@ -291,7 +287,7 @@ def _prescan(store: Store, config: Config, kb: KnowledgeBase, recipes: list[str]
     """Scan the logs of many red runs for signatures in parallel: it is CPU-bound, one needle pass each."""
     jobs: list[tuple[str, tuple[KnowledgeBase, Config, str, Path]]] = []
     for recipe in recipes:
-        target = target_run(store.runs_of(recipe))
+        target = status_run(store, recipe)
         if target is not None and target.status is RunStatus.RED:
             run_dir = Path(store.run_directory(target.run_id) or config.ccci.runs_dir / target.run_id)
             jobs.append((recipe, (kb, config, target.run_id, run_dir)))
@@ -331,7 +327,7 @@ class Verdicts:
         stored = self.store.verdict(run_id)
         if stored is not None and stored[1] == self.kb.version:
             return stored[0], stored[2]
-        target = target_run(self.store.runs_of(recipe))
+        target = status_run(self.store, recipe)
         if target is None or target.run_id != run_id:
             return (stored[0], stored[2]) if stored is not None else None  # history: keep what was decided then
         classified = classify_recipe(self.store, self.config, self.kb, self.search, recipe)

@@ -1,0 +1,33 @@
+"""Sealed runs: what a scan looks at for a run dir whose results.json has settled.
+
+Once results.json exists and nothing in the dir changed for ``settle_s``, cc-ci is done with it. A
+scan then needs only the cheap signals that would show a change: results.json's inode, size and
+mtime (rewritten in place or replaced by a rename; links followed as the fingerprint follows them) and the JUnit directory's mtime (a file added,
+removed or renamed). Two ``stat`` calls relative to an open runs-dir descriptor, nothing opened or
+listed; a no-change scan of a sealed history is one pass of them. Any difference sends the dir
+back through the full fingerprint (:func:`bot.artifacts.rundir.snapshot`).
+"""
+
+from __future__ import annotations
+
+import os
+
+from bot.config import CcciConfig
+
+
+def seal_of(run_id: str, cfg: CcciConfig, runs_fd: int) -> str | None:
+    """The seal of ``<runs_dir>/<run_id>`` now, or None when it has no results.json (never sealed)."""
+    try:
+        st = os.stat(f"{run_id}/{cfg.results_name}", dir_fd=runs_fd)
+    except OSError:
+        return None
+    try:
+        junit = str(os.stat(f"{run_id}/{cfg.junit_dir}", dir_fd=runs_fd).st_mtime_ns)
+    except OSError:
+        junit = "-"
+    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}|{junit}"
+
+
+def settled(newest_mtime: float, has_results: bool, now: float, cfg: CcciConfig) -> bool:
+    """A run dir with results.json whose files last changed ``settle_s`` ago or more: it can be sealed."""
+    return has_results and now - newest_mtime >= cfg.settle_s
