@@ -29,6 +29,7 @@ def test_matches_whole_file_reference_at_any_block_size(tmp_path: Path, seed: in
     assert got == reference(lines, b"test_restore_returns_state", 5, 3)
     for h in scan.hits:
         assert "test_restore_returns_state" in dict(h.context)[h.line]
+    assert scan_log(log, ["absent"], block_bytes=block).lines == len(lines)  # every newline counted once
 
 
 def test_ignored_lines_are_never_hits(tmp_path: Path) -> None:

@@ -206,7 +206,7 @@ class _Scan:
                 pos = block.find(needle, end + 1, limit)
             if self.left[needle] <= 0:
                 del self.left[needle]
-        count = block.count(b"\n", 0, limit)
+        count = _newlines(block, limit)
         if self.context:
             self._remember_tail(block, limit, self.base + count)
         self.base += count
@@ -258,6 +258,19 @@ class _Scan:
         self.tail.extend(reversed(found))
         while len(self.tail) > self.context:
             self.tail.popleft()
+
+
+def _newlines(block: bytes | bytearray, limit: int) -> int:
+    """How many ``\n`` are in ``block[:limit]``: the price of line numbers, paid on every block.
+
+    ``count`` of one byte is a plain C loop in CPython 3.11 (about 3 GiB/s of CPU here), while
+    ``replace(b"\n", b"")`` finds them with memchr and copies the rest (about 6 GiB/s). The reader's
+    limit is nearly always close to the end of its buffer, so the whole buffer is counted that way
+    and the short tail past the limit (part of a line) subtracted."""
+    tail = len(block) - limit
+    if tail > len(block) // 4:
+        return block.count(b"\n", 0, limit)
+    return len(block) - len(block.replace(b"\n", b"")) - (block.count(b"\n", limit) if tail else 0)
 
 
 def _lines_after(
