@@ -71,19 +71,18 @@ def reruns_of(store: Store, target: RunRow) -> list[RunRow]:
 def red_streak(store: Store, target: RunRow) -> tuple[RunRow | None, int]:
     """First run of the current red streak and its length, over the runs of the target's kind.
 
-    Walked back from the target a page at a time, so a short streak costs one indexed query."""
+    One page of the newest runs settles a short streak; a longer one is bounded and counted in SQL
+    (:meth:`Store.long_red_streak`), so neither reads the recipe's history into Python."""
     first: RunRow | None = None
     count = 0
-    offset = 0
-    while True:
-        page = store.runs_up_to(target, offset, STREAK_PAGE)
-        for r in page:
-            if r.status is not RunStatus.RED:
-                return first, count
-            first, count = r, count + 1
-        if len(page) < STREAK_PAGE:
+    page = store.runs_up_to(target, STREAK_PAGE)
+    for r in page:
+        if r.status is not RunStatus.RED:
             return first, count
-        offset += len(page)
+        first, count = r, count + 1
+    if len(page) < STREAK_PAGE:
+        return first, count
+    return store.long_red_streak(target)
 
 
 def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | None = None) -> WhyAnswer:

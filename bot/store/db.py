@@ -410,16 +410,39 @@ class Store:
         )
         return [_run_row(r) for r in reversed(rows)]
 
-    def runs_up_to(self, target: RunRow, offset: int, limit: int) -> list[RunRow]:
-        """Runs of the target's recipe and kind that finished no later than it, newest first, a page at a time.
+    def runs_up_to(self, target: RunRow, limit: int) -> list[RunRow]:
+        """The newest ``limit`` runs of the target's recipe and kind that finished no later than it, newest first.
 
         A red streak is walked back from the target through these until a run that is not red."""
         rows = self._query(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE recipe = ? AND kind = ? AND COALESCE(finished, 0) <= ?"  # noqa: S608
-            f" {_NEWEST_FIRST} LIMIT ? OFFSET ?",
-            (target.recipe, target.kind.value, target.finished or 0, limit, offset),
+            f" {_NEWEST_FIRST} LIMIT ?",
+            (target.recipe, target.kind.value, target.finished or 0, limit),
         )
         return [_run_row(r) for r in rows]
+
+    def long_red_streak(self, target: RunRow) -> tuple[RunRow | None, int]:
+        """The first run and length of the red streak ending at the target, for a streak too long to page.
+
+        The newest run of the target's kind, up to it, that is not red bounds the streak (an index walk
+        back over the streak); its first run and its length are then one LIMIT 1 and one COUNT over
+        the recipe's runs of that kind, in C, however long it has been red."""
+        pool = "recipe = ? AND kind = ? AND COALESCE(finished, 0) <= ?"
+        args: list[object] = [target.recipe, target.kind.value, target.finished or 0]
+        bound = self._query(
+            f"SELECT finished IS NULL, COALESCE(finished, 0), run_id FROM runs WHERE {pool} AND status != ?"  # noqa: S608
+            f" {_NEWEST_FIRST} LIMIT 1",
+            (*args, RunStatus.RED.value),
+        )
+        if bound:
+            pool += " AND (finished IS NULL, COALESCE(finished, 0), run_id) > (?, ?, ?)"
+            args += list(bound[0])
+        first = self._query(
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE {pool} ORDER BY finished IS NULL, finished, run_id LIMIT 1",  # noqa: S608
+            args,
+        )
+        count = int(self._query(f"SELECT COUNT(*) FROM runs WHERE {pool}", args)[0][0])  # noqa: S608
+        return (_run_row(first[0]) if first else None), count
 
     def same_version_runs(self, target: RunRow, limit: int) -> list[RunRow]:
         """The last ``limit`` runs of the target's version that are not PR runs, in :meth:`runs_of` order."""

@@ -1,0 +1,263 @@
+"""Flat in history: the same measures at a small and a large history, side by side.
+
+Two runs dirs are built from the same generated templates (see ``ingest.py``: run dirs the sample
+generator made by really running pytest, copied under new ids and times): ``--small`` runs (1,000)
+and ``--large`` runs (50,000). For each, every figure is the median of ``--rounds`` rounds (≥ 5) with
+its min and max:
+
+* full ingest per run: a fresh database each round, after ``os.sync()`` so the dirs just written are
+  on disk and the previous round's database writes do not land in this one's time;
+* no-change re-ingest, in-process and through the CLI (``ccci-bot ingest``, a new process each time);
+* ``/api/why`` p50/p95 over every recipe from a real ``ccci-bot web`` process on 127.0.0.1, after the
+  bot's own verdict pass (``Verdicts.classify``), so answers carry verdicts as the bot serves them;
+* CLI ``why`` with ``--no-ingest`` and with its scan, next to a bare ``python -c pass``;
+* the peak RSS of the ingest workers, read from each worker's own ``/proc/<pid>/status`` (VmHWM)
+  while the pool runs: ``RUSAGE_CHILDREN`` never sees them (they are the forkserver's children).
+
+    .venv/bin/python benchmarks/history.py [--small 1000] [--large 50000] [--rounds 5]
+
+The machine is shared: note its load (printed first and last) next to the figures; the ratios
+between the columns are the measure, since both columns are taken in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from ingest import RECIPES, build_history
+
+from bot.config import Config, LinksConfig
+from bot.ingest import ingest
+from bot.kb import load_kb
+from bot.scaffold.devserver.process import free_port
+from bot.scaffold.sample.generate import generate
+from bot.store import Store
+from bot.verdicts.classify import Verdicts
+from bot.verdicts.staletest import GitRecipeSearch
+
+CLI = str(Path(sys.executable).with_name("ccci-bot"))
+
+
+@dataclass
+class Figures:
+    """Every round's value of each measure, for one history size."""
+
+    runs: int
+    values: dict[str, list[float]] = field(default_factory=dict)
+    worker_rss_mb: float = 0.0
+
+    def add(self, name: str, value: float) -> None:
+        self.values.setdefault(name, []).append(value)
+
+
+def spread(values: list[float]) -> str:
+    """median [min–max]"""
+    return f"{statistics.median(values):8.2f} [{min(values):.2f}–{max(values):.2f}]"
+
+
+def _descendants(pid: int) -> set[int]:
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{current}/task/{tid}/children") as f:
+                    kids = {int(k) for k in f.read().split()}
+            except OSError:
+                continue
+            todo += list(kids - found)
+            found |= kids
+    return found
+
+
+def _vmhwm_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class WorkerRss:
+    """Samples the peak RSS (VmHWM) of every descendant process while the block runs."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(0.05):
+            for pid in _descendants(me):
+                self.peak = max(self.peak, _vmhwm_mb(pid))
+
+    def __enter__(self) -> WorkerRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def timed(fn: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def run_cli(argv: list[str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, check=False)
+    seconds = time.perf_counter() - start
+    assert done.returncode == 0, (argv, done.stderr[-2000:])
+    return seconds
+
+
+def get(port: int, path: str) -> float:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    start = time.perf_counter()
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read()
+    seconds = time.perf_counter() - start
+    conn.close()
+    assert response.status == 200, (path, response.status, body[:200])
+    return seconds
+
+
+def api_why(config: Config, work: Path, rounds: int) -> tuple[list[float], list[float]]:
+    """(p50s, p95s) in ms of /api/why over every recipe, ``rounds`` times, from a real `ccci-bot web`."""
+    port = free_port()
+    argv = [CLI, "web", "--listen", f"127.0.0.1:{port}", "--runs-dir", str(config.ccci.runs_dir)]
+    argv += ["--warm-dir", str(config.ccci.warm_dir), "--data-dir", str(config.data_dir)]
+    log = work / f"web-{port}.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + 600
+        while True:
+            try:
+                get(port, "/healthz")
+                break
+            except (OSError, AssertionError):
+                assert time.monotonic() < deadline and proc.poll() is None, log.read_text()[-2000:]
+                time.sleep(0.2)
+        for recipe in RECIPES:  # one untimed pass: the connection path and any lazy import
+            get(port, f"/api/why/{recipe}")
+        p50s, p95s = [], []
+        for _ in range(rounds):
+            ms = sorted(get(port, f"/api/why/{recipe}") * 1000 for recipe in RECIPES for _ in range(5))
+            p50s.append(statistics.median(ms))
+            p95s.append(ms[max(0, int(len(ms) * 0.95) - 1)])
+        return p50s, p95s
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def measure(templates: list[Path], warm_dir: Path, work: Path, runs: int, rounds: int) -> Figures:
+    fig = Figures(runs)
+    runs_dir = work / f"runs-{runs}"
+    start = time.perf_counter()
+    build_history(templates, runs_dir, runs)
+    print(f"  {runs} run dirs built in {time.perf_counter() - start:.0f} s", flush=True)
+    links = LinksConfig("https://ci.example/runs/{run_id}/{path}")
+    later = time.time() + 3600  # every run has settled: it is sealed when read, as on a live node
+    config: Config | None = None
+    for n in range(rounds):
+        data = work / f"state-{runs}-{n}"
+        config = Config(data_dir=data, links=links).with_overrides(runs_dir=runs_dir, warm_dir=warm_dir)
+        store = Store(config.db_path)
+        os.sync()
+        with WorkerRss() as rss:
+            seconds = timed(lambda: ingest(store, config, now=later))  # noqa: B023 - called at once
+        fig.worker_rss_mb = max(fig.worker_rss_mb, rss.peak)
+        fig.add("full ingest, ms per run", seconds / runs * 1000)
+        fig.add("re-ingest, nothing new (in-process), s", timed(lambda: ingest(store, config, now=later)))  # noqa: B023
+        store.close()
+        if n < rounds - 1:
+            shutil.rmtree(data)
+    assert config is not None
+    store = Store(config.db_path)
+    Verdicts(store, config, load_kb(config.knowledge.dirs), GitRecipeSearch()).classify()  # as the bot does
+    store.close()
+    common = ["--runs-dir", str(runs_dir), "--warm-dir", str(warm_dir), "--data-dir", str(config.data_dir)]
+    for _ in range(rounds):
+        fig.add("re-ingest, nothing new (CLI `ingest`), s", run_cli([CLI, "ingest", *common]))
+        fig.add("CLI `why --no-ingest`, s", run_cli([CLI, "why", "mumble", "--no-ingest", *common]))
+        fig.add("CLI `why` (with its scan), s", run_cli([CLI, "why", "mumble", *common]))
+        fig.add("bare `python -c pass`, s", run_cli([sys.executable, "-c", "pass"]))
+    p50s, p95s = api_why(config, work, rounds)
+    fig.values["/api/why p50, ms"] = p50s
+    fig.values["/api/why p95, ms"] = p95s
+    return fig
+
+
+def load() -> str:
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--large", type=int, default=50_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--work", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="ccci-history-"))
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"load average at start: {load()} on {os.cpu_count()} cores", flush=True)
+    try:
+        sample = generate(work / "sample")
+        templates = [p for p in sorted(sample.runs_dir.iterdir()) if (p / "results.json").exists()]
+        small = measure(templates, sample.warm_dir, work, args.small, args.rounds)
+        large = measure(templates, sample.warm_dir, work, args.large, args.rounds)
+        print(f"load average at end: {load()}")
+        print()
+        head = f"{'median [min–max] of ' + str(args.rounds) + ' rounds':<44}"
+        print(f"{head} {small.runs:>22,} runs {large.runs:>22,} runs   ratio")
+        for name, values in small.values.items():
+            ratio = statistics.median(large.values[name]) / statistics.median(values)
+            print(f"{name:<44} {spread(values):>27} {spread(large.values[name]):>27}   {ratio:5.2f}×")
+        bare = statistics.median(large.values["bare `python -c pass`, s"])
+        no_ingest = statistics.median(large.values["CLI `why --no-ingest`, s"])
+        with_scan = statistics.median(large.values["CLI `why` (with its scan), s"])
+        print(f"CLI `why --no-ingest` / bare python start (large): {no_ingest / bare:.1f}×")
+        print(f"CLI `why` with its scan / `--no-ingest` (large):   {with_scan / no_ingest:.2f}×")
+        print(
+            f"peak RSS of an ingest worker: {small.worker_rss_mb:.0f} MB (small), {large.worker_rss_mb:.0f} MB (large)"
+        )
+        print(json.dumps({"small": small.values, "large": large.values}), file=sys.stderr)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
