@@ -2,10 +2,11 @@
 
 Once results.json exists and nothing in the dir changed for ``settle_s``, cc-ci is done with it. A
 scan then needs only the cheap signals that would show a change: results.json's inode, size and
-mtime (rewritten in place or replaced by a rename; links followed as the fingerprint follows them) and the JUnit directory's mtime (a file added,
-removed or renamed). Two ``stat`` calls relative to an open runs-dir descriptor, nothing opened or
-listed; a no-change scan of a sealed history is one pass of them. Any difference sends the dir
-back through the full fingerprint (:func:`bot.artifacts.rundir.snapshot`).
+mtime (rewritten in place, or replaced by a rename; links followed, as the fingerprint follows
+them) and the JUnit directory's mtime (a file added, removed or renamed). Two ``stat`` calls
+relative to an open runs-dir descriptor, nothing opened or listed; a no-change scan of a sealed
+history is one pass of them. Any difference sends the dir back through the full fingerprint
+(:func:`bot.artifacts.rundir.snapshot`).
 """
 
 from __future__ import annotations
