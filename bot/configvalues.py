@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.cron import CronError, parse_cron
+from bot.cron import CronError, check_cron
 
 MAX_SECONDS = 31_536_000  # a year: longer waits are typos, and bigger numbers overflow timers
 
@@ -251,7 +251,7 @@ def timezone(value: Any, key: str) -> str:
 def cron(value: Any, key: str) -> str:
     line = _str(value, key)
     try:
-        parse_cron(line, "UTC")
+        check_cron(line)
     except CronError as exc:
         raise ConfigError(f"{key}: {exc}") from exc
     return line

@@ -13,9 +13,8 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.artifacts.canonical import read_canonicals
 from bot.artifacts.controls import escape_name
@@ -26,8 +25,10 @@ from bot.config import Config
 from bot.kb import load_nonfatal
 from bot.kinds import classify
 from bot.model import IngestReport, ParsedRun
-from bot.orphans import die_with_parent
 from bot.store import Store
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,8 @@ def _init_reader(shared: Shared, owner: int | None = None) -> None:
     """A worker's start: die with the process that made the pool, and keep what every read shares."""
     global _shared  # one per process, set before any task
     if owner is not None:
+        from bot.orphans import die_with_parent  # ctypes: only in a worker
+
         die_with_parent(owner)
     _shared = shared
 
@@ -187,12 +190,17 @@ def _read_all(todo: list[tuple[Path, Snapshot]], workers: int | None, shared: Sh
         yield from pool.map(_read_one, todo, chunksize=CHUNK)
 
 
-def worker_pool(workers: int, shared: Shared) -> ProcessPoolExecutor:
+def worker_pool(workers: int, shared: Shared) -> concurrent.futures.ProcessPoolExecutor:
     """A pool whose workers die with the process that made it (see :mod:`bot.orphans`) and get what
     every read shares once, when they start.
 
     forkserver: the bot has threads (asyncio, to_thread); forking a threaded process is unsafe.
+    Imported here: multiprocessing is a cost for every CLI start, and most scans read too few dirs
+    to need a pool.
     """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=get_context("forkserver"),

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import docker
-from docker.errors import DockerException
+if TYPE_CHECKING:
+    import docker
 
 STACK_LABEL = "com.docker.stack.namespace"
 
@@ -45,6 +46,10 @@ class Node:
         self.allowed = set(allowed_stacks)
 
     def _client(self) -> docker.DockerClient:
+        # Imported here: the SDK (and requests under it) costs every CLI start that never asks the node.
+        import docker
+        from docker.errors import DockerException
+
         assert self.base_url is not None
         try:
             return docker.DockerClient(base_url=self.base_url, timeout=20)
@@ -59,6 +64,8 @@ class Node:
         """
         if self.base_url is None:
             return {}
+        from docker.errors import DockerException
+
         client = self._client()
         found: dict[str, list[str]] = {}
         label = {"label": STACK_LABEL}

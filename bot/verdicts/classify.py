@@ -7,9 +7,7 @@ through :mod:`bot.service`, in a worker thread.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 from bot.artifacts.logscan import scan_log
@@ -294,6 +292,9 @@ def _prescan(store: Store, config: Config, kb: KnowledgeBase, recipes: list[str]
     workers = min(PRESCAN_WORKERS, os.cpu_count() or 1)
     if len(jobs) < PRESCAN_ABOVE or workers < 2:
         return {}
+    from concurrent.futures import ProcessPoolExecutor  # here: `why` on the CLI never needs a pool
+    from multiprocessing import get_context
+
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver")) as pool:
         return dict(zip([r for r, _ in jobs], pool.map(_scan_one, [j for _, j in jobs]), strict=True))
 
