@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from ingest import RECIPES, build_history
+from measure import WorkerRss, spread
 
 from bot.config import Config, LinksConfig
 from bot.ingest import ingest
@@ -63,65 +63,6 @@ class Figures:
 
     def add(self, name: str, value: float) -> None:
         self.values.setdefault(name, []).append(value)
-
-
-def spread(values: list[float]) -> str:
-    """median [min–max]"""
-    return f"{statistics.median(values):8.2f} [{min(values):.2f}–{max(values):.2f}]"
-
-
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        current = todo.pop()
-        try:
-            tasks = os.listdir(f"/proc/{current}/task")
-        except OSError:
-            continue
-        for tid in tasks:
-            try:
-                with open(f"/proc/{current}/task/{tid}/children") as f:
-                    kids = {int(k) for k in f.read().split()}
-            except OSError:
-                continue
-            todo += list(kids - found)
-            found |= kids
-    return found
-
-
-def _vmhwm_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return 0.0
-
-
-class WorkerRss:
-    """Samples the peak RSS (VmHWM) of every descendant process while the block runs."""
-
-    def __init__(self) -> None:
-        self.peak = 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        me = os.getpid()
-        while not self._stop.wait(0.05):
-            for pid in _descendants(me):
-                self.peak = max(self.peak, _vmhwm_mb(pid))
-
-    def __enter__(self) -> WorkerRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def timed(fn: Callable[[], object]) -> float:

@@ -1,12 +1,14 @@
 """Ingest benchmark: 10,000 run dirs (20 recipes, 5 tiers) and one 1 GiB log.
 
-Prints: full-ingest time, no-change re-ingest time, `why` latency p50/p95 over all recipes, peak RSS,
-and the log-scan throughput of the evidence search next to `grep -c` over the same file.
+Prints, each as the median of ``--rounds`` rounds (≥ 5) with min and max: full-ingest time (a fresh
+database each round, after ``os.sync()``), no-change re-ingest time, `why` latency p50/p95 over all
+recipes with verdicts as the bot serves them, peak RSS (the workers' own), and the log-scan
+throughput of the evidence search next to `grep -c` over the same file, alternating.
 
 The run dirs are copies of run dirs the sample generator made by really running pytest, given new
 ids, recipes and times (hard links for JUnit and logs, so building 10,000 dirs stays fast).
 
-    .venv/bin/python benchmarks/ingest.py [--runs 10000] [--log-gib 1] [--work DIR]
+    .venv/bin/python benchmarks/ingest.py [--runs 10000] [--log-gib 1] [--rounds 5] [--work DIR]
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -27,8 +28,15 @@ from bot.artifacts.timefmt import iso
 from bot.config import Config, LinksConfig
 from bot.evidence import why
 from bot.ingest import ingest
+from bot.kb import load_kb
 from bot.scaffold.sample.generate import generate
 from bot.store import Store
+from bot.verdicts.classify import Verdicts
+from bot.verdicts.staletest import GitRecipeSearch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from measure import WorkerRss, spread
 
 RECIPES = [
     "discourse",
@@ -144,51 +152,55 @@ def main() -> None:
         size = write_big_log(big_log, args.log_gib)
         print(f"big log: {size / (1 << 30):.2f} GiB in run {red_dir.name}")
 
-        config = Config(data_dir=work / "state", links=LinksConfig("https://ci.example/runs/{run_id}/{path}"))
-        config = config.with_overrides(runs_dir=runs_dir, warm_dir=sample.warm_dir)
-        store = Store(config.db_path)
-        t = time.perf_counter()
-        report = ingest(store, config, now=time.time() + 3600)
-        full = time.perf_counter() - t
-        assert len(report.ingested) == args.runs, report.problems[:5]
-        t = time.perf_counter()
-        again = ingest(store, config, now=time.time() + 3600)
-        reingest = time.perf_counter() - t
-        assert not again.ingested
-
-        latencies = []
-        for _ in range(10):
-            for recipe in RECIPES:
+        links = LinksConfig("https://ci.example/runs/{run_id}/{path}")
+        later = time.time() + 3600  # every run has settled
+        full, reingest, p50s, p95s, scans, greps, growths = [], [], [], [], [], [], []
+        worker_rss = 0.0
+        for n in range(args.rounds):
+            config = Config(data_dir=work / f"state-{n}", links=links)
+            config = config.with_overrides(runs_dir=runs_dir, warm_dir=sample.warm_dir)
+            store = Store(config.db_path)
+            os.sync()
+            with WorkerRss() as rss:
                 t = time.perf_counter()
-                why(store, config, recipe)
-                latencies.append((time.perf_counter() - t) * 1000)
-        latencies.sort()
-        p95 = latencies[int(len(latencies) * 0.95) - 1]
+                report = ingest(store, config, now=later)
+                full.append(time.perf_counter() - t)
+            worker_rss = max(worker_rss, rss.peak)
+            assert len(report.ingested) == args.runs, report.problems[:5]
+            t = time.perf_counter()
+            again = ingest(store, config, now=later)
+            reingest.append(time.perf_counter() - t)
+            assert not again.ingested
+            verdicts = Verdicts(store, config, load_kb(config.knowledge.dirs), GitRecipeSearch())
+            verdicts.classify()  # what the bot does after an ingest
+            latencies = []
+            for _ in range(10):
+                for recipe in RECIPES:
+                    t = time.perf_counter()
+                    why(store, config, recipe, verdicts)
+                    latencies.append((time.perf_counter() - t) * 1000)
+            latencies.sort()
+            p50s.append(statistics.median(latencies))
+            p95s.append(latencies[int(len(latencies) * 0.95) - 1])
+            store.close()
+            growth, scan_s = scan_rss_growth(big_log)
+            growths.append(growth)
+            scans.append(scan_s)
+            greps.append(timed(["grep", "-c", NEEDLE, str(big_log)]))
         with open("/proc/self/status") as status:
             rss_self = int(next(line for line in status if line.startswith("VmHWM")).split()[1]) / 1024
-        rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-
-        growth, scan_s = scan_rss_growth(big_log)
-        grep_s = timed(["grep", "-c", NEEDLE, str(big_log)])
         gib = size / (1 << 30)
         print()
-        print(f"full ingest ({args.runs} runs):          {full:8.2f} s   (target < 60 s)")
-        print(f"re-ingest, nothing new:              {reingest:8.3f} s   (target < 1 s)")
-        print(
-            f"why latency over {len(RECIPES)} recipes:       p50 {statistics.median(latencies):.1f} ms,"
-            f" p95 {p95:.1f} ms   (target p95 < 50 ms)"
-        )
-        print(f"peak RSS: bot process {rss_self:.0f} MB, largest ingest worker {rss_children:.0f} MB")
-        print(
-            f"log scan of {gib:.2f} GiB:                {scan_s:8.2f} s = {gib / scan_s:.2f} GiB/s,"
-            f" RSS growth {growth:.1f} MB   (target < 100 MB)"
-        )
-        print(
-            f"grep -c over the same file:          {grep_s:8.2f} s = {gib / grep_s:.2f} GiB/s;"
-            f" ratio scan/grep = {scan_s / grep_s:.2f}"
-        )
-        print(f"database: {store.counts()}")
-        store.close()
+        print(f"median [min–max] of {args.rounds} rounds")
+        print(f"full ingest ({args.runs} runs), s:           {spread(full)}   (target < 60 s)")
+        print(f"re-ingest, nothing new, s:               {spread(reingest)}   (target < 1 s)")
+        print(f"why with verdicts, p50 over {len(RECIPES)} recipes, ms: {spread(p50s)}")
+        print(f"why with verdicts, p95 over {len(RECIPES)} recipes, ms: {spread(p95s)}   (target p95 < 50 ms)")
+        print(f"peak RSS: bot process {rss_self:.0f} MB, largest ingest worker {worker_rss:.0f} MB")
+        print(f"log scan of {gib:.2f} GiB, GiB/s:            {spread([gib / s for s in scans])}")
+        print(f"grep -c over the same file, GiB/s:       {spread([gib / g for g in greps])}")
+        print(f"scan throughput / grep's (per round):    {spread([g / s for s, g in zip(scans, greps, strict=True)])}")
+        print(f"scan RSS growth, MB:                     {spread(growths)}   (target < 100 MB)")
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -5,6 +5,7 @@ import pytest
 from bot.artifacts import junit as junit_mod
 from bot.artifacts.junit import read_junit, tier_and_source
 from bot.model import TestStatus
+from bot.scaffold.sample.generate import GeneratedData
 from tests.junit_maker import run_pytest_junit
 
 SUITE = """
@@ -115,3 +116,35 @@ def test_noisy(i):
     failed = [t for t in parsed.tests if t.status is TestStatus.FAIL]
     assert [t.name for t in failed] == ["test_noisy[7]"]
     assert "seven is unlucky" in failed[0].message
+
+
+def _junitparser_reading(path: Path) -> list[tuple[str, str, TestStatus, int, str, str]]:
+    """What junitparser (over defusedxml), the field's reader, makes of a file: the reference."""
+    import defusedxml.ElementTree
+    from junitparser import JUnitXml
+
+    out = []
+    for suite in JUnitXml.fromfile(str(path), parse_func=defusedxml.ElementTree.parse):
+        for case in suite:
+            status, message, text = TestStatus.PASS, "", ""
+            for result in case.result:
+                kind = type(result).__name__.lower()
+                status = {"failure": TestStatus.FAIL, "error": TestStatus.ERROR}.get(kind, TestStatus.SKIP)
+                message, text = result.message or "", result.text or ""
+                if status.is_failure:
+                    break
+            out.append((case.name, case.classname, status, round((case.time or 0) * 1000), message, text))
+    return out
+
+
+def test_one_pass_reader_keeps_what_junitparser_reads_of_every_sample_file(sample: GeneratedData) -> None:
+    files = sorted(sample.runs_dir.glob("*/junit/*.xml"))
+    compared = 0
+    for path in files:
+        parsed = read_junit(path, f"junit/{path.name}", max_text=10**9)
+        if parsed.problem:  # a truncated sample file: junitparser cannot read it at all
+            continue
+        got = [(t.name, t.classname, t.status, t.ms, t.message, t.text) for t in parsed.tests]
+        assert got == _junitparser_reading(path), path
+        compared += 1
+    assert compared > 20

@@ -1,9 +1,12 @@
-"""JUnit XML as pytest writes it, read safely.
+"""JUnit XML as pytest writes it, read safely and in one pass.
 
-junitparser does the reading; defusedxml does the parsing, so entity-expansion tricks are refused
-instead of eating memory. The file is streamed one testcase at a time (captured output dropped), so
-memory stays bounded and time linear in its size. A truncated file (runner killed mid-write) still
-yields the testcases that were complete before the cut, and says it was truncated.
+expat's handlers build the store's :class:`TestCase` records as the file streams past: no element
+tree, no second walk over junitparser's objects. What junitparser would read is kept (a testcase's
+first failure or error wins over a skip; a result's message and text; the suite's timestamp);
+captured output is never collected. Entity declarations and external references are refused by
+handlers that raise (what defusedxml does), so expansion tricks cannot eat memory. Memory stays
+bounded and time linear in the file's size. A truncated file (runner killed mid-write) still yields
+the testcases that were complete before the cut, and says it was truncated.
 """
 
 from __future__ import annotations
@@ -11,15 +14,10 @@ from __future__ import annotations
 import math
 import os
 import re
-import xml.etree.ElementTree as ET  # builds the per-testcase roots; parsing goes through defusedxml
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser
-from junitparser import JUnitXml, JUnitXmlError
-from junitparser import TestCase as JTestCase
+from typing import BinaryIO
+from xml.parsers import expat
 
 from bot.artifacts.controls import escape_name, escape_text, has_controls
 from bot.artifacts.safeopen import Unsafe, open_confined
@@ -79,63 +77,144 @@ def read_junit(path: Path, relpath: str, *, root: Path | None = None, max_text: 
     return out
 
 
-def _safe_ms(case: JTestCase) -> int:
+class _Refused(Exception):
+    """The file declares entities or refers outside itself: refused, as defusedxml would."""
+
+
+class _NotJunit(Exception):
+    """The root element is not a JUnit one."""
+
+
+_RESULTS = {"failure": TestStatus.FAIL, "error": TestStatus.ERROR, "skipped": TestStatus.SKIP}
+
+
+def _ms(value: str | None) -> int:
     try:
-        seconds = case.time or 0.0
-        return round(seconds * 1000) if math.isfinite(seconds) and 0 <= seconds < 1e9 else 0
-    except (ValueError, TypeError, OverflowError):
+        seconds = float(value or 0)
+    except (ValueError, OverflowError):
         return 0
+    return round(seconds * 1000) if math.isfinite(seconds) and 0 <= seconds < 1e9 else 0
 
 
-def _case(case: JTestCase, tier: str, source: str, relpath: str, max_text: int) -> tuple[TestCase, bool]:
-    """The testcase, and whether its name had control characters (shown escaped)."""
-    status = TestStatus.PASS
-    message = text = ""
-    for result in case.result:
-        kind = type(result).__name__.lower()
-        status = {"failure": TestStatus.FAIL, "error": TestStatus.ERROR}.get(kind, TestStatus.SKIP)
-        message = result.message or ""
-        text = result.text or ""
-        if status.is_failure:
-            break
-    name = case.name or "?"
-    classname = case.classname or ""
-    test = TestCase(
-        tier=escape_name(tier),
-        source=escape_name(source),
-        name=escape_name(name),
-        classname=escape_name(classname),
-        status=status,
-        ms=_safe_ms(case),
-        junit_file=escape_name(relpath),
-        message=escape_text(message[:max_text]),
-        text=escape_text(text[:max_text]),
-    )
-    return test, has_controls(name + classname + tier + source + relpath)
+class _Reader:
+    """expat's handlers: testcases straight into :class:`TestCase` records, with bounded text."""
+
+    def __init__(self, out: JunitFile, relpath: str, max_text: int) -> None:
+        self.out = out
+        self.relpath = relpath
+        self.max_text = max_text
+        self.depth = 0
+        self.root: str | None = None
+        self.case: dict[str, str] | None = None  # the open testcase's attributes
+        self.case_depth = 0
+        self.status = TestStatus.PASS
+        self.message = ""
+        self.text: list[str] | None = None  # collecting the open result's text
+        self.text_len = 0
+        self.result_depth = 0
+        self.result_text = ""  # the last result's text, until its testcase ends
+        self.events = 0  # elements completed: a feed that completes none is growing one token
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        self.depth += 1
+        if self.root is None:
+            self.root = tag
+            if tag not in ("testsuites", "testsuite"):
+                raise _NotJunit(f"root element is <{tag}>, not <testsuites> or <testsuite>")
+        if tag == "testcase":
+            self.case, self.case_depth = attrs, self.depth
+            self.status, self.message = TestStatus.PASS, ""
+            self.text = None
+        elif tag == "testsuite" and self.out.timestamp is None:
+            self.out.timestamp = parse_time(attrs.get("timestamp"))
+        elif (
+            self.case is not None
+            and self.depth == self.case_depth + 1
+            and tag in _RESULTS
+            and not self.status.is_failure
+        ):
+            # a result of the open testcase: the first failure or error wins; a later one is not read
+            self.status, self.message = _RESULTS[tag], attrs.get("message") or ""
+            self.text, self.text_len, self.result_depth = [], 0, self.depth
+
+    def data(self, text: str) -> None:
+        if self.text is not None and self.depth == self.result_depth and self.text_len < self.max_text:
+            self.text.append(text)
+            self.text_len += len(text)
+
+    def end(self, tag: str) -> None:
+        self.events += 1
+        if self.text is not None and self.depth == self.result_depth:
+            self.result_text = "".join(self.text)
+            self.text = None
+        if tag == "testcase" and self.case is not None and self.depth == self.case_depth:
+            self._emit(self.case)
+            self.case = None
+        self.depth -= 1
+
+    def _emit(self, attrs: dict[str, str]) -> None:
+        out = self.out
+        name = attrs.get("name") or "?"
+        classname = attrs.get("classname") or ""
+        text = self.result_text if self.status is not TestStatus.PASS else ""
+        out.tests.append(
+            TestCase(
+                tier=escape_name(out.tier),
+                source=escape_name(out.source),
+                name=escape_name(name),
+                classname=escape_name(classname),
+                status=self.status,
+                ms=_ms(attrs.get("time")),
+                junit_file=escape_name(self.relpath),
+                message=escape_text(self.message[: self.max_text]),
+                text=escape_text(text[: self.max_text]),
+            )
+        )
+        self.result_text = ""
+        out.escaped = out.escaped or has_controls(name + classname + out.tier + out.source + self.relpath)
+
+
+def _refuse_entity(*_: object) -> None:
+    raise _Refused("EntitiesForbidden")
+
+
+def _refuse_external(*_: object) -> int:
+    raise _Refused("ExternalReferenceForbidden")
+
+
+def _parser(reader: _Reader) -> expat.XMLParserType:
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartElementHandler = reader.start
+    parser.EndElementHandler = reader.end
+    parser.CharacterDataHandler = reader.data
+    parser.EntityDeclHandler = _refuse_entity
+    parser.UnparsedEntityDeclHandler = _refuse_entity
+    parser.ExternalEntityRefHandler = _refuse_external
+    return parser
 
 
 def _stream(handle: BinaryIO, relpath: str, out: JunitFile, max_text: int) -> None:
-    """Collect complete testcases one by one, dropping each element once read (bounded memory).
+    """Feed the file to expat, testcases kept as they complete (bounded memory).
 
     Linear in the file's size: expat (before 2.6) re-scans a token that spans several feeds from its
     start on every feed, so a 50 MB ``message`` attribute fed in 64 KiB pieces took about a minute.
     Here a feed that completes no element doubles the next one, so a long token is re-scanned a
     logarithmic number of times; one token above :data:`MAX_TOKEN_BYTES` stops the read.
     """
-    parser = DefusedXMLParser(target=ET.TreeBuilder(), forbid_dtd=False, forbid_entities=True, forbid_external=True)
-    pull: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"), _parser=parser)
+    reader = _Reader(out, relpath, max_text)
+    parser = _parser(reader)
     chunk = FEED_BYTES
-    pending = 0  # bytes fed since the last event
-    roots: list[str] = []
+    pending = 0  # bytes fed since the last completed element
     try:
         while True:
             data = handle.read(chunk)
+            before = reader.events
+            parser.Parse(data, not data)
             if not data:
-                pull.close()
-                _events(pull, relpath, out, max_text, roots)
                 return
-            pull.feed(data)
-            if _events(pull, relpath, out, max_text, roots):
+            if reader.events != before:
                 chunk, pending = FEED_BYTES, 0
             else:
                 pending += len(data)
@@ -149,42 +228,12 @@ def _stream(handle: BinaryIO, relpath: str, out: JunitFile, max_text: int) -> No
             if len(out.tests) >= MAX_CASES:
                 out.problem = f"more than {MAX_CASES:,} testcases; the rest is not read"
                 return
-    except DefusedXmlException as exc:
-        out.problem = f"refused: XML uses DTD/entity declarations ({type(exc).__name__})"
-    except ET.ParseError as exc:
+    except _Refused as exc:
+        out.tests.clear()
+        out.problem = f"refused: XML uses DTD/entity declarations ({exc})"
+    except expat.ExpatError as exc:
         out.problem = f"malformed or truncated XML ({exc}); {len(out.tests)} complete testcase(s) kept"
-    except (JUnitXmlError, ValueError) as exc:
+    except _NotJunit as exc:
         out.problem = f"not a JUnit file ({exc})"
     except OSError as exc:
         out.problem = f"cannot read ({exc.strerror or exc})"
-
-
-def _events(pull: ET.XMLPullParser[ET.Element], relpath: str, out: JunitFile, max_text: int, roots: list[str]) -> bool:
-    """Handle the events parsed so far; whether there were any. ``roots`` receives the root's tag."""
-    seen = False
-    for item in pull.read_events():
-        seen = True
-        if not isinstance(item, tuple):
-            continue
-        event, elem = cast(tuple[str, Any], item)
-        if not isinstance(elem, ET.Element):
-            continue
-        if event == "start":
-            if not roots:
-                roots.append(elem.tag)
-                if elem.tag not in ("testsuites", "testsuite"):
-                    raise JUnitXmlError(f"root element is <{elem.tag}>, not <testsuites> or <testsuite>")
-            if elem.tag == "testsuite" and out.timestamp is None:
-                out.timestamp = parse_time(elem.get("timestamp"))
-        elif elem.tag in ("system-out", "system-err"):
-            elem.text = None
-        elif elem.tag == "testcase":
-            holder = ET.Element("testsuites")
-            suite = ET.SubElement(holder, "testsuite")
-            suite.append(elem)
-            for case in next(iter(JUnitXml.fromroot(cast(Any, holder)))):
-                test, escaped = _case(case, out.tier, out.source, relpath, max_text)
-                out.tests.append(test)
-                out.escaped = out.escaped or escaped
-            elem.clear()
-    return seen

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from bot.model import (
     Canonical,
@@ -61,7 +61,7 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 
 
 # The reverse of :meth:`Store.runs_of`'s order (an unfinished run counts as the newest); the
-# indexes of migration 8 hold it, so "the last n" is an index walk with a LIMIT.
+# indexes of migration 10 hold it, so "the last n" is an index walk with a LIMIT.
 _NEWEST_FIRST = "ORDER BY finished IS NULL DESC, finished DESC, run_id DESC"
 
 
@@ -139,6 +139,13 @@ class Store:
                 raise
             self._conn.execute("COMMIT")
 
+    def _tuples(self, sql: str, params: Iterable[object] = ()) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples: for a large result, sqlite3.Row objects cost more than the query."""
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.row_factory = None
+            return cursor.execute(sql, tuple(params)).fetchall()
+
     def _query(self, sql: str, params: Iterable[object] = ()) -> list[sqlite3.Row]:
         with self._lock:
             return self._conn.execute(sql, tuple(params)).fetchall()
@@ -204,7 +211,7 @@ class Store:
         Sealed runs' long fingerprints are not loaded; :meth:`fingerprint` fetches one when its seal broke."""
         seals: dict[str, str] = {}
         prints: dict[str, str] = {}
-        for run_id, seal, fingerprint in self._query(
+        for run_id, seal, fingerprint in self._tuples(
             "SELECT run_id, seal, CASE WHEN seal IS NULL THEN fingerprint END FROM runs"
             " UNION ALL SELECT run_id, NULL, fingerprint FROM run_notes"
         ):
@@ -393,22 +400,18 @@ class Store:
         """Other finished runs of the target's version: every isolation run, and sweep runs after it.
 
         The newest ``limit`` of them, in :meth:`runs_of` order (what :func:`bot.evidence.reruns_of` means)."""
-        rows = self._query(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE recipe = ? AND version IS ? AND run_id != ?"  # noqa: S608
-            " AND status != ? AND (kind = ? OR (kind = ? AND COALESCE(finished, 0) > ?))"
-            f" {_NEWEST_FIRST} LIMIT ?",
-            (
-                target.recipe,
-                target.version,
-                target.run_id,
-                RunStatus.UNKNOWN.value,
-                RunKind.ISOLATION.value,
-                RunKind.SWEEP.value,
-                target.finished or 0,
-                limit,
-            ),
+        same = "recipe = ? AND kind = ? AND version IS ? AND run_id != ? AND status != ?"
+        args = (target.recipe, target.version, target.run_id, RunStatus.UNKNOWN.value)
+        isolation = self._query(  # the newest of the version's isolation runs, walked back by index
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE {same} {_NEWEST_FIRST} LIMIT ?",  # noqa: S608
+            (args[0], RunKind.ISOLATION.value, *args[1:], limit),
         )
-        return [_run_row(r) for r in reversed(rows)]
+        sweeps = self._query(  # sweep runs finished after it: a range of the index, never the history before it
+            f"SELECT {_RUN_COLUMNS} FROM runs WHERE {same} AND (finished IS NULL) = 0 AND finished > ?"  # noqa: S608
+            f" {_NEWEST_FIRST} LIMIT ?",
+            (args[0], RunKind.SWEEP.value, *args[1:], target.finished or 0.0, limit),
+        )
+        return sorted((_run_row(r) for r in (*isolation, *sweeps)), key=_run_order)[-limit:]
 
     def runs_up_to(self, target: RunRow, limit: int) -> list[RunRow]:
         """The newest ``limit`` runs of the target's recipe and kind that finished no later than it, newest first.
@@ -446,12 +449,16 @@ class Store:
 
     def same_version_runs(self, target: RunRow, limit: int) -> list[RunRow]:
         """The last ``limit`` runs of the target's version that are not PR runs, in :meth:`runs_of` order."""
-        rows = self._query(
-            f"SELECT {_RUN_COLUMNS} FROM runs WHERE recipe = ? AND version IS ? AND kind != ?"  # noqa: S608
-            f" {_NEWEST_FIRST} LIMIT ?",
-            (target.recipe, target.version, RunKind.PR.value, limit),
-        )
-        return [_run_row(r) for r in reversed(rows)]
+        found: list[RunRow] = []
+        for kind in RunKind:
+            if kind is not RunKind.PR:
+                rows = self._query(
+                    f"SELECT {_RUN_COLUMNS} FROM runs WHERE recipe = ? AND kind = ? AND version IS ?"  # noqa: S608
+                    f" {_NEWEST_FIRST} LIMIT ?",
+                    (target.recipe, kind.value, target.version, limit),
+                )
+                found += [_run_row(r) for r in rows]
+        return sorted(found, key=_run_order)[-limit:]
 
     def last_run_of_version(self, recipe: str, kind: RunKind, version: str | None) -> RunRow | None:
         """A recipe's last run of this kind and version ("last" as in :meth:`runs_of`)."""
@@ -467,7 +474,7 @@ class Store:
         return _run_row(rows[0]) if rows else None
 
     def run_count(self) -> int:
-        """How many runs are stored: one row kept by triggers (migration 9), not a count of the table."""
+        """How many runs are stored: one row kept by triggers (migration 11), not a count of the table."""
         return int(self._query("SELECT n FROM run_total")[0][0])
 
     def last_run_of_each_kind(self) -> list[RunRow]:

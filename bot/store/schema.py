@@ -234,13 +234,14 @@ MIGRATIONS: tuple[str, ...] = (
         acked INTEGER NOT NULL DEFAULT 0
     );
     """,
-    # 10: answers that stay flat in history: a recipe's last run of a kind, a version's reruns and the
-    # runs that pass a test are found by index with a LIMIT instead of by reading a recipe's history.
+    # 10: answers that stay flat in history: a recipe's last run of a kind, a version's runs of a kind
+    # and the runs that pass a test are found by index with a LIMIT instead of by reading a recipe's
+    # history.
     # ``finished IS NULL`` leads the run order (an unfinished run counts as the newest), so it is
     # part of the index; testcases by run and name answer "did this run pass that test" in one probe.
     """
     CREATE INDEX runs_by_recipe_kind ON runs(recipe, kind, finished IS NULL, finished, run_id);
-    CREATE INDEX runs_by_recipe_version ON runs(recipe, version, finished IS NULL, finished, run_id);
+    CREATE INDEX runs_by_recipe_kind_version ON runs(recipe, kind, version, finished IS NULL, finished, run_id);
     CREATE INDEX runs_by_recipe_order ON runs(recipe, finished IS NULL, finished, run_id);
     CREATE INDEX testcases_by_run_name ON testcases(run_id, tier, name);
     """,
