@@ -44,14 +44,15 @@ _shared: Shared | None = None
 Result = ParsedRun | InProgress | Vanished | Refused | str
 
 
-def _init_reader(shared: Shared, owner: int | None = None) -> None:
+def _init_reader(shared: Shared | None, owner: int | None = None) -> None:
     """A worker's start: die with the process that made the pool, and keep what every read shares."""
     global _shared  # one per process, set before any task
     if owner is not None:
         from bot.orphans import die_with_parent  # ctypes: only in a worker
 
         die_with_parent(owner)
-    _shared = shared
+    if shared is not None:
+        _shared = shared
 
 
 def _read_one(args: tuple[Path, Snapshot]) -> Result:
@@ -190,9 +191,9 @@ def _read_all(todo: list[tuple[Path, Snapshot]], workers: int | None, shared: Sh
         yield from pool.map(_read_one, todo, chunksize=CHUNK)
 
 
-def worker_pool(workers: int, shared: Shared) -> concurrent.futures.ProcessPoolExecutor:
+def worker_pool(workers: int, shared: Shared | None = None) -> concurrent.futures.ProcessPoolExecutor:
     """A pool whose workers die with the process that made it (see :mod:`bot.orphans`) and get what
-    every read shares once, when they start.
+    every read of a scan shares (``shared``) once, when they start.
 
     forkserver: the bot has threads (asyncio, to_thread); forking a threaded process is unsafe.
     Imported here: multiprocessing is a cost for every CLI start, and most scans read too few dirs
