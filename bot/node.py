@@ -1,8 +1,8 @@
-"""The CI node's state, through the Docker SDK (the only module that imports docker).
+"""The CI node's state, through the Docker SDK (the only runtime module that imports docker).
 
 "Is anything running?" is asked of the things themselves — the active dir cc-ci keeps per deploy,
-and the stacks deployed on the engine — never of process lists, which would see the bot itself (the
-journal's ``pgrep -f`` self-match).
+and the stacks deployed on the engine — never of process lists, which would see the bot itself (a
+``pgrep -f`` matches its own command line).
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Writes ``tests/fixtures/tool-output/<case>.txt``. Each case really runs the tool on this machine:
 restic (Debian's package: ``apt-get install -y restic``) against a missing and a locked repository,
 and an HTTP server on 127.0.0.1 answering 404/502/504 read through ``requests`` and ``urllib`` as a
-test waiting for an app's health would. ``tests/test_kb.py`` checks that each file matches the
-signature it was captured for and no signature of another category. What this machine cannot
+test waiting for an app's health would. ``tests/test_failure_shapes.py`` checks that each file matches
+the signature it was captured for and no signature of another category. What this machine cannot
 produce (a swarm running recipes, abra) is not captured: those signatures' examples follow the
 documented line shapes, and their YAML says so.
 """

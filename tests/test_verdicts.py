@@ -1,4 +1,4 @@
-"""Verdicts on generated cc-ci data (made by really running pytest): what the journal concluded."""
+"""Verdicts on generated cc-ci data (made by really running pytest): what cc-ci's operators found by hand."""
 
 import json
 import shutil
@@ -67,7 +67,7 @@ def test_mattermost_is_a_recipe_defect_with_immich_as_the_peer(judged: tuple[Sit
     assert answer.verdict.confidence >= 0.8
     peers = [e for e in answer.evidence if e.kind == "peer"]
     assert any("immich passes test_restore_returns_state" in e.excerpt for e in peers)
-    # the journal's comparison, made from the two compose files at the versions tested
+    # the operators' comparison by hand, made here from the two compose files at the versions tested
     labels = [e for e in answer.evidence if e.kind == "peer-labels"]
     restore_hook = [e for e in labels if "backupbot.restore.post-hook" in e.excerpt]
     assert restore_hook, labels

@@ -140,7 +140,8 @@ def scan_log(
     """Return up to ``max_hits`` lines per needle (first occurrences), each with ``context`` lines.
 
     Lines containing any ``ignore`` text are never hits: they belong to steps that declare
-    themselves non-fatal, and quoting them as the cause misleads (the journal's discourse case).
+    themselves non-fatal, and quoting them as the cause misleads (discourse's prepull compose error
+    was once blamed that way).
     ``root``: the run dir the log must be a regular file inside (:mod:`bot.artifacts.safeopen`).
     """
     result = LogScan()

@@ -1,4 +1,4 @@
-"""Label evidence from a peer: how the journal's operator found mattermost-lts's restore defect.
+"""Label evidence from a peer: how mattermost-lts's restore defect was found by hand.
 
 When another recipe passes the test this one fails, compare the two compose files at the versions
 tested: for backup/restore tests the ``backupbot.*`` labels of the services that hold state (databases

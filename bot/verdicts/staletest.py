@@ -1,9 +1,10 @@
 """Stale-test detection: does the value an overlay test expects exist in any release of the recipe?
 
-The journal's discourse case: an overlay test demanded ``discourse/discourse:3.5.3`` and no sidekiq,
-a state that exists in no release tag and not in main. Such a test can never pass on a release, so
-the red is the test's, not the recipe's. The assertion is read by :mod:`bot.verdicts.assertions`;
-the search runs git in the recipe clone through a subprocess with an argv list (never a shell string).
+The case behind it (discourse on cc-ci): an overlay test demanded ``discourse/discourse:3.5.3`` and
+no sidekiq, a state that exists in no release tag and not in main. Such a test can never pass on a
+release, so the red is the test's, not the recipe's. The assertion is read by
+:mod:`bot.verdicts.assertions`; the search runs git in the recipe clone through a subprocess with an
+argv list (never a shell string).
 """
 
 from __future__ import annotations
