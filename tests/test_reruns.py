@@ -16,6 +16,7 @@ from bot.config import Config, DockerConfig, RunnerConfig
 from bot.model import RunKind, RunStatus
 from bot.names import UnknownNameError
 from bot.node import Node
+from bot.reruns import execute
 from bot.reruns.manager import RerunError, RerunManager
 from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunResult, RerunState, result_of
 from bot.reruns.store import Rerun, RerunStore
@@ -161,14 +162,21 @@ def alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def test_timeout_kills_the_whole_process_group(site: Site, sample: GeneratedData, tmp_path: Path) -> None:
+def test_timeout_kills_the_whole_process_group(
+    site: Site, sample: GeneratedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The runner's own child ignores SIGTERM: it still ends, with SIGKILL after the grace period."""
+    monkeypatch.setattr(execute, "GRACE_S", 0.5)
     child_pid = tmp_path / "child.pid"
+    stubborn = (  # writes its pid once SIGTERM is ignored
+        "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"open({str(child_pid)!r}, 'w').write(str(os.getpid())); time.sleep(600)"
+    )
     hang = (
         sys.executable,
         "-c",
         "import subprocess, sys, time\n"
-        f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-        f"open({str(child_pid)!r}, 'w').write(str(p.pid))\n"
+        f"p = subprocess.Popen([sys.executable, '-c', {stubborn!r}])\n"
         "print('deploying...', flush=True)\n"
         "time.sleep(600)\n",
     )

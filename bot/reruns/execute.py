@@ -21,6 +21,8 @@ from bot.config import Config
 from bot.reruns.states import Attempt, AttemptOutcome
 
 GRACE_S = 10.0
+KILLED_WAIT_S = 2.0  # after SIGKILL a process is gone at once unless it is a zombie nobody reaps
+GROUP_POLL_S = 0.02
 Progress = Callable[[list[str]], Awaitable[None]]
 
 
@@ -36,6 +38,38 @@ def tail(path: Path, lines: int = 20) -> str:
 def _kill_group(pid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError):  # already gone: nothing to kill
         os.killpg(pid, sig)
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a member we may not signal still exists
+        return True
+    return True
+
+
+async def _end_group(pgid: int) -> None:
+    """After the leader is gone, the rest of its group (the runner's own children) goes too.
+
+    A child that ignores SIGTERM would otherwise outlive the deadline; one still there after the grace
+    period gets SIGKILL, and the wait for it is bounded (a zombie nobody reaps never leaves the group).
+    No event says when a process that is not our child dies, so this polls.
+    """
+    if await _gone(pgid, GRACE_S):
+        return
+    _kill_group(pgid, signal.SIGKILL)
+    await _gone(pgid, KILLED_WAIT_S)
+
+
+async def _gone(pgid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while _group_exists(pgid):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(GROUP_POLL_S)
+    return True
 
 
 class Execution:
@@ -64,6 +98,7 @@ class Execution:
         except TimeoutError:
             _kill_group(proc.pid, signal.SIGKILL)
             await waiter
+        await _end_group(proc.pid)
         return AttemptOutcome.CANCELLED if self.cancelled.is_set() else AttemptOutcome.TIMEOUT
 
     async def run(
