@@ -36,6 +36,7 @@ from bot.reporter import Reporter
 from bot.reruns.manager import RerunManager
 from bot.reruns.states import NotifyKind
 from bot.reruns.store import Rerun
+from bot.sdnotify import Notifier
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, ref
 from bot.web.app import make_app
@@ -61,8 +62,11 @@ class InFlight:
 
 
 class Bot:
-    def __init__(self, config: Config, service: Service, connection: MatrixConnection) -> None:
+    def __init__(
+        self, config: Config, service: Service, connection: MatrixConnection, notifier: Notifier | None = None
+    ) -> None:
         self.config = config
+        self.notifier = notifier or Notifier({})  # systemd's notify socket; a no-op outside systemd
         self.service = service
         self.conn = connection
         self.chat = ChatStore(service.store)
@@ -99,6 +103,7 @@ class Bot:
         self.synced = asyncio.Event()  # set after each completed sync: lets tests and the demo wait on it
         self.cross_signing: str | None = None  # None: not tried yet this start
         self.state.e2ee = self._e2ee_status
+        self.ready = False  # READY=1 sent (after the first sync)
 
     def _context(self, msg: ChatMessage) -> Context:
         return Context(
@@ -116,17 +121,26 @@ class Bot:
     def install_signal_handlers(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stop.set)
+            loop.add_signal_handler(sig, self.request_stop)
+
+    def request_stop(self) -> None:
+        """SIGTERM/SIGINT: tell systemd we are stopping, then stop every loop (exit 0)."""
+        if not self.stop.is_set():
+            log.info("stopping on a signal")
+            self.notifier.stopping("stopping: finishing the current step")
+        self.stop.set()
 
     async def run(self) -> None:
         """Connect (retrying while the homeserver is down), then sync, send and scan until stopped."""
         while not self.stop.is_set():
+            self.notifier.status(f"logging in to {self.config.matrix.homeserver}")
             try:
                 await self.conn.connect()
                 break
             except Unavailable as exc:
                 delay = self.backoff.next_delay()
                 log.warning("%s; retrying in %.1f s", exc, delay)
+                self.notifier.status(f"homeserver unreachable, retrying in {delay:.0f} s")
                 if await sleep_unless(self.stop, delay):
                     return
         self.backoff.reset()
@@ -233,6 +247,7 @@ class Bot:
                 self.state.last_sync_error = str(exc)
                 delay = self.backoff.next_delay()
                 log.warning("%s; retrying in %.1f s", exc, delay)
+                self.notifier.status(f"sync failing, retrying in {delay:.0f} s: {exc}")
                 if await sleep_unless(self.stop, delay):
                     return
                 continue
@@ -243,6 +258,7 @@ class Bot:
                 self.stop.set()
                 return
             self.backoff.reset()
+            recovered = self.state.last_sync_error is not None
             self.state.last_sync, self.state.last_sync_error = time.time(), None
             self.joined_at.update(batch.own_joins)
             if self.conn.e2ee and self.cross_signing is None:
@@ -252,8 +268,22 @@ class Bot:
             since, first = batch.next_batch, False
             await asyncio.to_thread(self.service.store.set_meta, SINCE_KEY, since)
             await self.start_recorded()  # after a restart, this resumes what the last process left
+            if not self.ready or recovered:
+                self._tell_ready()
             self.synced.set()
             self.synced.clear()
+
+    def _tell_ready(self) -> None:
+        """READY=1 after login, the first sync and the room joins (a room that could not be joined is
+        named in STATUS and retried; it does not hold the service in "activating" forever). Sent
+        again with a fresh STATUS when syncing recovers; READY=1 twice is harmless."""
+        self.ready = True
+        missing = [r for r in self._wanted_rooms() if r not in self.rooms.values()]
+        status = f"ready: {len(self.rooms)} room(s) joined"
+        if missing:
+            status += f"; not joined yet (retrying): {', '.join(missing)}"
+        self.notifier.ready(status)
+        log.info("%s", status)
 
     async def _record(self, batch: SyncBatch, not_before_ms: int) -> None:
         """Invites, the encryption warning, and the batch's commands into the inbox (before the token moves)."""
@@ -479,11 +509,17 @@ def _next_run(scheduler: AsyncIOScheduler, job_id: str) -> float | None:
 
 
 async def run_bot(config: Config) -> int:
+    notifier = Notifier()
+    notifier.status("opening the store")
     service = Service(config)
-    bot = Bot(config, service, MatrixConnection(config.matrix, config.data_dir))
+    bot = Bot(config, service, MatrixConnection(config.matrix, config.data_dir), notifier)
     bot.install_signal_handlers()
+    watchdog = asyncio.create_task(notifier.feed_watchdog(bot.stop), name="watchdog")
     try:
         await bot.run()
     finally:
+        bot.stop.set()
+        await watchdog
         service.close()
+        notifier.close()
     return bot.exit_code

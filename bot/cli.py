@@ -22,6 +22,7 @@ from typing import Any
 
 from bot import __version__
 from bot.config import Config, ConfigError, listen_address, load_config
+from bot.logsetup import setup_logging
 from bot.masking import Masker, mask_content
 from bot.model import ArgHelp, CommandHelp, HelpAnswer
 from bot.names import UnknownNameError
@@ -53,7 +54,7 @@ def _common() -> argparse.ArgumentParser:
 @dataclass(frozen=True)
 class CliCommand:
     """A ``ccci-bot`` subcommand. The chat commands' come from the registry; the CLI-only ones
-    (check-config, report, rerun's waiting form, run, web, demo) are declared here with the same
+    (check-config, report, rerun's waiting form, run, web, doctor, backup, demo) are declared here with the same
     argument declarations. ``json``: takes ``--json``; ``fresh``: scans first unless ``--no-ingest``;
     ``flags``: further CLI switches as (flag, help)."""
 
@@ -115,6 +116,16 @@ def _cli_only() -> dict[str, CliCommand]:
                     cli_metavar="HOST:PORT",
                 ),
             ),
+        ),
+        "doctor": CliCommand(
+            "doctor",
+            "Check what the bot needs, one line each (✓, or ✗ and how to fix it); exit 1 if any fails.",
+            json=True,
+        ),
+        "backup": CliCommand(
+            "backup",
+            "A consistent copy of the store (SQLite's online backup API), safe while the bot runs.",
+            (Arg("file", TEXT, "where the copy goes (must not exist)", cli_metavar="FILE"),),
         ),
         "demo": CliCommand(
             "demo",
@@ -264,6 +275,48 @@ def check_config(path: Path) -> int:
     return 0
 
 
+def doctor_command(args: argparse.Namespace) -> int:
+    import os
+
+    from bot.doctor import Doctor, diagnose, healthy
+    from bot.doctor import to_json as doctor_json
+    from bot.doctor import to_text as doctor_text
+
+    overrides = {k: getattr(args, k, None) for k in ("runs_dir", "warm_dir", "data_dir")}
+    doctor = Doctor(getattr(args, "config", None), os.environ, overrides)
+    results = asyncio.run(diagnose(doctor))
+    print(doctor_json(results) if args.json else doctor_text(results))
+    return 0 if healthy(results) else 1
+
+
+def backup_command(config: Config, dest: Path) -> int:
+    from bot.store.backup import BackupError, backup
+
+    if dest.exists():
+        raise UsageError(f"{dest} exists; choose a new file (a backup never overwrites one)")
+    try:
+        result = backup(config.db_path, dest)
+    except BackupError as exc:
+        print(f"ccci-bot: {exc}", file=sys.stderr)
+        return 1
+    print(f"{config.db_path} → {result.path}: {result.bytes} bytes, schema v{result.schema_version}, integrity ok")
+    return 0
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    try:
+        from bot.scaffold.demo import run_demo
+    except ImportError as exc:
+        print(
+            f"ccci-bot: the demo needs the sample-world tools, which a lean install leaves out ({exc.name} is missing);"
+            " install them with: pip install 'ccci-bot[demo]'  (or run scripts/demo.sh from a checkout)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    out = Path(args.out) if args.out else Path("demo-data")
+    return run_demo(out, config_from(args), chat=not args.no_chat, keep=args.keep)
+
+
 def web_command(config: Config, listen: str | None) -> int:
     from bot.web.standalone import run_web
 
@@ -275,8 +328,15 @@ def web_command(config: Config, listen: str | None) -> int:
         problems.append(str(exc))
     if problems:
         raise ConfigError("; ".join(problems))
-    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
+    service_logging(config)
     return asyncio.run(run_web(config, address))
+
+
+def service_logging(config: Config) -> None:
+    """The long-running commands log at ``logging.level`` (or debug with -v) in ``logging.format``."""
+    level = min(logging.getLogger().level, getattr(logging, config.logging.level.upper()))
+    setup_logging(level, config.logging.format)
+    logging.getLogger("nio").setLevel(max(level, logging.WARNING))  # nio logs every event at INFO
 
 
 def run_command(config: Config) -> int:
@@ -287,17 +347,13 @@ def run_command(config: Config) -> int:
         problems.append("reports.webhook_secret_env: set web.listen too; the bot's HTTP server serves the hook")
     if problems:
         raise ConfigError("; ".join(problems))
-    logging.getLogger().setLevel(min(logging.getLogger().level, logging.INFO))
-    logging.getLogger("nio").setLevel(logging.WARNING)  # nio logs every event at INFO
+    service_logging(config)
     return asyncio.run(run_bot(config))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING)
     try:
         if args.command == "help":  # needs no config: it describes, it does not look
             answer = cli_help(registry()["help"].signature.values_from(vars(args))["about"])  # type: ignore[arg-type]
@@ -321,12 +377,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "web":
             return web_command(config_from(args), args.listen)
         if args.command == "demo":
-            from bot.scaffold.demo import run_demo
-
-            out = Path(args.out) if args.out else Path("demo-data")
-            return run_demo(out, config_from(args), chat=not args.no_chat, keep=args.keep)
+            return demo_command(args)
         if args.command == "report":
             return asyncio.run(_report(args, config_from(args)))
+        if args.command == "doctor":
+            return doctor_command(args)
+        if args.command == "backup":
+            return backup_command(config_from(args), Path(args.file))
         return asyncio.run(_answer(args, config_from(args)))
     except (ConfigError, UsageError) as exc:
         print(f"ccci-bot: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar
 from bot import configvalues as v
 from bot.configfile import read_yaml
 from bot.configvalues import ConfigError, listen_address
+from bot.logsetup import LogFormat
 
 __all__ = [
     "DEFAULT_ACTIVE_DIR",
@@ -32,6 +33,7 @@ __all__ = [
     "EvidenceConfig",
     "KnowledgeConfig",
     "LinksConfig",
+    "LoggingConfig",
     "MatrixConfig",
     "ReportsConfig",
     "RunnerConfig",
@@ -487,6 +489,26 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class LoggingConfig:
+    """How `run` and `web` log: the level, and text (journald-aware) or one JSON object a line."""
+
+    level: str = setting(
+        "info",
+        v.log_level,
+        "For `ccci-bot run` and `ccci-bot web`: debug, info, warning, error or critical. One-shot commands log "
+        "warnings only, unless `-v`.",
+    )
+    format: LogFormat = setting(
+        LogFormat.TEXT,
+        v.log_format,
+        "`text`: one line each; under systemd (`JOURNAL_STREAM` set) without timestamps and with `<N>` syslog "
+        "priority prefixes, so `journalctl -p` works. `json`: one object a line (`ts`, `level`, `logger`, "
+        "`message`, `exc`) for log shippers.",
+        to_yaml=str,
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration of one bot."""
 
@@ -500,10 +522,12 @@ class Config:
     evidence: EvidenceConfig = section(EvidenceConfig, "How much of a log is quoted.")
     reports: ReportsConfig = section(ReportsConfig, "Sweep summaries, the red report and automatic reruns.")
     web: WebConfig = section(WebConfig, "The bot's HTTP server.")
+    logging: LoggingConfig = section(LoggingConfig, "How the long-running commands log.")
     data_dir: Path = setting(
         DEFAULT_DATA_DIR,
         v.path,
-        "The bot's own state (SQLite history, `ccci-bot.sqlite3`); must be writable by the bot.",
+        "The bot's own state (SQLite history, `ccci-bot.sqlite3`, its pre-migration backups in `backups/`, the "
+        "Matrix session); must be writable by the bot.",
     )
     source: Path | None = None  # the file this was read from (not a key)
 

@@ -14,6 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.cron import CronError, check_cron
+from bot.logsetup import LEVELS, LogFormat
 
 MAX_SECONDS = 31_536_000  # a year: longer waits are typos, and bigger numbers overflow timers
 
@@ -278,3 +279,18 @@ def url_template(value: Any, key: str) -> str:
             f"{key}: only {{run_id}} and {{path}} placeholders are allowed (got {sorted(names - LINK_PLACEHOLDERS)})"
         )
     return url
+
+
+def log_level(value: Any, key: str) -> str:
+    level = _str(value, key).lower()
+    if level not in LEVELS:
+        raise ConfigError(f"{key}: expected one of {', '.join(LEVELS)}, got {kind(value)}")
+    return level
+
+
+def log_format(value: Any, key: str) -> LogFormat:
+    name = _str(value, key)
+    try:
+        return LogFormat(name)
+    except ValueError:
+        raise ConfigError(f"{key}: expected one of {', '.join(f.value for f in LogFormat)}, got {name!r}") from None

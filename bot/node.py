@@ -88,6 +88,16 @@ class Node:
                     found.setdefault(namespace, []).append(f"{kind} {name}")
         return found
 
+    def engine_version(self) -> str:
+        """The engine's version (a ping that proves the socket is reachable and we may use it)."""
+        client = self._client()
+        try:
+            return str(client.version().get("Version", "?"))
+        except DockerException as exc:
+            raise NodeUnreachable(f"Docker engine at {self.base_url}: {exc}") from exc
+        finally:
+            client.close()
+
     def active(self) -> list[str]:
         """cc-ci's in-flight markers (one entry per deploy running); a missing dir means none."""
         try:

@@ -34,12 +34,14 @@ class BotProcess:
     password: str
     log_path: Path
     proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] | None = None  # extra environment (e.g. NOTIFY_SOCKET)
+    argv: list[str] | None = None  # the command instead of `python -m bot.cli` (e.g. an installed ccci-bot)
 
     def start(self) -> None:
-        env = {**os.environ, BOT_PASSWORD_ENV: self.password}
+        env = {**os.environ, BOT_PASSWORD_ENV: self.password, **(self.env or {})}
         handle = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", "--config", str(self.config_path)],
+            [*(self.argv or [sys.executable, "-m", "bot.cli"]), "run", "--config", str(self.config_path)],
             stdout=handle,
             stderr=subprocess.STDOUT,
             env=env,

@@ -4,6 +4,7 @@ through ``asyncio.to_thread`` (see :mod:`bot.service`), so SQLite never blocks t
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -28,8 +29,10 @@ from bot.model import (
     TierResult,
     Verdict,
 )
+from bot.store.backup import migration_backup
 from bot.store.schema import migrate
 
+log = logging.getLogger(__name__)
 
 class SweepRunTimes(NamedTuple):
     """When one sweep run last did something (by cc-ci's clock) and was last read (by the bot's)."""
@@ -113,7 +116,12 @@ class Store:
         _wal(self._conn)
         self._conn.execute("PRAGMA synchronous=NORMAL")
         self._conn.execute("PRAGMA recursive_triggers=ON")  # a REPLACE's delete updates run_total too
-        self.schema_version = migrate(self._conn)
+        self.schema_version = migrate(self._conn, before=self._backup_before_migration)
+
+    def _backup_before_migration(self, version: int) -> None:
+        """An upgrade's migrations run on a copy's safety net: a failed one can be restored from it."""
+        result = migration_backup(self.path, version)
+        log.warning("schema v%d will be migrated; backed up first to %s", version, result.path)
 
     def close(self) -> None:
         with self._lock:

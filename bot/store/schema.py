@@ -6,6 +6,7 @@ Append a migration to change the schema; never edit one that has shipped.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: runs and what was read from them
@@ -262,14 +263,24 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
-def migrate(conn: sqlite3.Connection) -> int:
+def schema_version(conn: sqlite3.Connection) -> int:
+    """How far this database got (0: new or empty)."""
+    return _version(conn)
+
+
+def migrate(conn: sqlite3.Connection, before: Callable[[int], object] | None = None) -> int:
     """Bring the database to the latest version; return that version.
 
     Several processes may open a new data dir at once (the bot, a CLI, ``ccci-bot web``): each migration
     runs in a ``BEGIN IMMEDIATE`` transaction that reads the version again once it holds the write lock,
     so the second process waits (busy timeout) and then finds the work done instead of repeating it.
+
+    ``before(current)`` runs first when an existing database (version ≥ 1) is about to change: the
+    store takes its backup there (two processes starting at once may both take one; harmless).
     """
     version = _version(conn)
+    if 0 < version < len(MIGRATIONS) and before is not None:
+        before(version)
     while version < len(MIGRATIONS):
         conn.execute("BEGIN IMMEDIATE")
         try:
