@@ -303,16 +303,22 @@ def backup_command(config: Config, dest: Path) -> int:
     return 0
 
 
+DEMO_MODULES = ("pytest", "synapse")  # the `demo` extra: the sample world runs pytest suites and a Synapse
+
+
 def demo_command(args: argparse.Namespace) -> int:
-    try:
-        from bot.scaffold.demo import run_demo
-    except ImportError as exc:
+    import importlib.util
+
+    missing = [m for m in DEMO_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
         print(
-            f"ccci-bot: the demo needs the sample-world tools, which a lean install leaves out ({exc.name} is missing);"
-            " install them with: pip install 'ccci-bot[demo]'  (or run scripts/demo.sh from a checkout)",
+            f"ccci-bot: the demo needs the sample-world tools, which a plain install leaves out ({', '.join(missing)}"
+            " missing); install them with: pip install 'ccci-bot[demo]'  (or run scripts/demo.sh from a checkout)",
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
+    from bot.scaffold.demo import run_demo
+
     out = Path(args.out) if args.out else Path("demo-data")
     return run_demo(out, config_from(args), chat=not args.no_chat, keep=args.keep)
 

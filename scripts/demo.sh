@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[synapse]"
+.venv/bin/python -m pip install -q -e ".[demo]"
 exec .venv/bin/ccci-bot demo "$@"

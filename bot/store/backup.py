@@ -11,6 +11,7 @@ import os
 import sqlite3
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 KEEP_MIGRATION_BACKUPS = 5
@@ -69,7 +70,7 @@ def backup(source: Path, dest: Path) -> BackupResult:
 def migration_backup(db_path: Path, from_version: int, keep: int = KEEP_MIGRATION_BACKUPS) -> BackupResult:
     """The copy taken before migrating from ``from_version``; only the newest ``keep`` are kept."""
     folder = db_path.parent / BACKUP_DIR
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     result = backup(db_path, folder / f"{db_path.stem}-v{from_version}-{stamp}.sqlite3")
     olds = sorted(folder.glob(f"{db_path.stem}-v*-*.sqlite3"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in olds[keep:]:
