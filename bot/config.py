@@ -276,7 +276,10 @@ class RunnerConfig:
         DEFAULT_STEPS,
         v.argv_list,
         "How an isolation rerun runs: argv lists run in order (never a shell string), with the placeholders "
-        "`{recipe}`, `{version}` and `{run_id}`. The default is cc-ci's own invocation.",
+        "`{recipe}`, `{version}` and `{run_id}`. The default is cc-ci's own invocation. On the cc-ci host the "
+        "documented default runs each step as a transient unit with cc-ci's privileges: `[systemd-run, --quiet, "
+        "--wait, --pipe, --collect, --unit=ccci-rerun-{run_id}-run, --property=RuntimeMaxSec=3600, …, --, cc-ci-run, "
+        "runner/run_recipe_ci.py]` (deploy/config.yaml; README: Install on the cc-ci host).",
         default_doc="cc-ci's `abra recipe checkout {recipe} {version}` then `cc-ci-run runner/run_recipe_ci.py`",
     )
     env: tuple[tuple[str, str], ...] = setting(

@@ -43,6 +43,12 @@ if [ "$fast" = 0 ]; then
     fi
   fi
 fi
+# Debian's nix-bin to parse the NixOS module and package (tests/test_deploy.py); best effort too.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v nix-instantiate >/dev/null 2>&1; then
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends nix-bin; }; then
+    echo "warning: could not install nix-bin; the NixOS file checks will be skipped" >&2
+  fi
+fi
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
