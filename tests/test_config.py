@@ -24,6 +24,7 @@ from bot.config import (
     secret_from_env,
 )
 from bot.configfile import MAX_BYTES, parse_document, parse_yaml
+from bot.logsetup import LogFormat
 from bot.web.hooks import hook_routes
 
 EXAMPLE = Path(__file__).parent.parent / "config.example.yaml"
@@ -239,6 +240,8 @@ GOOD_AND_BAD: list[tuple[Callable[[Any, str], Any], Any, Any, Any, str]] = [
         "k: expected host:port like 127.0.0.1:8080, got '127.0.0.1:99999'",
     ),
     (values.listen_address, "[::1]:0", "[::1]:0", "localhost:²", "k: expected host:port like 127.0.0.1:8080"),
+    (values.log_level, "WARNING", "warning", "loud", "k: expected one of debug, info, warning, error, critical"),
+    (values.log_format, "json", LogFormat.JSON, "xml", "k: expected one of text, json, got 'xml'"),
     (
         values.url_template,
         "https://ci/runs/{run_id}/{path}",

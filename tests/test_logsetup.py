@@ -16,8 +16,8 @@ import pytest
 import yaml
 
 from bot.config import ConfigError, LoggingConfig, parse_config
-from bot.devserver.synapse import free_port
 from bot.logsetup import LogFormat, setup_logging, under_journald
+from bot.scaffold.devserver.synapse import free_port
 
 
 def journal_stream(path: Path) -> str:

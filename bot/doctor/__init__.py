@@ -1,74 +1,21 @@
 """`ccci-bot doctor`: what still stands between this config and a working bot, one line per check.
 
-A check is a small async function ``(Doctor) -> list[Result]``; :data:`CHECKS` lists them in the
+A check is a small async function ``(Doctor) -> list[Result]``; :func:`all_checks` lists them in the
 order they print. To add one, write the function (in :mod:`bot.doctor.local` or
-:mod:`bot.doctor.matrix`, or a new module) and put it in :data:`CHECKS`. Checks only read: the
-doctor never creates the store, never saves a session, never joins a room.
+:mod:`bot.doctor.matrix`, or a new module) and put it in that list. Checks only read: the doctor
+never creates the store, never saves a session, never joins a room.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
-from pathlib import Path
-from typing import Any
+from bot.doctor import local, matrix
+from bot.doctor.result import Check, Doctor, Outcome, Result, healthy, to_json, to_text
 
-from bot.config import Config
-
-
-class Outcome(StrEnum):
-    PASS = "pass"  # noqa: S105 - an outcome, not a password
-    FAIL = "fail"
-    SKIP = "skip"  # could not be checked because an earlier check failed
-
-
-MARKS = {Outcome.PASS: "✓", Outcome.FAIL: "✗", Outcome.SKIP: "-"}
-
-
-@dataclass(frozen=True)
-class Result:
-    """One line: what was checked, what was found, and — when it failed — how to fix it."""
-
-    name: str
-    outcome: Outcome
-    detail: str
-    fix: str = ""
-
-    @staticmethod
-    def ok(name: str, detail: str) -> Result:
-        return Result(name, Outcome.PASS, detail)
-
-    @staticmethod
-    def fail(name: str, detail: str, fix: str) -> Result:
-        return Result(name, Outcome.FAIL, detail, fix)
-
-    @staticmethod
-    def skip(name: str, why: str) -> Result:
-        return Result(name, Outcome.SKIP, why)
-
-
-@dataclass
-class Doctor:
-    """What the checks share: the config (once loaded) and the Matrix probe (once logged in)."""
-
-    config_path: Path | None
-    environ: Mapping[str, str]
-    overrides: dict[str, Path | None] = field(default_factory=dict)
-    config: Config | None = None
-    matrix: Any = None  # bot.doctor.matrix.MatrixProbe, set by the homeserver check
-    logged_in: bool = False
-    encrypted_rooms: list[str] = field(default_factory=list)
-
-
-Check = Callable[[Doctor], Awaitable[list[Result]]]
+__all__ = ["Check", "Doctor", "Outcome", "Result", "all_checks", "diagnose", "healthy", "to_json", "to_text"]
 
 
 def all_checks() -> list[Check]:
     """The checks in the order they run and print."""
-    from bot.doctor import local, matrix
-
     return [
         local.config_valid,
         local.directories,
@@ -94,27 +41,3 @@ async def diagnose(doctor: Doctor, checks: list[Check] | None = None) -> list[Re
         if doctor.matrix is not None:
             await doctor.matrix.close()
     return results
-
-
-def healthy(results: list[Result]) -> bool:
-    return not any(r.outcome is Outcome.FAIL for r in results)
-
-
-def to_text(results: list[Result]) -> str:
-    lines = []
-    for r in results:
-        line = f"{MARKS[r.outcome]} {r.name}: {r.detail}"
-        if r.fix:
-            line += f" — fix: {r.fix}"
-        lines.append(line)
-    failed = sum(r.outcome is Outcome.FAIL for r in results)
-    lines.append("all checks pass" if not failed else f"{failed} check(s) failed")
-    return "\n".join(lines)
-
-
-def to_json(results: list[Result]) -> str:
-    data = {
-        "ok": healthy(results),
-        "checks": [{"name": r.name, "outcome": r.outcome.value, "detail": r.detail, "fix": r.fix} for r in results],
-    }
-    return json.dumps(data, indent=2, ensure_ascii=False)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import socket
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
 
 from bot.config import Config, ConfigError, load_config
-from bot.doctor import Doctor, Result
-from bot.node import Node, NodeUnreachable
 from bot.cron import parse_cron
+from bot.doctor.result import Doctor, Result
+from bot.node import Node, NodeUnreachable
+from bot.store.backup import BackupError, inspect_store
 from bot.store.schema import MIGRATIONS
 
 
@@ -80,13 +79,6 @@ async def directories(doctor: Doctor) -> list[Result]:
     return results
 
 
-def _inspect_store(path: Path) -> tuple[str, int]:
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as conn:
-        check = str(conn.execute("PRAGMA quick_check").fetchone()[0])
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    return check, version
-
-
 async def store(doctor: Doctor) -> list[Result]:
     if (skipped := _skip_without_config(doctor, "store")) is not None:
         return skipped
@@ -96,9 +88,9 @@ async def store(doctor: Doctor) -> list[Result]:
     if not path.exists():
         return [Result.ok("store", f"{path} not created yet; the bot creates it (schema v{latest}) on first start")]
     try:
-        check, version = await asyncio.to_thread(_inspect_store, path)
-    except sqlite3.Error as exc:
-        return [Result.fail("store", f"{path}: {exc}", "restore the last backup (README: Backups)")]
+        check, version = await asyncio.to_thread(inspect_store, path)
+    except BackupError as exc:
+        return [Result.fail("store", str(exc), "restore the last backup (README: Backups)")]
     if check != "ok":
         return [Result.fail("store", f"{path}: quick_check says {check}", "restore the last backup (README: Backups)")]
     if version > latest:

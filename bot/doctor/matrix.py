@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot.doctor import Doctor, Result
+from bot.doctor.result import Doctor, Result
 from bot.matrix.client import SESSION_FILE
 
 TIMEOUT_S = 15

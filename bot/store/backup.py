@@ -7,6 +7,7 @@ The bot takes one itself before every schema migration (``<data_dir>/backups/``,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -65,6 +66,17 @@ def backup(source: Path, dest: Path) -> BackupResult:
         partial.unlink(missing_ok=True)
         raise
     return BackupResult(dest, dest.stat().st_size, version, time.monotonic() - started)
+
+
+def inspect_store(path: Path) -> tuple[str, int]:
+    """``PRAGMA quick_check``'s verdict and the schema version, read-only (nothing is created or migrated)."""
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as conn:
+            check = str(conn.execute("PRAGMA quick_check").fetchone()[0])
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error as exc:
+        raise BackupError(f"{path}: {exc}") from exc
+    return check, version
 
 
 def migration_backup(db_path: Path, from_version: int, keep: int = KEEP_MIGRATION_BACKUPS) -> BackupResult:

@@ -34,6 +34,7 @@ from bot.store.schema import migrate
 
 log = logging.getLogger(__name__)
 
+
 class SweepRunTimes(NamedTuple):
     """When one sweep run last did something (by cc-ci's clock) and was last read (by the bot's)."""
 
