@@ -136,3 +136,34 @@ def test_invalid_config_and_missing_dirs(world: World) -> None:
     assert proc.returncode == 1
     assert proc.stdout.startswith("✗ config: ")
     assert "matrix.rooms" in proc.stdout
+
+
+def test_encrypted_room_is_reported_against_what_this_build_supports(world: World) -> None:
+    from urllib.parse import quote
+
+    from bot.config import MatrixConfig
+
+    body = {
+        "room_alias_name": f"svc-e2ee-{free_port()}",
+        "preset": "private_chat",
+        "invite": [world.bot.user_id],
+        "initial_state": [
+            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
+        ],
+    }
+    room = str(
+        world.synapse.api("POST", "/_matrix/client/v3/createRoom", token=world.alice.access_token, body=body)["room_id"]
+    )
+    world.synapse.api("POST", f"/_matrix/client/v3/join/{quote(room, safe='')}", token=world.bot.access_token, body={})
+    config = yaml.safe_load(world.config_path.read_text())
+    config["matrix"]["rooms"] = [world.alias, room]
+    path = world.home / "encrypted.yaml"
+    path.write_text(yaml.safe_dump(config))
+    found = checks(doctor(world, "--json", config=path))
+    check = found["E2EE / cross-signing"]
+    assert room in check["detail"]
+    if hasattr(MatrixConfig(), "e2ee"):  # a build with E2EE (issue 11): on by default
+        assert check["outcome"] == "pass"
+    else:
+        assert check["outcome"] == "fail"
+        assert "not supported by this build" in check["detail"]

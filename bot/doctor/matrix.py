@@ -222,12 +222,18 @@ async def rooms(doctor: Doctor) -> list[Result]:
 async def e2ee(doctor: Doctor) -> list[Result]:
     """Encryption state of the rooms against what this build supports.
 
-    This build reads no encrypted messages. When E2EE support lands, this check reports its setting
-    (and cross-signing) instead.
+    A build with E2EE has a ``matrix.e2ee`` setting; whether its device is cross-signed is not
+    checked here yet (wire that in when the crypto module offers a read-only check).
     """
     name = "E2EE / cross-signing"
-    if not doctor.logged_in:
+    if not doctor.logged_in or doctor.config is None:
         return [Result.skip(name, "not logged in")]
+    e2ee = getattr(doctor.config.matrix, "e2ee", None)
+    if e2ee is not None:
+        rooms = ", ".join(doctor.encrypted_rooms) or "none"
+        if doctor.encrypted_rooms and not e2ee:
+            return [Result.fail(name, f"encrypted: {rooms}; matrix.e2ee is off", "set matrix.e2ee: true")]
+        return [Result.ok(name, f"matrix.e2ee {'on' if e2ee else 'off'}; encrypted rooms: {rooms}")]
     if doctor.encrypted_rooms:
         return [
             Result.fail(
