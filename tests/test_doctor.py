@@ -16,7 +16,7 @@ pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip inst
 from bot.scaffold.devserver.synapse import LocalSynapse, free_port
 from tests.service_world import World, make_world
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.synapse]
 
 
 def doctor(world: World, *extra: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:

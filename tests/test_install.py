@@ -21,7 +21,7 @@ from tests.matrix_harness import BotProcess
 from tests.service_world import make_world
 from tests.test_sdnotify import Listener
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.synapse]
 ROOT = Path(__file__).resolve().parent.parent
 
 

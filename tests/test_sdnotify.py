@@ -129,6 +129,7 @@ def test_a_blocked_event_loop_stops_the_watchdog_pings(abstract: tuple[Listener,
 
 
 @pytest.mark.slow
+@pytest.mark.synapse
 def test_run_under_a_notify_socket(synapse: object, tmp_path: Path, abstract: tuple[Listener, str]) -> None:
     pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
     from bot.scaffold.devserver.synapse import LocalSynapse
