@@ -36,7 +36,7 @@ from bot.reporter import Reporter
 from bot.reruns.manager import RerunManager
 from bot.reruns.states import NotifyKind
 from bot.reruns.store import Rerun
-from bot.sdnotify import Notifier
+from bot.sdnotify import Notifier, exit_deadline
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, ref
 from bot.web.app import make_app
@@ -50,6 +50,7 @@ SINCE_KEY = "matrix.since"
 UNDECRYPTED_KEY = "e2ee.undecrypted"  # encrypted events not decrypted yet: retried after every sync
 UNDECRYPTED_MAX = 200
 ACK_AFTER_S = 1.0
+STOP_DEADLINE_S = 8.0  # after a stop; systemd waits TimeoutStopSec=15s before SIGKILL
 
 
 @dataclass(frozen=True)
@@ -522,4 +523,5 @@ async def run_bot(config: Config) -> int:
         await watchdog
         service.close()
         notifier.close()
+        exit_deadline(STOP_DEADLINE_S, bot.exit_code)  # a worker thread stuck in I/O must not hold the exit
     return bot.exit_code

@@ -15,6 +15,7 @@ import contextlib
 import logging
 import os
 import socket
+import threading
 from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,26 @@ class Notifier:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+
+
+def exit_deadline(seconds: float, code: int) -> threading.Timer:
+    """After a stop, end the process with ``code`` if it is still here in ``seconds``.
+
+    asyncio waits for its worker threads before the process can exit, and a thread stuck in I/O
+    (a hung NFS read, a FIFO) would hold a stopping bot past systemd's TimeoutStopSec into SIGKILL.
+    Everything the bot promises is in SQLite by then, so leaving the thread behind loses nothing.
+    """
+
+    def leave() -> None:
+        log.warning("worker threads still busy %.0f s after the stop; exiting anyway", seconds)
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(code)
+
+    timer = threading.Timer(seconds, leave)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def one_line(text: str) -> str:

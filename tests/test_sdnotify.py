@@ -8,6 +8,8 @@ import asyncio
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,3 +167,23 @@ def test_run_under_a_notify_socket(synapse: object, tmp_path: Path, abstract: tu
         bot.stop()
     statuses = [f["STATUS"] for f in listener.received if "STATUS" in f]
     assert statuses[:2] == ["opening the store", f"logging in to {synapse.url}"]
+
+
+def test_a_thread_stuck_in_io_does_not_hold_the_exit(tmp_path: Path) -> None:
+    """After the stop, a worker thread blocked on a FIFO nobody writes would keep the process alive;
+    the exit deadline ends it with the bot's exit code."""
+    fifo = tmp_path / "stuck"
+    os.mkfifo(fifo)
+    script = (
+        "import asyncio, sys\n"
+        "from bot.sdnotify import exit_deadline\n"
+        "async def main():\n"
+        f"    asyncio.get_running_loop().run_in_executor(None, open, {str(fifo)!r})\n"
+        "    await asyncio.sleep(0)\n"
+        "    exit_deadline(0.5, 0)\n"
+        "asyncio.run(main())\n"
+    )
+    # Without the deadline the interpreter waits for the thread forever (TimeoutExpired here).
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "exiting anyway" in proc.stderr
