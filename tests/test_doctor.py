@@ -167,3 +167,30 @@ def test_encrypted_room_is_reported_against_what_this_build_supports(world: Worl
     else:
         assert check["outcome"] == "fail"
         assert "not supported by this build" in check["detail"]
+
+
+def test_after_the_bot_ran_its_device_is_cross_signed(world: World) -> None:
+    """Once the bot has started (and, with a password, made its cross-signing keys), the doctor checks
+    the bot's own device — from its saved session — against the account's self-signing key."""
+    from tests.matrix_harness import BotProcess
+    from tests.test_sdnotify import Listener
+
+    name = f"@ccci-test-doctor-{free_port()}"
+    listener = Listener(b"\0" + name[1:].encode())
+    bot = BotProcess(
+        world.config_path, world.bot.password, world.home / "bot.log", env={**world.environ(), "NOTIFY_SOCKET": name}
+    )
+    bot.start()
+    try:
+        try:
+            listener.until("READY", 90)
+        except TimeoutError:
+            raise AssertionError(f"no READY=1:\n{bot.log()}") from None
+    finally:
+        assert bot.stop() == 0
+        listener.close()
+    found = checks(doctor(world, "--json"))
+    check = found["E2EE / cross-signing"]
+    assert check["outcome"] == "pass", check
+    assert "is cross-signed" in check["detail"]
+    assert found["login"]["detail"].endswith("(the bot's saved session)")

@@ -17,6 +17,7 @@ import aiohttp
 
 from bot.doctor.result import Doctor, Result
 from bot.matrix.client import SESSION_FILE
+from bot.matrix.crosssign import Session, cross_signing_status
 
 TIMEOUT_S = 15
 # An initial sync that carries room membership only: enough to see invites.
@@ -88,14 +89,14 @@ async def homeserver(doctor: Doctor) -> list[Result]:
 
 
 def _saved_token(doctor: Doctor) -> str | None:
+    """The token of the bot's saved session, if it has logged in before."""
     assert doctor.config is not None
     try:
         data = json.loads((doctor.config.data_dir / SESSION_FILE).read_text())
     except (OSError, ValueError):
         return None
-    if isinstance(data, dict) and data.get("user_id") == doctor.config.matrix.user_id:
-        token = data.get("access_token")
-        return str(token) if token else None
+    if isinstance(data, dict) and data.get("user_id") == doctor.config.matrix.user_id and data.get("access_token"):
+        return str(data["access_token"])
     return None
 
 
@@ -115,6 +116,7 @@ async def login(doctor: Doctor) -> list[Result]:
         probe.token, how = saved, "the bot's saved session"
     if probe.token is None or (await probe.call("GET", "/_matrix/client/v3/account/whoami")).status != 200:
         probe.token = None
+        doctor.bot_device = None
         password = doctor.environ.get(matrix.password_env or "")
         if not password:
             what = f"${matrix.password_env} is not set" if matrix.password_env else "no usable token"
@@ -145,6 +147,8 @@ async def login(doctor: Doctor) -> list[Result]:
             )
         ]
     doctor.logged_in = True
+    if not probe.logout_after:  # a token of the bot's own device
+        doctor.bot_device = str(who.body.get("device_id") or "") or None
     return [Result.ok(name, f"whoami is {matrix.user_id} ({how})")]
 
 
@@ -220,26 +224,35 @@ async def rooms(doctor: Doctor) -> list[Result]:
 
 
 async def e2ee(doctor: Doctor) -> list[Result]:
-    """Encryption state of the rooms against what this build supports.
+    """``matrix.e2ee`` against the rooms' encryption, and whether the bot's device is cross-signed.
 
-    A build with E2EE has a ``matrix.e2ee`` setting; whether its device is cross-signed is not
-    checked here yet (wire that in when the crypto module offers a read-only check).
+    The device is the bot's own (its token's, or the saved session's); the doctor's temporary
+    password-login device is never the one that matters. Before the bot's first start there is none.
     """
     name = "E2EE / cross-signing"
-    if not doctor.logged_in or doctor.config is None:
+    probe: MatrixProbe | None = doctor.matrix
+    if not doctor.logged_in or doctor.config is None or probe is None or probe.token is None:
         return [Result.skip(name, "not logged in")]
-    e2ee = getattr(doctor.config.matrix, "e2ee", None)
-    if e2ee is not None:
-        rooms = ", ".join(doctor.encrypted_rooms) or "none"
-        if doctor.encrypted_rooms and not e2ee:
-            return [Result.fail(name, f"encrypted: {rooms}; matrix.e2ee is off", "set matrix.e2ee: true")]
-        return [Result.ok(name, f"matrix.e2ee {'on' if e2ee else 'off'}; encrypted rooms: {rooms}")]
-    if doctor.encrypted_rooms:
+    matrix = doctor.config.matrix
+    rooms = ", ".join(doctor.encrypted_rooms) or "none"
+    if not matrix.e2ee:
+        if doctor.encrypted_rooms:
+            return [
+                Result.fail(
+                    name, f"encrypted rooms: {rooms}; matrix.e2ee is off, commands there are unseen", "set matrix.e2ee"
+                )
+            ]
+        return [Result.ok(name, "matrix.e2ee off; no configured room is encrypted")]
+    if doctor.bot_device is None:
+        detail = f"matrix.e2ee on (encrypted rooms: {rooms}); cross-signing is checked once the bot has a device"
+        return [Result.ok(name, detail + " (after its first start)")]
+    session = Session(matrix.homeserver or "", matrix.user_id or "", doctor.bot_device, probe.token)
+    try:
+        signed, detail = await cross_signing_status(session)
+    except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
         return [
-            Result.fail(
-                name,
-                f"encrypted: {', '.join(doctor.encrypted_rooms)}; E2EE is not supported by this build",
-                "use unencrypted rooms for the bot",
-            )
+            Result.fail(name, f"cross-signing state unreadable: {exc}", "check the homeserver, then run doctor again")
         ]
-    return [Result.ok(name, "no configured room is encrypted; E2EE is not supported by this build")]
+    if not signed:
+        return [Result.fail(name, f"matrix.e2ee on (encrypted rooms: {rooms}); {detail.split(':', 1)[0]}", detail)]
+    return [Result.ok(name, f"matrix.e2ee on (encrypted rooms: {rooms}); {detail}")]

@@ -53,6 +53,7 @@ class Doctor:
     config: Config | None = None
     matrix: Any = None  # bot.doctor.matrix.MatrixProbe, set by the homeserver check
     logged_in: bool = False
+    bot_device: str | None = None  # the bot's own device (its token's or saved session's), once known
     encrypted_rooms: list[str] = field(default_factory=list)
 
 
