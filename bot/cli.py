@@ -303,7 +303,8 @@ def backup_command(config: Config, dest: Path) -> int:
     return 0
 
 
-DEMO_MODULES = ("pytest", "synapse")  # the `demo` extra: the sample world runs pytest suites and a Synapse
+# The `demo` extra: the sample world runs pytest suites, reads their JUnit and runs a Synapse.
+DEMO_MODULES = ("pytest", "synapse", "junitparser", "defusedxml")
 
 
 def demo_command(args: argparse.Namespace) -> int:

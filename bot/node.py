@@ -90,6 +90,8 @@ class Node:
 
     def engine_version(self) -> str:
         """The engine's version (a ping that proves the socket is reachable and we may use it)."""
+        from docker.errors import DockerException
+
         client = self._client()
         try:
             return str(client.version().get("Version", "?"))

@@ -15,14 +15,15 @@ python3Packages.buildPythonApplication {
   # The runtime dependencies of pyproject.toml; the demo and test extras are not needed on a host.
   dependencies = with python3Packages; [
     matrix-nio
+    canonicaljson
+    cryptography
+    base58
     aiohttp
     docker
     pyyaml
     apscheduler
-    junitparser
-    defusedxml
     prometheus-client
-  ];
+  ] ++ matrix-nio.optional-dependencies.e2e;
 
   pythonImportsCheck = [ "bot" "commands" ];
 
