@@ -2,11 +2,14 @@
 
 Writes ``tests/fixtures/tool-output/<case>.txt``. Each case really runs the tool on this machine:
 restic (Debian's package: ``apt-get install -y restic``) against a missing and a locked repository,
-and an HTTP server on 127.0.0.1 answering 404/502/504 read through ``requests`` and ``urllib`` as a
-test waiting for an app's health would. ``tests/test_failure_shapes.py`` checks that each file matches
-the signature it was captured for and no signature of another category. What this machine cannot
-produce (a swarm running recipes, abra) is not captured: those signatures' examples follow the
-documented line shapes, and their YAML says so.
+an HTTP server on 127.0.0.1 answering 404/502/504 read through ``requests`` and ``urllib`` as a
+test waiting for an app's health would, and a private dockerd's one-node swarm (the scaffolding's
+LocalDockerd; needs root and Debian's docker.io) whose services fail as recipes' tasks do: an image
+that is not there, a task killed for memory, a task that exits non-zero; each printed by the docker
+CLI's ``service ps --no-trunc`` as a runner shows it. ``tests/test_failure_shapes.py`` checks that
+each file matches the signature it was captured for and no signature of another category. abra
+cannot be installed here: its FATA signature's examples follow the documented line shape, and its
+YAML says so.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -104,6 +108,71 @@ def http_cases() -> dict[str, str]:
     return out
 
 
+SWARM_WAIT_S = 120.0
+SWARM_CASES = {
+    # case: (image, command, memory limit in bytes (negative: a reservation) or None, the task error it ends in)
+    "swarm-no-such-image": ("ccci.invalid/recipe-app:1.0.0", None, None, "No such image"),
+    "swarm-task-oom": (
+        "ccci-sample/busybox:1",
+        ["sh", "-c", "hog=$(head -c 268435456 /dev/zero | tr '\\0' x); sleep 60"],
+        32 * 1024 * 1024,
+        "non-zero exit (137)",
+    ),
+    "swarm-task-exit": (
+        "ccci-sample/busybox:1",
+        ["sh", "-c", "echo migration failed >&2; exit 3"],
+        None,
+        "non-zero exit (3)",
+    ),
+    # a reservation no node can meet: the scheduler leaves the task pending
+    "swarm-no-suitable-node": ("ccci-sample/busybox:1", ["sleep", "60"], -(1 << 50), "no suitable node"),
+}
+
+
+def _resources(memory: int | None) -> Any:
+    """A memory limit (positive) or a memory reservation (negative: its size), for the service."""
+    from docker.types import Resources
+
+    if memory is None:
+        return None
+    return Resources(mem_limit=memory) if memory > 0 else Resources(mem_reservation=-memory)
+
+
+def swarm_cases(work: Path) -> dict[str, str]:
+    """Services on a real one-node swarm that fail the ways recipes' tasks do, as `docker service ps` shows them."""
+    from docker.types import RestartPolicy
+
+    from bot.scaffold.devserver.dockerd import LocalDockerd, poll
+
+    out: dict[str, str] = {}
+    with LocalDockerd(work / "engine") as engine, engine.client() as client:
+        engine.ensure_image()
+        for case, (image, command, memory, ends_in) in SWARM_CASES.items():
+            service = client.services.create(
+                image,
+                command=command,
+                name=case,
+                resources=_resources(memory),
+                restart_policy=RestartPolicy(condition="none"),
+            )
+            try:
+                if not poll(
+                    lambda s=service, e=ends_in: any(e in str(t["Status"].get("Err", "")) for t in s.tasks()),
+                    SWARM_WAIT_S,
+                ):
+                    raise RuntimeError(f"{case}: no task ended in {ends_in!r}: {service.tasks()}")
+                shown = subprocess.run(
+                    ["docker", "-H", engine.base_url, "service", "ps", "--no-trunc", case],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                out[case] = f"$ docker service ps --no-trunc {case}\n{shown.stdout}"
+            finally:
+                service.remove()
+    return out
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     cases = http_cases()
@@ -112,9 +181,17 @@ def main() -> int:
             cases.update(restic_cases(Path(tmp)))
     else:
         print("restic not installed (apt-get install -y restic): its cases are kept as they are", file=sys.stderr)
+    from bot.scaffold.devserver.dockerd import dockerd_available
+
+    why_not = dockerd_available()
+    if why_not is None:
+        with tempfile.TemporaryDirectory() as tmp:
+            cases.update(swarm_cases(Path(tmp)))
+    else:
+        print(f"no private dockerd ({why_not}): the swarm cases are kept as they are", file=sys.stderr)
     for name, text in sorted(cases.items()):
         (OUT / f"{name}.txt").write_text(text, encoding="utf-8")
-        print(f"{name}: {text.strip().splitlines()[-1 if name.startswith('http') else 1][:100]}")
+        print(f"{name}: {text.strip().splitlines()[-1 if name.startswith(('http', 'swarm')) else 1][:100]}")
     return 0
 
 

@@ -38,7 +38,12 @@ CAPTURED = {
     "http-502-urllib": "proxy-bad-gateway",
     "http-504-requests": "proxy-gateway-timeout",
     "http-504-urllib": "proxy-gateway-timeout",
+    "swarm-no-such-image": "swarm-no-such-image",
+    "swarm-task-oom": "swarm-task-oom",
+    "swarm-no-suitable-node": "swarm-task-rejected",
 }
+# Real output that must NOT be read as the named signature: a task exiting 3 was not killed for memory.
+CAPTURED_NOT = {"swarm-task-exit": "swarm-task-oom"}
 
 
 @pytest.mark.parametrize("case", sorted(CAPTURED))
@@ -51,8 +56,15 @@ def test_captured_tool_output_matches_its_signature_and_no_other_category(case: 
     assert others == [], (case, others)
 
 
+@pytest.mark.parametrize("case", sorted(CAPTURED_NOT))
+def test_captured_tool_output_is_not_read_as_a_lookalike(case: str) -> None:
+    text = (FIXTURES / f"{case}.txt").read_text(encoding="utf-8")
+    sig = {s.id: s for s in KB.signatures}[CAPTURED_NOT[case]]
+    assert not sig.matches_failure(text), (case, text)
+
+
 def test_every_captured_file_is_in_the_table() -> None:
-    assert {p.stem for p in FIXTURES.glob("*.txt")} == set(CAPTURED)
+    assert {p.stem for p in FIXTURES.glob("*.txt")} == set(CAPTURED) | set(CAPTURED_NOT)
 
 
 # -- a runner cut off at its deadline -------------------------------------------------------------
