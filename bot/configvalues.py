@@ -9,13 +9,15 @@ from __future__ import annotations
 import re
 import reprlib
 import string
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.cron import CronError, check_cron
 from bot.logsetup import LEVELS, LogFormat
 
+T = TypeVar("T")
 MAX_SECONDS = 31_536_000  # a year: longer waits are typos, and bigger numbers overflow timers
 
 
@@ -55,10 +57,15 @@ def path(value: Any, key: str) -> Path:
         raise ConfigError(f"{key}: expected a path, got {value!r} ({exc})") from exc
 
 
-def path_list(value: Any, key: str) -> tuple[Path, ...]:
+def each(value: Any, key: str, what: str, check: Callable[[Any, str], T]) -> tuple[T, ...]:
+    """A YAML list whose every item passes ``check``; an item's errors name it as ``key[i]``."""
     if not isinstance(value, list):
-        raise ConfigError(f"{key}: expected a list of paths, got {kind(value)}")
-    return tuple(path(v, f"{key}[{i}]") for i, v in enumerate(value))
+        raise ConfigError(f"{key}: expected a list of {what}, got {kind(value)}")
+    return tuple(check(v, f"{key}[{i}]") for i, v in enumerate(value))
+
+
+def path_list(value: Any, key: str) -> tuple[Path, ...]:
+    return each(value, key, "paths", path)
 
 
 _USER_ID = re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(?::\d+)?$", re.ASCII)
@@ -82,9 +89,7 @@ def user_id(value: Any, key: str) -> str:
 
 
 def user_ids(value: Any, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{key}: expected a list of Matrix user ids, got {kind(value)}")
-    return tuple(user_id(v, f"{key}[{i}]") for i, v in enumerate(value))
+    return each(value, key, "Matrix user ids", user_id)
 
 
 def rooms(value: Any, key: str) -> tuple[str, ...]:
@@ -105,9 +110,7 @@ def env_name(value: Any, key: str) -> str:
 
 
 def env_names(value: Any, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{key}: expected a list of environment variable names, got {kind(value)}")
-    return tuple(env_name(v, f"{key}[{i}]") for i, v in enumerate(value))
+    return each(value, key, "environment variable names", env_name)
 
 
 def prefix(value: Any, key: str) -> str:
@@ -228,9 +231,7 @@ def docker_url(value: Any, key: str) -> str:
 
 
 def name_list(value: Any, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{key}: expected a list of names, got {kind(value)}")
-    return tuple(_str(v, f"{key}[{i}]") for i, v in enumerate(value))
+    return each(value, key, "names", _str)
 
 
 def file_name(value: Any, key: str) -> str:
