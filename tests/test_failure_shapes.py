@@ -26,6 +26,7 @@ from bot.verdicts.clusters import machinery, shared_causes
 from bot.verdicts.labels import compare, evidence, read_compose
 from bot.verdicts.staletest import GitRecipeSearch
 from tests.junit_maker import run_pytest_junit
+from tests.test_verdicts import git as _git
 
 FIXTURES = Path(__file__).parent / "fixtures" / "tool-output"
 KB = load_kb()
@@ -132,18 +133,6 @@ def test_a_runner_cut_off_at_its_deadline_is_infra_naming_the_running_tier(tmp_p
 
 
 # -- label evidence from a peer --------------------------------------------------------------------
-
-
-def _git(repo: Path, *args: str) -> None:
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@x",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@x",
-        "PATH": "/usr/bin:/bin:/usr/local/bin",
-        "HOME": str(repo),
-    }
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
 
 
 def _recipe(path: Path, tag: str, compose: dict[str, object], later: dict[str, object] | None = None) -> Path:
