@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pickle
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -28,7 +31,27 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> GeneratedData:
-    return generate(tmp_path_factory.mktemp("sample"), now=NOW)
+    """The sample world, made once per pytest run even when pytest-xdist splits it over workers.
+
+    Making it is ~15 s of CPU (real pytest tiers for 41 runs), so the first worker makes it under a
+    lock in the run's shared base temp dir and the others load what it saved.
+    """
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # each worker's base is <run's base>/popen-gwN
+    return _made_once(base / "sample")
+
+
+def _made_once(dest: Path) -> GeneratedData:
+    with open(dest.with_name("sample.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        saved = dest.with_name("sample.pickle")
+        if saved.exists():
+            data: GeneratedData = pickle.loads(saved.read_bytes())
+            return data
+        data = generate(dest, now=NOW)
+        saved.write_bytes(pickle.dumps(data))
+        return data
 
 
 @dataclass
