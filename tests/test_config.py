@@ -26,6 +26,7 @@ from bot.config import (
 from bot.configfile import MAX_BYTES, parse_document, parse_yaml
 from bot.logsetup import LogFormat
 from bot.web.hooks import hook_routes
+from tests.examples import examples
 
 EXAMPLE = Path(__file__).parent.parent / "config.example.yaml"
 
@@ -527,20 +528,20 @@ def _only_config_errors(load: Callable[[], Any]) -> None:
         load()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_DOCUMENTS)
 def test_any_document_gives_a_config_or_a_config_error(document: Any) -> None:
     _only_config_errors(lambda: parse_config(document))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(_DOCUMENTS)
 def test_any_dumped_document_reads_back_or_gives_a_config_error(document: Any) -> None:
     text = yaml.safe_dump(document, allow_unicode=True)
     _only_config_errors(lambda: parse_config(parse_document(text.encode())))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.one_of(_YAMLISH.map(str.encode), st.binary(max_size=80)))
 def test_any_bytes_give_data_or_a_config_error(raw: bytes) -> None:
     _only_config_errors(lambda: parse_config(parse_document(raw)))

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.cron import CronError, _plainly_valid, check_cron, parse_cron
+from tests.examples import examples
 
 part = st.one_of(
     st.just("*"),
@@ -18,7 +19,7 @@ field = st.lists(part, min_size=1, max_size=3).map(",".join)
 line = st.lists(field, min_size=5, max_size=6).map(" ".join)
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(line)
 def test_a_line_passed_without_apscheduler_is_one_apscheduler_schedules(expr: str) -> None:
     if _plainly_valid(expr):
