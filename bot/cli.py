@@ -18,7 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import __version__
 from bot.config import Config, ConfigError, listen_address, load_config
@@ -26,16 +26,17 @@ from bot.logsetup import setup_logging
 from bot.masking import Masker, mask_content
 from bot.model import ArgHelp, CommandHelp, HelpAnswer
 from bot.names import UnknownNameError
-from bot.node import Node
 from bot.render import to_json, to_text
-from bot.reruns.manager import RerunManager
-from bot.reruns.states import NotifyKind
-from bot.reruns.store import Rerun
 from bot.service import Service
 from commands import Arg, Command, Context, UsageError
 from commands.args import SWEEP, TEXT, Signature
 from commands.help import no_such_command
 from commands.registry import registry
+
+if TYPE_CHECKING:
+    from bot.reruns.manager import RerunManager
+    from bot.reruns.states import NotifyKind
+    from bot.reruns.store import Rerun
 
 EXIT_BAD_INPUT = 2
 
@@ -221,13 +222,22 @@ async def _answer(args: argparse.Namespace, config: Config) -> int:
     try:
         if command.fresh and not args.no_ingest:
             await service.ingest()
-        node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
-        reruns = RerunManager(service, node, _unheard, asyncio.Event(), worker=False)
+        reruns = _rerun_manager(service) if command.reruns else None
         answer = await command.call(Context(service, "ccci-bot", reruns=reruns, commands=registry()), vars(args))
         _emit(to_json(answer), args.json, to_text(answer), masker)
         return 0
     finally:
         service.close()
+
+
+def _rerun_manager(service: Service) -> RerunManager:
+    """The queue as the CLI sees it: it queues and cancels, the bot's worker runs (loaded for those commands only)."""
+    from bot.node import Node
+    from bot.reruns.manager import RerunManager
+
+    config = service.config
+    node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
+    return RerunManager(service, node, _unheard, asyncio.Event(), worker=False)
 
 
 async def _unheard(rerun: Rerun, kind: NotifyKind, text: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.model import (
     CancelAnswer,
@@ -28,9 +28,11 @@ from bot.model import (
     SummaryAnswer,
     WhyAnswer,
 )
-from bot.reruns.manager import RerunManager
-from bot.service import Service
 from commands.args import Arg, Signature, UsageError, count_arg, recipe_arg, sweep_arg
+
+if TYPE_CHECKING:  # only named in the Context's types: a CLI start loads the commands without them
+    from bot.reruns.manager import RerunManager
+    from bot.service import Service
 
 __all__ = [
     "Answer",
@@ -91,7 +93,8 @@ Handler = Callable[..., Awaitable[Answer]]
 @dataclass(frozen=True)
 class Command:
     """One command. ``fresh``: the CLI scans the runs dir before answering (unless ``--no-ingest``);
-    the bot scans on its own schedule and answers from the store."""
+    the bot scans on its own schedule and answers from the store. ``reruns``: the handler queues or
+    cancels reruns through ``ctx.reruns`` (the CLI builds a rerun manager for these only)."""
 
     name: str
     help: str
@@ -99,6 +102,7 @@ class Command:
     handler: Handler
     args: tuple[Arg, ...] = ()
     fresh: bool = False
+    reruns: bool = False
 
     @property
     def signature(self) -> Signature:

@@ -28,4 +28,5 @@ COMMAND = Command(
     acts=True,
     handler=handle,
     args=(Arg("recipe", RECIPE, "only this recipe's reruns (default: all)", optional=True),),
+    reruns=True,
 )

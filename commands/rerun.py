@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.model import NoticeAnswer, RerunQueued
-from bot.reruns.manager import RerunError
+from bot.reruns.states import RerunError
 from commands import Arg, Command, Context, UsageError
 from commands.args import RECIPE, TIMES, VERSION
 
@@ -46,4 +46,5 @@ COMMAND = Command(
             cli_metavar="N",
         ),
     ),
+    reruns=True,
 )

@@ -17,8 +17,8 @@ from bot.model import RunKind, RunStatus
 from bot.names import UnknownNameError
 from bot.node import Node
 from bot.reruns import execute
-from bot.reruns.manager import RerunError, RerunManager
-from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunResult, RerunState, result_of
+from bot.reruns.manager import RerunManager
+from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState, result_of
 from bot.reruns.store import Rerun, RerunStore
 from bot.scaffold.sample.generate import GeneratedData
 from bot.scaffold.sample.standin_runner import STEP, runner_env

@@ -15,8 +15,8 @@ from bot.config import Config
 from bot.masking import Masker
 from bot.names import UnknownNameError
 from bot.node import Node
-from bot.reruns.manager import RerunError, RerunManager
-from bot.reruns.states import NotifyKind, RerunState
+from bot.reruns.manager import RerunManager
+from bot.reruns.states import NotifyKind, RerunError, RerunState
 from bot.reruns.store import Rerun
 from bot.service import Service
 

@@ -17,17 +17,13 @@ from bot.backoff import sleep_unless, wait_for_wake
 from bot.node import Node, NodeUnreachable
 from bot.reruns.execute import Execution
 from bot.reruns.report import final_report, progress_line, result
-from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunResult, RerunState
+from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState
 from bot.reruns.store import Rerun, RerunStore
 from bot.service import Service
 
 log = logging.getLogger(__name__)
 # (rerun, kind, text): a FINAL notification comes after the rerun's state and result are stored
 Notify = Callable[[Rerun, NotifyKind, str], Awaitable[None]]
-
-
-class RerunError(ValueError):
-    """A rerun that cannot be queued; the message says why."""
 
 
 class RerunManager:

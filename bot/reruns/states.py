@@ -14,6 +14,13 @@ from typing import Any
 from bot.model import RunStatus
 
 
+class RerunError(ValueError):
+    """A rerun that cannot be queued; the message says why.
+
+    Here rather than in the manager: the `rerun` command catches it, and every CLI start loads the
+    commands (for its parser) without needing the queue, the node or asyncio."""
+
+
 class RerunState(StrEnum):
     QUEUED = "queued"
     WAITING = "waiting"  # for the CI node to be idle
