@@ -4,13 +4,16 @@ The subcommands are built from the command registry (:mod:`commands`): each chat
 here with the same handler, the same text and ``--json``; the few CLI-only commands are declared
 below with the same argument declarations.
 
+A chat twin runs its handler in this thread, its service offloading inline (:mod:`bot.service`): no
+event loop, no asyncio. The commands that need one (the rerun queue's, the bot, the web server,
+doctor) import what they use in their own branch, so an answer loads only what answering needs.
+
 Exit codes: 0 answered; 2 bad input (unknown recipe, bad arguments, invalid config); 1 anything else.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import logging
 import sys
@@ -27,8 +30,8 @@ from bot.masking import Masker, mask_content
 from bot.model import ArgHelp, CommandHelp, HelpAnswer
 from bot.names import UnknownNameError
 from bot.render import to_json, to_text
-from bot.service import Service
-from commands import Arg, Command, Context, UsageError
+from bot.service import Service, inline, run_inline
+from commands import Answer, Arg, Command, Context, UsageError
 from commands.args import SWEEP, TEXT, Signature
 from commands.help import no_such_command
 from commands.registry import registry
@@ -211,27 +214,41 @@ def _emit(data: Any, as_json: bool, text: str, masker: Masker) -> None:
     print(masker.mask(json.dumps(mask_content(masker, data), indent=2, ensure_ascii=False) if as_json else text))
 
 
-async def _answer(args: argparse.Namespace, config: Config) -> int:
+def _answer(args: argparse.Namespace, config: Config) -> int:
     """A chat command's CLI twin: the same handler and renderers as the chat answer."""
     problems = config.problems()
     if problems:
         raise ConfigError("; ".join(problems))
     command = registry()[args.command]
-    service = Service(config)
+    service = Service(config, offload=inline)
     masker = Masker.from_environment(config.secret_envs)
     try:
         if command.fresh and not args.no_ingest:
-            await service.ingest()
-        reruns = _rerun_manager(service) if command.reruns else None
-        answer = await command.call(Context(service, "ccci-bot", reruns=reruns, commands=registry()), vars(args))
+            run_inline(service.ingest())
+        answer = _call(command, service, vars(args))
         _emit(to_json(answer), args.json, to_text(answer), masker)
         return 0
     finally:
         service.close()
 
 
+def _call(command: Command, service: Service, given: dict[str, Any]) -> Answer:
+    """The handler, in this thread; under an event loop for the rerun queue's commands, whose waits need one."""
+    if not command.reruns:
+        return run_inline(command.call(Context(service, "ccci-bot", commands=registry()), given))
+    import asyncio
+
+    async def with_queue() -> Answer:
+        ctx = Context(service, "ccci-bot", reruns=_rerun_manager(service), commands=registry())
+        return await command.call(ctx, given)
+
+    return asyncio.run(with_queue())
+
+
 def _rerun_manager(service: Service) -> RerunManager:
     """The queue as the CLI sees it: it queues and cancels, the bot's worker runs (loaded for those commands only)."""
+    import asyncio
+
     from bot.node import Node
     from bot.reruns.manager import RerunManager
 
@@ -244,7 +261,7 @@ async def _unheard(rerun: Rerun, kind: NotifyKind, text: str) -> None:
     """The CLI's rerun manager only queues and cancels: there is no news to hear."""
 
 
-async def _report(args: argparse.Namespace, config: Config) -> int:
+def _report(args: argparse.Namespace, config: Config) -> int:
     from bot.render import reports as render
 
     problems = config.problems()
@@ -253,18 +270,18 @@ async def _report(args: argparse.Namespace, config: Config) -> int:
     values = Signature("report", cli_commands()["report"].args).values_from(vars(args))
     which, sweep_id = values["which"], values["sweep"]
     assert sweep_id is None or isinstance(sweep_id, str)
-    service = Service(config)
+    service = Service(config, offload=inline)
     masker = Masker.from_environment(config.secret_envs)
     try:
         if not args.no_ingest:
-            await service.ingest()
+            run_inline(service.ingest())
         if which == "red":
-            red = await service.red_report(time.time())
+            red = run_inline(service.red_report(time.time()))
             _emit(render.red_report_json(red), args.json, render.red_report(red).text, masker)
             return 0
-        if sweep_id is None and await asyncio.to_thread(service.store.latest_sweep_id) is None:
+        if sweep_id is None and service.store.latest_sweep_id() is None:
             raise UsageError("no sweep has been seen yet (check ccci.runs_dir)")
-        sweep = await service.sweep_report(sweep_id)
+        sweep = run_inline(service.sweep_report(sweep_id))
         shown = render.whole(render.headline(sweep), render.details(sweep, service.config.reports.flip_window))
         _emit(render.sweep_report_json(sweep), args.json, shown.text, masker)
         return 0
@@ -286,6 +303,7 @@ def check_config(path: Path) -> int:
 
 
 def doctor_command(args: argparse.Namespace) -> int:
+    import asyncio
     import os
 
     from bot.doctor import Doctor, diagnose, healthy
@@ -335,6 +353,8 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def web_command(config: Config, listen: str | None) -> int:
+    import asyncio
+
     from bot.web.standalone import run_web
 
     problems = config.problems()
@@ -357,6 +377,8 @@ def service_logging(config: Config) -> None:
 
 
 def run_command(config: Config) -> int:
+    import asyncio
+
     from bot.app import run_bot
 
     problems = config.problems() + config.matrix.missing() + config.secret_problems()
@@ -379,6 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             return check_config(Path(args.file))
         if args.command == "rerun":
+            import asyncio
+
             from bot.reruns.cli import rerun_command
 
             values = registry()["rerun"].signature.values_from(vars(args))
@@ -396,12 +420,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             return demo_command(args)
         if args.command == "report":
-            return asyncio.run(_report(args, config_from(args)))
+            return _report(args, config_from(args))
         if args.command == "doctor":
             return doctor_command(args)
         if args.command == "backup":
             return backup_command(config_from(args), Path(args.file))
-        return asyncio.run(_answer(args, config_from(args)))
+        return _answer(args, config_from(args))
     except (ConfigError, UsageError) as exc:
         print(f"ccci-bot: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,4 +1,4 @@
-"""A CLI answer imports only what it uses: no Matrix client, web server, Docker SDK or scheduler."""
+"""A CLI answer imports only what it uses: no Matrix client, web server, Docker SDK, scheduler or event loop."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from bot.ingest import ingest
 from tests.conftest import Site
 
-HEAVY = ("nio", "aiohttp", "docker", "apscheduler", "multiprocessing", "prometheus_client")
+HEAVY = ("nio", "aiohttp", "docker", "apscheduler", "multiprocessing", "prometheus_client", "asyncio")
 PROBE = (
     "import json, sys\n"
     "from bot.cli import main\n"
@@ -21,7 +21,14 @@ PROBE = (
 
 
 @pytest.mark.parametrize(
-    "command", [["why", "mumble", "--no-ingest"], ["why", "mumble"], ["summary", "--no-ingest"], ["ingest"]]
+    "command",
+    [
+        ["why", "mumble", "--no-ingest"],
+        ["why", "mumble"],
+        ["summary", "--no-ingest"],
+        ["history", "mumble", "--no-ingest"],
+        ["ingest"],
+    ],
 )
 def test_cli_answers_without_importing_the_bots_services(site: Site, command: list[str]) -> None:
     ingest(site.store, site.config)
