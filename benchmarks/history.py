@@ -47,7 +47,7 @@ from bot.kb import load_kb
 from bot.scaffold.devserver.process import free_port
 from bot.scaffold.sample.generate import generate
 from bot.store import Store
-from bot.verdicts.classify import Verdicts
+from bot.verdicts.current import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch
 
 CLI = str(Path(sys.executable).with_name("ccci-bot"))

@@ -31,7 +31,7 @@ from bot.ingest import ingest
 from bot.kb import load_kb
 from bot.scaffold.sample.generate import generate
 from bot.store import Store
-from bot.verdicts.classify import Verdicts
+from bot.verdicts.current import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch
 
 sys.path.insert(0, str(Path(__file__).parent))

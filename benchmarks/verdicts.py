@@ -49,7 +49,7 @@ from bot.model import (
 from bot.scaffold.sample.generate import GeneratedData, generate
 from bot.store import Store
 from bot.verdicts import confidence
-from bot.verdicts.classify import Verdicts
+from bot.verdicts.current import Verdicts
 from bot.verdicts.engine import Facts, RerunFact, SignatureHit, decide
 from bot.verdicts.staletest import GitRecipeSearch, Presence, StaleFinding
 

@@ -28,7 +28,7 @@ from bot.store import Store
 
 
 class VerdictSource(Protocol):
-    """Where answers get verdicts from (see :class:`bot.verdicts.classify.Verdicts`)."""
+    """Where answers get verdicts from (see :class:`bot.verdicts.current.Verdicts`)."""
 
     def for_run(self, recipe: str, run_id: str) -> tuple[Verdict, list[EvidenceItem]] | None: ...
 

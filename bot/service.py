@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from bot import evidence, summary
 from bot.config import Config
@@ -29,8 +29,11 @@ from bot.model import (
 )
 from bot.names import UnknownNameError, closest
 from bot.store import Store
-from bot.verdicts.classify import Classified, Verdicts
-from bot.verdicts.staletest import GitRecipeSearch, RecipeSearch
+from bot.verdicts.current import Verdicts
+
+if TYPE_CHECKING:
+    from bot.verdicts.classify import Classified
+    from bot.verdicts.staletest import RecipeSearch
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -78,7 +81,7 @@ class Service:
         self.config = config
         self.store = Store(config.db_path)
         self.kb = kb or load_kb(config.knowledge.dirs)
-        self.verdicts = Verdicts(self.store, config, self.kb, search or GitRecipeSearch())
+        self.verdicts = Verdicts(self.store, config, self.kb, search)
         self.offload = offload
 
     def close(self) -> None:

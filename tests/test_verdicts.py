@@ -14,7 +14,7 @@ from bot.model import NextStep, RunStatus
 from bot.render import to_chat, to_json, to_text
 from bot.scaffold.sample.generate import GeneratedData
 from bot.summary import summary
-from bot.verdicts.classify import Verdicts
+from bot.verdicts.current import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch, parse_expectation
 from tests.conftest import Site
 from tests.junit_maker import run_pytest_junit

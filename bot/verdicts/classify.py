@@ -312,27 +312,3 @@ def classify_all(
         if classified is not None:
             out.append(classified)
     return out
-
-
-class Verdicts:
-    """Verdicts as the answers need them: stored ones when the rules that made them are current,
-    otherwise decided again now (so a changed knowledge base never serves an old verdict as new)."""
-
-    def __init__(self, store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch) -> None:
-        self.store = store
-        self.config = config
-        self.kb = kb
-        self.search = search
-
-    def for_run(self, recipe: str, run_id: str) -> tuple[Verdict, list[EvidenceItem]] | None:
-        stored = self.store.verdict(run_id)
-        if stored is not None and stored[1] == self.kb.version:
-            return stored[0], stored[2]
-        target = status_run(self.store, recipe)
-        if target is None or target.run_id != run_id:
-            return (stored[0], stored[2]) if stored is not None else None  # history: keep what was decided then
-        classified = classify_recipe(self.store, self.config, self.kb, self.search, recipe)
-        return (classified.verdict, classified.evidence) if classified is not None else None
-
-    def classify(self, recipes: list[str] | None = None) -> list[Classified]:
-        return classify_all(self.store, self.config, self.kb, self.search, recipes)
