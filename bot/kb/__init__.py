@@ -4,6 +4,10 @@ Signatures live in YAML files: the package ships ``bot/kb/signatures/*.yaml`` an
 their own directories (``knowledge.dirs``). A bad file or a bad signature is reported and skipped,
 never fatal. The knowledge base's version is a hash of every file it loaded, so a verdict can say
 which rules decided it.
+
+The files are read at load, and parsed (YAML, then each signature's regexes) when a rule is first
+used: an answer whose stored verdicts carry the current version needs only that hash, so a CLI
+answer neither imports PyYAML nor compiles a signature.
 """
 
 from __future__ import annotations
@@ -12,11 +16,9 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from importlib import resources
+from functools import cached_property
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from bot.model import Category, EvidenceKind
 
@@ -27,9 +29,7 @@ DEFAULT_WEIGHT = 0.55
 # stored verdicts are decided again instead of being served with the old reasons.
 ENGINE_REVISION = "2"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
-# libyaml when PyYAML has it (as for the config): the pure-Python parser took most of a CLI answer's
-# start (30 ms of ~40 for the shipped files); both build the same data from a valid file.
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SHIPPED = Path(__file__).resolve().parent  # nonfatal.yaml and signatures/*.yaml (package data)
 
 
 class SignatureError(ValueError):
@@ -96,10 +96,35 @@ class NonFatal:
 
 @dataclass
 class KnowledgeBase:
-    signatures: list[Signature]
-    nonfatal: NonFatal
+    """The rules as files were read: ``sources`` are (origin, text) in load order (later ids win);
+    ``unread``: the directories and files that could not be read."""
+
+    sources: list[tuple[str, str]]
+    nonfatal_text: str
     version: str
-    problems: list[str] = field(default_factory=list)
+    unread: list[str] = field(default_factory=list)
+
+    @cached_property
+    def _parsed(self) -> tuple[list[Signature], list[str]]:
+        problems = list(self.unread)
+        by_id: dict[str, Signature] = {}
+        for origin, text in self.sources:
+            for sig in _load_file(text, origin, problems):
+                by_id[sig.id] = sig
+        return list(by_id.values()), problems
+
+    @property
+    def signatures(self) -> list[Signature]:
+        return self._parsed[0]
+
+    @property
+    def problems(self) -> list[str]:
+        """What was skipped and why: unreadable first, then invalid files and signatures."""
+        return self._parsed[1]
+
+    @cached_property
+    def nonfatal(self) -> NonFatal:
+        return _nonfatal(self.nonfatal_text)
 
     def log_needles(self) -> list[str]:
         return sorted({n for s in self.signatures for n in s.log_needles})
@@ -182,11 +207,27 @@ def parse_signature(raw: Any, origin: str) -> Signature:
     )
 
 
+def _yaml(text: str) -> Any:
+    """One YAML document as data, with libyaml when PyYAML has it (the pure-Python parser took ~30 ms
+    for the shipped files, libyaml ~3 ms; both build the same data). A file libyaml refuses is read
+    again by the pure-Python parser, whose message (it quotes the line) operators have been shown."""
+    import yaml  # here: only parsing needs PyYAML, and its import costs about half a Python start
+
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        pass
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SignatureError(f"not valid YAML ({exc})") from exc
+
+
 def _load_file(text: str, origin: str, problems: list[str]) -> list[Signature]:
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
-    except yaml.YAMLError as exc:
-        problems.append(f"{origin}: not valid YAML ({exc}); file skipped")
+        data = _yaml(text)
+    except SignatureError as exc:
+        problems.append(f"{origin}: {exc}; file skipped")
         return []
     items = data.get("signatures") if isinstance(data, dict) else None
     if not isinstance(items, list):
@@ -202,7 +243,7 @@ def _load_file(text: str, origin: str, problems: list[str]) -> list[Signature]:
 
 
 def _nonfatal(text: str) -> NonFatal:
-    data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader
+    data = _yaml(text)
     return NonFatal(
         line_markers=_text_list(data.get("line_markers"), "nonfatal.line_markers"),
         declarations=_text_list(data.get("declarations"), "nonfatal.declarations"),
@@ -212,19 +253,17 @@ def _nonfatal(text: str) -> NonFatal:
 
 def load_nonfatal() -> NonFatal:
     """Only the non-fatal rules (ingest needs them; it does not need the signatures)."""
-    return _nonfatal(resources.files("bot.kb").joinpath("nonfatal.yaml").read_text(encoding="utf-8"))
+    return _nonfatal((SHIPPED / "nonfatal.yaml").read_text(encoding="utf-8"))
 
 
 def load_kb(extra_dirs: Iterable[Path] = ()) -> KnowledgeBase:
     """The shipped signatures plus every ``*.yaml``/``*.yml`` in ``extra_dirs`` (later ids win)."""
     digest = hashlib.sha256(f"engine {ENGINE_REVISION}\0".encode())
     problems: list[str] = []
-    by_id: dict[str, Signature] = {}
-    shipped = resources.files("bot.kb")
-    nonfatal_text = (shipped / "nonfatal.yaml").read_text(encoding="utf-8")
+    nonfatal_text = (SHIPPED / "nonfatal.yaml").read_text(encoding="utf-8")
     digest.update(nonfatal_text.encode())
     sources: list[tuple[str, str]] = []
-    for entry in sorted((shipped / "signatures").iterdir(), key=lambda e: e.name):
+    for entry in sorted((SHIPPED / "signatures").iterdir(), key=lambda e: e.name):
         if entry.name.endswith((".yaml", ".yml")):
             sources.append((f"builtin:{entry.name}", entry.read_text(encoding="utf-8")))
     for directory in extra_dirs:
@@ -238,11 +277,4 @@ def load_kb(extra_dirs: Iterable[Path] = ()) -> KnowledgeBase:
                 problems.append(f"{path}: unreadable ({exc}); file skipped")
     for origin, text in sources:
         digest.update(origin.encode() + b"\0" + text.encode() + b"\0")
-        for sig in _load_file(text, origin, problems):
-            by_id[sig.id] = sig
-    return KnowledgeBase(
-        signatures=list(by_id.values()),
-        nonfatal=_nonfatal(nonfatal_text),
-        version="kb-" + digest.hexdigest()[:12],
-        problems=problems,
-    )
+    return KnowledgeBase(sources, nonfatal_text, "kb-" + digest.hexdigest()[:12], problems)
