@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from bot import configvalues as v
-from bot.configfile import read_yaml
 from bot.configvalues import ConfigError, listen_address
 from bot.logsetup import LogFormat
 
@@ -684,6 +683,8 @@ def load_config(path: Path | None) -> Config:
     """Load and validate ``path``; with no file, the defaults apply."""
     if path is None:
         return Config()
+    from bot.configfile import read_yaml  # here: without a file there is no YAML to read, nor PyYAML to import
+
     data = read_yaml(path)
     try:
         return parse_config(data, source=path)
