@@ -12,7 +12,6 @@ import string
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.cron import CronError, check_cron
 from bot.logsetup import LEVELS, LogFormat
@@ -242,6 +241,9 @@ def file_name(value: Any, key: str) -> str:
 
 
 def timezone(value: Any, key: str) -> str:
+    # here: only a file that sets a zone needs the tz database (zoneinfo loads sysconfig: ~5 ms a CLI start)
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     name = _str(value, key)
     try:
         ZoneInfo(name)
