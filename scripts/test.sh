@@ -5,6 +5,9 @@
 # Other arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Cache bytecode even where the environment says not to: the suite starts hundreds of Pythons (xdist
+# workers, CLI calls, pytest runs) that would each compile the bot and the tests again.
+unset PYTHONDONTWRITEBYTECODE
 
 fast=0
 if [ "${1:-}" = "--fast" ]; then
