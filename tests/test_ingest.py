@@ -193,3 +193,15 @@ def test_a_sealed_run_still_shows_a_rewritten_results_file_and_a_new_junit_file(
     assert row is not None and row.status is RunStatus.RED
     assert any(f.test == "test_late" for f in site.store.failures(grown.run_id))
     assert {rewritten.run_id, grown.run_id} <= set(site.store.scan_marks()[0])  # sealed again as read
+
+
+def test_a_retired_run_whose_dir_comes_back_is_read_again(site: Site, sample: GeneratedData, tmp_path: Path) -> None:
+    ingest(site.store, site.config, now=_later(site))
+    run_id = next(g.run_id for g in sample.runs if g.has_results)
+    (site.runs_dir / run_id).rename(tmp_path / run_id)
+    assert ingest(site.store, site.config, now=_later(site)).retired == [run_id]
+    assert run_id not in site.store.scan_marks()[0]  # retired runs are not checked on every scan
+    (tmp_path / run_id).rename(site.runs_dir / run_id)
+    assert ingest(site.store, site.config, now=_later(site)).ingested == [run_id]
+    row = site.store.run(run_id)
+    assert row is not None and row.retired_at is None

@@ -217,17 +217,16 @@ class Store:
         """What a scan compares: (run_id → seal) of sealed runs, (run_id → fingerprint) of the others
         (refused dirs included, as in :meth:`fingerprints`).
 
-        Sealed runs' long fingerprints are not loaded; :meth:`fingerprint` fetches one when its seal broke."""
-        seals: dict[str, str] = {}
-        prints: dict[str, str] = {}
-        for run_id, seal, fingerprint in self._tuples(
-            "SELECT run_id, seal, CASE WHEN seal IS NULL THEN fingerprint END FROM runs"
-            " UNION ALL SELECT run_id, NULL, fingerprint FROM run_notes"
-        ):
-            if seal is None:
-                prints[run_id] = fingerprint
-            else:
-                seals[run_id] = seal
+        Retired runs are left out (a dir that comes back is read as new). Both come from indexes
+        (migration 13), not from the rows; sealed runs' long fingerprints are not loaded:
+        :meth:`fingerprint` fetches one when its seal broke."""
+        seals = dict(self._tuples("SELECT run_id, seal FROM runs WHERE seal IS NOT NULL AND retired_at IS NULL"))
+        prints = dict(
+            self._tuples(
+                "SELECT run_id, fingerprint FROM runs WHERE seal IS NULL AND retired_at IS NULL"
+                " UNION ALL SELECT run_id, fingerprint FROM run_notes"
+            )
+        )
         return seals, prints
 
     def fingerprint(self, run_id: str) -> str | None:
