@@ -224,7 +224,7 @@ def _answer(args: argparse.Namespace, config: Config) -> int:
     masker = Masker.from_environment(config.secret_envs)
     try:
         if command.fresh and not args.no_ingest:
-            run_inline(service.ingest())
+            run_inline(service.ingest(command.scan_scope(vars(args))))
         answer = _call(command, service, vars(args))
         _emit(to_json(answer), args.json, to_text(answer), masker)
         return 0

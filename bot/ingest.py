@@ -5,6 +5,10 @@ dir by its fingerprint (sizes and mtimes of results.json, JUnit files and the lo
 seal or fingerprint differs from the stored one is opened. Many new dirs at once (a first ingest of
 months of history) are read in a process pool, since parsing is CPU-bound and the machine has more
 than one core; the pool gets the config once, when each worker starts, and work in chunks.
+
+The scan before one CLI answer is scoped (:class:`bot.model.ScanScope`): two stats for each of
+50,000 sealed runs cost more than the answer, so it checks only the sealed runs the answer reads.
+The bot's periodic scan and ``ccci-bot ingest`` check everything.
 """
 
 from __future__ import annotations
@@ -13,19 +17,21 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.artifacts.canonical import read_canonicals
 from bot.artifacts.controls import escape_name
 from bot.artifacts.rundir import InProgress, Refused, Snapshot, Vanished, read_run, snapshot
-from bot.artifacts.seal import seal_of, settled
+from bot.artifacts.seal import sealer, settled
 from bot.artifacts.timefmt import iso
 from bot.config import Config
 from bot.kb import load_nonfatal
 from bot.kinds import classify
-from bot.model import IngestReport, ParsedRun
+from bot.model import IngestReport, ParsedRun, ScanScope
 from bot.store import Store
+from bot.store.db import ScanMarks
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -67,97 +73,140 @@ def _read_one(args: tuple[Path, Snapshot]) -> Result:
         return escape_name(f"{path.name}: could not be read ({type(exc).__name__}: {exc})")
 
 
-def _run_dirs(runs_dir: Path) -> Iterator[os.DirEntry[str]]:
-    with os.scandir(runs_dir) as entries:
-        for entry in entries:
-            if entry.is_dir() and not entry.name.startswith("."):
-                yield entry
+def _run_dir_names(runs_fd: int) -> list[str]:
+    with os.scandir(runs_fd) as entries:
+        return [entry.name for entry in entries if not entry.name.startswith(".") and entry.is_dir()]
 
 
-def ingest(store: Store, config: Config, now: float | None = None, workers: int | None = None) -> IngestReport:
-    """Scan the runs and warm dirs once; store what is new; return what happened."""
+@dataclass
+class _Found:
+    """What reading the dirs of one scan found and stored."""
+
+    unchanged: int = 0
+    ingested: list[str] = field(default_factory=list)
+    in_progress: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    affected: set[str] = field(default_factory=set)
+
+
+def ingest(
+    store: Store, config: Config, now: float | None = None, workers: int | None = None, scope: ScanScope | None = None
+) -> IngestReport:
+    """Scan the runs and warm dirs once; store what is new; return what happened.
+
+    ``scope``: check only the sealed runs an answer reads (:class:`ScanScope`); new and unsealed dirs
+    are looked at all the same. A scoped scan that stores something checks the other sealed runs too,
+    since the verdicts it has decided again read other recipes' runs."""
     started = time.perf_counter()
     now = time.time() if now is None else now
     cfg = config.ccci
-    seals, known = store.scan_marks()
-    todo: list[tuple[Path, Snapshot]] = []
-    pre_seals: dict[str, str] = {}  # taken before reading: a change while it is read breaks the seal
-    reseal: dict[str, str] = {}
-    scanned = unchanged = 0
-    seen: set[str] = set()
+    marks = store.scan_marks(scope)
+    found = _Found()
+    retired: list[str] = []
     runs_fd = os.open(cfg.runs_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        for entry in _run_dirs(cfg.runs_dir):
-            scanned += 1
-            name = entry.name
-            seen.add(name)
-            sealed = seals.get(name)
-            seal = seal_of(name, cfg, runs_fd) if sealed is not None else None
-            if sealed is not None and seal == sealed:
-                unchanged += 1
-                continue
-            snap = snapshot(entry.path, cfg)
-            stored = known.get(name) if sealed is None else store.fingerprint(name)
-            ripe = settled(snap.newest_mtime, snap.has_results, now, cfg)
-            if ripe and seal is None:
-                seal = seal_of(name, cfg, runs_fd)
-            if stored == snap.fingerprint:
-                unchanged += 1
-                if ripe and seal is not None:
-                    reseal[name] = seal  # settled since it was read, or its seal moved without a change
-            else:
-                todo.append((Path(entry.path), snap))
-                if ripe and seal is not None:
-                    pre_seals[name] = seal
+        listed = _run_dir_names(runs_fd)
+        seen = set(listed)
+        skipped = store.sealed_runs().difference(marks.seals) if scope is not None else frozenset()
+        names = [n for n in listed if n not in skipped] if skipped else listed
+        _check_and_read(store, config, now, runs_fd, names, marks, workers, found)
+        scanned = len(names)
+        retired = _gone_dirs(store, seen, (marks.seals.keys() | marks.prints.keys() | skipped) - seen)
+        if scope is not None and (found.ingested or retired):
+            full = store.scan_marks()
+            checked = set(names)
+            later = [n for n in full.seals if n not in checked and n in seen]
+            _check_and_read(store, config, now, runs_fd, later, full, workers, found)
+            scanned += len(later)
     finally:
         os.close(runs_fd)
-    store.set_seals(reseal)
-
-    ingested: list[str] = []
-    in_progress: list[str] = []
-    problems: list[str] = []
-    batch: list[ParsedRun] = []
-    affected: set[str] = set()
-    for result in _read_all(todo, workers, (config, now, load_nonfatal().line_markers)):
-        if isinstance(result, str):
-            problems.append(result)
-        elif isinstance(result, InProgress):
-            in_progress.append(result.run_id)
-        elif isinstance(result, Vanished):
-            continue  # removed mid-scan: nothing to store; a row it had is retired below
-        elif isinstance(result, Refused):
-            store.note_refused(result.run_id, result.fingerprint, result.reason)
-            problems.append(f"{escape_name(result.run_id)}: {result.reason}")
-        else:
-            batch.append(result)
-            ingested.append(result.run_id)
-            affected.add(result.recipe)
-            for p in result.problems:
-                problems.append(f"{result.run_id}: {p.excerpt}")
-            if len(batch) >= BATCH:
-                store.save_runs(batch, pre_seals)
-                batch = []
-    store.save_runs(batch, pre_seals)
-    retired = _gone_dirs(store, seen, (seals.keys() | known.keys()) - seen)
-    affected |= set(store.retire_runs(retired, now))
+    affected = found.affected | set(store.retire_runs(retired, now))
 
     canonicals, canon_problems = read_canonicals(config.ccci.warm_dir, config.ccci.canonical_name)
     affected |= store.save_canonicals(canonicals)
-    problems += canon_problems
-    if ingested or retired:
+    if found.ingested or retired:
         store.set_kinds(classify(store.run_intervals(), config.ccci.sweep_gap_s))
     store.set_meta("last_ingest", iso(now) or "")
     return IngestReport(
         scanned=scanned,
-        ingested=ingested,
-        unchanged=unchanged,
-        in_progress=in_progress,
+        ingested=found.ingested,
+        unchanged=found.unchanged,
+        in_progress=found.in_progress,
         canonicals=len(canonicals),
-        problems=problems,
+        problems=found.problems + canon_problems,
         seconds=time.perf_counter() - started,
         affected=sorted(affected),
         retired=retired,
     )
+
+
+def _check_and_read(
+    store: Store,
+    config: Config,
+    now: float,
+    runs_fd: int,
+    names: list[str],
+    marks: ScanMarks,
+    workers: int | None,
+    found: _Found,
+) -> None:
+    """Check each of these dirs as cheaply as its state allows; read and store the new or changed ones."""
+    cfg = config.ccci
+    seal_of = sealer(cfg, runs_fd)
+    seals = marks.seals
+    closer: list[tuple[str, str | None]] = []  # (name, its seal now) of the dirs a seal does not settle
+    for name in names:  # a no-change scan's whole cost: a dict lookup and two stats per sealed run
+        sealed = seals.get(name)
+        if sealed is None:
+            closer.append((name, None))
+        else:
+            seal = seal_of(name)
+            if seal != sealed:
+                closer.append((name, seal))
+    found.unchanged += len(names) - len(closer)
+    todo: list[tuple[Path, Snapshot]] = []
+    pre_seals: dict[str, str] = {}  # taken before reading: a change while it is read breaks the seal
+    reseal: dict[str, str] = {}
+    base = os.fspath(cfg.runs_dir)
+    for name, seal in closer:
+        path = os.path.join(base, name)  # noqa: PTH118 - as os.scandir joins, on strings
+        snap = snapshot(path, cfg)
+        stored = marks.prints.get(name) if name not in seals else store.fingerprint(name)
+        ripe = settled(snap.newest_mtime, snap.has_results, now, cfg)
+        if ripe and seal is None:
+            seal = seal_of(name)
+        if stored == snap.fingerprint:
+            found.unchanged += 1
+            if ripe and seal is not None:
+                reseal[name] = seal  # settled since it was read, or its seal moved without a change
+        else:
+            todo.append((Path(path), snap))
+            if ripe and seal is not None:
+                pre_seals[name] = seal
+    store.set_seals(reseal)
+    if not todo:
+        return
+    batch: list[ParsedRun] = []
+    for result in _read_all(todo, workers, (config, now, load_nonfatal().line_markers)):
+        if isinstance(result, str):
+            found.problems.append(result)
+        elif isinstance(result, InProgress):
+            found.in_progress.append(result.run_id)
+        elif isinstance(result, Vanished):
+            continue  # removed mid-scan: nothing to store; a row it had is retired below
+        elif isinstance(result, Refused):
+            store.note_refused(result.run_id, result.fingerprint, result.reason)
+            found.problems.append(f"{escape_name(result.run_id)}: {result.reason}")
+        else:
+            batch.append(result)
+            found.ingested.append(result.run_id)
+            found.affected.add(result.recipe)
+            for p in result.problems:
+                found.problems.append(f"{result.run_id}: {p.excerpt}")
+            if len(batch) >= BATCH:
+                store.save_runs(batch, pre_seals)
+                batch = []
+    store.save_runs(batch, pre_seals)
 
 
 def _gone_dirs(store: Store, seen: set[str], unseen: set[str]) -> list[str]:

@@ -292,10 +292,21 @@ class SummaryAnswer:
 
 
 @dataclass(frozen=True)
+class ScanScope:
+    """The sealed runs a scan before one answer checks: those of ``recipes``, of ``sweeps``, and of
+    the latest sweep when ``latest_sweep``. New and unsealed dirs are looked at all the same; only
+    sealed runs the answer does not read are left to the next full scan (each costs two stats)."""
+
+    recipes: frozenset[str] = frozenset()
+    sweeps: frozenset[str] = frozenset()
+    latest_sweep: bool = False
+
+
+@dataclass(frozen=True)
 class IngestReport:
     """What one scan found: new/changed runs, runs still being written, and unreadable ones."""
 
-    scanned: int
+    scanned: int  # run dirs looked at (a scoped scan: those of its scope, and every new or unsealed one)
     ingested: list[str]
     unchanged: int
     in_progress: list[str]

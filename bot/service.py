@@ -23,6 +23,7 @@ from bot.model import (
     IngestReport,
     RedReport,
     RunStatus,
+    ScanScope,
     SummaryAnswer,
     SweepReport,
     WhyAnswer,
@@ -87,17 +88,18 @@ class Service:
     def close(self) -> None:
         self.store.close()
 
-    def _ingest_and_classify(self) -> IngestReport:
+    def _ingest_and_classify(self, scope: ScanScope | None) -> IngestReport:
         from bot.ingest import ingest
 
-        report = ingest(self.store, self.config)
+        report = ingest(self.store, self.config, scope=scope)
         if report.affected:
             self.verdicts.classify(report.affected)
         return report
 
-    async def ingest(self) -> IngestReport:
-        """Scan for new runs; decide the verdicts of the recipes they touched."""
-        return await self.offload(self._ingest_and_classify)
+    async def ingest(self, scope: ScanScope | None = None) -> IngestReport:
+        """Scan for new runs (with a ``scope``, check only the sealed runs one answer reads); decide the
+        verdicts of the recipes they touched."""
+        return await self.offload(self._ingest_and_classify, scope)
 
     async def reclassify(self) -> list[Classified]:
         """Apply the current knowledge base to every recipe's current red run."""

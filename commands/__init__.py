@@ -24,6 +24,7 @@ from bot.model import (
     NoticeAnswer,
     ReclassifyAnswer,
     RerunQueued,
+    ScanScope,
     StatusAnswer,
     SummaryAnswer,
     WhyAnswer,
@@ -94,7 +95,9 @@ Handler = Callable[..., Awaitable[Answer]]
 class Command:
     """One command. ``fresh``: the CLI scans the runs dir before answering (unless ``--no-ingest``);
     the bot scans on its own schedule and answers from the store. ``reruns``: the handler queues or
-    cancels reruns through ``ctx.reruns`` (the CLI builds a rerun manager for these only)."""
+    cancels reruns through ``ctx.reruns`` (the CLI builds a rerun manager for these only). ``scope``:
+    called with the arguments as the handler is, the sealed runs that scan checks (the answer reads
+    no others; default: all)."""
 
     name: str
     help: str
@@ -103,6 +106,7 @@ class Command:
     args: tuple[Arg, ...] = ()
     fresh: bool = False
     reruns: bool = False
+    scope: Callable[..., ScanScope] | None = None
 
     @property
     def signature(self) -> Signature:
@@ -115,6 +119,10 @@ class Command:
     async def run(self, ctx: Context, tokens: list[str]) -> Answer:
         """Parse chat tokens strictly, then call the handler."""
         return await self.handler(ctx, **self.signature.parse(tokens))
+
+    def scan_scope(self, given: dict[str, Any]) -> ScanScope | None:
+        """What the CLI's scan before this answer checks, for arguments parsed elsewhere (None: all)."""
+        return self.scope(**self.signature.values_from(given)) if self.scope is not None else None
 
     async def call(self, ctx: Context, given: dict[str, Any]) -> Answer:
         """Call the handler with values parsed elsewhere (argparse), converted as chat converts them."""

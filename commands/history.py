@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.model import HistoryAnswer
+from bot.model import HistoryAnswer, ScanScope
 from commands import Arg, Command, Context
 from commands.args import RECIPE, count
 
@@ -12,6 +12,11 @@ MAX_N = 50
 
 async def handle(ctx: Context, recipe: str, n: int) -> HistoryAnswer:
     return await ctx.service.history(recipe, n)
+
+
+def scope(recipe: str, n: int) -> ScanScope:
+    """The strip reads this recipe's runs and their stored verdicts, nothing else."""
+    return ScanScope(recipes=frozenset({recipe}))
 
 
 COMMAND = Command(
@@ -24,4 +29,5 @@ COMMAND = Command(
         Arg("n", count(MAX_N), f"how many runs, 1 to {MAX_N} (default {DEFAULT_N})", optional=True, default=DEFAULT_N),
     ),
     fresh=True,
+    scope=scope,
 )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from bot.model import SummaryAnswer
+from bot.model import ScanScope, SummaryAnswer
 from commands import Arg, Command, Context
 from commands.args import SWEEP
 
 
 async def handle(ctx: Context, sweep: str | None) -> SummaryAnswer:
     return await ctx.service.summary(sweep)
+
+
+def scope(sweep: str | None) -> ScanScope:
+    """The answer reads one sweep's runs: the named one, or the latest."""
+    return ScanScope(sweeps=frozenset({sweep} if sweep else ()), latest_sweep=sweep is None)
 
 
 COMMAND = Command(
@@ -18,4 +23,5 @@ COMMAND = Command(
     handler=handle,
     args=(Arg("sweep", SWEEP, "a sweep id (default: the latest)", optional=True, metavar="sweep-id"),),
     fresh=True,
+    scope=scope,
 )

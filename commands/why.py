@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from bot.model import WhyAnswer
+from bot.model import ScanScope, WhyAnswer
 from commands import Arg, Command, Context
 from commands.args import RECIPE
 
 
 async def handle(ctx: Context, recipe: str) -> WhyAnswer:
     return await ctx.service.why(recipe)
+
+
+def scope(recipe: str) -> ScanScope:
+    """The answer reads this recipe's runs, and others' only to decide a verdict again (see ingest)."""
+    return ScanScope(recipes=frozenset({recipe}))
 
 
 COMMAND = Command(
@@ -18,4 +23,5 @@ COMMAND = Command(
     handler=handle,
     args=(Arg("recipe", RECIPE, "a recipe name, e.g. mumble"),),
     fresh=True,
+    scope=scope,
 )

@@ -20,7 +20,7 @@ from bot.cli import build_parser, cli_commands, main
 from bot.config import AccessConfig
 from bot.ingest import ingest
 from bot.matrix.events import ChatMessage
-from bot.model import NoticeAnswer
+from bot.model import NoticeAnswer, ScanScope
 from bot.node import Node
 from bot.render import to_text
 from bot.reruns.manager import RerunManager
@@ -107,6 +107,18 @@ def test_every_handler_takes_exactly_its_declared_arguments() -> None:
         params = list(inspect.signature(command.handler).parameters)
         assert params[0] == "ctx"
         assert params[1:] == [a.name for a in command.args], command.name
+
+
+def test_the_scan_before_an_answer_checks_the_sealed_runs_that_answer_reads() -> None:
+    commands = registry()
+    one = ScanScope(recipes=frozenset({"mumble"}))
+    assert commands["why"].scan_scope({"recipe": "mumble"}) == one
+    assert commands["history"].scan_scope({"recipe": "mumble", "n": "3"}) == one
+    assert commands["summary"].scan_scope({"sweep": None}) == ScanScope(latest_sweep=True)
+    assert commands["summary"].scan_scope({"sweep": "sweep-1"}) == ScanScope(sweeps=frozenset({"sweep-1"}))
+    assert commands["reclassify"].scan_scope({}) is None  # every red recipe: every run is checked
+    with pytest.raises(UsageError, match="not a recipe name"):
+        commands["why"].scan_scope({"recipe": "../x"})  # converted as the answer's arguments are, first
 
 
 def test_the_argparse_subcommands_are_built_from_the_registry() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.ingest import ingest
-from bot.model import RunKind, RunStatus
+from bot.model import RunKind, RunStatus, ScanScope
 from bot.scaffold.sample.generate import GeneratedData
 from tests.conftest import Site
 from tests.junit_maker import run_pytest_junit
@@ -195,12 +195,96 @@ def test_a_sealed_run_still_shows_a_rewritten_results_file_and_a_new_junit_file(
     assert {rewritten.run_id, grown.run_id} <= set(site.store.scan_marks()[0])  # sealed again as read
 
 
+def _sealed(site: Site) -> None:
+    """A full scan of runs that settled long ago: every run with results.json is sealed."""
+    ingest(site.store, site.config, now=_later(site))
+
+
+def _sealed_green(site: Site, sample: GeneratedData) -> dict[str, list[str]]:
+    """recipe → its sealed green runs (results.json present, so sealed when read settled)."""
+    sealed = site.store.scan_marks().seals
+    found: dict[str, list[str]] = {}
+    for g in sample.runs:
+        if g.has_results and not g.red and g.run_id in sealed:
+            found.setdefault(g.recipe, []).append(g.run_id)
+    return found
+
+
+def _fail_first_stage(results: Path) -> str:
+    data = json.loads(results.read_text())
+    data["stages"][0]["status"] = "fail"
+    return json.dumps(data)
+
+
+def test_the_scan_before_why_finds_a_rewritten_or_replaced_results_file_and_a_new_junit_file(
+    site: Site,
+    sample: GeneratedData,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bot.cli import main
+    from tests.test_why import cli_dirs
+
+    _sealed(site)
+    green = _sealed_green(site, sample)
+    recipe = next(r for r, runs in green.items() if len(runs) >= 3)
+    in_place, renamed, grown = green[recipe][:3]
+    other = next(runs[0] for r, runs in green.items() if r != recipe)
+    (site.runs_dir / in_place / "results.json").write_text(_fail_first_stage(site.runs_dir / in_place / "results.json"))
+    replacement = site.runs_dir / renamed / "results.json.new"
+    replacement.write_text(_fail_first_stage(site.runs_dir / renamed / "results.json"))
+    replacement.replace(site.runs_dir / renamed / "results.json")  # a new inode, as an atomic writer leaves it
+    extra = run_pytest_junit(tmp_path / "late", "smoke__cc-ci__test_late", "def test_late():\n    assert 1 == 2\n")
+    shutil.copy(extra, site.runs_dir / grown / "junit" / extra.name)
+    (site.runs_dir / other / "results.json").write_text(_fail_first_stage(site.runs_dir / other / "results.json"))
+
+    assert main(["why", recipe, "--json", *cli_dirs(site)]) == 0
+    assert json.loads(capsys.readouterr().out)["recipe"] == recipe
+    for run_id in (in_place, renamed):
+        row = site.store.run(run_id)
+        assert row is not None and row.status is RunStatus.RED, run_id
+    assert any(f.test == "test_late" for f in site.store.failures(grown))
+    # The scan stored runs, so verdicts are decided again from other recipes' runs too: it checked those.
+    row = site.store.run(other)
+    assert row is not None and row.status is RunStatus.RED
+
+
+def test_a_scoped_scan_that_stores_nothing_leaves_other_recipes_sealed_runs_to_a_full_scan(
+    site: Site, sample: GeneratedData
+) -> None:
+    _sealed(site)
+    green = _sealed_green(site, sample)
+    recipe, other_recipe = sorted(green)[:2]
+    other = green[other_recipe][0]
+    (site.runs_dir / other / "results.json").write_text(_fail_first_stage(site.runs_dir / other / "results.json"))
+    unsealed = set(site.store.scan_marks().prints)
+    mine = {g.run_id for g in sample.runs if g.recipe == recipe}
+
+    scoped = ingest(site.store, site.config, now=_later(site), scope=ScanScope(recipes=frozenset({recipe})))
+    assert scoped.ingested == []
+    assert scoped.scanned == len(mine | unsealed) < len(sample.runs)
+    row = site.store.run(other)
+    assert row is not None and row.status is RunStatus.GREEN  # not looked at: the answer does not read it
+
+    full = ingest(site.store, site.config, now=_later(site))
+    assert full.ingested == [other] and full.scanned == len(sample.runs)
+
+
+def test_the_scan_before_a_summary_checks_the_latest_sweeps_sealed_runs(site: Site, sample: GeneratedData) -> None:
+    _sealed(site)
+    latest = max(g.sweep for g in sample.runs if g.sweep is not None)
+    member = next(g.run_id for g in sample.runs if g.sweep == latest and g.has_results and not g.red)
+    (site.runs_dir / member / "results.json").write_text(_fail_first_stage(site.runs_dir / member / "results.json"))
+    report = ingest(site.store, site.config, now=_later(site), scope=ScanScope(latest_sweep=True))
+    assert report.ingested == [member]
+
+
 def test_a_retired_run_whose_dir_comes_back_is_read_again(site: Site, sample: GeneratedData, tmp_path: Path) -> None:
     ingest(site.store, site.config, now=_later(site))
     run_id = next(g.run_id for g in sample.runs if g.has_results)
     (site.runs_dir / run_id).rename(tmp_path / run_id)
     assert ingest(site.store, site.config, now=_later(site)).retired == [run_id]
-    assert run_id not in site.store.scan_marks()[0]  # retired runs are not checked on every scan
+    assert run_id not in site.store.scan_marks().seals  # retired runs are not checked on every scan
     (tmp_path / run_id).rename(site.runs_dir / run_id)
     assert ingest(site.store, site.config, now=_later(site)).ingested == [run_id]
     row = site.store.run(run_id)

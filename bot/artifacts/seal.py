@@ -12,21 +12,31 @@ history is one pass of them. Any difference sends the dir back through the full 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from bot.config import CcciConfig
 
 
-def seal_of(run_id: str, cfg: CcciConfig, runs_fd: int) -> str | None:
-    """The seal of ``<runs_dir>/<run_id>`` now, or None when it has no results.json (never sealed)."""
-    try:
-        st = os.stat(f"{run_id}/{cfg.results_name}", dir_fd=runs_fd)
-    except OSError:
-        return None
-    try:
-        junit = str(os.stat(f"{run_id}/{cfg.junit_dir}", dir_fd=runs_fd).st_mtime_ns)
-    except OSError:
-        junit = "-"
-    return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}|{junit}"
+def sealer(cfg: CcciConfig, runs_fd: int) -> Callable[[str], str | None]:
+    """The seal of ``<runs_dir>/<run_id>`` now, or None when it has no results.json (never sealed).
+
+    A function with the names bound once: a full scan calls it for every sealed run."""
+    results = f"/{cfg.results_name}"
+    junit_dir = f"/{cfg.junit_dir}"
+    stat = os.stat
+
+    def seal_of(run_id: str) -> str | None:
+        try:
+            st = stat(run_id + results, dir_fd=runs_fd)
+        except OSError:
+            return None
+        try:
+            junit = str(stat(run_id + junit_dir, dir_fd=runs_fd).st_mtime_ns)
+        except OSError:
+            junit = "-"
+        return f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}|{junit}"
+
+    return seal_of
 
 
 def settled(newest_mtime: float, has_results: bool, now: float, cfg: CcciConfig) -> bool:

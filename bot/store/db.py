@@ -24,6 +24,7 @@ from bot.model import (
     RunKind,
     RunRow,
     RunStatus,
+    ScanScope,
     TestCase,
     TestStatus,
     TierResult,
@@ -42,6 +43,13 @@ class SweepRunTimes(NamedTuple):
     run_id: str
     last_activity: float  # its latest start or finish; 0 when it has neither
     ingested_at: float
+
+
+class ScanMarks(NamedTuple):
+    """What a scan compares run dirs with (see :meth:`Store.scan_marks`)."""
+
+    seals: dict[str, str]  # sealed runs to check: run_id → seal
+    prints: dict[str, str]  # unsealed runs and refused dirs: run_id → fingerprint
 
 
 class SweepResult(NamedTuple):
@@ -213,21 +221,37 @@ class Store:
         for table in ("tiers", "testcases", "failures", "evidence", "verdicts", "runs"):
             c.executemany(f"DELETE FROM {table} WHERE run_id = ?", ids)  # noqa: S608 - fixed names
 
-    def scan_marks(self) -> tuple[dict[str, str], dict[str, str]]:
-        """What a scan compares: (run_id → seal) of sealed runs, (run_id → fingerprint) of the others
-        (refused dirs included, as in :meth:`fingerprints`).
+    def scan_marks(self, scope: ScanScope | None = None) -> ScanMarks:
+        """What a scan compares each run dir with: the seals of the sealed runs it checks (with a
+        ``scope``, only those the scope names), the fingerprints of every unsealed run and refused dir.
 
-        Retired runs are left out (a dir that comes back is read as new). Both come from indexes
+        Retired runs are left out (a dir that comes back is read as new). All of it comes from indexes
         (migration 13), not from the rows; sealed runs' long fingerprints are not loaded:
         :meth:`fingerprint` fetches one when its seal broke."""
-        seals = dict(self._tuples("SELECT run_id, seal FROM runs WHERE seal IS NOT NULL AND retired_at IS NULL"))
         prints = dict(
             self._tuples(
                 "SELECT run_id, fingerprint FROM runs WHERE seal IS NULL AND retired_at IS NULL"
                 " UNION ALL SELECT run_id, fingerprint FROM run_notes"
             )
         )
-        return seals, prints
+        sealed = "SELECT run_id, seal FROM runs WHERE seal IS NOT NULL AND retired_at IS NULL"
+        if scope is None:
+            return ScanMarks(dict(self._tuples(sealed)), prints)
+        sweeps = set(scope.sweeps)
+        latest = self.latest_sweep_id() if scope.latest_sweep else None
+        if latest is not None:
+            sweeps.add(latest)
+        seals: dict[str, str] = {}
+        for column, values in (("recipe", sorted(scope.recipes)), ("sweep_id", sorted(sweeps))):
+            for chunk in _chunks(values, 500):
+                seals.update(self._tuples(f"{sealed} AND {column} IN ({','.join('?' * len(chunk))})", chunk))
+        return ScanMarks(seals, prints)
+
+    def sealed_runs(self) -> frozenset[str]:
+        """Every sealed run that is not retired (a scoped scan's listing tells them from new dirs)."""
+        return frozenset(
+            r for (r,) in self._tuples("SELECT run_id FROM runs WHERE seal IS NOT NULL AND retired_at IS NULL")
+        )
 
     def fingerprint(self, run_id: str) -> str | None:
         rows = self._query("SELECT fingerprint FROM runs WHERE run_id = ?", (run_id,))
