@@ -7,8 +7,10 @@ months of history) are read in a process pool, since parsing is CPU-bound and th
 than one core; the pool gets the config once, when each worker starts, and work in chunks.
 
 The scan before one CLI answer is scoped (:class:`bot.model.ScanScope`): two stats for each of
-50,000 sealed runs cost more than the answer, so it checks only the sealed runs the answer reads.
-The bot's periodic scan and ``ccci-bot ingest`` check everything.
+50,000 sealed runs cost more than the answer, so it checks only the sealed runs the answer reads, and
+it does not list the runs dir while the dir's stat matches the last listing's (:class:`DirMark`: no
+entry added, removed or renamed since). The bot's periodic scan and ``ccci-bot ingest`` list and
+check everything.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from bot.kb import load_nonfatal
 from bot.kinds import classify
 from bot.model import IngestReport, ParsedRun, ScanScope
 from bot.store import Store
-from bot.store.db import ScanMarks
+from bot.store.db import DirMark, ScanMarks
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -73,6 +75,9 @@ def _read_one(args: tuple[Path, Snapshot]) -> Result:
         return escape_name(f"{path.name}: could not be read ({type(exc).__name__}: {exc})")
 
 
+MARK_AFTER_NS = 2_000_000_000  # a runs dir changed this recently is not marked: its mtime may not move again
+
+
 def _run_dir_names(runs_fd: int) -> list[str]:
     with os.scandir(runs_fd) as entries:
         return [entry.name for entry in entries if not entry.name.startswith(".") and entry.is_dir()]
@@ -84,6 +89,7 @@ class _Found:
 
     unchanged: int = 0
     ingested: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
     in_progress: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     affected: set[str] = field(default_factory=set)
@@ -95,8 +101,9 @@ def ingest(
     """Scan the runs and warm dirs once; store what is new; return what happened.
 
     ``scope``: check only the sealed runs an answer reads (:class:`ScanScope`); new and unsealed dirs
-    are looked at all the same. A scoped scan that stores something checks the other sealed runs too,
-    since the verdicts it has decided again read other recipes' runs."""
+    are looked at all the same, and the runs dir is not even listed while its stat matches the last
+    listing's (:class:`DirMark`). A scoped scan that stores something checks the other sealed runs
+    too, since the verdicts it has decided again read other recipes' runs."""
     started = time.perf_counter()
     now = time.time() if now is None else now
     cfg = config.ccci
@@ -105,17 +112,33 @@ def ingest(
     retired: list[str] = []
     runs_fd = os.open(cfg.runs_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        listed = _run_dir_names(runs_fd)
-        seen = set(listed)
-        skipped = store.sealed_runs().difference(marks.seals) if scope is not None else frozenset()
-        names = [n for n in listed if n not in skipped] if skipped else listed
+        listed_at = time.time_ns()
+        st = os.fstat(runs_fd)
+        mark = store.runs_dir_mark() if scope is not None else None
+        seen: set[str] | None = None
+        if mark is not None and (mark.dev, mark.ino, mark.mtime_ns) == (st.st_dev, st.st_ino, st.st_mtime_ns):
+            names = list(dict.fromkeys([*marks.seals, *marks.prints, *mark.pending]))  # the dir as last listed
+            known: set[str] = set()
+        else:
+            listed = _run_dir_names(runs_fd)
+            seen = set(listed)
+            skipped = store.sealed_runs().difference(marks.seals) if scope is not None else frozenset()
+            names = [n for n in listed if n not in skipped] if skipped else listed
+            known = marks.seals.keys() | marks.prints.keys() | skipped
         _check_and_read(store, config, now, runs_fd, names, marks, workers, found)
         scanned = len(names)
-        retired = _gone_dirs(store, seen, (marks.seals.keys() | marks.prints.keys() | skipped) - seen)
+        if seen is not None:
+            unseen = known - seen
+            retired = _gone_dirs(store, seen, unseen)
+            store_mark = listed_at - st.st_mtime_ns >= MARK_AFTER_NS and not unseen.difference(retired)
+            pending = sorted(seen - known - set(found.ingested) - set(found.refused))
+            mark = DirMark(st.st_dev, st.st_ino, st.st_mtime_ns, tuple(pending)) if store_mark else None
+            if mark != store.runs_dir_mark():
+                store.set_runs_dir_mark(mark)
         if scope is not None and (found.ingested or retired):
             full = store.scan_marks()
             checked = set(names)
-            later = [n for n in full.seals if n not in checked and n in seen]
+            later = [n for n in full.seals if n not in checked and (seen is None or n in seen)]
             _check_and_read(store, config, now, runs_fd, later, full, workers, found)
             scanned += len(later)
     finally:
@@ -196,6 +219,7 @@ def _check_and_read(
             continue  # removed mid-scan: nothing to store; a row it had is retired below
         elif isinstance(result, Refused):
             store.note_refused(result.run_id, result.fingerprint, result.reason)
+            found.refused.append(result.run_id)
             found.problems.append(f"{escape_name(result.run_id)}: {result.reason}")
         else:
             batch.append(result)

@@ -10,6 +10,7 @@ import pytest
 from bot.ingest import ingest
 from bot.model import RunKind, RunStatus, ScanScope
 from bot.scaffold.sample.generate import GeneratedData
+from bot.store.db import DirMark
 from tests.conftest import Site
 from tests.junit_maker import run_pytest_junit
 
@@ -195,9 +196,14 @@ def test_a_sealed_run_still_shows_a_rewritten_results_file_and_a_new_junit_file(
     assert {rewritten.run_id, grown.run_id} <= set(site.store.scan_marks()[0])  # sealed again as read
 
 
-def _sealed(site: Site) -> None:
-    """A full scan of runs that settled long ago: every run with results.json is sealed."""
+def _marked(site: Site) -> DirMark:
+    """A full scan of runs that settled long ago in a runs dir that did too: its listing is marked."""
+    old = time.time() - 3600
+    os.utime(site.runs_dir, (old, old))
     ingest(site.store, site.config, now=_later(site))
+    mark = site.store.runs_dir_mark()
+    assert mark is not None and mark.mtime_ns == os.stat(site.runs_dir).st_mtime_ns
+    return mark
 
 
 def _sealed_green(site: Site, sample: GeneratedData) -> dict[str, list[str]]:
@@ -220,12 +226,14 @@ def test_the_scan_before_why_finds_a_rewritten_or_replaced_results_file_and_a_ne
     site: Site,
     sample: GeneratedData,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    from bot import ingest as ingest_mod
     from bot.cli import main
     from tests.test_why import cli_dirs
 
-    _sealed(site)
+    mark = _marked(site)
     green = _sealed_green(site, sample)
     recipe = next(r for r, runs in green.items() if len(runs) >= 3)
     in_place, renamed, grown = green[recipe][:3]
@@ -237,9 +245,14 @@ def test_the_scan_before_why_finds_a_rewritten_or_replaced_results_file_and_a_ne
     extra = run_pytest_junit(tmp_path / "late", "smoke__cc-ci__test_late", "def test_late():\n    assert 1 == 2\n")
     shutil.copy(extra, site.runs_dir / grown / "junit" / extra.name)
     (site.runs_dir / other / "results.json").write_text(_fail_first_stage(site.runs_dir / other / "results.json"))
+    listings: list[int] = []
+    real = ingest_mod._run_dir_names
+    monkeypatch.setattr(ingest_mod, "_run_dir_names", lambda fd: listings.append(fd) or real(fd))
 
     assert main(["why", recipe, "--json", *cli_dirs(site)]) == 0
     assert json.loads(capsys.readouterr().out)["recipe"] == recipe
+    assert listings == []  # nothing was added to the runs dir: its listing was not needed
+    assert site.store.runs_dir_mark() == mark
     for run_id in (in_place, renamed):
         row = site.store.run(run_id)
         assert row is not None and row.status is RunStatus.RED, run_id
@@ -252,7 +265,7 @@ def test_the_scan_before_why_finds_a_rewritten_or_replaced_results_file_and_a_ne
 def test_a_scoped_scan_that_stores_nothing_leaves_other_recipes_sealed_runs_to_a_full_scan(
     site: Site, sample: GeneratedData
 ) -> None:
-    _sealed(site)
+    _marked(site)
     green = _sealed_green(site, sample)
     recipe, other_recipe = sorted(green)[:2]
     other = green[other_recipe][0]
@@ -271,12 +284,53 @@ def test_a_scoped_scan_that_stores_nothing_leaves_other_recipes_sealed_runs_to_a
 
 
 def test_the_scan_before_a_summary_checks_the_latest_sweeps_sealed_runs(site: Site, sample: GeneratedData) -> None:
-    _sealed(site)
+    _marked(site)
     latest = max(g.sweep for g in sample.runs if g.sweep is not None)
     member = next(g.run_id for g in sample.runs if g.sweep == latest and g.has_results and not g.red)
     (site.runs_dir / member / "results.json").write_text(_fail_first_stage(site.runs_dir / member / "results.json"))
     report = ingest(site.store, site.config, now=_later(site), scope=ScanScope(latest_sweep=True))
     assert report.ingested == [member]
+
+
+def test_a_dir_still_being_written_when_the_runs_dir_was_marked_is_read_once_it_settles(
+    site: Site, tmp_path: Path
+) -> None:
+    fresh = site.runs_dir / "manual-778"
+    junit = run_pytest_junit(tmp_path / "suite", "install__cc-ci__test_install", "def test_ok():\n    assert True\n")
+    (fresh / "junit").mkdir(parents=True)
+    shutil.copy(junit, fresh / "junit" / junit.name)
+    old = time.time() - 3600
+    os.utime(site.runs_dir, (old, old))
+    now = time.time()
+    first = ingest(site.store, site.config, now=now)
+    assert first.in_progress == ["manual-778"]
+    mark = site.store.runs_dir_mark()
+    assert mark is not None and mark.pending == ("manual-778",)
+    # results.json lands inside the run dir: the runs dir's own entries (and mtime) do not change
+    (fresh / "results.json").write_text(
+        json.dumps({"recipe": "mumble", "stages": [{"name": "install", "status": "pass"}]})
+    )
+    later = now + site.config.ccci.settle_s + 1
+    report = ingest(site.store, site.config, now=later, scope=ScanScope(recipes=frozenset({"gitea"})))
+    assert report.ingested == ["manual-778"]
+    assert site.store.runs_dir_mark() is not None  # a new run was stored, but the dir's entries are as marked
+    row = site.store.run("manual-778")
+    assert row is not None and row.recipe == "mumble"
+
+
+def test_a_runs_dir_that_just_changed_is_not_marked_and_a_new_dir_is_listed(site: Site, tmp_path: Path) -> None:
+    ahead = time.time() + 3600  # "just changed" by any clock: its mtime could still be shared by a later change
+    os.utime(site.runs_dir, (ahead, ahead))
+    ingest(site.store, site.config, now=_later(site))
+    assert site.store.runs_dir_mark() is None
+    _marked(site)
+    added = site.runs_dir / "manual-779"
+    (added / "junit").mkdir(parents=True)
+    (added / "results.json").write_text(
+        json.dumps({"recipe": "mumble", "stages": [{"name": "install", "status": "pass"}]})
+    )
+    report = ingest(site.store, site.config, now=_later(site), scope=ScanScope(recipes=frozenset({"gitea"})))
+    assert report.ingested == ["manual-779"]
 
 
 def test_a_retired_run_whose_dir_comes_back_is_read_again(site: Site, sample: GeneratedData, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -52,6 +53,18 @@ class ScanMarks(NamedTuple):
     prints: dict[str, str]  # unsealed runs and refused dirs: run_id → fingerprint
 
 
+@dataclass(frozen=True)
+class DirMark:
+    """The runs dir as a scan listed it: its identity and mtime then, and the dirs it listed that are
+    not stored (still being written, unreadable). While the dir's stat is the same, no entry was added,
+    removed or renamed, so those and the stored runs are still every run dir in it."""
+
+    dev: int
+    ino: int
+    mtime_ns: int
+    pending: tuple[str, ...]
+
+
 class SweepResult(NamedTuple):
     """One recipe's result in one sweep run."""
 
@@ -62,6 +75,7 @@ class SweepResult(NamedTuple):
     finished: float | None
 
 
+_RUNS_DIR_MARK = "runs_dir_mark"  # meta key of the DirMark
 UNKNOWN_RECIPE = "unknown"  # what artifacts.rundir calls a run whose recipe it could not tell
 
 _RUN_COLUMNS = "run_id, recipe, version, pr, started, finished, status, unverified, kind, sweep_id, derived, retired_at"
@@ -252,6 +266,19 @@ class Store:
         return frozenset(
             r for (r,) in self._tuples("SELECT run_id FROM runs WHERE seal IS NOT NULL AND retired_at IS NULL")
         )
+
+    def runs_dir_mark(self) -> DirMark | None:
+        """The runs dir as the last listing that could be trusted saw it (see :class:`DirMark`)."""
+        value = self.get_meta(_RUNS_DIR_MARK)
+        if not value:
+            return None
+        dev, ino, mtime_ns, pending = json.loads(value)
+        return DirMark(int(dev), int(ino), int(mtime_ns), tuple(str(p) for p in pending))
+
+    def set_runs_dir_mark(self, mark: DirMark | None) -> None:
+        """Record a listing (None: forget it; the next scan lists the dir)."""
+        value = "" if mark is None else json.dumps([mark.dev, mark.ino, mark.mtime_ns, list(mark.pending)])
+        self.set_meta(_RUNS_DIR_MARK, value)
 
     def fingerprint(self, run_id: str) -> str | None:
         rows = self._query("SELECT fingerprint FROM runs WHERE run_id = ?", (run_id,))
