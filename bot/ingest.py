@@ -117,7 +117,10 @@ def ingest(
         mark = store.runs_dir_mark() if scope is not None else None
         seen: set[str] | None = None
         if mark is not None and (mark.dev, mark.ino, mark.mtime_ns) == (st.st_dev, st.st_ino, st.st_mtime_ns):
-            names = list(dict.fromkeys([*marks.seals, *marks.prints, *mark.pending]))  # the dir as last listed
+            # The dir as last listed: stored runs, and the listed dirs that were not stored then and
+            # still are not (one stored since, sealed and outside the scope, is left as the others are).
+            pending = store.unstored(mark.pending) if mark.pending else []
+            names = list(dict.fromkeys([*marks.seals, *marks.prints, *pending]))
             known: set[str] = set()
         else:
             listed = _run_dir_names(runs_fd)
@@ -130,9 +133,9 @@ def ingest(
         if seen is not None:
             unseen = known - seen
             retired = _gone_dirs(store, seen, unseen)
-            store_mark = listed_at - st.st_mtime_ns >= MARK_AFTER_NS and not unseen.difference(retired)
+            trusted = listed_at - st.st_mtime_ns >= MARK_AFTER_NS and not unseen.difference(retired)
             pending = sorted(seen - known - set(found.ingested) - set(found.refused))
-            mark = DirMark(st.st_dev, st.st_ino, st.st_mtime_ns, tuple(pending)) if store_mark else None
+            mark = DirMark(st.st_dev, st.st_ino, st.st_mtime_ns, tuple(pending)) if trusted else None
             if mark != store.runs_dir_mark():
                 store.set_runs_dir_mark(mark)
         if scope is not None and (found.ingested or retired):

@@ -311,11 +311,13 @@ def test_a_dir_still_being_written_when_the_runs_dir_was_marked_is_read_once_it_
         json.dumps({"recipe": "mumble", "stages": [{"name": "install", "status": "pass"}]})
     )
     later = now + site.config.ccci.settle_s + 1
-    report = ingest(site.store, site.config, now=later, scope=ScanScope(recipes=frozenset({"gitea"})))
+    gitea = ScanScope(recipes=frozenset({"gitea"}))
+    report = ingest(site.store, site.config, now=later, scope=gitea)
     assert report.ingested == ["manual-778"]
-    assert site.store.runs_dir_mark() is not None  # a new run was stored, but the dir's entries are as marked
+    assert site.store.runs_dir_mark() == mark  # a new run was stored, but the dir's entries are as marked
     row = site.store.run("manual-778")
     assert row is not None and row.recipe == "mumble"
+    assert ingest(site.store, site.config, now=later, scope=gitea).ingested == []  # stored now: not pending
 
 
 def test_a_runs_dir_that_just_changed_is_not_marked_and_a_new_dir_is_listed(site: Site, tmp_path: Path) -> None:

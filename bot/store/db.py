@@ -267,6 +267,22 @@ class Store:
             r for (r,) in self._tuples("SELECT run_id FROM runs WHERE seal IS NOT NULL AND retired_at IS NULL")
         )
 
+    def unstored(self, run_ids: Iterable[str]) -> list[str]:
+        """Those of these dirs that are neither a stored run (retired ones count as not stored) nor refused."""
+        ids = list(dict.fromkeys(run_ids))
+        stored: set[str] = set()
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            stored.update(
+                r
+                for (r,) in self._tuples(
+                    f"SELECT run_id FROM runs WHERE retired_at IS NULL AND run_id IN ({marks})"  # noqa: S608
+                    f" UNION ALL SELECT run_id FROM run_notes WHERE run_id IN ({marks})",
+                    [*chunk, *chunk],
+                )
+            )
+        return [r for r in ids if r not in stored]
+
     def runs_dir_mark(self) -> DirMark | None:
         """The runs dir as the last listing that could be trusted saw it (see :class:`DirMark`)."""
         value = self.get_meta(_RUNS_DIR_MARK)
