@@ -73,7 +73,7 @@ if [ "$fast" = 1 ]; then
     trap 'rm -rf "$TMPDIR"' EXIT
   fi
   echo "== pytest (fast tier: no Synapse, dockerd or Chromium; one worker per core)"
-  CCCI_FAST_TIER=1 .venv/bin/python -m pytest -m "not synapse and not dockerd and not browser" -n auto "$@"
+  CCCI_FAST_TIER=1 .venv/bin/python -m pytest -m "not synapse and not dockerd and not browser" -n auto --dist worksteal "$@"
 else
   echo "== pytest"; .venv/bin/python -m pytest "$@"
 fi

@@ -64,12 +64,45 @@ class Site:
     store: Store
 
 
+def _tree(root: Path) -> frozenset[tuple[str, int, int, int, int]]:
+    """Every entry under ``root`` by path, mode, size, inode and mtime: what any write would change."""
+    top = os.lstat(root)
+    entries = [(".", top.st_mode, 0, top.st_ino, top.st_mtime_ns)]  # an entry added and taken away again
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            size = 0 if os.path.isdir(path) else st.st_size  # a dir's size is the file system's business
+            entries.append((os.path.relpath(path, root), st.st_mode, size, st.st_ino, st.st_mtime_ns))
+    return frozenset(entries)
+
+
+@pytest.fixture(scope="session")
+def sample_tree(sample: GeneratedData) -> frozenset[tuple[str, int, int, int, int]]:
+    return _tree(sample.runs_dir) | _tree(sample.warm_dir)
+
+
 @pytest.fixture
-def site(sample: GeneratedData, tmp_path: Path) -> Iterator[Site]:
-    runs_dir = tmp_path / "runs"
-    warm_dir = tmp_path / "warm"
-    shutil.copytree(sample.runs_dir, runs_dir, symlinks=True)  # copy2 keeps mtimes: runs stay "settled"
-    shutil.copytree(sample.warm_dir, warm_dir)
+def site(
+    request: pytest.FixtureRequest,
+    sample: GeneratedData,
+    sample_tree: frozenset[tuple[str, int, int, int, int]],
+    tmp_path: Path,
+) -> Iterator[Site]:
+    """The sample world with a fresh store and config; its runs and warm dirs are shared unless the test is
+    marked ``writes_runs``, which gets its own copy.
+
+    Copying the world is ~0.1 s of CPU, and most tests only read it. A test that writes into the shared
+    dirs without the mark fails at teardown with a message saying so, so no test sees another's writes
+    unannounced.
+    """
+    writes = request.node.get_closest_marker("writes_runs") is not None
+    if writes:
+        runs_dir, warm_dir = tmp_path / "runs", tmp_path / "warm"
+        shutil.copytree(sample.runs_dir, runs_dir, symlinks=True)  # copy2 keeps mtimes: runs stay "settled"
+        shutil.copytree(sample.warm_dir, warm_dir)
+    else:
+        runs_dir, warm_dir = sample.runs_dir, sample.warm_dir
     (tmp_path / "active").mkdir()
     config = Config(data_dir=tmp_path / "state", links=LinksConfig(BASE_URL)).with_overrides(
         runs_dir=runs_dir, warm_dir=warm_dir
@@ -78,6 +111,12 @@ def site(sample: GeneratedData, tmp_path: Path) -> Iterator[Site]:
     store = Store(config.db_path)
     yield Site(runs_dir, warm_dir, config, store)
     store.close()
+    if not writes and _tree(runs_dir) | _tree(warm_dir) != sample_tree:
+        pytest.fail(
+            f"{request.node.nodeid} wrote into the shared sample world ({runs_dir.parent}); "
+            "mark it @pytest.mark.writes_runs to give it its own copy",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")

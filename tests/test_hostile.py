@@ -61,6 +61,7 @@ HOSTILE_FILES: dict[str, Callable[[Path, Path], None]] = {
 }
 
 
+@pytest.mark.writes_runs
 @pytest.mark.parametrize("kind", sorted(HOSTILE_FILES))
 def test_a_hostile_log_is_a_note_never_content(site: Site, junit: Path, tmp_path: Path, kind: str) -> None:
     run = make_run(site.runs_dir, junit)
@@ -85,6 +86,7 @@ def test_a_hostile_log_is_a_note_never_content(site: Site, junit: Path, tmp_path
         assert "OUTSIDE-SECRET" not in body
 
 
+@pytest.mark.writes_runs
 @pytest.mark.parametrize("kind", sorted(HOSTILE_FILES))
 def test_a_hostile_results_json_is_a_note_and_status_comes_from_junit(
     site: Site, junit: Path, tmp_path: Path, kind: str
@@ -103,6 +105,7 @@ def test_a_hostile_results_json_is_a_note_and_status_comes_from_junit(
     assert status in (403, 404) and "OUTSIDE-SECRET" not in body
 
 
+@pytest.mark.writes_runs
 @pytest.mark.parametrize("kind", ["link-outside", "fifo", "dev-zero"])
 def test_a_hostile_junit_file_is_a_note(site: Site, junit: Path, tmp_path: Path, kind: str) -> None:
     run = make_run(site.runs_dir, junit)
@@ -123,6 +126,7 @@ def test_a_hostile_junit_file_is_a_note(site: Site, junit: Path, tmp_path: Path,
         assert status in (403, 404) and "OUTSIDE-SECRET" not in body
 
 
+@pytest.mark.writes_runs
 def test_links_that_stay_inside_the_run_are_followed(site: Site, junit: Path) -> None:
     run = make_run(site.runs_dir, junit)
     (run / "logs").mkdir()
@@ -132,6 +136,7 @@ def test_links_that_stay_inside_the_run_are_followed(site: Site, junit: Path) ->
     assert any(e.kind == "log" and FAILING in e.excerpt for e in site.store.evidence(RUN_ID))
 
 
+@pytest.mark.writes_runs
 def test_a_recipe_clone_linked_outside_the_run_is_not_read(site: Site, junit: Path, tmp_path: Path) -> None:
     """No results.json: the version would come from the clone's tag; a clone elsewhere is not used."""
     elsewhere = tmp_path / "elsewhere-clone"
@@ -171,6 +176,7 @@ def test_open_in_run_refuses_escapes_by_spelling_and_by_link(tmp_path: Path) -> 
 # --- 2. sizes ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.writes_runs
 def test_results_json_over_the_size_or_depth_cap_is_a_note(site: Site, junit: Path) -> None:
     make_run(site.runs_dir, junit, RUN_ID, padding="x" * 5000)
     for run_id, depth in (("evil-2", 20), ("evil-3", 1500)):  # 1500: beyond Python's recursion limit too
@@ -184,6 +190,7 @@ def test_results_json_over_the_size_or_depth_cap_is_a_note(site: Site, junit: Pa
         assert any("nested deeper than 16 levels" in n for n in _notes(site, run_id)), run_id
 
 
+@pytest.mark.writes_runs
 def test_failure_text_is_capped_per_testcase(site: Site, tmp_path: Path) -> None:
     big = "E" * 50_000
     xml = tmp_path / "big.xml"
@@ -199,6 +206,7 @@ def test_failure_text_is_capped_per_testcase(site: Site, tmp_path: Path) -> None
     assert len(failure.text) == 1000
 
 
+@pytest.mark.writes_runs
 def test_the_junit_page_is_served_from_what_ingest_stored(site: Site, junit: Path) -> None:
     run = make_run(site.runs_dir, junit)
     config = settled(site.config)
@@ -229,6 +237,7 @@ def test_the_junit_page_is_served_from_what_ingest_stored(site: Site, junit: Pat
 # --- 3. timestamps ----------------------------------------------------------------------------------
 
 
+@pytest.mark.writes_runs
 @pytest.mark.parametrize("value", [1e20, -5, "NaN", "Infinity", "9999-12-31T23:59:59Z", 10**400])
 def test_absurd_times_are_missing_with_a_note_and_every_answer_works(
     site: Site, junit: Path, value: object, capsys: pytest.CaptureFixture[str]
@@ -258,6 +267,7 @@ def test_absurd_times_are_missing_with_a_note_and_every_answer_works(
 # --- 4. vanishing runs ------------------------------------------------------------------------------
 
 
+@pytest.mark.writes_runs
 def test_a_run_dir_removed_mid_scan_is_skipped(site: Site, junit: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run = make_run(site.runs_dir, junit)
     real_snapshot = ingest_mod.snapshot
@@ -275,6 +285,7 @@ def test_a_run_dir_removed_mid_scan_is_skipped(site: Site, junit: Path, monkeypa
     assert "unknown" not in site.store.recipes()
 
 
+@pytest.mark.writes_runs
 def test_runs_whose_dir_is_gone_are_retired_not_phantoms(site: Site, junit: Path) -> None:
     make_run(site.runs_dir, junit)
     config = settled(site.config)
@@ -308,6 +319,7 @@ def test_an_empty_runs_dir_retires_nothing(site: Site, tmp_path: Path) -> None:
 # --- 5. names ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.writes_runs
 def test_run_recipe_and_version_names_with_control_characters_are_refused(site: Site, junit: Path) -> None:
     make_run(site.runs_dir, junit, "evil\nrun")
     make_run(site.runs_dir, junit, "evil-2", recipe="ev\x1b[2Jil")
@@ -325,6 +337,7 @@ def test_run_recipe_and_version_names_with_control_characters_are_refused(site: 
     assert not any("control characters" in p for p in again.problems)
 
 
+@pytest.mark.writes_runs
 def test_test_names_with_control_characters_are_shown_escaped(
     site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -397,6 +410,7 @@ def test_healthz_is_answered_while_every_page_thread_is_busy(site: Site) -> None
         service.close()
 
 
+@pytest.mark.writes_runs
 def test_a_page_over_its_time_is_a_clear_503(site: Site, junit: Path) -> None:
     run = make_run(site.runs_dir, junit)
     (run / "run.log").write_bytes(b"x\n" * 20_000_000)  # 40 MB: counting it takes many blocks
@@ -407,6 +421,7 @@ def test_a_page_over_its_time_is_a_clear_503(site: Site, junit: Path) -> None:
     assert status == 503 and "web.request_timeout_s" in body
 
 
+@pytest.mark.writes_runs
 def test_a_hostile_canonical_record_is_a_problem_not_a_hang(site: Site, tmp_path: Path) -> None:
     (site.warm_dir / "fifo-recipe").mkdir()
     os.mkfifo(site.warm_dir / "fifo-recipe" / "canonical.json")
@@ -419,6 +434,7 @@ def test_a_hostile_canonical_record_is_a_problem_not_a_hang(site: Site, tmp_path
     assert "OUTSIDE-SECRET" not in problems
 
 
+@pytest.mark.writes_runs
 def test_a_client_that_goes_away_stops_its_page_work(site: Site, junit: Path) -> None:
     """A tail of an 8 GiB (sparse) log is asked for and the client leaves: the count stops, unfinished."""
     import asyncio

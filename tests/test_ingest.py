@@ -55,6 +55,7 @@ def test_broken_artifacts_are_reported_and_the_rest_used(site: Site, sample: Gen
     assert truncated, report.problems
 
 
+@pytest.mark.writes_runs
 def test_reingest_reads_nothing_unchanged_and_only_what_changed(site: Site, sample: GeneratedData) -> None:
     ingest(site.store, site.config)
     counts = site.store.counts()
@@ -84,6 +85,7 @@ def test_ingest_is_idempotent(site: Site) -> None:
     assert site.store.counts() == counts
 
 
+@pytest.mark.writes_runs
 def test_a_run_dir_being_written_waits_until_it_settles(site: Site, tmp_path: Path) -> None:
     ingest(site.store, site.config)
     fresh = site.runs_dir / "manual-777"
@@ -103,6 +105,7 @@ def test_a_run_dir_being_written_waits_until_it_settles(site: Site, tmp_path: Pa
     assert "results-unreadable" in [e.kind for e in site.store.evidence("manual-777")]
 
 
+@pytest.mark.writes_runs
 def test_unknown_tiers_and_junk_logs_do_not_break_ingest(site: Site, sample: GeneratedData, tmp_path: Path) -> None:
     red = next(g for g in sample.runs if g.red and g.has_results)
     run_dir = site.runs_dir / red.run_id
@@ -124,6 +127,7 @@ def test_unknown_tiers_and_junk_logs_do_not_break_ingest(site: Site, sample: Gen
     assert logs and logs[-1].line is not None
 
 
+@pytest.mark.writes_runs
 def test_history_survives_a_deleted_run_dir(site: Site, sample: GeneratedData) -> None:
     ingest(site.store, site.config)
     gone = sample.runs[0].run_id
@@ -175,6 +179,7 @@ def test_a_no_change_scan_of_sealed_runs_takes_no_fingerprint(
     assert sorted(Path(p).name for p in looked_at) == sorted(unsealed)  # sealed ones: two stats, no listing
 
 
+@pytest.mark.writes_runs
 def test_a_sealed_run_still_shows_a_rewritten_results_file_and_a_new_junit_file(
     site: Site, sample: GeneratedData, tmp_path: Path
 ) -> None:
@@ -222,6 +227,7 @@ def _fail_first_stage(results: Path) -> str:
     return json.dumps(data)
 
 
+@pytest.mark.writes_runs
 def test_the_scan_before_why_finds_a_rewritten_or_replaced_results_file_and_a_new_junit_file(
     site: Site,
     sample: GeneratedData,
@@ -262,6 +268,7 @@ def test_the_scan_before_why_finds_a_rewritten_or_replaced_results_file_and_a_ne
     assert row is not None and row.status is RunStatus.RED
 
 
+@pytest.mark.writes_runs
 def test_a_scoped_scan_that_stores_nothing_leaves_other_recipes_sealed_runs_to_a_full_scan(
     site: Site, sample: GeneratedData
 ) -> None:
@@ -283,6 +290,7 @@ def test_a_scoped_scan_that_stores_nothing_leaves_other_recipes_sealed_runs_to_a
     assert full.ingested == [other] and full.scanned == len(sample.runs)
 
 
+@pytest.mark.writes_runs
 def test_the_scan_before_a_summary_checks_the_latest_sweeps_sealed_runs(site: Site, sample: GeneratedData) -> None:
     _marked(site)
     latest = max(g.sweep for g in sample.runs if g.sweep is not None)
@@ -292,6 +300,7 @@ def test_the_scan_before_a_summary_checks_the_latest_sweeps_sealed_runs(site: Si
     assert report.ingested == [member]
 
 
+@pytest.mark.writes_runs
 def test_a_dir_still_being_written_when_the_runs_dir_was_marked_is_read_once_it_settles(
     site: Site, tmp_path: Path
 ) -> None:
@@ -320,6 +329,7 @@ def test_a_dir_still_being_written_when_the_runs_dir_was_marked_is_read_once_it_
     assert ingest(site.store, site.config, now=later, scope=gitea).ingested == []  # stored now: not pending
 
 
+@pytest.mark.writes_runs
 def test_a_runs_dir_that_just_changed_is_not_marked_and_a_new_dir_is_listed(site: Site, tmp_path: Path) -> None:
     ahead = time.time() + 3600  # "just changed" by any clock: its mtime could still be shared by a later change
     os.utime(site.runs_dir, (ahead, ahead))
@@ -335,6 +345,7 @@ def test_a_runs_dir_that_just_changed_is_not_marked_and_a_new_dir_is_listed(site
     assert report.ingested == ["manual-779"]
 
 
+@pytest.mark.writes_runs
 def test_a_retired_run_whose_dir_comes_back_is_read_again(site: Site, sample: GeneratedData, tmp_path: Path) -> None:
     ingest(site.store, site.config, now=_later(site))
     run_id = next(g.run_id for g in sample.runs if g.has_results)

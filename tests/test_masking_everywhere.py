@@ -101,6 +101,7 @@ def _paths(sweep: str) -> dict[str, list[str]]:
     }
 
 
+@pytest.mark.writes_runs
 def test_no_page_or_api_answer_shows_the_value(planted: Config) -> None:
     service = Service(planted)
     masker = Masker.from_environment(planted.secret_envs)
@@ -130,6 +131,7 @@ def test_no_page_or_api_answer_shows_the_value(planted: Config) -> None:
     assert "••••••" in got[f"/runs/{RUN_ID}/"][1]  # the value was there, masked (the run page's failing list)
 
 
+@pytest.mark.writes_runs
 def test_no_cli_output_shows_the_value(planted: Config, site: Site, capsys: pytest.CaptureFixture[str]) -> None:
     site.store.close()
     flags = ["--runs-dir", str(site.runs_dir), "--warm-dir", str(site.warm_dir), "--data-dir", str(planted.data_dir)]
@@ -146,6 +148,7 @@ def test_no_cli_output_shows_the_value(planted: Config, site: Site, capsys: pyte
     assert "••••••" in capsys.readouterr().out
 
 
+@pytest.mark.writes_runs
 def test_no_chat_message_shows_the_value(planted: Config, site: Site) -> None:
     service = Service(planted)
     sent: list[dict[str, Any]] = []

@@ -188,6 +188,7 @@ def _empty_site(site: Site) -> None:
         os.rename(child, site.runs_dir.parent / f"held-{child.name}")
 
 
+@pytest.mark.writes_runs
 def test_a_sweep_written_after_the_baseline_is_summarised_exactly_once(site: Site, sample: GeneratedData) -> None:
     _empty_site(site)
     copy_runs(sample, runs_up_to(sample, 2), site.runs_dir)
@@ -224,6 +225,7 @@ def test_a_sweep_written_after_the_baseline_is_summarised_exactly_once(site: Sit
     service.close()
 
 
+@pytest.mark.writes_runs
 def test_a_webhook_during_a_scan_causes_another_scan_at_once(site: Site, sample: GeneratedData) -> None:
     """cc-ci's hook can arrive while a tick is still busy (after its scan); it must not wait a poll."""
     _empty_site(site)
@@ -259,6 +261,7 @@ def test_a_webhook_during_a_scan_causes_another_scan_at_once(site: Site, sample:
     service.close()
 
 
+@pytest.mark.writes_runs
 def test_a_sweep_that_finished_while_the_bot_was_down_is_summarised_late(site: Site, sample: GeneratedData) -> None:
     _empty_site(site)
     copy_runs(sample, runs_up_to(sample, 1), site.runs_dir)
@@ -271,6 +274,7 @@ def test_a_sweep_that_finished_while_the_bot_was_down_is_summarised_late(site: S
     service.close()
 
 
+@pytest.mark.writes_runs
 def test_many_reds_post_a_headline_with_the_details_in_its_thread(site: Site, sample: GeneratedData) -> None:
     _empty_site(site)
     copy_runs(sample, runs_up_to(sample, 2), site.runs_dir)

@@ -81,6 +81,7 @@ def write_cli_config(path: Path, site: Site, runner: dict[str, object]) -> None:
     )
 
 
+@pytest.mark.writes_runs
 def test_a_flake_turns_flake_after_a_green_isolation_rerun(site: Site, sample: GeneratedData) -> None:
     config = rerun_config(site, sample)
     recorder = Recorder()
@@ -109,9 +110,10 @@ def test_a_flake_turns_flake_after_a_green_isolation_rerun(site: Site, sample: G
     assert [kind for kind, _ in recorder.said][-1] is NotifyKind.FINAL
 
 
+@pytest.mark.writes_runs
 def test_a_deterministic_failure_turns_recipe_defect_k_of_n(site: Site, sample: GeneratedData, capsys) -> None:
     config = rerun_config(site, sample)
-    config_file = site.runs_dir.parent / "rerun.yaml"
+    config_file = site.config.data_dir.parent / "rerun.yaml"
     env = dict(config.runner.env)
     write_cli_config(config_file, site, {"steps": [list(STEP)], "env": env, "busy_wait_s": 5, "busy_poll_s": 0.05})
     assert cli(["rerun", "mattermost-lts", "--times", "2", "--json", "--config", str(config_file)]) == 0
@@ -122,6 +124,7 @@ def test_a_deterministic_failure_turns_recipe_defect_k_of_n(site: Site, sample: 
     assert "test_restore_returns_state" in out["report"]
 
 
+@pytest.mark.writes_runs
 def test_preflight_waits_while_something_is_in_flight_and_proceeds_once_it_is_gone(
     site: Site, sample: GeneratedData
 ) -> None:
@@ -146,7 +149,7 @@ def test_preflight_waits_while_something_is_in_flight_and_proceeds_once_it_is_go
 
 def test_a_node_that_stays_busy_means_giving_up_clearly(site: Site, sample: GeneratedData, capsys) -> None:
     (site.config.ccci.active_dir / "discourse.ci.example.org").write_text("")
-    config_file = site.runs_dir.parent / "busy.yaml"
+    config_file = site.config.data_dir.parent / "busy.yaml"
     write_cli_config(config_file, site, {"steps": [list(STEP)], "busy_wait_s": 0.2, "busy_poll_s": 0.05})
     assert cli(["rerun", "immich", "--config", str(config_file)]) == 3
     out = capsys.readouterr().out
@@ -212,7 +215,7 @@ def test_timeout_kills_the_whole_process_group(
 def test_a_runner_that_writes_no_results_is_reported_with_its_log(
     site: Site, sample: GeneratedData, step: tuple[str, ...], outcome: str, shown: str, capsys
 ) -> None:
-    config_file = site.runs_dir.parent / "broken.yaml"
+    config_file = site.config.data_dir.parent / "broken.yaml"
     write_cli_config(config_file, site, {"steps": [list(step)], "busy_wait_s": 1})
     assert cli(["rerun", "outline", "--json", "--config", str(config_file)]) == 4
     out = json.loads(capsys.readouterr().out)
@@ -247,6 +250,7 @@ def test_queue_folds_duplicates_is_bounded_and_validates(site: Site, sample: Gen
     asyncio.run(scenario())
 
 
+@pytest.mark.writes_runs
 def test_after_a_restart_the_running_rerun_is_interrupted_and_the_queue_goes_on(
     site: Site, sample: GeneratedData
 ) -> None:

@@ -119,6 +119,7 @@ def test_green_recipes_get_no_verdict(judged: tuple[Site, Verdicts], sample: Gen
         assert why(site.store, site.config, gen.recipe, verdicts).verdict is None
 
 
+@pytest.mark.writes_runs
 def test_summary_carries_verdicts_and_clusters(judged: tuple[Site, Verdicts], sample: GeneratedData) -> None:
     site, verdicts = judged
     # A second recipe failing the same way (another pds image, another host) must cluster with bluesky.

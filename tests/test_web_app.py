@@ -130,6 +130,7 @@ def test_log_page_opens_on_the_failure_with_anchors_and_highlights(site: Site, s
     _serve(site, check)
 
 
+@pytest.mark.writes_runs
 def test_huge_log_is_paged_and_secrets_are_masked_in_pages_and_raw(site: Site, sample: GeneratedData) -> None:
     run_id = _red_run(sample, "outline")
     log = site.runs_dir / run_id / "run.log"
@@ -195,6 +196,7 @@ def test_paths_outside_the_artifacts_are_refused(site: Site, sample: GeneratedDa
     _serve(site, check)
 
 
+@pytest.mark.writes_runs
 def test_symlinks_escaping_the_run_are_refused(site: Site, sample: GeneratedData, tmp_path: Path) -> None:
     run_id = _red_run(sample, "discourse")
     junit = site.runs_dir / run_id / "junit"

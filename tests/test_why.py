@@ -137,6 +137,7 @@ def test_canonical_written_after_a_red_is_shown_as_such(ingested: Site, sample: 
         assert f"written {relation} run {answer.run_id}" in item.excerpt
 
 
+@pytest.mark.writes_runs
 def test_recipe_never_swept_uses_its_latest_released_run(ingested: Site, sample: GeneratedData) -> None:
     source = next(r for r in sample.runs if r.kind == "isolation" and r.has_results)
     copy = ingested.runs_dir / "manual-31337"
