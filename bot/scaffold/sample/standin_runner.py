@@ -219,6 +219,26 @@ def _environ(updates: Mapping[str, str | None]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+# Built-in pytest plugins the sample suites never use. Each pytest.main registers every plugin anew;
+# leaving these out makes a tier's call ~25% cheaper and changes nothing in its JUnit or output.
+UNUSED_PLUGINS = (
+    "cacheprovider",
+    "faulthandler",
+    "unraisableexception",
+    "threadexception",
+    "unittest",
+    "doctest",
+    "legacypath",
+    "tmpdir",
+    "monkeypatch",
+    "recwarn",
+    "pastebin",
+    "setuponly",
+    "setupplan",
+    "stepwise",
+)
+
+
 def run_pytest(test: Path, junit: Path, env: Mapping[str, str | None]) -> tuple[int, str]:
     """One tier's pytest call, in process; returns its exit code and its terminal output."""
     args = [
@@ -229,12 +249,7 @@ def run_pytest(test: Path, junit: Path, env: Mapping[str, str | None]) -> tuple[
         os.devnull,
         f"--confcutdir={SUITES}",
         "--import-mode=importlib",
-        "-p",
-        "no:cacheprovider",
-        "-p",
-        "no:faulthandler",
-        "-p",
-        "no:unraisableexception",
+        *(arg for plugin in UNUSED_PLUGINS for arg in ("-p", f"no:{plugin}")),
         "--capture=sys",
         "--color=no",
         "-q",
