@@ -507,14 +507,19 @@ class Store:
         the recipe's runs of that kind, in C, however long it has been red."""
         pool = "recipe = ? AND kind = ? AND COALESCE(finished, 0) <= ?"
         args: list[object] = [target.recipe, target.kind.value, target.finished or 0]
-        bound = self._query(
-            f"SELECT finished IS NULL, COALESCE(finished, 0), run_id FROM runs WHERE {pool} AND status != ?"  # noqa: S608
-            f" {_NEWEST_FIRST} LIMIT 1",
-            (*args, RunStatus.RED.value),
-        )
-        if bound:
+        bounds = [  # per status that is not red: one seek in runs_by_recipe_kind_status
+            row
+            for status in RunStatus
+            if status is not RunStatus.RED
+            for row in self._query(
+                f"SELECT finished IS NULL, COALESCE(finished, 0), run_id FROM runs WHERE {pool} AND status = ?"  # noqa: S608
+                f" {_NEWEST_FIRST} LIMIT 1",
+                (*args, status.value),
+            )
+        ]
+        if bounds:
             pool += " AND (finished IS NULL, COALESCE(finished, 0), run_id) > (?, ?, ?)"
-            args += list(bound[0])
+            args += list(max(tuple(b) for b in bounds))
         first = self._query(
             f"SELECT {_RUN_COLUMNS} FROM runs WHERE {pool} ORDER BY finished IS NULL, finished, run_id LIMIT 1",  # noqa: S608
             args,

@@ -270,6 +270,11 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX runs_sealed ON runs(recipe, run_id, seal, retired_at) WHERE seal IS NOT NULL AND retired_at IS NULL;
     CREATE INDEX runs_unsealed ON runs(run_id, retired_at) WHERE seal IS NULL AND retired_at IS NULL;
     """,
+    # 14: where a red streak ends: the newest run of a recipe and kind with a given status is one seek,
+    # not a walk back over a streak of thousands of red runs reading each row's status.
+    """
+    CREATE INDEX runs_by_recipe_kind_status ON runs(recipe, kind, status, finished IS NULL, finished, run_id);
+    """,
 )
 
 
