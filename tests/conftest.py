@@ -20,6 +20,7 @@ from bot.store import Store
 
 NOW = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)
 BASE_URL = "https://ci.example.org/runs/{run_id}/{path}"
+SERVICE_MARKS = ("dockerd", "synapse", "browser")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -92,11 +93,13 @@ def site(
     """The sample world with a fresh store and config; its runs and warm dirs are shared unless the test is
     marked ``writes_runs``, which gets its own copy.
 
-    Copying the world is ~0.1 s of CPU, and most tests only read it. A test that writes into the shared
+    Tests of the full suite's services (dockerd, Synapse, Chromium) get a copy too: they are slow
+    anyway, and a real rerun on a stack writes its run dir. Copying the world is ~0.1 s of CPU, and
+    most tests only read it. A test that writes into the shared
     dirs without the mark fails at teardown with a message saying so, so no test sees another's writes
     unannounced.
     """
-    writes = request.node.get_closest_marker("writes_runs") is not None
+    writes = any(request.node.get_closest_marker(m) for m in ("writes_runs", *SERVICE_MARKS))
     if writes:
         runs_dir, warm_dir = tmp_path / "runs", tmp_path / "warm"
         shutil.copytree(sample.runs_dir, runs_dir, symlinks=True)  # copy2 keeps mtimes: runs stay "settled"

@@ -28,6 +28,7 @@ from tests.test_reruns import Recorder, rerun_config
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.dockerd,
+    pytest.mark.writes_runs,  # a rerun on a real stack writes its run dir
     pytest.mark.skipif(dockerd_available() is not None, reason=f"no Docker engine here: {dockerd_available()}"),
 ]
 
