@@ -6,6 +6,7 @@ import fcntl
 import os
 import pickle
 import shutil
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -73,7 +74,7 @@ def _tree(root: Path) -> frozenset[tuple[str, int, int, int, int]]:
         for name in dirnames + filenames:
             path = os.path.join(dirpath, name)
             st = os.lstat(path)
-            size = 0 if os.path.isdir(path) else st.st_size  # a dir's size is the file system's business
+            size = 0 if stat.S_ISDIR(st.st_mode) else st.st_size  # a dir's size is the file system's business
             entries.append((os.path.relpath(path, root), st.st_mode, size, st.st_ino, st.st_mtime_ns))
     return frozenset(entries)
 
@@ -93,11 +94,10 @@ def site(
     """The sample world with a fresh store and config; its runs and warm dirs are shared unless the test is
     marked ``writes_runs``, which gets its own copy.
 
-    Tests of the full suite's services (dockerd, Synapse, Chromium) get a copy too: they are slow
-    anyway, and a real rerun on a stack writes its run dir. Copying the world is ~0.1 s of CPU, and
-    most tests only read it. A test that writes into the shared
+    Copying the world is ~0.1 s of CPU, and most tests only read it. A test that writes into the shared
     dirs without the mark fails at teardown with a message saying so, so no test sees another's writes
-    unannounced.
+    unannounced. Tests of the full suite's services (dockerd, Synapse, Chromium) get a copy too: they
+    are slow anyway, and a real rerun on a stack writes its run dir.
     """
     writes = any(request.node.get_closest_marker(m) for m in ("writes_runs", *SERVICE_MARKS))
     if writes:

@@ -283,8 +283,8 @@ def clone_recipe(req: RunRequest, dest: Path) -> str:
     """Clone the recipe at its release tag (or PR ref), as `abra recipe checkout` leaves it.
 
     ``--no-local`` makes git send a pack as a network clone does, instead of hard-linking every loose
-    object, and an empty ``--template`` leaves out the sample hooks: the bot reads only refs from the
-    clone, and a run dir of ~27 entries instead of ~70 is what keeps copying the sample world cheap.
+    object, and an empty ``--template`` leaves out the sample hooks: the bot reads the clone only through
+    its refs and git, and a run dir of ~27 entries instead of ~70 keeps copying the sample world cheap.
     """
     src = str(req.recipes_src / req.recipe)
     dest.parent.mkdir(parents=True, exist_ok=True)
