@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from bot.artifacts.canonical import read_canonicals
 from bot.artifacts.controls import escape_name
 from bot.artifacts.rundir import InProgress, Refused, Snapshot, Vanished, read_run, snapshot
-from bot.artifacts.seal import sealer, settled
+from bot.artifacts.seal import SealCheck, settled
 from bot.artifacts.timefmt import iso
 from bot.config import Config
 from bot.kb import load_nonfatal
@@ -107,28 +107,39 @@ def ingest(
     started = time.perf_counter()
     now = time.time() if now is None else now
     cfg = config.ccci
-    marks = store.scan_marks(scope)
     found = _Found()
     retired: list[str] = []
     runs_fd = os.open(cfg.runs_dir, os.O_RDONLY | os.O_DIRECTORY)
+    check: SealCheck | None = None
     try:
         listed_at = time.time_ns()
         st = os.fstat(runs_fd)
         mark = store.runs_dir_mark() if scope is not None else None
         seen: set[str] | None = None
-        if mark is not None and (mark.dev, mark.ino, mark.mtime_ns) == (st.st_dev, st.st_ino, st.st_mtime_ns):
-            # The dir as last listed: stored runs, and the listed dirs that were not stored then and
-            # still are not (one stored since, sealed and outside the scope, is left as the others are).
-            pending = store.unstored(mark.pending) if mark.pending else []
-            names = list(dict.fromkeys([*marks.seals, *marks.prints, *pending]))
-            known: set[str] = set()
-        else:
+        if scope is None:
             listed = _run_dir_names(runs_fd)
             seen = set(listed)
-            skipped = store.sealed_runs().difference(marks.seals) if scope is not None else frozenset()
+            names = listed
+            check = SealCheck(cfg, runs_fd, names)  # started: for a long history, children stat while seals load
+            marks = store.scan_marks()
+            known: set[str] = marks.seals.keys() | marks.prints.keys()
+        elif mark is not None and (mark.dev, mark.ino, mark.mtime_ns) == (st.st_dev, st.st_ino, st.st_mtime_ns):
+            # The dir as last listed: stored runs, and the listed dirs that were not stored then and
+            # still are not (one stored since, sealed and outside the scope, is left as the others are).
+            marks = store.scan_marks(scope)
+            pending = store.unstored(mark.pending) if mark.pending else []
+            names = list(dict.fromkeys([*marks.seals, *marks.prints, *pending]))
+            check = SealCheck(cfg, runs_fd, names)
+            known = set()
+        else:
+            marks = store.scan_marks(scope)
+            listed = _run_dir_names(runs_fd)
+            seen = set(listed)
+            skipped = store.sealed_runs().difference(marks.seals)
             names = [n for n in listed if n not in skipped] if skipped else listed
+            check = SealCheck(cfg, runs_fd, names)
             known = marks.seals.keys() | marks.prints.keys() | skipped
-        _check_and_read(store, config, now, runs_fd, names, marks, workers, found)
+        _check_and_read(store, config, now, runs_fd, check, marks, workers, found)
         scanned = len(names)
         if seen is not None:
             unseen = known - seen
@@ -142,9 +153,11 @@ def ingest(
             full = store.scan_marks()
             checked = set(names)
             later = [n for n in full.seals if n not in checked and (seen is None or n in seen)]
-            _check_and_read(store, config, now, runs_fd, later, full, workers, found)
+            _check_and_read(store, config, now, runs_fd, SealCheck(cfg, runs_fd, later), full, workers, found)
             scanned += len(later)
     finally:
+        if check is not None:
+            check.close()  # children a failure left running are stopped
         os.close(runs_fd)
     affected = found.affected | set(store.retire_runs(retired, now))
 
@@ -171,25 +184,16 @@ def _check_and_read(
     config: Config,
     now: float,
     runs_fd: int,
-    names: list[str],
+    check: SealCheck,
     marks: ScanMarks,
     workers: int | None,
     found: _Found,
 ) -> None:
-    """Check each of these dirs as cheaply as its state allows; read and store the new or changed ones."""
+    """Check each of the dirs of ``check`` as cheaply as its state allows; read and store the new or changed ones."""
     cfg = config.ccci
-    seal_of = sealer(cfg, runs_fd)
     seals = marks.seals
-    closer: list[tuple[str, str | None]] = []  # (name, its seal now) of the dirs a seal does not settle
-    for name in names:  # a no-change scan's whole cost: a dict lookup and two stats per sealed run
-        sealed = seals.get(name)
-        if sealed is None:
-            closer.append((name, None))
-        else:
-            seal = seal_of(name)
-            if seal != sealed:
-                closer.append((name, seal))
-    found.unchanged += len(names) - len(closer)
+    closer = check.unsettled(seals)  # a no-change scan's whole cost: two stats per sealed run
+    found.unchanged += len(check.names) - len(closer)
     todo: list[tuple[Path, Snapshot]] = []
     pre_seals: dict[str, str] = {}  # taken before reading: a change while it is read breaks the seal
     reseal: dict[str, str] = {}
@@ -199,8 +203,6 @@ def _check_and_read(
         snap = snapshot(path, cfg)
         stored = marks.prints.get(name) if name not in seals else store.fingerprint(name)
         ripe = settled(snap.newest_mtime, snap.has_results, now, cfg)
-        if ripe and seal is None:
-            seal = seal_of(name)
         if stored == snap.fingerprint:
             found.unchanged += 1
             if ripe and seal is not None:
