@@ -117,7 +117,7 @@ class Service:
 
     def _sweep_report(self, sweep_id: str | None) -> SweepReport:
         sid = sweep_id or self.store.latest_sweep_id()
-        if sid is None or sid not in self.store.sweep_ids():
+        if sid is None or not self.store.has_sweep(sid):
             raise UnknownNameError("sweep", sid or "", closest(sid or "", self.store.sweep_ids()))
         from bot.reports.compose import build_sweep_report
 

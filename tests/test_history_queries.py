@@ -111,3 +111,30 @@ def test_indexed_queries_agree_with_the_whole_history(tmp_path: Path, seed: int)
     assert store.recipes() == sorted(RECIPES)
     assert store.run_count() == len(runs)
     assert status_run(store, "nope") is None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sweep_queries_agree_with_every_sweep_run(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    store = Store(tmp_path / "db.sqlite3")
+    runs = history(rng, 300, red_bias=0.5)
+    store.save_runs(runs)
+    kinds: dict[str, tuple[RunKind, str | None]] = {}
+    for r in runs:
+        if r.pr is not None:
+            kinds[r.run_id] = (RunKind.PR, None)
+        elif rng.random() < 0.2:
+            kinds[r.run_id] = (RunKind.ISOLATION, None)
+        else:
+            kinds[r.run_id] = (RunKind.SWEEP, f"s{rng.randint(0, 40):03d}")
+    store.set_kinds(kinds)
+    sweep_runs = [r for r in runs if kinds[r.run_id][0] is RunKind.SWEEP]
+    newest = max(r.finished or 0 for r in sweep_runs)
+    assert store.latest_sweep_id() in {kinds[r.run_id][1] for r in sweep_runs if r.finished == newest}
+    ids = sorted({sid for _, sid in kinds.values() if sid is not None})
+    assert store.sweep_ids() == ids
+    for i, sid in enumerate(ids):
+        assert store.has_sweep(sid)
+        assert store.previous_sweep_id(sid) == (ids[i - 1] if i else None)
+    assert not store.has_sweep("s999") and not store.has_sweep("")
+    assert store.previous_sweep_id("s999") == ids[-1]

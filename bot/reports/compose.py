@@ -86,8 +86,7 @@ def build_sweep_report(
     """The summary of one sweep, compared with each recipe's previous sweep."""
     base = summary(store, config, sweep_id, verdicts)
     histories = sweep_histories(store, sweep_id)
-    earlier = [s for s in store.sweep_ids() if s < sweep_id]
-    previous = earlier[-1] if earlier else None
+    previous = store.previous_sweep_id(sweep_id)
     rows: list[ReportRow] = []
     columns: list[str] = []
     for r in base.rows:

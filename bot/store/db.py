@@ -593,6 +593,14 @@ class Store:
         )
         return str(rows[0][0]) if rows else None
 
+    def has_sweep(self, sweep_id: str) -> bool:
+        return bool(self._query("SELECT 1 FROM runs WHERE sweep_id = ? LIMIT 1", (sweep_id,)))
+
+    def previous_sweep_id(self, sweep_id: str) -> str | None:
+        """The sweep before this one in sweep-id order (ids sort by time), or None for the first."""
+        rows = self._query("SELECT MAX(sweep_id) FROM runs WHERE sweep_id < ?", (sweep_id,))
+        return str(rows[0][0]) if rows and rows[0][0] is not None else None
+
     def sweep_ids(self) -> list[str]:
         rows = self._query("SELECT DISTINCT sweep_id FROM runs WHERE sweep_id IS NOT NULL ORDER BY sweep_id")
         return [str(r[0]) for r in rows]

@@ -275,6 +275,10 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX runs_by_recipe_kind_status ON runs(recipe, kind, status, finished IS NULL, finished, run_id);
     """,
+    # 15: the latest sweep is one step along an index, not a sort of every sweep run (~160 ms at 50,000).
+    """
+    CREATE INDEX runs_latest_sweep ON runs(finished, sweep_id) WHERE kind = 'sweep' AND sweep_id IS NOT NULL;
+    """,
 )
 
 
