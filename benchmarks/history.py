@@ -14,6 +14,7 @@ its min and max:
   apart, the answers given while that scan still ran;
 * CLI ``why`` with ``--no-ingest`` and with its scan, next to a bare ``python -c pass``, with bytecode
   cached as on an install (one untimed call first), even where the environment turns caching off;
+  each round runs them on both sizes in turn, so a drift in the machine's speed moves both columns;
 * the peak RSS of the ingest workers, read from each worker's own ``/proc/<pid>/status`` (VmHWM)
   while the pool runs: ``RUSAGE_CHILDREN`` never sees them (they are the forkserver's children).
 
@@ -64,6 +65,12 @@ class Figures:
     values: dict[str, list[float]] = field(default_factory=dict)
     worker_rss_mb: float = 0.0
     during_scan: list[float] = field(default_factory=list)  # /api/why ms while the web's first scan ran
+    config: Config | None = None  # the runs dir and state of this size, once ingested
+
+    def cli_dirs(self) -> list[str]:
+        assert self.config is not None
+        c = self.config
+        return ["--runs-dir", str(c.ccci.runs_dir), "--warm-dir", str(c.ccci.warm_dir), "--data-dir", str(c.data_dir)]
 
     def add(self, name: str, value: float) -> None:
         self.values.setdefault(name, []).append(value)
@@ -197,18 +204,30 @@ def measure(templates: list[Path], warm_dir: Path, work: Path, runs: int, rounds
     store = Store(config.db_path)
     Verdicts(store, config, load_kb(config.knowledge.dirs), GitRecipeSearch()).classify()  # as the bot does
     store.close()
-    common = ["--runs-dir", str(runs_dir), "--warm-dir", str(warm_dir), "--data-dir", str(config.data_dir)]
-    run_cli([CLI, "why", "mumble", "--no-ingest", *common])  # untimed: writes the bytecode cache once
+    fig.config = config
+    return fig
+
+
+def cli_rounds(figs: list[Figures], rounds: int) -> None:
+    """The CLI figures, each round taking every history size in turn: a drift in the machine's speed
+    (it is shared) then moves both columns of a ratio alike."""
+    for fig in figs:
+        run_cli([CLI, "why", "mumble", "--no-ingest", *fig.cli_dirs()])  # untimed: writes the bytecode cache once
     for _ in range(rounds):
-        fig.add("re-ingest, nothing new (CLI `ingest`), s", run_cli([CLI, "ingest", *common]))
-        fig.add("CLI `why --no-ingest`, s", run_cli([CLI, "why", "mumble", "--no-ingest", *common]))
-        fig.add("CLI `why` (with its scan), s", run_cli([CLI, "why", "mumble", *common]))
-        fig.add("bare `python -c pass`, s", run_cli([sys.executable, "-c", "pass"]))
-    why = api_why(config, work, rounds)
+        for fig in figs:
+            common = fig.cli_dirs()
+            fig.add("re-ingest, nothing new (CLI `ingest`), s", run_cli([CLI, "ingest", *common]))
+            fig.add("CLI `why --no-ingest`, s", run_cli([CLI, "why", "mumble", "--no-ingest", *common]))
+            fig.add("CLI `why` (with its scan), s", run_cli([CLI, "why", "mumble", *common]))
+            fig.add("bare `python -c pass`, s", run_cli([sys.executable, "-c", "pass"]))
+
+
+def web_figures(fig: Figures, work: Path, rounds: int) -> None:
+    assert fig.config is not None
+    why = api_why(fig.config, work, rounds)
     fig.values["/api/why p50, ms"] = why.p50s
     fig.values["/api/why p95, ms"] = why.p95s
     fig.during_scan = why.during_scan
-    return fig
 
 
 def load() -> str:
@@ -233,6 +252,9 @@ def main() -> None:
         templates = [p for p in sorted(sample.runs_dir.iterdir()) if (p / "results.json").exists()]
         small = measure(templates, sample.warm_dir, work, args.small, args.rounds)
         large = measure(templates, sample.warm_dir, work, args.large, args.rounds)
+        cli_rounds([small, large], args.rounds)
+        for fig in (small, large):
+            web_figures(fig, work, args.rounds)
         print(f"load average at end: {load()}")
         print()
         head = f"{'median [min–max] of ' + str(args.rounds) + ' rounds':<44}"
