@@ -10,8 +10,8 @@ its min and max:
 * no-change re-ingest, in-process and through the CLI (``ccci-bot ingest``, a new process each time);
 * ``/api/why`` p50/p95 over every recipe from a real ``ccci-bot web`` process on 127.0.0.1, after the
   bot's own verdict pass (``Verdicts.classify``), so answers carry verdicts as the bot serves them:
-  once the web process's startup scan has ended (as between its scans every ``reports.poll_s``), and
-  apart, the answers given while that scan still ran;
+  once the web processes' startup scans have ended (as between their scans every ``reports.poll_s``),
+  each request sent to both sizes in turn; and apart, the answers given while a startup scan still ran;
 * CLI ``why`` with ``--no-ingest`` and with its scan, next to a bare ``python -c pass``, with bytecode
   cached as on an install (one untimed call first), even where the environment turns caching off;
   each round runs them on both sizes in turn, so a drift in the machine's speed moves both columns;
@@ -128,22 +128,27 @@ def percentiles(ms: list[float]) -> tuple[float, float]:
 
 
 @dataclass
-class ApiWhy:
-    """/api/why figures from one web process: steady state (rounds) and while its first scan ran."""
+class Web:
+    """A real ``ccci-bot web`` on 127.0.0.1 over one history size."""
 
-    p50s: list[float]
-    p95s: list[float]
-    during_scan: list[float]  # ms of each request answered while the startup scan was still running
+    fig: Figures
+    proc: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def alive(self, deadline: float) -> None:
+        assert time.monotonic() < deadline and self.proc.poll() is None, self.log.read_text()[-2000:]
+
+    def why_ms(self, recipe: str) -> float:
+        return get(self.port, f"/api/why/{recipe}") * 1000
 
 
-def api_why(config: Config, work: Path, rounds: int) -> ApiWhy:
-    """/api/why over every recipe from a real `ccci-bot web`, in ms.
-
-    Steady state, ``rounds`` times, once the process's startup scan has ended, as between its scans
-    every ``reports.poll_s``; and, apart, every request answered before that scan ended (a scan of a
-    long history competes with the answers for the GIL and the store)."""
+def start_web(fig: Figures, work: Path) -> Web:
+    """Start the web process once its store's ``last_ingest`` is cleared (its first scan sets it again)."""
+    config = fig.config
+    assert config is not None
     store = Store(config.db_path)
-    store.set_meta("last_ingest", "")  # set again when the web process's first scan ends
+    store.set_meta("last_ingest", "")
     store.close()
     port = free_port()
     argv = [CLI, "web", "--listen", f"127.0.0.1:{port}", "--runs-dir", str(config.ccci.runs_dir)]
@@ -151,31 +156,57 @@ def api_why(config: Config, work: Path, rounds: int) -> ApiWhy:
     log = work / f"web-{port}.log"
     with log.open("wb") as err:
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                get(port, "/healthz")
-                break
-            except (OSError, AssertionError):
-                assert time.monotonic() < deadline and proc.poll() is None, log.read_text()[-2000:]
-                time.sleep(0.2)
-        during: list[float] = []
-        while not scanned(port):
-            assert time.monotonic() < deadline and proc.poll() is None, log.read_text()[-2000:]
-            for recipe in RECIPES:
-                during.append(get(port, f"/api/why/{recipe}") * 1000)
+    web = Web(fig, proc, port, log)
+    deadline = time.monotonic() + 600
+    while True:
+        try:
+            get(port, "/healthz")
+            return web
+        except (OSError, AssertionError):
+            web.alive(deadline)
+            time.sleep(0.2)
+
+
+def during_first_scan(web: Web) -> None:
+    """Every answer given while the web process's startup scan still runs (a scan of a long history
+    competes with the answers for the GIL and the store)."""
+    deadline = time.monotonic() + 600
+    while not scanned(web.port):
+        web.alive(deadline)
+        web.fig.during_scan.extend(web.why_ms(recipe) for recipe in RECIPES)
+
+
+def web_rounds(webs: list[Web], rounds: int) -> None:
+    """/api/why p50/p95 over every recipe × 5, ``rounds`` times, once each process's startup scan has
+    ended (as between its scans every ``reports.poll_s``). Each request goes to every size in turn,
+    so a drift in the machine's speed moves both columns alike."""
+    for web in webs:
         for recipe in RECIPES:  # one untimed pass: the connection path and any lazy import
-            get(port, f"/api/why/{recipe}")
-        p50s, p95s = [], []
-        for _ in range(rounds):
-            p50, p95 = percentiles([get(port, f"/api/why/{recipe}") * 1000 for recipe in RECIPES for _ in range(5)])
-            p50s.append(p50)
-            p95s.append(p95)
-        return ApiWhy(p50s, p95s, during)
+            web.why_ms(recipe)
+    for _ in range(rounds):
+        ms: dict[int, list[float]] = {web.port: [] for web in webs}
+        for recipe in RECIPES:
+            for n in range(5):
+                for web in webs if n % 2 == 0 else webs[::-1]:  # neither size always goes first
+                    ms[web.port].append(web.why_ms(recipe))
+        for web in webs:
+            p50, p95 = percentiles(ms[web.port])
+            web.fig.add("/api/why p50, ms", p50)
+            web.fig.add("/api/why p95, ms", p95)
+
+
+def web_figures(figs: list[Figures], work: Path, rounds: int) -> None:
+    """Start the web processes one at a time, each timed while its first scan runs, then time them together."""
+    webs: list[Web] = []
+    try:
+        for fig in figs:
+            webs.append(start_web(fig, work))
+            during_first_scan(webs[-1])
+        web_rounds(webs, rounds)
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for web in webs:
+            web.proc.terminate()
+            web.proc.wait(30)
 
 
 def measure(templates: list[Path], warm_dir: Path, work: Path, runs: int, rounds: int) -> Figures:
@@ -209,25 +240,17 @@ def measure(templates: list[Path], warm_dir: Path, work: Path, runs: int, rounds
 
 
 def cli_rounds(figs: list[Figures], rounds: int) -> None:
-    """The CLI figures, each round taking every history size in turn: a drift in the machine's speed
-    (it is shared) then moves both columns of a ratio alike."""
+    """The CLI figures, each round taking every history size in turn, in alternating order: a drift in
+    the machine's speed (it is shared) then moves both columns of a ratio alike."""
     for fig in figs:
         run_cli([CLI, "why", "mumble", "--no-ingest", *fig.cli_dirs()])  # untimed: writes the bytecode cache once
-    for _ in range(rounds):
-        for fig in figs:
+    for n in range(rounds):
+        for fig in figs if n % 2 == 0 else figs[::-1]:  # neither size always goes first
             common = fig.cli_dirs()
             fig.add("re-ingest, nothing new (CLI `ingest`), s", run_cli([CLI, "ingest", *common]))
             fig.add("CLI `why --no-ingest`, s", run_cli([CLI, "why", "mumble", "--no-ingest", *common]))
             fig.add("CLI `why` (with its scan), s", run_cli([CLI, "why", "mumble", *common]))
             fig.add("bare `python -c pass`, s", run_cli([sys.executable, "-c", "pass"]))
-
-
-def web_figures(fig: Figures, work: Path, rounds: int) -> None:
-    assert fig.config is not None
-    why = api_why(fig.config, work, rounds)
-    fig.values["/api/why p50, ms"] = why.p50s
-    fig.values["/api/why p95, ms"] = why.p95s
-    fig.during_scan = why.during_scan
 
 
 def load() -> str:
@@ -253,8 +276,7 @@ def main() -> None:
         small = measure(templates, sample.warm_dir, work, args.small, args.rounds)
         large = measure(templates, sample.warm_dir, work, args.large, args.rounds)
         cli_rounds([small, large], args.rounds)
-        for fig in (small, large):
-            web_figures(fig, work, args.rounds)
+        web_figures([small, large], work, args.rounds)
         print(f"load average at end: {load()}")
         print()
         head = f"{'median [min–max] of ' + str(args.rounds) + ' rounds':<44}"
