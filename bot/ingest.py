@@ -156,9 +156,11 @@ def ingest(
             _check_and_read(store, config, now, runs_fd, SealCheck(cfg, runs_fd, later), full, workers, found)
             scanned += len(later)
     finally:
-        if check is not None:
-            check.close()  # children a failure left running are stopped
-        os.close(runs_fd)
+        try:
+            if check is not None:
+                check.close()  # children a failure left running are stopped
+        finally:
+            os.close(runs_fd)
     affected = found.affected | set(store.retire_runs(retired, now))
 
     canonicals, canon_problems = read_canonicals(config.ccci.warm_dir, config.ccci.canonical_name)
@@ -192,7 +194,10 @@ def _check_and_read(
     """Check each of the dirs of ``check`` as cheaply as its state allows; read and store the new or changed ones."""
     cfg = config.ccci
     seals = marks.seals
-    closer = check.unsettled(seals)  # a no-change scan's whole cost: two stats per sealed run
+    try:
+        closer = check.unsettled(seals)  # a no-change scan's whole cost: two stats per sealed run
+    finally:
+        check.close()
     found.unchanged += len(check.names) - len(closer)
     todo: list[tuple[Path, Snapshot]] = []
     pre_seals: dict[str, str] = {}  # taken before reading: a change while it is read breaks the seal

@@ -78,3 +78,47 @@ def test_one_process_or_fewer_items_than_processes_is_a_plain_call() -> None:
     assert split_map(fn, [1, 2, 3], 1) == [1, 2, 3]
     assert split_map(fn, [1], 4) == [1]
     assert calls == [[1, 2, 3], [1]]
+
+
+def test_a_part_whose_fork_fails_is_done_here_in_order() -> None:
+    out = _run("""
+        real_fork, calls = os.fork, []
+        def failing_second():
+            calls.append(1)
+            if len(calls) == 2:
+                raise BlockingIOError(11, "Resource temporarily unavailable")
+            return real_fork()
+        os.fork = failing_second
+        got = split_map(lambda part: [(x, os.getpid()) for x in part], list(range(30)), 3)
+        print(json.dumps({"got": got, "me": os.getpid()}))
+    """)
+    got = out["got"]
+    assert isinstance(got, list)
+    assert [x for x, _ in got] == list(range(30))
+    pids = [pid for _, pid in got]
+    assert len(set(pids)) == 2 and pids[10] != out["me"] and pids[20:] == [out["me"]] * 10
+
+
+def test_close_stops_and_reaps_a_child_still_working() -> None:
+    out = _run("""
+        import signal
+        from bot.forked import Split
+        me = os.getpid()
+        def fn(part):
+            if os.getpid() != me:
+                signal.pause()  # a child that would never finish on its own
+            return part
+        split = Split(fn, list(range(4)), 2)
+        pids = [child.pid for child in split._children]
+        split.close()
+        reaped = []
+        for pid in pids:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                reaped.append(pid)
+        print(json.dumps({"pids": pids, "reaped": reaped, "left": len(split._children)}))
+    """)
+    pids = out["pids"]
+    assert isinstance(pids, list) and len(pids) == 1
+    assert out["reaped"] == pids and out["left"] == 0
