@@ -7,7 +7,7 @@ runs-dir descriptor, the stored seals) without pickling it, so the only cost is 
 and the short list of results it sends back.
 
 Forking is safe only in a process with one thread: the CLI runs its answer inline, with no event
-loop or worker thread. The bot runs its scans in a thread, so :func:`split_map` runs serially
+loop or worker thread. The bot runs its scans in a thread, so :class:`Split` runs serially
 there. A child never touches anything but the loop (no SQLite, no logging, no stdout) and leaves
 by ``os._exit``, so nothing of the parent's is flushed or closed twice. A child that fails or dies
 costs nothing but time: its part is done again here.
@@ -94,11 +94,6 @@ class Split(Generic[T, R]):
         """Stop and reap the children whose results were not collected (after a failure here)."""
         while self._children:
             _stop(self._children.pop())
-
-
-def split_map(fn: Callable[[list[T]], list[R]], items: list[T], procs: int) -> list[R]:
-    """``fn(items)``, computed in ``procs`` equal slices, all but the first in forked children (:class:`Split`)."""
-    return Split(fn, items, procs).results()
 
 
 _STOPPING = {signal.SIGINT, signal.SIGTERM}

@@ -129,7 +129,6 @@ def ingest(
             marks = store.scan_marks(scope)
             pending = store.unstored(mark.pending) if mark.pending else []
             names = list(dict.fromkeys([*marks.seals, *marks.prints, *pending]))
-            check = SealCheck(cfg, runs_fd, names)
             known = set()
         else:
             marks = store.scan_marks(scope)
@@ -137,8 +136,9 @@ def ingest(
             seen = set(listed)
             skipped = store.sealed_runs().difference(marks.seals)
             names = [n for n in listed if n not in skipped] if skipped else listed
-            check = SealCheck(cfg, runs_fd, names)
             known = marks.seals.keys() | marks.prints.keys() | skipped
+        if check is None:  # a scoped scan's few sealed runs: checked after their seals loaded, serially
+            check = SealCheck(cfg, runs_fd, names)
         _check_and_read(store, config, now, runs_fd, check, marks, workers, found)
         scanned = len(names)
         if seen is not None:

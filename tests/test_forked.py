@@ -1,7 +1,7 @@
 """bot.forked: a loop split over forked children, as the CLI's full scan runs it.
 
 Each case runs in a fresh Python, single-threaded as the CLI is: a pytest process may have other
-threads running (xdist's), and split_map rightly refuses to fork there.
+threads running (xdist's), and Split rightly refuses to fork there.
 """
 
 import json
@@ -11,13 +11,13 @@ import textwrap
 
 import pytest
 
-from bot.forked import split_map
+from bot.forked import Split
 
 pytestmark = pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
 
 
 def _run(body: str) -> dict[str, object]:
-    script = "import json, os, threading\nfrom bot.forked import split_map\n" + textwrap.dedent(body)
+    script = "import json, os, threading\nfrom bot.forked import Split\n" + textwrap.dedent(body)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     result: dict[str, object] = json.loads(done.stdout)
@@ -26,7 +26,7 @@ def _run(body: str) -> dict[str, object]:
 
 def test_the_parts_run_in_forked_children_and_come_back_in_order() -> None:
     out = _run("""
-        got = split_map(lambda part: [(x * x, os.getpid()) for x in part], list(range(100)), 3)
+        got = Split(lambda part: [(x * x, os.getpid()) for x in part], list(range(100)), 3).results()
         print(json.dumps({"got": got, "me": os.getpid()}))
     """)
     got = out["got"]
@@ -44,7 +44,7 @@ def test_a_child_that_fails_has_its_part_done_here() -> None:
             if os.getpid() != me:
                 raise RuntimeError("a child that breaks")
             return [(x, os.getpid()) for x in part]
-        got = split_map(fn, list(range(10)), 2)
+        got = Split(fn, list(range(10)), 2).results()
         print(json.dumps({"got": got, "me": me}))
     """)
     got = out["got"]
@@ -59,7 +59,7 @@ def test_with_another_thread_running_it_does_not_fork() -> None:
         waiter = threading.Thread(target=stop.wait)
         waiter.start()
         try:
-            got = split_map(lambda part: [os.getpid() for _ in part], list(range(10)), 2)
+            got = Split(lambda part: [os.getpid() for _ in part], list(range(10)), 2).results()
         finally:
             stop.set()
             waiter.join()
@@ -75,8 +75,8 @@ def test_one_process_or_fewer_items_than_processes_is_a_plain_call() -> None:
         calls.append(part)
         return part
 
-    assert split_map(fn, [1, 2, 3], 1) == [1, 2, 3]
-    assert split_map(fn, [1], 4) == [1]
+    assert Split(fn, [1, 2, 3], 1).results() == [1, 2, 3]
+    assert Split(fn, [1], 4).results() == [1]
     assert calls == [[1, 2, 3], [1]]
 
 
@@ -89,7 +89,7 @@ def test_a_part_whose_fork_fails_is_done_here_in_order() -> None:
                 raise BlockingIOError(11, "Resource temporarily unavailable")
             return real_fork()
         os.fork = failing_second
-        got = split_map(lambda part: [(x, os.getpid()) for x in part], list(range(30)), 3)
+        got = Split(lambda part: [(x, os.getpid()) for x in part], list(range(30)), 3).results()
         print(json.dumps({"got": got, "me": os.getpid()}))
     """)
     got = out["got"]
@@ -102,7 +102,6 @@ def test_a_part_whose_fork_fails_is_done_here_in_order() -> None:
 def test_close_stops_and_reaps_a_child_still_working() -> None:
     out = _run("""
         import signal
-        from bot.forked import Split
         me = os.getpid()
         def fn(part):
             if os.getpid() != me:

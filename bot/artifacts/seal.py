@@ -58,9 +58,8 @@ class SealCheck:
     def unsettled(self, seals: dict[str, str]) -> list[tuple[str, str | None]]:
         """(name, its seal now) of each dir that ``seals`` (the stored ones) does not settle: none
         stored, or one that differs now."""
-        get = seals.get
-        now = self._now.results()
-        return [(name, seal) for name, seal in zip(self.names, now, strict=True) if seal is None or seal != get(name)]
+        now = zip(self.names, self._now.results(), strict=True)
+        return [(name, seal) for name, seal in now if (stored := seals.get(name)) is None or seal != stored]
 
     def close(self) -> None:
         self._now.close()
