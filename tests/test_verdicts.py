@@ -71,8 +71,12 @@ def test_mattermost_is_a_recipe_defect_with_immich_as_the_peer(judged: tuple[Sit
     labels = [e for e in answer.evidence if e.kind == "peer-labels"]
     restore_hook = [e for e in labels if "backupbot.restore.post-hook" in e.excerpt]
     assert restore_hook, labels
-    assert "immich's database service has backupbot.restore.post-hook: /pg_backup.sh restore" in restore_hook[0].excerpt
-    assert "mattermost-lts's postgres service has none" in restore_hook[0].excerpt
+    assert (
+        "immich's database service (compose.yml) has backupbot.restore.post-hook: /pg_backup.sh restore"
+        in restore_hook[0].excerpt
+    )
+    assert "mattermost-lts's postgres service (compose.yml) has none" in restore_hook[0].excerpt
+    assert "paired as postgres databases" in restore_hook[0].excerpt
     assert "backupbot.restore.post-hook" in answer.verdict.reason
     assert any(e["kind"] == "peer-labels" for e in to_json(answer)["evidence"])
 
