@@ -261,6 +261,19 @@ class _Blobs:
     def __init__(self, clone: Path) -> None:
         self.clone = clone
         self.cache: dict[str, bytes | _Absent] = {}
+        self.parsed: dict[bytes, Any] = {}  # YAML by content: most files are the same at many tags
+
+    def yaml(self, blob: bytes, text: str) -> Any:
+        """``text`` (the decoded ``blob``) parsed once per distinct content; a ConfigError is raised again."""
+        if blob not in self.parsed:
+            try:
+                self.parsed[blob] = parse_yaml(text)
+            except ConfigError as exc:
+                self.parsed[blob] = exc
+        found = self.parsed[blob]
+        if isinstance(found, ConfigError):
+            raise found
+        return found
 
     def fetch(self, specs: Sequence[str]) -> None:
         todo = [s for s in dict.fromkeys(specs) if s not in self.cache]
@@ -537,10 +550,10 @@ def _build(blobs: _Blobs, recipe: str, plan: _Plan) -> EffectiveCompose:
             problems.append(f"{name} ({where}) is missing at {plan.ref}")
             continue
         text = _decoded(blob, name, plan.ref, problems)
-        if text is None:
+        if text is None or isinstance(blob, _Absent):
             continue
         try:
-            data = parse_yaml(text)
+            data = blobs.yaml(blob, text)
         except ConfigError as exc:
             problems.append(f"{name} at {plan.ref}: {exc}")
             continue
