@@ -28,11 +28,13 @@ def _read(tmp_path: Path, name: str, tag: str, files: dict[str, str | None]) -> 
     return compose
 
 
-def test_the_peers_database_in_an_override_file_is_paired_with_ours_never_its_app(tmp_path: Path) -> None:
-    ours = _read(tmp_path, "mattermost-lts", OURS_TAG, MATTERMOST)
+@pytest.mark.parametrize("ours_db", ["postgres", "db"])
+def test_the_peers_database_in_an_override_file_is_paired_with_ours_never_its_app(tmp_path: Path, ours_db: str) -> None:
+    compose = MATTERMOST["compose.yml"].replace("  postgres:\n    image:", f"  {ours_db}:\n    image:")
+    ours = _read(tmp_path, "mattermost-lts", OURS_TAG, {**MATTERMOST, "compose.yml": compose})
     theirs = _read(tmp_path, "bonfire", PEER_TAG, BONFIRE)
     result = compare(ours, theirs, "restore")
-    assert result.pairs == (Pair("postgres", "db", "postgres databases"),)
+    assert result.pairs == (Pair(ours_db, "db", "postgres databases"),)
     assert {d.peer_service for d in result.differences} == {"db"}
     first = result.differences[0]
     assert (first.key, first.ours, first.theirs) == ("backupbot.restore.post-hook", None, "/pg_backup.sh restore")
@@ -40,7 +42,7 @@ def test_the_peers_database_in_an_override_file_is_paired_with_ours_never_its_ap
     text = "\n".join(i.excerpt for i in items)
     assert items[0].excerpt.startswith(
         "bonfire's db service (compose.postgres.yml) has backupbot.restore.post-hook: /pg_backup.sh restore; "
-        "mattermost-lts's postgres service (compose.yml) has none (paired as postgres databases; "
+        f"mattermost-lts's {ours_db} service (compose.yml) has none (paired as postgres databases; "
         "bonfire passes test_restore_returns_state (restore))"
     )
     assert "bonfire's app service" not in text
