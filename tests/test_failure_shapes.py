@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.artifacts.compose import read_effective
 from bot.artifacts.logtail import read_tail
 from bot.config import Config
 from bot.ingest import ingest
@@ -23,7 +24,7 @@ from bot.kb import load_kb
 from bot.store import Store
 from bot.verdicts.clusters import machinery, shared_causes
 from bot.verdicts.current import Verdicts
-from bot.verdicts.labels import compare, evidence, read_compose
+from bot.verdicts.labels import compare, evidence
 from bot.verdicts.staletest import GitRecipeSearch
 from tests.junit_maker import run_pytest_junit
 from tests.test_verdicts import git as _git
@@ -185,32 +186,35 @@ def test_backup_labels_of_the_databases_are_compared_at_the_tested_tags(tmp_path
     fixed_later = {"services": {**OURS["services"], "postgres": PEER["services"]["database"]}}  # type: ignore[dict-item]
     ours_clone = _recipe(tmp_path / "mattermost-lts", "2.1.9+10.11.15", OURS, later=fixed_later)
     peer_clone = _recipe(tmp_path / "immich", "1.9.0+v1.138.0", PEER)
-    ours = read_compose(ours_clone, "mattermost-lts", "2.1.9+10.11.15")
-    theirs = read_compose(peer_clone, "immich", "1.9.0+v1.138.0")
+    ours = read_effective(ours_clone, "2.1.9+10.11.15", "mattermost-lts")
+    theirs = read_effective(peer_clone, "1.9.0+v1.138.0", "immich")
     assert ours is not None and theirs is not None
-    assert "${POSTGRES_USER}" in str(ours.services["postgres"])  # variables stay as text
-    diffs = {d.key: d for d in compare(ours, theirs, "restore")}
+    assert "${POSTGRES_USER}" in str(ours.services["postgres"].body)  # variables without a value stay as text
+    result = compare(ours, theirs, "restore")
+    diffs = {d.key: d for d in result.differences}
     assert diffs["backupbot.restore.post-hook"].ours is None
     assert diffs["backupbot.restore.post-hook"].theirs == "/pg_backup.sh restore"
     assert (diffs["backupbot.restore.post-hook"].service, diffs["backupbot.restore.post-hook"].peer_service) == (
         "postgres",
         "database",
     )
-    items = evidence(ours, theirs, "restore", "test_restore_returns_state")
+    items = evidence(result, "restore", "test_restore_returns_state")
     text = "\n".join(i.excerpt for i in items)
-    assert "immich's database service has backupbot.restore.post-hook: /pg_backup.sh restore" in text
-    assert "mattermost-lts's postgres service has none" in text
+    assert "immich's database service (compose.yml) has backupbot.restore.post-hook: /pg_backup.sh restore" in text
+    assert "mattermost-lts's postgres service (compose.yml) has none" in text
+    assert "paired as postgres databases" in text
     assert all("1.9.0+v1.138.0:compose.yml" in i.path and "2.1.9+10.11.15:compose.yml" in i.path for i in items)
     # outside backup/restore: the tested service's labels and healthcheck, by presence
-    install = {d.key for d in compare(ours, theirs, "install")}
+    install = {d.key for d in compare(ours, theirs, "install").differences}
     assert install == {"traefik.enable"}
 
 
 def test_unreadable_or_absent_compose_gives_no_evidence(tmp_path: Path) -> None:
     clone = _recipe(tmp_path / "r", "1.0.0+1", OURS)
     (tmp_path / "bad").mkdir()
-    assert read_compose(tmp_path / "bad", "bad", "1.0.0+1") is None  # not a git repository
-    assert read_compose(clone, "r", "9.9.9+9") is not None  # an unknown tag falls back to the checkout
+    assert read_effective(tmp_path / "bad", "1.0.0+1", "bad") is None  # not a git repository
+    fallback = read_effective(clone, "9.9.9+9", "r")  # an unknown tag falls back to the checkout
+    assert fallback is not None and fallback.ref == "HEAD"
 
 
 # -- shared causes ---------------------------------------------------------------------------------

@@ -293,7 +293,7 @@ def test_the_red_report_fires_from_its_cron_job_and_a_missed_slot_is_sent_once_l
         alice = room.operator()
         reports = await alice.wait_for(_from_bot(room, "Red report for "), timeout=60)
         assert "(late" not in _body(reports[0]).splitlines()[0]
-        assert "of 12 recipes red" in _body(reports[0])
+        assert "of 13 recipes red" in _body(reports[0])
         room.bot.stop()
         slots = room.query("SELECT slot FROM reports WHERE kind = 'red' ORDER BY slot")
         assert len(slots) == len({s for (s,) in slots})  # one record per slot

@@ -310,3 +310,22 @@ def test_standin_runner_alone_on_the_wall_clock(data: GeneratedData, tmp_path: P
     junit = outcome.run_dir / "junit" / "custom__cc-ci__test_custom.xml"
     suite = next(iter(JUnitXml.fromfile(str(junit), parse_func=defusedxml.ElementTree.parse)))
     assert when(suite.timestamp) >= before
+
+
+def test_bonfire_is_written_the_co_op_cloud_way_and_every_run_has_its_app_env(data: GeneratedData) -> None:
+    run = data.runs_of("bonfire")[-1]
+    clone = data.run_dir(run.run_id) / "abra" / "recipes" / "bonfire"
+    env = (clone / ".env.sample").read_text()
+    assert 'COMPOSE_FILE="$COMPOSE_FILE:compose.postgres.yml"' in env
+    assert '#COMPOSE_FILE="$COMPOSE_FILE:compose.meilisearch.yml"' in env  # an option not taken
+    compose, override = (clone / "compose.yml").read_text(), (clone / "compose.postgres.yml").read_text()
+    assert "  db:" not in compose and "image: bonfirenetworks/bonfire:${APP_VERSION:-1.0.4}" in compose
+    assert "- backupbot.backup=${ENABLE_BACKUPS:-true}" in compose  # a list label with an env default
+    assert "x-postgres-env: &postgres-env" in override and "<<: *postgres-env" in override
+    assert 'backupbot.restore.post-hook: "/pg_backup.sh restore"' in override  # a mapping label
+    for r in data.runs:
+        domain = f"{r.recipe}-{r.run_id}.ci.example.org"
+        app_env = data.run_dir(r.run_id) / "abra" / "servers" / "default" / f"{domain}.env"
+        assert f"TYPE={r.recipe}\n" in app_env.read_text() and f"DOMAIN={domain}\n" in app_env.read_text()
+    doc = results(data, run.run_id)
+    assert not is_red(doc) and any(t["name"] == "test_restore_returns_state" for s in doc["stages"] for t in s["tests"])

@@ -60,20 +60,24 @@ def test_discourse_is_a_stale_test_never_the_prepull_compose_error(judged: tuple
     assert any(e.kind == "stale-test" for e in answer.evidence)
 
 
-def test_mattermost_is_a_recipe_defect_with_immich_as_the_peer(judged: tuple[Site, Verdicts]) -> None:
+def test_mattermost_is_a_recipe_defect_with_its_peers_databases_compared(judged: tuple[Site, Verdicts]) -> None:
     site, verdicts = judged
     answer = why(site.store, site.config, "mattermost-lts", verdicts)
     assert answer.verdict is not None and answer.verdict.category == "recipe-defect"
     assert answer.verdict.confidence >= 0.8
     peers = [e for e in answer.evidence if e.kind == "peer"]
-    assert any("immich passes test_restore_returns_state" in e.excerpt for e in peers)
-    # the operators' comparison by hand, made here from the two compose files at the versions tested
+    assert any("bonfire, immich pass test_restore_returns_state" in e.excerpt for e in peers)
+    # the operators' comparison by hand, made from the two effective composes at the versions tested:
+    # bonfire keeps its database in compose.postgres.yml, and it is that `db` that is compared (issue 26)
     labels = [e for e in answer.evidence if e.kind == "peer-labels"]
     restore_hook = [e for e in labels if "backupbot.restore.post-hook" in e.excerpt]
     assert restore_hook, labels
-    assert "immich's database service has backupbot.restore.post-hook: /pg_backup.sh restore" in restore_hook[0].excerpt
-    assert "mattermost-lts's postgres service has none" in restore_hook[0].excerpt
-    assert "backupbot.restore.post-hook" in answer.verdict.reason
+    assert restore_hook[0].excerpt.startswith(
+        "bonfire's db service (compose.postgres.yml) has backupbot.restore.post-hook: /pg_backup.sh restore; "
+        "mattermost-lts's postgres service (compose.yml) has none (paired as postgres databases"
+    )
+    assert not any("bonfire's app service" in e.excerpt for e in labels)
+    assert "backupbot.restore.post-hook" in answer.verdict.reason and "compose.postgres.yml" in answer.verdict.reason
     assert any(e["kind"] == "peer-labels" for e in to_json(answer)["evidence"])
 
 

@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.artifacts.compose import AppEnv, EffectiveCompose, find_app_env, read_effective
 from bot.artifacts.logscan import scan_log
 from bot.artifacts.logtail import read_tail
 from bot.artifacts.safeopen import dir_in_run
@@ -110,12 +111,14 @@ def gather(
     signatures = _failure_signatures(kb, target.run_id, failures) + log_hits
     stale = []
     clone = _clone_of(config, run_dir, recipe)
+    app_env = find_app_env(run_dir, recipe) if clone is not None else None
     for f in failures:
         expectation = parse_expectation(f.test, f.message, f.text) if f.source == "cc-ci" else None
         if expectation is not None and clone is not None:
-            finding = search.check(clone, expectation)
+            finding = search.check(clone, expectation, app_env)
             if finding is not None:
                 stale.append(finding)
+    peer_labels, peer_notes = _peer_labels(store, config, recipe, target, clone, app_env, failures)
     problems = [e for e in store.evidence(target.run_id) if e.kind in STRUCTURAL_PROBLEMS]
     return Facts(
         recipe=recipe,
@@ -127,11 +130,11 @@ def gather(
         canonical=store.canonical(recipe),
         signatures=signatures,
         stale=stale,
-        peers=_peers(store, config, recipe, failures),
+        peers=_peers(store, config, recipe, failures) + peer_notes,
         same_version_history=store.same_version_runs(target, SAME_VERSION_RUNS),
         shared=_shared(store, target, shared_cache),
         cutoff=_cutoff(config, run_dir, target.run_id, problems),
-        peer_labels=_peer_labels(store, config, recipe, target, clone, failures),
+        peer_labels=peer_labels,
     )
 
 
@@ -191,12 +194,20 @@ def _cutoff(config: Config, run_dir: Path, run_id: str, problems: list[EvidenceI
 
 
 def _peer_labels(
-    store: Store, config: Config, recipe: str, target: RunRow, clone: Path | None, failures: list[Failure]
-) -> list[EvidenceItem]:
-    """Compose differences with the first peer passing a failing test (see :mod:`bot.verdicts.labels`)."""
+    store: Store,
+    config: Config,
+    recipe: str,
+    target: RunRow,
+    clone: Path | None,
+    app_env: AppEnv | None,
+    failures: list[Failure],
+) -> tuple[list[EvidenceItem], list[EvidenceItem]]:
+    """Compose differences with the first peer passing a failing test, and notes on what could not be
+    compared (see :mod:`bot.verdicts.labels`)."""
     if clone is None:
-        return []
-    ours: labels.Compose | None = None
+        return [], []
+    ours: EffectiveCompose | None = None
+    notes: dict[str, EvidenceItem] = {}
     for f in {(f.tier, f.test): f for f in failures}.values():
         for peer, peer_run_id in store.peers_passing(f.tier, f.test, recipe)[:3]:
             peer_run = store.run(peer_run_id)
@@ -204,14 +215,16 @@ def _peer_labels(
             peer_clone = _clone_of(config, peer_dir, peer)
             if peer_run is None or peer_clone is None:
                 continue
-            ours = ours or labels.read_compose(clone, recipe, target.version)
-            theirs = labels.read_compose(peer_clone, peer, peer_run.version)
+            ours = ours or read_effective(clone, recipe=recipe, ref=target.version, app_env=app_env)
+            theirs = read_effective(peer_clone, recipe=peer, ref=peer_run.version, app_env=find_app_env(peer_dir, peer))
             if ours is None or theirs is None:
                 continue
-            found = labels.evidence(ours, theirs, f.tier, f.test)
+            result = labels.compare(ours, theirs, f.tier)
+            notes.update({n.excerpt: n for n in labels.notes(result, f.tier, f.test)})
+            found = labels.evidence(result, f.tier, f.test)
             if found:
-                return found
-    return []
+                return found, list(notes.values())
+    return [], list(notes.values())
 
 
 def _clone_of(config: Config, run_dir: Path, recipe: str) -> Path | None:

@@ -4,18 +4,27 @@ The case behind it (discourse on cc-ci): an overlay test demanded ``discourse/di
 no sidekiq, a state that exists in no release tag and not in main. Such a test can never pass on a
 release, so the red is the test's, not the recipe's. The assertion is read by
 :mod:`bot.verdicts.assertions`; the search runs git in the recipe clone through a subprocess with an
-argv list (never a shell string).
+argv list (never a shell string, :mod:`bot.artifacts.gitrun`).
+
+A value is looked for at each release tag and on main in two ways: as written in any file (``git grep``),
+and in the recipe's effective compose there (:mod:`bot.artifacts.compose`: every file ``COMPOSE_FILE``
+names, merged, with ``${VAR:-default}`` filled in from the run's app env and from that ref's
+``.env.sample``), because recipes pin images through env defaults (``org/app:${APP_VERSION:-1.0.4}``) that
+no file spells out. A value the test wants gone (a dropped service) must be absent from every rendering
+of the effective compose; where none could be read in full, from every compose file as written.
 """
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from bot.artifacts.compose import AppEnv, EffectiveCompose, read_at_refs
+from bot.artifacts.gitrun import git
 from bot.verdicts.assertions import Expectation, parse_expectation
 
 _MAIN_REFS = ("main", "master", "origin/main", "origin/master")
@@ -48,28 +57,18 @@ class StaleFinding:
 class RecipeSearch(Protocol):
     """Injected into the classifier so verdicts stay testable without git."""
 
-    def check(self, clone: Path, expectation: Expectation) -> StaleFinding | None: ...
+    def check(self, clone: Path, expectation: Expectation, app_env: AppEnv | None = None) -> StaleFinding | None: ...
 
 
-# The clone is the runner's (hostile): its .git/config must not make git run a program.
-_NO_PROGRAMS = ("-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "protocol.allow=never")
-
-
-def git(clone: Path, args: Sequence[str], timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["git", *_NO_PROGRAMS, "-C", str(clone), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={"GIT_CONFIG_NOSYSTEM": "1", "HOME": "/nonexistent", "PATH": "/usr/bin:/bin:/usr/local/bin"},
-    )
+def _holding(rendered: dict[str, list[EffectiveCompose]], value: str) -> set[str]:
+    """Refs at which some rendering of the effective compose has ``value`` in a name, key or value."""
+    return {ref for ref, views in rendered.items() if any(value in s for view in views for s in view.strings())}
 
 
 class GitRecipeSearch:
-    """Searches every release tag and main of a recipe clone with ``git grep``."""
+    """Searches every release tag and main of a recipe clone: files as written and the effective compose."""
 
-    def check(self, clone: Path, expectation: Expectation) -> StaleFinding | None:
+    def check(self, clone: Path, expectation: Expectation, app_env: AppEnv | None = None) -> StaleFinding | None:
         if not (clone / ".git").exists():
             return None
         try:
@@ -85,11 +84,13 @@ class GitRecipeSearch:
             revs = [*tags, *([main_ref] if main_ref else [])]
             if not revs:
                 return None
+            rendered = read_at_refs(clone, revs, clone.name, app_env)
+            unread = {r for r in revs if not any(view.complete for view in rendered.get(r, []))}
             holds = set(revs)
             for value in expectation.must_exist:
-                holds &= self._revs_containing(clone, value, revs, ())
+                holds &= self._revs_containing(clone, value, revs, ()) | _holding(rendered, value)
             for value in expectation.must_be_gone:
-                holds -= self._revs_containing(clone, value, revs, _COMPOSE)
+                holds -= _holding(rendered, value) | self._revs_containing(clone, value, unread, _COMPOSE)
         except (OSError, subprocess.SubprocessError):
             return None
         released = sorted(holds & set(tags))
@@ -104,8 +105,11 @@ class GitRecipeSearch:
             clone=str(clone),
         )
 
-    def _revs_containing(self, clone: Path, value: str, revs: list[str], paths: Sequence[str]) -> set[str]:
-        args = ["grep", "-F", "-l", "-e", value, *revs]
+    def _revs_containing(self, clone: Path, value: str, revs: Iterable[str], paths: Sequence[str]) -> set[str]:
+        wanted = sorted(revs)
+        if not wanted:
+            return set()
+        args = ["grep", "-F", "-l", "-e", value, *wanted]
         if paths:
             args += ["--", *paths]
         proc = git(clone, args)

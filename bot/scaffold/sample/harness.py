@@ -14,9 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.scaffold.sample.clock import parse_iso
+from bot.scaffold.sample.deployed import merged_in
 from bot.scaffold.sample.runlog import RunLog
 
 DOCKER_DOWN = (
@@ -26,16 +25,14 @@ DOCKER_DOWN = (
 
 @dataclass(frozen=True)
 class ComposeView:
-    """The parts of a recipe's compose.yml the harness looks at."""
+    """The parts of a recipe's compose (the files COMPOSE_FILE names, merged) the harness looks at."""
 
     images: dict[str, str]
     depends_on: dict[str, list[str]]
 
     @classmethod
     def load(cls, recipe_dir: Path) -> ComposeView:
-        text = (recipe_dir / "compose.yml").read_text(encoding="utf-8")
-        data: dict[str, Any] = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-        services: dict[str, dict[str, Any]] = data["services"]
+        services: dict[str, dict[str, Any]] = merged_in(recipe_dir)[0]["services"]
         return cls(
             {name: str(body["image"]) for name, body in services.items()},
             {name: [str(d) for d in body.get("depends_on", [])] for name, body in services.items()},

@@ -7,6 +7,7 @@ must be real git history, not loose files.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,9 +16,10 @@ from typing import Any
 import yaml
 
 from bot.scaffold.sample.gitutil import git
-from bot.scaffold.sample.scenarios import Change, RecipeSpec, Release
+from bot.scaffold.sample.scenarios import Change, RecipeSpec, Release, Service
 
 ABRA_PROVIDED = frozenset({"STACK_NAME"})
+BASE = "compose.yml"
 _VAR = re.compile(r"\$\{(\w+)\}")
 
 
@@ -49,10 +51,12 @@ def _state(spec: RecipeSpec, upto: Release, pr: Change | None = None) -> _State:
 
 
 def render_compose(spec: RecipeSpec, release: Release, state: _State) -> dict[str, Any]:
-    """compose.yml as Co-op Cloud writes it: traefik labels, backupbot labels, version label."""
+    """compose.yml as Co-op Cloud writes it: traefik labels, backupbot labels, version label.
+
+    Services kept in an override file (``Service.file``) are left to :func:`render_override`."""
     services: dict[str, Any] = {}
     volumes: dict[str, Any] = {}
-    for index, svc in enumerate(spec.services):
+    for index, svc in enumerate(s for s in spec.services if s.file == BASE):
         body: dict[str, Any] = {"image": svc.image.format(upstream=release.upstream)}
         names = svc.env + state.extra_env.get(svc.name, ())
         if names:
@@ -92,6 +96,49 @@ def render_compose(spec: RecipeSpec, release: Release, state: _State) -> dict[st
     }
 
 
+def _scalar(value: str) -> str:
+    """A label value as recipes write it: a bare ``${VAR:-default}``, anything else double-quoted."""
+    return value if re.fullmatch(r"\$\{\w+:-[^}]*\}", value) else json.dumps(value)
+
+
+def render_override(name: str, services: tuple[Service, ...], release: Release) -> str:
+    """An override file (``compose.postgres.yml``) as Co-op Cloud writes one by hand: ``version:``, an ``x-``
+    anchor for the env the service shares with the app (merged in with ``<<:``), deploy labels as a mapping."""
+    key = name.removeprefix("compose.").removesuffix(".yml")
+    env = sorted({n for svc in services for n in svc.env})
+    lines = ['version: "3.8"', ""]
+    if env:
+        lines += [f"x-{key}-env: &{key}-env", *(f"  {n}: ${{{n}}}" for n in env), ""]
+        lines += ["services:", "  app:", "    environment:", f"      <<: *{key}-env"]
+    else:
+        lines += ["services:"]
+    for svc in services:
+        lines += [f"  {svc.name}:", f"    image: {svc.image.format(upstream=release.upstream)}"]
+        if svc.env:
+            lines += ["    environment:", f"      <<: *{key}-env"]
+        lines += ["    networks:", "      - internal"]
+        if svc.volumes:
+            lines += ["    volumes:", *(f"      - {vol}:{path}" for vol, path in svc.volumes)]
+        lines += ["    deploy:", "      restart_policy:", "        condition: on-failure"]
+        if svc.labels:
+            lines += ["      labels:", *(f"        {k}: {_scalar(v)}" for k, v in svc.labels)]
+    volumes = [vol for svc in services for vol, _ in svc.volumes]
+    if volumes:
+        lines += ["", "volumes:", *(f"  {vol}:" for vol in volumes)]
+    return "\n".join(lines) + "\n"
+
+
+def _compose_file_lines(spec: RecipeSpec) -> list[str]:
+    """``COMPOSE_FILE`` built up line by line; the options' lines commented out (options not taken)."""
+    used = list(dict.fromkeys(s.file for s in spec.services if s.file != BASE))
+    if not used and not spec.options:
+        return []
+    lines = [f'COMPOSE_FILE="{BASE}"', *(f'COMPOSE_FILE="$COMPOSE_FILE:{f}"' for f in used)]
+    for option in dict.fromkeys(s.file for s in spec.options):
+        lines += [f"# Enable {option} to run it too:", f'#COMPOSE_FILE="$COMPOSE_FILE:{option}"']
+    return [*lines, ""]
+
+
 def render_files(spec: RecipeSpec, release: Release, pr: Change | None = None) -> dict[str, str]:
     """The recipe's files at a release (or at a PR on top of it)."""
     state = _state(spec, release, pr)
@@ -103,6 +150,7 @@ def render_files(spec: RecipeSpec, release: Release, pr: Change | None = None) -
         f"#EXTRA_DOMAINS=', `www.{spec.name}.example.com`'",
         "LETS_ENCRYPT_ENV=production",
         "",
+        *_compose_file_lines(spec),
         *(f"{key}={value}" for key, value in sorted(state.env_sample.items())),
         "",
         "SECRET_DB_PASSWORD_VERSION=v1",
@@ -117,8 +165,13 @@ def render_files(spec: RecipeSpec, release: Release, pr: Change | None = None) -
         "  env | grep -v -e SECRET -e PASSWORD | sort",
         "}",
     ]
+    overrides = {
+        name: render_override(name, tuple(s for s in (*spec.services, *spec.options) if s.file == name), release)
+        for name in dict.fromkeys(s.file for s in (*spec.services, *spec.options) if s.file != BASE)
+    }
     return {
         "compose.yml": compose,
+        **overrides,
         ".env.sample": "\n".join(env_lines) + "\n",
         "abra.sh": "\n".join(abra) + "\n",
         "README.md": f"# {spec.name}\n\nCo-op Cloud recipe for {spec.name}. Released as `<recipe>+<upstream>` tags.\n",

@@ -34,7 +34,10 @@ TimeFormat = Literal["iso", "compact"]
 
 @dataclass(frozen=True)
 class Service:
-    """One compose service; `{upstream}` in `image` becomes the release's upstream version."""
+    """One compose service; `{upstream}` in `image` becomes the release's upstream version.
+
+    `file` other than compose.yml: an override file (compose.postgres.yml) that `.env.sample`'s
+    COMPOSE_FILE switches on, as Co-op Cloud keeps a database."""
 
     name: str
     image: str
@@ -43,6 +46,7 @@ class Service:
     labels: tuple[tuple[str, str], ...] = ()
     depends_on: tuple[str, ...] = ()
     volumes: tuple[tuple[str, str], ...] = ()
+    file: str = "compose.yml"
 
 
 @dataclass(frozen=True)
@@ -70,7 +74,9 @@ class Release:
 
 @dataclass(frozen=True)
 class RecipeSpec:
-    """A recipe: services, `.env.sample` defaults, releases (oldest first) and open PRs."""
+    """A recipe: services, `.env.sample` defaults, releases (oldest first) and open PRs.
+
+    `options`: services in override files whose COMPOSE_FILE line `.env.sample` leaves commented out."""
 
     name: str
     services: tuple[Service, ...]
@@ -78,6 +84,7 @@ class RecipeSpec:
     env_sample: Mapping[str, str] = field(default_factory=dict)
     minutes: int = 15
     prs: Mapping[int, Change] = field(default_factory=dict)
+    options: tuple[Service, ...] = ()
 
     def latest_at(self, moment: datetime) -> Release:
         """The newest release cut at or before `moment` (what a sweep then would test)."""
@@ -458,6 +465,40 @@ def _recipes(s1: datetime) -> tuple[RecipeSpec, ...]:
             {"DJANGO_ALLOWED_HOSTS": "docs.example.com", **db_env},
             minutes=18,
         ),
+        # Written the Co-op Cloud way (after bonfire's recipe): the database only in compose.postgres.yml,
+        # which COMPOSE_FILE switches on; labels as a list in compose.yml and a mapping in the override;
+        # image and backup switch pinned through env defaults. A peer of mattermost-lts for its restore test.
+        RecipeSpec(
+            "bonfire",
+            (
+                Service(
+                    "app",
+                    "bonfirenetworks/bonfire:${{APP_VERSION:-{upstream}}}-${{APP_FLAVOUR:-social}}-amd64",
+                    4000,
+                    ("UPLOAD_LIMIT",),
+                    (("backupbot.backup", "${ENABLE_BACKUPS:-true}"),),
+                    depends_on=("db",),
+                    volumes=(("upload-data", "/opt/app/data/uploads"),),
+                ),
+                Service(
+                    "db",
+                    "${{DB_DOCKER_IMAGE:-postgis/postgis}}:${{DB_DOCKER_VERSION:-16-3.4}}",
+                    env=("POSTGRES_DB", "POSTGRES_USER"),
+                    labels=(
+                        ("backupbot.backup", "${ENABLE_BACKUPS:-true}"),
+                        ("backupbot.backup.pre-hook", "/pg_backup.sh backup"),
+                        ("backupbot.backup.volumes.db-data.path", "backup.sql"),
+                        ("backupbot.restore.post-hook", "/pg_backup.sh restore"),
+                    ),
+                    volumes=(("db-data", "/var/lib/postgresql/data"),),
+                    file="compose.postgres.yml",
+                ),
+            ),
+            tuple(Release(t, s1 - days * d) for t, days in (("0.9.0+1.0.3", 75), ("1.0.0+1.0.4", 28))),
+            {"UPLOAD_LIMIT": "20000000", **db_env},
+            minutes=13,
+            options=(Service("search", "getmeili/meilisearch:v1.11", file="compose.meilisearch.yml"),),
+        ),
     )
 
 
@@ -476,6 +517,7 @@ _SWEEP_TABLE: Final[tuple[tuple[str, tuple[str, str, str], tuple[Category | None
     ("wordpress", ("ab-2c90d5", "810", "756"), (None, None, None)),
     ("hedgedoc", ("ab-f01a8e", "805", "758"), (None, None, None)),
     ("lasuite-docs", ("ab-6e3b91", "808", "762"), (None, None, None)),
+    ("bonfire", ("ab-8c5e27", "813", "763"), (None, None, None)),
 )
 # Recipes a sweep started last, as its batch drained: they share the node only in their first
 # tiers (mumble's custom tier then ran unloaded in sweeps 1 and 2).
@@ -597,7 +639,7 @@ def _with_load(runs: list[RunSpec]) -> list[RunSpec]:
 
 
 def default_world(now: datetime) -> World:
-    """Build the default world: twelve recipes, three weekly sweeps, a PR run and reruns."""
+    """Build the default world: thirteen recipes, three weekly sweeps, a PR run and reruns."""
     s1, s2, s3 = sweep_starts(now)
     recipes = _recipes(s1)
     by_name = {r.name: r for r in recipes}

@@ -23,6 +23,7 @@ import docker
 import yaml
 
 from bot.scaffold.devserver.dockerd import IMAGE_TAG, ensure_busybox_image, poll
+from bot.scaffold.sample.deployed import merged_in
 from bot.scaffold.sample.runlog import RunLog
 
 STACK_LABEL = "com.docker.stack.namespace"
@@ -56,15 +57,8 @@ def is_allowed_neighbour(namespace: str, allowed: Iterable[str] = ALLOWED_NEIGHB
 
 
 def _labels(body: Mapping[str, Any]) -> dict[str, str]:
-    raw = body.get("deploy", {}).get("labels", [])
-    if isinstance(raw, dict):
-        return {str(k): str(v) for k, v in raw.items()}
-    return dict(str(item).split("=", 1) for item in raw)
-
-
-def _env_sample(recipe_dir: Path) -> dict[str, str]:
-    lines = (recipe_dir / ".env.sample").read_text(encoding="utf-8").splitlines()
-    return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+    raw = body.get("deploy", {}).get("labels", {})
+    return {str(k): str(v) for k, v in raw.items()}
 
 
 def _fill(text: str, values: Mapping[str, str]) -> str:
@@ -80,14 +74,15 @@ def _command(body: Mapping[str, Any]) -> list[str]:
 
 
 def live_compose(recipe_dir: Path, stack: str, image: str = IMAGE_TAG) -> dict[str, Any]:
-    """The recipe clone's compose.yml made deployable here: same services and deploy labels, local image.
+    """The recipe clone's compose (the files COMPOSE_FILE names, merged) made deployable here: same services
+    and deploy labels, local image.
 
     `init: true` and a 1 s stop grace period keep `docker stack rm` short: busybox as PID 1 ignores
     SIGTERM, which would cost each task the default 10 s. Volumes and external networks are dropped
     (nothing to back them here); the stack gets its own default overlay network, labelled like the rest.
     """
-    compose = yaml.safe_load((recipe_dir / "compose.yml").read_text(encoding="utf-8"))
-    values = {**_env_sample(recipe_dir), "STACK_NAME": stack}
+    compose, _, env = merged_in(recipe_dir)
+    values = {**env, "STACK_NAME": stack}
     services: dict[str, Any] = {}
     for name, body in compose["services"].items():
         labels = {_fill(key, values): _fill(value, values) for key, value in _labels(body).items()}

@@ -1,7 +1,8 @@
 """A stand-in for cc-ci's runner: it plays cc-ci's role for the sample data; it is not cc-ci.
 
 It lays out one run the way cc-ci's `run_recipe_ci.py` does (docs/cc-ci-layout.md): a recipe
-clone under `abra/recipes/<recipe>`, one real pytest call per tier and source with
+clone under `abra/recipes/<recipe>`, the app's env file `abra app new` writes from its `.env.sample`
+(`abra/servers/default/<domain>.env`), one real pytest call per tier and source with
 `--junitxml=junit/<tier>__<source>__<file>.xml`, a timestamped `run.log`, and `results.json`
 written last and atomically from the JUnit it just produced. The suites in `suites/` test a
 simulated deployment, so the failures are real assertions with real tracebacks.
@@ -298,6 +299,19 @@ def clone_recipe(req: RunRequest, dest: Path) -> str:
     return git("log", "-1", "--format=HEAD is now at %h %s", cwd=dest).strip()
 
 
+def write_app_env(recipe_dir: Path, abra_dir: Path, domain: str) -> Path:
+    """The app env `abra app new <recipe> --domain <domain> --server default` writes: the checkout's
+    `.env.sample` with the app's domain."""
+    sample = (recipe_dir / ".env.sample").read_text(encoding="utf-8")
+    text = "".join(
+        f"DOMAIN={domain}\n" if line.startswith("DOMAIN=") else line for line in sample.splitlines(keepends=True)
+    )
+    path = abra_dir / "servers" / "default" / f"{domain}.env"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def _truncate(path: Path, keep: float = 0.55) -> None:
     """Cut a file as a killed writer leaves it."""
     data = path.read_bytes()
@@ -345,6 +359,7 @@ class _Run:
         log.line(f"warm: cold run of {req.recipe} (CCCI_SKIP_FETCH=1)")
         log.line(f"abra recipe checkout {req.recipe} {req.ref or req.version}")
         log.raw(clone_recipe(req, self.recipe_dir))
+        write_app_env(self.recipe_dir, self.dir / "abra", req.domain)
         (self.dir / "lint.txt").write_text(f"abra recipe lint {req.recipe}: 0 errors, 0 warnings\n", encoding="utf-8")
         log.line(f"lint: abra recipe lint {req.recipe} -> ok (lint.txt)")
 

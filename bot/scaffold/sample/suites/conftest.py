@@ -1,8 +1,9 @@
 """The deployed app as these tests see it: a simulation built from the recipe clone.
 
 The stand-in runner (bot.scaffold.sample.standin_runner) runs these suites instead of cc-ci's tests
-against a live swarm. `Stack` reads the run's recipe clone (compose.yml, .env.sample, tags)
-and the run's environment, and behaves the way the real stack would:
+against a live swarm. `Stack` reads the run's recipe clone (the compose files its COMPOSE_FILE names,
+merged as abra deploys them (bot.scaffold.sample.deployed), .env.sample, tags) and the run's environment,
+and behaves the way the real stack would:
 
 - RECIPE, VERSION, ABRA_DIR: which recipe clone (`$ABRA_DIR/recipes/$RECIPE`) is deployed;
 - CCCI_SAMPLE_LOAD=1: other runs share the node, everything answers ~3x slower;
@@ -21,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import yaml
 
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+from bot.scaffold.sample.deployed import merged, merged_in
+
 LOADED_SLOWDOWN = 3.4
 VOICE_HANDSHAKE_S = 3.5
 
@@ -48,10 +49,7 @@ def _when(text):
 
 
 def _labels(body):
-    raw = body.get("deploy", {}).get("labels", [])
-    if isinstance(raw, dict):
-        return {str(k): str(v) for k, v in raw.items()}
-    return dict(item.split("=", 1) for item in raw)
+    return {str(k): str(v) for k, v in body.get("deploy", {}).get("labels", {}).items()}
 
 
 def version_key(tag):
@@ -128,8 +126,7 @@ class Stack:
 
     def __init__(self, recipe_dir, now, load=False, withdrawn=None):
         self.recipe_dir = Path(recipe_dir)
-        self.compose_text = (self.recipe_dir / "compose.yml").read_text()
-        compose = yaml.load(self.compose_text, Loader=SafeLoader)
+        compose, self.compose_text, _ = merged_in(self.recipe_dir)
         self.services = {n: Service.from_compose(n, b) for n, b in compose["services"].items()}
         self.env_sample = dict(
             line.split("=", 1)
@@ -140,7 +137,7 @@ class Stack:
         self.load = load
         self.withdrawn = withdrawn or {}
         self.files = {vol: {} for svc in self.services.values() for vol in svc.volumes}
-        self._databases = {n: Database() for n, s in self.services.items() if "postgres" in s.image}
+        self._databases = {n: Database() for n, s in self.services.items() if re.search("postgres|postgis", s.image)}
 
     def __repr__(self):
         return f"<Stack {self.recipe_dir.name}>"
@@ -260,7 +257,14 @@ def previous_release(recipe_dir, release_tags):
     older = [tag for tag in release_tags if version_key(tag) < current]
     if not older:
         return None
-    compose = yaml.load(_git(recipe_dir, "show", f"{older[-1]}:compose.yml"), Loader=SafeLoader)
+
+    def read(name):
+        done = subprocess.run(
+            ["git", "-C", str(recipe_dir), "show", f"{older[-1]}:{name}"], capture_output=True, text=True
+        )
+        return done.stdout if done.returncode == 0 else None
+
+    compose = merged(read)[0]
     return older[-1], {name: body["image"] for name, body in compose["services"].items()}
 
 
