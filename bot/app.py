@@ -191,7 +191,7 @@ class Bot:
         secret_env = self.config.reports.webhook_secret_env
         if secret_env:
             secret = secret_from_env(secret_env, "reports.webhook_secret_env")
-            app.add_routes(hook_routes(secret or "", self.reporter.wake.set))
+            app.add_routes(hook_routes(secret or "", self.reporter.wake.set, self.config.web.client_timeout_s))
         try:
             return await start_server(app, listen, self.config.web)
         except OSError as exc:
