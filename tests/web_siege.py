@@ -1,4 +1,4 @@
-"""Hostile clients for the real HTTP server (issue 25, items 8 and 11), shared by tests and benchmarks/web_siege.py.
+"""Hostile clients for the real HTTP server (issue 25, items 8 and 11), for tests and benchmarks/web_siege.py.
 
 Everything talks to a real server on 127.0.0.1 over raw sockets: connections that send half a request
 and stop, requests written in pieces, and `ccci-bot web` as a real process under a lowered open-files
@@ -182,8 +182,12 @@ class WebProcess:
             return self.proc.wait()
 
 
-def start_web(work: Path, runs_dir: Path, open_files: int, config_text: str) -> WebProcess:
-    """`ccci-bot web` as a real process with ``open_files`` descriptors; returns once ``/healthz`` answers."""
+def start_web(
+    work: Path, runs_dir: Path, open_files: int, config_text: str, checkout: Path | None = None
+) -> WebProcess:
+    """`ccci-bot web` as a real process with ``open_files`` descriptors; returns once ``/healthz`` answers.
+
+    ``checkout``: run the ``bot`` package of another source tree (a benchmark's "before")."""
     port = free_port()
     config = work / "config.yaml"
     config.write_text(config_text)
@@ -192,7 +196,9 @@ def start_web(work: Path, runs_dir: Path, open_files: int, config_text: str) -> 
     argv += ["--runs-dir", str(runs_dir), "--warm-dir", str(work / "warm"), "--data-dir", str(work / "data")]
     log = work / "web.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, preexec_fn=lowered_limit(open_files))
+        proc = subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, preexec_fn=lowered_limit(open_files), cwd=checkout
+        )
     process = WebProcess(proc, port, log)
     deadline = time.monotonic() + HUNG_S
     while True:
