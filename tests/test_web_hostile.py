@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import selectors
 import socket
 import subprocess
@@ -188,6 +189,9 @@ def test_ccci_bot_web_survives_more_stalled_connections_than_it_has_descriptors(
     """The issue's reproduction, scaled down: 700 connections that never finish their headers against
     `ccci-bot web` limited to 512 open files. Pages answer, the scan still finds a new run, every
     stalled connection is closed, and the log stays a few lines long (it was 16 MB within seconds)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # this side needs 700 sockets and its own files
+    if soft != resource.RLIM_INFINITY and soft < 2048:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(2048, hard), hard))
     runs = tmp_path / "runs"
     runs.mkdir()
     config = "ccci:\n  settle_s: 0\nreports:\n  poll_s: 0.2\nweb:\n  client_timeout_s: 2\n"
@@ -295,6 +299,43 @@ def test_the_soft_open_files_limit_is_raised_to_the_hard_one() -> None:
     assert now == soft == 1024
     assert before == 400 - 320  # with 400 files, the server leaves 320 for the bot's own work
     assert cap == 256 and small == 100  # with 1024, web.max_connections itself
+
+
+def test_a_tally_logs_the_first_event_then_counts(caplog: pytest.LogCaptureFixture) -> None:
+    from bot.web.tally import Tally
+
+    tally = Tally(logging.getLogger("test.tally"), "dropped")
+    with caplog.at_level(logging.WARNING, "test.tally"):
+        for i in range(5):
+            tally.add(f"#{i}")
+        assert [r.getMessage() for r in caplog.records] == [
+            "dropped: #0 (repeats are counted: one line per 60 s at most)"
+        ]
+        tally.report()
+        tally.close()  # nothing new since the report: nothing more to say
+    assert [r.getMessage() for r in caplog.records][1:] == ["dropped: 4 more in the last 60 s (5 in all); the last: #4"]
+
+
+def test_other_loop_errors_still_reach_the_previous_handler() -> None:
+    from bot.web.floodlog import AcceptErrors
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        seen: list[str] = []
+        loop.set_exception_handler(lambda _loop, context: seen.append(context["message"]))
+        accept_errors = AcceptErrors(loop)
+        loop.call_exception_handler({"message": "Task exception was never retrieved"})
+        for _ in range(3):
+            loop.call_exception_handler(
+                {"message": "socket.accept() out of system resource", "exception": OSError(24, "Too many open files")}
+            )
+        assert seen == ["Task exception was never retrieved"]
+        assert accept_errors.tally.total == 3
+        accept_errors.close()
+        loop.call_exception_handler({"message": "socket.accept() out of system resource"})
+        assert len(seen) == 2  # the previous handler is back
+
+    asyncio.run(scenario())
 
 
 # --- item 11: the webhook -----------------------------------------------------------------------------
