@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from functools import partial
 from html import escape
 
-from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.backoff import Backoff, sleep_unless
@@ -41,7 +40,7 @@ from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, ref
 from bot.web.app import make_app
 from bot.web.hooks import hook_routes
-from bot.web.server import start_server
+from bot.web.server import WebServer, start_server
 from bot.web.warm import warm_logs
 from commands import BotState, Context
 
@@ -184,7 +183,7 @@ class Bot:
         log.info("red report scheduled: %r (%s)", reports.cron, reports.timezone)
         return scheduler
 
-    async def _start_server(self) -> web.AppRunner | None:
+    async def _start_server(self) -> WebServer | None:
         listen = self.config.web.listen
         if listen is None:
             return None
@@ -192,9 +191,9 @@ class Bot:
         secret_env = self.config.reports.webhook_secret_env
         if secret_env:
             secret = secret_from_env(secret_env, "reports.webhook_secret_env")
-            app.add_routes(hook_routes(secret or "", self.reporter.wake.set))
+            app.add_routes(hook_routes(secret or "", self.reporter.wake.set, self.config.web.client_timeout_s))
         try:
-            return await start_server(app, listen)
+            return await start_server(app, listen, self.config.web)
         except OSError as exc:
             log.error("web.listen %s: cannot listen (%s); running without the HTTP server", listen, exc)
             return None

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import __version__
 from bot.config import Config, ConfigError, listen_address, load_config
+from bot.fdlimit import raise_open_files_limit
 from bot.logsetup import setup_logging
 from bot.masking import Masker, mask_content
 from bot.model import ArgHelp, CommandHelp, HelpAnswer
@@ -366,6 +367,7 @@ def web_command(config: Config, listen: str | None) -> int:
     if problems:
         raise ConfigError("; ".join(problems))
     service_logging(config)
+    raise_open_files_limit()
     return asyncio.run(run_web(config, address))
 
 
@@ -387,6 +389,7 @@ def run_command(config: Config) -> int:
     if problems:
         raise ConfigError("; ".join(problems))
     service_logging(config)
+    raise_open_files_limit()
     return asyncio.run(run_bot(config))
 
 

@@ -488,6 +488,19 @@ class WebConfig:
         "A page's file work (counting a log's lines) stops after this many seconds (503), or as soon as the "
         "client has gone; the counting done is kept for the next request.",
     )
+    client_timeout_s: float = setting(
+        10.0,
+        v.positive_seconds,
+        "A client must send a request's headers within this many seconds of connecting (or of its previous "
+        "response), and the webhook its body within as many again; a slower connection is closed.",
+    )
+    max_connections: int = setting(
+        256,
+        v.positive_int,
+        "Open connections to the HTTP server at most (fewer when the open-files limit leaves less room). One more "
+        "closes the connection idle longest (out of a request for a tenth of `client_timeout_s` at least), or, "
+        "when there is none, gets a 503 at once.",
+    )
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,17 @@ def test_unit_has_what_the_issue_asks() -> None:
     assert d["TimeoutStopSec"] == ["15s"]  # the bot stops within 10 s (tests/test_sdnotify.py)
 
 
+def test_the_open_files_limit_leaves_the_web_server_all_its_connections() -> None:
+    """Issue 25: 1,100 stalled connections exhausted systemd's default 1,024 files. The unit and the
+    NixOS module raise the limit so that web.max_connections fits beside what the bot keeps for itself."""
+    from bot.config import WebConfig
+    from bot.fdlimit import FD_RESERVE
+
+    (limit,) = directives(UNIT.read_text())["LimitNOFILE"]
+    assert int(limit) - FD_RESERVE >= 4 * WebConfig().max_connections
+    assert f"LimitNOFILE = {limit};" in (DEPLOY / "nixos" / "module.nix").read_text()
+
+
 def rendered_steps() -> list[list[str]]:
     config = load_config(DEPLOY / "config.yaml")
     values = {"recipe": "mumble", "version": "1.0.0+v1.6.870-0", "run_id": "manual-ccci-7-1"}

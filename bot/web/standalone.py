@@ -28,7 +28,7 @@ async def run_web(config: Config, listen: str) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     app = make_app(service, Masker.from_environment(config.secret_envs), Metrics(service.store))
-    runner = await start_server(app, listen)
+    server = await start_server(app, listen, config.web)
     print(f"ccci-bot web: serving on http://{listen}/ (Ctrl-C stops)", flush=True)
     try:
         while not stop.is_set():
@@ -42,6 +42,6 @@ async def run_web(config: Config, listen: str) -> int:
             if await sleep_unless(stop, config.reports.poll_s):
                 break
     finally:
-        await runner.cleanup()
+        await server.cleanup()
         service.close()
     return 0

@@ -94,6 +94,7 @@ in
         RestartSec = "5s";
         TimeoutStartSec = "5min";
         TimeoutStopSec = "15s";
+        LimitNOFILE = 8192; # the HTTP server's connections stay well below it (deploy/ccci-bot.service)
 
         User = "ccci-bot";
         Group = "ccci-bot";
