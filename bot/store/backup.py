@@ -7,7 +7,6 @@ The bot takes one itself before every schema migration (``<data_dir>/backups/``,
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
 import time
@@ -68,22 +67,17 @@ def backup(source: Path, dest: Path) -> BackupResult:
     return BackupResult(dest, dest.stat().st_size, version, time.monotonic() - started)
 
 
-def inspect_store(path: Path) -> tuple[str, int]:
-    """``PRAGMA quick_check``'s verdict and the schema version, read-only (nothing is created or migrated)."""
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)) as conn:
-            check = str(conn.execute("PRAGMA quick_check").fetchone()[0])
-            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-    except sqlite3.Error as exc:
-        raise BackupError(f"{path}: {exc}") from exc
-    return check, version
+def safety_copy(db_path: Path, label: str) -> BackupResult:
+    """A copy in ``<data_dir>/backups/`` named by ``label`` and the time, taken before the bot changes
+    the store's schema itself (a migration, a repair)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return backup(db_path, db_path.parent / BACKUP_DIR / f"{db_path.stem}-{label}-{stamp}.sqlite3")
 
 
 def migration_backup(db_path: Path, from_version: int, keep: int = KEEP_MIGRATION_BACKUPS) -> BackupResult:
     """The copy taken before migrating from ``from_version``; only the newest ``keep`` are kept."""
     folder = db_path.parent / BACKUP_DIR
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    result = backup(db_path, folder / f"{db_path.stem}-v{from_version}-{stamp}.sqlite3")
+    result = safety_copy(db_path, f"v{from_version}")
     olds = sorted(folder.glob(f"{db_path.stem}-v*-*.sqlite3"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in olds[keep:]:
         old.unlink(missing_ok=True)
