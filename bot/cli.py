@@ -407,6 +407,7 @@ def run_command(config: Config) -> int:
     import asyncio
 
     from bot.app import run_bot
+    from bot.matrix.client import MatrixError
 
     problems = config.problems() + config.matrix.missing() + config.secret_problems()
     if config.reports.webhook_secret_env and config.web.listen is None:
@@ -414,7 +415,11 @@ def run_command(config: Config) -> int:
     if problems:
         raise ConfigError("; ".join(problems))
     service_logging(config)
-    return asyncio.run(run_bot(config))
+    try:
+        return asyncio.run(run_bot(config))
+    except MatrixError as exc:  # refused credentials: retrying cannot help, the operator must act
+        print(f"ccci-bot: {exc}", file=sys.stderr)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
