@@ -144,6 +144,10 @@ def test_a_backup_never_replaces_a_file_that_appeared_meanwhile(tmp_path: Path) 
 
 
 def test_two_backups_to_one_file_at_once_one_wins_whole_and_the_other_says_exists(tmp_path: Path) -> None:
+    """Two backups (threads: SQLite copies without holding the GIL, so the copies overlap) to one file.
+    Whatever the timing, exactly one finishes and its copy is whole; the other says the file exists
+    (`ccci-bot backup` prints that and exits 1). Before, each deleted the other's `.partial`, and
+    both could report success."""
     data = tmp_path / "state"
     store = Store(data / "ccci-bot.sqlite3")
     with store.transaction() as conn:  # big enough that the two copies overlap in time
@@ -152,12 +156,24 @@ def test_two_backups_to_one_file_at_once_one_wins_whole_and_the_other_says_exist
         )
     store.close()
     dest = tmp_path / "copy.sqlite3"
-    command = [sys.executable, "-m", "bot.cli", "backup", "--data-dir", str(data), str(dest)]
-    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    outcomes = sorted((p.wait(timeout=120), *p.communicate()) for p in procs)
-    assert [code for code, _, _ in outcomes] == [0, 1], outcomes
-    assert "integrity ok" in outcomes[0][1]
-    assert "exists" in outcomes[1][2] and "Traceback" not in outcomes[1][2], outcomes
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def one() -> None:
+        start.wait()
+        try:
+            backup(data / "ccci-bot.sqlite3", dest)
+            outcomes.append("made")
+        except BackupError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(outcomes) == 2 and outcomes.count("made") == 1, outcomes
+    assert "exists" in next(o for o in outcomes if o != "made"), outcomes
     assert count_meta(dest) == 40000  # the copy that is there is whole
     with sqlite3.connect(dest) as conn:
         assert conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
