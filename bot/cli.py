@@ -8,7 +8,9 @@ A chat twin runs its handler in this thread, its service offloading inline (:mod
 event loop, no asyncio. The commands that need one (the rerun queue's, the bot, the web server,
 doctor) import what they use in their own branch, so an answer loads only what answering needs.
 
-Exit codes: 0 answered; 2 bad input (unknown recipe, bad arguments, invalid config); 1 anything else.
+Exit codes: 0 answered; 2 bad input (unknown recipe, bad arguments, invalid config); 1 anything else
+(among it a store the bot will not use: a newer bot's, not SQLite, damaged, or with schema objects its
+migrations do not define — the operator's state, not what they typed).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bot.model import ArgHelp, CommandHelp, HelpAnswer
 from bot.names import UnknownNameError
 from bot.render import to_json, to_text
 from bot.service import Service, inline, run_inline
+from bot.store import StoreError, store_problem
 from commands import Answer, Arg, Command, Context, UsageError
 from commands.args import SWEEP, TEXT, Signature
 from commands.help import no_such_command
@@ -59,8 +62,8 @@ def _common() -> argparse.ArgumentParser:
 @dataclass(frozen=True)
 class CliCommand:
     """A ``ccci-bot`` subcommand. The chat commands' come from the registry; the CLI-only ones
-    (check-config, report, rerun's waiting form, run, web, doctor, backup, demo) are declared here with the same
-    argument declarations. ``json``: takes ``--json``; ``fresh``: scans first unless ``--no-ingest``;
+    (check-config, report, rerun's waiting form, run, web, doctor, backup, repair-store, demo) are declared
+    here with the same argument declarations. ``json``: takes ``--json``; ``fresh``: scans first unless ``--no-ingest``;
     ``flags``: further CLI switches as (flag, help)."""
 
     name: str
@@ -131,6 +134,11 @@ def _cli_only() -> dict[str, CliCommand]:
             "backup",
             "A consistent copy of the store (SQLite's online backup API), safe while the bot runs.",
             (Arg("file", TEXT, "where the copy goes (must not exist)", cli_metavar="FILE"),),
+        ),
+        "repair-store": CliCommand(
+            "repair-store",
+            "Drop the triggers, views, indexes and tables a restored store holds beyond this bot's schema"
+            " (`doctor` names them); a copy of it as it was goes to data_dir/backups first.",
         ),
         "demo": CliCommand(
             "demo",
@@ -332,6 +340,25 @@ def backup_command(config: Config, dest: Path) -> int:
     return 0
 
 
+def repair_store_command(config: Config) -> int:
+    from bot.store.check import repair_file
+
+    try:
+        done, kept = repair_file(config.db_path)
+    except StoreError as exc:
+        print(f"ccci-bot: the store {config.db_path}: {exc}", file=sys.stderr)
+        return 1
+    if kept is None:
+        print(f"{config.db_path}: its schema is what this bot's migrations define; nothing to repair")
+        return 0
+    for obj in done.dropped:
+        print(f"dropped {obj}")
+    for obj in done.made:
+        print(f"made {obj} again from the migrations")
+    print(f"{config.db_path}: repaired; the store as it was is kept in {kept}")
+    return 0
+
+
 # The `demo` extra: the sample world runs pytest suites, reads their JUnit and runs a Synapse.
 DEMO_MODULES = ("pytest", "synapse", "junitparser", "defusedxml")
 
@@ -382,6 +409,7 @@ def run_command(config: Config) -> int:
     import asyncio
 
     from bot.app import run_bot
+    from bot.matrix.client import MatrixError
 
     problems = config.problems() + config.matrix.missing() + config.secret_problems()
     if config.reports.webhook_secret_env and config.web.listen is None:
@@ -390,7 +418,11 @@ def run_command(config: Config) -> int:
         raise ConfigError("; ".join(problems))
     service_logging(config)
     raise_open_files_limit()
-    return asyncio.run(run_bot(config))
+    try:
+        return asyncio.run(run_bot(config))
+    except MatrixError as exc:  # refused credentials: retrying cannot help, the operator must act
+        print(f"ccci-bot: {exc}", file=sys.stderr)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -428,6 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return doctor_command(args)
         if args.command == "backup":
             return backup_command(config_from(args), Path(args.file))
+        if args.command == "repair-store":
+            return repair_store_command(config_from(args))
         return _answer(args, config_from(args))
     except (ConfigError, UsageError) as exc:
         print(f"ccci-bot: {exc}", file=sys.stderr)
@@ -440,6 +474,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"ccci-bot: permission denied: {exc.filename} (set data_dir or --data-dir to a writable dir)",
             file=sys.stderr,
         )
+        return 1
+    except Exception as exc:  # a store this bot will not use, or SQLite finding it damaged: no traceback
+        problem = store_problem(exc)
+        if problem is None:
+            raise
+        print(f"ccci-bot: {problem}", file=sys.stderr)
         return 1
 
 

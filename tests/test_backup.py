@@ -9,8 +9,10 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from bot.store import Store
-from bot.store.backup import BACKUP_DIR, KEEP_MIGRATION_BACKUPS, migration_backup
+from bot.store.backup import BACKUP_DIR, KEEP_MIGRATION_BACKUPS, BackupError, backup, migration_backup
 from bot.store.schema import MIGRATIONS
 
 
@@ -111,3 +113,78 @@ def test_a_new_store_takes_no_backup_and_only_the_last_few_are_kept(tmp_path: Pa
     kept = sorted(p.name for p in (tmp_path / BACKUP_DIR).iterdir())
     assert len(kept) == KEEP_MIGRATION_BACKUPS
     assert kept == sorted(p.name for p in made[-KEEP_MIGRATION_BACKUPS:])  # the oldest went
+
+
+# --- issue 25, item 13: backups at once, and a destination that cannot be made ----------------------
+
+
+def test_a_backup_leaves_another_backups_partial_copy_alone(tmp_path: Path) -> None:
+    """Another `ccci-bot backup` to the same file is half-way through its copy: this one must not
+    delete it (the other would then report success for an incomplete copy)."""
+    data = tmp_path / "state"
+    Store(data / "ccci-bot.sqlite3").close()
+    dest = tmp_path / "copy.sqlite3"
+    others = tmp_path / ".copy.sqlite3.partial"  # the name a backup used for its copy in progress
+    others.write_bytes(b"another backup's pages, still being written")
+    assert backup(data / "ccci-bot.sqlite3", dest).path == dest
+    assert others.read_bytes() == b"another backup's pages, still being written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".copy.sqlite3.partial", "copy.sqlite3", "state"]
+
+
+def test_a_backup_never_replaces_a_file_that_appeared_meanwhile(tmp_path: Path) -> None:
+    data = tmp_path / "state"
+    Store(data / "ccci-bot.sqlite3").close()
+    dest = tmp_path / "copy.sqlite3"
+    backup(data / "ccci-bot.sqlite3", dest)
+    first = dest.read_bytes()
+    with pytest.raises(BackupError, match="exists"):
+        backup(data / "ccci-bot.sqlite3", dest)
+    assert dest.read_bytes() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.sqlite3", "state"]  # no copy left behind
+
+
+def test_two_backups_to_one_file_at_once_one_wins_whole_and_the_other_says_exists(tmp_path: Path) -> None:
+    """Two backups (threads: SQLite copies without holding the GIL, so the copies overlap) to one file.
+    Whatever the timing, exactly one finishes and its copy is whole; the other says the file exists
+    (`ccci-bot backup` prints that and exits 1). Before, each deleted the other's `.partial`, and
+    both could report success."""
+    data = tmp_path / "state"
+    store = Store(data / "ccci-bot.sqlite3")
+    with store.transaction() as conn:  # big enough that the two copies overlap in time
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)", ((f"w{i:08d}", "x" * 400) for i in range(40000))
+        )
+    store.close()
+    dest = tmp_path / "copy.sqlite3"
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def one() -> None:
+        start.wait()
+        try:
+            backup(data / "ccci-bot.sqlite3", dest)
+            outcomes.append("made")
+        except BackupError as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(outcomes) == 2 and outcomes.count("made") == 1, outcomes
+    assert "exists" in next(o for o in outcomes if o != "made"), outcomes
+    assert count_meta(dest) == 40000  # the copy that is there is whole
+    with sqlite3.connect(dest) as conn:
+        assert conn.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy.sqlite3", "state"]
+
+
+@pytest.mark.parametrize("dest", ["/proc/nonexistent/x", "/proc/version/copy.sqlite3"])
+def test_a_destination_that_cannot_be_made_is_a_clear_message(tmp_path: Path, dest: str) -> None:
+    Store(tmp_path / "ccci-bot.sqlite3").close()
+    proc = cli("backup", "--data-dir", str(tmp_path), dest)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("ccci-bot: "), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert str(Path(dest).parent) in proc.stderr

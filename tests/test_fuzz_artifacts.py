@@ -3,8 +3,10 @@ whatever the bytes, no exception escapes, and every run dir ends up as a row or 
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import shutil
 import tempfile
 from dataclasses import replace
 from pathlib import Path
@@ -49,6 +51,7 @@ results_objects = st.fixed_dictionaries(
         "rungs": st.one_of(json_values, st.dictionaries(st.text(max_size=8), json_values, max_size=3)),
     },
 )
+LEAKED = "leakedtier"  # the tier and test name in a JUnit file outside every run dir
 any_text = st.text(max_size=40)  # any code point, control characters and surrogates' neighbours included
 
 
@@ -124,7 +127,9 @@ def run_dirs(draw: st.DrawFn) -> dict[str, Any]:
         "results": draw(st.one_of(st.none(), results_objects, results_objects, st.binary(max_size=60))),
         "junit": draw(st.lists(junit_documents(), max_size=2)),
         "log": draw(st.one_of(st.none(), st.binary(max_size=200))),
-        "hostile": draw(st.sampled_from([None, "fifo-log", "link-results", "dir-results", "fifo-junit"])),
+        "hostile": draw(
+            st.sampled_from([None, "fifo-log", "link-results", "dir-results", "fifo-junit", "link-junit-dir"])
+        ),
     }
 
 
@@ -151,6 +156,12 @@ def _write(base: Path, spec: dict[str, Any], outside: Path) -> None:
             (run / "results.json").mkdir()
     elif hostile == "fifo-junit":
         os.mkfifo(run / "junit" / "install__cc-ci__t.xml")
+    elif hostile == "link-junit-dir":  # issue 25, 13d: the JUnit dir is a link to a dir elsewhere
+        elsewhere = outside.parent / "outside-junit"
+        elsewhere.mkdir(exist_ok=True)
+        (elsewhere / f"{LEAKED}__cc-ci__t.xml").write_text(f'<testsuite><testcase name="{LEAKED}"/></testsuite>')
+        shutil.rmtree(run / "junit")
+        (run / "junit").symlink_to(elsewhere)
 
 
 @SLOW
@@ -183,6 +194,7 @@ def test_ingest_gives_every_run_dir_a_row_or_a_note(specs: list[dict[str, Any]])
                 assert accounted, (name, report)
                 if row is not None:
                     assert row.recipe != "leaked"
+                    assert LEAKED not in {t.name for t in store.tiers(name)}
                     assert not has_controls(row.recipe) and not has_controls(row.version or "")
             assert again.ingested == [] or set(again.ingested) <= set(report.in_progress)
         finally:
@@ -204,3 +216,65 @@ def test_reading_a_run_dir_never_raises(spec: dict[str, Any]) -> None:
     if isinstance(result, ParsedRun):
         assert result.recipe != "leaked"
         assert all(p.excerpt for p in result.problems)
+        assert LEAKED not in {t.name for t in result.tiers} | {t.name for t in result.tests}
+
+
+# --- issue 25: a store file of any bytes (restored from who knows where) -----------------------------
+
+
+@functools.cache
+def _store_bytes() -> bytes:
+    """A real store with a run in it, as bytes: the base that damaged stores are made from."""
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        runs = root / "runs"
+        (runs / "r1" / "junit").mkdir(parents=True)
+        (runs / "r1" / "results.json").write_text(json.dumps({"recipe": "mumble", "stages": []}))
+        config = Config(data_dir=root / "state").with_overrides(runs_dir=runs, warm_dir=root)
+        store = Store(config.db_path)
+        ingest(store, replace(config, ccci=replace(config.ccci, settle_s=0)))
+        store.close()
+        return config.db_path.read_bytes()
+
+
+@st.composite
+def store_files(draw: st.DrawFn) -> bytes:
+    """Any bytes; SQLite's header and then any bytes; or a real store with a few spans overwritten."""
+    kind = draw(st.sampled_from(["bytes", "header", "damaged"]))
+    if kind == "bytes":
+        return draw(st.binary(max_size=3000))
+    if kind == "header":
+        return b"SQLite format 3\x00" + draw(st.binary(max_size=3000))
+    data = bytearray(_store_bytes())
+    spans = st.tuples(st.integers(0, len(data) - 1), st.binary(min_size=1, max_size=24))
+    for offset, patch in draw(st.lists(spans, min_size=1, max_size=6)):
+        data[offset : offset + len(patch)] = patch
+    return bytes(data)
+
+
+@SLOW
+@given(store_files())
+def test_a_store_file_of_any_bytes_is_an_answer_or_a_clear_message(data: bytes) -> None:
+    """`status` (which opens, scans and reads the store) and doctor's store check on whatever the file
+    holds: an answer, or one line and exit 1 — never a traceback."""
+    import contextlib
+    import io
+
+    from bot.cli import main
+    from bot.store.check import inspect_file
+    from bot.store.errors import StoreError
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "runs").mkdir()
+        (root / "state").mkdir()
+        (root / "state" / "ccci-bot.sqlite3").write_bytes(data)
+        with contextlib.suppress(StoreError):
+            inspect_file(root / "state" / "ccci-bot.sqlite3")
+        out, err = io.StringIO(), io.StringIO()
+        flags = ["--runs-dir", str(root / "runs"), "--warm-dir", str(root), "--data-dir", str(root / "state")]
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["status", *flags])
+        assert code in (0, 1), (code, err.getvalue())
+        if code == 1:
+            assert err.getvalue().startswith("ccci-bot: ") and err.getvalue().count("\n") == 1, err.getvalue()

@@ -491,3 +491,40 @@ def test_time_parsing_and_formatting_are_total() -> None:
     for odd in (1e20, float("nan"), float("-inf"), -1e300):
         assert iso(odd) is None and short(odd) == "?"
     assert iso(0.0) == "1970-01-01T00:00:00Z"  # formatting shows any calendar time; parsing is what is strict
+
+
+# --- issue 25, item 13d: a JUnit dir linked outside the run ------------------------------------------
+
+
+@pytest.mark.writes_runs
+def test_a_junit_dir_linked_outside_the_run_is_a_note_and_lists_nothing(
+    site: Site, junit: Path, tmp_path: Path
+) -> None:
+    """A run whose `junit` is a link to a dir elsewhere: none of the names there become tiers or notes."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for i in range(106):  # what the reproduction saw: ~106 outside names as `unver` tiers in chat
+        (elsewhere / f"outside-name-{i:03d}.xml").write_text("<testsuite/>")
+    shutil.copy(junit, elsewhere / JUNIT_NAME)  # even a real JUnit file there is not read
+    run = make_run(site.runs_dir, junit)
+    shutil.rmtree(run / "junit")
+    (run / "junit").symlink_to(elsewhere)
+    config = settled(site.config)
+    guarded_ingest(site.store, config)
+    assert [t.name for t in site.store.tiers(RUN_ID)] == ["custom"]  # from results.json alone
+    notes = _notes(site)
+    assert any(n.startswith("junit-unreadable: junit is not a directory inside the run") for n in notes), notes
+    assert not any("outside-name" in n for n in notes), notes
+    text = _why_text(site)
+    assert "outside-name" not in text and "junit is not a directory inside the run" in text
+    assert {f.junit_file for f in site.store.failures(RUN_ID)} == {"results.json"}  # no JUnit was read
+
+
+@pytest.mark.writes_runs
+def test_a_junit_dir_linked_inside_the_run_is_followed(site: Site, junit: Path) -> None:
+    run = make_run(site.runs_dir, junit)
+    (run / "junit").rename(run / "reports")
+    (run / "junit").symlink_to("reports")
+    guarded_ingest(site.store, settled(site.config))
+    assert any(f.test == FAILING for f in site.store.failures(RUN_ID)), site.store.failures(RUN_ID)
+    assert not any(n.startswith("junit-unreadable") for n in _notes(site))

@@ -6,7 +6,7 @@ import pytest
 
 from bot.model import NextStep
 from bot.service import Service
-from bot.store import Store
+from bot.store import Store, StoreError
 from bot.store.schema import MIGRATIONS
 from tests.conftest import Site
 
@@ -24,7 +24,7 @@ def test_new_database_is_migrated_to_the_latest_version_in_wal_mode(tmp_path: Pa
 def test_a_database_from_a_newer_bot_is_refused_clearly(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "db.sqlite3") as conn:
         conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
-    with pytest.raises(RuntimeError, match="newer than this bot knows"):
+    with pytest.raises(StoreError, match="newer than this bot knows"):
         Store(tmp_path / "db.sqlite3")
 
 

@@ -21,7 +21,7 @@ from bot.artifacts.clone import checked_out_tag
 from bot.artifacts.controls import escape_name, has_controls
 from bot.artifacts.junit import JunitFile, read_junit
 from bot.artifacts.logscan import merge_hits, scan_log
-from bot.artifacts.safeopen import Unsafe, dir_in_run, read_bytes_in_run
+from bot.artifacts.safeopen import Unsafe, dir_in_run, open_dir_in_run, read_bytes_in_run
 from bot.artifacts.timefmt import parse_time, unusable_time, usable
 from bot.config import CcciConfig, EvidenceConfig
 from bot.model import TIERS, EvidenceItem, EvidenceKind, Failure, ParsedRun, RunStatus, TestCase, TestStatus, TierResult
@@ -61,6 +61,7 @@ class Snapshot:
     newest_mtime: float
     has_results: bool
     junit_files: tuple[str, ...]
+    junit_refused: str | None = None  # why the JUnit dir was not listed (it leads outside the run)
 
 
 def snapshot(run_dir: Path | str, cfg: CcciConfig) -> Snapshot:
@@ -83,23 +84,35 @@ def snapshot(run_dir: Path | str, cfg: CcciConfig) -> Snapshot:
         parts.append(f"{name}:{st.st_size}:{st.st_mtime_ns}")
         newest = max(newest, st.st_mtime)
     junit: list[str] = []
+    refused: str | None = None
     try:
-        with os.scandir(f"{base}/{cfg.junit_dir}") as entries:
-            for entry in entries:
-                # anything but a directory: a FIFO or a link elsewhere is listed, and becomes a note
-                if entry.name.endswith(".xml") and not entry.is_dir(follow_symlinks=False):
-                    try:
-                        st = entry.stat()
-                    except OSError:  # a dangling link
-                        st = entry.stat(follow_symlinks=False)
-                    junit.append(entry.name)
-                    parts.append(f"j/{entry.name}:{st.st_size}:{st.st_mtime_ns}")
-                    newest = max(newest, st.st_mtime)
+        # the dir is confined like every file: a link to a dir elsewhere is not listed at all
+        fd = open_dir_in_run(base, cfg.junit_dir)
+    except Unsafe as exc:
+        refused = exc.reason
+        parts.append(f"{cfg.junit_dir}:outside")
     except OSError:
         pass
+    else:
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    # anything but a directory: a FIFO or a link elsewhere is listed, and becomes a note
+                    if entry.name.endswith(".xml") and not entry.is_dir(follow_symlinks=False):
+                        try:
+                            st = entry.stat()
+                        except OSError:  # a dangling link
+                            st = entry.stat(follow_symlinks=False)
+                        junit.append(entry.name)
+                        parts.append(f"j/{entry.name}:{st.st_size}:{st.st_mtime_ns}")
+                        newest = max(newest, st.st_mtime)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
     junit.sort()
     parts.sort()
-    return Snapshot("|".join(parts), newest, has_results, tuple(junit))
+    return Snapshot("|".join(parts), newest, has_results, tuple(junit), refused)
 
 
 def read_run(
@@ -194,6 +207,9 @@ def _read_run(
             )
         )
 
+    if snap.junit_refused:
+        text = f"{snap.junit_refused}; no JUnit read"
+        problems.append(_problem(EvidenceKind.JUNIT_UNREADABLE, run_id, cfg.junit_dir, text))
     junits = [
         read_junit(
             run_dir / cfg.junit_dir / name, f"{cfg.junit_dir}/{name}", root=run_dir, max_text=ev.max_failure_chars

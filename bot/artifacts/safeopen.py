@@ -20,6 +20,7 @@ import stat
 from pathlib import Path
 
 _FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
 class Unsafe(Exception):
@@ -37,6 +38,15 @@ class TooLarge(Unsafe):
     def __init__(self, relative: str, limit: int) -> None:
         super().__init__(relative, "")
         self.reason = f"{relative} is larger than the {limit:,}-byte cap; not read"
+        self.args = (self.reason,)
+
+
+class UnsafeDir(Unsafe):
+    """A run-dir path that should be a directory inside the run and is not (a link elsewhere)."""
+
+    def __init__(self, relative: str, what: str) -> None:
+        super().__init__(relative, what)
+        self.reason = f"{relative} is not a directory inside the run ({what})"
         self.args = (self.reason,)
 
 
@@ -97,6 +107,23 @@ def open_confined(path: Path, root: Path | None) -> io.BufferedReader:
     except ValueError:
         relative = os.fspath(path)
     return open_in_run(root, relative)
+
+
+def open_dir_in_run(run_dir: str, name: str) -> int:
+    """A descriptor to list ``run_dir/name`` (one path component, such as the JUnit dir) by.
+
+    A directory that is not a link is opened as it is (``O_NOFOLLOW``: a link swapped in since the
+    ``lstat`` fails the open); a link must lead to a directory inside the run, like any file's. Raises
+    :class:`UnsafeDir` when it leads outside the run, ``OSError`` when it is absent or not a directory.
+    """
+    path = f"{run_dir}/{name}"
+    if not stat.S_ISLNK(os.lstat(path).st_mode):
+        return os.open(path, _DIR_FLAGS)
+    try:
+        real = real_in_run(run_dir, name)
+    except Unsafe as exc:
+        raise UnsafeDir(name, "it leads outside the run dir") from exc
+    return os.open(real, _DIR_FLAGS & ~os.O_NOFOLLOW)
 
 
 def dir_in_run(run_dir: Path | str, relative: str) -> Path | None:

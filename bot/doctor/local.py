@@ -15,7 +15,8 @@ from bot.config import Config, ConfigError, load_config
 from bot.cron import parse_cron
 from bot.doctor.result import Doctor, Result
 from bot.node import Node, NodeUnreachable
-from bot.store.backup import BackupError, inspect_store
+from bot.store.check import inspect_file
+from bot.store.errors import RESTORE_HINT, StoreError
 from bot.store.schema import MIGRATIONS
 
 
@@ -88,17 +89,21 @@ async def store(doctor: Doctor) -> list[Result]:
     if not path.exists():
         return [Result.ok("store", f"{path} not created yet; the bot creates it (schema v{latest}) on first start")]
     try:
-        check, version = await asyncio.to_thread(inspect_store, path)
-    except BackupError as exc:
-        return [Result.fail("store", str(exc), "restore the last backup (README: Backups)")]
-    if check != "ok":
-        return [Result.fail("store", f"{path}: quick_check says {check}", "restore the last backup (README: Backups)")]
+        seen = await asyncio.to_thread(inspect_file, path)
+    except StoreError as exc:
+        return [Result.fail("store", f"{path}: {exc}", RESTORE_HINT)]
+    version = seen.version
+    if seen.integrity != "ok":
+        return [Result.fail("store", f"{path}: quick_check says {seen.integrity}", RESTORE_HINT)]
     if version > latest:
         return [
             Result.fail(
                 "store", f"schema v{version} is newer than this bot (v{latest})", "upgrade ccci-bot, or restore"
             )
         ]
+    if seen.drift:
+        detail = f"{path}: schema v{version} is not what its migrations define ({seen.drift.describe()})"
+        return [Result.fail("store", detail, seen.drift.fix)]
     if version < latest:
         detail = f"integrity ok; schema v{version}, migrated to v{latest} on start (backed up first)"
         return [Result.ok("store", detail)]

@@ -7,6 +7,7 @@ is only used for GETs; with a password alone the doctor logs in and logs that de
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from dataclasses import dataclass
@@ -15,11 +16,15 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bot.backoff import Backoff
 from bot.doctor.result import Doctor, Result
-from bot.matrix.client import SESSION_FILE
+from bot.matrix.client import REFUSALS, SESSION_FILE
 from bot.matrix.crosssign import Session, cross_signing_status
 
 TIMEOUT_S = 15
+WHOAMI = "/_matrix/client/v3/account/whoami"
+WHOAMI_TRIES, RETRY_MIN_S, RETRY_MAX_S = 3, 0.5, 2.0
+NO_ANSWER = 0  # Reply.status when the request got no HTTP answer at all
 # An initial sync that carries room membership only: enough to see invites.
 _INVITES_FILTER = {
     "presence": {"types": []},
@@ -65,7 +70,47 @@ class MatrixProbe:
 
 
 def _error(reply: Reply) -> str:
+    if reply.status == NO_ANSWER:
+        return f"no answer ({reply.body.get('error', '')})"
     return f"{reply.status} {reply.body.get('errcode', '')} {reply.body.get('error', '')}".strip()
+
+
+def _transient(reply: Reply) -> bool:
+    """The homeserver's (or a proxy's) moment, not a refusal: no answer, 5xx or 429 — as the bot's login
+    tells them apart (:mod:`bot.matrix.client`)."""
+    if reply.body.get("errcode") in REFUSALS or reply.status in (401, 403):
+        return False
+    return reply.status == NO_ANSWER or reply.status >= 500 or reply.status == 429
+
+
+async def _answer(probe: MatrixProbe, method: str, path: str, body: Any = None) -> Reply:
+    """The homeserver's answer; a :data:`NO_ANSWER` reply when there was none (refused, reset, timeout)."""
+    try:
+        return await probe.call(method, path, body)
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        return Reply(NO_ANSWER, {"error": str(exc) or type(exc).__name__})
+
+
+async def _whoami(probe: MatrixProbe) -> Reply:
+    """whoami with the probe's token, asked again a few times (with the bot's backoff) while the answer
+    is transient: a blip of a second is not worth a failed check."""
+    backoff = Backoff(RETRY_MIN_S, RETRY_MAX_S)
+    reply = await _answer(probe, "GET", WHOAMI)
+    for _ in range(WHOAMI_TRIES - 1):
+        if not _transient(reply):
+            break
+        await asyncio.sleep(backoff.next_delay())
+        reply = await _answer(probe, "GET", WHOAMI)
+    return reply
+
+
+def _unavailable(name: str, reply: Reply, how: str) -> Result:
+    return Result.fail(
+        name,
+        f"whoami ({how}) got {_error(reply)} {WHOAMI_TRIES} times: the homeserver or a proxy in front of it"
+        " is failing, not the token",
+        "check the homeserver and any proxy in front of it (their logs), then run doctor again",
+    )
 
 
 async def homeserver(doctor: Doctor) -> list[Result]:
@@ -114,14 +159,25 @@ async def login(doctor: Doctor) -> list[Result]:
         return [Result.fail(name, f"${token_env} is not set", f"put {token_env}=… in the EnvironmentFile")]
     elif (saved := _saved_token(doctor)) is not None:
         probe.token, how = saved, "the bot's saved session"
-    if probe.token is None or (await probe.call("GET", "/_matrix/client/v3/account/whoami")).status != 200:
+    who: Reply | None = None
+    refused = ""
+    if probe.token is not None:
+        who = await _whoami(probe)
+        if _transient(who):
+            return [_unavailable(name, who, how)]
+        if who.status != 200:
+            refused, who = f"{how} refused: {_error(who)}", None
+    if who is None:
         probe.token = None
         doctor.bot_device = None
         password = doctor.environ.get(matrix.password_env or "")
         if not password:
+            if refused:
+                return [Result.fail(name, refused, "renew the access token (or set matrix.password_env)")]
             what = f"${matrix.password_env} is not set" if matrix.password_env else "no usable token"
             return [Result.fail(name, what, "put the secret in the EnvironmentFile (0600)")]
-        reply = await probe.call(
+        reply = await _answer(
+            probe,
             "POST",
             "/_matrix/client/v3/login",
             {
@@ -132,12 +188,17 @@ async def login(doctor: Doctor) -> list[Result]:
             },
         )
         if reply.status != 200:
+            if _transient(reply):
+                detail = f"password login got {_error(reply)}: the homeserver or a proxy in front of it is failing"
+                return [Result.fail(name, detail, "check the homeserver and any proxy, then run doctor again")]
             return [Result.fail(name, f"password login refused: {_error(reply)}", f"check ${matrix.password_env}")]
         probe.token, probe.logout_after = str(reply.body["access_token"]), True
         how = f"password in ${matrix.password_env}"
-    who = await probe.call("GET", "/_matrix/client/v3/account/whoami")
-    if who.status != 200:
-        return [Result.fail(name, f"whoami refused ({how}): {_error(who)}", "renew the access token")]
+        who = await _whoami(probe)
+        if _transient(who):
+            return [_unavailable(name, who, how)]
+        if who.status != 200:
+            return [Result.fail(name, f"whoami refused ({how}): {_error(who)}", "renew the access token")]
     if who.body.get("user_id") != matrix.user_id:
         return [
             Result.fail(

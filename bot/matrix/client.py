@@ -28,6 +28,7 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     EncryptionError,
+    ErrorResponse,
     JoinedMembersError,
     JoinError,
     KeysClaimError,
@@ -73,12 +74,34 @@ _TRANSIENT = (aiohttp.ClientError, TimeoutError, ConnectionError, OSError)
 CLAIM_WAIT_S = 300.0
 
 
+# Error codes that refuse the credentials or the account themselves: retrying cannot help.
+REFUSALS = frozenset({"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN", "M_USER_DEACTIVATED"})
+
+
 class Unavailable(Exception):
     """The homeserver could not be reached or answered 5xx: try again later."""
 
 
 class MatrixError(Exception):
     """The homeserver refused (bad token, forbidden, unknown room): retrying will not help."""
+
+
+def _status(resp: ErrorResponse) -> int | None:
+    transport = getattr(resp, "transport_response", None)
+    return int(transport.status) if transport is not None else None
+
+
+def _transient(resp: ErrorResponse) -> bool:
+    """An error answer to retry: 5xx or 429 (the homeserver, or a proxy in front of it, having a bad
+    moment) — never a 401/403 or an error code that refuses the credentials."""
+    status = _status(resp)
+    if resp.status_code in REFUSALS or status in (401, 403):
+        return False
+    return status is None or status >= 500 or status == 429
+
+
+def _described(resp: ErrorResponse) -> str:
+    return " ".join(str(p) for p in (_status(resp), resp.status_code, resp.message) if p)
 
 
 class MatrixConnection:
@@ -160,7 +183,9 @@ class MatrixConnection:
                 self.client.access_token = token
                 who = await self.client.whoami()
                 if isinstance(who, WhoamiError):
-                    raise MatrixError(f"the access token in ${self.config.access_token_env} was refused: {who.message}")
+                    self._unless_refused(who, "whoami")
+                    env = self.config.access_token_env
+                    raise MatrixError(f"the access token in ${env} was refused: {_described(who)}")
                 self.client.restore_login(self.config.user_id or "", who.device_id or "", token)
                 return
             if saved:
@@ -168,16 +193,27 @@ class MatrixConnection:
                 who = await self.client.whoami()
                 if not isinstance(who, WhoamiError):
                     return
-                log.warning("saved Matrix session refused (%s); logging in again", who.message)
+                self._unless_refused(who, "whoami")  # a blip keeps the saved device: no new login
+                log.warning("saved Matrix session refused (%s); logging in again", _described(who))
             password = secret_from_env(self.config.password_env, "matrix.password_env", self.environ)
             if not password:
                 raise MatrixError("no credentials: set matrix.access_token_env or matrix.password_env")
             resp = await self.client.login(password=password, device_name=self.config.device_name)
             if isinstance(resp, LoginError):
-                raise MatrixError(f"login as {self.config.user_id} failed: {resp.message}")
+                self._unless_refused(resp, "the login")
+                raise MatrixError(f"login as {self.config.user_id} failed: {_described(resp)}")
             self._save_session(resp.device_id, resp.access_token)
         except _TRANSIENT as exc:
             raise Unavailable(f"homeserver {self.config.homeserver} unreachable: {exc}") from exc
+
+    def _unless_refused(self, resp: ErrorResponse, what: str) -> None:
+        """:class:`Unavailable` when the error is the homeserver's (or a proxy's) moment, not a refusal:
+        an operator may rotate a good token during a proxy blip, and the bot must not exit for it."""
+        if _transient(resp):
+            raise Unavailable(
+                f"homeserver {self.config.homeserver} answered {what} with {_described(resp) or 'an error'}"
+                " (the homeserver or a proxy in front of it, not the credentials)"
+            )
 
     # --- rooms ---------------------------------------------------------------------------------
 

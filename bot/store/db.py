@@ -32,6 +32,8 @@ from bot.model import (
     Verdict,
 )
 from bot.store.backup import migration_backup
+from bot.store.check import verify
+from bot.store.errors import StoreError, explain
 from bot.store.schema import migrate
 
 log = logging.getLogger(__name__)
@@ -131,15 +133,32 @@ class Store:
     """One SQLite database file; a lock serialises the threads that share its connection."""
 
     def __init__(self, path: Path) -> None:
+        """Open (or create) the store; :class:`StoreError` when the file is not one this bot may use."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._conn.row_factory = sqlite3.Row
-        _wal(self._conn)
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA recursive_triggers=ON")  # a REPLACE's delete updates run_total too
-        self.schema_version = migrate(self._conn, before=self._backup_before_migration)
+        try:
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+        except sqlite3.Error as exc:
+            raise StoreError(f"the store {path} cannot be opened: {explain(exc)}") from exc
+        try:
+            self.schema_version = self._open()
+        except BaseException as exc:
+            self._conn.close()
+            if isinstance(exc, StoreError | sqlite3.Error):
+                reason = explain(exc) if isinstance(exc, sqlite3.Error) else str(exc)
+                raise StoreError(f"the store {path} cannot be used: {reason}") from exc
+            raise
+
+    def _open(self) -> int:
+        conn = self._conn
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA trusted_schema=OFF")  # schema code may not call functions with side effects
+        verify(conn)  # before the first write: a trigger the migrations did not define never runs
+        _wal(conn)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA recursive_triggers=ON")  # a REPLACE's delete updates run_total too
+        return migrate(conn, before=self._backup_before_migration)
 
     def _backup_before_migration(self, version: int) -> None:
         """An upgrade's migrations run on a copy's safety net: a failed one can be restored from it."""

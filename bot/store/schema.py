@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from bot.store.errors import RESTORE_HINT, StoreError
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: runs and what was read from them
     """
@@ -283,7 +285,8 @@ MIGRATIONS: tuple[str, ...] = (
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
-    """How far this database got (0: new or empty)."""
+    """How far this database got (0: new or empty); :class:`StoreError` when it is a version this code
+    does not know (a newer bot's store)."""
     return _version(conn)
 
 
@@ -305,7 +308,7 @@ def migrate(conn: sqlite3.Connection, before: Callable[[int], object] | None = N
         try:
             version = _version(conn)  # another process may have migrated while we waited for the lock
             if version < len(MIGRATIONS):
-                for statement in _statements(MIGRATIONS[version]):
+                for statement in statements(MIGRATIONS[version]):
                     conn.execute(statement)
                 version += 1
                 conn.execute(f"PRAGMA user_version = {version}")
@@ -319,13 +322,16 @@ def migrate(conn: sqlite3.Connection, before: Callable[[int], object] | None = N
 def _version(conn: sqlite3.Connection) -> int:
     current = int(conn.execute("PRAGMA user_version").fetchone()[0])
     if current > len(MIGRATIONS):
-        raise RuntimeError(
-            f"database schema version {current} is newer than this bot knows ({len(MIGRATIONS)}); upgrade the bot"
+        raise StoreError(
+            f"its schema version {current} is newer than this bot knows ({len(MIGRATIONS)}): "
+            "upgrade ccci-bot, or point data_dir at this version's store"
         )
+    if current < 0:
+        raise StoreError(f"its schema version {current} is not one any ccci-bot wrote; {RESTORE_HINT}")
     return current
 
 
-def _statements(script: str) -> list[str]:
+def statements(script: str) -> list[str]:
     """A migration script split into complete statements (``executescript`` would commit first)."""
     out: list[str] = []
     current = ""
