@@ -145,7 +145,9 @@ def test_a_signature_re2_cannot_run_is_refused_at_load_with_the_reason(tmp_path:
     assert set(problems) == {"backreference", "lookahead", "end-of-text"}, kb.problems
     assert "match[0].failure: RE2, the linear-time engine, cannot run it: backreferences" in problems["backreference"]
     assert "negative lookahead (?!…) is not supported" in problems["lookahead"]
-    assert "match[0].regex:" in problems["end-of-text"] and "write \\z for the end of the text" in problems["end-of-text"]
+    assert (
+        "match[0].regex:" in problems["end-of-text"] and "write \\z for the end of the text" in problems["end-of-text"]
+    )
     assert all(p.endswith("; signature skipped") for p in kb.problems)
     sig = next(s for s in kb.signatures if s.id == "nested-quantifier")
     assert sig.matches_failure("just some words") and not sig.matches_failure("a" * 5000 + "!")
