@@ -298,10 +298,19 @@ def _report(args: argparse.Namespace, config: Config) -> int:
         service.close()
 
 
+def knowledge_warnings(config: Config) -> list[str]:
+    """The signatures the bot would skip (a pattern RE2 cannot run, a bad file, …), each with its reason."""
+    from bot.kb import load_kb
+
+    return [f"knowledge: {p}" for p in load_kb(config.knowledge.dirs).problems]
+
+
 def check_config(path: Path) -> int:
     config = load_config(path)
     problems = config.problems()
     for w in config.warnings():
+        print(f"warning: {w}")
+    for w in knowledge_warnings(config):
         print(f"warning: {w}")
     for p in problems:
         print(f"error: {p}", file=sys.stderr)

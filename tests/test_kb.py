@@ -100,3 +100,85 @@ def test_nonfatal_rules_recognise_the_discourse_prepull() -> None:
     after = ["[2026-06-14T03:42:17Z] prepull failed (rc=15), skipping (deploy will pull as usual)"]
     assert rules.is_nonfatal(scary, after)
     assert not rules.is_nonfatal(scary, ["[2026-06-14T03:42:50Z] abra app deploy discourse"])
+
+
+# --- patterns are RE2 (issue 25, item 7) ----------------------------------------------------------------
+
+NOT_RE2 = r"""
+signatures:
+  - id: backreference
+    category: infra
+    description: The same word twice.
+    match: [{failure: '(\w+) \1'}]
+    examples: {match: ["again again"], no_match: ["once"]}
+  - id: lookahead
+    category: infra
+    description: A timeout that is not a read timeout.
+    match: [{failure: 'Timeout(?!Error)'}]
+    examples: {match: ["Timeout"], no_match: ["TimeoutError"]}
+  - id: end-of-text
+    category: infra
+    description: Ends with done.
+    match: [{log: "done", regex: 'done\Z'}]
+    examples: {match: ["done"], no_match: ["undone!"]}
+  - id: nested-quantifier
+    category: infra
+    description: Only words (RE2 runs this in linear time, so it loads).
+    match: [{failure: '^(\w+\s?)+$'}]
+    examples: {match: ["just some words"], no_match: ["words!"]}
+"""
+
+
+def _knowledge(tmp_path: Path) -> Path:
+    directory = tmp_path / "signatures"
+    directory.mkdir()
+    (directory / "mine.yaml").write_text(NOT_RE2)
+    return directory
+
+
+def test_a_signature_re2_cannot_run_is_refused_at_load_with_the_reason(tmp_path: Path) -> None:
+    kb = load_kb([_knowledge(tmp_path)])
+    ids = {s.id for s in kb.signatures}
+    assert "nested-quantifier" in ids
+    assert not ids & {"backreference", "lookahead", "end-of-text"}
+    problems = {p.split(": ")[1]: p for p in kb.problems}
+    assert set(problems) == {"backreference", "lookahead", "end-of-text"}, kb.problems
+    assert "match[0].failure: RE2, the linear-time engine, cannot run it: backreferences" in problems["backreference"]
+    assert "negative lookahead (?!…) is not supported" in problems["lookahead"]
+    assert (
+        "match[0].regex:" in problems["end-of-text"] and "write \\z for the end of the text" in problems["end-of-text"]
+    )
+    assert all(p.endswith("; signature skipped") for p in kb.problems)
+    sig = next(s for s in kb.signatures if s.id == "nested-quantifier")
+    assert sig.matches_failure("just some words") and not sig.matches_failure("a" * 5000 + "!")
+
+
+def test_check_config_warns_about_each_signature_it_would_skip(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"ccci:\n  runs_dir: {tmp_path}\nknowledge:\n  dirs: [{_knowledge(tmp_path)}]\n")
+    assert main(["check-config", str(config)]) == 0  # a warning, not an error: the bot runs without them
+    out = capsys.readouterr().out
+    warnings = [line for line in out.splitlines() if line.startswith("warning: knowledge: ")]
+    assert len(warnings) == 3 and "backreferences (\\1 …) are not supported" in out
+    assert "nested-quantifier" not in out
+
+
+def test_doctor_shows_each_skipped_signature_as_a_warning(tmp_path: Path) -> None:
+    import asyncio
+
+    from bot.doctor import Doctor, Outcome, healthy, to_text
+    from bot.doctor.local import knowledge
+
+    config = parse_config({"knowledge": {"dirs": [str(_knowledge(tmp_path))]}})
+    results = asyncio.run(knowledge(Doctor(None, {}, config=config)))
+    assert [r.outcome for r in results] == [Outcome.WARN] * 3
+    assert any("lookahead" in r.detail for r in results) and all("RE2 syntax" in r.fix for r in results)
+    assert healthy(results)
+    assert to_text(results).splitlines()[-1] == "all checks pass; 3 warning(s)"
+    assert "! knowledge: " in to_text(results)
+    clean = asyncio.run(knowledge(Doctor(None, {}, config=parse_config({}))))
+    assert [r.outcome for r in clean] == [Outcome.PASS] and f"{len(SHIPPED.signatures)} signatures" in clean[0].detail

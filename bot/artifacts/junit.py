@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -22,10 +21,11 @@ from xml.parsers import expat
 from bot.artifacts.controls import escape_name, escape_text, has_controls
 from bot.artifacts.safeopen import Unsafe, open_confined
 from bot.artifacts.timefmt import parse_time
+from bot.linear_regex import linear
 from bot.model import TestCase, TestStatus
 
-# ``<tier>__<source>__<file>.xml`` as cc-ci names them.
-_NAME = re.compile(r"^(?P<tier>[^_]+(?:_[^_]+)*?)__(?P<source>.+?)__(?P<file>.+)\.xml$")
+# ``<tier>__<source>__<file>.xml`` as cc-ci names them; RE2, as everything that reads run-dir names.
+_NAME = linear(r"^(?P<tier>[^_]+(?:_[^_]+)*?)__(?P<source>.+?)__(?P<file>.+)\.xml$")
 FEED_BYTES = 64 * 1024
 # A single tag or attribute (a 50 MB failure message) bigger than this stops the read: expat holds it whole.
 MAX_TOKEN_BYTES = 256 * 1024 * 1024

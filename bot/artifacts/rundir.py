@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +23,11 @@ from bot.artifacts.logscan import merge_hits, scan_log
 from bot.artifacts.safeopen import Unsafe, dir_in_run, open_dir_in_run, read_bytes_in_run
 from bot.artifacts.timefmt import parse_time, unusable_time, usable
 from bot.config import CcciConfig, EvidenceConfig
+from bot.linear_regex import linear
 from bot.model import TIERS, EvidenceItem, EvidenceKind, Failure, ParsedRun, RunStatus, TestCase, TestStatus, TierResult
 
-_RECIPE_IN_CLASSNAME = re.compile(r"(?:^|[./])tests[./]([A-Za-z0-9_.-]+?)[./]test_")
+# RE2 (bot.linear_regex): a classname is the recipe's text, of any length.
+_RECIPE_IN_CLASSNAME = linear(r"(?:^|[./])tests[./]([A-Za-z0-9_.-]+?)[./]test_")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ def all_checks() -> list[Check]:
     return [
         local.config_valid,
         local.directories,
+        local.knowledge,
         local.store,
         matrix.homeserver,
         matrix.login,

@@ -1,4 +1,4 @@
-"""The doctor's checks of this machine: config, dirs, store, Docker, runner, HTTP port, schedule."""
+"""The doctor's checks of this machine: config, dirs, knowledge base, store, Docker, runner, HTTP port, schedule."""
 
 from __future__ import annotations
 
@@ -78,6 +78,26 @@ async def directories(doctor: Doctor) -> list[Result]:
     else:
         results.append(Result.ok("data_dir", f"{data} writable"))
     return results
+
+
+async def knowledge(doctor: Doctor) -> list[Result]:
+    """Every signature loads: a bad one (a pattern RE2 cannot run, bad YAML, …) is skipped by the bot."""
+    if (skipped := _skip_without_config(doctor, "knowledge")) is not None:
+        return skipped
+    assert doctor.config is not None
+    from bot.kb import load_kb
+
+    dirs = doctor.config.knowledge.dirs
+
+    def load() -> tuple[int, list[str]]:
+        kb = load_kb(dirs)
+        return len(kb.signatures), kb.problems  # problems: parses the YAML and compiles every pattern
+
+    count, problems = await asyncio.to_thread(load)
+    if not problems:
+        return [Result.ok("knowledge", f"{count} signatures load ({len(dirs)} dir(s) of your own)")]
+    fix = "correct or remove it; patterns are RE2 syntax (docs/knowledge-base.md); the bot skips it meanwhile"
+    return [Result.warn("knowledge", problem, fix) for problem in problems]
 
 
 async def store(doctor: Doctor) -> list[Result]:

@@ -15,10 +15,11 @@ from bot.config import Config
 class Outcome(StrEnum):
     PASS = "pass"  # noqa: S105 - an outcome, not a password
     FAIL = "fail"
+    WARN = "warn"  # works, but not as configured (e.g. a signature of yours is skipped); not a failure
     SKIP = "skip"  # could not be checked because an earlier check failed
 
 
-MARKS = {Outcome.PASS: "✓", Outcome.FAIL: "✗", Outcome.SKIP: "-"}
+MARKS = {Outcome.PASS: "✓", Outcome.FAIL: "✗", Outcome.WARN: "!", Outcome.SKIP: "-"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class Result:
     @staticmethod
     def fail(name: str, detail: str, fix: str) -> Result:
         return Result(name, Outcome.FAIL, detail, fix)
+
+    @staticmethod
+    def warn(name: str, detail: str, fix: str) -> Result:
+        return Result(name, Outcome.WARN, detail, fix)
 
     @staticmethod
     def skip(name: str, why: str) -> Result:
@@ -72,7 +77,9 @@ def to_text(results: list[Result]) -> str:
             line += f" — fix: {r.fix}"
         lines.append(line)
     failed = sum(r.outcome is Outcome.FAIL for r in results)
-    lines.append("all checks pass" if not failed else f"{failed} check(s) failed")
+    warned = sum(r.outcome is Outcome.WARN for r in results)
+    summary = "all checks pass" if not failed else f"{failed} check(s) failed"
+    lines.append(f"{summary}; {warned} warning(s)" if warned else summary)
     return "\n".join(lines)
 
 

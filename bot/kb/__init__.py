@@ -5,6 +5,10 @@ their own directories (``knowledge.dirs``). A bad file or a bad signature is rep
 never fatal. The knowledge base's version is a hash of every file it loaded, so a verdict can say
 which rules decided it.
 
+Every pattern is compiled for RE2 (:func:`bot.linear_regex.compile_signature`): matching costs time
+linear in the failure text whatever the pattern, so a signature cannot stall ingest; one that RE2 cannot
+run (a backreference, lookaround, …) is reported with the reason and skipped, like any bad signature.
+
 The files are read at load, and parsed (YAML, then each signature's regexes) when a rule is first
 used: an answer whose stored verdicts carry the current version needs only that hash, so a CLI
 answer neither imports PyYAML nor compiles a signature.
@@ -20,6 +24,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from bot.linear_regex import LinearPattern, PatternRefused, compile_signature
 from bot.model import Category, EvidenceKind
 
 CATEGORIES = tuple(Category)
@@ -41,7 +46,7 @@ class Matcher:
     """One way a signature can match: a regex over failure text, or a literal (+ regex) over log lines."""
 
     where: EvidenceKind  # FAILURE (failure text) or LOG (log lines)
-    regex: re.Pattern[str] | None
+    regex: LinearPattern | None
     contains: str | None = None
 
     def matches(self, text: str) -> bool:
@@ -140,13 +145,13 @@ def _text_list(value: Any, where: str) -> tuple[str, ...]:
     raise SignatureError(f"{where}: expected a string or a list of strings")
 
 
-def _compile(pattern: Any, where: str) -> re.Pattern[str]:
+def _compile(pattern: Any, where: str) -> LinearPattern:
     if not isinstance(pattern, str) or not pattern:
         raise SignatureError(f"{where}: expected a regular expression string")
-    try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise SignatureError(f"{where}: invalid regular expression ({exc})") from exc
+    compiled = compile_signature(pattern)
+    if isinstance(compiled, PatternRefused):
+        raise SignatureError(f"{where}: {compiled.reason}")
+    return compiled
 
 
 def _matcher(raw: Any, where: str) -> Matcher:

@@ -13,11 +13,13 @@ unittest's ``!=`` are taken as what was seen, by the conventions ``assert actual
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-_TOKENISH = re.compile(r"^[^\s'\"]{3,200}$")
+from bot.linear_regex import LinearMatch, linear
+
+_TOKENISH = linear(r"^[^\s'\"]{3,200}$")
+_CONFIG_SHAPED = linear(r"[/:._\d-]")
 _MAX_LITERAL = 4000
 
 
@@ -57,7 +59,7 @@ def _literal(text: str) -> object:
 
 def _tokenish(value: object) -> bool:
     """Worth searching for: no whitespace and shaped like config (``/``, ``:``, ``.``, digits), not a word."""
-    return isinstance(value, str) and bool(_TOKENISH.match(value)) and bool(re.search(r"[/:._\d-]", value))
+    return isinstance(value, str) and bool(_TOKENISH.match(value)) and bool(_CONFIG_SHAPED.search(value))
 
 
 def _items(value: object) -> list[str] | None:
@@ -101,30 +103,40 @@ def _member(item: object, wanted: bool) -> _Found | None:
 
 # -- the shapes, most specific first; each reads the whole text ---------------------------------------
 
-_LINE_VALUE = r"(?P<v>.+?)\s*$"
+# All RE2 (bot.linear_regex): the text is the recipe's, and Python's re spent seconds on one line of spaces.
+_PYTEST_MORE_ITEMS = linear(
+    r"(?m)^\s*(?P<side>Left|Right) contains (?:one|\d+) more items?(?:, first extra item)?:\s*(?P<v>.+?)\s*$"
+)
+_PYTEST_EXTRA_ITEMS = linear(r"(?m)^\s*Extra items in the (?P<side>left|right) set:\n(?P<block>(?:\s*\S.*\n?)+)")
+_PYTEST_NEXT_SECTION = linear(r"^\s*(?:Extra items|Use -v|Full diff)")
+_PYTEST_DIFFERING = linear(r"(?m)^\s*Differing items:\n\s*(?P<a>\{.*\}) != (?P<b>\{.*\})\s*$")
+_PYTEST_ASSERT = linear(r"(?m)^\s*assert (?P<rest>.+?)\s*$")
+_UNITTEST_SECOND_SET = linear(r"(?m)^\s*Items in the second set but not the first:\n(?P<block>(?:.+\n?)+)")
+_UNITTEST_FIRST_SET = linear(r"(?m)^\s*Items in the first set but not the second:\n(?P<block>(?:.+\n?)+)")
+_UNITTEST_MEMBER = linear(r"(?m)^\s*(?P<item>.+?) (?P<how>not found|unexpectedly found) in .+$")
+_UNITTEST_NE = linear(r"(?m)^\s*(?:(?:Lists|Tuples|Sequences) differ:\s*)?(?P<a>.+?) != (?P<b>.+?)\s*$")
+_UNITTEST_EXTRA = linear(
+    r"(?m)^\s*(?P<which>First|Second) \w+ contains \d+ additional elements?\.\nFirst extra element \d+:\n(?P<v>.+)$"
+)
 
 
 def _pytest_explanation(text: str) -> _Found | None:
     """pytest's diff lines, which survive its cutting of long reprs on the ``assert`` line."""
     added: list[str] = []
     dropped: list[str] = []
-    for m in re.finditer(
-        r"^\s*(?P<side>Left|Right) contains (?:one|\d+) more items?(?:, first extra item)?:\s*(?P<v>.+?)\s*$",
-        text,
-        re.M,
-    ):
+    for m in _PYTEST_MORE_ITEMS.finditer(text):
         value = _literal(m["v"])
         keys = _items(value) if isinstance(value, dict) else None
         values = keys if keys is not None else ([value] if isinstance(value, str) else [])
         (dropped if m["side"] == "Left" else added).extend(values)
-    for m in re.finditer(r"^\s*Extra items in the (?P<side>left|right) set:\n(?P<block>(?:\s*\S.*\n?)+)", text, re.M):
+    for m in _PYTEST_EXTRA_ITEMS.finditer(text):
         for line in m["block"].splitlines():
-            if re.match(r"^\s*(?:Extra items|Use -v|Full diff)", line):
+            if _PYTEST_NEXT_SECTION.match(line):
                 break
             value = _literal(line)
             if isinstance(value, str):
                 (dropped if m["side"] == "left" else added).append(value)
-    for m in re.finditer(r"^\s*Differing items:\n\s*(?P<a>\{.*\}) != (?P<b>\{.*\})\s*$", text, re.M):
+    for m in _PYTEST_DIFFERING.finditer(text):
         found = _compare(_literal(m["a"]), _literal(m["b"]), m["b"])
         if found is not None:
             added += found.must_exist
@@ -137,7 +149,7 @@ def _pytest_explanation(text: str) -> _Found | None:
 
 def _pytest_assert(text: str) -> _Found | None:
     """``assert A == B``, ``assert A in B``, ``assert A not in B`` as pytest rewrites them."""
-    for m in re.finditer(r"^\s*assert (?P<rest>.+?)\s*$", text, re.M):
+    for m in _PYTEST_ASSERT.finditer(text):
         rest = m["rest"]
         for op in (" == ", " not in ", " in "):
             left, sep, right = rest.partition(op)
@@ -156,11 +168,11 @@ def _pytest_assert(text: str) -> _Found | None:
 
 def _unittest(text: str) -> _Found | None:
     """unittest's messages: ``A != B`` (and ``Lists differ: A != B``), sets, ``in``, ``not in``."""
-    m = re.search(r"^\s*Items in the second set but not the first:\n(?P<block>(?:.+\n?)+)", text, re.M)
-    n = re.search(r"^\s*Items in the first set but not the second:\n(?P<block>(?:.+\n?)+)", text, re.M)
+    m = _UNITTEST_SECOND_SET.search(text)
+    n = _UNITTEST_FIRST_SET.search(text)
     if m or n:
 
-        def block(found: re.Match[str] | None) -> tuple[str, ...]:
+        def block(found: LinearMatch | None) -> tuple[str, ...]:
             if found is None:
                 return ()
             values = []
@@ -175,21 +187,15 @@ def _unittest(text: str) -> _Found | None:
         added, dropped = block(m), block(n)
         if added or dropped:
             return _Found(", ".join([*added, *(f"no {v}" for v in dropped)]), added, dropped)
-    found = re.search(r"^\s*(?P<item>.+?) (?P<how>not found|unexpectedly found) in .+$", text, re.M)
+    found = _UNITTEST_MEMBER.search(text)
     if found:
         return _member(_literal(found["item"]), found["how"] == "not found")
-    ne = re.search(
-        r"^(?!\s*assert )\s*(?:(?:Lists|Tuples|Sequences) differ:\s*)?(?P<a>.+?) != (?P<b>.+?)\s*$", text, re.M
-    )
+    ne = _unittest_ne(text)
     if ne:
         exact = _compare(_literal(ne["a"]), _literal(ne["b"]), ne["b"].strip())
         if exact is not None:
             return exact
-    extra = re.search(
-        r"^\s*(?P<which>First|Second) \w+ contains \d+ additional elements?\.\nFirst extra element \d+:\n(?P<v>.+)$",
-        text,
-        re.M,
-    )
+    extra = _UNITTEST_EXTRA.search(text)
     if extra:
         value = _literal(extra["v"])
         if isinstance(value, str):
@@ -197,13 +203,19 @@ def _unittest(text: str) -> _Found | None:
     return None
 
 
-_HAMCREST_CONTAINING = re.compile(r"^(?P<neg>not )?an? (?:sequence|collection|iterable|list) containing (?P<v>.+)$")
-_HAMCREST_ENTRY = re.compile(r"^a dictionary containing \[(?P<k>.+?): (?P<v>.+)\]$")
+def _unittest_ne(text: str) -> LinearMatch | None:
+    """The first ``A != B`` line that is not pytest's ``assert A != B`` (RE2 has no lookahead to say so)."""
+    return next((m for m in _UNITTEST_NE.finditer(text) if not m[0].lstrip().startswith("assert ")), None)
+
+
+_HAMCREST = linear(r"(?m)^\s*Expected: (?P<want>.+?)\s*\n\s*but: (?:but )?(?P<got>.+?)\s*$")
+_HAMCREST_CONTAINING = linear(r"^(?P<neg>not )?an? (?:sequence|collection|iterable|list) containing (?P<v>.+)$")
+_HAMCREST_ENTRY = linear(r"^a dictionary containing \[(?P<k>.+?): (?P<v>.+)\]$")
 
 
 def _hamcrest(text: str) -> _Found | None:
     """PyHamcrest's ``Expected: X`` / ``but: was Y``."""
-    m = re.search(r"^\s*Expected: (?P<want>.+?)\s*\n\s*but: (?:but )?(?P<got>.+?)\s*$", text, re.M)
+    m = _HAMCREST.search(text)
     if not m:
         return None
     want, got = m["want"], m["got"]
@@ -219,10 +231,9 @@ def _hamcrest(text: str) -> _Found | None:
     return _compare(_literal(got[4:]), _literal(want), want)
 
 
-_PROSE = re.compile(
-    r"\bexpected:?\s+(?:(?:an?|the)\s+)?(?:[a-z]+\s+){0,2}?(?P<want>[^\s,;]+?)[,;]?\s+"
-    r"(?:but\s+|,\s*)?(?:got|found|was|is|saw|actual(?:ly)?:?)\s+(?P<got>[^\s,;]+)",
-    re.I,
+_PROSE = linear(
+    r"(?i)\bexpected:?\s+(?:(?:an?|the)\s+)?(?:[a-z]+\s+){0,2}?(?P<want>[^\s,;]+?)[,;]?\s+"
+    r"(?:but\s+|,\s*)?(?:got|found|was|is|saw|actual(?:ly)?:?)\s+(?P<got>[^\s,;]+)"
 )
 
 
@@ -245,8 +256,8 @@ _SHAPES: tuple[Callable[[str], _Found | None], ...] = (
 )
 
 
-_RAISED = re.compile(r"^[\w.]*(?:Error|Exception|Failure)\b:?", re.M)
-_EXCEPTION_NAME = re.compile(r"^(\s*)[\w.]*(?:Error|Exception|Failure):[ \t]*", re.M)
+_RAISED = linear(r"(?m)^[\w.]*(?:Error|Exception|Failure)\b:?")
+_EXCEPTION_NAME = linear(r"(?m)^(\s*)[\w.]*(?:Error|Exception|Failure):[ \t]*")
 
 
 def _texts(message: str, body: str) -> Iterator[str]:
@@ -265,7 +276,7 @@ def _texts(message: str, body: str) -> Iterator[str]:
 def parse_expectation(test: str, message: str, body: str = "") -> Expectation | None:
     """What the failing assertion of ``test`` wanted, from its JUnit message and body; None if unreadable."""
     for raw in _texts(message, body):
-        text = _EXCEPTION_NAME.sub(r"\1", raw)  # "AssertionError: 'a' != 'b'" reads as "'a' != 'b'"
+        text = _EXCEPTION_NAME.sub(lambda m: m[1], raw)  # "AssertionError: 'a' != 'b'" reads as "'a' != 'b'"
         if not text.strip():
             continue
         for shape in _SHAPES:

@@ -2,37 +2,40 @@
 
 Failure text is normalised (hex ids, UUIDs, timestamps, domains, IPs, paths' numbers, quoted names of
 the recipe itself) so that "manifest for ghcr.io/a/b:1.2 not found" in two recipes groups together.
+The text is the recipe's tests': every pattern here is RE2 (:mod:`bot.linear_regex`), linear in it.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from bot.linear_regex import LinearPattern, linear
 from bot.model import Cluster
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I), "<uuid>"),
-    (re.compile(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),
-    (re.compile(r"\b\d{8}T\d{6}Z\b"), "<time>"),
-    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<ip>"),
-    (
-        re.compile(r"\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:org|com|net|io|dev|cloud|social)\b(?:/\S*)?", re.I),
-        "<host>",
-    ),
-    (re.compile(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{7,64}\b", re.I), "<hex>"),
-    (re.compile(r"\d+(?:\.\d+)*"), "<n>"),
+_RULES: tuple[tuple[LinearPattern, str], ...] = (
+    (linear(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),
+    (linear(r"\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?"), "<time>"),
+    (linear(r"\b\d{8}T\d{6}Z\b"), "<time>"),
+    (linear(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<ip>"),
+    (linear(r"(?i)\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:org|com|net|io|dev|cloud|social)\b(?:/\S*)?"), "<host>"),
+    (linear(r"(?i)\b0x[0-9a-f]+\b|\b[0-9a-f]{7,64}\b"), "<hex>"),
+    (linear(r"\d+(?:\.\d+)*"), "<n>"),
 )
+_SPACES = linear(r"\s+")
+KEY_CHARS = 300  # a normalised message is cut to this
+# The first line is cut here before blanking, so a 20,000-character line costs what a 2,000-character one
+# does; the key is the same unless blanking shrinks those 2,000 characters below 300 (long whitespace runs).
+LINE_CHARS = 2000
 
 
 def normalize(text: str, recipe: str | None = None) -> str:
     """The shape of a failure message, with the details that differ between recipes blanked out."""
-    line = text.strip().splitlines()[0] if text.strip() else ""
+    line = text.strip().splitlines()[0][:LINE_CHARS] if text.strip() else ""
     if recipe:
         line = line.replace(recipe, "<recipe>")
     for pattern, replacement in _RULES:
         line = pattern.sub(replacement, line)
-    return re.sub(r"\s+", " ", line).strip()[:300]
+    return _SPACES.sub(" ", line).strip()[:KEY_CHARS]
 
 
 def cluster(failures: list[tuple[str, str]], min_recipes: int = 2) -> list[Cluster]:
@@ -48,15 +51,14 @@ def cluster(failures: list[tuple[str, str]], min_recipes: int = 2) -> list[Clust
 
 SHARED_MIN_RECIPES = 3
 # Machinery every recipe's run goes through on the node; a failure in it is not the recipe's.
-_MACHINERY: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("backups", re.compile(r"backupbot|restic|\bbackup repository|snapshot", re.I)),
-    ("the proxy", re.compile(r"traefik|reverse proxy|\bproxy\b|Bad Gateway|Gateway Time-?out|\b50[234]\b", re.I)),
+_MACHINERY: tuple[tuple[str, LinearPattern], ...] = (
+    ("backups", linear(r"(?i)backupbot|restic|\bbackup repository|snapshot")),
+    ("the proxy", linear(r"(?i)traefik|reverse proxy|\bproxy\b|Bad Gateway|Gateway Time-?out|\b50[234]\b")),
     (
         "the node",
-        re.compile(
-            r"docker daemon|Docker daemon|swarm|no space left|No space left|deadline|\bnode\b|dns|"
-            r"No such image|task.*(?:rejected|failed)|OOM|out of memory",
-            re.I,
+        linear(
+            r"(?i)docker daemon|Docker daemon|swarm|no space left|No space left|deadline|\bnode\b|dns|"
+            r"No such image|task.*(?:rejected|failed)|OOM|out of memory"
         ),
     ),
 )
