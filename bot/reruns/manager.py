@@ -13,7 +13,9 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 
+from bot.artifacts.controls import escape_name
 from bot.backoff import sleep_unless, wait_for_wake
+from bot.names import RECIPE_NAME_RULE, is_recipe_name
 from bot.node import Node, NodeUnreachable
 from bot.reruns.execute import Execution
 from bot.reruns.report import final_report, progress_line, result
@@ -49,7 +51,13 @@ class RerunManager:
         room_id: str | None = None,
         event_id: str | None = None,
     ) -> tuple[Rerun, int, bool]:
-        """Queue a rerun; returns it, its position (1 = next), and whether it folded into an existing one."""
+        """Queue a rerun; returns it, its position (1 = next), and whether it folded into an existing one.
+
+        Every rerun passes here (chat, CLI, the automatic ones after a sweep), so this is where the names
+        that become the runner's argv are checked: a recipe name from a run dir is not trusted anywhere.
+        """
+        if not is_recipe_name(recipe):
+            raise RerunError(f"not a recipe name: {escape_name(recipe[:40])!r} ({RECIPE_NAME_RULE})")
         runner = self.config.runner
         if not 1 <= times <= runner.max_times:
             raise RerunError(f"x{times}: at most x{runner.max_times} isolated runs per request (runner.max_times)")

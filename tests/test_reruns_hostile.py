@@ -1,0 +1,108 @@
+"""The rerun path under hostile input (issue 25, items 1-5, 10, 12, 14): recipe names, the runner's
+environment, its log, the run dir it leaves, the processes it leaves, and cancelling a systemd unit.
+
+The runner is always a real subprocess; a full disk is /dev/full (a real file whose writes fail with
+ENOSPC); systemd-run and systemctl, which do not exist here, are tiny real executables on PATH that
+record how they were called.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.artifacts.controls import has_controls
+from bot.artifacts.rundir import read_run
+from bot.model import ParsedRun
+from bot.reruns.states import RerunError
+from bot.scaffold.sample.generate import GeneratedData
+from tests.conftest import Site
+from tests.hostile_world import guarded_ingest, make_run, real_junit, settled
+from tests.test_reruns import Recorder, manager, rerun_config
+
+# Controls a terminal or a chat client would act on; a report may keep its newlines (and tabs).
+_LINE_BREAKS = "\n\t"
+
+
+def raw_controls(text: str) -> list[str]:
+    return [c for c in text if c not in _LINE_BREAKS and has_controls(c)]
+
+
+def run_in_thread(fn: Any, timeout: float = 30.0) -> Any:
+    """Call ``fn`` in a thread; the join timeout only turns a hang into a failure (not synchronisation)."""
+    out: list[Any] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            out.append(fn())
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    assert not thread.is_alive(), "hung"
+    if errors:
+        raise errors[0]
+    return out[0]
+
+
+# --- 1. recipe names --------------------------------------------------------------------------------
+
+NOT_RECIPES = ["--rf", "-x", "../../../../tmp/x", "a/b", ".hidden", "Mumble", "mumble\n", "mu mble", "x" * 65, ""]
+
+
+@pytest.mark.parametrize("name", NOT_RECIPES)
+def test_a_rerun_request_refuses_a_name_that_is_not_a_recipe_name(site: Site, sample: GeneratedData, name: str) -> None:
+    """Even when the store knows it (a store filled before ingest checked names): request() is the one gate."""
+    config = rerun_config(site, sample)
+
+    async def scenario() -> None:
+        service, mgr = manager(config, Recorder())
+        await service.ingest()
+        mumble = service.store.runs_of("mumble")[-1]
+        parsed = read_run(site.runs_dir / mumble.run_id, settled(config).ccci, config.evidence)
+        assert isinstance(parsed, ParsedRun)
+        service.store.save_runs([replace(parsed, run_id="old-hostile", recipe=name)])
+        with pytest.raises(RerunError, match="not a recipe name"):
+            await mgr.request(name, None, 1, "ccci-bot (automatic, after sweep-1)")
+        assert await mgr.queue() == []
+        service.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.writes_runs
+def test_a_run_whose_recipe_is_not_a_recipe_name_is_a_note_never_a_recipe(site: Site, tmp_path: Path) -> None:
+    junit = real_junit(tmp_path / "junit")
+    make_run(site.runs_dir, junit, "bad-1", recipe="--rf")
+    make_run(site.runs_dir, junit, "bad-2", recipe="../../../../tmp/x")
+    make_run(site.runs_dir, junit, "bad-3", recipe="Evil")
+    clone_only = make_run(site.runs_dir, junit, "bad-4")
+    (clone_only / "results.json").unlink()  # the recipe is then read from the clone's dir name
+    (clone_only / "abra" / "recipes" / "-rf").mkdir(parents=True)
+    report = guarded_ingest(site.store, settled(site.config))
+    notes = site.store.run_notes()
+    for run_id, shown in (("bad-1", "'--rf'"), ("bad-2", "'../../../../tmp/x'"), ("bad-3", "'Evil'")):
+        assert site.store.run(run_id) is None
+        assert f"recipe {shown} is not a recipe name" in notes[run_id]
+        assert any(p.startswith(f"{run_id}: recipe {shown} is not a recipe name") for p in report.problems)
+    row = site.store.run("bad-4")
+    assert row is not None and row.recipe != "-rf"
+    assert "--rf" not in site.store.recipes() and "-rf" not in site.store.recipes()
+
+
+def test_the_chat_and_cli_recipe_argument_refuses_a_trailing_newline() -> None:
+    from commands import UsageError
+    from commands.args import recipe_arg
+
+    assert recipe_arg("mattermost-lts") == "mattermost-lts"
+    for name in NOT_RECIPES:
+        with pytest.raises(UsageError, match="not a recipe name"):
+            recipe_arg(name)
