@@ -9,6 +9,9 @@ record how they were called.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
+import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +21,9 @@ import pytest
 
 from bot.artifacts.controls import has_controls
 from bot.artifacts.rundir import read_run
+from bot.config import Config
 from bot.model import ParsedRun
+from bot.reruns.execute import Execution
 from bot.reruns.states import RerunError
 from bot.scaffold.sample.generate import GeneratedData
 from tests.conftest import Site
@@ -106,3 +111,62 @@ def test_the_chat_and_cli_recipe_argument_refuses_a_trailing_newline() -> None:
     for name in NOT_RECIPES:
         with pytest.raises(UsageError, match="not a recipe name"):
             recipe_arg(name)
+
+
+# --- 2. the runner's environment --------------------------------------------------------------------
+
+
+def _with_every_env_key(config: Config, names: dict[str, str]) -> Config:
+    """``config`` with every key ending in ``_env``, in every section, naming a variable of its own."""
+
+    def walk(obj: Any, path: str) -> Any:
+        changes: dict[str, Any] = {}
+        for f in dataclasses.fields(obj):
+            value = getattr(obj, f.name)
+            key = f"{path}{f.name}"
+            if f.name.endswith("_env"):
+                var = "SECRET_" + key.upper().replace(".", "_")
+                names[key] = var
+                changes[f.name] = (var,) if isinstance(value, tuple) else var
+            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+                changes[f.name] = walk(value, f"{key}.")
+        return replace(obj, **changes)
+
+    walked: Config = walk(config, "")
+    return replace(walked, web=replace(walked.web, auth=replace(walked.web.auth, basic_user="ops")))
+
+
+def test_the_runner_gets_a_clean_environment(
+    site: Site, sample: GeneratedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only runner.env and the documented allowlist; never a variable an ``*_env`` key names, even if listed."""
+    from bot.reruns.environment import ALLOWED_ENV
+
+    names: dict[str, str] = {}
+    config = _with_every_env_key(site.config, names)
+    assert {"matrix.access_token_env", "reports.webhook_secret_env", "evidence.mask_env"} <= set(names)
+    for var in names.values():
+        monkeypatch.setenv(var, f"value-of-{var}")
+    monkeypatch.setenv("SOME_BOT_VARIABLE", "not for the runner")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.setenv("TZ", "UTC")
+    dump = tmp_path / "environ"
+    step = (sys.executable, "-c", "import sys; open(sys.argv[1], 'wb').write(open('/proc/self/environ', 'rb').read())")
+    listed = names["matrix.access_token_env"]
+    config = replace(
+        config,
+        runner=replace(
+            rerun_config(site, sample).runner,
+            steps=((*step, str(dump)),),
+            env=(("RECIPE", "{recipe}"), ("CCCI_SKIP_FETCH", "1"), (listed, "listed in runner.env anyway")),
+        ),
+    )
+    log = tmp_path / "rerun.log"
+    asyncio.run(Execution().run(config, "mumble", "1.0.0", "manual-ccci-1-1-env", log, None))
+    raw = dump.read_bytes()
+    child = dict(item.split("=", 1) for item in raw.decode().split("\0") if item)
+    assert set(child) - set(ALLOWED_ENV) == {"RECIPE", "CCCI_SKIP_FETCH"}
+    assert child["RECIPE"] == "mumble" and child["PATH"] == os.environ["PATH"] and child["TZ"] == "UTC"
+    assert "SOME_BOT_VARIABLE" not in child
+    for var in names.values():
+        assert var not in child and f"value-of-{var}".encode() not in raw

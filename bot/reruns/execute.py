@@ -1,8 +1,9 @@
 """One isolation run: the configured argv steps as real subprocesses, in their own process group.
 
-Output streams to a log file. A deadline kills the whole group (cc-ci's runner starts children of
-its own). The run dir the runner wrote is found afterwards by its results.json: this recipe, and a
-finish time after the attempt started.
+The steps get a clean environment (:mod:`bot.reruns.environment`). Output streams to a log file. A
+deadline kills the whole group (cc-ci's runner starts children of its own). The run dir the runner
+wrote is found afterwards by its results.json: this recipe, and a finish time after the attempt
+started.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from bot.artifacts.timefmt import parse_time
 from bot.config import Config
+from bot.reruns.environment import runner_environment
 from bot.reruns.states import Attempt, AttemptOutcome
 
 GRACE_S = 10.0
@@ -105,7 +107,7 @@ class Execution:
         self, config: Config, recipe: str, version: str, run_id: str, log_path: Path, progress: Progress | None = None
     ) -> Attempt:
         values = {"recipe": recipe, "version": version, "run_id": run_id}
-        env = {**os.environ, **{k: v.format(**values) for k, v in config.runner.env}}
+        env = runner_environment(config, values)
         started = time.time()
         deadline = time.monotonic() + config.runner.timeout_s
         log_path.parent.mkdir(parents=True, exist_ok=True)
