@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import sys
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,14 +23,15 @@ import pytest
 
 from bot.artifacts.controls import has_controls
 from bot.artifacts.rundir import read_run
+from bot.cli import main as cli
 from bot.config import Config
 from bot.model import ParsedRun
-from bot.reruns.execute import Execution
+from bot.reruns.execute import Execution, find_run_dir
 from bot.reruns.states import RerunError
 from bot.scaffold.sample.generate import GeneratedData
 from tests.conftest import Site
 from tests.hostile_world import guarded_ingest, make_run, real_junit, settled
-from tests.test_reruns import Recorder, manager, rerun_config
+from tests.test_reruns import Recorder, manager, rerun_config, write_cli_config
 
 # Controls a terminal or a chat client would act on; a report may keep its newlines (and tabs).
 _LINE_BREAKS = "\n\t"
@@ -170,3 +173,73 @@ def test_the_runner_gets_a_clean_environment(
     assert "SOME_BOT_VARIABLE" not in child
     for var in names.values():
         assert var not in child and f"value-of-{var}".encode() not in raw
+
+
+# --- 4. the run dir a rerun finds -------------------------------------------------------------------
+
+
+def test_finding_the_rerun_s_run_dir_reads_results_json_as_ingest_does(
+    site: Site, sample: GeneratedData, tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    started = time.time()
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started + 5))
+    good = json.dumps({"recipe": "mumble", "finished": now})
+    for name in ("fifo", "zero", "big", "deep", "outside", "good"):
+        (runs / name).mkdir()
+    os.mkfifo(runs / "fifo" / "results.json")
+    (runs / "zero" / "results.json").symlink_to("/dev/zero")
+    (runs / "big" / "results.json").write_text(good[:-1] + ', "pad": "' + "x" * 4096 + '"}')
+    (runs / "deep" / "results.json").write_text(
+        '{"recipe": "mumble", "finished": "' + now + '", "x": ' + "[" * 80 + "]" * 80 + "}"
+    )
+    (tmp_path / "outside.json").write_text(good)
+    (runs / "outside" / "results.json").symlink_to(tmp_path / "outside.json")
+    (runs / "good" / "results.json").write_text(good)
+    config = replace(site.config, ccci=replace(site.config.ccci, runs_dir=runs, max_results_bytes=1024))
+    preferred = ["fifo", "zero", "big", "deep", "outside"]
+    assert run_in_thread(lambda: find_run_dir(config, "mumble", started, preferred)) == "good"
+
+
+# --- 10. escaping on the rerun path ----------------------------------------------------------------
+
+HOSTILE_JUNIT = "install\x1b[2J\x07\u202e\nFAKE: rerun green.__cc-ci__test_x.xml"
+HOSTILE_OUTPUT = "\x1b]0;owned\x07\x1b[2Jdeploying\u202e\nFAKE: rerun green.\n\x9b31mred"
+
+WRITES_A_RUN = """
+import json, os, pathlib, shutil, sys, time
+run = pathlib.Path(os.environ["CCCI_RUNS_DIR"]) / os.environ["RUN_ID"]
+(run / "junit").mkdir(parents=True)
+shutil.copy(sys.argv[1], run / "junit" / sys.argv[2])
+now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 1))
+info = {"recipe": os.environ["RECIPE"], "version": os.environ["VERSION"], "started": now, "finished": now}
+(run / "results.json").write_text(json.dumps(info))
+"""
+
+
+@pytest.mark.writes_runs
+@pytest.mark.parametrize("case", ["junit-name", "log-tail"])
+def test_run_dir_text_is_escaped_on_the_rerun_path(
+    site: Site, sample: GeneratedData, tmp_path: Path, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    script = tmp_path / "runner.py"
+    if case == "junit-name":
+        script.write_text(WRITES_A_RUN)
+        step = [sys.executable, str(script), str(real_junit(tmp_path / "j")), HOSTILE_JUNIT]
+    else:
+        script.write_text(f"import sys\nsys.stdout.write({HOSTILE_OUTPUT!r})\nraise SystemExit(3)\n")
+        step = [sys.executable, str(script)]
+    config = rerun_config(site, sample)
+    config_file = tmp_path / "escape.yaml"
+    write_cli_config(config_file, site, {"steps": [step], "env": dict(config.runner.env), "busy_wait_s": 1})
+    code = cli(["rerun", "outline", "--config", str(config_file)])
+    captured = capsys.readouterr()
+    assert code == (0 if case == "junit-name" else 4)
+    for stream in (captured.out, captured.err):
+        assert raw_controls(stream) == []
+        assert not any(line.startswith("FAKE") for line in stream.splitlines())
+    if case == "junit-name":
+        assert "install\\x1b[2J\\x07\\u202e\\x0aFAKE: rerun green." in captured.err  # the progress line
+    else:
+        assert "\\x1b]0;owned\\x07" in captured.out and "      FAKE: rerun green." in captured.out

@@ -212,7 +212,7 @@ def _read_run(
                     EvidenceKind.JUNIT_UNREADABLE,
                     run_id,
                     f"{cfg.junit_dir}/{j.path.name}",
-                    f"JUnit unreadable: {j.path.name}: {j.problem}",
+                    f"JUnit unreadable: {escape_name(j.path.name)}: {j.problem}",
                 )
             )
     tests = [t for j in junits for t in j.tests]
@@ -309,13 +309,14 @@ def _tiers(raw: dict[str, Any], junits: list[JunitFile]) -> list[TierResult]:
         if current is None or (status is TestStatus.UNVER and not current.is_failure):
             found[key] = status
     for j in junits:
-        if j.tier in found:
+        tier = escape_name(j.tier)  # from a file name: shown in chat and on the terminal
+        if tier in found:
             continue
         statuses = [t.status for t in j.tests]
         if any(s.is_failure for s in statuses) or (j.problem and not statuses):
-            found[j.tier] = TestStatus.FAIL if statuses else TestStatus.UNVER
+            found[tier] = TestStatus.FAIL if statuses else TestStatus.UNVER
         elif statuses:
-            found[j.tier] = TestStatus.PASS if TestStatus.PASS in statuses else TestStatus.SKIP
+            found[tier] = TestStatus.PASS if TestStatus.PASS in statuses else TestStatus.SKIP
     if not raw:
         # No results.json: the runner died. Standard tiers without a JUnit file should have run and did not.
         for tier in TIERS:

@@ -2,21 +2,23 @@
 
 The steps get a clean environment (:mod:`bot.reruns.environment`). Output streams to a log file. A
 deadline kills the whole group (cc-ci's runner starts children of its own). The run dir the runner
-wrote is found afterwards by its results.json: this recipe, and a finish time after the attempt
-started.
+wrote is found afterwards by its results.json, read as ingest reads it: this recipe, and a finish
+time after the attempt started.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot.artifacts.controls import has_controls
+from bot.artifacts.rundir import read_results, snapshot
+from bot.artifacts.safeopen import Unsafe
 from bot.artifacts.timefmt import parse_time
 from bot.config import Config
 from bot.reruns.environment import runner_environment
@@ -155,16 +157,15 @@ class Execution:
                 watcher.cancel()
         attempt.seconds = time.time() - started
         if attempt.outcome is AttemptOutcome.RAN:
-            attempt.run_id = find_run_dir(config, recipe, started, [run_id, *(f"manual-{p}" for p in attempt.pids)])
+            candidates = [run_id, *(f"manual-{p}" for p in attempt.pids)]
+            attempt.run_id = await asyncio.to_thread(find_run_dir, config, recipe, started, candidates)
             if attempt.run_id is None:
                 attempt.outcome, attempt.detail = (
                     AttemptOutcome.NO_RESULTS,
                     "the runner exited without writing results.json",
                 )
             elif progress is not None:  # the last tiers may have finished between two looks
-                junit = config.ccci.runs_dir / attempt.run_id / config.ccci.junit_dir
-                with contextlib.suppress(OSError):
-                    await progress(sorted(p.name for p in junit.iterdir() if p.suffix == ".xml"))
+                await progress(await asyncio.to_thread(junit_names, config, attempt.run_id))
         if attempt.outcome is not AttemptOutcome.RAN:
             attempt.log_tail = tail(log_path)
         return attempt
@@ -173,32 +174,44 @@ class Execution:
         """Report JUnit files as they appear (one per tier) in the run dir being written."""
         seen: list[str] = []
         while True:
-            candidates = [run_id, *(f"manual-{p}" for p in attempt.pids)]
-            for name in candidates:
-                junit = config.ccci.runs_dir / name / config.ccci.junit_dir
-                try:
-                    files = sorted(p.name for p in junit.iterdir() if p.suffix == ".xml")
-                except OSError:
-                    continue
-                if files != seen:
+            for name in [run_id, *(f"manual-{p}" for p in attempt.pids)]:
+                files = await asyncio.to_thread(junit_names, config, name)
+                if files and files != seen:
                     seen = files
                     await progress(files)
             await asyncio.sleep(1.0)  # polling the disk for new files; nothing else announces them
 
 
+def junit_names(config: Config, run_id: str) -> list[str]:
+    """The JUnit file names of a run dir as ingest lists them (raw: whoever shows them escapes them)."""
+    return list(snapshot(config.ccci.runs_dir / run_id, config.ccci).junit_files)
+
+
 def find_run_dir(config: Config, recipe: str, started: float, preferred: list[str]) -> str | None:
-    """The run dir this attempt wrote: its results.json names the recipe and finished after ``started``."""
-    names = [*preferred]
+    """The run dir this attempt wrote: its results.json names the recipe and finished after ``started``.
+
+    results.json is read as ingest reads it (:func:`bot.artifacts.rundir.read_results`: a regular file
+    inside the run, within the size and depth caps), so a FIFO, a device or a link out of the run is
+    passed over, never waited on or read whole.
+    """
+    runs_dir = config.ccci.runs_dir
+    names = list(preferred)
     try:
-        names += [p.name for p in config.ccci.runs_dir.iterdir() if p.stat().st_mtime >= started - 1]
+        with os.scandir(runs_dir) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.is_dir() and entry.stat().st_mtime >= started - 1:
+                        names.append(entry.name)
     except OSError:
         return None
     for name in dict.fromkeys(names):
-        try:
-            data = json.loads((config.ccci.runs_dir / name / config.ccci.results_name).read_text())
-        except (OSError, ValueError):
+        if has_controls(name) or "/" in name or name in ("", ".", ".."):
             continue
-        finished = parse_time(data.get("finished")) if isinstance(data, dict) else None
-        if isinstance(data, dict) and data.get("recipe") == recipe and finished is not None and finished >= started - 1:
+        try:
+            data = read_results(runs_dir / name, config.ccci)
+        except (OSError, ValueError, Unsafe):
+            continue
+        finished = parse_time(data.get("finished"))
+        if data.get("recipe") == recipe and finished is not None and finished >= started - 1:
             return name
     return None
