@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import shutil
 import sys
 import threading
 import time
@@ -200,6 +201,53 @@ def test_finding_the_rerun_s_run_dir_reads_results_json_as_ingest_does(
     config = replace(site.config, ccci=replace(site.config.ccci, runs_dir=runs, max_results_bytes=1024))
     preferred = ["fifo", "zero", "big", "deep", "outside"]
     assert run_in_thread(lambda: find_run_dir(config, "mumble", started, preferred)) == "good"
+
+
+# --- 5. run ids --------------------------------------------------------------------------------------
+
+
+def _recipe_of(run_dir: Path) -> str | None:
+    try:
+        return str(json.loads((run_dir / "results.json").read_text())["recipe"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@pytest.mark.writes_runs
+def test_a_rerun_never_writes_into_an_existing_run_dir(site: Site, sample: GeneratedData) -> None:
+    """A store whose counter restarted (lost, restored or second data dir) while the runs dir remembers."""
+    outline = next(p for p in sorted(site.runs_dir.iterdir()) if _recipe_of(p) == "outline")
+    taken = site.runs_dir / "manual-ccci-1-1"
+    shutil.copytree(outline, taken, symlinks=True)
+    before = {p.relative_to(taken): p.read_bytes() for p in taken.rglob("*") if p.is_file() and not p.is_symlink()}
+    config = rerun_config(site, sample)
+
+    async def scenario() -> str | None:
+        service, mgr = manager(config, Recorder())
+        await service.ingest()
+        rerun, _, _ = await mgr.request("mumble", None, 1, "@a:x")
+        assert rerun.id == 1  # the counter restarted
+        await mgr.process(rerun)
+        final = await asyncio.to_thread(mgr.store.get, rerun.id)
+        service.close()
+        return final.attempts[0].run_id
+
+    run_id = asyncio.run(scenario())
+    assert run_id is not None and run_id != "manual-ccci-1-1" and run_id.startswith("manual-ccci-1-1-")
+    after = {p.relative_to(taken): p.read_bytes() for p in taken.rglob("*") if p.is_file() and not p.is_symlink()}
+    assert after == before
+    row = site.store.run("manual-ccci-1-1")
+    assert row is not None and row.recipe == "outline"
+
+
+def test_a_new_run_id_is_never_one_the_runs_dir_holds(tmp_path: Path) -> None:
+    from bot.reruns.runids import new_run_id
+
+    tokens = iter(["aaaa", "aaaa", "bbbb"])
+    (tmp_path / "manual-ccci-7-2-aaaa").mkdir()
+    assert new_run_id(tmp_path, 7, 2, token=lambda: next(tokens)) == "manual-ccci-7-2-bbbb"
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    assert len({new_run_id(tmp_path, 7, 2) for _ in range(50)}) == 50
 
 
 # --- 10. escaping on the rerun path ----------------------------------------------------------------

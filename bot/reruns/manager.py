@@ -19,6 +19,7 @@ from bot.names import RECIPE_NAME_RULE, is_recipe_name
 from bot.node import Node, NodeUnreachable
 from bot.reruns.execute import Execution
 from bot.reruns.report import final_report, progress_line, result
+from bot.reruns.runids import new_run_id
 from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState
 from bot.reruns.store import Rerun, RerunStore
 from bot.service import Service
@@ -179,7 +180,7 @@ class RerunManager:
         return False
 
     async def _attempt(self, rerun: Rerun, execution: Execution, n: int) -> Attempt:
-        run_id = f"manual-ccci-{rerun.id}-{n}"
+        run_id = await asyncio.to_thread(new_run_id, self.config.ccci.runs_dir, rerun.id, n)
         log_path = self.config.data_dir / "reruns" / f"{run_id}.log"
 
         async def progress(files: list[str]) -> None:
