@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import sys
@@ -28,7 +29,8 @@ from bot.cli import main as cli
 from bot.config import Config
 from bot.model import ParsedRun
 from bot.reruns.execute import Execution, find_run_dir
-from bot.reruns.states import RerunError
+from bot.reruns.manager import RerunManager
+from bot.reruns.states import RerunError, RerunResult, RerunState
 from bot.scaffold.sample.generate import GeneratedData
 from tests.conftest import Site
 from tests.hostile_world import guarded_ingest, make_run, real_junit, settled
@@ -174,6 +176,72 @@ def test_the_runner_gets_a_clean_environment(
     assert "SOME_BOT_VARIABLE" not in child
     for var in names.values():
         assert var not in child and f"value-of-{var}".encode() not in raw
+
+
+# --- 3. the rerun log: capped, rotated, and a full disk ----------------------------------------------
+
+
+def _unwritable(mgr: RerunManager) -> None:
+    """Make SQLite refuse every write on the manager's store, as a full disk would (the same error class)."""
+    mgr.service.store._conn.execute("PRAGMA query_only = ON")
+
+
+def _writable(mgr: RerunManager) -> None:
+    mgr.service.store._conn.execute("PRAGMA query_only = OFF")
+
+
+class Heard(logging.Handler):
+    """Sets an event when a log record containing ``text`` is emitted (in the event loop's thread)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.event = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.event.set()
+
+
+def test_a_restart_with_a_store_it_cannot_write_does_not_crash_and_resumes(
+    site: Site, sample: GeneratedData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = rerun_config(site, sample, steps=(("/nonexistent/cc-ci-run",),))
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        service, mgr = manager(config, recorder)
+        await service.ingest()
+        crashed, _, _ = await mgr.request("mumble", None, 1, "@a:x")
+        await asyncio.to_thread(mgr.store.set_state, crashed.id, RerunState.RUNNING)
+        queued, _, _ = await mgr.request("immich", None, 1, "@a:x")
+        service.close()
+        service, mgr = manager(config, recorder)  # the restarted bot, on a disk with no room
+        _unwritable(mgr)
+        heard = Heard("cannot write its store")
+        logging.getLogger("bot.reruns.manager").addHandler(heard)
+        try:
+            await mgr.recover()  # must not raise
+            worker = asyncio.create_task(mgr.run_forever())
+            await asyncio.wait_for(heard.event.wait(), 60)
+            assert not worker.done()
+            assert (await asyncio.to_thread(mgr.store.get, queued.id)).state is RerunState.QUEUED
+            _writable(mgr)  # room again: a new request (or any wake) resumes the queue
+            mgr.wake.set()
+            while True:
+                recorder.heard.clear()  # before looking, so news arriving after the look still wakes us
+                if not (await asyncio.to_thread(mgr.store.get, queued.id)).state.active:
+                    break
+                await asyncio.wait_for(recorder.heard.wait(), 60)
+            mgr.stop.set()
+            await worker
+        finally:
+            logging.getLogger("bot.reruns.manager").removeHandler(heard)
+        assert (await asyncio.to_thread(mgr.store.get, crashed.id)).state is RerunState.INTERRUPTED
+        assert (await asyncio.to_thread(mgr.store.get, queued.id)).result is RerunResult.START_FAILED
+        service.close()
+
+    asyncio.run(scenario())
 
 
 # --- 4. the run dir a rerun finds -------------------------------------------------------------------

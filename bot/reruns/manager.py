@@ -23,10 +23,13 @@ from bot.reruns.runids import new_run_id
 from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState
 from bot.reruns.store import Rerun, RerunStore
 from bot.service import Service
+from bot.store import STORE_WRITE_ERRORS
 
 log = logging.getLogger(__name__)
 # (rerun, kind, text): a FINAL notification comes after the rerun's state and result are stored
 Notify = Callable[[Rerun, NotifyKind, str], Awaitable[None]]
+STORE_ERRORS = STORE_WRITE_ERRORS  # a store that cannot be written (a full disk)
+STORE_RETRY_S = 60.0
 
 
 class RerunManager:
@@ -103,23 +106,58 @@ class RerunManager:
 
     # --- the worker ------------------------------------------------------------------------------
 
-    async def recover(self) -> None:
-        """After a restart: what was running did not finish (report it); the queue goes on."""
-        for rerun in await asyncio.to_thread(self.store.active):
-            if rerun.state in (RerunState.RUNNING, RerunState.WAITING):
-                text = f"The isolation rerun of {rerun.recipe} {rerun.version} was interrupted by a bot restart; "
-                text += "its result is unknown. Ask again to repeat it."
-                await self._end(rerun, RerunState.INTERRUPTED, text, RerunResult.INTERRUPTED)
+    async def recover(self) -> bool:
+        """After a restart: what was running did not finish (report it); the queue goes on.
+
+        False when the store cannot be written (a full disk): logged, and the worker tries again, so a
+        bot that restarts on a full disk keeps running instead of crash-looping.
+        """
+        try:
+            for rerun in await asyncio.to_thread(self.store.active):
+                if rerun.state in (RerunState.RUNNING, RerunState.WAITING):
+                    await self._interrupted(rerun, "a bot restart")
+        except STORE_ERRORS as exc:
+            log.error("reruns: cannot write its store (%s); interrupted reruns are reported once it can", exc)
+            return False
+        return True
+
+    async def _interrupted(self, rerun: Rerun, by: str) -> None:
+        text = f"The isolation rerun of {rerun.recipe} {rerun.version} was interrupted by {by}; "
+        text += "its result is unknown. Ask again to repeat it."
+        await self._end(rerun, RerunState.INTERRUPTED, text, RerunResult.INTERRUPTED)
 
     async def run_forever(self) -> None:
-        await self.recover()
+        """Run the queue until stopped. A store that cannot be written stops no more than the rerun it
+        was recording: the error is logged, the rerun is reported as interrupted once the store can be
+        written again, and the queue goes on (after a pause, or at once when a request comes)."""
+        recovered = False
+        unrecorded: dict[int, str] = {}  # reruns whose end could not be stored, and why
         while not self.stop.is_set():
             self.wake.clear()  # before reading the queue: a request queued during the read still wakes us
-            queued = await asyncio.to_thread(self.store.queued)
-            if not queued:
-                await wait_for_wake(self.wake, self.stop)
+            recovered = recovered or await self.recover()
+            current: Rerun | None = None
+            try:
+                for rerun_id, why in list(unrecorded.items()):
+                    rerun = await asyncio.to_thread(self.store.get, rerun_id)
+                    if rerun.state in (RerunState.RUNNING, RerunState.WAITING):
+                        await self._interrupted(rerun, f"a store the bot could not write ({why})")
+                    del unrecorded[rerun_id]
+                queued = await asyncio.to_thread(self.store.queued)
+                if queued:
+                    current = queued[0]
+                    await self.process(current)
+                    continue
+            except STORE_ERRORS as exc:
+                log.error(
+                    "reruns: cannot write its store (%s); the queue waits %.0f s or for a new request",
+                    exc,
+                    STORE_RETRY_S,
+                )
+                if current is not None:
+                    unrecorded[current.id] = str(exc)
+                await wait_for_wake(self.wake, self.stop, timeout=STORE_RETRY_S)
                 continue
-            await self.process(queued[0])
+            await wait_for_wake(self.wake, self.stop, timeout=None if recovered else STORE_RETRY_S)
 
     async def process(self, rerun: Rerun) -> bool:
         """Preflight, run N times, report. True when the runs ran (whatever their outcome)."""

@@ -1,5 +1,5 @@
 """The bot's memory: SQLite (standard library, WAL) under ``data_dir``."""
 
-from bot.store.db import Store
+from bot.store.db import STORE_WRITE_ERRORS, Store
 
-__all__ = ["Store"]
+__all__ = ["STORE_WRITE_ERRORS", "Store"]
