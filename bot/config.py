@@ -304,6 +304,21 @@ class RunnerConfig:
     version_pattern: str = setting(
         r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$", v.regex, "What a version argument must look like (a regular expression)."
     )
+    log_max_bytes: int = setting(
+        8 * 1024 * 1024,
+        v.positive_int,
+        "Each rerun's log (`data_dir/reruns/<run id>.log`: the steps' output) keeps at most this much: its first "
+        "and its last half, with a line saying how many bytes were cut between them.",
+    )
+    logs_kept: int = setting(
+        50, v.positive_int, "Rerun logs kept in `data_dir/reruns/`; the oldest are deleted before each new rerun."
+    )
+    unit_stop: tuple[str, ...] = setting(
+        ("systemctl", "stop", "--"),
+        v.argv,
+        "When a step runs through `systemd-run --unit=NAME`, cancelling it (or its deadline) also runs this argv "
+        "with NAME appended: killing systemd-run alone leaves the unit running. `[]`: never.",
+    )
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,11 @@ from bot.config import Config
 from bot.model import ParsedRun
 from bot.reruns.execute import Execution, find_run_dir
 from bot.reruns.manager import RerunManager
-from bot.reruns.states import RerunError, RerunResult, RerunState
+from bot.reruns.states import AttemptOutcome, RerunError, RerunResult, RerunState
 from bot.scaffold.sample.generate import GeneratedData
 from tests.conftest import Site
 from tests.hostile_world import guarded_ingest, make_run, real_junit, settled
-from tests.test_reruns import Recorder, manager, rerun_config, write_cli_config
+from tests.test_reruns import Recorder, alive, manager, rerun_config, write_cli_config
 
 # Controls a terminal or a chat client would act on; a report may keep its newlines (and tabs).
 _LINE_BREAKS = "\n\t"
@@ -179,6 +179,75 @@ def test_the_runner_gets_a_clean_environment(
 
 
 # --- 3. the rerun log: capped, rotated, and a full disk ----------------------------------------------
+
+
+def test_a_huge_rerun_log_keeps_its_head_and_tail_and_says_what_was_cut(
+    site: Site, sample: GeneratedData, tmp_path: Path
+) -> None:
+    lines = 200_000  # 3.4 MB of output against a 128 KiB cap
+    step = (sys.executable, "-c", f"import sys\nfor i in range({lines}): sys.stdout.write('line %08d\\n' % i)")
+    config = rerun_config(site, sample, steps=(step,), log_max_bytes=128 * 1024)
+    log = tmp_path / "rerun.log"
+    attempt = asyncio.run(Execution().run(config, "mumble", "1.0.0", "manual-ccci-1-1-log", log, None))
+    data = log.read_bytes()
+    assert len(data) < 128 * 1024 + 1024  # the cap and one marker line
+    text = data.decode()
+    assert text.startswith("[ccci-bot] step 1/1:") and "\nline 00000000\n" in text
+    assert text.splitlines()[-1] == f"line {lines - 1:08d}"  # the last output line is kept
+    marker = [line for line in text.splitlines() if "bytes of output cut here" in line]
+    assert len(marker) == 1 and marker[0].startswith("[ccci-bot]")
+    assert attempt.outcome is AttemptOutcome.NO_RESULTS and f"line {lines - 1:08d}" in attempt.log_tail
+
+
+@pytest.mark.writes_runs
+def test_old_rerun_logs_are_rotated(site: Site, sample: GeneratedData) -> None:
+    config = rerun_config(site, sample, steps=((sys.executable, "-c", "print('hello')"),), logs_kept=5)
+    logs = config.data_dir / "reruns"
+    logs.mkdir(parents=True)
+    old = time.time() - 3600
+    for i in range(12):
+        path = logs / f"manual-ccci-{i}-1-old.log"
+        path.write_text("old\n")
+        os.utime(path, (old + i, old + i))
+    keep_me = logs / "notes.txt"  # not a rerun log: never touched
+    keep_me.write_text("mine")
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        service, mgr = manager(config, recorder)
+        await service.ingest()
+        rerun, _, _ = await mgr.request("mumble", None, 1, "@a:x")
+        await mgr.process(rerun)
+        service.close()
+
+    asyncio.run(scenario())
+    left = sorted(p.name for p in logs.glob("*.log"))
+    assert len(left) == 5
+    assert {f"manual-ccci-{i}-1-old.log" for i in range(8, 12)} == {n for n in left if n.endswith("-old.log")}
+    assert keep_me.read_text() == "mine"
+
+
+def test_a_full_disk_fails_the_rerun_cleanly(
+    site: Site,
+    sample: GeneratedData,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The rerun log on /dev/full: every write fails with ENOSPC, as on a full data disk."""
+    started = tmp_path / "started"
+    monkeypatch.setattr(RerunManager, "log_path", lambda self, run_id: Path("/dev/full"))
+    config_file = tmp_path / "full.yaml"
+    step = [sys.executable, "-c", f"open({str(started)!r}, 'w'); print('x' * 100000)"]
+    write_cli_config(config_file, site, {"steps": [step], "busy_wait_s": 1})
+    assert cli(["rerun", "outline", "--json", "--config", str(config_file)]) == 4
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.out + captured.err
+    out = json.loads(captured.out)
+    assert out["state"] == "done" and out["result"] == "log-unwritable"
+    assert out["attempts"][0]["outcome"] == "log-unwritable"
+    assert "No space left on device" in out["report"] and "rerun log" in out["report"]
+    assert not started.exists()  # nothing ran without a log to keep its output
 
 
 def _unwritable(mgr: RerunManager) -> None:
@@ -359,3 +428,81 @@ def test_run_dir_text_is_escaped_on_the_rerun_path(
         assert "install\\x1b[2J\\x07\\u202e\\x0aFAKE: rerun green." in captured.err  # the progress line
     else:
         assert "\\x1b]0;owned\\x07" in captured.out and "      FAKE: rerun green." in captured.out
+
+
+# --- 12. processes left behind ----------------------------------------------------------------------
+
+
+def test_a_daemon_left_by_a_runner_that_exits_0_is_ended(site: Site, sample: GeneratedData, tmp_path: Path) -> None:
+    pid_file = tmp_path / "daemon.pid"
+    step = ("sh", "-c", f"sleep 600 >/dev/null 2>&1 & echo $! > {pid_file}; exit 0")
+    config = rerun_config(site, sample, steps=(step,))
+    log = tmp_path / "rerun.log"
+    asyncio.run(Execution().run(config, "mumble", "1.0.0", "manual-ccci-1-1-daemon", log, None))
+    assert not alive(int(pid_file.read_text()))
+    assert "left processes running" in log.read_text()
+
+
+# --- 14. cancel stops the systemd unit --------------------------------------------------------------
+
+FAKE_SYSTEMD_RUN = """#!/bin/sh
+# Stands in for systemd-run --wait: records its arguments, then runs the command after `--` in place.
+printf '%s\\n' "$@" > "$(dirname "$0")/systemd-run.argv"
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done
+shift
+exec "$@"
+"""
+FAKE_SYSTEMCTL = """#!/bin/sh
+printf '%s\\n' "$@" > "$(dirname "$0")/systemctl.argv"
+"""
+
+
+@pytest.mark.parametrize("how", ["cancel", "timeout"])
+def test_cancel_and_timeout_stop_the_systemd_unit_of_the_running_step(
+    site: Site, sample: GeneratedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("systemd-run", FAKE_SYSTEMD_RUN), ("systemctl", FAKE_SYSTEMCTL)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    pid_file = tmp_path / "runner.pid"
+    hang = (
+        f"import os, time; open({str(pid_file)!r} + '.tmp', 'w').write(str(os.getpid())); "
+        f"os.replace({str(pid_file)!r} + '.tmp', {str(pid_file)!r}); time.sleep(600)"
+    )
+    step = (
+        "systemd-run",
+        "--quiet",
+        "--wait",
+        "--pipe",
+        "--unit=ccci-rerun-{run_id}-run",
+        "--property=RuntimeMaxSec=3600",
+        "--",
+        sys.executable,
+        "-c",
+        hang,
+    )
+    config = rerun_config(site, sample, steps=(step,), timeout_s=300.0 if how == "cancel" else 3.0)
+    recorder = Recorder()
+
+    async def scenario() -> None:
+        service, mgr = manager(config, recorder)
+        await service.ingest()
+        rerun, _, _ = await mgr.request("outline", None, 1, "@alice:x")
+        task = asyncio.create_task(mgr.process(rerun))
+        if how == "cancel":
+            for _ in range(1000):  # until the runner is really running (bounded)
+                if pid_file.exists():
+                    break
+                await asyncio.sleep(0.02)
+            await mgr.cancel("outline")
+        await task
+        service.close()
+
+    asyncio.run(scenario())
+    unit = next(a for a in (bin_dir / "systemd-run.argv").read_text().splitlines() if a.startswith("--unit="))
+    assert unit.startswith("--unit=ccci-rerun-manual-ccci-1-1-") and unit.endswith("-run")
+    assert (bin_dir / "systemctl.argv").read_text().splitlines() == ["stop", "--", unit.removeprefix("--unit=")]
+    assert not alive(int(pid_file.read_text()))

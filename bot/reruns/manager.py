@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from bot.artifacts.controls import escape_name
 from bot.backoff import sleep_unless, wait_for_wake
@@ -20,6 +21,7 @@ from bot.node import Node, NodeUnreachable
 from bot.reruns.execute import Execution
 from bot.reruns.report import final_report, progress_line, result
 from bot.reruns.runids import new_run_id
+from bot.reruns.runlog import LOG_SUFFIX, rotate
 from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState
 from bot.reruns.store import Rerun, RerunStore
 from bot.service import Service
@@ -217,9 +219,18 @@ class RerunManager:
                 return False
         return False
 
+    @property
+    def log_dir(self) -> Path:
+        return self.config.data_dir / "reruns"
+
+    def log_path(self, run_id: str) -> Path:
+        """Where an attempt's log goes: ``data_dir/reruns/<run id>.log`` (capped, rotated: runlog)."""
+        return self.log_dir / f"{run_id}{LOG_SUFFIX}"
+
     async def _attempt(self, rerun: Rerun, execution: Execution, n: int) -> Attempt:
         run_id = await asyncio.to_thread(new_run_id, self.config.ccci.runs_dir, rerun.id, n)
-        log_path = self.config.data_dir / "reruns" / f"{run_id}.log"
+        log_path = self.log_path(run_id)
+        await asyncio.to_thread(rotate, self.log_dir, self.config.runner.logs_kept - 1)  # room for this one
 
         async def progress(files: list[str]) -> None:
             await self.notify(rerun, NotifyKind.PROGRESS, progress_line(rerun, n, files))
