@@ -56,7 +56,7 @@ def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
     for attempt in attempts:
         if attempt.run_id is None:
             what = _FAILED_AS.get(attempt.outcome, "infra")
-            lines.append(f"  run {attempt.n}: {what} — {escape_text(attempt.detail)} ({attempt.seconds:.0f} s)")
+            lines.append(f"  run {attempt.n}: {what} — {escape_name(attempt.detail)} ({attempt.seconds:.0f} s)")
             if attempt.log_tail:
                 shown = (f"      {escape_text(line)}" for line in attempt.log_tail.splitlines())
                 lines.append("    log tail:\n" + "\n".join(shown))
