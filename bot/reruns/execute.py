@@ -17,6 +17,7 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import Any, BinaryIO
 
 from bot.artifacts.controls import has_controls
 from bot.artifacts.rundir import read_results, snapshot
@@ -49,7 +50,7 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-async def _pump(fd: int, log: CappedLog) -> None:
+async def _pump(pipe: BinaryIO, log: CappedLog) -> None:
     """Copy a step's output from the pipe into the log until every writer has closed it.
 
     The head goes to disk off the event loop; the tail is kept in memory. A log that failed stops
@@ -57,9 +58,7 @@ async def _pump(fd: int, log: CappedLog) -> None:
     """
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=CHUNK)
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
-    )
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), pipe)
     try:
         while log.failed is None:
             chunk = await reader.read(CHUNK)
@@ -178,7 +177,8 @@ class Execution:
         finally:
             os.close(write_fd)
         attempt.pids.append(proc.pid)
-        pump = asyncio.create_task(_pump(read_fd, log))
+        pipe = os.fdopen(read_fd, "rb", buffering=0)
+        pump = asyncio.create_task(_pump(pipe, log))
         try:
             result = await self._wait(config, proc, pump, argv, env, log, deadline - time.monotonic())
             if await asyncio.to_thread(groups.group_alive, proc.pid):  # a daemon it started, say
@@ -193,6 +193,7 @@ class Execution:
             pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await pump
+            pipe.close()  # already closed by the pump, unless it was cancelled before it started
         return result
 
     async def _wait(
@@ -209,18 +210,22 @@ class Execution:
         waiter = asyncio.ensure_future(proc.wait())
         stopper = asyncio.ensure_future(self.cancelled.wait())
         timeout = time.monotonic() + max(seconds, 0.0)
-        pending = {waiter, stopper, pump}
-        while True:
-            done, pending = await asyncio.wait(
-                pending, timeout=max(timeout - time.monotonic(), 0.0), return_when=asyncio.FIRST_COMPLETED
-            )
-            if waiter in done:
-                stopper.cancel()
-                return waiter.result()
-            if pump in done and log.failed is None:
-                continue  # the step closed its output and goes on
-            break
-        stopper.cancel()
+        pending: set[asyncio.Future[Any]] = {waiter, stopper, pump}
+        try:
+            while True:
+                done, pending = await asyncio.wait(
+                    pending, timeout=max(timeout - time.monotonic(), 0.0), return_when=asyncio.FIRST_COMPLETED
+                )
+                if waiter in done:
+                    return waiter.result()
+                if pump in done and log.failed is None:
+                    continue  # the step closed its output and goes on
+                break
+        except BaseException:  # cancelled (the bot stops): the caller ends the group
+            waiter.cancel()
+            raise
+        finally:
+            stopper.cancel()
         if log.failed is not None:
             outcome = AttemptOutcome.LOG_UNWRITABLE
         else:
