@@ -176,6 +176,8 @@ def test_the_runner_gets_a_clean_environment(
     assert "SOME_BOT_VARIABLE" not in child
     for var in names.values():
         assert var not in child and f"value-of-{var}".encode() not in raw
+    said = f"runner.env: {listed} is named by matrix.access_token_env; it is never passed to the runner"
+    assert said in config.warnings()  # check-config says so
 
 
 # --- 3. the rerun log: capped, rotated, and a full disk ----------------------------------------------
