@@ -304,6 +304,21 @@ class RunnerConfig:
     version_pattern: str = setting(
         r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$", v.regex, "What a version argument must look like (a regular expression)."
     )
+    log_max_bytes: int = setting(
+        8 * 1024 * 1024,
+        v.positive_int,
+        "Each rerun's log (`data_dir/reruns/<run id>.log`: the steps' output) keeps at most this much: its first "
+        "and its last half, with a line saying how many bytes were cut between them.",
+    )
+    logs_kept: int = setting(
+        50, v.positive_int, "Rerun logs kept in `data_dir/reruns/`; the oldest are deleted before each new rerun."
+    )
+    unit_stop: tuple[str, ...] = setting(
+        ("systemctl", "stop", "--"),
+        v.argv,
+        "When a step runs through `systemd-run --unit=NAME`, cancelling it (or its deadline) also runs this argv "
+        "with NAME appended: killing systemd-run alone leaves the unit running. `[]`: never.",
+    )
 
 
 @dataclass(frozen=True)
@@ -566,6 +581,27 @@ class Config:
         optional = [self.matrix.recovery_key_env] if self.matrix.recovery_key_env else []
         return tuple(dict.fromkeys([*self._secret_keys().values(), *optional, *self.evidence.mask_env]))
 
+    @property
+    def named_variables(self) -> dict[str, str]:
+        """Every environment variable an ``*_env`` key names, by key path: secrets and masked values alike.
+
+        Found by walking the keys rather than listing them, so a key added later is covered too: none
+        of these is ever handed to the rerun runner (:mod:`bot.reruns.environment`).
+        """
+        found: dict[str, str] = {}
+
+        def walk(obj: Any, path: str) -> None:
+            for f, spec in declared(type(obj)):
+                value = getattr(obj, f.name)
+                if isinstance(spec, Section):
+                    walk(value, f"{path}{f.name}.")
+                elif f.name.endswith("_env") and value:
+                    for name in value if isinstance(value, tuple) else (value,):
+                        found.setdefault(name, f"{path}{f.name}")
+
+        walk(self, "")
+        return found
+
     def _secret_keys(self) -> dict[str, str]:
         """The configured secret variables by key path."""
         names = {
@@ -620,6 +656,10 @@ class Config:
             found.append(f"ccci.warm_dir: {self.ccci.warm_dir} does not exist; no canonical records")
         if not self.ccci.active_dir.exists():
             found.append(f"ccci.active_dir: {self.ccci.active_dir} does not exist; nothing counts as in flight")
+        named = self.named_variables
+        for name, _ in self.runner.env:
+            if name in named:
+                found.append(f"runner.env: {name} is named by {named[name]}; it is never passed to the runner")
         return found
 
 

@@ -201,6 +201,13 @@ def argv_list(value: Any, key: str) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(template(arg, f"{key}[{i}][{j}]") for j, arg in enumerate(step)) for i, step in enumerate(value))
 
 
+def argv(value: Any, key: str) -> tuple[str, ...]:
+    """One argv list without placeholders (never a shell string); an empty list means "none"."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{key}: expected an argv list (never a shell string), e.g. [systemctl, stop, --]")
+    return each(value, key, "arguments", _str)
+
+
 def env_map(value: Any, key: str) -> tuple[tuple[str, str], ...]:
     if not isinstance(value, dict):
         raise ConfigError(f"{key}: expected a mapping of environment variables, got {kind(value)}")

@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from bot.artifacts.controls import escape_name
 from bot.backoff import wait_for_wake
 from bot.chat.messages import edit, notice, thread_reply
 from bot.cron import latest_slot, parse_cron
@@ -215,8 +216,8 @@ class Reporter:
                     recipe, row.version if row else None, 1, f"ccci-bot (automatic, after {latest.sweep_id})"
                 )
                 queued.append(recipe)
-            except (ValueError, UnknownNameError) as exc:
-                log.warning("automatic rerun of %s not queued: %s", recipe, exc)
+            except (ValueError, UnknownNameError) as exc:  # request() checks the name: it came from a run dir
+                log.warning("automatic rerun of %s not queued: %s", escape_name(str(recipe)[:80]), exc)
         await asyncio.to_thread(self.reports.set_reruns_queued, latest.key, queued)
 
     # --- verdict news ------------------------------------------------------------------------------

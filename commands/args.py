@@ -12,12 +12,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bot.names import RECIPE_NAME_RULE, is_recipe_name
+
 
 class UsageError(ValueError):
     """Arguments that do not fit the command's usage; the message says what was expected."""
 
 
-_RECIPE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 _SWEEP = re.compile(r"^sweep-[0-9TZ:.-]{1,40}$")
 _VERSION = re.compile(r"^\S{1,100}$")
 
@@ -37,8 +38,8 @@ class ArgType:
 
 def recipe_arg(value: str) -> str:
     """A recipe name as Co-op Cloud spells them; anything else is refused before any lookup."""
-    if not _RECIPE.match(value):
-        raise UsageError(f"not a recipe name: {value[:40]!r} (lowercase letters, digits, '.', '_', '-')")
+    if not is_recipe_name(value):
+        raise UsageError(f"not a recipe name: {value[:40]!r} ({RECIPE_NAME_RULE})")
     return value
 
 

@@ -202,6 +202,8 @@ GOOD_AND_BAD: list[tuple[Callable[[Any, str], Any], Any, Any, Any, str]] = [
         ["A=1"],
         "k: expected a mapping of environment variables, got list",
     ),
+    (values.argv, ["systemctl", "stop", "--"], ("systemctl", "stop", "--"), "systemctl stop", "k: expected an argv"),
+    (values.argv, [], (), ["systemctl", ""], "k[1]: expected a non-empty string, got str ''"),
     (values.env_map, {}, (), {"A": [1]}, "k.A: expected a string, got list [1]"),
     (values.env_map, {}, (), {"A-B": "x"}, "k.A-B: expected an environment variable name, got 'A-B'"),
     (values.regex, "^v[0-9]+$", "^v[0-9]+$", "(", "k: invalid regular expression (missing ), unterminated subpattern"),

@@ -24,6 +24,7 @@ from bot.artifacts.safeopen import Unsafe
 from bot.config import CcciConfig, Config
 from bot.ingest import ingest
 from bot.model import ParsedRun
+from bot.names import is_recipe_name
 from bot.store import Store
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -195,6 +196,7 @@ def test_ingest_gives_every_run_dir_a_row_or_a_note(specs: list[dict[str, Any]])
                 if row is not None:
                     assert row.recipe != "leaked"
                     assert LEAKED not in {t.name for t in store.tiers(name)}
+                    assert is_recipe_name(row.recipe)  # it may become a rerun's argv (issue 25)
                     assert not has_controls(row.recipe) and not has_controls(row.version or "")
             assert again.ingested == [] or set(again.ingested) <= set(report.in_progress)
         finally:

@@ -16,7 +16,7 @@ from bot.config import Config, DockerConfig, RunnerConfig
 from bot.model import RunKind, RunStatus
 from bot.names import UnknownNameError
 from bot.node import Node
-from bot.reruns import execute
+from bot.reruns import groups
 from bot.reruns.manager import RerunManager
 from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState, result_of
 from bot.reruns.store import Rerun, RerunStore
@@ -169,7 +169,7 @@ def test_timeout_kills_the_whole_process_group(
     site: Site, sample: GeneratedData, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The runner's own child ignores SIGTERM: it still ends, with SIGKILL after the grace period."""
-    monkeypatch.setattr(execute, "GRACE_S", 0.5)
+    monkeypatch.setattr(groups, "GRACE_S", 0.5)
     child_pid = tmp_path / "child.pid"
     stubborn = (  # writes its pid once SIGTERM is ignored
         "import os, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "

@@ -3,7 +3,8 @@
 Missing results.json → derived from JUnit; unreadable JUnit → a problem item and the rest is used;
 a dir still being written (no results.json yet, files changing) → :class:`InProgress`, retried later;
 a dir gone while it was read → :class:`Vanished`; a run whose name, recipe or version holds control
-characters → :class:`Refused`. Every file is opened through :mod:`bot.artifacts.safeopen`: a link
+characters, or a recipe that is not spelled as a recipe name (:func:`bot.names.is_recipe_name`) →
+:class:`Refused`. Every file is opened through :mod:`bot.artifacts.safeopen`: a link
 leading outside the run, a FIFO or a device is a note on the run, never content.
 """
 
@@ -25,6 +26,7 @@ from bot.artifacts.timefmt import parse_time, unusable_time, usable
 from bot.config import CcciConfig, EvidenceConfig
 from bot.linear_regex import linear
 from bot.model import TIERS, EvidenceItem, EvidenceKind, Failure, ParsedRun, RunStatus, TestCase, TestStatus, TierResult
+from bot.names import RECIPE_NAME_RULE, is_recipe_name
 
 # RE2 (bot.linear_regex): a classname is the recipe's text, of any length.
 _RECIPE_IN_CLASSNAME = linear(r"(?:^|[./])tests[./]([A-Za-z0-9_.-]+?)[./]test_")
@@ -134,8 +136,11 @@ def read_run(
     if isinstance(result, ParsedRun):
         for field_name, value in (("recipe", result.recipe), ("version", result.version or "")):
             if has_controls(value):
-                reason = f"{field_name} {escape_name(value)!r} holds control characters; not ingested"
+                reason = f"{field_name} {escape_name(value[:80])!r} holds control characters; not ingested"
                 return Refused(result.run_id, reason, snap.fingerprint)
+        if not is_recipe_name(result.recipe):  # it would become an argv element of a rerun
+            reason = f"recipe {result.recipe[:80]!r} is not a recipe name ({RECIPE_NAME_RULE}); not ingested"
+            return Refused(result.run_id, reason, snap.fingerprint)
     return result
 
 
@@ -224,7 +229,7 @@ def _read_run(
                     EvidenceKind.JUNIT_UNREADABLE,
                     run_id,
                     f"{cfg.junit_dir}/{j.path.name}",
-                    f"JUnit unreadable: {j.path.name}: {j.problem}",
+                    f"JUnit unreadable: {escape_name(j.path.name)}: {j.problem}",
                 )
             )
     tests = [t for j in junits for t in j.tests]
@@ -321,13 +326,14 @@ def _tiers(raw: dict[str, Any], junits: list[JunitFile]) -> list[TierResult]:
         if current is None or (status is TestStatus.UNVER and not current.is_failure):
             found[key] = status
     for j in junits:
-        if j.tier in found:
+        tier = escape_name(j.tier)  # from a file name: shown in chat and on the terminal
+        if tier in found:
             continue
         statuses = [t.status for t in j.tests]
         if any(s.is_failure for s in statuses) or (j.problem and not statuses):
-            found[j.tier] = TestStatus.FAIL if statuses else TestStatus.UNVER
+            found[tier] = TestStatus.FAIL if statuses else TestStatus.UNVER
         elif statuses:
-            found[j.tier] = TestStatus.PASS if TestStatus.PASS in statuses else TestStatus.SKIP
+            found[tier] = TestStatus.PASS if TestStatus.PASS in statuses else TestStatus.SKIP
     if not raw:
         # No results.json: the runner died. Standard tiers without a JUnit file should have run and did not.
         for tier in TIERS:
@@ -372,11 +378,12 @@ def _recipe(raw: dict[str, Any], run_dir: Path, tests: list[TestCase]) -> str:
         clones = [p.name for p in recipes.iterdir() if p.is_dir()] if recipes else []
     except OSError:
         clones = []
+    clones = [name for name in clones if is_recipe_name(name)]
     if len(clones) == 1:
         return clones[0]
     for t in tests:
         match = _RECIPE_IN_CLASSNAME.search(t.classname)
-        if match:
+        if match and is_recipe_name(match[1]):
             return match[1]
     return "unknown"
 

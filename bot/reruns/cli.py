@@ -1,7 +1,7 @@
 """`ccci-bot rerun`: the same rerun as `!ccci rerun`, from the CI host's terminal, waiting for the result.
 
 Exit codes: 0 the rerun ran (whatever its outcome); 2 invalid input; 3 the node stayed busy; 4 the
-runner could not start or wrote no results.
+runner could not start, wrote no results, or its log or the store could not be written (a full disk).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bot.config import Config
 from bot.masking import Masker
 from bot.names import UnknownNameError
 from bot.node import Node
-from bot.reruns.manager import RerunManager
+from bot.reruns.manager import STORE_ERRORS, RerunManager
 from bot.reruns.states import NotifyKind, RerunError, RerunState
 from bot.reruns.store import Rerun
 from bot.service import Service
@@ -41,8 +41,15 @@ async def rerun_command(config: Config, recipe: str, version: str | None, times:
         except (RerunError, UnknownNameError) as exc:
             print(f"ccci-bot: {exc}", file=sys.stderr)
             return 2
-        ran = await manager.process(rerun)
-        final = await asyncio.to_thread(manager.store.get, rerun.id)
+        try:
+            ran = await manager.process(rerun)
+            final = await asyncio.to_thread(manager.store.get, rerun.id)
+        except STORE_ERRORS as exc:  # a full disk: say so, no traceback (the next bot start reports it)
+            print(
+                f"ccci-bot: rerun {rerun.id} could not be recorded: {exc} (is the data dir's disk full?)",
+                file=sys.stderr,
+            )
+            return EXIT_RUNNER
         if as_json:
             print(
                 masker.mask(

@@ -12,18 +12,26 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+from bot.artifacts.controls import escape_name
 from bot.backoff import sleep_unless, wait_for_wake
+from bot.names import RECIPE_NAME_RULE, is_recipe_name
 from bot.node import Node, NodeUnreachable
 from bot.reruns.execute import Execution
 from bot.reruns.report import final_report, progress_line, result
+from bot.reruns.runids import new_run_id
+from bot.reruns.runlog import LOG_SUFFIX, rotate
 from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState
 from bot.reruns.store import Rerun, RerunStore
 from bot.service import Service
+from bot.store import STORE_WRITE_ERRORS
 
 log = logging.getLogger(__name__)
 # (rerun, kind, text): a FINAL notification comes after the rerun's state and result are stored
 Notify = Callable[[Rerun, NotifyKind, str], Awaitable[None]]
+STORE_ERRORS = STORE_WRITE_ERRORS  # a store that cannot be written (a full disk)
+STORE_RETRY_S = 60.0
 
 
 class RerunManager:
@@ -49,7 +57,13 @@ class RerunManager:
         room_id: str | None = None,
         event_id: str | None = None,
     ) -> tuple[Rerun, int, bool]:
-        """Queue a rerun; returns it, its position (1 = next), and whether it folded into an existing one."""
+        """Queue a rerun; returns it, its position (1 = next), and whether it folded into an existing one.
+
+        Every rerun passes here (chat, CLI, the automatic ones after a sweep), so this is where the names
+        that become the runner's argv are checked: a recipe name from a run dir is not trusted anywhere.
+        """
+        if not is_recipe_name(recipe):
+            raise RerunError(f"not a recipe name: {escape_name(recipe[:40])!r} ({RECIPE_NAME_RULE})")
         runner = self.config.runner
         if not 1 <= times <= runner.max_times:
             raise RerunError(f"x{times}: at most x{runner.max_times} isolated runs per request (runner.max_times)")
@@ -94,23 +108,58 @@ class RerunManager:
 
     # --- the worker ------------------------------------------------------------------------------
 
-    async def recover(self) -> None:
-        """After a restart: what was running did not finish (report it); the queue goes on."""
-        for rerun in await asyncio.to_thread(self.store.active):
-            if rerun.state in (RerunState.RUNNING, RerunState.WAITING):
-                text = f"The isolation rerun of {rerun.recipe} {rerun.version} was interrupted by a bot restart; "
-                text += "its result is unknown. Ask again to repeat it."
-                await self._end(rerun, RerunState.INTERRUPTED, text, RerunResult.INTERRUPTED)
+    async def recover(self) -> bool:
+        """After a restart: what was running did not finish (report it); the queue goes on.
+
+        False when the store cannot be written (a full disk): logged, and the worker tries again, so a
+        bot that restarts on a full disk keeps running instead of crash-looping.
+        """
+        try:
+            for rerun in await asyncio.to_thread(self.store.active):
+                if rerun.state in (RerunState.RUNNING, RerunState.WAITING):
+                    await self._interrupted(rerun, "a bot restart")
+        except STORE_ERRORS as exc:
+            log.error("reruns: cannot write its store (%s); interrupted reruns are reported once it can", exc)
+            return False
+        return True
+
+    async def _interrupted(self, rerun: Rerun, by: str) -> None:
+        text = f"The isolation rerun of {rerun.recipe} {rerun.version} was interrupted by {by}; "
+        text += "its result is unknown. Ask again to repeat it."
+        await self._end(rerun, RerunState.INTERRUPTED, text, RerunResult.INTERRUPTED)
 
     async def run_forever(self) -> None:
-        await self.recover()
+        """Run the queue until stopped. A store that cannot be written stops no more than the rerun it
+        was recording: the error is logged, the rerun is reported as interrupted once the store can be
+        written again, and the queue goes on (after a pause, or at once when a request comes)."""
+        recovered = False
+        unrecorded: dict[int, str] = {}  # reruns whose end could not be stored, and why
         while not self.stop.is_set():
             self.wake.clear()  # before reading the queue: a request queued during the read still wakes us
-            queued = await asyncio.to_thread(self.store.queued)
-            if not queued:
-                await wait_for_wake(self.wake, self.stop)
+            recovered = recovered or await self.recover()
+            current: Rerun | None = None
+            try:
+                for rerun_id, why in list(unrecorded.items()):
+                    rerun = await asyncio.to_thread(self.store.get, rerun_id)
+                    if rerun.state in (RerunState.RUNNING, RerunState.WAITING):
+                        await self._interrupted(rerun, f"a store the bot could not write ({why})")
+                    del unrecorded[rerun_id]
+                queued = await asyncio.to_thread(self.store.queued)
+                if queued:
+                    current = queued[0]
+                    await self.process(current)
+                    continue
+            except STORE_ERRORS as exc:
+                log.error(
+                    "reruns: cannot write its store (%s); the queue waits %.0f s or for a new request",
+                    exc,
+                    STORE_RETRY_S,
+                )
+                if current is not None:
+                    unrecorded[current.id] = str(exc)
+                await wait_for_wake(self.wake, self.stop, timeout=STORE_RETRY_S)
                 continue
-            await self.process(queued[0])
+            await wait_for_wake(self.wake, self.stop, timeout=None if recovered else STORE_RETRY_S)
 
     async def process(self, rerun: Rerun) -> bool:
         """Preflight, run N times, report. True when the runs ran (whatever their outcome)."""
@@ -170,9 +219,18 @@ class RerunManager:
                 return False
         return False
 
+    @property
+    def log_dir(self) -> Path:
+        return self.config.data_dir / "reruns"
+
+    def log_path(self, run_id: str) -> Path:
+        """Where an attempt's log goes: ``data_dir/reruns/<run id>.log`` (capped, rotated: runlog)."""
+        return self.log_dir / f"{run_id}{LOG_SUFFIX}"
+
     async def _attempt(self, rerun: Rerun, execution: Execution, n: int) -> Attempt:
-        run_id = f"manual-ccci-{rerun.id}-{n}"
-        log_path = self.config.data_dir / "reruns" / f"{run_id}.log"
+        run_id = await asyncio.to_thread(new_run_id, self.config.ccci.runs_dir, rerun.id, n)
+        log_path = self.log_path(run_id)
+        await asyncio.to_thread(rotate, self.log_dir, self.config.runner.logs_kept - 1)  # room for this one
 
         async def progress(files: list[str]) -> None:
             await self.notify(rerun, NotifyKind.PROGRESS, progress_line(rerun, n, files))

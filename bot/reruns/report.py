@@ -1,9 +1,15 @@
-"""What an operator reads about a rerun: a one-line status while it runs, the full report at the end."""
+"""What an operator reads about a rerun: a one-line status while it runs, the full report at the end.
+
+Both go to chat and to the terminal. Whatever came from a run dir or the runner's output (JUnit file
+names, the log tail, failure text) is shown with its control characters escaped
+(:mod:`bot.artifacts.controls`), so recipe code cannot forge lines or move a terminal's cursor.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
+from bot.artifacts.controls import escape_name, escape_text
 from bot.evidence import status_run
 from bot.links import link
 from bot.model import RunKind, RunStatus, TestStatus
@@ -32,7 +38,7 @@ def result(store: Store, attempts: list[Attempt]) -> RerunResult:
 
 
 def progress_line(rerun: Rerun, n: int, junit_files: list[str]) -> str:
-    tiers = sorted({name.split("__", 1)[0] for name in junit_files})
+    tiers = sorted({escape_name(name.split("__", 1)[0]) for name in junit_files})
     done = f"tiers done: {', '.join(tiers)}" if tiers else "starting"
     of = f" (run {n} of {rerun.times})" if rerun.times > 1 else ""
     return f"Isolation rerun of {rerun.recipe} {rerun.version}{of}: running — {done}."
@@ -50,24 +56,26 @@ def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
     for attempt in attempts:
         if attempt.run_id is None:
             what = _FAILED_AS.get(attempt.outcome, "infra")
-            lines.append(f"  run {attempt.n}: {what} — {attempt.detail} ({attempt.seconds:.0f} s)")
+            lines.append(f"  run {attempt.n}: {what} — {escape_name(attempt.detail)} ({attempt.seconds:.0f} s)")
             if attempt.log_tail:
-                lines.append("    log tail:\n" + "\n".join(f"      {line}" for line in attempt.log_tail.splitlines()))
+                shown = (f"      {escape_text(line)}" for line in attempt.log_tail.splitlines())
+                lines.append("    log tail:\n" + "\n".join(shown))
             continue
         row = store.run(attempt.run_id)
         status = row.status if row else RunStatus.UNKNOWN
         statuses.append(status)
-        tiers = " ".join(f"{t.name} {_TIER_MARK.get(t.status, '?')}" for t in store.tiers(attempt.run_id))
+        tiers = " ".join(f"{escape_name(t.name)} {_TIER_MARK.get(t.status, '?')}" for t in store.tiers(attempt.run_id))
         lines.append(
             f"  run {attempt.run_id}: {status.value} ({tiers}) in {attempt.seconds:.0f} s "
             f"— log {link(base, attempt.run_id, config.ccci.log_name) or attempt.log_path}"
         )
         for f in store.failures(attempt.run_id)[:5]:
             lines.append(
-                f"    ✗ {f.tier}/{f.test}: {f.message[:200]}  {link(base, attempt.run_id, f.junit_file) or ''}"
+                f"    ✗ {escape_name(f.tier)}/{escape_name(f.test)}: {escape_name(f.message[:200])}"
+                f"  {link(base, attempt.run_id, f.junit_file) or ''}"
             )
         for leftover in attempt.leftovers:
-            lines.append(f"    leftover after teardown: {leftover}")
+            lines.append(f"    leftover after teardown: {escape_name(leftover)}")
     greens = sum(1 for s in statuses if s is RunStatus.GREEN)
     head = f"Isolation rerun of {rerun.recipe} {rerun.version}: {greens} of {len(attempts)} green"
     if len(statuses) < len(attempts):

@@ -47,6 +47,7 @@ class AttemptOutcome(StrEnum):
     START_FAILED = "start-failed"
     STEP_FAILED = "step-failed"
     CANCELLED = "cancelled"
+    LOG_UNWRITABLE = "log-unwritable"  # its log could not be written (a full disk): the runner was stopped
 
 
 class RerunResult(StrEnum):
@@ -60,6 +61,7 @@ class RerunResult(StrEnum):
     START_FAILED = "start-failed"
     STEP_FAILED = "step-failed"
     CANCELLED = "cancelled"
+    LOG_UNWRITABLE = "log-unwritable"
     NODE_BUSY = "node-busy"
     INTERRUPTED = "interrupted"
 
@@ -94,6 +96,7 @@ class Attempt:
 # When attempts ended differently, the first of these names how the rerun ended.
 _FIRST_FAILURE = (
     AttemptOutcome.CANCELLED,
+    AttemptOutcome.LOG_UNWRITABLE,
     AttemptOutcome.NO_RESULTS,
     AttemptOutcome.START_FAILED,
     AttemptOutcome.STEP_FAILED,

@@ -39,6 +39,11 @@ from bot.store.schema import migrate
 log = logging.getLogger(__name__)
 
 
+# What a write to a store that cannot be written raises (a full disk: "database or disk is full"), for the
+# callers that must survive one without speaking SQLite themselves.
+STORE_WRITE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
+
+
 class SweepRunTimes(NamedTuple):
     """When one sweep run last did something (by cc-ci's clock) and was last read (by the bot's)."""
 
