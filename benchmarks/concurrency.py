@@ -25,8 +25,8 @@ from bot.app import Bot
 from bot.config import AccessConfig, Config, LinksConfig, MatrixConfig
 from bot.matrix.client import MatrixConnection
 from bot.matrix.events import ChatMessage
-from bot.scaffold.sample.generate import generate
 from bot.service import Service
+from demo.sample.generate import generate
 
 
 async def measure(config: Config) -> dict[str, float]:

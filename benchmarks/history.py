@@ -48,11 +48,11 @@ from measure import WorkerRss, spread
 from bot.config import Config, LinksConfig
 from bot.ingest import ingest
 from bot.kb import load_kb
-from bot.scaffold.devserver.process import free_port
-from bot.scaffold.sample.generate import generate
 from bot.store import Store
 from bot.verdicts.current import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch
+from demo.devserver.process import free_port
+from demo.sample.generate import generate
 
 CLI = str(Path(sys.executable).with_name("ccci-bot"))
 

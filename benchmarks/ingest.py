@@ -29,10 +29,10 @@ from bot.config import Config, LinksConfig
 from bot.evidence import why
 from bot.ingest import ingest
 from bot.kb import load_kb
-from bot.scaffold.sample.generate import generate
 from bot.store import Store
 from bot.verdicts.current import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch
+from demo.sample.generate import generate
 
 sys.path.insert(0, str(Path(__file__).parent))
 

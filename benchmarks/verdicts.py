@@ -46,12 +46,12 @@ from bot.model import (
     TestStatus,
     TierResult,
 )
-from bot.scaffold.sample.generate import GeneratedData, generate
 from bot.store import Store
 from bot.verdicts import confidence
 from bot.verdicts.current import Verdicts
 from bot.verdicts.engine import Facts, RerunFact, SignatureHit, decide
 from bot.verdicts.staletest import GitRecipeSearch, Presence, StaleFinding
+from demo.sample.generate import GeneratedData, generate
 
 TOOL_OUTPUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tool-output"
 CAUSES = tuple(c for c in Category if c is not Category.UNKNOWN)

@@ -346,7 +346,7 @@ def demo_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    from bot.scaffold.demo import run_demo
+    from demo.demo import run_demo
 
     out = Path(args.out) if args.out else Path("demo-data")
     return run_demo(out, config_from(args), chat=not args.no_chat, keep=args.keep)

@@ -3,7 +3,7 @@
 * No import cycles, at module level (function-level imports count: grimp reads every import
   statement, wherever it stands) and between the siblings of every package (``bot.config`` must
   not need ``bot.reports`` if ``bot.reports`` needs ``bot.config``).
-* The outbox does not import the web package (runtime → scaffolding: tests/test_scaffold_boundary.py).
+* The outbox does not import the web package (runtime → demo: tests/test_demo_boundary.py).
 * Only store modules speak SQL: ``bot/store/`` and a feature's own ``store.py``.
 """
 
@@ -20,10 +20,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "commands")
-
-# Test scaffolding (the sample world, local services, scripted operator): not the bot, so it may
-# speak SQL to its sample apps; tests/test_scaffold_boundary.py keeps the runtime from importing it.
-SCAFFOLD = ("bot.scaffold",)
 
 # Module-level edges known to close a cycle, with the work that removes them. Each must still exist
 # (the test fails once it is gone, so this list only ever shrinks).
@@ -152,9 +148,7 @@ def _sources() -> list[tuple[str, Path]]:
     found = []
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
-            name = _module_name(path)
-            if not _within(name, SCAFFOLD):
-                found.append((name, path))
+            found.append((_module_name(path), path))
     return found
 
 

@@ -441,10 +441,10 @@ def test_a_client_that_goes_away_stops_its_page_work(site: Site, junit: Path) ->
     import time
 
     from bot.metrics import Metrics
-    from bot.scaffold.devserver.process import free_port
     from bot.web import logview
     from bot.web.app import FILE_WORK, make_app
     from bot.web.server import start_server
+    from demo.devserver.process import free_port
 
     run = make_run(site.runs_dir, junit)
     config = settled(site.config)

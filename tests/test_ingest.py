@@ -11,8 +11,8 @@ import pytest
 
 from bot.ingest import ingest
 from bot.model import RunKind, RunStatus, ScanScope
-from bot.scaffold.sample.generate import GeneratedData
 from bot.store.db import DirMark
+from demo.sample.generate import GeneratedData
 from tests.conftest import Site
 from tests.junit_maker import run_pytest_junit
 

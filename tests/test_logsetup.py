@@ -17,7 +17,7 @@ import yaml
 
 from bot.config import ConfigError, LoggingConfig, parse_config
 from bot.logsetup import LogFormat, setup_logging, under_journald
-from bot.scaffold.devserver.synapse import free_port
+from demo.devserver.synapse import free_port
 
 
 def journal_stream(path: Path) -> str:

@@ -20,9 +20,9 @@ from bot.reruns import execute
 from bot.reruns.manager import RerunManager
 from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState, result_of
 from bot.reruns.store import Rerun, RerunStore
-from bot.scaffold.sample.generate import GeneratedData
-from bot.scaffold.sample.standin_runner import STEP, runner_env
 from bot.service import Service
+from demo.sample.generate import GeneratedData
+from demo.sample.standin_runner import STEP, runner_env
 from tests.conftest import Site
 
 

@@ -134,7 +134,7 @@ def test_a_blocked_event_loop_stops_the_watchdog_pings(abstract: tuple[Listener,
 @pytest.mark.synapse
 def test_run_under_a_notify_socket(synapse: object, tmp_path: Path, abstract: tuple[Listener, str]) -> None:
     pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
-    from bot.scaffold.devserver.synapse import LocalSynapse
+    from demo.devserver.synapse import LocalSynapse
     from tests.matrix_harness import BotProcess
     from tests.service_world import make_world
 

@@ -12,10 +12,10 @@ from bot.ingest import ingest
 from bot.kb import load_kb
 from bot.model import NextStep, RunStatus
 from bot.render import to_chat, to_json, to_text
-from bot.scaffold.sample.generate import GeneratedData
 from bot.summary import summary
 from bot.verdicts.current import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch, parse_expectation
+from demo.sample.generate import GeneratedData
 from tests.conftest import Site
 from tests.junit_maker import run_pytest_junit
 

@@ -9,8 +9,8 @@ from bot.ingest import ingest
 from bot.model import RunKind, RunStatus
 from bot.names import UnknownNameError
 from bot.render import to_json
-from bot.scaffold.sample.generate import GeneratedData, GeneratedRun
 from bot.summary import summary
+from demo.sample.generate import GeneratedData, GeneratedRun
 from tests.conftest import Site
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from nio import AsyncClient, AsyncClientConfig, MegolmEvent, RoomCreateResponse, RoomSendResponse
 
-from bot.scaffold.devserver.synapse import MatrixUser
+from demo.devserver.synapse import MatrixUser
 
 Event = dict[str, Any]
 # A person scrolling back sees everything: never let a limited timeline hide events from the checks.

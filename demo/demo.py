@@ -57,7 +57,7 @@ async def _main_job(config: Config) -> None:
 
 
 def run_demo(out: Path, base: Config, chat: bool = True, keep: bool = False) -> int:
-    from bot.scaffold.sample.generate import generate
+    from demo.sample.generate import generate
 
     out = out.resolve()
     try:
@@ -70,12 +70,12 @@ def run_demo(out: Path, base: Config, chat: bool = True, keep: bool = False) -> 
     config = demo_config(base, out, data.runs_dir, data.warm_dir)
     asyncio.run(_main_job(config))
     if chat:
-        from bot.scaffold.demo_chat import chat_demo, synapse_available
+        from demo.demo_chat import chat_demo, synapse_available
 
         if synapse_available():
             asyncio.run(chat_demo(config, out, keep, data))
         else:
-            print("\n(matrix-synapse is not installed, so the chat part is skipped: pip install -e '.[synapse]')")
+            print("\n(matrix-synapse is not installed, so the chat part is skipped: pip install -e '.[demo]')")
     print(
         f"\nSample data and history are in {out}; try: ccci-bot --runs-dir {data.runs_dir} "
         f"--warm-dir {data.warm_dir} --data-dir {out / 'state'} why mattermost-lts"

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from bot.scaffold.devserver.process import LocalService, free_port, interrupt, signal_group
+from demo.devserver.process import LocalService, free_port, interrupt, signal_group
 
 CONFIG_NAME = "homeserver.yaml"
 LOG_CONFIG_NAME = "log.config.yaml"
@@ -272,7 +272,7 @@ class LocalSynapse(LocalService):
             "root": {"level": "WARNING", "handlers": ["file"]},
         }
         (self.workdir / LOG_CONFIG_NAME).write_text(yaml.safe_dump(log_config, sort_keys=False), encoding="utf-8")
-        header = "# Written by bot.scaffold.devserver.synapse.LocalSynapse on every start; edits are overwritten.\n"
+        header = "# Written by demo.devserver.synapse.LocalSynapse on every start; edits are overwritten.\n"
         self.config_path.write_text(header + yaml.safe_dump(self._config(), sort_keys=False), encoding="utf-8")
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], timeout: float) -> None:
@@ -296,7 +296,7 @@ class LocalSynapse(LocalService):
 def main(argv: list[str] | None = None) -> int:
     """CLI: run a Synapse in WORKDIR, print its URL on stdout, stop it on Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.scaffold.devserver.synapse",
+        prog="python -m demo.devserver.synapse",
         description="Run a local Synapse until Ctrl-C or SIGTERM. State is kept in WORKDIR; reruns reuse its URL.",
     )
     parser.add_argument("workdir", type=Path, metavar="WORKDIR")

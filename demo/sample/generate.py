@@ -4,7 +4,7 @@ Every run of the world goes through the stand-in runner, so the JUnit files are 
 and the logs carry real tracebacks. Runs are independent, so they are spread over a few
 worker processes; each worker keeps pytest imported across the runs it gets.
 
-    python -m bot.scaffold.sample.generate OUT_DIR [--now 2026-06-18T12:00:00Z]
+    python -m demo.sample.generate OUT_DIR [--now 2026-06-18T12:00:00Z]
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.scaffold.sample.clock import ScenarioClock, compact, parse_iso
-from bot.scaffold.sample.recipes import build_recipe_repo, tag_commit
-from bot.scaffold.sample.results import is_green
-from bot.scaffold.sample.scenarios import Category, RecipeSpec, RunKind, RunSpec, World, default_world
-from bot.scaffold.sample.standin_runner import RunOutcome, RunRequest, run_recipe
+from demo.sample.clock import ScenarioClock, compact, parse_iso
+from demo.sample.recipes import build_recipe_repo, tag_commit
+from demo.sample.results import is_green
+from demo.sample.scenarios import Category, RecipeSpec, RunKind, RunSpec, World, default_world
+from demo.sample.standin_runner import RunOutcome, RunRequest, run_recipe
 
 
 @dataclass(frozen=True)

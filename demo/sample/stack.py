@@ -4,7 +4,7 @@ The stand-in runner uses this instead of `harness.deploy`/`harness.teardown` whe
 (CCCI_SAMPLE_DOCKER_HOST), so the bot's rerun code meets what a real cc-ci run leaves on a node: a stack
 named after the app domain, every service, container and network labelled `com.docker.stack.namespace`,
 and sometimes something left behind. Images cannot be pulled, so every service runs the local busybox
-image (bot.scaffold.devserver.dockerd) with a command that keeps running; names, labels and replicas come from
+image (demo.devserver.dockerd) with a command that keeps running; names, labels and replicas come from
 the recipe clone. Stacks are deployed with the `docker` CLI because the SDK has no `stack deploy`.
 """
 
@@ -22,8 +22,8 @@ from typing import Any
 import docker
 import yaml
 
-from bot.scaffold.devserver.dockerd import IMAGE_TAG, ensure_busybox_image, poll
-from bot.scaffold.sample.runlog import RunLog
+from demo.devserver.dockerd import IMAGE_TAG, ensure_busybox_image, poll
+from demo.sample.runlog import RunLog
 
 STACK_LABEL = "com.docker.stack.namespace"
 # Stacks that live on a cc-ci node next to the app under test and do not count as load.

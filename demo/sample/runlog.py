@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO
 
-from bot.scaffold.sample.clock import Clock, iso_z
+from demo.sample.clock import Clock, iso_z
 
 
 class RunLog:

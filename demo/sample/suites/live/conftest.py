@@ -1,6 +1,6 @@
 """The deployed stack as the docker-mode tier tests see it: a real swarm stack, read through the docker SDK.
 
-The stand-in runner (bot.scaffold.sample.standin_runner) adds these files to the tiers when it deploys the recipe
+The stand-in runner (demo.sample.standin_runner) adds these files to the tiers when it deploys the recipe
 on a Docker engine, and passes where to find it:
 
 - CCCI_SAMPLE_DOCKER_HOST: the engine's base_url (`unix:///.../docker.sock`);

@@ -15,7 +15,7 @@ docker.io 20.10:
   root lives under a short path (/run/ccci-dockerd/<hash of workdir>), not in a deep pytest tmp_path.
 - Nothing can be pulled (no registry): ensure_image() turns the static busybox binary into an image.
 
-Synchronous on purpose (subprocess + the docker SDK), like bot.scaffold.devserver.synapse, so one class serves
+Synchronous on purpose (subprocess + the docker SDK), like demo.devserver.synapse, so one class serves
 pytest fixtures, the demo and a CLI.
 """
 
@@ -43,7 +43,7 @@ import docker
 import docker.errors
 import requests.exceptions
 
-from bot.scaffold.devserver.process import LocalService, free_port, interrupt, signal_group
+from demo.devserver.process import LocalService, free_port, interrupt, signal_group
 
 IMAGE_TAG = "ccci-sample/busybox:1"
 BUSYBOX = Path("/bin/busybox")
@@ -396,7 +396,7 @@ def _mounts_under(root: Path) -> list[Path]:
 def main(argv: list[str] | None = None) -> int:
     """CLI: run an engine in WORKDIR with the sample image, print its base_url, stop on Ctrl-C or SIGTERM."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot.scaffold.devserver.dockerd",
+        prog="python -m demo.devserver.dockerd",
         description="Run a private dockerd + one-node swarm until Ctrl-C or SIGTERM; state is kept in WORKDIR.",
     )
     parser.add_argument("workdir", type=Path, metavar="WORKDIR")

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from bot.scaffold.sample.gitutil import git
-from bot.scaffold.sample.scenarios import Change, RecipeSpec, Release
+from demo.sample.gitutil import git
+from demo.sample.scenarios import Change, RecipeSpec, Release
 
 ABRA_PROVIDED = frozenset({"STACK_NAME"})
 _VAR = re.compile(r"\$\{(\w+)\}")

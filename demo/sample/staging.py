@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from bot.scaffold.sample.generate import GeneratedData, GeneratedRun
+from demo.sample.generate import GeneratedData, GeneratedRun
 
 
 def runs_up_to(sample: GeneratedData, sweep: int) -> list[GeneratedRun]:

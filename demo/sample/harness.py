@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from bot.scaffold.sample.clock import parse_iso
-from bot.scaffold.sample.runlog import RunLog
+from demo.sample.clock import parse_iso
+from demo.sample.runlog import RunLog
 
 DOCKER_DOWN = (
     "docker: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?"

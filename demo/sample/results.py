@@ -13,9 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.scaffold.sample.clock import compact, iso_z
-from bot.scaffold.sample.junit import StageStatus, TestResult
-from bot.scaffold.sample.scenarios import ResultsStyle
+from demo.sample.clock import compact, iso_z
+from demo.sample.junit import StageStatus, TestResult
+from demo.sample.scenarios import ResultsStyle
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The deployed app as these tests see it: a simulation built from the recipe clone.
 
-The stand-in runner (bot.scaffold.sample.standin_runner) runs these suites instead of cc-ci's tests
+The stand-in runner (demo.sample.standin_runner) runs these suites instead of cc-ci's tests
 against a live swarm. `Stack` reads the run's recipe clone (compose.yml, .env.sample, tags)
 and the run's environment, and behaves the way the real stack would:
 

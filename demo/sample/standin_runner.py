@@ -6,8 +6,8 @@ clone under `abra/recipes/<recipe>`, one real pytest call per tier and source wi
 written last and atomically from the JUnit it just produced. The suites in `suites/` test a
 simulated deployment, so the failures are real assertions with real tracebacks.
 
-Docker mode: with CCCI_SAMPLE_DOCKER_HOST (a docker base_url, e.g. a bot.scaffold.devserver.dockerd engine), the
-deploy and teardown are real (bot.scaffold.sample.stack): the recipe becomes a swarm stack named like cc-ci's app
+Docker mode: with CCCI_SAMPLE_DOCKER_HOST (a docker base_url, e.g. a demo.devserver.dockerd engine), the
+deploy and teardown are real (demo.sample.stack): the recipe becomes a swarm stack named like cc-ci's app
 domain with dots replaced (`<recipe>-<run_id>_ci_example_org`, everything labelled
 `com.docker.stack.namespace=<stack>`), running the local busybox image; the runner waits for its tasks,
 adds `suites/live/test_stack.py` (assertions against the live stack, as source `cc-ci`) to every tier,
@@ -24,7 +24,7 @@ of interpreter start-up, which would dominate a whole sample world.
 
 Run on its own (env, no argv):
     RECIPE=mumble VERSION=1.0.0+v1.6.870-0 RUN_ID=manual-1 CCCI_RUNS_DIR=/tmp/runs \\
-    CCCI_SAMPLE_RECIPES_SRC=/tmp/sample/recipes-src python -m bot.scaffold.sample.standin_runner
+    CCCI_SAMPLE_RECIPES_SRC=/tmp/sample/recipes-src python -m demo.sample.standin_runner
 RECIPE and CCCI_SAMPLE_RECIPES_SRC are required; VERSION may be given as CCCI_SAMPLE_VERSION; RUN_ID
 defaults to `manual-<pid>` and CCCI_RUNS_DIR to /var/lib/cc-ci-runs. The run lands in
 `$CCCI_RUNS_DIR/$RUN_ID/` (run.log, junit/, results.json last); the exit code is 0 green, 1 red,
@@ -50,14 +50,14 @@ from typing import Any
 
 import pytest
 
-from bot.scaffold.sample.clock import ScenarioClock, WallClock, iso_z, parse_iso
-from bot.scaffold.sample.gitutil import git
-from bot.scaffold.sample.harness import DOCKER_DOWN, ComposeView, deploy, node_metrics, prepull, teardown, withdrawn_at
-from bot.scaffold.sample.junit import TestResult, UnreadableJUnit, read_tests, restamp, stage_status
-from bot.scaffold.sample.results import RunRecord, Stage, is_green, results_json, summary_card, write_atomic
-from bot.scaffold.sample.runlog import RunLog
-from bot.scaffold.sample.scenarios import TIER_SPAN, TIERS, ResultsStyle, RunFaults, tier_progress
-from bot.scaffold.sample.stack import ALLOWED_NEIGHBOURS, LiveStack, stack_name
+from demo.sample.clock import ScenarioClock, WallClock, iso_z, parse_iso
+from demo.sample.gitutil import git
+from demo.sample.harness import DOCKER_DOWN, ComposeView, deploy, node_metrics, prepull, teardown, withdrawn_at
+from demo.sample.junit import TestResult, UnreadableJUnit, read_tests, restamp, stage_status
+from demo.sample.results import RunRecord, Stage, is_green, results_json, summary_card, write_atomic
+from demo.sample.runlog import RunLog
+from demo.sample.scenarios import TIER_SPAN, TIERS, ResultsStyle, RunFaults, tier_progress
+from demo.sample.stack import ALLOWED_NEIGHBOURS, LiveStack, stack_name
 
 SUITES = Path(__file__).resolve().parent / "suites"
 LIVE_SUITE = SUITES / "live"
@@ -71,7 +71,7 @@ LIVE_SWITCHES = (
     "CCCI_SAMPLE_LEAVE_SERVICE",
 )
 # How the bot runs this stand-in for a rerun (runner.steps, runner.env): the bot fills the placeholders.
-STEP = (sys.executable, "-m", "bot.scaffold.sample.standin_runner")
+STEP = (sys.executable, "-m", "demo.sample.standin_runner")
 
 
 def runner_env(runs_dir: Path, recipes_src: Path, world_file: Path) -> dict[str, str]:

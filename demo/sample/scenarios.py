@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
-from bot.scaffold.sample.clock import iso_z
+from demo.sample.clock import iso_z
 
 TIERS: Final = ("install", "upgrade", "backup", "restore", "custom")
 # Where the tiers sit in a run's progress (0..1); the runner stamps its log by it and the world

@@ -28,13 +28,13 @@ from bot.config import (
 )
 from bot.matrix.client import MatrixConnection
 from bot.reporter import BASELINE_KEY
-from bot.scaffold.devserver.process import free_port
-from bot.scaffold.devserver.synapse import LocalSynapse
-from bot.scaffold.operator import Operator, in_thread, joined, message_from, reply_to
-from bot.scaffold.sample.generate import GeneratedData
-from bot.scaffold.sample.staging import runs_of_sweep_window
-from bot.scaffold.sample.standin_runner import STEP, runner_env
 from bot.service import Service
+from demo.devserver.process import free_port
+from demo.devserver.synapse import LocalSynapse
+from demo.operator import Operator, in_thread, joined, message_from, reply_to
+from demo.sample.generate import GeneratedData
+from demo.sample.staging import runs_of_sweep_window
+from demo.sample.standin_runner import STEP, runner_env
 
 T = TypeVar("T")
 QUESTIONS = ("!ccci help", "!ccci why outline", "!ccci status")

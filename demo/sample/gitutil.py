@@ -11,7 +11,7 @@ import subprocess
 from datetime import datetime
 from pathlib import Path
 
-from bot.scaffold.sample.clock import iso_z
+from demo.sample.clock import iso_z
 
 AUTHOR = ("Co-op Cloud recipe maintainers", "maintainers@coopcloud.example")
 
