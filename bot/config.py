@@ -3,7 +3,7 @@
 A key is a dataclass field made with :func:`setting`: its default, the check that turns the YAML value
 into the typed one (:mod:`bot.configvalues`) and its description live together, and everything else
 is derived from them: the generic loader below, the README table and ``config.example.yaml``
-(:mod:`bot.configdoc`). Every error names the key path and what was expected. Secrets are never
+(``scripts/configdoc.py``). Every error names the key path and what was expected. Secrets are never
 written in the file: a key ending in ``_env`` names the environment variable that holds them.
 """
 

@@ -10,7 +10,6 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot import configdoc
 from bot import configvalues as values
 from bot.cli import main
 from bot.config import (
@@ -26,6 +25,7 @@ from bot.config import (
 from bot.configfile import MAX_BYTES, parse_document, parse_yaml
 from bot.logsetup import LogFormat
 from bot.web.hooks import hook_routes
+from scripts import configdoc
 from tests.examples import examples
 
 EXAMPLE = Path(__file__).parent.parent / "config.example.yaml"
