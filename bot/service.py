@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 from bot import evidence, summary
 from bot.config import Config
-from bot.cron import next_slot, parse_cron
+from bot.config.cron import next_slot, parse_cron
 from bot.kb import KnowledgeBase, load_kb
 from bot.model import (
     HistoryAnswer,

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web import Application
 
 from bot.config import ConfigError, ReportsConfig, parse_config
-from bot.cron import CronError, latest_slot, parse_cron
+from bot.config.cron import CronError, latest_slot, parse_cron
 from bot.model import Category, Change, RunStatus
 from bot.node import Node
 from bot.render import reports as render

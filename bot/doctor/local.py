@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.config import Config, ConfigError, load_config
-from bot.cron import parse_cron
+from bot.config.cron import parse_cron
 from bot.doctor.result import Doctor, Result
 from bot.node import Node, NodeUnreachable
 from bot.store.backup import BackupError, inspect_store

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from bot.configvalues import ConfigError
+from bot.config.values import ConfigError
 
 MAX_BYTES = 256 << 10  # 30 times the fully commented example; parsing this much takes under a second
 MAX_VALUES = 100_000  # values after aliases are expanded; a full config has a few hundred

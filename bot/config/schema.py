@@ -1,7 +1,7 @@
 """Configuration: YAML validated at load into typed, frozen objects, each key declared once.
 
 A key is a dataclass field made with :func:`setting`: its default, the check that turns the YAML value
-into the typed one (:mod:`bot.configvalues`) and its description live together, and everything else
+into the typed one (:mod:`bot.config.values`) and its description live together, and everything else
 is derived from them: the generic loader below, the README table and ``config.example.yaml``
 (``scripts/configdoc.py``). Every error names the key path and what was expected. Secrets are never
 written in the file: a key ending in ``_env`` names the environment variable that holds them.
@@ -15,8 +15,8 @@ from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
-from bot import configvalues as v
-from bot.configvalues import ConfigError, listen_address
+from bot.config import values as v
+from bot.config.values import ConfigError, listen_address
 from bot.logsetup import LogFormat
 
 __all__ = [
@@ -683,7 +683,7 @@ def load_config(path: Path | None) -> Config:
     """Load and validate ``path``; with no file, the defaults apply."""
     if path is None:
         return Config()
-    from bot.configfile import read_yaml  # here: without a file there is no YAML to read, nor PyYAML to import
+    from bot.config.file import read_yaml  # here: without a file there is no YAML to read, nor PyYAML to import
 
     data = read_yaml(path)
     try:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.cron import CronError, check_cron
+from bot.config.cron import CronError, check_cron
 from bot.logsetup import LEVELS, LogFormat
 
 T = TypeVar("T")
