@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bot.evidence import status_runs, target_run
 from bot.metrics import Metrics
-from bot.model import Category, ParsedRun, RunKind, RunStatus, Verdict
+from bot.model.records import Category, ParsedRun, RunKind, RunStatus, Verdict
 from bot.store.db import Store
 
 CATEGORIES = list(Category)

@@ -34,7 +34,7 @@ from bot.artifacts.timefmt import iso
 from bot.config import Config
 from bot.ingest import ingest
 from bot.kb import KnowledgeBase, load_kb
-from bot.model import (
+from bot.model.records import (
     Canonical,
     Category,
     EvidenceItem,

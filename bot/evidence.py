@@ -11,7 +11,7 @@ from typing import Protocol
 from bot.artifacts.timefmt import iso, short
 from bot.config import Config
 from bot.links import link
-from bot.model import (
+from bot.model.records import (
     Canonical,
     EvidenceItem,
     EvidenceKind,

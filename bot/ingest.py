@@ -6,7 +6,7 @@ seal or fingerprint differs from the stored one is opened. Many new dirs at once
 months of history) are read in a process pool, since parsing is CPU-bound and the machine has more
 than one core; the pool gets the config once, when each worker starts, and work in chunks.
 
-The scan before one CLI answer is scoped (:class:`bot.model.ScanScope`): two stats for each of
+The scan before one CLI answer is scoped (:class:`bot.model.records.ScanScope`): two stats for each of
 50,000 sealed runs cost more than the answer, so it checks only the sealed runs the answer reads, and
 it does not list the runs dir while the dir's stat matches the last listing's (:class:`DirMark`: no
 entry added, removed or renamed since). The bot's periodic scan and ``ccci-bot ingest`` list and
@@ -31,7 +31,7 @@ from bot.artifacts.timefmt import iso
 from bot.config import Config
 from bot.kb import load_nonfatal
 from bot.kinds import classify
-from bot.model import IngestReport, ParsedRun, ScanScope
+from bot.model.records import IngestReport, ParsedRun, ScanScope
 from bot.store import Store
 from bot.store.db import DirMark, ScanMarks
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from bot.artifacts.timefmt import iso
-from bot.model import RunKind
+from bot.model.records import RunKind
 
 Interval = tuple[str, float | None, float | None, str | None, bool]
 

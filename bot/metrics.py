@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 
 from bot.artifacts.timefmt import parse_time
 from bot.evidence import status_runs
-from bot.model import Category, RunStatus
+from bot.model.records import Category, RunStatus
 from bot.reports.store import ReportStore
 from bot.reruns.states import RerunResult
 from bot.store.db import Store

@@ -17,7 +17,7 @@ from bot import evidence, summary
 from bot.config import Config
 from bot.config.cron import next_slot, parse_cron
 from bot.kb import KnowledgeBase, load_kb
-from bot.model import (
+from bot.model.records import (
     HistoryAnswer,
     HistoryRun,
     IngestReport,

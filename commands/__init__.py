@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.model import (
+from bot.model.records import (
     CancelAnswer,
     HelpAnswer,
     HistoryAnswer,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.model import HistoryAnswer, ScanScope
+from bot.model.records import HistoryAnswer, ScanScope
 from commands import Arg, Command, Context
 from commands.args import RECIPE, count
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.model import ScanScope, SummaryAnswer
+from bot.model.records import ScanScope, SummaryAnswer
 from commands import Arg, Command, Context
 from commands.args import SWEEP
 

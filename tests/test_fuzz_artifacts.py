@@ -21,7 +21,7 @@ from bot.artifacts.rundir import InProgress, Refused, Vanished, read_results, re
 from bot.artifacts.safeopen import Unsafe
 from bot.config import CcciConfig, Config
 from bot.ingest import ingest
-from bot.model import ParsedRun
+from bot.model.records import ParsedRun
 from bot.store import Store
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

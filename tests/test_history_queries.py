@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.evidence import STREAK_PAGE, red_streak, reruns_of, status_run, target_run
-from bot.model import ParsedRun, RunKind, RunRow, RunStatus, TestCase, TestStatus
+from bot.model.records import ParsedRun, RunKind, RunRow, RunStatus, TestCase, TestStatus
 from bot.store.db import Store
 
 RECIPES = ("alpha", "beta", "gamma")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.ingest import ingest
-from bot.model import RunKind, RunStatus, ScanScope
+from bot.model.records import RunKind, RunStatus, ScanScope
 from bot.store.db import DirMark
 from demo.sample.generate import GeneratedData
 from tests.conftest import Site

@@ -3,7 +3,7 @@ import random
 import pytest
 
 from bot.kinds import Interval, classify, overlapping
-from bot.model import RunKind
+from bot.model.records import RunKind
 
 
 def brute_force(intervals: list[Interval]) -> set[str]:

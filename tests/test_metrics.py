@@ -12,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.artifacts.timefmt import parse_time
 from bot.evidence import target_run
 from bot.metrics import MAX_COMMAND_LABELS, Metrics
-from bot.model import Category, ParsedRun, RunKind, RunStatus, Verdict
+from bot.model.records import Category, ParsedRun, RunKind, RunStatus, Verdict
 from bot.reports.store import ReportKind, ReportStore
 from bot.reruns.states import RerunResult
 from bot.store.chat import Outgoing

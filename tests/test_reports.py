@@ -19,7 +19,7 @@ from aiohttp.web import Application
 
 from bot.config import ConfigError, ReportsConfig, parse_config
 from bot.config.cron import CronError, latest_slot, parse_cron
-from bot.model import Category, Change, RunStatus
+from bot.model.records import Category, Change, RunStatus
 from bot.node import Node
 from bot.render import reports as render
 from bot.reporter import Reporter
@@ -365,7 +365,7 @@ def test_webhook_refuses_bad_signatures_and_wakes_the_scan_on_good_ones() -> Non
 
 
 def test_verdict_change_line_names_before_and_after() -> None:
-    from bot.model import Verdict
+    from bot.model.records import Verdict
 
     shown = render.verdict_changes(
         "sweep-x",
@@ -379,7 +379,7 @@ def test_verdict_change_line_names_before_and_after() -> None:
 
 
 def test_red_report_says_all_green_briefly(tmp_path: Path) -> None:
-    from bot.model import RedReport
+    from bot.model.records import RedReport
 
     shown = render.red_report(RedReport(slot=0.0, late=False, recipes=12, rows=[]))
     assert shown.text == "Red report for 1970-01-01T00:00:00Z: all green (12 recipes)."

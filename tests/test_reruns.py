@@ -13,7 +13,7 @@ import pytest
 
 from bot.cli import main as cli
 from bot.config import Config, DockerConfig, RunnerConfig
-from bot.model import RunKind, RunStatus
+from bot.model.records import RunKind, RunStatus
 from bot.names import UnknownNameError
 from bot.node import Node
 from bot.reruns import execute

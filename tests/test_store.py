@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.model import NextStep
+from bot.model.records import NextStep
 from bot.service import Service
 from bot.store import Store
 from bot.store.schema import MIGRATIONS

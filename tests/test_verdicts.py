@@ -10,7 +10,7 @@ import pytest
 from bot.evidence import why
 from bot.ingest import ingest
 from bot.kb import load_kb
-from bot.model import NextStep, RunStatus
+from bot.model.records import NextStep, RunStatus
 from bot.render import to_chat, to_json, to_text
 from bot.summary import summary
 from bot.verdicts.current import Verdicts

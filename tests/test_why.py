@@ -6,7 +6,7 @@ import pytest
 from bot.cli import main
 from bot.evidence import status_runs, target_run, why
 from bot.ingest import ingest
-from bot.model import RunKind, RunStatus
+from bot.model.records import RunKind, RunStatus
 from bot.names import UnknownNameError
 from bot.render import to_json
 from bot.summary import summary

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from bot.artifacts.safeopen import Unsafe, open_in_run
-from bot.model import TIERS
+from bot.model.records import TIERS
 
 TAIL_BYTES = 256 * 1024
 _TIERS = "|".join(TIERS)

@@ -24,7 +24,17 @@ from bot.artifacts.logscan import merge_hits, scan_log
 from bot.artifacts.safeopen import Unsafe, dir_in_run, read_bytes_in_run
 from bot.artifacts.timefmt import parse_time, unusable_time, usable
 from bot.config import CcciConfig, EvidenceConfig
-from bot.model import TIERS, EvidenceItem, EvidenceKind, Failure, ParsedRun, RunStatus, TestCase, TestStatus, TierResult
+from bot.model.records import (
+    TIERS,
+    EvidenceItem,
+    EvidenceKind,
+    Failure,
+    ParsedRun,
+    RunStatus,
+    TestCase,
+    TestStatus,
+    TierResult,
+)
 
 _RECIPE_IN_CLASSNAME = re.compile(r"(?:^|[./])tests[./]([A-Za-z0-9_.-]+?)[./]test_")
 

@@ -20,7 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from bot.model import Category, EvidenceKind
+from bot.model.records import Category, EvidenceKind
 
 CATEGORIES = tuple(Category)
 SIGNATURE_CATEGORIES = tuple(c for c in Category if c is not Category.UNKNOWN)

@@ -8,7 +8,7 @@ from html import escape
 from typing import Any
 
 from bot.artifacts.timefmt import short
-from bot.model import (
+from bot.model.records import (
     CancelAnswer,
     EvidenceItem,
     HelpAnswer,

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from typing import Any
 
 from bot.artifacts.timefmt import iso
-from bot.model import (
+from bot.model.records import (
     CancelAnswer,
     Canonical,
     EvidenceItem,

@@ -13,7 +13,7 @@ from html import escape
 from typing import Any
 
 from bot.artifacts.timefmt import iso, short
-from bot.model import Change, RedReport, RedRow, ReportRow, RunStatus, SweepReport, TestStatus, Verdict
+from bot.model.records import Change, RedReport, RedRow, ReportRow, RunStatus, SweepReport, TestStatus, Verdict
 from bot.render.html import AMBER, GREEN, GREY, RED, anchor, colored, status_badge
 from bot.render.jsonview import failure_json, verdict_json
 

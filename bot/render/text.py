@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 
 from bot.artifacts.timefmt import short
-from bot.model import (
+from bot.model.records import (
     CancelAnswer,
     EvidenceKind,
     HelpAnswer,

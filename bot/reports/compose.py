@@ -12,7 +12,7 @@ from bot import evidence
 from bot.config import Config
 from bot.evidence import VerdictSource
 from bot.links import link
-from bot.model import (
+from bot.model.records import (
     TIERS,
     Change,
     Failure,

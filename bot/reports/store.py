@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bot.model import Category, Verdict
+from bot.model.records import Category, Verdict
 from bot.store.chat import ChatStore, Outgoing
 from bot.store.db import Store
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from bot.model import RunStatus
+from bot.model.records import RunStatus
 
 
 class RerunError(ValueError):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bot.model import (
+from bot.model.records import (
     Canonical,
     Category,
     EvidenceItem,

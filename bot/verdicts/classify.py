@@ -17,7 +17,7 @@ from bot.config import Config
 from bot.evidence import reruns_of, status_run
 from bot.kb import KnowledgeBase
 from bot.links import link
-from bot.model import EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, TestStatus, Verdict
+from bot.model.records import EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, TestStatus, Verdict
 from bot.store import Store
 from bot.verdicts import labels
 from bot.verdicts.clusters import shared_causes

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from bot.config import Config
 from bot.evidence import status_run
 from bot.kb import KnowledgeBase
-from bot.model import EvidenceItem, Verdict
+from bot.model.records import EvidenceItem, Verdict
 from bot.store import Store
 
 if TYPE_CHECKING:

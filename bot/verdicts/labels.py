@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from bot.model import EvidenceItem, EvidenceKind
+from bot.model.records import EvidenceItem, EvidenceKind
 from bot.verdicts.staletest import git
 
 COMPOSE_FILES = ("compose.yml", "docker-compose.yml")

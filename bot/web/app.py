@@ -27,7 +27,7 @@ from bot.artifacts.safeopen import open_regular
 from bot.evidence import cited_lines, run_evidence
 from bot.masking import Masker, mask_content
 from bot.metrics import Metrics
-from bot.model import EvidenceKind, RunRow
+from bot.model.records import EvidenceKind, RunRow
 from bot.names import UnknownNameError
 from bot.render import to_json
 from bot.render.jsonview import history_json

@@ -15,7 +15,7 @@ from urllib.parse import quote
 from bot.artifacts.junit import JunitFile
 from bot.artifacts.timefmt import short
 from bot.masking import Masker
-from bot.model import (
+from bot.model.records import (
     Category,
     EvidenceItem,
     EvidenceKind,
