@@ -27,7 +27,7 @@ from bot import __version__
 from bot.config import Config, ConfigError, listen_address, load_config
 from bot.logsetup import setup_logging
 from bot.masking import Masker, mask_content
-from bot.model.records import ArgHelp, CommandHelp, HelpAnswer
+from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
 from bot.names import UnknownNameError
 from bot.render import to_json, to_text
 from bot.service import Service, inline, run_inline

@@ -11,18 +11,8 @@ from typing import Protocol
 from bot.artifacts.timefmt import iso, short
 from bot.config import Config
 from bot.links import link
-from bot.model.records import (
-    Canonical,
-    EvidenceItem,
-    EvidenceKind,
-    Failure,
-    RerunOutcome,
-    RunKind,
-    RunRow,
-    RunStatus,
-    Verdict,
-    WhyAnswer,
-)
+from bot.model.answers import RerunOutcome, WhyAnswer
+from bot.model.records import Canonical, EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, Verdict
 from bot.names import UnknownNameError, closest
 from bot.store import Store
 

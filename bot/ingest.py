@@ -31,7 +31,8 @@ from bot.artifacts.timefmt import iso
 from bot.config import Config
 from bot.kb import load_nonfatal
 from bot.kinds import classify
-from bot.model.records import IngestReport, ParsedRun, ScanScope
+from bot.model.answers import IngestReport
+from bot.model.records import ParsedRun, ScanScope
 from bot.store import Store
 from bot.store.db import DirMark, ScanMarks
 

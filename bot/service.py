@@ -17,17 +17,9 @@ from bot import evidence, summary
 from bot.config import Config
 from bot.config.cron import next_slot, parse_cron
 from bot.kb import KnowledgeBase, load_kb
-from bot.model.records import (
-    HistoryAnswer,
-    HistoryRun,
-    IngestReport,
-    RedReport,
-    RunStatus,
-    ScanScope,
-    SummaryAnswer,
-    SweepReport,
-    WhyAnswer,
-)
+from bot.model.answers import HistoryAnswer, HistoryRun, IngestReport, SummaryAnswer, WhyAnswer
+from bot.model.records import RunStatus, ScanScope
+from bot.model.reports import RedReport, SweepReport
 from bot.names import UnknownNameError, closest
 from bot.store import Store
 from bot.verdicts.current import Verdicts

@@ -5,7 +5,8 @@ from __future__ import annotations
 from bot.config import Config
 from bot.evidence import VerdictSource
 from bot.links import link
-from bot.model.records import RunRow, RunStatus, SummaryAnswer, SummaryRow, Verdict
+from bot.model.answers import SummaryAnswer, SummaryRow
+from bot.model.records import RunRow, RunStatus, Verdict
 from bot.names import UnknownNameError, closest
 from bot.store import Store
 from bot.verdicts.clusters import cluster

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.model.records import ArgHelp, CommandHelp, HelpAnswer
+from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
 from bot.names import closest
 from commands import Arg, Command, Context, UsageError
 from commands.args import TEXT

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.model.records import NoticeAnswer, RerunQueued
+from bot.model.answers import NoticeAnswer, RerunQueued
 from bot.reruns.states import RerunError
 from commands import Arg, Command, Context, UsageError
 from commands.args import RECIPE, TIMES, VERSION

@@ -20,7 +20,7 @@ from bot.config import Config
 from bot.ingest import ingest
 from bot.masking import Masker
 from bot.metrics import Metrics
-from bot.model.records import IngestReport
+from bot.model.answers import IngestReport
 from bot.service import Service
 from bot.store import Store
 from bot.web.app import make_app

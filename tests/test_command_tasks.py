@@ -14,7 +14,7 @@ from dataclasses import replace
 from bot.app import Bot
 from bot.matrix.client import MatrixConnection
 from bot.matrix.events import ChatMessage
-from bot.model.records import NoticeAnswer
+from bot.model.answers import NoticeAnswer
 from bot.service import Service
 from commands import Command, Context
 from tests.conftest import Site

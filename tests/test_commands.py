@@ -20,7 +20,8 @@ from bot.cli import build_parser, cli_commands, main
 from bot.config import AccessConfig
 from bot.ingest import ingest
 from bot.matrix.events import ChatMessage
-from bot.model.records import NoticeAnswer, ScanScope
+from bot.model.answers import NoticeAnswer
+from bot.model.records import ScanScope
 from bot.node import Node
 from bot.render import to_text
 from bot.reruns.manager import RerunManager

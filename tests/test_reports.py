@@ -19,7 +19,8 @@ from aiohttp.web import Application
 
 from bot.config import ConfigError, ReportsConfig, parse_config
 from bot.config.cron import CronError, latest_slot, parse_cron
-from bot.model.records import Category, Change, RunStatus
+from bot.model.records import Category, RunStatus
+from bot.model.reports import Change
 from bot.node import Node
 from bot.render import reports as render
 from bot.reporter import Reporter
@@ -379,7 +380,7 @@ def test_verdict_change_line_names_before_and_after() -> None:
 
 
 def test_red_report_says_all_green_briefly(tmp_path: Path) -> None:
-    from bot.model.records import RedReport
+    from bot.model.reports import RedReport
 
     shown = render.red_report(RedReport(slot=0.0, late=False, recipes=12, rows=[]))
     assert shown.text == "Red report for 1970-01-01T00:00:00Z: all green (12 recipes)."

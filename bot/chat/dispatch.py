@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from bot.chat.messages import notice
 from bot.config import AccessConfig
 from bot.matrix.events import ChatMessage
-from bot.model.records import NoticeAnswer, WhyAnswer
+from bot.model.answers import NoticeAnswer, WhyAnswer
 from bot.names import UnknownNameError, closest
 from bot.render import AnswerT, to_chat
 from commands import Command, Context, UsageError

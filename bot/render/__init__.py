@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.model.records import (
+from bot.model.answers import (
     CancelAnswer,
     HelpAnswer,
     HistoryAnswer,

@@ -12,18 +12,9 @@ from bot import evidence
 from bot.config import Config
 from bot.evidence import VerdictSource
 from bot.links import link
-from bot.model.records import (
-    TIERS,
-    Change,
-    Failure,
-    RedReport,
-    RedRow,
-    ReportRow,
-    RunStatus,
-    SummaryRow,
-    SweepReport,
-    TestStatus,
-)
+from bot.model.answers import SummaryRow
+from bot.model.records import TIERS, Failure, RunStatus, TestStatus
+from bot.model.reports import Change, RedReport, RedRow, ReportRow, SweepReport
 from bot.store import Store
 from bot.summary import summary
 
