@@ -46,7 +46,7 @@ from ingest import RECIPES, build_history
 from measure import WorkerRss, spread
 
 from bot.config import Config, LinksConfig
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.kb import load_kb
 from bot.store import Store
 from bot.verdicts.current import Verdicts

@@ -27,7 +27,7 @@ from pathlib import Path
 from bot.artifacts.timefmt import iso
 from bot.config import Config, LinksConfig
 from bot.evidence import why
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.kb import load_kb
 from bot.store import Store
 from bot.verdicts.current import Verdicts

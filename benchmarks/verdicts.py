@@ -32,7 +32,7 @@ from pathlib import Path
 
 from bot.artifacts.timefmt import iso
 from bot.config import Config
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.kb import KnowledgeBase, load_kb
 from bot.model.records import (
     Canonical,

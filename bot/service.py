@@ -81,7 +81,7 @@ class Service:
         self.store.close()
 
     def _ingest_and_classify(self, scope: ScanScope | None) -> IngestReport:
-        from bot.ingest import ingest
+        from bot.ingest.scan import ingest
 
         report = ingest(self.store, self.config, scope=scope)
         if report.affected:

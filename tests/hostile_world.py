@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import Config
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.masking import Masker
 from bot.metrics import Metrics
 from bot.model.answers import IngestReport

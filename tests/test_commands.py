@@ -18,7 +18,7 @@ from bot.artifacts.timefmt import iso
 from bot.chat.dispatch import Dispatcher, parse
 from bot.cli import build_parser, cli_commands, main
 from bot.config import AccessConfig
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.matrix.events import ChatMessage
 from bot.model.answers import NoticeAnswer
 from bot.model.records import ScanScope

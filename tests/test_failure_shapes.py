@@ -18,7 +18,7 @@ import yaml
 
 from bot.artifacts.logtail import read_tail
 from bot.config import Config
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.kb import load_kb
 from bot.store import Store
 from bot.verdicts.clusters import machinery, shared_causes

@@ -20,7 +20,7 @@ from bot.artifacts.logscan import scan_log
 from bot.artifacts.rundir import InProgress, Refused, Vanished, read_results, read_run
 from bot.artifacts.safeopen import Unsafe
 from bot.config import CcciConfig, Config
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.model.records import ParsedRun
 from bot.store import Store
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.evidence import why
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.kb import load_kb
 from bot.model.records import NextStep, RunStatus
 from bot.render import to_chat, to_json, to_text

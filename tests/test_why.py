@@ -5,7 +5,7 @@ import pytest
 
 from bot.cli import main
 from bot.evidence import status_runs, target_run, why
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.model.records import RunKind, RunStatus
 from bot.names import UnknownNameError
 from bot.render import to_json

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from bot.kinds import Interval, classify, overlapping
+from bot.ingest.sweeps import Interval, classify, overlapping
 from bot.model.records import RunKind
 
 

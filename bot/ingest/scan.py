@@ -29,8 +29,8 @@ from bot.artifacts.rundir import InProgress, Refused, Snapshot, Vanished, read_r
 from bot.artifacts.seal import SealCheck, settled
 from bot.artifacts.timefmt import iso
 from bot.config import Config
+from bot.ingest.sweeps import classify
 from bot.kb import load_nonfatal
-from bot.kinds import classify
 from bot.model.answers import IngestReport
 from bot.model.records import ParsedRun, ScanScope
 from bot.store import Store
@@ -57,7 +57,7 @@ def _init_reader(shared: Shared | None, owner: int | None = None) -> None:
     """A worker's start: die with the process that made the pool, and keep what every read shares."""
     global _shared  # one per process, set before any task
     if owner is not None:
-        from bot.orphans import die_with_parent  # ctypes: only in a worker
+        from bot.ingest.workers import die_with_parent  # ctypes: only in a worker
 
         die_with_parent(owner)
     if shared is not None:
@@ -276,7 +276,7 @@ def _read_all(todo: list[tuple[Path, Snapshot]], workers: int | None, shared: Sh
 
 
 def worker_pool(workers: int, shared: Shared | None = None) -> concurrent.futures.ProcessPoolExecutor:
-    """A pool whose workers die with the process that made it (see :mod:`bot.orphans`) and get what
+    """A pool whose workers die with the process that made it (see :mod:`bot.ingest.workers`) and get what
     every read of a scan shares (``shared``) once, when they start.
 
     forkserver: the bot has threads (asyncio, to_thread); forking a threaded process is unsafe.
