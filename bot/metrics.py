@@ -19,11 +19,11 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bot.artifacts.timefmt import parse_time
-from bot.evidence import status_runs
 from bot.model.records import Category, RunStatus
 from bot.reports.store import ReportStore
 from bot.reruns.states import RerunResult
 from bot.store.db import Store
+from bot.store.status_run import status_runs
 
 # Command names come from chat: past this many distinct ones, new names are counted as "other", so a
 # room typing random commands cannot grow the label set (and Prometheus' memory) without bound.

@@ -14,11 +14,11 @@ from bot.artifacts.logscan import scan_log
 from bot.artifacts.logtail import read_tail
 from bot.artifacts.safeopen import dir_in_run
 from bot.config import Config
-from bot.evidence import reruns_of, status_run
 from bot.kb import KnowledgeBase
 from bot.links import link
 from bot.model.records import EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, TestStatus, Verdict
 from bot.store import Store
+from bot.store.status_run import reruns_of, status_run
 from bot.verdicts import labels
 from bot.verdicts.clusters import shared_causes
 from bot.verdicts.engine import (

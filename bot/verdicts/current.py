@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.config import Config
-from bot.evidence import status_run
 from bot.kb import KnowledgeBase
 from bot.model.records import EvidenceItem, Verdict
 from bot.store import Store
+from bot.store.status_run import status_run
 
 if TYPE_CHECKING:
     from bot.verdicts.classify import Classified
