@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.answers.why import why
 from bot.artifacts.timefmt import iso
 from bot.config import Config, LinksConfig
-from bot.evidence import why
 from bot.ingest.scan import ingest
 from bot.kb import load_kb
 from bot.store import Store

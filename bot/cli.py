@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bot import __version__
+from bot.answers.suggest import UnknownNameError
 from bot.config import Config, ConfigError, listen_address, load_config
 from bot.logsetup import setup_logging
 from bot.masking import Masker, mask_content
 from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
-from bot.names import UnknownNameError
 from bot.render import to_json, to_text
 from bot.service import Service, inline, run_inline
 from commands import Answer, Arg, Command, Context, UsageError

@@ -13,12 +13,12 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from bot.answers.suggest import UnknownNameError
 from bot.backoff import wait_for_wake
 from bot.chat.messages import edit, notice, thread_reply
 from bot.config.cron import latest_slot, parse_cron
 from bot.model.records import RunStatus, Verdict
 from bot.model.reports import Change, SweepReport
-from bot.names import UnknownNameError
 from bot.node import Node
 from bot.render import reports as render
 from bot.reports.compose import build_red_report, build_sweep_report

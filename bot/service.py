@@ -13,14 +13,14 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
-from bot import evidence, summary
+from bot.answers import summary, why
+from bot.answers.suggest import UnknownNameError, closest
 from bot.config import Config
 from bot.config.cron import next_slot, parse_cron
 from bot.kb import KnowledgeBase, load_kb
 from bot.model.answers import HistoryAnswer, HistoryRun, IngestReport, SummaryAnswer, WhyAnswer
 from bot.model.records import RunStatus, ScanScope
 from bot.model.reports import RedReport, SweepReport
-from bot.names import UnknownNameError, closest
 from bot.store import Store
 from bot.verdicts.current import Verdicts
 
@@ -98,7 +98,7 @@ class Service:
         return await self.offload(self.verdicts.classify)
 
     async def why(self, recipe: str) -> WhyAnswer:
-        return await self.offload(evidence.why, self.store, self.config, recipe, self.verdicts)
+        return await self.offload(why.why, self.store, self.config, recipe, self.verdicts)
 
     async def summary(self, sweep_id: str | None = None) -> SummaryAnswer:
         return await self.offload(summary.summary, self.store, self.config, sweep_id, self.verdicts)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.evidence import STREAK_PAGE, red_streak
+from bot.answers.why import STREAK_PAGE, red_streak
 from bot.model.records import ParsedRun, RunKind, RunRow, RunStatus, TestCase, TestStatus
 from bot.store.db import Store
 from bot.store.status_run import reruns_of, status_run, target_run

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import bot.ingest.scan as ingest_mod
-from bot import evidence as evidence_mod
+from bot.answers import why as evidence_mod
 from bot.artifacts.safeopen import Unsafe, open_in_run
 from bot.cli import main
 from bot.masking import Masker

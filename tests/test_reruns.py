@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.answers.suggest import UnknownNameError
 from bot.cli import main as cli
 from bot.config import Config, DockerConfig, RunnerConfig
 from bot.model.records import RunKind, RunStatus
-from bot.names import UnknownNameError
 from bot.node import Node
 from bot.reruns import execute
 from bot.reruns.manager import RerunManager

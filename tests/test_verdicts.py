@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.evidence import why
+from bot.answers.summary import summary
+from bot.answers.why import why
 from bot.ingest.scan import ingest
 from bot.kb import load_kb
 from bot.model.records import NextStep, RunStatus
 from bot.render import to_chat, to_json, to_text
-from bot.summary import summary
 from bot.verdicts.current import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch, parse_expectation
 from demo.sample.generate import GeneratedData

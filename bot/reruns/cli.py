@@ -11,9 +11,9 @@ import json
 import sys
 from dataclasses import asdict
 
+from bot.answers.suggest import UnknownNameError
 from bot.config import Config
 from bot.masking import Masker
-from bot.names import UnknownNameError
 from bot.node import Node
 from bot.reruns.manager import RerunManager
 from bot.reruns.states import NotifyKind, RerunError, RerunState

@@ -22,13 +22,13 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from bot.answers.suggest import UnknownNameError
+from bot.answers.why import cited_lines, run_evidence
 from bot.artifacts.junit import JunitFile, tier_and_source
 from bot.artifacts.safeopen import open_regular
-from bot.evidence import cited_lines, run_evidence
 from bot.masking import Masker, mask_content
 from bot.metrics import Metrics
 from bot.model.records import EvidenceKind, RunRow
-from bot.names import UnknownNameError
 from bot.render import to_json
 from bot.render.jsonview import history_json
 from bot.render.reports import red_report_json, sweep_report_json

@@ -12,7 +12,7 @@ import logging
 import time
 from pathlib import Path
 
-from bot.evidence import cited_lines
+from bot.answers.why import cited_lines
 from bot.model.records import RunStatus
 from bot.service import Service
 from bot.web import logview

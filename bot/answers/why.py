@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.answers.suggest import UnknownNameError, closest
 from bot.artifacts.timefmt import iso, short
 from bot.config import Config
 from bot.links import link
 from bot.model.answers import RerunOutcome, WhyAnswer
 from bot.model.records import Canonical, EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, Verdict
-from bot.names import UnknownNameError, closest
 from bot.store import Store
 from bot.store.status_run import reruns_of, target_run
 

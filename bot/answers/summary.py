@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from bot.answers.suggest import UnknownNameError, closest
+from bot.answers.why import VerdictSource
 from bot.config import Config
-from bot.evidence import VerdictSource
 from bot.links import link
 from bot.model.answers import SummaryAnswer, SummaryRow
 from bot.model.records import RunRow, RunStatus, Verdict
-from bot.names import UnknownNameError, closest
 from bot.store import Store
 from bot.verdicts.clusters import cluster
 
