@@ -19,9 +19,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from bot.config import Config, DockerConfig, RunnerConfig
+from bot.model.reruns import NotifyKind
 from bot.node import Node
 from bot.reruns.manager import RerunManager
-from bot.reruns.states import NotifyKind
 from bot.reruns.store import Rerun
 from bot.service import Service
 from demo.devserver.synapse import LocalSynapse

@@ -30,11 +30,11 @@ from bot.matrix.client import MatrixConnection, MatrixError, Unavailable
 from bot.matrix.crosssign import CrossSignError, CrossSignUnavailable, Session, ensure_cross_signed
 from bot.matrix.events import ChatMessage, SyncBatch
 from bot.metrics import Metrics
+from bot.model.reruns import NotifyKind
 from bot.node import Node
 from bot.outbox import OutboxSender
 from bot.reporter import Reporter
 from bot.reruns.manager import RerunManager
-from bot.reruns.states import NotifyKind
 from bot.reruns.store import Rerun
 from bot.sdnotify import Notifier, exit_deadline
 from bot.service import Service

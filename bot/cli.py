@@ -37,8 +37,8 @@ from commands.help import no_such_command
 from commands.registry import registry
 
 if TYPE_CHECKING:
+    from bot.model.reruns import NotifyKind
     from bot.reruns.manager import RerunManager
-    from bot.reruns.states import NotifyKind
     from bot.reruns.store import Rerun
 
 EXIT_BAD_INPUT = 2

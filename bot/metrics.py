@@ -20,8 +20,8 @@ from prometheus_client.registry import Collector
 
 from bot.artifacts.timefmt import parse_time
 from bot.model.records import Category, RunStatus
+from bot.model.reruns import RerunResult
 from bot.reports.store import ReportStore
-from bot.reruns.states import RerunResult
 from bot.store.db import Store
 from bot.store.status_run import status_runs
 

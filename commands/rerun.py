@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.model.answers import NoticeAnswer, RerunQueued
-from bot.reruns.states import RerunError
+from bot.model.reruns import RerunError
 from commands import Arg, Command, Context, UsageError
 from commands.args import RECIPE, TIMES, VERSION
 

@@ -15,10 +15,10 @@ from bot.answers.suggest import UnknownNameError
 from bot.cli import main as cli
 from bot.config import Config, DockerConfig, RunnerConfig
 from bot.model.records import RunKind, RunStatus
+from bot.model.reruns import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState, result_of
 from bot.node import Node
 from bot.reruns import execute
 from bot.reruns.manager import RerunManager
-from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState, result_of
 from bot.reruns.store import Rerun, RerunStore
 from bot.service import Service
 from demo.sample.generate import GeneratedData

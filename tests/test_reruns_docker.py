@@ -14,9 +14,9 @@ from pathlib import Path
 import docker
 import pytest
 
+from bot.model.reruns import AttemptOutcome, RerunState
 from bot.node import Node
 from bot.reruns.manager import RerunManager
-from bot.reruns.states import AttemptOutcome, RerunState
 from bot.reruns.store import Rerun
 from bot.service import Service
 from demo.devserver.dockerd import LocalDockerd, dockerd_available, poll

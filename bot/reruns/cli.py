@@ -14,9 +14,9 @@ from dataclasses import asdict
 from bot.answers.suggest import UnknownNameError
 from bot.config import Config
 from bot.masking import Masker
+from bot.model.reruns import NotifyKind, RerunError, RerunState
 from bot.node import Node
 from bot.reruns.manager import RerunManager
-from bot.reruns.states import NotifyKind, RerunError, RerunState
 from bot.reruns.store import Rerun
 from bot.service import Service
 

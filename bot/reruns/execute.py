@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bot.artifacts.timefmt import parse_time
 from bot.config import Config
-from bot.reruns.states import Attempt, AttemptOutcome
+from bot.model.reruns import Attempt, AttemptOutcome
 
 GRACE_S = 10.0
 KILLED_WAIT_S = 2.0  # after SIGKILL a process is gone at once unless it is a zombie nobody reaps

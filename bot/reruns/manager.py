@@ -14,10 +14,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.backoff import sleep_unless, wait_for_wake
+from bot.model.reruns import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState
 from bot.node import Node, NodeUnreachable
 from bot.reruns.execute import Execution
 from bot.reruns.report import final_report, progress_line, result
-from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState
 from bot.reruns.store import Rerun, RerunStore
 from bot.service import Service
 

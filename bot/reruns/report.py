@@ -6,7 +6,7 @@ import asyncio
 
 from bot.links import link
 from bot.model.records import RunKind, RunStatus, TestStatus
-from bot.reruns.states import Attempt, AttemptOutcome, RerunResult, result_of
+from bot.model.reruns import Attempt, AttemptOutcome, RerunResult, result_of
 from bot.reruns.store import Rerun
 from bot.service import Service
 from bot.store import Store

@@ -1,6 +1,6 @@
 """Reruns in SQLite, so the queue and the rerun in flight survive a restart of the bot.
 
-States, attempt outcomes and results are stored as their enum values (:mod:`bot.reruns.states`).
+States, attempt outcomes and results are stored as their enum values (:mod:`bot.model.reruns`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
-from bot.reruns.states import ACTIVE, Attempt, RerunResult, RerunState
+from bot.model.reruns import ACTIVE, Attempt, RerunResult, RerunState
 from bot.store.db import Store
 
 _ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in ACTIVE)
