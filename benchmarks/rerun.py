@@ -22,8 +22,8 @@ from bot.config import Config, DockerConfig, RunnerConfig
 from bot.model.reruns import NotifyKind
 from bot.node import Node
 from bot.reruns.manager import RerunManager
-from bot.reruns.store import Rerun
 from bot.service import Service
+from bot.store.reruns import Rerun
 from demo.devserver.synapse import LocalSynapse
 from demo.operator import Operator, joined, reply_to
 from demo.sample.generate import GeneratedData, generate

@@ -35,10 +35,10 @@ from bot.node import Node
 from bot.outbox import OutboxSender
 from bot.reporter import Reporter
 from bot.reruns.manager import RerunManager
-from bot.reruns.store import Rerun
 from bot.sdnotify import Notifier, exit_deadline
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, ref
+from bot.store.reruns import Rerun
 from bot.web.app import make_app
 from bot.web.hooks import hook_routes
 from bot.web.server import start_server

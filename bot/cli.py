@@ -39,7 +39,7 @@ from commands.registry import registry
 if TYPE_CHECKING:
     from bot.model.reruns import NotifyKind
     from bot.reruns.manager import RerunManager
-    from bot.reruns.store import Rerun
+    from bot.store.reruns import Rerun
 
 EXIT_BAD_INPUT = 2
 

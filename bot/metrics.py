@@ -21,8 +21,8 @@ from prometheus_client.registry import Collector
 from bot.artifacts.timefmt import parse_time
 from bot.model.records import Category, RunStatus
 from bot.model.reruns import RerunResult
-from bot.reports.store import ReportStore
 from bot.store.db import Store
+from bot.store.reports import ReportStore
 from bot.store.status_run import status_runs
 
 # Command names come from chat: past this many distinct ones, new names are counted as "other", so a

@@ -1,7 +1,7 @@
 """Posting reports: the sweep summary when a sweep finishes, the red report on schedule, verdict news.
 
 Runs in the bot's event loop; every store call goes through a worker thread. Each report is
-recorded in the transaction that queues its messages (see :mod:`bot.reports.store`), so restarts,
+recorded in the transaction that queues its messages (see :mod:`bot.store.reports`), so restarts,
 re-written artifacts and a scheduler firing twice never produce a second copy.
 """
 
@@ -22,11 +22,11 @@ from bot.model.reports import Change, SweepReport
 from bot.node import Node
 from bot.render import reports as render
 from bot.reports.compose import build_red_report, build_sweep_report
-from bot.reports.store import ReportKind, ReportStore, slot_key, sweep_key
 from bot.reports.watch import SweepState, decide, sweep_states
 from bot.reruns.manager import RerunManager
 from bot.service import Service
 from bot.store.chat import Outgoing, new_txn_id, ref
+from bot.store.reports import ReportKind, ReportStore, slot_key, sweep_key
 
 log = logging.getLogger(__name__)
 BASELINE_KEY = "reports.baseline_done"

@@ -142,7 +142,7 @@ class Service:
 
     async def last_summary(self) -> str | None:
         """The sweep the newest posted summary was about (None before the first)."""
-        from bot.reports.store import ReportStore
+        from bot.store.reports import ReportStore
 
         posted = await self.offload(ReportStore(self.store).latest_sweep_report)
         return posted.sweep_id if posted else None

@@ -26,9 +26,9 @@ from bot.model.reruns import NotifyKind, RerunState
 from bot.node import Node
 from bot.render import to_text
 from bot.reruns.manager import RerunManager
-from bot.reruns.store import Rerun, RerunStore
 from bot.service import Service, inline, run_inline
 from bot.store.chat import ChatStore, Outgoing
+from bot.store.reruns import Rerun, RerunStore
 from commands import BotState, Command, Context, UsageError
 from commands.args import TEXT, Arg, Signature
 from commands.registry import registry

@@ -25,10 +25,10 @@ from bot.node import Node
 from bot.render import reports as render
 from bot.reporter import Reporter
 from bot.reports.compose import build_sweep_report
-from bot.reports.store import ReportKind, ReportStore
 from bot.reports.watch import SweepState, decide
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, new_txn_id, ref
+from bot.store.reports import ReportKind, ReportStore
 from bot.web.hooks import SIGNATURE_HEADER, hook_routes, sign
 from demo.sample.generate import GeneratedData
 from demo.sample.staging import copy_runs, expected_moves, runs_of_sweep_window, runs_up_to

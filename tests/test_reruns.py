@@ -19,8 +19,8 @@ from bot.model.reruns import Attempt, AttemptOutcome, NotifyKind, RerunError, Re
 from bot.node import Node
 from bot.reruns import execute
 from bot.reruns.manager import RerunManager
-from bot.reruns.store import Rerun, RerunStore
 from bot.service import Service
+from bot.store.reruns import Rerun, RerunStore
 from demo.sample.generate import GeneratedData
 from demo.sample.standin_runner import STEP, runner_env
 from tests.conftest import Site

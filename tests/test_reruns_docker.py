@@ -17,8 +17,8 @@ import pytest
 from bot.model.reruns import AttemptOutcome, RerunState
 from bot.node import Node
 from bot.reruns.manager import RerunManager
-from bot.reruns.store import Rerun
 from bot.service import Service
+from bot.store.reruns import Rerun
 from demo.devserver.dockerd import LocalDockerd, dockerd_available, poll
 from demo.sample.generate import GeneratedData
 from demo.sample.stack import deploy_stack, remove_stack

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.reports.store import ReportKind
 from bot.store import Store
+from bot.store.reports import ReportKind
 
 
 @dataclass(frozen=True)

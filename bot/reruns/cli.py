@@ -17,8 +17,8 @@ from bot.masking import Masker
 from bot.model.reruns import NotifyKind, RerunError, RerunState
 from bot.node import Node
 from bot.reruns.manager import RerunManager
-from bot.reruns.store import Rerun
 from bot.service import Service
+from bot.store.reruns import Rerun
 
 EXIT_BUSY = 3
 EXIT_RUNNER = 4

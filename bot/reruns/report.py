@@ -7,9 +7,9 @@ import asyncio
 from bot.links import link
 from bot.model.records import RunKind, RunStatus, TestStatus
 from bot.model.reruns import Attempt, AttemptOutcome, RerunResult, result_of
-from bot.reruns.store import Rerun
 from bot.service import Service
 from bot.store import Store
+from bot.store.reruns import Rerun
 from bot.store.status_run import status_run
 
 _TIER_MARK = {
