@@ -4,7 +4,7 @@
 
 Fills a store with synthetic runs (default 30,000 over 200 recipes: sweep, isolation and PR runs,
 a third of them red with a stored verdict), then times ``Metrics.render()`` (best of 5), which picks
-every recipe's status run with ``bot.answers.why.status_runs`` (the rule ``why`` uses). For comparison
+every recipe's status run with ``bot.store.status_run.status_runs`` (the rule ``why`` uses). For comparison
 it also times reading every recipe's runs and applying ``target_run`` to each, the naive way to use
 the same rule.
 """

@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from bot.config import Config, DockerConfig, RunnerConfig
 from bot.model.reruns import NotifyKind
-from bot.node import Node
 from bot.reruns.manager import RerunManager
+from bot.reruns.preflight import Node
 from bot.service import Service
 from bot.store.reruns import Rerun
 from demo.devserver.synapse import LocalSynapse

@@ -24,6 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.backoff import Backoff, sleep_unless
 from bot.chat.dispatch import Dispatcher, parse, why_url
 from bot.chat.messages import edit, notice, reaction
+from bot.chat.outbox import OutboxSender
 from bot.config import Config, secret_from_env
 from bot.masking import Masker
 from bot.matrix.client import MatrixConnection, MatrixError, Unavailable
@@ -31,10 +32,9 @@ from bot.matrix.crosssign import CrossSignError, CrossSignUnavailable, Session, 
 from bot.matrix.events import ChatMessage, SyncBatch
 from bot.metrics import Metrics
 from bot.model.reruns import NotifyKind
-from bot.node import Node
-from bot.outbox import OutboxSender
 from bot.reporter import Reporter
 from bot.reruns.manager import RerunManager
+from bot.reruns.preflight import Node
 from bot.sdnotify import Notifier, exit_deadline
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, ref

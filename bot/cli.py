@@ -249,8 +249,8 @@ def _rerun_manager(service: Service) -> RerunManager:
     """The queue as the CLI sees it: it queues and cancels, the bot's worker runs (loaded for those commands only)."""
     import asyncio
 
-    from bot.node import Node
     from bot.reruns.manager import RerunManager
+    from bot.reruns.preflight import Node
 
     config = service.config
     node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)

@@ -19,11 +19,11 @@ from bot.chat.messages import edit, notice, thread_reply
 from bot.config.cron import latest_slot, parse_cron
 from bot.model.records import RunStatus, Verdict
 from bot.model.reports import Change, SweepReport
-from bot.node import Node
 from bot.render import reports as render
 from bot.reports.compose import build_red_report, build_sweep_report
 from bot.reports.watch import SweepState, decide, sweep_states
 from bot.reruns.manager import RerunManager
+from bot.reruns.preflight import Node
 from bot.service import Service
 from bot.store.chat import Outgoing, new_txn_id, ref
 from bot.store.reports import ReportKind, ReportStore, slot_key, sweep_key

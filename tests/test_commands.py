@@ -23,9 +23,9 @@ from bot.matrix.events import ChatMessage
 from bot.model.answers import NoticeAnswer
 from bot.model.records import ScanScope
 from bot.model.reruns import NotifyKind, RerunState
-from bot.node import Node
 from bot.render import to_text
 from bot.reruns.manager import RerunManager
+from bot.reruns.preflight import Node
 from bot.service import Service, inline, run_inline
 from bot.store.chat import ChatStore, Outgoing
 from bot.store.reruns import Rerun, RerunStore

@@ -19,12 +19,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.backoff import Backoff
 from bot.chat.messages import notice
+from bot.chat.outbox import OutboxSender
 from bot.cli import main
 from bot.config import Config
 from bot.masking import Masker
 from bot.matrix.events import SendResult
 from bot.metrics import Metrics
-from bot.outbox import OutboxSender
 from bot.render import reports as render_reports
 from bot.render import to_html, to_text
 from bot.service import Service

@@ -16,9 +16,9 @@ from bot.cli import main as cli
 from bot.config import Config, DockerConfig, RunnerConfig
 from bot.model.records import RunKind, RunStatus
 from bot.model.reruns import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState, result_of
-from bot.node import Node
 from bot.reruns import execute
 from bot.reruns.manager import RerunManager
+from bot.reruns.preflight import Node
 from bot.service import Service
 from bot.store.reruns import Rerun, RerunStore
 from demo.sample.generate import GeneratedData

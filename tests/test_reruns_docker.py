@@ -15,8 +15,8 @@ import docker
 import pytest
 
 from bot.model.reruns import AttemptOutcome, RerunState
-from bot.node import Node
 from bot.reruns.manager import RerunManager
+from bot.reruns.preflight import Node
 from bot.service import Service
 from bot.store.reruns import Rerun
 from demo.devserver.dockerd import LocalDockerd, dockerd_available, poll

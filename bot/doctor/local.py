@@ -14,7 +14,7 @@ import aiohttp
 from bot.config import Config, ConfigError, load_config
 from bot.config.cron import parse_cron
 from bot.doctor.result import Doctor, Result
-from bot.node import Node, NodeUnreachable
+from bot.reruns.preflight import Node, NodeUnreachable
 from bot.store.backup import BackupError, inspect_store
 from bot.store.schema import MIGRATIONS
 

@@ -15,8 +15,8 @@ from bot.answers.suggest import UnknownNameError
 from bot.config import Config
 from bot.masking import Masker
 from bot.model.reruns import NotifyKind, RerunError, RerunState
-from bot.node import Node
 from bot.reruns.manager import RerunManager
+from bot.reruns.preflight import Node
 from bot.service import Service
 from bot.store.reruns import Rerun
 

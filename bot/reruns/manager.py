@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable
 
 from bot.backoff import sleep_unless, wait_for_wake
 from bot.model.reruns import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState
-from bot.node import Node, NodeUnreachable
 from bot.reruns.execute import Execution
+from bot.reruns.preflight import Node, NodeUnreachable
 from bot.reruns.report import final_report, progress_line, result
 from bot.service import Service
 from bot.store.reruns import Rerun, RerunStore
