@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent))  # tests.matrix_harness: t
 
 from ingest import RECIPES, build_history
 
-from bot.reporter import BASELINE_KEY
+from bot.runtime.report_loop import BASELINE_KEY
 from bot.web.hooks import SIGNATURE_HEADER, sign
 from demo.devserver.process import free_port
 from demo.devserver.synapse import LocalSynapse, MatrixUser

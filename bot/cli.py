@@ -379,7 +379,7 @@ def service_logging(config: Config) -> None:
 def run_command(config: Config) -> int:
     import asyncio
 
-    from bot.app import run_bot
+    from bot.runtime.bot import run_bot
 
     problems = config.problems() + config.matrix.missing() + config.secret_problems()
     if config.reports.webhook_secret_env and config.web.listen is None:

@@ -15,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.app import Bot
 from bot.config import (
     AccessConfig,
     Config,
@@ -27,7 +26,8 @@ from bot.config import (
     WebConfig,
 )
 from bot.matrix.client import MatrixConnection
-from bot.reporter import BASELINE_KEY
+from bot.runtime.bot import Bot
+from bot.runtime.report_loop import BASELINE_KEY
 from bot.service import Service
 from demo.devserver.process import free_port
 from demo.devserver.synapse import LocalSynapse

@@ -22,10 +22,10 @@ from bot.config.cron import CronError, latest_slot, parse_cron
 from bot.model.records import Category, RunStatus
 from bot.model.reports import Change
 from bot.render import reports as render
-from bot.reporter import Reporter
 from bot.reports.compose import build_sweep_report
 from bot.reports.watch import SweepState, decide
 from bot.reruns.preflight import Node
+from bot.runtime.report_loop import Reporter
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, new_txn_id, ref
 from bot.store.reports import ReportKind, ReportStore

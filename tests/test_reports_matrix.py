@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
 
-from bot.reporter import BASELINE_KEY, TICK_KEY
+from bot.runtime.report_loop import BASELINE_KEY, TICK_KEY
 from bot.web.hooks import SIGNATURE_HEADER, sign
 from demo.devserver.process import free_port
 from demo.devserver.synapse import LocalSynapse, MatrixUser

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sdnotify import Notifier, one_line, watchdog_interval
+from bot.runtime.sdnotify import Notifier, one_line, watchdog_interval
 
 
 class Listener:
@@ -176,7 +176,7 @@ def test_a_thread_stuck_in_io_does_not_hold_the_exit(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     script = (
         "import asyncio, sys\n"
-        "from bot.sdnotify import exit_deadline\n"
+        "from bot.runtime.sdnotify import exit_deadline\n"
         "async def main():\n"
         f"    asyncio.get_running_loop().run_in_executor(None, open, {str(fifo)!r})\n"
         "    await asyncio.sleep(0)\n"

@@ -32,10 +32,10 @@ from bot.matrix.crosssign import CrossSignError, CrossSignUnavailable, Session, 
 from bot.matrix.events import ChatMessage, SyncBatch
 from bot.metrics import Metrics
 from bot.model.reruns import NotifyKind
-from bot.reporter import Reporter
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
-from bot.sdnotify import Notifier, exit_deadline
+from bot.runtime.report_loop import Reporter
+from bot.runtime.sdnotify import Notifier, exit_deadline
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, ref
 from bot.store.reruns import Rerun
