@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.metrics import Metrics
 from bot.model.records import Category, ParsedRun, RunKind, RunStatus, Verdict
 from bot.store.db import Store
 from bot.store.status_run import status_runs, target_run
+from bot.web.metrics import Metrics
 
 CATEGORIES = list(Category)
 

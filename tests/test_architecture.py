@@ -186,15 +186,15 @@ def test_the_sql_check_finds_sql() -> None:
     )
     found = sorted(
         hit.split(": ", 1)[0] + " " + hit.split(": ", 1)[1].split(" ")[0]
-        for hit in sql_outside_the_store("bot.metrics", source)
+        for hit in sql_outside_the_store("bot.web.metrics", source)
     )
     assert found == [
-        "bot.metrics:1 imports",
-        "bot.metrics:2 .query(…)",
-        "bot.metrics:2 SQL",
-        "bot.metrics:3 .transaction(…)",
-        "bot.metrics:4 .execute(…)",
-        "bot.metrics:5 SQL",
+        "bot.web.metrics:1 imports",
+        "bot.web.metrics:2 .query(…)",
+        "bot.web.metrics:2 SQL",
+        "bot.web.metrics:3 .transaction(…)",
+        "bot.web.metrics:4 .execute(…)",
+        "bot.web.metrics:5 SQL",
     ]
     assert sql_outside_the_store("bot.store.reruns", source) == []
     assert sql_outside_the_store("bot.store.db", source) == []

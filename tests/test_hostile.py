@@ -220,8 +220,8 @@ def test_the_junit_page_is_served_from_what_ingest_stored(site: Site, junit: Pat
 
         from aiohttp.test_utils import TestClient, TestServer
 
-        from bot.metrics import Metrics
-        from bot.web.app import make_app
+        from bot.web.metrics import Metrics
+        from bot.web.routes import make_app
 
         async def get() -> tuple[int, str]:
             async with TestClient(TestServer(make_app(service, Masker(()), Metrics(service.store)))) as client:
@@ -386,8 +386,8 @@ def test_healthz_is_answered_while_every_page_thread_is_busy(site: Site) -> None
 
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.metrics import Metrics
-    from bot.web.app import FILE_WORK, make_app
+    from bot.web.metrics import Metrics
+    from bot.web.routes import FILE_WORK, make_app
 
     service = Service(site.config)
     release = threading.Event()
@@ -440,9 +440,9 @@ def test_a_client_that_goes_away_stops_its_page_work(site: Site, junit: Path) ->
     import asyncio
     import time
 
-    from bot.metrics import Metrics
     from bot.web import logview
-    from bot.web.app import FILE_WORK, make_app
+    from bot.web.metrics import Metrics
+    from bot.web.routes import FILE_WORK, make_app
     from bot.web.server import start_server
     from demo.devserver.process import free_port
 

@@ -24,12 +24,12 @@ from bot.cli import main
 from bot.config import Config
 from bot.masking import Masker
 from bot.matrix.events import SendResult
-from bot.metrics import Metrics
 from bot.render import reports as render_reports
 from bot.render import to_html, to_text
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing
-from bot.web.app import make_app
+from bot.web.metrics import Metrics
+from bot.web.routes import make_app
 from tests.conftest import Site
 from tests.hostile_world import RECIPE, RUN_ID, guarded_ingest, make_run, results, settled
 from tests.junit_maker import run_pytest_junit

@@ -30,7 +30,6 @@ from bot.masking import Masker
 from bot.matrix.client import MatrixConnection, MatrixError, Unavailable
 from bot.matrix.crosssign import CrossSignError, CrossSignUnavailable, Session, ensure_cross_signed
 from bot.matrix.events import ChatMessage, SyncBatch
-from bot.metrics import Metrics
 from bot.model.reruns import NotifyKind
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
@@ -39,8 +38,9 @@ from bot.runtime.sdnotify import Notifier, exit_deadline
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, ref
 from bot.store.reruns import Rerun
-from bot.web.app import make_app
 from bot.web.hooks import hook_routes
+from bot.web.metrics import Metrics
+from bot.web.routes import make_app
 from bot.web.server import start_server
 from bot.web.warm import warm_logs
 from commands import BotState, Context

@@ -27,7 +27,6 @@ from bot.answers.why import cited_lines, run_evidence
 from bot.artifacts.junit import JunitFile, tier_and_source
 from bot.artifacts.safeopen import open_regular
 from bot.masking import Masker, mask_content
-from bot.metrics import Metrics
 from bot.model.records import EvidenceKind, RunRow
 from bot.render import to_json
 from bot.render.jsonview import history_json
@@ -35,6 +34,7 @@ from bot.render.reports import red_report_json, sweep_report_json
 from bot.service import Service
 from bot.store import Store
 from bot.web import logview, pages
+from bot.web.metrics import Metrics
 from bot.web.safefiles import ArtifactMissing, ArtifactRefused, resolve_artifact
 from bot.web.security import apply_headers, security_middlewares
 
