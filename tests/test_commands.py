@@ -16,7 +16,7 @@ import pytest
 
 from bot.artifacts.timefmt import iso
 from bot.chat.dispatch import Dispatcher, parse
-from bot.cli import build_parser, cli_commands, main
+from bot.cli.main import build_parser, cli_commands, main
 from bot.config import AccessConfig
 from bot.ingest.scan import ingest
 from bot.matrix.events import ChatMessage

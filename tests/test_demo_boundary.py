@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Top-level packages nothing under bot/ or commands/ may import.
 DEMO_ONLY = ("demo", "pytest", "_pytest", "synapse", "junitparser", "defusedxml")
 # `ccci-bot demo` is the one runtime entry that loads the demo, inside the command, when asked.
-CLI = "bot/cli.py"
+CLI = "bot/cli/main.py"
 ALLOWED = {(CLI, "demo.demo")}
 
 

@@ -403,7 +403,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "rerun":
             import asyncio
 
-            from bot.reruns.cli import rerun_command
+            from bot.cli.rerun import rerun_command
 
             values = registry()["rerun"].signature.values_from(vars(args))
             config = config_from(args)
