@@ -49,7 +49,7 @@ from bot.config import Config, LinksConfig
 from bot.ingest.scan import ingest
 from bot.kb import load_kb
 from bot.store import Store
-from bot.verdicts.current import Verdicts
+from bot.verdicts.cache import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch
 from demo.devserver.process import free_port
 from demo.sample.generate import generate

@@ -48,7 +48,7 @@ from bot.model.records import (
 )
 from bot.store import Store
 from bot.verdicts import confidence
-from bot.verdicts.current import Verdicts
+from bot.verdicts.cache import Verdicts
 from bot.verdicts.engine import Facts, RerunFact, SignatureHit, decide
 from bot.verdicts.staletest import GitRecipeSearch, Presence, StaleFinding
 from demo.sample.generate import GeneratedData, generate

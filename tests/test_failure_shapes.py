@@ -21,8 +21,8 @@ from bot.config import Config
 from bot.ingest.scan import ingest
 from bot.kb import load_kb
 from bot.store import Store
+from bot.verdicts.cache import Verdicts
 from bot.verdicts.clusters import machinery, shared_causes
-from bot.verdicts.current import Verdicts
 from bot.verdicts.labels import compare, evidence, read_compose
 from bot.verdicts.staletest import GitRecipeSearch
 from tests.junit_maker import run_pytest_junit

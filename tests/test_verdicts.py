@@ -13,7 +13,7 @@ from bot.ingest.scan import ingest
 from bot.kb import load_kb
 from bot.model.records import NextStep, RunStatus
 from bot.render import to_chat, to_json, to_text
-from bot.verdicts.current import Verdicts
+from bot.verdicts.cache import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch, parse_expectation
 from demo.sample.generate import GeneratedData
 from tests.conftest import Site

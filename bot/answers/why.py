@@ -19,7 +19,7 @@ from bot.store.status_run import reruns_of, target_run
 
 
 class VerdictSource(Protocol):
-    """Where answers get verdicts from (see :class:`bot.verdicts.current.Verdicts`)."""
+    """Where answers get verdicts from (see :class:`bot.verdicts.cache.Verdicts`)."""
 
     def for_run(self, recipe: str, run_id: str) -> tuple[Verdict, list[EvidenceItem]] | None: ...
 

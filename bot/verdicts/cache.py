@@ -1,6 +1,6 @@
 """Verdicts as the answers serve them: the stored one while the rules that decided it are current.
 
-Deciding again (the facts, the log scan, the search of the recipe's git) is :mod:`bot.verdicts.classify`,
+Deciding again (the facts, the log scan, the search of the recipe's git) is :mod:`bot.verdicts.facts`,
 imported when a verdict has to be decided: an answer from a store whose verdicts are current, as
 after the bot's own pass, never loads the engine (a CLI answer's start is mostly imports).
 """
@@ -16,7 +16,7 @@ from bot.store import Store
 from bot.store.status_run import status_run
 
 if TYPE_CHECKING:
-    from bot.verdicts.classify import Classified
+    from bot.verdicts.facts import Classified
     from bot.verdicts.staletest import RecipeSearch
 
 
@@ -38,13 +38,13 @@ class Verdicts:
         target = status_run(self.store, recipe)
         if target is None or target.run_id != run_id:
             return (stored[0], stored[2]) if stored is not None else None  # history: keep what was decided then
-        from bot.verdicts.classify import classify_recipe
+        from bot.verdicts.facts import classify_recipe
 
         classified = classify_recipe(self.store, self.config, self.kb, self._search(), recipe)
         return (classified.verdict, classified.evidence) if classified is not None else None
 
     def classify(self, recipes: list[str] | None = None) -> list[Classified]:
-        from bot.verdicts.classify import classify_all
+        from bot.verdicts.facts import classify_all
 
         return classify_all(self.store, self.config, self.kb, self._search(), recipes)
 
