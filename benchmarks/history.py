@@ -9,7 +9,7 @@ its min and max:
   on disk and the previous round's database writes do not land in this one's time;
 * no-change re-ingest, in-process and through the CLI (``ccci-bot ingest``, a new process each time);
 * ``/api/why`` p50/p95 over every recipe from a real ``ccci-bot web`` process on 127.0.0.1, after the
-  bot's own verdict pass (``Verdicts.classify``), so answers carry verdicts as the bot serves them:
+  bot's own verdict pass (``Verdicts.decide_again``), so answers carry verdicts as the bot serves them:
   once the web processes' startup scans have ended (as between their scans every ``reports.poll_s``),
   each request sent to both sizes in turn; and apart, the answers given while a startup scan still ran;
 * CLI ``why`` with ``--no-ingest`` and with its scan, next to a bare ``python -c pass``, with bytecode
@@ -233,7 +233,7 @@ def measure(templates: list[Path], warm_dir: Path, work: Path, runs: int, rounds
             shutil.rmtree(data)
     assert config is not None
     store = Store(config.db_path)
-    Verdicts(store, config, load_kb(config.knowledge.dirs), GitRecipeSearch()).classify()  # as the bot does
+    Verdicts(store, config, load_kb(config.knowledge.dirs), GitRecipeSearch()).decide_again()  # as the bot does
     store.close()
     fig.config = config
     return fig

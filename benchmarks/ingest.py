@@ -173,7 +173,7 @@ def main() -> None:
             reingest.append(time.perf_counter() - t)
             assert not again.ingested
             verdicts = Verdicts(store, config, load_kb(config.knowledge.dirs), GitRecipeSearch())
-            verdicts.classify()  # what the bot does after an ingest
+            verdicts.decide_again()  # what the bot does after an ingest
             latencies = []
             for _ in range(10):
                 for recipe in RECIPES:

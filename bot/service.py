@@ -85,7 +85,7 @@ class Service:
 
         report = ingest(self.store, self.config, scope=scope)
         if report.affected:
-            self.verdicts.classify(report.affected)
+            self.verdicts.decide_again(report.affected)
         return report
 
     async def ingest(self, scope: ScanScope | None = None) -> IngestReport:
@@ -95,7 +95,7 @@ class Service:
 
     async def reclassify(self) -> list[Classified]:
         """Apply the current knowledge base to every recipe's current red run."""
-        return await self.offload(self.verdicts.classify)
+        return await self.offload(self.verdicts.decide_again)
 
     async def why(self, recipe: str) -> WhyAnswer:
         return await self.offload(why.why, self.store, self.config, recipe, self.verdicts)

@@ -123,7 +123,7 @@ def test_a_runner_cut_off_at_its_deadline_is_infra_naming_the_running_tier(tmp_p
         run = store.run("901")
         assert run is not None and run.recipe  # the recipe comes from the run dir when results.json is missing
         verdicts = Verdicts(store, config, KB, GitRecipeSearch())
-        done = {c.recipe: c for c in verdicts.classify()}
+        done = {c.recipe: c for c in verdicts.decide_again()}
         verdict = done[run.recipe].verdict
         assert verdict.category == "infra", verdict
         assert "cut off while tier backup (cc-ci) was running, exit 143" in verdict.reason
@@ -267,7 +267,7 @@ def test_shared_cause_reaches_each_verdict_through_the_store(tmp_path: Path) -> 
     store = Store(config.db_path)
     try:
         ingest(store, config)
-        done = {c.recipe: c for c in Verdicts(store, config, KB, GitRecipeSearch()).classify()}
+        done = {c.recipe: c for c in Verdicts(store, config, KB, GitRecipeSearch()).decide_again()}
         assert set(done) == {"gitea", "outline", "wordpress"}
         for recipe, c in done.items():
             assert c.verdict.category == "infra", (recipe, c.verdict)

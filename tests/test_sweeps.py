@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from bot.ingest.sweeps import Interval, classify, overlapping
+from bot.ingest.sweeps import Interval, group_runs, overlapping
 from bot.model.records import RunKind
 
 
@@ -40,7 +40,7 @@ def test_kinds_follow_cc_ci_rules() -> None:
         ("800", 3000, 3100, None, False),  # a later sweep
         ("801", 3050, 3150, None, False),
     ]
-    kinds = classify(intervals, sweep_gap_s=900)
+    kinds = group_runs(intervals, sweep_gap_s=900)
     assert kinds["ab-1"] == (RunKind.PR, None)
     assert kinds["manual-99"] == (RunKind.ISOLATION, None)
     assert kinds["900"] == (RunKind.ISOLATION, None)

@@ -24,7 +24,7 @@ from tests.junit_maker import run_pytest_junit
 def judged(site: Site) -> tuple[Site, Verdicts]:
     ingest(site.store, site.config)
     verdicts = Verdicts(site.store, site.config, load_kb(), GitRecipeSearch())
-    verdicts.classify()
+    verdicts.decide_again()
     return site, verdicts
 
 
@@ -162,7 +162,7 @@ signatures:
 """
     )
     newer = Verdicts(site.store, site.config, load_kb([rules]), GitRecipeSearch())
-    newer.classify()
+    newer.decide_again()
     stored = site.store.verdict(why(site.store, site.config, "outline").run_id or "")
     assert stored is not None
     verdict, version, _ = stored

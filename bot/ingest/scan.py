@@ -29,7 +29,7 @@ from bot.artifacts.rundir import InProgress, Refused, Snapshot, Vanished, read_r
 from bot.artifacts.seal import SealCheck, settled
 from bot.artifacts.timefmt import iso
 from bot.config import Config
-from bot.ingest.sweeps import classify
+from bot.ingest.sweeps import group_runs
 from bot.kb import load_nonfatal
 from bot.model.answers import IngestReport
 from bot.model.records import ParsedRun, ScanScope
@@ -167,7 +167,7 @@ def ingest(
     canonicals, canon_problems = read_canonicals(config.ccci.warm_dir, config.ccci.canonical_name)
     affected |= store.save_canonicals(canonicals)
     if found.ingested or retired:
-        store.set_kinds(classify(store.run_intervals(), config.ccci.sweep_gap_s))
+        store.set_kinds(group_runs(store.run_intervals(), config.ccci.sweep_gap_s))
     store.set_meta("last_ingest", iso(now) or "")
     return IngestReport(
         scanned=scanned,

@@ -31,7 +31,7 @@ def overlapping(intervals: Sequence[Interval]) -> set[str]:
     return found
 
 
-def classify(intervals: Sequence[Interval], sweep_gap_s: float) -> dict[str, tuple[RunKind, str | None]]:
+def group_runs(intervals: Sequence[Interval], sweep_gap_s: float) -> dict[str, tuple[RunKind, str | None]]:
     """Kind and sweep id of every run.
 
     ``pr`` when the run has a PR; ``isolation`` when its id is ``manual-*``, the bot started it, or no

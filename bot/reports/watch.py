@@ -38,7 +38,7 @@ def sweep_states(store: Store) -> list[SweepState]:
     return [SweepState(sid, tuple(ids), last, seen) for sid, (ids, last, seen) in sorted(grouped.items())]
 
 
-def decide(
+def due_summary(
     states: list[SweepState],
     known: set[str],
     covered: set[str],

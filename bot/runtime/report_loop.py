@@ -21,7 +21,7 @@ from bot.model.records import RunStatus, Verdict
 from bot.model.reports import Change, SweepReport
 from bot.render import reports as render
 from bot.reports.compose import build_red_report, build_sweep_report
-from bot.reports.watch import SweepState, decide, sweep_states
+from bot.reports.watch import SweepState, due_summary, sweep_states
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
 from bot.service import Service
@@ -104,7 +104,7 @@ class Reporter:
         known = self.reports.known_sweeps()
         fresh = [s for s in states if s.sweep_id not in known]
         covered = self.reports.covered_runs(r for s in fresh for r in s.run_ids)
-        decision = decide(
+        decision = due_summary(
             states,
             known,
             covered,

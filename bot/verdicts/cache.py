@@ -43,7 +43,7 @@ class Verdicts:
         classified = classify_recipe(self.store, self.config, self.kb, self._search(), recipe)
         return (classified.verdict, classified.evidence) if classified is not None else None
 
-    def classify(self, recipes: list[str] | None = None) -> list[Classified]:
+    def decide_again(self, recipes: list[str] | None = None) -> list[Classified]:
         from bot.verdicts.facts import classify_all
 
         return classify_all(self.store, self.config, self.kb, self._search(), recipes)
