@@ -3,7 +3,10 @@
 * No import cycles, at module level (function-level imports count: grimp reads every import
   statement, wherever it stands) and between the siblings of every package (``bot.config`` must
   not need ``bot.reports`` if ``bot.reports`` needs ``bot.config``).
-* The outbox does not import the web package (runtime → demo: tests/test_demo_boundary.py).
+* The bottom layers stay at the bottom: the domain model imports nothing else of the bot, the config
+  only its own modules and the log format.
+* The outbox does not import the web package. (That nothing in bot/ imports the demo package is
+  tests/test_demo_boundary.py.)
 * Only store modules speak SQL: ``bot/store/`` (the feature stores live there too).
 """
 
@@ -130,6 +133,23 @@ def test_the_test_finds_a_cycle() -> None:
     assert cycle is not None
     assert set(cycle) == {"p.a", "p.b", "p.c"}
     assert "p.c -> p.a" in _explain(g, cycle, unit_of)
+
+
+# What each bottom-layer package may import of the bot (itself included).
+BOTTOM_LAYERS = {"bot.model": ("bot.model",), "bot.config": ("bot.config", "bot.logsetup")}
+
+
+@pytest.mark.parametrize("package", sorted(BOTTOM_LAYERS))
+def test_the_bottom_layers_import_nothing_above_them(graph: grimp.ImportGraph, package: str) -> None:
+    allowed = BOTTOM_LAYERS[package]
+    above = sorted(
+        f"{module} -> {imported}"
+        for module in graph.modules
+        if _within(module, (package,))
+        for imported in graph.find_modules_directly_imported_by(module)
+        if _within(imported, PACKAGES) and not _within(imported, allowed)
+    )
+    assert above == []
 
 
 def test_outbox_does_not_import_the_web_package(graph: grimp.ImportGraph) -> None:
