@@ -21,12 +21,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bot.app import Bot
 from bot.config import AccessConfig, Config, LinksConfig, MatrixConfig
 from bot.matrix.client import MatrixConnection
 from bot.matrix.events import ChatMessage
-from bot.scaffold.sample.generate import generate
+from bot.runtime.bot import Bot
 from bot.service import Service
+from demo.sample.generate import generate
 
 
 async def measure(config: Config) -> dict[str, float]:

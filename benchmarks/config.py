@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bot.config import ConfigError, load_config
-from bot.configfile import MAX_BYTES
+from bot.config.file import MAX_BYTES
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.yaml"
 

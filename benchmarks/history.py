@@ -9,7 +9,7 @@ its min and max:
   on disk and the previous round's database writes do not land in this one's time;
 * no-change re-ingest, in-process and through the CLI (``ccci-bot ingest``, a new process each time);
 * ``/api/why`` p50/p95 over every recipe from a real ``ccci-bot web`` process on 127.0.0.1, after the
-  bot's own verdict pass (``Verdicts.classify``), so answers carry verdicts as the bot serves them:
+  bot's own verdict pass (``Verdicts.decide_again``), so answers carry verdicts as the bot serves them:
   once the web processes' startup scans have ended (as between their scans every ``reports.poll_s``),
   each request sent to both sizes in turn; and apart, the answers given while a startup scan still ran;
 * CLI ``why`` with ``--no-ingest`` and with its scan, next to a bare ``python -c pass``, with bytecode
@@ -46,13 +46,13 @@ from ingest import RECIPES, build_history
 from measure import WorkerRss, spread
 
 from bot.config import Config, LinksConfig
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.kb import load_kb
-from bot.scaffold.devserver.process import free_port
-from bot.scaffold.sample.generate import generate
 from bot.store import Store
-from bot.verdicts.current import Verdicts
+from bot.verdicts.cache import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch
+from demo.devserver.process import free_port
+from demo.sample.generate import generate
 
 CLI = str(Path(sys.executable).with_name("ccci-bot"))
 
@@ -233,7 +233,7 @@ def measure(templates: list[Path], warm_dir: Path, work: Path, runs: int, rounds
             shutil.rmtree(data)
     assert config is not None
     store = Store(config.db_path)
-    Verdicts(store, config, load_kb(config.knowledge.dirs), GitRecipeSearch()).classify()  # as the bot does
+    Verdicts(store, config, load_kb(config.knowledge.dirs), GitRecipeSearch()).decide_again()  # as the bot does
     store.close()
     fig.config = config
     return fig

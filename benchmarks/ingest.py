@@ -24,15 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from bot.answers.why import why
 from bot.artifacts.timefmt import iso
 from bot.config import Config, LinksConfig
-from bot.evidence import why
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.kb import load_kb
-from bot.scaffold.sample.generate import generate
 from bot.store import Store
-from bot.verdicts.current import Verdicts
+from bot.verdicts.cache import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch
+from demo.sample.generate import generate
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -173,7 +173,7 @@ def main() -> None:
             reingest.append(time.perf_counter() - t)
             assert not again.ingested
             verdicts = Verdicts(store, config, load_kb(config.knowledge.dirs), GitRecipeSearch())
-            verdicts.classify()  # what the bot does after an ingest
+            verdicts.decide_again()  # what the bot does after an ingest
             latencies = []
             for _ in range(10):
                 for recipe in RECIPES:

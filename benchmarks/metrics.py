@@ -4,7 +4,7 @@
 
 Fills a store with synthetic runs (default 30,000 over 200 recipes: sweep, isolation and PR runs,
 a third of them red with a stored verdict), then times ``Metrics.render()`` (best of 5), which picks
-every recipe's status run with ``bot.evidence.status_runs`` (the rule ``why`` uses). For comparison
+every recipe's status run with ``bot.store.status_run.status_runs`` (the rule ``why`` uses). For comparison
 it also times reading every recipe's runs and applying ``target_run`` to each, the naive way to use
 the same rule.
 """
@@ -16,10 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bot.evidence import status_runs, target_run
-from bot.metrics import Metrics
-from bot.model import Category, ParsedRun, RunKind, RunStatus, Verdict
+from bot.model.records import Category, ParsedRun, RunKind, RunStatus, Verdict
 from bot.store.db import Store
+from bot.store.status_run import status_runs, target_run
+from bot.web.metrics import Metrics
 
 CATEGORIES = list(Category)
 

@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).parent.parent))  # tests.matrix_harness: t
 
 from ingest import RECIPES, build_history
 
-from bot.reporter import BASELINE_KEY
-from bot.scaffold.devserver.process import free_port
-from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
-from bot.scaffold.operator import Operator, joined, message_from
-from bot.scaffold.sample.generate import generate
+from bot.runtime.report_loop import BASELINE_KEY
 from bot.web.hooks import SIGNATURE_HEADER, sign
+from demo.devserver.process import free_port
+from demo.devserver.synapse import LocalSynapse, MatrixUser
+from demo.operator import Operator, joined, message_from
+from demo.sample.generate import generate
 from tests.matrix_harness import BotProcess, write_bot_config
 
 SECRET_ENV, SECRET = "CCCI_BENCH_WEBHOOK_SECRET", "bench-secret"

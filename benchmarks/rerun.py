@@ -19,15 +19,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent.parent))
 
 from bot.config import Config, DockerConfig, RunnerConfig
-from bot.node import Node
+from bot.model.reruns import NotifyKind
 from bot.reruns.manager import RerunManager
-from bot.reruns.states import NotifyKind
-from bot.reruns.store import Rerun
-from bot.scaffold.devserver.synapse import LocalSynapse
-from bot.scaffold.operator import Operator, joined, reply_to
-from bot.scaffold.sample.generate import GeneratedData, generate
-from bot.scaffold.sample.standin_runner import STEP, runner_env
+from bot.reruns.preflight import Node
 from bot.service import Service
+from bot.store.reruns import Rerun
+from demo.devserver.synapse import LocalSynapse
+from demo.operator import Operator, joined, reply_to
+from demo.sample.generate import GeneratedData, generate
+from demo.sample.standin_runner import STEP, runner_env
 from tests.matrix_harness import BotProcess, write_bot_config
 
 

@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).parent.parent))  # tests.matrix_harness: t
 from ingest import RECIPES, build_history
 
 from bot.cli import main as cli
-from bot.scaffold.devserver.synapse import LocalSynapse
-from bot.scaffold.operator import Operator, joined, reply_to
-from bot.scaffold.sample.generate import generate
+from demo.devserver.synapse import LocalSynapse
+from demo.operator import Operator, joined, reply_to
+from demo.sample.generate import generate
 from tests.matrix_harness import BotProcess, write_bot_config
 
 

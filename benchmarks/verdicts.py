@@ -32,9 +32,9 @@ from pathlib import Path
 
 from bot.artifacts.timefmt import iso
 from bot.config import Config
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.kb import KnowledgeBase, load_kb
-from bot.model import (
+from bot.model.records import (
     Canonical,
     Category,
     EvidenceItem,
@@ -46,12 +46,12 @@ from bot.model import (
     TestStatus,
     TierResult,
 )
-from bot.scaffold.sample.generate import GeneratedData, generate
 from bot.store import Store
 from bot.verdicts import confidence
-from bot.verdicts.current import Verdicts
+from bot.verdicts.cache import Verdicts
 from bot.verdicts.engine import Facts, RerunFact, SignatureHit, decide
 from bot.verdicts.staletest import GitRecipeSearch, Presence, StaleFinding
+from demo.sample.generate import GeneratedData, generate
 
 TOOL_OUTPUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tool-output"
 CAUSES = tuple(c for c in Category if c is not Category.UNKNOWN)
@@ -172,7 +172,7 @@ def self_consistency(sample: GeneratedData, work: Path) -> None:
     store = Store(config.db_path)
     ingest(store, config)
     verdicts = Verdicts(store, config, load_kb(), GitRecipeSearch())
-    got = {c.recipe: c.verdict for c in verdicts.classify()}
+    got = {c.recipe: c.verdict for c in verdicts.decide_again()}
     last = max(r.sweep for r in sample.runs if r.sweep is not None)
     expected = {r.recipe: r.expected_category for r in sample.runs if r.sweep == last and r.red}
     right: Counter[str] = Counter()
@@ -228,7 +228,7 @@ def big_sweep(sample: GeneratedData, work: Path, recipes: int, log_mb: int) -> N
     assert len(report.ingested) == recipes, report.problems
     verdicts = Verdicts(store, config, load_kb(), GitRecipeSearch())
     start = time.perf_counter()
-    done = verdicts.classify(names)
+    done = verdicts.decide_again(names)
     classify_s = time.perf_counter() - start
     assert len(done) == recipes
     print(f"\nsweep of {recipes} red recipes, {log_mb} MB log each ({recipes * log_mb / 1024:.1f} GiB of logs):")

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from ingest import write_big_log
 
 from bot.masking import Masker
-from bot.scaffold.devserver.process import free_port
-from bot.scaffold.sample.generate import generate
 from bot.web import logview
+from demo.devserver.process import free_port
+from demo.sample.generate import generate
 
 
 def ttfb(port: int, path: str, gzip_ok: bool = False) -> tuple[float, float, int]:

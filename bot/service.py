@@ -13,27 +13,19 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
-from bot import evidence, summary
+from bot.answers import summary, why
+from bot.answers.suggest import UnknownNameError, closest
 from bot.config import Config
-from bot.cron import next_slot, parse_cron
+from bot.config.cron import next_slot, parse_cron
 from bot.kb import KnowledgeBase, load_kb
-from bot.model import (
-    HistoryAnswer,
-    HistoryRun,
-    IngestReport,
-    RedReport,
-    RunStatus,
-    ScanScope,
-    SummaryAnswer,
-    SweepReport,
-    WhyAnswer,
-)
-from bot.names import UnknownNameError, closest
+from bot.model.answers import HistoryAnswer, HistoryRun, IngestReport, SummaryAnswer, WhyAnswer
+from bot.model.records import RunStatus, ScanScope
+from bot.model.reports import RedReport, SweepReport
 from bot.store import Store
-from bot.verdicts.current import Verdicts
+from bot.verdicts.cache import Verdicts
 
 if TYPE_CHECKING:
-    from bot.verdicts.classify import Classified
+    from bot.verdicts.facts import Classified
     from bot.verdicts.staletest import RecipeSearch
 
 P = ParamSpec("P")
@@ -89,11 +81,11 @@ class Service:
         self.store.close()
 
     def _ingest_and_classify(self, scope: ScanScope | None) -> IngestReport:
-        from bot.ingest import ingest
+        from bot.ingest.scan import ingest
 
         report = ingest(self.store, self.config, scope=scope)
         if report.affected:
-            self.verdicts.classify(report.affected)
+            self.verdicts.decide_again(report.affected)
         return report
 
     async def ingest(self, scope: ScanScope | None = None) -> IngestReport:
@@ -103,10 +95,10 @@ class Service:
 
     async def reclassify(self) -> list[Classified]:
         """Apply the current knowledge base to every recipe's current red run."""
-        return await self.offload(self.verdicts.classify)
+        return await self.offload(self.verdicts.decide_again)
 
     async def why(self, recipe: str) -> WhyAnswer:
-        return await self.offload(evidence.why, self.store, self.config, recipe, self.verdicts)
+        return await self.offload(why.why, self.store, self.config, recipe, self.verdicts)
 
     async def summary(self, sweep_id: str | None = None) -> SummaryAnswer:
         return await self.offload(summary.summary, self.store, self.config, sweep_id, self.verdicts)
@@ -150,7 +142,7 @@ class Service:
 
     async def last_summary(self) -> str | None:
         """The sweep the newest posted summary was about (None before the first)."""
-        from bot.reports.store import ReportStore
+        from bot.store.reports import ReportStore
 
         posted = await self.offload(ReportStore(self.store).latest_sweep_report)
         return posted.sweep_id if posted else None

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.model import (
+from bot.model.answers import (
     CancelAnswer,
     HelpAnswer,
     HistoryAnswer,
@@ -24,11 +24,11 @@ from bot.model import (
     NoticeAnswer,
     ReclassifyAnswer,
     RerunQueued,
-    ScanScope,
     StatusAnswer,
     SummaryAnswer,
     WhyAnswer,
 )
+from bot.model.records import ScanScope
 from commands.args import Arg, Signature, UsageError, count_arg, recipe_arg, sweep_arg
 
 if TYPE_CHECKING:  # only named in the Context's types: a CLI start loads the commands without them

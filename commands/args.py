@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from bot.names import RECIPE_NAME_RULE, is_recipe_name
+from bot.model.recipe_name import RECIPE_NAME_RULE, is_recipe_name
 
 
 class UsageError(ValueError):

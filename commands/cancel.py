@@ -6,7 +6,7 @@ bot's, cancels queued ones in the store and names those still running in the bot
 
 from __future__ import annotations
 
-from bot.model import CancelAnswer, RerunRef
+from bot.model.answers import CancelAnswer, RerunRef
 from commands import Arg, Command, Context, UsageError
 from commands.args import RECIPE
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.model import ArgHelp, CommandHelp, HelpAnswer
-from bot.names import closest
+from bot.answers.suggest import closest
+from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
 from commands import Arg, Command, Context, UsageError
 from commands.args import TEXT
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.model import IngestReport
+from bot.model.answers import IngestReport
 from commands import Command, Context
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.model import RecipeVerdict, ReclassifyAnswer
+from bot.model.answers import RecipeVerdict, ReclassifyAnswer
 from commands import Command, Context
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.model import NoticeAnswer, RerunQueued
-from bot.reruns.states import RerunError
+from bot.model.answers import NoticeAnswer, RerunQueued
+from bot.model.reruns import RerunError
 from commands import Arg, Command, Context, UsageError
 from commands.args import RECIPE, TIMES, VERSION
 

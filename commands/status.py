@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from bot import __version__
-from bot.model import StatusAnswer
+from bot.model.answers import StatusAnswer
 from commands import Command, Context
 
 

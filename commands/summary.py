@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.model import ScanScope, SummaryAnswer
+from bot.model.answers import SummaryAnswer
+from bot.model.records import ScanScope
 from commands import Arg, Command, Context
 from commands.args import SWEEP
 

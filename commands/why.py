@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.model import ScanScope, WhyAnswer
+from bot.model.answers import WhyAnswer
+from bot.model.records import ScanScope
 from commands import Arg, Command, Context
 from commands.args import RECIPE
 

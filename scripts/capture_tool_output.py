@@ -142,7 +142,7 @@ def swarm_cases(work: Path) -> dict[str, str]:
     """Services on a real one-node swarm that fail the ways recipes' tasks do, as `docker service ps` shows them."""
     from docker.types import RestartPolicy
 
-    from bot.scaffold.devserver.dockerd import LocalDockerd, poll
+    from demo.devserver.dockerd import LocalDockerd, poll
 
     out: dict[str, str] = {}
     with LocalDockerd(work / "engine") as engine, engine.client() as client:
@@ -181,7 +181,7 @@ def main() -> int:
             cases.update(restic_cases(Path(tmp)))
     else:
         print("restic not installed (apt-get install -y restic): its cases are kept as they are", file=sys.stderr)
-    from bot.scaffold.devserver.dockerd import dockerd_available
+    from demo.devserver.dockerd import dockerd_available
 
     why_not = dockerd_available()
     if why_not is None:

@@ -63,7 +63,7 @@ if [ ! -e "$stamp" ]; then
 fi
 
 echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
-echo "== mypy --strict"; .venv/bin/mypy --strict bot commands
+echo "== mypy --strict"; .venv/bin/mypy --strict bot commands demo scripts/configdoc.py
 if [ "$fast" = 1 ]; then
   # Most fast tests copy the sample world into their tmp_path; on a tmpfs that copy is ~0.1 s instead
   # of up to 1 s on a busy disk, so the temp dirs go to /dev/shm when it has room (removed on exit).

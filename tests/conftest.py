@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from bot.config import Config, LinksConfig
-from bot.scaffold.devserver.synapse import LocalSynapse
-from bot.scaffold.sample.generate import GeneratedData, generate
 from bot.store import Store
+from demo.devserver.synapse import LocalSynapse
+from demo.sample.generate import GeneratedData, generate
 
 NOW = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)
 BASE_URL = "https://ci.example.org/runs/{run_id}/{path}"

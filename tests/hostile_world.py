@@ -17,13 +17,13 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import Config
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.masking import Masker
-from bot.metrics import Metrics
-from bot.model import IngestReport
+from bot.model.answers import IngestReport
 from bot.service import Service
 from bot.store import Store
-from bot.web.app import make_app
+from bot.web.metrics import Metrics
+from bot.web.routes import make_app
 from tests.junit_maker import run_pytest_junit
 
 RECIPE = "evil"

@@ -19,8 +19,8 @@ from typing import Any
 
 import yaml
 
-from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
-from bot.scaffold.operator import Operator, joined, message_from, reaction_to, reply_to
+from demo.devserver.synapse import LocalSynapse, MatrixUser
+from demo.operator import Operator, joined, message_from, reaction_to, reply_to
 
 __all__ = ["BotProcess", "Operator", "joined", "message_from", "reaction_to", "reply_to", "run", "write_bot_config"]
 BOT_PASSWORD_ENV = "CCCI_TEST_BOT_PASSWORD"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from bot.scaffold.sample.gitutil import git
+from demo.sample.gitutil import git
 
 BONFIRE_COMPOSE = """\
 ---

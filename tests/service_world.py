@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser, free_port
+from demo.devserver.synapse import LocalSynapse, MatrixUser, free_port
 from tests.matrix_harness import BOT_PASSWORD_ENV, write_bot_config
 
 _counter = itertools.count()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.artifacts.junit import read_junit
-from bot.model import TestCase
+from bot.model.records import TestCase
 from bot.verdicts.assertions import parse_expectation
 from tests.junit_maker import run_pytest_junit
 

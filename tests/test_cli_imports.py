@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from tests.conftest import Site
 
 HEAVY = ("nio", "aiohttp", "docker", "apscheduler", "multiprocessing", "prometheus_client", "asyncio")

@@ -11,10 +11,10 @@ import asyncio
 import json
 from dataclasses import replace
 
-from bot.app import Bot
 from bot.matrix.client import MatrixConnection
 from bot.matrix.events import ChatMessage
-from bot.model import NoticeAnswer
+from bot.model.answers import NoticeAnswer
+from bot.runtime.bot import Bot
 from bot.service import Service
 from commands import Command, Context
 from tests.conftest import Site

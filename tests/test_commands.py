@@ -16,18 +16,19 @@ import pytest
 
 from bot.artifacts.timefmt import iso
 from bot.chat.dispatch import Dispatcher, parse
-from bot.cli import build_parser, cli_commands, main
+from bot.cli.main import build_parser, cli_commands, main
 from bot.config import AccessConfig
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.matrix.events import ChatMessage
-from bot.model import NoticeAnswer, ScanScope
-from bot.node import Node
+from bot.model.answers import NoticeAnswer
+from bot.model.records import ScanScope
+from bot.model.reruns import NotifyKind, RerunState
 from bot.render import to_text
 from bot.reruns.manager import RerunManager
-from bot.reruns.states import NotifyKind, RerunState
-from bot.reruns.store import Rerun, RerunStore
+from bot.reruns.preflight import Node
 from bot.service import Service, inline, run_inline
 from bot.store.chat import ChatStore, Outgoing
+from bot.store.reruns import Rerun, RerunStore
 from commands import BotState, Command, Context, UsageError
 from commands.args import TEXT, Arg, Signature
 from commands.registry import registry

@@ -18,7 +18,7 @@ from bot.artifacts.compose import (
     read_effective,
     substitute,
 )
-from bot.scaffold.sample.gitutil import git
+from demo.sample.gitutil import git
 from tests.recipe_repos import BONFIRE, BONFIRE_ENV, recipe_repo
 
 TAG = "1.0.0+1.0.4"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.cron import CronError, _plainly_valid, check_cron, parse_cron
+from bot.config.cron import CronError, _plainly_valid, check_cron, parse_cron
 from tests.examples import examples
 
 part = st.one_of(

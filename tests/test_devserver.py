@@ -1,6 +1,6 @@
 """The local Synapse really starts, registers users, serves the client API, restarts and stops cleanly.
 
-No mocks: every test talks to a real Synapse on 127.0.0.1, because the point of bot.scaffold.devserver is to be a
+No mocks: every test talks to a real Synapse on 127.0.0.1, because the point of demo.devserver is to be a
 faithful stand-in for the homeserver the bot will run against.
 """
 
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.scaffold.devserver.process import free_port
-from bot.scaffold.devserver.synapse import LocalSynapse, SynapseError
+from demo.devserver.process import free_port
+from demo.devserver.synapse import LocalSynapse, SynapseError
 
 pytestmark = [
     pytest.mark.skipif(
@@ -138,7 +138,7 @@ def test_start_fails_fast_with_the_log_when_synapse_dies(tmp_path: Path) -> None
 def test_cli_prints_the_url_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     cli = subprocess.Popen(
-        [sys.executable, "-m", "bot.scaffold.devserver.synapse", str(tmp_path), "--port", str(port)],
+        [sys.executable, "-m", "demo.devserver.synapse", str(tmp_path), "--port", str(port)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -11,7 +11,7 @@ import docker
 import pytest
 import yaml
 
-from bot.scaffold.devserver.dockerd import (
+from demo.devserver.dockerd import (
     GWBRIDGE,
     IMAGE_TAG,
     DockerdError,

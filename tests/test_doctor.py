@@ -13,7 +13,7 @@ import yaml
 
 pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
 
-from bot.scaffold.devserver.synapse import LocalSynapse, free_port
+from demo.devserver.synapse import LocalSynapse, free_port
 from tests.service_world import World, make_world
 
 pytestmark = [pytest.mark.slow, pytest.mark.synapse]

@@ -28,11 +28,11 @@ pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip inst
 
 from bot.cli import main as cli
 from bot.matrix.crosssign import KEYS_FILE, Session, b64, cross_signing_status
-from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
-from bot.scaffold.operator import Operator, reply_to
-from bot.scaffold.sample.generate import GeneratedData
-from bot.scaffold.sample.staging import copy_runs, runs_of_sweep_window, runs_up_to
-from bot.scaffold.sample.standin_runner import STEP, runner_env
+from demo.devserver.synapse import LocalSynapse, MatrixUser
+from demo.operator import Operator, reply_to
+from demo.sample.generate import GeneratedData
+from demo.sample.staging import copy_runs, runs_of_sweep_window, runs_up_to
+from demo.sample.standin_runner import STEP, runner_env
 from tests.js_operator import JsOperator, skip_without_node
 from tests.matrix_harness import BotProcess, write_bot_config
 

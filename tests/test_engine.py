@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from bot.model import (
+from bot.model.records import (
     Canonical,
     Category,
     EvidenceItem,

@@ -19,11 +19,11 @@ import yaml
 from bot.artifacts.compose import read_effective
 from bot.artifacts.logtail import read_tail
 from bot.config import Config
-from bot.ingest import ingest
+from bot.ingest.scan import ingest
 from bot.kb import load_kb
 from bot.store import Store
+from bot.verdicts.cache import Verdicts
 from bot.verdicts.clusters import machinery, shared_causes
-from bot.verdicts.current import Verdicts
 from bot.verdicts.labels import compare, evidence
 from bot.verdicts.staletest import GitRecipeSearch
 from tests.junit_maker import run_pytest_junit
@@ -124,7 +124,7 @@ def test_a_runner_cut_off_at_its_deadline_is_infra_naming_the_running_tier(tmp_p
         run = store.run("901")
         assert run is not None and run.recipe  # the recipe comes from the run dir when results.json is missing
         verdicts = Verdicts(store, config, KB, GitRecipeSearch())
-        done = {c.recipe: c for c in verdicts.classify()}
+        done = {c.recipe: c for c in verdicts.decide_again()}
         verdict = done[run.recipe].verdict
         assert verdict.category == "infra", verdict
         assert "cut off while tier backup (cc-ci) was running, exit 143" in verdict.reason
@@ -271,7 +271,7 @@ def test_shared_cause_reaches_each_verdict_through_the_store(tmp_path: Path) -> 
     store = Store(config.db_path)
     try:
         ingest(store, config)
-        done = {c.recipe: c for c in Verdicts(store, config, KB, GitRecipeSearch()).classify()}
+        done = {c.recipe: c for c in Verdicts(store, config, KB, GitRecipeSearch()).decide_again()}
         assert set(done) == {"gitea", "outline", "wordpress"}
         for recipe, c in done.items():
             assert c.verdict.category == "infra", (recipe, c.verdict)

@@ -1,4 +1,4 @@
-"""bot.forked: a loop split over forked children, as the CLI's full scan runs it.
+"""bot.artifacts.forked: a loop split over forked children, as the CLI's full scan runs it.
 
 Each case runs in a fresh Python, single-threaded as the CLI is: a pytest process may have other
 threads running (xdist's), and Split rightly refuses to fork there.
@@ -11,13 +11,13 @@ import textwrap
 
 import pytest
 
-from bot.forked import Split
+from bot.artifacts.forked import Split
 
 pytestmark = pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
 
 
 def _run(body: str) -> dict[str, object]:
-    script = "import json, os, threading\nfrom bot.forked import Split\n" + textwrap.dedent(body)
+    script = "import json, os, threading\nfrom bot.artifacts.forked import Split\n" + textwrap.dedent(body)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     result: dict[str, object] = json.loads(done.stdout)

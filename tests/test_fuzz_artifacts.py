@@ -22,9 +22,9 @@ from bot.artifacts.logscan import scan_log
 from bot.artifacts.rundir import InProgress, Refused, Vanished, read_results, read_run
 from bot.artifacts.safeopen import Unsafe
 from bot.config import CcciConfig, Config
-from bot.ingest import ingest
-from bot.model import ParsedRun
-from bot.names import is_recipe_name
+from bot.ingest.scan import ingest
+from bot.model.recipe_name import is_recipe_name
+from bot.model.records import ParsedRun
 from bot.store import Store
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

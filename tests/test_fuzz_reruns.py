@@ -22,16 +22,16 @@ from hypothesis import strategies as st
 from bot.artifacts.controls import has_controls
 from bot.artifacts.rundir import read_results
 from bot.config import Config, MatrixConfig, ReportsConfig, RunnerConfig
-from bot.names import is_recipe_name
-from bot.node import Node
+from bot.model.recipe_name import is_recipe_name
+from bot.model.reruns import Attempt, AttemptOutcome, RerunError, RerunState
 from bot.reruns.environment import ALLOWED_ENV, runner_environment
 from bot.reruns.execute import find_run_dir
 from bot.reruns.manager import RerunManager
+from bot.reruns.preflight import Node
 from bot.reruns.report import final_report, progress_line
 from bot.reruns.runlog import CappedLog
-from bot.reruns.states import Attempt, AttemptOutcome, RerunError, RerunState
-from bot.reruns.store import Rerun
 from bot.service import Service
+from bot.store.reruns import Rerun
 from commands import UsageError
 from commands.args import recipe_arg
 from tests.test_fuzz_artifacts import any_text, results_objects

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.evidence import STREAK_PAGE, red_streak, reruns_of, status_run, target_run
-from bot.model import ParsedRun, RunKind, RunRow, RunStatus, TestCase, TestStatus
+from bot.answers.why import STREAK_PAGE, red_streak
+from bot.model.records import ParsedRun, RunKind, RunRow, RunStatus, TestCase, TestStatus
 from bot.store.db import Store
+from bot.store.status_run import reruns_of, status_run, target_run
 
 RECIPES = ("alpha", "beta", "gamma")
 

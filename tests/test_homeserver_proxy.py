@@ -13,7 +13,7 @@ import pytest
 import yaml
 from aiohttp import ClientSession, web
 
-from bot.scaffold.devserver.synapse import LocalSynapse, free_port
+from demo.devserver.synapse import LocalSynapse, free_port
 from tests.matrix_harness import BotProcess
 from tests.service_world import World, make_world
 from tests.test_sdnotify import Listener

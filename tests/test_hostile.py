@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-import bot.ingest as ingest_mod
-from bot import evidence as evidence_mod
+import bot.ingest.scan as ingest_mod
+from bot.answers import why as evidence_mod
 from bot.artifacts.safeopen import Unsafe, open_in_run
 from bot.cli import main
 from bot.masking import Masker
@@ -220,8 +220,8 @@ def test_the_junit_page_is_served_from_what_ingest_stored(site: Site, junit: Pat
 
         from aiohttp.test_utils import TestClient, TestServer
 
-        from bot.metrics import Metrics
-        from bot.web.app import make_app
+        from bot.web.metrics import Metrics
+        from bot.web.routes import make_app
 
         async def get() -> tuple[int, str]:
             async with TestClient(TestServer(make_app(service, Masker(()), Metrics(service.store)))) as client:
@@ -386,8 +386,8 @@ def test_healthz_is_answered_while_every_page_thread_is_busy(site: Site) -> None
 
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.metrics import Metrics
-    from bot.web.app import FILE_WORK, make_app
+    from bot.web.metrics import Metrics
+    from bot.web.routes import FILE_WORK, make_app
 
     service = Service(site.config)
     release = threading.Event()
@@ -440,11 +440,11 @@ def test_a_client_that_goes_away_stops_its_page_work(site: Site, junit: Path) ->
     import asyncio
     import time
 
-    from bot.metrics import Metrics
-    from bot.scaffold.devserver.process import free_port
     from bot.web import logview
-    from bot.web.app import FILE_WORK, make_app
+    from bot.web.metrics import Metrics
+    from bot.web.routes import FILE_WORK, make_app
     from bot.web.server import start_server
+    from demo.devserver.process import free_port
 
     run = make_run(site.runs_dir, junit)
     config = settled(site.config)

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.ingest import ingest
-from bot.model import RunKind, RunStatus, ScanScope
-from bot.scaffold.sample.generate import GeneratedData
+from bot.ingest.scan import ingest
+from bot.model.records import RunKind, RunStatus, ScanScope
 from bot.store.db import DirMark
+from demo.sample.generate import GeneratedData
 from tests.conftest import Site
 from tests.junit_maker import run_pytest_junit
 
@@ -139,7 +139,7 @@ def test_history_survives_a_deleted_run_dir(site: Site, sample: GeneratedData) -
 
 
 def test_parallel_ingest_stores_the_same_as_serial(site: Site, tmp_path: Path) -> None:
-    from bot import ingest as ingest_mod
+    from bot.ingest import scan as ingest_mod
     from bot.store import Store
 
     serial = ingest(site.store, site.config, workers=1)
@@ -166,7 +166,7 @@ def _later(site: Site) -> float:
 def test_a_no_change_scan_of_sealed_runs_takes_no_fingerprint(
     site: Site, sample: GeneratedData, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot import ingest as ingest_mod
+    from bot.ingest import scan as ingest_mod
 
     ingest(site.store, site.config, now=_later(site))
     seals, unsealed = site.store.scan_marks()
@@ -237,8 +237,8 @@ def test_the_scan_before_why_finds_a_rewritten_or_replaced_results_file_and_a_ne
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bot import ingest as ingest_mod
     from bot.cli import main
+    from bot.ingest import scan as ingest_mod
     from tests.test_why import cli_dirs
 
     mark = _marked(site)
@@ -365,9 +365,9 @@ def test_a_full_scan_split_over_forked_children_finds_every_change(
     site: Site, sample: GeneratedData, tmp_path: Path
 ) -> None:
     """``ccci-bot ingest`` over a long sealed history splits the seal checks over the cores
-    (bot.forked); here the threshold is lowered so the sample's runs are split too, and every sealed
+    (bot.artifacts.forked); here the threshold is lowered so the sample's runs are split too, and every sealed
     run changes (in place, or by a new JUnit file) so each part has changes to find."""
-    from bot.forked import max_procs
+    from bot.artifacts.forked import max_procs
     from tests.test_why import cli_dirs
 
     if max_procs() < 2:

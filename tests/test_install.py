@@ -16,7 +16,7 @@ import pytest
 pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
 
 from bot import __version__
-from bot.scaffold.devserver.synapse import LocalSynapse
+from demo.devserver.synapse import LocalSynapse
 from tests.matrix_harness import BotProcess
 from tests.service_world import make_world
 from tests.test_sdnotify import Listener

@@ -4,8 +4,8 @@ import pytest
 
 from bot.artifacts import junit as junit_mod
 from bot.artifacts.junit import read_junit, tier_and_source
-from bot.model import TestStatus
-from bot.scaffold.sample.generate import GeneratedData
+from bot.model.records import TestStatus
+from demo.sample.generate import GeneratedData
 from tests.junit_maker import run_pytest_junit
 
 SUITE = """

@@ -17,7 +17,7 @@ import yaml
 
 from bot.config import ConfigError, LoggingConfig, parse_config
 from bot.logsetup import LogFormat, setup_logging, under_journald
-from bot.scaffold.devserver.synapse import free_port
+from demo.devserver.synapse import free_port
 
 
 def journal_stream(path: Path) -> str:
@@ -135,8 +135,8 @@ def test_run_logs_for_the_journal(tmp_path: Path, fmt: str) -> None:
     assert code == 0
     lines = [line for line in err.read_text().splitlines() if "unreachable" in line]
     if fmt == "text":
-        assert lines[0].startswith("<4>bot.app: homeserver http://127.0.0.1:")
+        assert lines[0].startswith("<4>bot.runtime.bot: homeserver http://127.0.0.1:")
     else:
         record = json.loads(lines[0])
         assert record["level"] == "warning"
-        assert record["logger"] == "bot.app"
+        assert record["logger"] == "bot.runtime.bot"

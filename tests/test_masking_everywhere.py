@@ -19,17 +19,17 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.backoff import Backoff
 from bot.chat.messages import notice
+from bot.chat.outbox import OutboxSender
 from bot.cli import main
 from bot.config import Config
 from bot.masking import Masker
 from bot.matrix.events import SendResult
-from bot.metrics import Metrics
-from bot.outbox import OutboxSender
 from bot.render import reports as render_reports
 from bot.render import to_html, to_text
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing
-from bot.web.app import make_app
+from bot.web.metrics import Metrics
+from bot.web.routes import make_app
 from tests.conftest import Site
 from tests.hostile_world import RECIPE, RUN_ID, guarded_ingest, make_run, results, settled
 from tests.junit_maker import run_pytest_junit

@@ -19,9 +19,9 @@ pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip inst
 
 from bot.artifacts.timefmt import iso
 from bot.cli import main as cli
-from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
-from bot.scaffold.sample.generate import GeneratedData
-from bot.scaffold.sample.standin_runner import STEP, runner_env
+from demo.devserver.synapse import LocalSynapse, MatrixUser
+from demo.sample.generate import GeneratedData
+from demo.sample.standin_runner import STEP, runner_env
 from tests.matrix_harness import (
     BotProcess,
     Operator,

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 
 from bot.backoff import Backoff
+from bot.chat.outbox import OutboxSender
 from bot.config import MatrixConfig
 from bot.matrix.client import SYNC_FILTER, MatrixConnection
-from bot.outbox import OutboxSender
-from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
 from bot.store import Store
 from bot.store.chat import ChatStore, Outgoing
+from demo.devserver.synapse import LocalSynapse, MatrixUser
 
 pytestmark = [pytest.mark.slow, pytest.mark.synapse]
 TOKEN_ENV = "CCCI_TEST_BOT_TOKEN"

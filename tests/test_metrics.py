@@ -10,13 +10,13 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.artifacts.timefmt import parse_time
-from bot.evidence import target_run
-from bot.metrics import MAX_COMMAND_LABELS, Metrics
-from bot.model import Category, ParsedRun, RunKind, RunStatus, Verdict
-from bot.reports.store import ReportKind, ReportStore
-from bot.reruns.states import RerunResult
+from bot.model.records import Category, ParsedRun, RunKind, RunStatus, Verdict
+from bot.model.reruns import RerunResult
 from bot.store.chat import Outgoing
 from bot.store.db import Store
+from bot.store.reports import ReportKind, ReportStore
+from bot.store.status_run import target_run
+from bot.web.metrics import MAX_COMMAND_LABELS, Metrics
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

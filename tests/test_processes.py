@@ -50,7 +50,7 @@ def test_first_opening_of_a_data_dir_by_several_processes_at_once(tmp_path: Path
 
 CHILD = """
 import sys
-from bot.ingest import worker_pool
+from bot.ingest.scan import worker_pool
 from tests.hostile_world import park
 
 pool = worker_pool(2)

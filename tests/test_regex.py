@@ -271,7 +271,7 @@ def shipped_patterns() -> dict[str, LinearPattern]:
     """Every RE2 pattern a module of the bot holds (module-level, alone or in tuples), by module and name."""
     found: dict[str, LinearPattern] = {}
     for info in pkgutil.walk_packages(bot.__path__, "bot."):
-        if info.name.startswith("bot.scaffold"):
+        if info.name.startswith("demo"):
             continue
         module = importlib.import_module(info.name)
         for name, value in vars(module).items():

@@ -18,19 +18,20 @@ from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web import Application
 
 from bot.config import ConfigError, ReportsConfig, parse_config
-from bot.cron import CronError, latest_slot, parse_cron
-from bot.model import Category, Change, RunStatus
-from bot.node import Node
+from bot.config.cron import CronError, latest_slot, parse_cron
+from bot.model.records import Category, RunStatus
+from bot.model.reports import Change
 from bot.render import reports as render
-from bot.reporter import Reporter
 from bot.reports.compose import build_sweep_report
-from bot.reports.store import ReportKind, ReportStore
-from bot.reports.watch import SweepState, decide
-from bot.scaffold.sample.generate import GeneratedData
-from bot.scaffold.sample.staging import copy_runs, expected_moves, runs_of_sweep_window, runs_up_to
+from bot.reports.watch import SweepState, due_summary
+from bot.reruns.preflight import Node
+from bot.runtime.report_loop import Reporter
 from bot.service import Service
 from bot.store.chat import ChatStore, Outgoing, new_txn_id, ref
+from bot.store.reports import ReportKind, ReportStore
 from bot.web.hooks import SIGNATURE_HEADER, hook_routes, sign
+from demo.sample.generate import GeneratedData
+from demo.sample.staging import copy_runs, expected_moves, runs_of_sweep_window, runs_up_to
 from tests.conftest import Site
 
 ROOM = "!ops:example.org"
@@ -141,29 +142,29 @@ def _state(sid: str, runs: tuple[str, ...], last: float) -> SweepState:
     return SweepState(sid, runs, last, last)
 
 
-def test_decide_waits_for_quiet_and_for_nothing_in_flight() -> None:
+def test_due_summary_waits_for_quiet_and_for_nothing_in_flight() -> None:
     s1, s2 = _state("sweep-1", ("a", "b"), 1000.0), _state("sweep-2", ("c", "d"), 5000.0)
     kw = {"quiet_s": 600.0, "first_start": False}
-    assert decide([s1, s2], {"sweep-1"}, set(), now=5100.0, in_flight=False, **kw).post is None  # not quiet
-    assert decide([s1, s2], {"sweep-1"}, set(), now=9000.0, in_flight=True, **kw).post is None  # in flight
-    assert decide([s1, s2], {"sweep-1"}, set(), now=9000.0, in_flight=False, **kw).post == s2
+    assert due_summary([s1, s2], {"sweep-1"}, set(), now=5100.0, in_flight=False, **kw).post is None  # not quiet
+    assert due_summary([s1, s2], {"sweep-1"}, set(), now=9000.0, in_flight=True, **kw).post is None  # in flight
+    assert due_summary([s1, s2], {"sweep-1"}, set(), now=9000.0, in_flight=False, **kw).post == s2
 
 
-def test_decide_baselines_a_new_bots_history_and_supersedes_missed_sweeps() -> None:
+def test_due_summary_baselines_a_new_bots_history_and_supersedes_missed_sweeps() -> None:
     s1, s2, s3 = (_state(f"sweep-{i}", (f"r{i}",), 1000.0 * i) for i in (1, 2, 3))
-    first = decide([s1, s2, s3], set(), set(), now=9000.0, quiet_s=600, in_flight=False, first_start=True)
+    first = due_summary([s1, s2, s3], set(), set(), now=9000.0, quiet_s=600, in_flight=False, first_start=True)
     assert first.post is None and [s.sweep_id for s, why in first.silence if why is ReportKind.BASELINE] == [
         "sweep-1",
         "sweep-2",
         "sweep-3",
     ]
-    later = decide([s1, s2, s3], {"sweep-1"}, set(), now=9000.0, quiet_s=600, in_flight=False, first_start=False)
+    later = due_summary([s1, s2, s3], {"sweep-1"}, set(), now=9000.0, quiet_s=600, in_flight=False, first_start=False)
     assert later.post == s3 and later.silence == [(s2, ReportKind.SUPERSEDED)]
 
 
-def test_decide_never_summarises_runs_twice_under_a_new_sweep_id() -> None:
+def test_due_summary_never_summarises_runs_twice_under_a_new_sweep_id() -> None:
     moved = _state("sweep-1b", ("a", "b"), 1000.0)  # same runs, re-keyed after their files were re-written
-    decision = decide([moved], {"sweep-1"}, {"a"}, now=9000.0, quiet_s=600, in_flight=False, first_start=False)
+    decision = due_summary([moved], {"sweep-1"}, {"a"}, now=9000.0, quiet_s=600, in_flight=False, first_start=False)
     assert decision.post is None and decision.silence == [(moved, ReportKind.SUPERSEDED)]
 
 
@@ -365,7 +366,7 @@ def test_webhook_refuses_bad_signatures_and_wakes_the_scan_on_good_ones() -> Non
 
 
 def test_verdict_change_line_names_before_and_after() -> None:
-    from bot.model import Verdict
+    from bot.model.records import Verdict
 
     shown = render.verdict_changes(
         "sweep-x",
@@ -379,7 +380,7 @@ def test_verdict_change_line_names_before_and_after() -> None:
 
 
 def test_red_report_says_all_green_briefly(tmp_path: Path) -> None:
-    from bot.model import RedReport
+    from bot.model.reports import RedReport
 
     shown = render.red_report(RedReport(slot=0.0, late=False, recipes=12, rows=[]))
     assert shown.text == "Red report for 1970-01-01T00:00:00Z: all green (12 recipes)."

@@ -18,14 +18,14 @@ import pytest
 
 pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
 
-from bot.reporter import BASELINE_KEY, TICK_KEY
-from bot.scaffold.devserver.process import free_port
-from bot.scaffold.devserver.synapse import LocalSynapse, MatrixUser
-from bot.scaffold.operator import Event, edit_of, in_thread, message_from
-from bot.scaffold.sample.generate import GeneratedData
-from bot.scaffold.sample.staging import copy_runs, expected_moves, runs_of_sweep_window, runs_up_to
-from bot.scaffold.sample.standin_runner import STEP, runner_env
+from bot.runtime.report_loop import BASELINE_KEY, TICK_KEY
 from bot.web.hooks import SIGNATURE_HEADER, sign
+from demo.devserver.process import free_port
+from demo.devserver.synapse import LocalSynapse, MatrixUser
+from demo.operator import Event, edit_of, in_thread, message_from
+from demo.sample.generate import GeneratedData
+from demo.sample.staging import copy_runs, expected_moves, runs_of_sweep_window, runs_up_to
+from demo.sample.standin_runner import STEP, runner_env
 from tests.matrix_harness import BotProcess, Operator, joined, reply_to, run, write_bot_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.synapse]

@@ -11,18 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from bot.answers.suggest import UnknownNameError
 from bot.cli import main as cli
 from bot.config import Config, DockerConfig, RunnerConfig
-from bot.model import RunKind, RunStatus
-from bot.names import UnknownNameError
-from bot.node import Node
+from bot.model.records import RunKind, RunStatus
+from bot.model.reruns import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState, result_of
 from bot.reruns import groups
 from bot.reruns.manager import RerunManager
-from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState, result_of
-from bot.reruns.store import Rerun, RerunStore
-from bot.scaffold.sample.generate import GeneratedData
-from bot.scaffold.sample.standin_runner import STEP, runner_env
+from bot.reruns.preflight import Node
 from bot.service import Service
+from bot.store.reruns import Rerun, RerunStore
+from demo.sample.generate import GeneratedData
+from demo.sample.standin_runner import STEP, runner_env
 from tests.conftest import Site
 
 

@@ -14,14 +14,14 @@ from pathlib import Path
 import docker
 import pytest
 
-from bot.node import Node
+from bot.model.reruns import AttemptOutcome, RerunState
 from bot.reruns.manager import RerunManager
-from bot.reruns.states import AttemptOutcome, RerunState
-from bot.reruns.store import Rerun
-from bot.scaffold.devserver.dockerd import LocalDockerd, dockerd_available, poll
-from bot.scaffold.sample.generate import GeneratedData
-from bot.scaffold.sample.stack import deploy_stack, remove_stack
+from bot.reruns.preflight import Node
 from bot.service import Service
+from bot.store.reruns import Rerun
+from demo.devserver.dockerd import LocalDockerd, dockerd_available, poll
+from demo.sample.generate import GeneratedData
+from demo.sample.stack import deploy_stack, remove_stack
 from tests.conftest import Site
 from tests.test_reruns import Recorder, rerun_config
 

@@ -28,10 +28,10 @@ from bot.artifacts.rundir import read_run
 from bot.cli import main as cli
 from bot.config import Config
 from bot.model import ParsedRun
+from bot.model.reruns import AttemptOutcome, RerunError, RerunResult, RerunState
 from bot.reruns.execute import Execution, find_run_dir
 from bot.reruns.manager import RerunManager
-from bot.reruns.states import AttemptOutcome, RerunError, RerunResult, RerunState
-from bot.scaffold.sample.generate import GeneratedData
+from demo.sample.generate import GeneratedData
 from tests.conftest import Site
 from tests.hostile_world import guarded_ingest, make_run, real_junit, settled
 from tests.test_reruns import Recorder, alive, manager, rerun_config, write_cli_config

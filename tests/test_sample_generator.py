@@ -13,9 +13,9 @@ import defusedxml.ElementTree
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from bot.scaffold.sample.generate import GeneratedData
-from bot.scaffold.sample.scenarios import TIERS
-from bot.scaffold.sample.standin_runner import request_from_env, run_recipe
+from demo.sample.generate import GeneratedData
+from demo.sample.scenarios import TIERS
+from demo.sample.standin_runner import request_from_env, run_recipe
 
 NOW = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)
 

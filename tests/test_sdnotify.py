@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sdnotify import Notifier, one_line, watchdog_interval
+from bot.runtime.sdnotify import Notifier, one_line, watchdog_interval
 
 
 class Listener:
@@ -134,7 +134,7 @@ def test_a_blocked_event_loop_stops_the_watchdog_pings(abstract: tuple[Listener,
 @pytest.mark.synapse
 def test_run_under_a_notify_socket(synapse: object, tmp_path: Path, abstract: tuple[Listener, str]) -> None:
     pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip install -e '.[test]')")
-    from bot.scaffold.devserver.synapse import LocalSynapse
+    from demo.devserver.synapse import LocalSynapse
     from tests.matrix_harness import BotProcess
     from tests.service_world import make_world
 
@@ -176,7 +176,7 @@ def test_a_thread_stuck_in_io_does_not_hold_the_exit(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     script = (
         "import asyncio, sys\n"
-        "from bot.sdnotify import exit_deadline\n"
+        "from bot.runtime.sdnotify import exit_deadline\n"
         "async def main():\n"
         f"    asyncio.get_running_loop().run_in_executor(None, open, {str(fifo)!r})\n"
         "    await asyncio.sleep(0)\n"

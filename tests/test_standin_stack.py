@@ -18,11 +18,11 @@ import pytest
 import yaml
 from junitparser import Failure, JUnitXml
 
-from bot.scaffold.devserver.dockerd import IMAGE_TAG, LocalDockerd, poll
-from bot.scaffold.sample.generate import GeneratedData
-from bot.scaffold.sample.results import is_green
-from bot.scaffold.sample.scenarios import TIERS
-from bot.scaffold.sample.stack import (
+from demo.devserver.dockerd import IMAGE_TAG, LocalDockerd, poll
+from demo.sample.generate import GeneratedData
+from demo.sample.results import is_green
+from demo.sample.scenarios import TIERS
+from demo.sample.stack import (
     LEFTOVER_SERVICE,
     deploy_stack,
     leftovers,
@@ -32,7 +32,7 @@ from bot.scaffold.sample.stack import (
     stack_name,
     wait_gone,
 )
-from bot.scaffold.sample.standin_runner import (
+from demo.sample.standin_runner import (
     LiveOptions,
     RunOutcome,
     RunRequest,
@@ -151,7 +151,7 @@ def test_runner_cli_without_an_engine(sample: GeneratedData, tmp_path: Path) -> 
     }
     before = datetime.now(UTC).replace(microsecond=0)
     done = subprocess.run(
-        [sys.executable, "-m", "bot.scaffold.sample.standin_runner"], env=env, cwd=ROOT, capture_output=True, text=True
+        [sys.executable, "-m", "demo.sample.standin_runner"], env=env, cwd=ROOT, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
     run_dir = Path(done.stdout.strip())
@@ -287,7 +287,7 @@ def test_hang_blocks_until_the_process_group_is_killed(
     }
     run_dir = tmp_path / run_id
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.scaffold.sample.standin_runner"],
+        [sys.executable, "-m", "demo.sample.standin_runner"],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.model import NextStep
+from bot.model.records import NextStep
 from bot.service import Service
 from bot.store import Store, StoreError
 from bot.store.schema import MIGRATIONS
@@ -56,7 +56,7 @@ def test_service_answers_off_the_event_loop(site: Site) -> None:
 
 
 def test_upgrading_a_version_1_database_re_reads_runs_to_fill_new_columns(site: Site) -> None:
-    from bot.ingest import ingest
+    from bot.ingest.scan import ingest
 
     path = site.config.db_path.parent / "old.sqlite3"
     with sqlite3.connect(path) as conn:

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.evidence import why
-from bot.ingest import ingest
+from bot.answers.summary import summary
+from bot.answers.why import why
+from bot.ingest.scan import ingest
 from bot.kb import load_kb
-from bot.model import NextStep, RunStatus
+from bot.model.records import NextStep, RunStatus
 from bot.render import to_chat, to_json, to_text
-from bot.scaffold.sample.generate import GeneratedData
-from bot.summary import summary
-from bot.verdicts.current import Verdicts
+from bot.verdicts.cache import Verdicts
 from bot.verdicts.staletest import GitRecipeSearch, parse_expectation
+from demo.sample.generate import GeneratedData
 from tests.conftest import Site
 from tests.junit_maker import run_pytest_junit
 
@@ -24,7 +24,7 @@ from tests.junit_maker import run_pytest_junit
 def judged(site: Site) -> tuple[Site, Verdicts]:
     ingest(site.store, site.config)
     verdicts = Verdicts(site.store, site.config, load_kb(), GitRecipeSearch())
-    verdicts.classify()
+    verdicts.decide_again()
     return site, verdicts
 
 
@@ -166,7 +166,7 @@ signatures:
 """
     )
     newer = Verdicts(site.store, site.config, load_kb([rules]), GitRecipeSearch())
-    newer.classify()
+    newer.decide_again()
     stored = site.store.verdict(why(site.store, site.config, "outline").run_id or "")
     assert stored is not None
     verdict, version, _ = stored

@@ -21,14 +21,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.config import WebAuthConfig, WebConfig
 from bot.masking import MASK, Masker
-from bot.metrics import Metrics
 from bot.render import to_json
-from bot.scaffold.devserver.process import free_port
-from bot.scaffold.sample.generate import GeneratedData
 from bot.service import Service
 from bot.web import logview
-from bot.web.app import make_app
+from bot.web.metrics import Metrics
+from bot.web.routes import make_app
 from bot.web.warm import warm_logs
+from demo.devserver.process import free_port
+from demo.sample.generate import GeneratedData
 from tests.browser import PNG_MAGIC, dump_dom, needs_chromium, screenshot
 from tests.conftest import Site
 

@@ -224,7 +224,7 @@ def test_ccci_bot_web_survives_more_stalled_connections_than_it_has_descriptors(
 def test_accept_failures_are_counted_not_logged_one_by_one(tmp_path: Path) -> None:
     """Out of descriptors (taken by something else in the process), asyncio fails accept() again and
     again; the log gets one line and then a count, and the server serves again once descriptors free up."""
-    from bot.scaffold.devserver.process import free_port
+    from demo.devserver.process import free_port
     from tests.web_siege import lowered_limit
 
     port = free_port()

@@ -3,14 +3,15 @@ import shutil
 
 import pytest
 
+from bot.answers.suggest import UnknownNameError
+from bot.answers.summary import summary
+from bot.answers.why import why
 from bot.cli import main
-from bot.evidence import status_runs, target_run, why
-from bot.ingest import ingest
-from bot.model import RunKind, RunStatus
-from bot.names import UnknownNameError
+from bot.ingest.scan import ingest
+from bot.model.records import RunKind, RunStatus
 from bot.render import to_json
-from bot.scaffold.sample.generate import GeneratedData, GeneratedRun
-from bot.summary import summary
+from bot.store.status_run import status_runs, target_run
+from demo.sample.generate import GeneratedData, GeneratedRun
 from tests.conftest import Site
 
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from bot.scaffold.devserver.dockerd import dockerd_available
+from demo.devserver.dockerd import dockerd_available
 
 F = TypeVar("F", bound=Callable[..., Any])
 DOCKERD_UNAVAILABLE = dockerd_available()

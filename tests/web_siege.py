@@ -25,8 +25,8 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.config import WebConfig
-from bot.scaffold.devserver.process import free_port
 from bot.web.server import start_server
+from demo.devserver.process import free_port
 
 PARTIAL_HEADERS = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow\r\n"  # no blank line: never complete
 HUNG_S = 60.0  # a wait this long means "hung", never a performance limit

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.artifacts.safeopen import Unsafe, read_bytes_in_run
 from bot.artifacts.timefmt import parse_time
-from bot.model import Canonical
+from bot.model.records import Canonical
 
 MAX_BYTES = 1024 * 1024  # a canonical record is a few hundred bytes
 

@@ -15,7 +15,7 @@ Reading ``compose.yml`` alone compared a failing recipe's database with a peer's
   old recipes). Each is read at the ref with ``git cat-file`` (plumbing: no filters, no pager) through
   :mod:`bot.artifacts.gitrun`, all files of all refs asked in one batch; a blob over
   :data:`MAX_FILE_BYTES` is not read. YAML goes through the config reader's safe loader
-  (:func:`bot.configfile.parse_yaml`: duplicate keys, alias bombs and depth refused).
+  (:func:`bot.config.file.parse_yaml`: duplicate keys, alias bombs and depth refused).
 * **Values** — ``${VAR:-default}``, ``${VAR-default}``, ``${VAR}`` and ``$VAR`` are substituted from the
   env in values (not in mapping keys, as compose does), ``$$`` is a ``$``; a variable with no value and
   no default stays as written (``${STACK_NAME}``, which abra sets at deploy), and every other form
@@ -46,8 +46,8 @@ from typing import Any
 
 from bot.artifacts.gitrun import git_bytes
 from bot.artifacts.safeopen import Unsafe, dir_in_run, read_bytes_in_run
-from bot.configfile import parse_yaml
-from bot.configvalues import ConfigError
+from bot.config.file import parse_yaml
+from bot.config.values import ConfigError
 
 MAX_FILE_BYTES = 256 << 10  # a recipe's compose file or .env.sample is a few KiB (bonfire's compose.yml: 5 KiB)
 MAX_ENV_BYTES = 64 << 10  # an app env is a copy of .env.sample with values filled in

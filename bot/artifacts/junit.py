@@ -22,7 +22,7 @@ from bot.artifacts.controls import escape_name, escape_text, has_controls
 from bot.artifacts.safeopen import Unsafe, open_confined
 from bot.artifacts.timefmt import parse_time
 from bot.linear_regex import linear
-from bot.model import TestCase, TestStatus
+from bot.model.records import TestCase, TestStatus
 
 # ``<tier>__<source>__<file>.xml`` as cc-ci names them; RE2, as everything that reads run-dir names.
 _NAME = linear(r"^(?P<tier>[^_]+(?:_[^_]+)*?)__(?P<source>.+?)__(?P<file>.+)\.xml$")

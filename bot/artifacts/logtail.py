@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from bot.artifacts.safeopen import Unsafe, open_in_run
 from bot.linear_regex import linear
-from bot.model import TIERS
+from bot.model.records import TIERS
 
 TAIL_BYTES = 256 * 1024
 _TIERS = "|".join(TIERS)

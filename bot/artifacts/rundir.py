@@ -3,7 +3,7 @@
 Missing results.json → derived from JUnit; unreadable JUnit → a problem item and the rest is used;
 a dir still being written (no results.json yet, files changing) → :class:`InProgress`, retried later;
 a dir gone while it was read → :class:`Vanished`; a run whose name, recipe or version holds control
-characters, or a recipe that is not spelled as a recipe name (:func:`bot.names.is_recipe_name`) →
+characters, or a recipe that is not spelled as a recipe name (:func:`bot.model.recipe_name.is_recipe_name`) →
 :class:`Refused`. Every file is opened through :mod:`bot.artifacts.safeopen`: a link
 leading outside the run, a FIFO or a device is a note on the run, never content.
 """
@@ -25,8 +25,18 @@ from bot.artifacts.safeopen import Unsafe, dir_in_run, open_dir_in_run, read_byt
 from bot.artifacts.timefmt import parse_time, unusable_time, usable
 from bot.config import CcciConfig, EvidenceConfig
 from bot.linear_regex import linear
-from bot.model import TIERS, EvidenceItem, EvidenceKind, Failure, ParsedRun, RunStatus, TestCase, TestStatus, TierResult
-from bot.names import RECIPE_NAME_RULE, is_recipe_name
+from bot.model.recipe_name import RECIPE_NAME_RULE, is_recipe_name
+from bot.model.records import (
+    TIERS,
+    EvidenceItem,
+    EvidenceKind,
+    Failure,
+    ParsedRun,
+    RunStatus,
+    TestCase,
+    TestStatus,
+    TierResult,
+)
 
 # RE2 (bot.linear_regex): a classname is the recipe's text, of any length.
 _RECIPE_IN_CLASSNAME = linear(r"(?:^|[./])tests[./]([A-Za-z0-9_.-]+?)[./]test_")

@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from bot.artifacts.forked import Split, max_procs
 from bot.config import CcciConfig
-from bot.forked import Split, max_procs
 
 SPLIT_ABOVE = 4000  # sealed runs to check before the stats are split over the cores (a fork is ~2 ms)
 
@@ -45,7 +45,7 @@ def sealer(cfg: CcciConfig, runs_fd: int) -> Callable[[str], str | None]:
 class SealCheck:
     """The seals of these dirs now, compared with the stored ones: a no-change scan's whole cost.
 
-    For a long history the stats are started at once in forked children (:class:`bot.forked.Split`):
+    For a long history the stats are started at once in forked children (:class:`bot.artifacts.forked.Split`):
     they are syscalls, so they run in parallel on the host's cores, while this process loads the
     stored seals to compare them with, before it takes its own share."""
 

@@ -7,11 +7,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from bot.answers.suggest import UnknownNameError, closest
 from bot.chat.messages import notice
 from bot.config import AccessConfig
 from bot.matrix.events import ChatMessage
-from bot.model import NoticeAnswer, WhyAnswer
-from bot.names import UnknownNameError, closest
+from bot.model.answers import NoticeAnswer, WhyAnswer
 from bot.render import AnswerT, to_chat
 from commands import Command, Context, UsageError
 from commands.registry import registry

@@ -12,9 +12,9 @@ from pathlib import Path
 import aiohttp
 
 from bot.config import Config, ConfigError, load_config
-from bot.cron import parse_cron
+from bot.config.cron import parse_cron
 from bot.doctor.result import Doctor, Result
-from bot.node import Node, NodeUnreachable
+from bot.reruns.preflight import Node, NodeUnreachable
 from bot.store.check import inspect_file
 from bot.store.errors import RESTORE_HINT, StoreError
 from bot.store.schema import MIGRATIONS

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.linear_regex import LinearPattern, PatternRefused, compile_signature
-from bot.model import Category, EvidenceKind
+from bot.model.records import Category, EvidenceKind
 
 CATEGORIES = tuple(Category)
 SIGNATURE_CATEGORIES = tuple(c for c in Category if c is not Category.UNKNOWN)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.model import (
+from bot.model.answers import (
     CancelAnswer,
     HelpAnswer,
     HistoryAnswer,

@@ -8,21 +8,19 @@ from html import escape
 from typing import Any
 
 from bot.artifacts.timefmt import short
-from bot.model import (
+from bot.model.answers import (
     CancelAnswer,
-    EvidenceItem,
     HelpAnswer,
     HistoryAnswer,
     IngestReport,
     NoticeAnswer,
     ReclassifyAnswer,
     RerunQueued,
-    RunStatus,
     StatusAnswer,
     SummaryAnswer,
-    Verdict,
     WhyAnswer,
 )
+from bot.model.records import EvidenceItem, RunStatus, Verdict
 from bot.render import text
 
 RED, GREEN, AMBER, GREY = "#c0392b", "#27ae60", "#d68910", "#7f8c8d"

@@ -6,11 +6,8 @@ from dataclasses import asdict
 from typing import Any
 
 from bot.artifacts.timefmt import iso
-from bot.model import (
+from bot.model.answers import (
     CancelAnswer,
-    Canonical,
-    EvidenceItem,
-    Failure,
     HelpAnswer,
     HistoryAnswer,
     IngestReport,
@@ -19,9 +16,9 @@ from bot.model import (
     RerunQueued,
     StatusAnswer,
     SummaryAnswer,
-    Verdict,
     WhyAnswer,
 )
+from bot.model.records import Canonical, EvidenceItem, Failure, Verdict
 
 
 def failure_json(f: Failure) -> dict[str, Any]:

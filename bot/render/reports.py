@@ -13,7 +13,8 @@ from html import escape
 from typing import Any
 
 from bot.artifacts.timefmt import iso, short
-from bot.model import Change, RedReport, RedRow, ReportRow, RunStatus, SweepReport, TestStatus, Verdict
+from bot.model.records import RunStatus, TestStatus, Verdict
+from bot.model.reports import Change, RedReport, RedRow, ReportRow, SweepReport
 from bot.render.html import AMBER, GREEN, GREY, RED, anchor, colored, status_badge
 from bot.render.jsonview import failure_json, verdict_json
 

@@ -5,23 +5,20 @@ from __future__ import annotations
 import textwrap
 
 from bot.artifacts.timefmt import short
-from bot.model import (
+from bot.model.answers import (
     CancelAnswer,
-    EvidenceKind,
     HelpAnswer,
     HistoryAnswer,
     HistoryRun,
     IngestReport,
-    NextStep,
     NoticeAnswer,
     ReclassifyAnswer,
     RerunQueued,
-    RunStatus,
     StatusAnswer,
     SummaryAnswer,
-    Verdict,
     WhyAnswer,
 )
+from bot.model.records import EvidenceKind, NextStep, RunStatus, Verdict
 
 _MARK = {RunStatus.RED: "✗", RunStatus.GREEN: "✓", RunStatus.UNKNOWN: "?"}
 

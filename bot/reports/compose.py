@@ -8,24 +8,15 @@ from __future__ import annotations
 
 import itertools
 
-from bot import evidence
+from bot.answers import why
+from bot.answers.summary import summary
+from bot.answers.why import VerdictSource
 from bot.config import Config
-from bot.evidence import VerdictSource
 from bot.links import link
-from bot.model import (
-    TIERS,
-    Change,
-    Failure,
-    RedReport,
-    RedRow,
-    ReportRow,
-    RunStatus,
-    SummaryRow,
-    SweepReport,
-    TestStatus,
-)
+from bot.model.answers import SummaryRow
+from bot.model.records import TIERS, Failure, RunStatus, TestStatus
+from bot.model.reports import Change, RedReport, RedRow, ReportRow, SweepReport
 from bot.store import Store
-from bot.summary import summary
 
 # (sweep_id, status, unverified, finished) of a recipe's last run in each sweep, oldest sweep first
 SweepHistory = list[tuple[str, RunStatus, bool, float | None]]
@@ -139,7 +130,7 @@ def build_red_report(
     recipes = store.recipes()
     rows: list[RedRow] = []
     for recipe in recipes:
-        answer = evidence.why(store, config, recipe, verdicts)
+        answer = why.why(store, config, recipe, verdicts)
         if answer.run_id is None or answer.status is not RunStatus.RED:
             continue
         rows.append(

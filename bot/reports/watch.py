@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.reports.store import ReportKind
 from bot.store import Store
+from bot.store.reports import ReportKind
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def sweep_states(store: Store) -> list[SweepState]:
     return [SweepState(sid, tuple(ids), last, seen) for sid, (ids, last, seen) in sorted(grouped.items())]
 
 
-def decide(
+def due_summary(
     states: list[SweepState],
     known: set[str],
     covered: set[str],

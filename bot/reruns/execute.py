@@ -24,10 +24,10 @@ from bot.artifacts.rundir import read_results, snapshot
 from bot.artifacts.safeopen import Unsafe, open_regular
 from bot.artifacts.timefmt import parse_time
 from bot.config import Config
+from bot.model.reruns import Attempt, AttemptOutcome
 from bot.reruns import groups
 from bot.reruns.environment import runner_environment
 from bot.reruns.runlog import CappedLog
-from bot.reruns.states import Attempt, AttemptOutcome
 from bot.reruns.units import step_units, stop_units
 
 DRAIN_S = 2.0  # output still buffered in the pipe when a step's group has ended

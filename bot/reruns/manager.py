@@ -1,6 +1,6 @@
 """The rerun queue: one isolation run at a time, FIFO, duplicates folded, the node idle before each.
 
-Requests and their state live in SQLite (:mod:`bot.reruns.store`): after a restart, a rerun that was
+Requests and their state live in SQLite (:mod:`bot.store.reruns`): after a restart, a rerun that was
 running is reported as interrupted and the queued ones continue. Everything the operator should hear
 goes through ``notify`` (the chat's outbox, or the terminal for the CLI).
 """
@@ -16,16 +16,16 @@ from pathlib import Path
 
 from bot.artifacts.controls import escape_name
 from bot.backoff import sleep_unless, wait_for_wake
-from bot.names import RECIPE_NAME_RULE, is_recipe_name
-from bot.node import Node, NodeUnreachable
+from bot.model.recipe_name import RECIPE_NAME_RULE, is_recipe_name
+from bot.model.reruns import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState
 from bot.reruns.execute import Execution
+from bot.reruns.preflight import Node, NodeUnreachable
 from bot.reruns.report import final_report, progress_line, result
 from bot.reruns.runids import new_run_id
 from bot.reruns.runlog import LOG_SUFFIX, rotate
-from bot.reruns.states import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState
-from bot.reruns.store import Rerun, RerunStore
 from bot.service import Service
 from bot.store import STORE_WRITE_ERRORS
+from bot.store.reruns import Rerun, RerunStore
 
 log = logging.getLogger(__name__)
 # (rerun, kind, text): a FINAL notification comes after the rerun's state and result are stored

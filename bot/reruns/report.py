@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 
 from bot.artifacts.controls import escape_name, escape_text
-from bot.evidence import status_run
 from bot.links import link
-from bot.model import RunKind, RunStatus, TestStatus
-from bot.reruns.states import Attempt, AttemptOutcome, RerunResult, result_of
-from bot.reruns.store import Rerun
+from bot.model.records import RunKind, RunStatus, TestStatus
+from bot.model.reruns import Attempt, AttemptOutcome, RerunResult, result_of
 from bot.service import Service
 from bot.store import Store
+from bot.store.reruns import Rerun
+from bot.store.status_run import status_run
 
 _TIER_MARK = {
     TestStatus.PASS: "✓",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bot.model import (
+from bot.model.records import (
     Canonical,
     Category,
     EvidenceItem,
@@ -484,7 +484,7 @@ class Store:
     def last_runs_by_kind(self, recipe: str) -> list[RunRow]:
         """One recipe's last run of each kind, in :meth:`runs_of` order: one indexed probe per kind.
 
-        The per-recipe twin of :meth:`last_run_of_each_kind`; what :func:`bot.evidence.target_run`
+        The per-recipe twin of :meth:`last_run_of_each_kind`; what :func:`bot.store.status_run.target_run`
         needs to pick the recipe's status run without its history. Empty for a recipe never seen."""
         found: list[RunRow] = []
         for kind in RunKind:
@@ -498,7 +498,7 @@ class Store:
     def reruns_of(self, target: RunRow, limit: int) -> list[RunRow]:
         """Other finished runs of the target's version: every isolation run, and sweep runs after it.
 
-        The newest ``limit`` of them, in :meth:`runs_of` order (what :func:`bot.evidence.reruns_of` means)."""
+        The newest ``limit`` of them, in :meth:`runs_of` order (what :func:`bot.store.status_run.reruns_of` means)."""
         same = "recipe = ? AND kind = ? AND version IS ? AND run_id != ? AND status != ?"
         args = (target.recipe, target.version, target.run_id, RunStatus.UNKNOWN.value)
         isolation = self._query(  # the newest of the version's isolation runs, walked back by index
@@ -584,7 +584,7 @@ class Store:
     def last_run_of_each_kind(self) -> list[RunRow]:
         """Each recipe's last run of each kind ("last" as in :meth:`runs_of`), in :meth:`runs_of` order.
 
-        What :func:`bot.evidence.target_run` needs to pick every recipe's status run at once: it looks
+        What :func:`bot.store.status_run.target_run` needs to pick every recipe's status run at once: it looks
         only at a recipe's last sweep run and its last run that is not a PR."""
         rows = self._query(
             f"SELECT {_RUN_COLUMNS} FROM (SELECT {_RUN_COLUMNS}, ROW_NUMBER() OVER ("  # noqa: S608 - fixed columns

@@ -182,7 +182,7 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (report_key, recipe)
     );
     """,
-    # 6: how a rerun ended (bot.reruns.states.RerunResult), stored when it ends: the metrics' label
+    # 6: how a rerun ended (bot.model.reruns.RerunResult), stored when it ends: the metrics' label
     # and the CLI's JSON read it instead of the words the operator was told.
     """
     ALTER TABLE reruns ADD COLUMN result TEXT;

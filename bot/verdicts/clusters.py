@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.linear_regex import LinearPattern, linear
-from bot.model import Cluster
+from bot.model.records import Cluster
 
 _RULES: tuple[tuple[LinearPattern, str], ...] = (
     (linear(r"(?i)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b"), "<uuid>"),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 
 from bot.artifacts.timefmt import short
-from bot.model import (
+from bot.model.records import (
     Canonical,
     Category,
     EvidenceItem,

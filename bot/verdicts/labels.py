@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from bot.artifacts.compose import EffectiveCompose, ServiceView
-from bot.model import EvidenceItem, EvidenceKind
+from bot.model.records import EvidenceItem, EvidenceKind
 
 BACKUP_TIERS = frozenset({"backup", "restore"})
 MAX_DIFFERENCES = 4

@@ -15,21 +15,20 @@ from urllib.parse import quote
 from bot.artifacts.junit import JunitFile
 from bot.artifacts.timefmt import short
 from bot.masking import Masker
-from bot.model import (
+from bot.model.answers import HistoryAnswer, WhyAnswer
+from bot.model.records import (
     Category,
     EvidenceItem,
     EvidenceKind,
     Failure,
-    HistoryAnswer,
     RunRow,
     RunStatus,
-    SweepReport,
     TestCase,
     TestStatus,
     TierResult,
     Verdict,
-    WhyAnswer,
 )
+from bot.model.reports import SweepReport
 from bot.render.reports import CELL_MARK
 from bot.web.logview import LogPage
 

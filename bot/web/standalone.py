@@ -12,9 +12,9 @@ import signal
 from bot.backoff import sleep_unless
 from bot.config import Config
 from bot.masking import Masker
-from bot.metrics import Metrics
 from bot.service import Service
-from bot.web.app import make_app
+from bot.web.metrics import Metrics
+from bot.web.routes import make_app
 from bot.web.server import start_server
 from bot.web.warm import warm_logs
 

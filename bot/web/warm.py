@@ -12,8 +12,8 @@ import logging
 import time
 from pathlib import Path
 
-from bot.evidence import cited_lines
-from bot.model import RunStatus
+from bot.answers.why import cited_lines
+from bot.model.records import RunStatus
 from bot.service import Service
 from bot.web import logview
 from bot.web.safefiles import ArtifactError, resolve_artifact

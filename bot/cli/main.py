@@ -1,0 +1,496 @@
+"""``ccci-bot`` command line: the same answers as the chat commands, for an operator's terminal.
+
+The subcommands are built from the command registry (:mod:`commands`): each chat command has a twin
+here with the same handler, the same text and ``--json``; the few CLI-only commands are declared
+below with the same argument declarations.
+
+A chat twin runs its handler in this thread, its service offloading inline (:mod:`bot.service`): no
+event loop, no asyncio. The commands that need one (the rerun queue's, the bot, the web server,
+doctor) import what they use in their own branch, so an answer loads only what answering needs.
+
+Exit codes: 0 answered; 2 bad input (unknown recipe, bad arguments, invalid config); 1 anything else
+(among it a store the bot will not use: a newer bot's, not SQLite, damaged, or with schema objects its
+migrations do not define — the operator's state, not what they typed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bot import __version__
+from bot.answers.suggest import UnknownNameError
+from bot.config import Config, ConfigError, listen_address, load_config
+from bot.fdlimit import raise_open_files_limit
+from bot.logsetup import setup_logging
+from bot.masking import Masker, mask_content
+from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
+from bot.render import to_json, to_text
+from bot.service import Service, inline, run_inline
+from bot.store import StoreError, store_problem
+from commands import Answer, Arg, Command, Context, UsageError
+from commands.args import SWEEP, TEXT, Signature
+from commands.help import no_such_command
+from commands.registry import registry
+
+if TYPE_CHECKING:
+    from bot.model.reruns import NotifyKind
+    from bot.reruns.manager import RerunManager
+    from bot.store.reruns import Rerun
+
+EXIT_BAD_INPUT = 2
+
+
+def _common() -> argparse.ArgumentParser:
+    # SUPPRESS: the flags may come before or after the subcommand without one erasing the other.
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML config file (default: none)")
+    p.add_argument("--runs-dir", type=Path, default=argparse.SUPPRESS, help="override ccci.runs_dir")
+    p.add_argument("--warm-dir", type=Path, default=argparse.SUPPRESS, help="override ccci.warm_dir")
+    p.add_argument("--data-dir", type=Path, default=argparse.SUPPRESS, help="override data_dir")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="debug logging")
+    return p
+
+
+@dataclass(frozen=True)
+class CliCommand:
+    """A ``ccci-bot`` subcommand. The chat commands' come from the registry; the CLI-only ones
+    (check-config, report, rerun's waiting form, run, web, doctor, backup, repair-store, demo) are declared
+    here with the same argument declarations. ``json``: takes ``--json``; ``fresh``: scans first unless ``--no-ingest``;
+    ``flags``: further CLI switches as (flag, help)."""
+
+    name: str
+    help: str
+    args: tuple[Arg, ...] = ()
+    json: bool = False
+    fresh: bool = False
+    flags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def usage(self) -> str:
+        shown = [a.cli_shown for a in self.args]
+        shown += [f"[{flag}]" for flag, _ in self.flags]
+        shown += ["[--json]"] if self.json else []
+        shown += ["[--no-ingest]"] if self.fresh else []
+        return " ".join([self.name, *shown])
+
+
+def _chat_twin(command: Command) -> CliCommand:
+    return CliCommand(command.name, command.help, command.args, True, command.fresh)
+
+
+def _cli_only() -> dict[str, CliCommand]:
+    rerun = registry()["rerun"]
+    return {
+        "check-config": CliCommand(
+            "check-config",
+            "Validate a config file and the dirs it names; warnings for missing optional dirs.",
+            (Arg("file", TEXT, "the YAML config file", cli_metavar="FILE"),),
+        ),
+        "report": CliCommand(
+            "report",
+            "Print a sweep's summary or the current red report exactly as the room would get it (posts nothing).",
+            (
+                Arg("which", TEXT, "sweep: a sweep's summary; red: the current reds", choices=("sweep", "red")),
+                Arg("sweep", SWEEP, "with `sweep`: a sweep id (default: the latest)", optional=True),
+            ),
+            json=True,
+            fresh=True,
+        ),
+        "rerun": CliCommand(
+            "rerun",
+            "Re-run a recipe alone on the CI node, wait, and print the report (exit 0 ran, 3 node busy, 4 runner).",
+            rerun.args,
+            json=True,
+        ),
+        "run": CliCommand("run", "Run the Matrix bot (needs the matrix section of the config)."),
+        "web": CliCommand(
+            "web",
+            "Serve the evidence pages alone, without chat.",
+            (
+                Arg(
+                    "listen",
+                    TEXT,
+                    "HOST:PORT (default: web.listen, else 127.0.0.1:8080)",
+                    optional=True,
+                    option=True,
+                    cli_metavar="HOST:PORT",
+                ),
+            ),
+        ),
+        "doctor": CliCommand(
+            "doctor",
+            "Check what the bot needs, one line each (✓, or ✗ and how to fix it); exit 1 if any fails.",
+            json=True,
+        ),
+        "backup": CliCommand(
+            "backup",
+            "A consistent copy of the store (SQLite's online backup API), safe while the bot runs.",
+            (Arg("file", TEXT, "where the copy goes (must not exist)", cli_metavar="FILE"),),
+        ),
+        "repair-store": CliCommand(
+            "repair-store",
+            "Drop the triggers, views, indexes and tables a restored store holds beyond this bot's schema"
+            " (`doctor` names them); a copy of it as it was goes to data_dir/backups first.",
+        ),
+        "demo": CliCommand(
+            "demo",
+            "Generate sample cc-ci data, run the main job on it, then the chat part (local Synapse, bot, operator).",
+            (
+                Arg(
+                    "out",
+                    TEXT,
+                    "where sample data goes (default: ./demo-data)",
+                    optional=True,
+                    option=True,
+                    cli_metavar="DIR",
+                ),
+            ),
+            flags=(
+                ("--no-chat", "skip the local Synapse + bot + operator part"),
+                ("--keep", "keep Synapse and the bot running; print how to log in"),
+            ),
+        ),
+    }
+
+
+def cli_commands() -> dict[str, CliCommand]:
+    """Every subcommand in help order: the chat commands' twins (rerun in its waiting form), then CLI-only ones."""
+    only = _cli_only()
+    found = {name: only.pop(name) if name in only else _chat_twin(c) for name, c in registry().items()}
+    return {**found, **only}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common()
+    parser = argparse.ArgumentParser(
+        prog="ccci-bot", parents=[common], description="Explain cc-ci's red recipes from its run artifacts."
+    )
+    parser.add_argument("--version", action="version", version=f"ccci-bot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in cli_commands().values():
+        p = sub.add_parser(command.name, parents=[common], help=command.help, description=command.help)
+        for arg in command.args:
+            # No argparse `type`: values are converted as chat converts them, with the same messages.
+            choices = arg.choices or None
+            metavar = None if choices else arg.cli_name
+            if arg.option:
+                p.add_argument(f"--{arg.name}", dest=arg.name, metavar=metavar, choices=choices, help=arg.help)
+            else:
+                p.add_argument(
+                    arg.name, nargs="?" if arg.optional else None, metavar=metavar, choices=choices, help=arg.help
+                )
+        for flag, text in command.flags:
+            p.add_argument(flag, action="store_true", help=text)
+        if command.json:
+            p.add_argument("--json", action="store_true", help="machine-readable output")
+        if command.fresh:
+            p.add_argument("--no-ingest", action="store_true", help="answer from stored history without scanning")
+    return parser
+
+
+def cli_help(command: str | None) -> HelpAnswer:
+    """`ccci-bot help`: the same help as `!ccci help`, in the command line's spelling and with its own commands."""
+    known = cli_commands()
+    if command is not None and command not in known:
+        raise UsageError(no_such_command(command, list(known)))
+    entries = []
+    for c in known.values():
+        if command is None or c.name == command:
+            args = [ArgHelp(a.cli_shown.strip("[]"), a.help, a.optional, a.choices) for a in c.args]
+            entries.append(CommandHelp(c.name, c.usage, c.help, False, args))  # no ACL on the host
+    return HelpAnswer("ccci-bot", entries, detailed=command is not None)
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    config = load_config(getattr(args, "config", None))
+    return config.with_overrides(
+        runs_dir=getattr(args, "runs_dir", None),
+        warm_dir=getattr(args, "warm_dir", None),
+        data_dir=getattr(args, "data_dir", None),
+    )
+
+
+def _emit(data: Any, as_json: bool, text: str, masker: Masker) -> None:
+    """Print an answer with the secrets masked, as chat and the pages would show it."""
+    print(masker.mask(json.dumps(mask_content(masker, data), indent=2, ensure_ascii=False) if as_json else text))
+
+
+def _answer(args: argparse.Namespace, config: Config) -> int:
+    """A chat command's CLI twin: the same handler and renderers as the chat answer."""
+    problems = config.problems()
+    if problems:
+        raise ConfigError("; ".join(problems))
+    command = registry()[args.command]
+    service = Service(config, offload=inline)
+    masker = Masker.from_environment(config.secret_envs)
+    try:
+        if command.fresh and not args.no_ingest:
+            run_inline(service.ingest(command.scan_scope(vars(args))))
+        answer = _call(command, service, vars(args))
+        _emit(to_json(answer), args.json, to_text(answer), masker)
+        return 0
+    finally:
+        service.close()
+
+
+def _call(command: Command, service: Service, given: dict[str, Any]) -> Answer:
+    """The handler, in this thread; under an event loop for the rerun queue's commands, whose waits need one."""
+    if not command.reruns:
+        return run_inline(command.call(Context(service, "ccci-bot", commands=registry()), given))
+    import asyncio
+
+    async def with_queue() -> Answer:
+        ctx = Context(service, "ccci-bot", reruns=_rerun_manager(service), commands=registry())
+        return await command.call(ctx, given)
+
+    return asyncio.run(with_queue())
+
+
+def _rerun_manager(service: Service) -> RerunManager:
+    """The queue as the CLI sees it: it queues and cancels, the bot's worker runs (loaded for those commands only)."""
+    import asyncio
+
+    from bot.reruns.manager import RerunManager
+    from bot.reruns.preflight import Node
+
+    config = service.config
+    node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
+    return RerunManager(service, node, _unheard, asyncio.Event(), worker=False)
+
+
+async def _unheard(rerun: Rerun, kind: NotifyKind, text: str) -> None:
+    """The CLI's rerun manager only queues and cancels: there is no news to hear."""
+
+
+def _report(args: argparse.Namespace, config: Config) -> int:
+    from bot.render import reports as render
+
+    problems = config.problems()
+    if problems:
+        raise ConfigError("; ".join(problems))
+    values = Signature("report", cli_commands()["report"].args).values_from(vars(args))
+    which, sweep_id = values["which"], values["sweep"]
+    assert sweep_id is None or isinstance(sweep_id, str)
+    service = Service(config, offload=inline)
+    masker = Masker.from_environment(config.secret_envs)
+    try:
+        if not args.no_ingest:
+            run_inline(service.ingest())
+        if which == "red":
+            red = run_inline(service.red_report(time.time()))
+            _emit(render.red_report_json(red), args.json, render.red_report(red).text, masker)
+            return 0
+        if sweep_id is None and service.store.latest_sweep_id() is None:
+            raise UsageError("no sweep has been seen yet (check ccci.runs_dir)")
+        sweep = run_inline(service.sweep_report(sweep_id))
+        shown = render.whole(render.headline(sweep), render.details(sweep, service.config.reports.flip_window))
+        _emit(render.sweep_report_json(sweep), args.json, shown.text, masker)
+        return 0
+    finally:
+        service.close()
+
+
+def knowledge_warnings(config: Config) -> list[str]:
+    """The signatures the bot would skip (a pattern RE2 cannot run, a bad file, …), each with its reason."""
+    from bot.kb import load_kb
+
+    return [f"knowledge: {p}" for p in load_kb(config.knowledge.dirs).problems]
+
+
+def check_config(path: Path) -> int:
+    config = load_config(path)
+    problems = config.problems()
+    for w in config.warnings():
+        print(f"warning: {w}")
+    for w in knowledge_warnings(config):
+        print(f"warning: {w}")
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    if problems:
+        return EXIT_BAD_INPUT
+    print(f"{path}: ok (runs {config.ccci.runs_dir}, warm {config.ccci.warm_dir}, data {config.data_dir})")
+    return 0
+
+
+def doctor_command(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+
+    from bot.doctor import Doctor, diagnose, healthy
+    from bot.doctor import to_json as doctor_json
+    from bot.doctor import to_text as doctor_text
+
+    overrides = {k: getattr(args, k, None) for k in ("runs_dir", "warm_dir", "data_dir")}
+    doctor = Doctor(getattr(args, "config", None), os.environ, overrides)
+    results = asyncio.run(diagnose(doctor))
+    print(doctor_json(results) if args.json else doctor_text(results))
+    return 0 if healthy(results) else 1
+
+
+def backup_command(config: Config, dest: Path) -> int:
+    from bot.store.backup import BackupError, backup
+
+    if dest.exists():
+        raise UsageError(f"{dest} exists; choose a new file (a backup never overwrites one)")
+    try:
+        result = backup(config.db_path, dest)
+    except BackupError as exc:
+        print(f"ccci-bot: {exc}", file=sys.stderr)
+        return 1
+    print(f"{config.db_path} → {result.path}: {result.bytes} bytes, schema v{result.schema_version}, integrity ok")
+    return 0
+
+
+def repair_store_command(config: Config) -> int:
+    from bot.store.check import repair_file
+
+    try:
+        done, kept = repair_file(config.db_path)
+    except StoreError as exc:
+        print(f"ccci-bot: the store {config.db_path}: {exc}", file=sys.stderr)
+        return 1
+    if kept is None:
+        print(f"{config.db_path}: its schema is what this bot's migrations define; nothing to repair")
+        return 0
+    for obj in done.dropped:
+        print(f"dropped {obj}")
+    for obj in done.made:
+        print(f"made {obj} again from the migrations")
+    print(f"{config.db_path}: repaired; the store as it was is kept in {kept}")
+    return 0
+
+
+# The `demo` extra: the sample world runs pytest suites, reads their JUnit and runs a Synapse.
+DEMO_MODULES = ("pytest", "synapse", "junitparser", "defusedxml")
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    missing = [m for m in DEMO_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        print(
+            f"ccci-bot: the demo needs the sample-world tools, which a plain install leaves out ({', '.join(missing)}"
+            " missing); install them with: pip install 'ccci-bot[demo]'  (or run scripts/demo.sh from a checkout)",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    from demo.demo import run_demo
+
+    out = Path(args.out) if args.out else Path("demo-data")
+    return run_demo(out, config_from(args), chat=not args.no_chat, keep=args.keep)
+
+
+def web_command(config: Config, listen: str | None) -> int:
+    import asyncio
+
+    from bot.web.standalone import run_web
+
+    problems = config.problems()
+    address = listen or config.web.listen or "127.0.0.1:8080"
+    try:
+        listen_address(address, "--listen")
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise ConfigError("; ".join(problems))
+    service_logging(config)
+    raise_open_files_limit()
+    return asyncio.run(run_web(config, address))
+
+
+def service_logging(config: Config) -> None:
+    """The long-running commands log at ``logging.level`` (or debug with -v) in ``logging.format``."""
+    level = min(logging.getLogger().level, getattr(logging, config.logging.level.upper()))
+    setup_logging(level, config.logging.format)
+    logging.getLogger("nio").setLevel(max(level, logging.WARNING))  # nio logs every event at INFO
+
+
+def run_command(config: Config) -> int:
+    import asyncio
+
+    from bot.matrix.client import MatrixError
+    from bot.runtime.bot import run_bot
+
+    problems = config.problems() + config.matrix.missing() + config.secret_problems()
+    if config.reports.webhook_secret_env and config.web.listen is None:
+        problems.append("reports.webhook_secret_env: set web.listen too; the bot's HTTP server serves the hook")
+    if problems:
+        raise ConfigError("; ".join(problems))
+    service_logging(config)
+    raise_open_files_limit()
+    try:
+        return asyncio.run(run_bot(config))
+    except MatrixError as exc:  # refused credentials: retrying cannot help, the operator must act
+        print(f"ccci-bot: {exc}", file=sys.stderr)
+        return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING)
+    try:
+        if args.command == "help":  # needs no config: it describes, it does not look
+            answer = cli_help(registry()["help"].signature.values_from(vars(args))["about"])  # type: ignore[arg-type]
+            _emit(to_json(answer), args.json, to_text(answer), Masker(()))  # help holds no secrets
+            return 0
+        if args.command == "check-config":
+            return check_config(Path(args.file))
+        if args.command == "rerun":
+            import asyncio
+
+            from bot.cli.rerun import rerun_command
+
+            values = registry()["rerun"].signature.values_from(vars(args))
+            config = config_from(args)
+            problems = config.problems()
+            if problems:
+                raise ConfigError("; ".join(problems))
+            return asyncio.run(
+                rerun_command(config, str(values["recipe"]), values["version"], values["times"], args.json)  # type: ignore[arg-type]
+            )
+        if args.command == "run":
+            return run_command(config_from(args))
+        if args.command == "web":
+            return web_command(config_from(args), args.listen)
+        if args.command == "demo":
+            return demo_command(args)
+        if args.command == "report":
+            return _report(args, config_from(args))
+        if args.command == "doctor":
+            return doctor_command(args)
+        if args.command == "backup":
+            return backup_command(config_from(args), Path(args.file))
+        if args.command == "repair-store":
+            return repair_store_command(config_from(args))
+        return _answer(args, config_from(args))
+    except (ConfigError, UsageError) as exc:
+        print(f"ccci-bot: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UnknownNameError as exc:
+        print(f"ccci-bot: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except PermissionError as exc:
+        print(
+            f"ccci-bot: permission denied: {exc.filename} (set data_dir or --data-dir to a writable dir)",
+            file=sys.stderr,
+        )
+        return 1
+    except Exception as exc:  # a store this bot will not use, or SQLite finding it damaged: no traceback
+        problem = store_problem(exc)
+        if problem is None:
+            raise
+        print(f"ccci-bot: {problem}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

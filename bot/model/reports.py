@@ -1,0 +1,103 @@
+"""What the room is told unasked: the sweep summary and the scheduled red report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.model.records import (
+    Cluster,
+    Failure,
+    RunKind,
+    RunStatus,
+    TestStatus,
+    Verdict,
+)
+
+
+class Change(StrEnum):
+    """How a recipe's sweep result moved since its previous sweep."""
+
+    NEWLY_RED = "newly-red"
+    NEWLY_GREEN = "newly-green"
+    STILL_RED = "still-red"
+    STILL_GREEN = "still-green"
+    FIRST = "first"  # not in any earlier sweep
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    """One recipe in a sweep summary: its result, how it moved, and the evidence links."""
+
+    recipe: str
+    version: str | None
+    run_id: str
+    status: RunStatus
+    unverified: bool
+    change: Change
+    red_since: float | None  # finish of the first red sweep run of the current streak
+    red_sweeps: int  # consecutive red sweeps, this one included
+    flips: int  # red/green changes over the last `reports.flip_window` sweeps
+    tiers: dict[str, TestStatus]
+    failures: list[Failure]
+    verdict: Verdict | None
+    log_url: str | None
+    junit_url: str | None
+
+
+@dataclass(frozen=True)
+class SweepReport:
+    """What the ops room is told when a sweep finishes."""
+
+    sweep_id: str
+    started: float | None
+    finished: float | None
+    previous_sweep_id: str | None
+    rows: list[ReportRow]
+    not_run: list[str]  # in the previous sweep, absent from this one
+    tiers: list[str]  # grid columns, in cc-ci's order
+    clusters: list[Cluster] = field(default_factory=list)
+    late: bool = False
+    auto_reruns: list[str] = field(default_factory=list)
+
+    def of(self, change: Change) -> list[ReportRow]:
+        return [r for r in self.rows if r.change is change]
+
+    @property
+    def red(self) -> list[ReportRow]:
+        return [r for r in self.rows if r.status is RunStatus.RED]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {
+            "green": sum(1 for r in self.rows if r.status is RunStatus.GREEN),
+            "red": sum(1 for r in self.rows if r.status is RunStatus.RED and not r.unverified),
+            "unverified": sum(1 for r in self.rows if r.status is RunStatus.RED and r.unverified),
+            "skipped": len(self.not_run),
+            "total": len(self.rows),
+        }
+
+
+@dataclass(frozen=True)
+class RedRow:
+    recipe: str
+    version: str | None
+    run_id: str
+    kind: RunKind | None
+    unverified: bool
+    red_since: float | None
+    red_runs: int
+    failures: list[Failure]
+    verdict: Verdict | None
+    log_url: str | None
+    junit_url: str | None
+
+
+@dataclass(frozen=True)
+class RedReport:
+    """The scheduled report: every recipe whose latest released-version run is red."""
+
+    slot: float  # the schedule's fire time this report answers
+    late: bool  # sent after the slot because the bot was down
+    recipes: int  # how many recipes are known at all
+    rows: list[RedRow]

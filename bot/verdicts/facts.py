@@ -1,0 +1,327 @@
+"""Gathering a red recipe's facts (store, log, recipe clone) and storing the engine's verdict.
+
+This is the I/O side of verdicts; :mod:`bot.verdicts.engine` decides. Synchronous: the bot calls it
+through :mod:`bot.service`, in a worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.artifacts.compose import AppEnv, EffectiveCompose, find_app_env, read_effective
+from bot.artifacts.logscan import scan_log
+from bot.artifacts.logtail import read_tail
+from bot.artifacts.safeopen import dir_in_run
+from bot.config import Config
+from bot.kb import KnowledgeBase
+from bot.links import link
+from bot.model.records import EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, TestStatus, Verdict
+from bot.store import Store
+from bot.store.status_run import reruns_of, status_run
+from bot.verdicts import labels
+from bot.verdicts.clusters import shared_causes
+from bot.verdicts.engine import (
+    STRUCTURAL_PROBLEMS,
+    CutOff,
+    Facts,
+    RerunFact,
+    SharedCause,
+    SignatureHit,
+    decide,
+)
+from bot.verdicts.staletest import RecipeSearch, parse_expectation
+
+LOG_SIGNATURE_HITS = 10
+PRESCAN_ABOVE = 4  # fewer red logs than this are scanned in-process: a pool costs more to start
+PRESCAN_WORKERS = 4
+SAME_VERSION_RUNS = 10  # the runs of the target's version the engine weighs, newest last
+
+
+@dataclass(frozen=True)
+class Classified:
+    recipe: str
+    run_id: str
+    verdict: Verdict
+    evidence: list[EvidenceItem]
+
+
+def _failure_signatures(kb: KnowledgeBase, run_id: str, failures: list[Failure]) -> list[SignatureHit]:
+    hits: list[SignatureHit] = []
+    for f in failures:
+        text = f"{f.message}\n{f.text}"
+        for sig in kb.signatures:
+            if sig.applies_to(f.tier, f.source) and sig.matches_failure(text):
+                item = EvidenceItem(
+                    EvidenceKind.SIGNATURE, run_id, f.junit_file, None, f"{sig.id}: {f.tier}/{f.test}: {f.message}"
+                )
+                hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, EvidenceKind.FAILURE, item))
+    return hits
+
+
+def _log_signatures(kb: KnowledgeBase, config: Config, run_id: str, run_dir: Path) -> list[SignatureHit]:
+    """Log lines matching a signature, minus those inside a step that declared itself non-fatal."""
+    needles = kb.log_needles()
+    if not needles:
+        return []
+    window = kb.nonfatal.window
+    scan = scan_log(
+        run_dir / config.ccci.log_name,
+        needles,
+        context=max(window, config.evidence.context_lines),
+        max_hits=LOG_SIGNATURE_HITS,
+        ignore=kb.nonfatal.line_markers,
+        root=run_dir,
+    )
+    hits: list[SignatureHit] = []
+    for h in scan.hits:
+        lines = dict(h.context)
+        line = lines[h.line]
+        following = [text for n, text in h.context if n > h.line]
+        if kb.nonfatal.is_nonfatal(line, following):
+            continue
+        for sig in kb.signatures:
+            if not sig.tiers and sig.matches_log_line(line):
+                item = EvidenceItem(
+                    EvidenceKind.SIGNATURE, run_id, config.ccci.log_name, h.line, f"{sig.id}:\n{h.excerpt}"
+                )
+                hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, EvidenceKind.LOG, item))
+    return hits
+
+
+def gather(
+    store: Store,
+    config: Config,
+    kb: KnowledgeBase,
+    search: RecipeSearch,
+    recipe: str,
+    log_hits: list[SignatureHit] | None = None,
+    shared_cache: dict[str, list[SharedCause]] | None = None,
+) -> Facts | None:
+    """The facts about a recipe's current red run; None when it is not red (no verdict needed)."""
+    target = status_run(store, recipe)
+    if target is None or target.status is not RunStatus.RED:
+        return None
+    failures = store.failures(target.run_id)
+    run_dir = Path(store.run_directory(target.run_id) or config.ccci.runs_dir / target.run_id)
+    reruns = [_rerun_fact(store, kb, r) for r in reruns_of(store, target)]
+    if log_hits is None:
+        log_hits = _log_signatures(kb, config, target.run_id, run_dir)
+    signatures = _failure_signatures(kb, target.run_id, failures) + log_hits
+    stale = []
+    clone = _clone_of(config, run_dir, recipe)
+    app_env = find_app_env(run_dir, recipe) if clone is not None else None
+    for f in failures:
+        expectation = parse_expectation(f.test, f.message, f.text) if f.source == "cc-ci" else None
+        if expectation is not None and clone is not None:
+            finding = search.check(clone, expectation, app_env)
+            if finding is not None:
+                stale.append(finding)
+    peer_labels, peer_notes = _peer_labels(store, config, recipe, target, clone, app_env, failures)
+    problems = [e for e in store.evidence(target.run_id) if e.kind in STRUCTURAL_PROBLEMS]
+    return Facts(
+        recipe=recipe,
+        target=target,
+        tiers=store.tiers(target.run_id),
+        failures=failures,
+        problems=problems,
+        reruns=reruns,
+        canonical=store.canonical(recipe),
+        signatures=signatures,
+        stale=stale,
+        peers=_peers(store, config, recipe, failures) + peer_notes,
+        same_version_history=store.same_version_runs(target, SAME_VERSION_RUNS),
+        shared=_shared(store, target, shared_cache),
+        cutoff=_cutoff(config, run_dir, target.run_id, problems),
+        peer_labels=peer_labels,
+    )
+
+
+def _rerun_fact(store: Store, kb: KnowledgeBase, r: RunRow) -> RerunFact:
+    failures = store.failures(r.run_id)
+    return RerunFact(
+        r.run_id,
+        r.status,
+        r.kind is RunKind.ISOLATION,
+        r.unverified,
+        frozenset((f.tier, f.test) for f in failures),
+        r.finished,
+        passed=frozenset((t.tier, t.name) for t in store.testcases(r.run_id) if t.status is TestStatus.PASS),
+        failures=tuple(failures),
+        signatures=tuple(_failure_signatures(kb, r.run_id, failures)),
+    )
+
+
+def _shared(store: Store, target: RunRow, cache: dict[str, list[SharedCause]] | None) -> list[SharedCause]:
+    """Shared causes of the target's sweep that include this recipe (computed once per sweep when cached)."""
+    sid = target.sweep_id
+    if sid is None or target.kind is not RunKind.SWEEP:
+        return []
+    if cache is None or sid not in cache:
+        latest: dict[str, RunRow] = {}
+        for r in store.sweep_runs(sid):
+            if r.recipe not in latest or (r.finished or 0) >= (latest[r.recipe].finished or 0):
+                latest[r.recipe] = r
+        failing = [
+            (r.recipe, f.tier, f.message)
+            for r in latest.values()
+            if r.status is RunStatus.RED
+            for f in store.failures(r.run_id)
+        ]
+        found = [SharedCause(sid, g.tier, g.machinery, g.failure, g.recipes) for g in shared_causes(failing)]
+        if cache is None:
+            return [c for c in found if target.recipe in c.recipes]
+        cache[sid] = found
+    return [c for c in cache[sid] if target.recipe in c.recipes]
+
+
+def _cutoff(config: Config, run_dir: Path, run_id: str, problems: list[EvidenceItem]) -> CutOff | None:
+    """A run without results.json whose log ends inside a tier was cut off there."""
+    if not any(p.kind is EvidenceKind.RESULTS_MISSING for p in problems):
+        return None
+    tail = read_tail(run_dir, config.ccci.log_name)
+    if tail is None or tail.tier is None:
+        return None
+    return CutOff(
+        tail.tier,
+        tail.source,
+        tail.exit_code,
+        tail.last_line,
+        f"log ends at line {tail.last_line} inside tier {tail.tier}: {tail.last_text[:200]}",
+        config.ccci.log_name,
+    )
+
+
+def _peer_labels(
+    store: Store,
+    config: Config,
+    recipe: str,
+    target: RunRow,
+    clone: Path | None,
+    app_env: AppEnv | None,
+    failures: list[Failure],
+) -> tuple[list[EvidenceItem], list[EvidenceItem]]:
+    """Compose differences with the first peer passing a failing test, and notes on what could not be
+    compared (see :mod:`bot.verdicts.labels`)."""
+    if clone is None:
+        return [], []
+    ours: EffectiveCompose | None = None
+    notes: dict[str, EvidenceItem] = {}
+    for f in {(f.tier, f.test): f for f in failures}.values():
+        for peer, peer_run_id in store.peers_passing(f.tier, f.test, recipe)[:3]:
+            peer_run = store.run(peer_run_id)
+            peer_dir = Path(store.run_directory(peer_run_id) or config.ccci.runs_dir / peer_run_id)
+            peer_clone = _clone_of(config, peer_dir, peer)
+            if peer_run is None or peer_clone is None:
+                continue
+            ours = ours or read_effective(clone, recipe=recipe, ref=target.version, app_env=app_env)
+            theirs = read_effective(peer_clone, recipe=peer, ref=peer_run.version, app_env=find_app_env(peer_dir, peer))
+            if ours is None or theirs is None:
+                continue
+            result = labels.compare(ours, theirs, f.tier)
+            notes.update({n.excerpt: n for n in labels.notes(result, f.tier, f.test)})
+            found = labels.evidence(result, f.tier, f.test)
+            if found:
+                return found, list(notes.values())
+    return [], list(notes.values())
+
+
+def _clone_of(config: Config, run_dir: Path, recipe: str) -> Path | None:
+    """The run's own clone only when its real path is inside the run (git must not be pointed elsewhere);
+    the operator's ``recipes_dir`` is trusted."""
+    in_run = dir_in_run(run_dir, f"abra/recipes/{recipe}") if "/" not in recipe else None
+    candidates = [in_run] if in_run is not None and dir_in_run(in_run, ".git") is not None else []
+    if config.ccci.recipes_dir is not None and "/" not in recipe and recipe not in ("", ".", ".."):
+        candidates.append(config.ccci.recipes_dir / recipe)
+    return next((c for c in candidates if (c / ".git").exists()), None)
+
+
+def _peers(store: Store, config: Config, recipe: str, failures: list[Failure]) -> list[EvidenceItem]:
+    """Recipes that pass the same test: how a recipe defect finds its fix (immich vs mattermost-lts)."""
+    items: list[EvidenceItem] = []
+    for f in {(f.tier, f.test): f for f in failures}.values():
+        peers = store.peers_passing(f.tier, f.test, recipe)
+        if peers:
+            names = ", ".join(p for p, _ in peers[:3])
+            verb = "passes" if len(peers) == 1 else "pass"
+            items.append(
+                EvidenceItem(
+                    EvidenceKind.PEER,
+                    peers[0][1],
+                    config.ccci.results_name,
+                    None,
+                    f"{names} {verb} {f.test} ({f.tier}); compare their recipe with {recipe}'s",
+                    link(config.link_base, peers[0][1], config.ccci.results_name),
+                )
+            )
+    return items
+
+
+def _with_links(config: Config, items: list[EvidenceItem]) -> list[EvidenceItem]:
+    return [
+        e
+        if e.url or e.run_id is None
+        else EvidenceItem(e.kind, e.run_id, e.path, e.line, e.excerpt, link(config.link_base, e.run_id, e.path, e.line))
+        for e in items
+    ]
+
+
+def classify_recipe(
+    store: Store,
+    config: Config,
+    kb: KnowledgeBase,
+    search: RecipeSearch,
+    recipe: str,
+    log_hits: list[SignatureHit] | None = None,
+    shared_cache: dict[str, list[SharedCause]] | None = None,
+) -> Classified | None:
+    """Decide and store the verdict of a recipe's current red run; None when it is not red."""
+    facts = gather(store, config, kb, search, recipe, log_hits, shared_cache)
+    if facts is None:
+        return None
+    decision = decide(facts)
+    if decision is None:
+        return None
+    verdict = Verdict(decision.category, round(decision.confidence, 3), decision.reason, kb.version, decision.settle)
+    evidence = _with_links(config, decision.evidence)
+    store.save_verdict(facts.target.run_id, recipe, verdict, kb.version, evidence)
+    return Classified(recipe, facts.target.run_id, verdict, evidence)
+
+
+def _scan_one(args: tuple[KnowledgeBase, Config, str, Path]) -> list[SignatureHit]:
+    kb, config, run_id, run_dir = args
+    return _log_signatures(kb, config, run_id, run_dir)
+
+
+def _prescan(store: Store, config: Config, kb: KnowledgeBase, recipes: list[str]) -> dict[str, list[SignatureHit]]:
+    """Scan the logs of many red runs for signatures in parallel: it is CPU-bound, one needle pass each."""
+    jobs: list[tuple[str, tuple[KnowledgeBase, Config, str, Path]]] = []
+    for recipe in recipes:
+        target = status_run(store, recipe)
+        if target is not None and target.status is RunStatus.RED:
+            run_dir = Path(store.run_directory(target.run_id) or config.ccci.runs_dir / target.run_id)
+            jobs.append((recipe, (kb, config, target.run_id, run_dir)))
+    workers = min(PRESCAN_WORKERS, os.cpu_count() or 1)
+    if len(jobs) < PRESCAN_ABOVE or workers < 2:
+        return {}
+    from concurrent.futures import ProcessPoolExecutor  # here: `why` on the CLI never needs a pool
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver")) as pool:
+        return dict(zip([r for r, _ in jobs], pool.map(_scan_one, [j for _, j in jobs]), strict=True))
+
+
+def classify_all(
+    store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch, recipes: list[str] | None = None
+) -> list[Classified]:
+    """(Re)classify the given recipes (default: all) with the current rules."""
+    names = recipes if recipes is not None else store.recipes()
+    scanned = _prescan(store, config, kb, names)
+    shared: dict[str, list[SharedCause]] = {}
+    out: list[Classified] = []
+    for recipe in names:
+        classified = classify_recipe(store, config, kb, search, recipe, scanned.get(recipe), shared)
+        if classified is not None:
+            out.append(classified)
+    return out

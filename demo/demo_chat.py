@@ -1,0 +1,191 @@
+"""The demo's chat part: a local Synapse, the bot, and a scripted operator asking in a room.
+
+Everything runs on 127.0.0.1 and is stopped at the end (or kept with ``--keep`` until Ctrl-C, with
+what a person needs to log in with any Matrix client).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+import time
+from collections.abc import Coroutine
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bot.config import (
+    AccessConfig,
+    Config,
+    DockerConfig,
+    LinksConfig,
+    MatrixConfig,
+    ReportsConfig,
+    RunnerConfig,
+    WebConfig,
+)
+from bot.matrix.client import MatrixConnection
+from bot.runtime.bot import Bot
+from bot.runtime.report_loop import BASELINE_KEY
+from bot.service import Service
+from demo.devserver.process import free_port
+from demo.devserver.synapse import LocalSynapse
+from demo.operator import Operator, in_thread, joined, message_from, reply_to
+from demo.sample.generate import GeneratedData
+from demo.sample.staging import runs_of_sweep_window
+from demo.sample.standin_runner import STEP, runner_env
+
+T = TypeVar("T")
+QUESTIONS = ("!ccci help", "!ccci why outline", "!ccci status")
+PASSWORD_ENV = "CCCI_DEMO_BOT_PASSWORD"  # noqa: S105 - the name of a variable, not a password
+
+
+def _print_event(sender: str, event: dict[str, Any], limit: int = 40) -> None:
+    body = str((event.get("content") or {}).get("body", "")).splitlines()
+    shown = body[:limit] + ([f"… ({len(body) - limit} more lines)"] if len(body) > limit else [])
+    print("\n".join(f"<{sender}> {line}" if i == 0 else f"    {line}" for i, line in enumerate(shown)))
+    print()
+
+
+def _chat_config(base: Config, workdir: Path, data: GeneratedData) -> Config:
+    """The stand-in runner plays cc-ci for the bot's automatic reruns; no Docker engine is asked."""
+    env = runner_env(data.runs_dir, data.recipes_src, data.world_file)
+    runner = RunnerConfig(steps=(STEP,), env=tuple(env.items()), busy_poll_s=0.1)
+    port = free_port()  # for the evidence pages the chat links point at
+    return replace(
+        base,
+        runner=runner,
+        docker=DockerConfig(base_url=None),
+        reports=ReportsConfig(quiet_s=0, poll_s=3600),
+        web=WebConfig(listen=f"127.0.0.1:{port}", public_url=f"http://127.0.0.1:{port}"),
+        links=LinksConfig(base_url=None),
+        data_dir=workdir / "chat-state",
+    )
+
+
+async def _wait_meta(service: Service, key: str, bot_task: asyncio.Task[None], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while await asyncio.to_thread(service.store.get_meta, key) is None:
+        if bot_task.done() or time.monotonic() > deadline:
+            raise RuntimeError(f"the bot did not finish its first scan ({key}) within {timeout:.0f} s")
+        await asyncio.sleep(0.05)
+
+
+async def chat_demo(base: Config, workdir: Path, keep: bool, data: GeneratedData) -> None:
+    synapse = LocalSynapse(workdir / "synapse")
+    print(f"\n== starting a local Synapse in {workdir / 'synapse'}")
+    await asyncio.to_thread(synapse.start)
+    bot_task: asyncio.Task[None] | None = None
+    service: Service | None = None
+    operator: Operator | None = None
+    bot: Bot | None = None
+    try:
+        bot_password, operator_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+        bot_user = await asyncio.to_thread(synapse.register, "ccci-bot", bot_password)
+        person = await asyncio.to_thread(synapse.register, "operator", operator_password)
+        # An encrypted room, as Element makes private rooms; the scripted operator is an E2EE client too.
+        operator = Operator(person, synapse.url, store_path=workdir / "operator-store")
+        room_id = await operator.create_room("ops", invite=[bot_user.user_id], encrypted=True)
+        # the newest sweep is held back, to be "written by cc-ci" while the bot watches
+        last_sweep = max(r.sweep for r in data.runs if r.sweep is not None)
+        held = [data.run_dir(r.run_id) for r in runs_of_sweep_window(data, last_sweep)]
+        side = workdir / "held-back"
+        side.mkdir(exist_ok=True)
+        for run_dir in held:
+            run_dir.rename(side / run_dir.name)
+        config = replace(
+            _chat_config(base, workdir, data),
+            matrix=MatrixConfig(
+                homeserver=synapse.url,
+                user_id=bot_user.user_id,
+                password_env=PASSWORD_ENV,
+                rooms=(room_id,),
+                sync_timeout_s=10,
+                backoff_min_s=0.2,
+                backoff_max_s=5,
+            ),
+            access=AccessConfig(operators=(person.user_id,)),
+        )
+        service = Service(config)
+        connection = MatrixConnection(config.matrix, config.data_dir, environ={PASSWORD_ENV: bot_password})
+        bot = Bot(config, service, connection)
+        bot_task = asyncio.create_task(bot.run())
+        await _unless_bot_fails(operator.wait_for(joined(bot_user.user_id), timeout=60), bot_task)
+        await _wait_meta(service, BASELINE_KEY, bot_task)
+        print(
+            f"== room {room_id} (end-to-end encrypted) on {synapse.url}; evidence pages at "
+            f"{config.web.public_url}/: transcript\n"
+        )
+        print(f"== cc-ci writes the next sweep ({len(held)} run dirs); the bot posts its summary unasked\n")
+        for run_dir in held:
+            (side / run_dir.name).rename(run_dir)
+        bot.reporter.wake.set()  # what POST /hooks/run-finished does; else the next poll finds it
+        (head,) = await _unless_bot_fails(
+            operator.wait_for(message_from(bot_user.user_id, "Sweep "), timeout=60), bot_task
+        )
+        _print_event(bot_user.user_id, head)
+        details = await _unless_bot_fails(operator.wait_for(in_thread(head["event_id"]), timeout=60), bot_task)
+        print("(in its thread)")
+        _print_event(bot_user.user_id, details[0], limit=16)
+        news = message_from(bot_user.user_id, "Verdict update")
+        (update,) = await _unless_bot_fails(operator.wait_for(news, timeout=120), bot_task)
+        print("(in its thread, once the automatic isolation rerun finished)")
+        _print_event(bot_user.user_id, update)
+        for question in QUESTIONS:
+            event_id = await operator.say(room_id, question)
+            print(f"<{person.user_id}> {question}")
+            (reply,) = await _unless_bot_fails(
+                operator.wait_for(reply_to(event_id, bot_user.user_id), timeout=60), bot_task
+            )
+            _print_event(bot_user.user_id, reply, limit=60)
+        bot_id = bot_user.user_id
+        from_bot = [e for e in operator.seen if e.get("sender") == bot_id and e.get("type") != "m.room.member"]
+        clear = [e for e in from_bot if not e.get("encrypted")]
+        print(
+            f"== the bot's {len(from_bot)} events in the room were all end-to-end encrypted"
+            if not clear
+            else f"== WARNING: {len(clear)} of the bot's {len(from_bot)} events were not encrypted"
+        )
+        if keep:
+            print(
+                f"== kept running. Log in with Element or any Matrix client with E2EE: homeserver {synapse.url}, "
+                f"user {person.user_id}, password {operator_password}; the room is {room_id} (end-to-end "
+                "encrypted: a new login reads what is said from then on; the bot shares its keys with your new "
+                f"device on its next message). The evidence pages are at {config.web.public_url}/. Ctrl-C stops."
+            )
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+    finally:
+        if bot is not None:
+            bot.stop.set()
+        if bot_task is not None:
+            await asyncio.gather(bot_task, return_exceptions=True)
+        if operator is not None:
+            await operator.close()
+        if service is not None:
+            service.close()
+        await asyncio.to_thread(synapse.stop)
+        print("== stopped the bot and Synapse; nothing is left running")
+
+
+async def _unless_bot_fails(waiting: Coroutine[Any, Any, T], bot_task: asyncio.Task[None]) -> T:
+    """Wait for something the bot should cause, but fail at once (with its error) if the bot dies."""
+    task = asyncio.ensure_future(waiting)
+    await asyncio.wait({task, bot_task}, return_when=asyncio.FIRST_COMPLETED)
+    if not task.done():
+        task.cancel()
+        error = bot_task.exception()
+        raise RuntimeError(f"the bot stopped: {error!r}") from error
+    return task.result()
+
+
+def synapse_available() -> bool:
+    try:
+        import synapse  # noqa: F401
+    except ImportError:
+        return False
+    return True
