@@ -70,7 +70,7 @@ def _log_tail(line: str) -> Callable[[], object]:
 
 def _classname(classname: str) -> Callable[[], object]:
     from bot.artifacts import rundir
-    from bot.model import TestCase, TestStatus
+    from bot.model.records import TestCase, TestStatus
 
     case = TestCase("custom", "cc-ci", "test_x", classname, TestStatus.FAIL, 0, "junit/x.xml")
     return lambda: rundir._recipe({}, Path("/nonexistent"), [case])

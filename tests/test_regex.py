@@ -32,7 +32,7 @@ from bot.artifacts.junit import tier_and_source
 from bot.artifacts.logtail import read_tail
 from bot.config import load_config
 from bot.linear_regex import LinearPattern, PatternRefused, compile_signature
-from bot.model import TestCase, TestStatus
+from bot.model.records import TestCase, TestStatus
 from bot.store import Store
 from bot.verdicts.assertions import _unittest_ne, parse_expectation
 from bot.verdicts.clusters import KEY_CHARS, machinery, normalize
@@ -271,8 +271,6 @@ def shipped_patterns() -> dict[str, LinearPattern]:
     """Every RE2 pattern a module of the bot holds (module-level, alone or in tuples), by module and name."""
     found: dict[str, LinearPattern] = {}
     for info in pkgutil.walk_packages(bot.__path__, "bot."):
-        if info.name.startswith("demo"):
-            continue
         module = importlib.import_module(info.name)
         for name, value in vars(module).items():
             for i, pattern in enumerate(_linear_patterns(value)):

@@ -27,7 +27,7 @@ from bot.artifacts.controls import has_controls
 from bot.artifacts.rundir import read_run
 from bot.cli import main as cli
 from bot.config import Config
-from bot.model import ParsedRun
+from bot.model.records import ParsedRun
 from bot.model.reruns import AttemptOutcome, RerunError, RerunResult, RerunState
 from bot.reruns.execute import Execution, find_run_dir
 from bot.reruns.manager import RerunManager
