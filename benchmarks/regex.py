@@ -106,6 +106,16 @@ CASES: dict[str, tuple[str, list[int], Callable[[int], Callable[[], object]]]] =
         [1000, 2000, 4000, 8000, 16000],
         lambda n: _assertion("Expected: x" + " " * n + "y\n     but: was z"),
     ),
+    "diff-lines": (
+        "a cut 'assert' line over a diff of n/10 lines '  - x/y:1' (pytest's string diff, read line by line)",
+        [16000, 32000, 64000, 128000, 256000],
+        lambda n: _assertion("assert 'a...b' == 'c...d'\n" + "  - x/y:1\n" * (n // 10)),
+    ),
+    "indented-asserts": (
+        "n/28 lines '    assert 'a...' == 'b...'' (each could start a diff that reads the rest)",
+        [16000, 32000, 64000, 128000, 256000],
+        lambda n: _assertion("    assert 'a...' == 'b...'\n" * (n // 28)),
+    ),
     "cluster-host": (
         "'a-' repeated to n chars",
         [1000, 2000, 4000, 8000, 16000],

@@ -217,6 +217,24 @@ HOSTILE: dict[str, tuple[Callable[[Path], object], Callable[[Any], bool]]] = {
         lambda _: parse_expectation("test_x", "Expected: 'a/b:2'" + " " * N + "x\n     but: was 'a/b:1'"),
         lambda found: found is None,
     ),
+    "a cut assert line over a long diff": (
+        lambda _: parse_expectation("test_x", "assert 'a...b' == 'c...d'\n" + "  - x/y:1\n" * (N // 10)),
+        lambda found: found is not None and found.must_exist == ("x/y:1",),
+    ),
+    "cut assert lines indented like diff lines": (
+        lambda _: parse_expectation("test_x", "    assert 'a...' == 'b...'\n" * (N // 28)),
+        lambda found: found is None,
+    ),
+    "unittest's cut first line over a long diff": (
+        lambda _: parse_expectation("test_x", "'a[5 chars]' != 'b[5 chars]'\n" + "+ a/b:1\n" * (N // 8)),
+        lambda found: found is not None and found.must_exist == ("a/b:1",),
+    ),
+    "pytest's Skipping lines without end": (
+        lambda _: parse_expectation(
+            "test_x", "assert 'a...' == 'b...'\n" + "  Skipping 1 identical leading characters in diff\n" * (N // 50)
+        ),
+        lambda found: found is None,
+    ),
     "exception names without end": (
         lambda _: parse_expectation("test_x", "", "Error" * (N // 5)),
         lambda found: found is None,
@@ -309,6 +327,18 @@ PIECES = [
     "not found",
     " unexpectedly found in ",
     "Left contains one more item: ",
+    "At index 0 diff: ",
+    "First differing element 0:\n",
+    "First has 0, Second has 1: ",
+    "Skipping 3 identical leading characters in diff",
+    "...Full output truncated",
+    "[+2 more lines; full report in element text]",
+    "[5 chars]",
+    "\n- ",
+    "\n+ ",
+    "\n  - ",
+    "\n  + ",
+    "\n? ",
     "Right contains 2 more items, first extra item: ",
     "Extra items in the left set:\n",
     "Differing items:\n",
