@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip inst
 
 from bot import __version__
 from demo.devserver.synapse import LocalSynapse
+from demo.sample.scenarios import default_world
 from tests.matrix_harness import BotProcess
 from tests.service_world import make_world
 from tests.test_sdnotify import Listener
@@ -67,6 +69,28 @@ def test_demo_says_what_to_install(installed: Path, tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "pip install 'ccci-bot[demo]'" in proc.stderr
     assert not (tmp_path / "demo").exists()
+
+
+def test_the_wheel_ships_the_sample_worlds_data(installed: Path, tmp_path: Path) -> None:
+    """world.yaml is package data: the installed demo package reads it into the world this checkout builds."""
+    now = "2026-06-18T12:00:00+00:00"
+    code = (
+        "from datetime import datetime\n"
+        "from demo.sample import worldfile\n"
+        "from demo.sample.scenarios import default_world\n"
+        f"world = default_world(datetime.fromisoformat({now!r}))\n"
+        "print(worldfile.WORLD_FILE)\n"
+        "print(len(world.recipes), len(world.runs))\n"
+    )
+    # run from tmp_path, so that the checkout's demo/ is not the one imported
+    done = subprocess.run(
+        [str(installed / "python"), "-c", code], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    where, counts = done.stdout.splitlines()
+    assert Path(where).is_relative_to(installed.parent)
+    world = default_world(datetime.fromisoformat(now))
+    assert counts.split() == [str(len(world.recipes)), str(len(world.runs))]
 
 
 def test_doctor_and_run_until_ready(installed: Path, synapse: LocalSynapse, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from demo.sample.generate import GeneratedData
-from demo.sample.scenarios import TIERS
+from demo.sample.model import TIERS
 from demo.sample.standin_runner import request_from_env, run_recipe
 
 NOW = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)

@@ -20,8 +20,8 @@ from junitparser import Failure, JUnitXml
 
 from demo.devserver.dockerd import IMAGE_TAG, LocalDockerd, poll
 from demo.sample.generate import GeneratedData
+from demo.sample.model import TIERS
 from demo.sample.results import is_green
-from demo.sample.scenarios import TIERS
 from demo.sample.stack import (
     LEFTOVER_SERVICE,
     deploy_stack,

@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from demo.sample.clock import ScenarioClock, compact, parse_iso
+from demo.sample.model import Category, RecipeSpec, RunKind, RunSpec, World
 from demo.sample.recipes import build_recipe_repo, tag_commit
 from demo.sample.results import is_green
-from demo.sample.scenarios import Category, RecipeSpec, RunKind, RunSpec, World, default_world
+from demo.sample.scenarios import default_world
 from demo.sample.standin_runner import RunOutcome, RunRequest, run_recipe
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from demo.sample.gitutil import git
-from demo.sample.scenarios import Change, RecipeSpec, Release, Service
+from demo.sample.model import Change, RecipeSpec, Release, Service
 
 ABRA_PROVIDED = frozenset({"STACK_NAME"})
 BASE = "compose.yml"

@@ -15,7 +15,7 @@ from typing import Any
 
 from demo.sample.clock import compact, iso_z
 from demo.sample.junit import StageStatus, TestResult
-from demo.sample.scenarios import ResultsStyle
+from demo.sample.model import ResultsStyle
 
 
 @dataclass(frozen=True)

@@ -55,9 +55,9 @@ from demo.sample.clock import ScenarioClock, WallClock, iso_z, parse_iso
 from demo.sample.gitutil import git
 from demo.sample.harness import DOCKER_DOWN, ComposeView, deploy, node_metrics, prepull, teardown, withdrawn_at
 from demo.sample.junit import TestResult, UnreadableJUnit, read_tests, restamp, stage_status
+from demo.sample.model import TIER_SPAN, TIERS, ResultsStyle, RunFaults, tier_progress
 from demo.sample.results import RunRecord, Stage, is_green, results_json, summary_card, write_atomic
 from demo.sample.runlog import RunLog
-from demo.sample.scenarios import TIER_SPAN, TIERS, ResultsStyle, RunFaults, tier_progress
 from demo.sample.stack import ALLOWED_NEIGHBOURS, LiveStack, stack_name
 
 SUITES = Path(__file__).resolve().parent / "suites"
