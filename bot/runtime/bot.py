@@ -84,7 +84,7 @@ class Bot:
             self.stop,
             self.masker,
         )
-        self.dispatcher = Dispatcher(self._context, config.access, self.conn.power_level, why_url)
+        self.dispatcher = Dispatcher(self._context, config.access, self.conn.rooms.power_level, why_url)
         node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
         self.reruns = RerunManager(service, node, self._notify_rerun, self.stop)
         self.reporter = Reporter(
@@ -222,8 +222,8 @@ class Bot:
             if room in self.rooms.values():
                 continue
             try:
-                room_id = await self.conn.resolve(room)
-                await self.conn.join(room_id)
+                room_id = await self.conn.rooms.resolve(room)
+                await self.conn.rooms.join(room_id)
                 self.rooms[room_id] = room
                 log.info("joined %s (%s)", room, room_id)
                 self.reporter.wake.set()  # reports held back until a report room was joined
@@ -374,7 +374,7 @@ class Bot:
 
     async def _accept_invite(self, room_id: str) -> None:
         try:
-            await self.conn.join(room_id)
+            await self.conn.rooms.join(room_id)
             self.rooms.setdefault(room_id, room_id)
         except (MatrixError, Unavailable) as exc:
             log.warning("could not accept the invite to %s: %s", room_id, exc)
@@ -434,7 +434,7 @@ class Bot:
             return "E2EE off"
         changes = "; ".join(
             f"device key changed: {c.user_id} {c.device_id} (first {c.first_key[:8]}…, now {c.new_key[:8]}…)"
-            for c in self.conn.key_changes
+            for c in self.conn.crypto.key_changes
         )
         return f"E2EE on, {self.cross_signing or 'cross-signing not checked yet'}" + (f"; {changes}" if changes else "")
 
@@ -461,12 +461,12 @@ class Bot:
             )
             pending[ev.event_id] = {"room_id": ev.room_id, "sender": ev.sender, "ts_ms": ev.ts_ms, "source": ev.source}
             pending[ev.event_id]["seen"] = now
-            await self.conn.request_key(ev.room_id, ev.source)
+            await self.conn.crypto.request_key(ev.room_id, ev.source)
         decrypted: list[ChatMessage] = []
         given_up: list[ChatMessage] = []
         for event_id, item in list(pending.items()):
             room_id, source = str(item["room_id"]), item["source"]
-            msg = self.conn.decrypt(room_id, source) if isinstance(source, dict) else None
+            msg = self.conn.crypto.decrypt(room_id, source) if isinstance(source, dict) else None
             if msg is not None:
                 log.info("decrypted %s from %s now that its room key arrived", event_id, msg.sender)
                 decrypted.append(msg)
@@ -488,7 +488,7 @@ class Bot:
         return decrypted
 
     async def _warn_encrypted(self, batch: SyncBatch) -> None:
-        rooms = {m.room_id for m in batch.encrypted} | {r for r in self.rooms if self.conn.is_encrypted(r)}
+        rooms = {m.room_id for m in batch.encrypted} | {r for r in self.rooms if self.conn.rooms.is_encrypted(r)}
         for room_id in rooms:
             key = f"encrypted-warning:{room_id}"
             if await asyncio.to_thread(self.service.store.get_meta, key):
