@@ -4,7 +4,6 @@ told once that commands there are unseen (E2EE off)."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -17,10 +16,10 @@ from bot.matrix.events import ChatMessage, SyncBatch
 from bot.runtime.rooms import JoinedRooms
 from bot.store.chat import ChatStore, Outgoing
 from bot.store.db import Store
+from bot.store.undecrypted import PendingDecrypt, PendingDecrypts
 
 log = logging.getLogger(__name__)
-UNDECRYPTED_KEY = "e2ee.undecrypted"  # encrypted events not decrypted yet: retried after every sync
-UNDECRYPTED_MAX = 200
+UNDECRYPTED_MAX = 200  # encrypted events kept to retry at once (each is tried after every sync)
 
 
 class Undecryptable:
@@ -37,6 +36,7 @@ class Undecryptable:
         self.conn = conn
         self.rooms = rooms
         self.store = store
+        self.pending = PendingDecrypts(store)
         self.chat = chat
         self.wake_outbox = wake_outbox
 
@@ -46,9 +46,8 @@ class Undecryptable:
         Returns the messages that decrypted now (their room key arrived since). The pending set is
         kept in the store with the sync token, so a restart keeps retrying instead of forgetting.
         """
-        raw = await asyncio.to_thread(self.store.get_meta, UNDECRYPTED_KEY)
-        pending: dict[str, dict[str, object]] = json.loads(raw) if raw else {}
-        before = dict(pending)
+        pending = {p.event.event_id: p for p in await asyncio.to_thread(self.pending.all)}
+        kept: list[PendingDecrypt] = []
         now = time.time()
         for ev in batch.encrypted:
             if ev.sender == self.conn.user_id or ev.room_id not in self.rooms.joined or ev.event_id in pending:
@@ -62,21 +61,19 @@ class Undecryptable:
                 ev.sender,
                 ev.room_id,
             )
-            pending[ev.event_id] = {"room_id": ev.room_id, "sender": ev.sender, "ts_ms": ev.ts_ms, "source": ev.source}
-            pending[ev.event_id]["seen"] = now
+            pending[ev.event_id] = PendingDecrypt(ev, now)
+            kept.append(pending[ev.event_id])
             await self.conn.crypto.request_key(ev.room_id, ev.source)
         decrypted: list[ChatMessage] = []
         given_up: list[ChatMessage] = []
-        for event_id, item in list(pending.items()):
-            room_id, source = str(item["room_id"]), item["source"]
-            msg = self.conn.crypto.decrypt(room_id, source) if isinstance(source, dict) else None
+        for event_id, item in pending.items():
+            room_id, source = item.event.room_id, item.event.source
+            msg = self.conn.crypto.decrypt(room_id, source) if source else None
             if msg is not None:
                 log.info("decrypted %s from %s now that its room key arrived", event_id, msg.sender)
                 decrypted.append(msg)
-                del pending[event_id]
-            elif now - float(str(item["seen"])) >= self.config.matrix.undecryptable_notice_s:
-                given_up.append(ChatMessage(event_id, room_id, str(item["sender"]), "", "m.encrypted", 0))
-                del pending[event_id]
+            elif now - item.seen_at >= self.config.matrix.undecryptable_notice_s:
+                given_up.append(ChatMessage(event_id, room_id, item.event.sender, "", "m.encrypted", 0))
         for msg in given_up:
             log.error("gave up decrypting %s from %s in %s: no room key arrived", msg.event_id, msg.sender, msg.room_id)
             text = (
@@ -86,8 +83,9 @@ class Undecryptable:
             out = [Outgoing(msg.room_id, "m.room.message", notice(text, escape(text), msg))]
             await asyncio.to_thread(self.chat.handle, msg.event_id, msg.room_id, msg.sender, "undecryptable", out)
             self.wake_outbox()
-        if pending != before:
-            await asyncio.to_thread(self.store.set_meta, UNDECRYPTED_KEY, json.dumps(pending))
+        forget = [m.event_id for m in decrypted + given_up]
+        if kept or forget:
+            await asyncio.to_thread(self.pending.update, kept, forget)
         return decrypted
 
     async def warn(self, batch: SyncBatch) -> None:
