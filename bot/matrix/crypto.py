@@ -25,7 +25,7 @@ from nio import (
 )
 
 from bot.matrix.errors import TRANSIENT, Unavailable
-from bot.matrix.events import ChatMessage, KeyChange
+from bot.matrix.events import ChatMessage, EncryptedEvent, KeyChange
 from bot.matrix.incoming import chat_message
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,12 @@ class Crypto:
                 )
                 self.key_changes.append(KeyChange(user_id, device_id, known.ed25519, new_key, time.time()))
 
-    def decrypt(self, room_id: str, source: dict[str, Any]) -> ChatMessage | None:
+    def decrypt(self, kept: EncryptedEvent) -> ChatMessage | None:
         """Try again to decrypt an event kept from an earlier sync (its room key may have arrived)."""
-        if not self.enabled:
+        room_id = kept.room_id
+        if not self.enabled or not kept.source:
             return None
-        event = MegolmEvent.from_dict(source)
+        event = MegolmEvent.from_dict(kept.source)
         if not isinstance(event, MegolmEvent):
             return None
         event.room_id = room_id
@@ -104,12 +105,12 @@ class Crypto:
             return None
         return chat_message(room_id, decrypted, self.sender_key_known)
 
-    async def request_key(self, room_id: str, source: dict[str, Any]) -> None:
+    async def request_key(self, kept: EncryptedEvent) -> None:
         """Ask the sender's devices for a missing room key (best effort; most clients answer own devices only)."""
-        event = MegolmEvent.from_dict(source)
+        event = MegolmEvent.from_dict(kept.source)
         if not self.enabled or not isinstance(event, MegolmEvent):
             return
-        event.room_id = room_id
+        event.room_id = kept.room_id
         try:
             await self.client.request_room_key(event)
         except (LocalProtocolError, *TRANSIENT) as exc:

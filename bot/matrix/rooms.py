@@ -38,6 +38,3 @@ class Rooms:
     def power_level(self, room_id: str, user_id: str) -> int:
         room = self.client.rooms.get(room_id)
         return int(room.power_levels.get_user_level(user_id)) if room else 0
-
-    def joined_rooms(self) -> list[str]:
-        return list(self.client.rooms)

@@ -23,9 +23,13 @@ class JoinedRooms:
         self.joined_at: dict[str, int] = {}
 
     def wanted(self) -> list[str]:
-        rooms = list(self.config.matrix.rooms)
-        rooms += [r for r in self.config.reports.report_rooms(self.config.matrix.rooms) if r not in rooms]
-        return rooms
+        """The configured rooms, then the report rooms, each once."""
+        matrix_rooms = self.config.matrix.rooms
+        return list(dict.fromkeys((*matrix_rooms, *self.config.reports.report_rooms(matrix_rooms))))
+
+    def missing(self) -> list[str]:
+        """Wanted rooms not joined yet (each sync tries them again)."""
+        return [r for r in self.wanted() if r not in self.joined.values()]
 
     def report_rooms(self) -> list[str]:
         """Joined report rooms' ids (reports wait until at least one is joined)."""
@@ -33,9 +37,7 @@ class JoinedRooms:
         return sorted(room_id for room_id, configured in self.joined.items() if configured in wanted)
 
     async def join_missing(self) -> None:
-        for room in self.wanted():
-            if room in self.joined.values():
-                continue
+        for room in self.missing():
             try:
                 room_id = await self.rooms.resolve(room)
                 await self.rooms.join(room_id)

@@ -69,7 +69,7 @@ class SyncLoop:
         first = since is None
         timeout_ms = int(self.config.matrix.sync_timeout_s * 1000)
         while not self.stop.is_set():
-            if len(set(self.rooms.joined.values())) < len(self.rooms.wanted()):
+            if self.rooms.missing():
                 await self.rooms.join_missing()
             try:
                 batch = await self.conn.sync(since, 0 if first else timeout_ms)
@@ -109,7 +109,7 @@ class SyncLoop:
         named in STATUS and retried; it does not hold the service in "activating" forever). Sent
         again with a fresh STATUS when syncing recovers; READY=1 twice is harmless."""
         self.ready = True
-        missing = [r for r in self.rooms.wanted() if r not in self.rooms.joined.values()]
+        missing = self.rooms.missing()
         status = f"ready: {len(self.rooms.joined)} room(s) joined"
         if missing:
             status += f"; not joined yet (retrying): {', '.join(missing)}"

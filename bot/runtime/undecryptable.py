@@ -63,17 +63,16 @@ class Undecryptable:
             )
             pending[ev.event_id] = PendingDecrypt(ev, now)
             kept.append(pending[ev.event_id])
-            await self.conn.crypto.request_key(ev.room_id, ev.source)
+            await self.conn.crypto.request_key(ev)
         decrypted: list[ChatMessage] = []
         given_up: list[ChatMessage] = []
         for event_id, item in pending.items():
-            room_id, source = item.event.room_id, item.event.source
-            msg = self.conn.crypto.decrypt(room_id, source) if source else None
+            msg = self.conn.crypto.decrypt(item.event)
             if msg is not None:
                 log.info("decrypted %s from %s now that its room key arrived", event_id, msg.sender)
                 decrypted.append(msg)
             elif now - item.seen_at >= self.config.matrix.undecryptable_notice_s:
-                given_up.append(ChatMessage(event_id, room_id, item.event.sender, "", "m.encrypted", 0))
+                given_up.append(ChatMessage(event_id, item.event.room_id, item.event.sender, "", "m.encrypted", 0))
         for msg in given_up:
             log.error("gave up decrypting %s from %s in %s: no room key arrived", msg.event_id, msg.sender, msg.room_id)
             text = (
