@@ -40,8 +40,8 @@ async def measure(config: Config) -> dict[str, float]:
     done: dict[str, float] = {}
     t0 = time.perf_counter()
     await asyncio.to_thread(bot.chat.record, list(asked.values()))
-    await bot.start_recorded()
-    tasks = {name: bot.in_flight[m.event_id].task for name, m in asked.items()}
+    await bot.command_tasks.start_recorded()
+    tasks = {name: bot.command_tasks.in_flight[m.event_id].task for name, m in asked.items()}
     for name, task in tasks.items():
         task.add_done_callback(lambda _t, n=name: done.setdefault(n, time.perf_counter() - t0))
     await asyncio.gather(*tasks.values())

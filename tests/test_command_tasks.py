@@ -63,9 +63,9 @@ def test_flood_control_shutdown_and_resume(site: Site) -> None:
         release = asyncio.Event()
         bot, service = make_bot(site, release)
         await asyncio.to_thread(bot.chat.record, sent)
-        await bot.start_recorded()
-        quick = [bot.in_flight[e].task for e in ("$e4", "$e5", "$e6")]
-        assert [bot.in_flight[e].counted for e in ("$e1", "$e2", "$e3", "$e4", "$e5", "$e6")] == [
+        await bot.command_tasks.start_recorded()
+        quick = [bot.command_tasks.in_flight[e].task for e in ("$e4", "$e5", "$e6")]
+        assert [bot.command_tasks.in_flight[e].counted for e in ("$e1", "$e2", "$e3", "$e4", "$e5", "$e6")] == [
             True,
             True,
             True,
@@ -74,9 +74,9 @@ def test_flood_control_shutdown_and_resume(site: Site) -> None:
             True,
         ]
         await asyncio.gather(*quick)
-        assert sorted(bot.in_flight) == ["$e1", "$e2", "$e3"]  # the slow ones, still running
-        await bot.stop_commands()  # as at shutdown: cancelled and awaited, never released
-        assert bot.in_flight == {}
+        assert sorted(bot.command_tasks.in_flight) == ["$e1", "$e2", "$e3"]  # the slow ones, still running
+        await bot.command_tasks.stop_commands()  # as at shutdown: cancelled and awaited, never released
+        assert bot.command_tasks.in_flight == {}
         service.close()
 
     asyncio.run(first_process())
@@ -93,10 +93,10 @@ def test_flood_control_shutdown_and_resume(site: Site) -> None:
         release = asyncio.Event()
         release.set()
         bot, service = make_bot(site, release)
-        await bot.start_recorded()
-        await asyncio.gather(*[f.task for f in bot.in_flight.values()])
-        await bot.start_recorded()  # nothing left to resume, nothing answered twice
-        assert bot.in_flight == {}
+        await bot.command_tasks.start_recorded()
+        await asyncio.gather(*[f.task for f in bot.command_tasks.in_flight.values()])
+        await bot.command_tasks.start_recorded()  # nothing left to resume, nothing answered twice
+        assert bot.command_tasks.in_flight == {}
         service.close()
 
     asyncio.run(next_process())
@@ -117,15 +117,15 @@ def test_a_slow_commands_reaction_comes_before_its_answer_and_only_once(site: Si
         bot, service = make_bot(site, release)
         slow = msg(1, "@alice:x", "!ccci wait")
         await asyncio.to_thread(bot.chat.record, [slow])
-        await bot.start_recorded()
+        await bot.command_tasks.start_recorded()
         await asyncio.wait_for(bot.outbox.wake.wait(), 30)  # the outbox is woken for the 👀 (after 1 s)
         assert site.store.query("SELECT acked FROM command_inbox")[0][0] == 1
-        await bot.stop_commands()
+        await bot.command_tasks.stop_commands()
         service.close()
         bot, service = make_bot(site, release)
         release.set()
-        await bot.start_recorded()
-        await asyncio.gather(*[f.task for f in bot.in_flight.values()])
+        await bot.command_tasks.start_recorded()
+        await asyncio.gather(*[f.task for f in bot.command_tasks.in_flight.values()])
         service.close()
         return [(r[0], r[1]) for r in site.store.query("SELECT event_type, content_json FROM outbox ORDER BY id")]
 

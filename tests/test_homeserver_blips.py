@@ -25,7 +25,8 @@ from bot.config import MatrixConfig
 from bot.doctor import Check, Doctor, diagnose
 from bot.doctor import local as doctor_local
 from bot.doctor import matrix as doctor_matrix
-from bot.matrix.client import SESSION_FILE, MatrixConnection, MatrixError, Unavailable
+from bot.matrix.client import MatrixConnection, MatrixError, Unavailable
+from bot.matrix.session import SESSION_FILE
 
 USER = "@ccci-bot:example.org"
 TOKEN_ENV = "CCCI_TEST_TOKEN"

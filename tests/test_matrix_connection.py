@@ -18,7 +18,8 @@ import pytest
 from bot.backoff import Backoff
 from bot.chat.outbox import OutboxSender
 from bot.config import MatrixConfig
-from bot.matrix.client import SYNC_FILTER, MatrixConnection
+from bot.matrix.client import MatrixConnection
+from bot.matrix.sync import SYNC_FILTER
 from bot.store import Store
 from bot.store.chat import ChatStore, Outgoing
 from demo.devserver.synapse import LocalSynapse, MatrixUser
@@ -85,7 +86,7 @@ def test_a_sync_gap_bigger_than_one_timeline_is_back_filled_in_order(
         conn = connection(synapse, bot, tmp_path)
         try:
             await conn.connect()
-            await conn.join(room_id)
+            await conn.rooms.join(room_id)
             since = (await conn.sync(None, 0)).next_batch
             for i in range(burst):
                 say(synapse, operator, room_id, f"!ccci why r{i}")
@@ -110,7 +111,7 @@ def test_a_refused_message_is_recorded_and_the_queue_moves_on(
         conn = connection(synapse, bot, tmp_path)
         try:
             await conn.connect()
-            await conn.join(joined)
+            await conn.rooms.join(joined)
             await conn.sync(None, 0)
             chat.enqueue(
                 [
@@ -157,7 +158,7 @@ def test_an_outage_backs_off_keeps_the_message_and_delivers_it_when_the_homeserv
         conn = connection(own_synapse, bot, tmp_path)
         try:
             await conn.connect()
-            await conn.join(room_id)
+            await conn.rooms.join(room_id)
             await conn.sync(None, 0)
             chat.enqueue([Outgoing(room_id, "m.room.message", {"msgtype": "m.notice", "body": "after the outage"})])
             sender = OutboxSender(chat, conn.send, backoff, asyncio.Event())

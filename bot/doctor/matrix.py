@@ -18,8 +18,9 @@ import aiohttp
 
 from bot.backoff import Backoff
 from bot.doctor.result import Doctor, Result
-from bot.matrix.client import REFUSALS, SESSION_FILE
 from bot.matrix.crosssign import Session, cross_signing_status
+from bot.matrix.errors import REFUSALS
+from bot.matrix.session import SESSION_FILE
 
 TIMEOUT_S = 15
 WHOAMI = "/_matrix/client/v3/account/whoami"
@@ -77,7 +78,7 @@ def _error(reply: Reply) -> str:
 
 def _transient(reply: Reply) -> bool:
     """The homeserver's (or a proxy's) moment, not a refusal: no answer, 5xx or 429 — as the bot's login
-    tells them apart (:mod:`bot.matrix.client`)."""
+    tells them apart (:mod:`bot.matrix.errors`)."""
     if reply.body.get("errcode") in REFUSALS or reply.status in (401, 403):
         return False
     return reply.status == NO_ANSWER or reply.status >= 500 or reply.status == 429

@@ -1,1 +1,1 @@
-"""Matrix transport: the nio connection (the only nio importer) and its protocol-neutral events."""
+"""Matrix transport: the nio connection (this package is the only nio importer) and its protocol-neutral events."""

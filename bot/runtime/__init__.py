@@ -1,2 +1,3 @@
-"""The running bot: the Matrix bot's lifecycle and event loop (:mod:`bot.runtime.bot`), the report loop
-inside it (:mod:`bot.runtime.report_loop`) and systemd's notify protocol (:mod:`bot.runtime.sdnotify`)."""
+"""The running bot: :mod:`bot.runtime.bot` wires its parts into one event loop — rooms, the sync loop,
+command tasks, undecryptable retries, cross-signing, rerun notices, the report loop — and tells systemd
+about it (:mod:`bot.runtime.sdnotify`)."""

@@ -281,6 +281,31 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX runs_latest_sweep ON runs(finished, sweep_id) WHERE kind = 'sweep' AND sweep_id IS NOT NULL;
     """,
+    # 16: encrypted events the bot could not decrypt yet (their room key had not arrived), retried after
+    # every sync until they decrypt or the bot gives up on them (bot.runtime.undecryptable). They were a
+    # JSON object in meta ('e2ee.undecrypted': event id → room_id, sender, ts_ms, source, seen); its
+    # well-formed entries move here in the order they were kept, anything else in it is dropped.
+    """
+    CREATE TABLE undecrypted_events (
+        event_id TEXT PRIMARY KEY,
+        room_id TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        ts_ms INTEGER NOT NULL,
+        source_json TEXT NOT NULL,
+        seen_at REAL NOT NULL
+    );
+    INSERT OR IGNORE INTO undecrypted_events (event_id, room_id, sender, ts_ms, source_json, seen_at)
+        SELECT kept.key, json_extract(kept.value, '$.room_id'), json_extract(kept.value, '$.sender'),
+               json_extract(kept.value, '$.ts_ms'), json_extract(kept.value, '$.source'),
+               json_extract(kept.value, '$.seen')
+          FROM meta, json_each(meta.value) AS kept
+         WHERE meta.key = 'e2ee.undecrypted' AND json_valid(meta.value) AND json_type(meta.value) = 'object'
+           AND json_type(kept.value, '$.room_id') = 'text' AND json_type(kept.value, '$.sender') = 'text'
+           AND json_type(kept.value, '$.ts_ms') = 'integer' AND json_type(kept.value, '$.source') = 'object'
+           AND json_type(kept.value, '$.seen') IN ('integer', 'real')
+         ORDER BY kept.id;
+    DELETE FROM meta WHERE key = 'e2ee.undecrypted';
+    """,
 )
 
 
