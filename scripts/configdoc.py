@@ -1,4 +1,5 @@
-"""README's configuration table and ``config.example.yaml``, generated from the declarations in :mod:`bot.config`.
+"""README's configuration table and ``config.example.yaml``, generated from the declarations in :mod:`bot.config`
+(each key's ``Struct`` field: its type, default and ``Meta`` description).
 
 ``python scripts/configdoc.py --write`` rewrites both; ``--check`` (and a test) fails when they drift.
 """
@@ -11,11 +12,14 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
+import msgspec
 import yaml
+from msgspec import Meta
 
-from bot.config.schema import Config, Section, Setting, declared, default_of
+from bot.config.schema import Config, Section
+from bot.config.values import EnvMap
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE_BEGIN = (
@@ -34,33 +38,47 @@ EXAMPLE_HEADER = """\
 
 @dataclass(frozen=True)
 class Key:
+    """One key as declared: its type (with its ``doc`` Meta), default, and a nested section's Struct."""
+
     path: str
-    spec: Setting
+    name: str
+    type: Any
     default: Any
+    doc: str
+    example: Any = None
+    default_doc: str | None = None
+    section: type[Section] | None = None
 
 
-def all_keys(cls: type[Any] = Config, prefix: str = "") -> Iterator[Key]:
-    """Every key, depth first, in declaration order."""
-    for f, spec in declared(cls):
-        path = f"{prefix}{f.name}"
-        if isinstance(spec, Section):
-            yield from all_keys(spec.cls, f"{path}.")
+def keys(cls: type[Section], prefix: str = "") -> Iterator[Key]:
+    """A section's keys in declaration order."""
+    for f in msgspec.structs.fields(cls):
+        meta = next(m for m in get_args(f.type)[1:] if isinstance(m, Meta) and m.description)
+        example = meta.examples[0] if meta.examples else None
+        section = type(f.default) if isinstance(f.default, Section) else None
+        default_doc = (meta.extra or {}).get("default")
+        yield Key(f"{prefix}{f.name}", f.name, f.type, f.default, meta.description or "", example, default_doc, section)
+
+
+def all_keys(cls: type[Section] = Config, prefix: str = "") -> Iterator[Key]:
+    """Every key, depth first, in declaration order (sections are not keys themselves)."""
+    for key in keys(cls, prefix):
+        if key.section is not None:
+            yield from all_keys(key.section, f"{key.path}.")
         else:
-            yield Key(path, spec, default_of(f))
+            yield key
 
 
-def plain(value: Any, spec: Setting | None = None) -> Any:
+def plain(value: Any) -> Any:
     """A typed value as the YAML data that reads back to it."""
-    if spec is not None and spec.to_yaml is not None:
-        value = spec.to_yaml(value)
-    if isinstance(value, Path):
+    if isinstance(value, EnvMap):
+        return dict(value)
+    if isinstance(value, str | Path):  # the checked kinds of text, and enums of text, as plain text
         return str(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, tuple | list):
         return [plain(item) for item in value]
-    if isinstance(value, dict):
-        return {plain(k): plain(item) for k, item in value.items()}
     return value
 
 
@@ -71,17 +89,17 @@ def flow(value: Any) -> str:
 
 
 def _shown_default(key: Key) -> str:
-    if key.spec.default_doc is not None:
-        return key.spec.default_doc
+    if key.default_doc is not None:
+        return key.default_doc
     if key.default is None:
         return "none"
-    return f"`{flow(plain(key.default, key.spec))}`".replace("|", "\\|")
+    return f"`{flow(plain(key.default))}`".replace("|", "\\|")
 
 
 def readme_table() -> str:
     rows = ["| key | default | meaning |", "|---|---|---|"]
     for key in all_keys():
-        meaning = key.spec.doc.replace("|", "\\|")
+        meaning = key.doc.replace("|", "\\|")
         rows.append(f"| `{key.path}` | {_shown_default(key)} | {meaning} |")
     return "\n".join(rows) + "\n"
 
@@ -96,20 +114,25 @@ def _value_lines(name: str, value: Any, indent: str) -> list[str]:
     return [f"{indent}{name}: {flow(value)}"]
 
 
-def _example_lines(cls: type[Any], indent: str) -> list[str]:
+def _example_lines(cls: type[Section], indent: str) -> list[str]:
     lines: list[str] = []
-    for f, spec in declared(cls):
-        if isinstance(spec, Section):
-            lines += ["", *_comment(spec.doc, indent), f"{indent}{f.name}:", *_example_lines(spec.cls, indent + "  ")]
+    for key in keys(cls):
+        if key.section is not None:
+            lines += [
+                "",
+                *_comment(key.doc, indent),
+                f"{indent}{key.name}:",
+                *_example_lines(key.section, indent + "  "),
+            ]
             continue
-        doc = spec.doc
-        value = plain(default_of(f), spec)
-        if spec.example is not None:
+        doc = key.doc
+        value = plain(key.default)
+        if key.example is not None:
             shown = "none" if value in (None, []) else f"{flow(value)}"
-            doc += f" Default: {spec.default_doc or shown}. Example:"
-            value = spec.example
+            doc += f" Default: {key.default_doc or shown}. Example:"
+            value = key.example
         gap = [""] if not indent else []  # top-level keys stand apart from the section before
-        lines += [*gap, *_comment(doc, indent), *_value_lines(f.name, value, indent)]
+        lines += [*gap, *_comment(doc, indent), *_value_lines(key.name, value, indent)]
     return lines
 
 
