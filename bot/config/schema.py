@@ -16,40 +16,8 @@ import msgspec
 from msgspec import Meta
 from msgspec.structs import replace
 
-from bot.config.values import (
-    Argv,
-    ConfigError,
-    Count,
-    Cron,
-    DockerUrl,
-    EnvMap,
-    EnvName,
-    EnvNames,
-    FileName,
-    Flag,
-    Format,
-    Fraction,
-    HttpUrl,
-    Integer,
-    ListenAddress,
-    LogLevel,
-    Names,
-    Paths,
-    PositiveInt,
-    PositiveSeconds,
-    Prefix,
-    Regex,
-    Rooms,
-    Seconds,
-    Steps,
-    Template,
-    Text,
-    TimeZone,
-    UrlTemplate,
-    UserId,
-    UserIds,
-    convert,
-)
+from bot.config import values as v
+from bot.config.values import ConfigError, convert
 from bot.logsetup import LogFormat
 
 DEFAULT_RUNS_DIR = Path("/var/lib/cc-ci-runs")
@@ -59,7 +27,7 @@ DEFAULT_DATA_DIR = Path("/var/lib/ccci-bot")
 
 
 class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """A mapping of keys in the file (immutable once read)."""
+    """A mapping of keys in the file, immutable once read (each subclass says ``frozen=True`` again for mypy)."""
 
 
 def doc(text: str, *, example: Any = None, default: str | None = None) -> Meta:
@@ -83,19 +51,19 @@ class CcciConfig(Section, frozen=True):
         Path,
         doc("One entry per run in flight (`/run/cc-ci-active/<domain>`); a missing dir means nothing is in flight."),
     ] = DEFAULT_ACTIVE_DIR
-    log_name: Annotated[FileName, doc("The runner's log inside a run dir.")] = "run.log"
-    results_name: Annotated[FileName, doc("The results file inside a run dir.")] = "results.json"
-    junit_dir: Annotated[FileName, doc("The JUnit directory inside a run dir.")] = "junit"
-    canonical_name: Annotated[FileName, doc("The file read inside `<warm_dir>/<recipe>/`.")] = "canonical.json"
+    log_name: Annotated[v.FileName, doc("The runner's log inside a run dir.")] = "run.log"
+    results_name: Annotated[v.FileName, doc("The results file inside a run dir.")] = "results.json"
+    junit_dir: Annotated[v.FileName, doc("The JUnit directory inside a run dir.")] = "junit"
+    canonical_name: Annotated[v.FileName, doc("The file read inside `<warm_dir>/<recipe>/`.")] = "canonical.json"
     settle_s: Annotated[
-        Seconds,
+        v.Seconds,
         doc(
             "A run dir without `results.json` whose files changed less than this many seconds ago is still being "
             "written: it is skipped and read on a later scan. Older ones are derived from their JUnit files."
         ),
     ] = 120.0
     sweep_gap_s: Annotated[
-        Seconds,
+        v.Seconds,
         doc("Sweep runs that start within this many seconds of the previous one's end belong to the same sweep."),
     ] = 900.0
     recipes_dir: Annotated[
@@ -107,14 +75,14 @@ class CcciConfig(Section, frozen=True):
         ),
     ] = None
     max_results_bytes: Annotated[
-        PositiveInt,
+        v.PositiveInt,
         doc(
             "A bigger `results.json` is not read (run dirs are written by recipes' code): a note on the run, and its "
             "status comes from JUnit."
         ),
     ] = 16 * 1024 * 1024
     max_results_depth: Annotated[
-        PositiveInt, doc("A `results.json` nested deeper than this is not used either (same note).")
+        v.PositiveInt, doc("A `results.json` nested deeper than this is not used either (same note).")
     ] = 64
 
 
@@ -122,50 +90,51 @@ class MatrixConfig(Section, frozen=True):
     """The homeserver account the bot uses and the rooms it lives in. Secrets come from the environment."""
 
     homeserver: Annotated[
-        HttpUrl | None, doc("The homeserver's URL. Required for `ccci-bot run`.", example="https://matrix.example.org")
+        v.HttpUrl | None,
+        doc("The homeserver's URL. Required for `ccci-bot run`.", example="https://matrix.example.org"),
     ] = None
     user_id: Annotated[
-        UserId | None, doc("The bot's account. Required for `ccci-bot run`.", example="@ccci-bot:example.org")
+        v.UserId | None, doc("The bot's account. Required for `ccci-bot run`.", example="@ccci-bot:example.org")
     ] = None
     access_token_env: Annotated[
-        EnvName | None,
+        v.EnvName | None,
         doc(
             "The environment variable holding the bot's access token. A token wins over a password.",
             example="CCCI_MATRIX_TOKEN",
         ),
     ] = None
     password_env: Annotated[
-        EnvName | None,
+        v.EnvName | None,
         doc(
             "The environment variable holding the bot's password: used once, then the device id and token are "
             "kept in `data_dir` (no new device per restart).",
             example="CCCI_MATRIX_PASSWORD",
         ),
     ] = None
-    device_name: Annotated[Text, doc("The display name of the bot's device.")] = "ccci-bot"
+    device_name: Annotated[v.Text, doc("The display name of the bot's device.")] = "ccci-bot"
     rooms: Annotated[
-        Rooms,
+        v.Rooms,
         doc(
             "Rooms the bot joins and answers in (ids or aliases); invites to other rooms are ignored. Required for "
             "`ccci-bot run`.",
             example=["#cc-ci-ops:example.org"],
         ),
     ] = ()
-    command_prefix: Annotated[Prefix, doc("What a command starts with.")] = "!ccci"
-    sync_timeout_s: Annotated[Seconds, doc("The long-poll timeout of `/sync`.")] = 30.0
+    command_prefix: Annotated[v.Prefix, doc("What a command starts with.")] = "!ccci"
+    sync_timeout_s: Annotated[v.Seconds, doc("The long-poll timeout of `/sync`.")] = 30.0
     backoff_min_s: Annotated[
-        Seconds, doc("The first wait after a failed sync or send; it doubles (with jitter) up to `backoff_max_s`.")
+        v.Seconds, doc("The first wait after a failed sync or send; it doubles (with jitter) up to `backoff_max_s`.")
     ] = 1.0
-    backoff_max_s: Annotated[Seconds, doc("The longest wait between retries while the homeserver is down.")] = 60.0
+    backoff_max_s: Annotated[v.Seconds, doc("The longest wait between retries while the homeserver is down.")] = 60.0
     e2ee: Annotated[
-        Flag,
+        v.Flag,
         doc(
             "Read and answer in end-to-end encrypted rooms (nio's crypto store lives in `data_dir`); false: "
             "encrypted rooms are told once that commands there are unseen."
         ),
     ] = True
     recovery_key_env: Annotated[
-        EnvName | None,
+        v.EnvName | None,
         doc(
             "The environment variable holding the account's recovery key, for cross-signing keys made elsewhere "
             "(Element): the bot reads its self-signing key from secret storage with it.",
@@ -173,7 +142,7 @@ class MatrixConfig(Section, frozen=True):
         ),
     ] = None
     undecryptable_notice_s: Annotated[
-        Seconds,
+        v.Seconds,
         doc('An encrypted message whose room key has not arrived after this long gets a "could not read it" reply.'),
     ] = 120.0
 
@@ -197,7 +166,7 @@ class AccessConfig(Section, frozen=True):
     """Who may run commands that act (everyone in the rooms may ask)."""
 
     operators: Annotated[
-        UserIds,
+        v.UserIds,
         doc(
             "Users who may run commands that act (ingest, reclassify, rerun, cancel); everyone in the rooms may ask "
             "(help, why, summary, history, status).",
@@ -205,10 +174,10 @@ class AccessConfig(Section, frozen=True):
         ),
     ] = ()
     min_power_level: Annotated[
-        Integer, doc("Users with at least this power level in the room may also run commands that act.")
+        v.Integer, doc("Users with at least this power level in the room may also run commands that act.")
     ] = 50
     max_in_flight: Annotated[
-        PositiveInt,
+        v.PositiveInt,
         doc(
             "Flood control: commands one user may have running at once. One more gets a polite refusal (once, "
             "until one of theirs is answered) and is not run."
@@ -217,7 +186,7 @@ class AccessConfig(Section, frozen=True):
 
 
 DEFAULT_STEPS = tuple(
-    tuple(map(Template, argv))
+    tuple(map(v.Template, argv))
     for argv in (("abra", "recipe", "checkout", "{recipe}", "{version}"), ("cc-ci-run", "runner/run_recipe_ci.py"))
 )
 
@@ -226,7 +195,7 @@ class RunnerConfig(Section, frozen=True):
     """How an isolation rerun is started: argv templates (never a shell string), as cc-ci does it."""
 
     steps: Annotated[
-        Steps,
+        v.Steps,
         doc(
             "How an isolation rerun runs: argv lists run in order (never a shell string), with the placeholders "
             "`{recipe}`, `{version}` and `{run_id}`. The default is cc-ci's own invocation. On the cc-ci host the "
@@ -236,7 +205,7 @@ class RunnerConfig(Section, frozen=True):
             default="cc-ci's `abra recipe checkout {recipe} {version}` then `cc-ci-run runner/run_recipe_ci.py`",
         ),
     ] = DEFAULT_STEPS
-    env: Annotated[EnvMap, doc("Environment variables added for the steps (same placeholders).")] = EnvMap(
+    env: Annotated[v.EnvMap, doc("Environment variables added for the steps (same placeholders).")] = v.EnvMap(
         (("RECIPE", "{recipe}"), ("CCCI_SKIP_FETCH", "1"))
     )
     cwd: Annotated[
@@ -244,27 +213,27 @@ class RunnerConfig(Section, frozen=True):
         doc("The steps' working directory (cc-ci's checkout).", default="the bot's own", example="/srv/cc-ci"),
     ] = None
     timeout_s: Annotated[
-        Seconds, doc("The whole process group is killed after this long (cc-ci's own 60-minute deadline).")
+        v.Seconds, doc("The whole process group is killed after this long (cc-ci's own 60-minute deadline).")
     ] = 3600.0
-    max_times: Annotated[PositiveInt, doc("`!ccci rerun RECIPE xN` allows N up to this.")] = 5
-    queue_max: Annotated[PositiveInt, doc("Reruns waiting at most; more are refused with a reply.")] = 10
-    busy_wait_s: Annotated[Seconds, doc("How long a rerun waits for a busy CI node to become idle.")] = 1800.0
-    busy_poll_s: Annotated[Seconds, doc("How often a waiting rerun looks again.")] = 15.0
-    version_pattern: Annotated[Regex, doc("What a version argument must look like (a regular expression).")] = Regex(
-        r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$"
+    max_times: Annotated[v.PositiveInt, doc("`!ccci rerun RECIPE xN` allows N up to this.")] = 5
+    queue_max: Annotated[v.PositiveInt, doc("Reruns waiting at most; more are refused with a reply.")] = 10
+    busy_wait_s: Annotated[v.Seconds, doc("How long a rerun waits for a busy CI node to become idle.")] = 1800.0
+    busy_poll_s: Annotated[v.Seconds, doc("How often a waiting rerun looks again.")] = 15.0
+    version_pattern: Annotated[v.Regex, doc("What a version argument must look like (a regular expression).")] = (
+        v.Regex(r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
     )
     log_max_bytes: Annotated[
-        PositiveInt,
+        v.PositiveInt,
         doc(
             "Each rerun's log (`data_dir/reruns/<run id>.log`: the steps' output) keeps at most this much: its first "
             "and its last half, with a line saying how many bytes were cut between them."
         ),
     ] = 8 * 1024 * 1024
     logs_kept: Annotated[
-        PositiveInt, doc("Rerun logs kept in `data_dir/reruns/`; the oldest are deleted before each new rerun.")
+        v.PositiveInt, doc("Rerun logs kept in `data_dir/reruns/`; the oldest are deleted before each new rerun.")
     ] = 50
     unit_stop: Annotated[
-        Argv,
+        v.Argv,
         doc(
             "When a step runs through `systemd-run --unit=NAME`, cancelling it (or its deadline) also runs this argv "
             "with NAME appended: killing systemd-run alone leaves the unit running. `[]`: never."
@@ -278,11 +247,11 @@ class DockerConfig(Section, frozen=True):
     NULLABLE: ClassVar[tuple[str, ...]] = ("base_url",)  # null here means "no Docker", not the default
 
     base_url: Annotated[
-        DockerUrl | None,
+        v.DockerUrl | None,
         doc("The CI node's Docker engine. `null` skips the Docker checks (only `ccci.active_dir` is looked at)."),
     ] = "unix:///var/run/docker.sock"
     allowed_stacks: Annotated[
-        Names,
+        v.Names,
         doc("Before a rerun no stack may be deployed but these; after it nothing of a stack outside them may be left."),
     ] = ("traefik", "backupbot")
 
@@ -291,7 +260,7 @@ class KnowledgeConfig(Section, frozen=True):
     """Operators' own signature directories, added to the shipped knowledge base."""
 
     dirs: Annotated[
-        Paths,
+        v.Paths,
         doc(
             "Directories of your own failure signatures (`*.yaml`, [format](docs/knowledge-base.md)), added to the "
             "shipped ones; a signature with the same id replaces the shipped one. A bad file or signature is "
@@ -305,7 +274,7 @@ class LinksConfig(Section, frozen=True):
     """How evidence links are built; ``None`` means no links."""
 
     base_url: Annotated[
-        UrlTemplate | None,
+        v.UrlTemplate | None,
         doc(
             "Where a run's files are served: `{run_id}` and `{path}` are filled in, `#L<line>` is appended for log "
             "lines. The example is cc-ci's dashboard, which serves `/runs/<run_id>/`.",
@@ -319,15 +288,15 @@ class EvidenceConfig(Section, frozen=True):
     """How much of a log is quoted around a failure."""
 
     context_lines: Annotated[
-        PositiveInt, doc("Lines of log quoted before and after a line that names a failing test.")
+        v.PositiveInt, doc("Lines of log quoted before and after a line that names a failing test.")
     ] = 3
-    max_log_hits: Annotated[PositiveInt, doc("At most this many log lines per failing test.")] = 4
-    max_excerpt_chars: Annotated[PositiveInt, doc("Excerpts are cut at this many characters.")] = 1500
+    max_log_hits: Annotated[v.PositiveInt, doc("At most this many log lines per failing test.")] = 4
+    max_excerpt_chars: Annotated[v.PositiveInt, doc("Excerpts are cut at this many characters.")] = 1500
     max_failure_chars: Annotated[
-        PositiveInt, doc("Failure text (message and details) kept per testcase; the rest is dropped at ingest.")
+        v.PositiveInt, doc("Failure text (message and details) kept per testcase; the rest is dropped at ingest.")
     ] = 20_000
     mask_env: Annotated[
-        EnvNames,
+        v.EnvNames,
         doc(
             "Environment variables whose values are masked (••••••) in chat and on the pages; the bot's own secret "
             "variables (matrix, webhook, web.auth) always are.",
@@ -340,7 +309,7 @@ class ReportsConfig(Section, frozen=True):
     """Sweep summaries and the scheduled red report: where, when, and how eagerly to settle verdicts."""
 
     rooms: Annotated[
-        Rooms,
+        v.Rooms,
         doc(
             "Rooms that get sweep summaries and the red report (ids or aliases; the bot joins them).",
             default="the `matrix.rooms`",
@@ -348,44 +317,44 @@ class ReportsConfig(Section, frozen=True):
         ),
     ] = ()
     poll_s: Annotated[
-        PositiveSeconds, doc("How often `runs_dir` is scanned for new or changed runs; a webhook wakes it sooner.")
+        v.PositiveSeconds, doc("How often `runs_dir` is scanned for new or changed runs; a webhook wakes it sooner.")
     ] = 60.0
     quiet_s: Annotated[
-        Seconds,
+        v.Seconds,
         doc("A sweep is finished when `active_dir` is empty and none of its runs started or finished for this long."),
     ] = 600.0
     cron: Annotated[
-        Cron,
+        v.Cron,
         doc(
             "The red report's schedule: a crontab line (min hour day month weekday; 0 or 7 = Sunday) in `timezone`. "
             "An optional sixth, leading field gives seconds."
         ),
-    ] = Cron("0 7 * * *")
-    timezone: Annotated[TimeZone, doc("The time zone of `cron` (IANA, e.g. Europe/Berlin).")] = TimeZone("UTC")
+    ] = v.Cron("0 7 * * *")
+    timezone: Annotated[v.TimeZone, doc("The time zone of `cron` (IANA, e.g. Europe/Berlin).")] = v.TimeZone("UTC")
     misfire_grace_s: Annotated[
-        PositiveSeconds,
+        v.PositiveSeconds,
         doc(
             "A report slot missed while the bot was down is sent once on start, marked late, unless it is older "
             "than this; then it is skipped and the next slot comes."
         ),
     ] = 43200.0
     auto_rerun: Annotated[
-        Flag,
+        v.Flag,
         doc(
             "After a sweep, rerun newly red recipes in isolation when their verdict is less sure than "
             "`settled_confidence`; the summary is updated as their verdicts settle."
         ),
     ] = True
-    auto_rerun_max: Annotated[PositiveInt, doc("At most this many automatic reruns per sweep.")] = 5
-    settled_confidence: Annotated[Fraction, doc("A verdict at least this sure needs no automatic rerun.")] = 0.8
+    auto_rerun_max: Annotated[v.PositiveInt, doc("At most this many automatic reruns per sweep.")] = 5
+    settled_confidence: Annotated[v.Fraction, doc("A verdict at least this sure needs no automatic rerun.")] = 0.8
     thread_over: Annotated[
-        Count, doc("More red recipes than this: the summary is a short headline with the details in its thread.")
+        v.Count, doc("More red recipes than this: the summary is a short headline with the details in its thread.")
     ] = 5
     flip_window: Annotated[
-        PositiveInt, doc('How many sweeps back red/green flips are counted ("3 flips in the last 10 sweeps").')
+        v.PositiveInt, doc('How many sweeps back red/green flips are counted ("3 flips in the last 10 sweeps").')
     ] = 10
     webhook_secret_env: Annotated[
-        EnvName | None,
+        v.EnvName | None,
         doc(
             "Enables `POST /hooks/run-finished` on `web.listen`: the body signed with HMAC-SHA256 under this secret, "
             'sent as "X-Ccci-Signature: sha256=<hex>". Unsigned or badly signed requests are refused.',
@@ -401,14 +370,14 @@ class WebAuthConfig(Section, frozen=True):
     """Optional access control for the pages: a bearer token, or basic auth (secrets from the environment)."""
 
     bearer_token_env: Annotated[
-        EnvName | None,
+        v.EnvName | None,
         doc("The environment variable holding the bearer token the pages accept.", example="CCCI_WEB_TOKEN"),
     ] = None
     basic_user: Annotated[
-        Text | None, doc("The basic-auth user name (required with `basic_password_env`).", example="ops")
+        v.Text | None, doc("The basic-auth user name (required with `basic_password_env`).", example="ops")
     ] = None
     basic_password_env: Annotated[
-        EnvName | None, doc("The environment variable holding the basic-auth password.", example="CCCI_WEB_PASSWORD")
+        v.EnvName | None, doc("The environment variable holding the basic-auth password.", example="CCCI_WEB_PASSWORD")
     ] = None
 
     @property
@@ -425,7 +394,7 @@ class WebConfig(Section, frozen=True):
     """The bot's HTTP server (webhook, evidence pages); ``listen`` None means no server."""
 
     listen: Annotated[
-        ListenAddress | None,
+        v.ListenAddress | None,
         doc(
             "The bot's HTTP server (evidence pages, `/api`, `/healthz`, `/metrics`, the webhook) listens here; none "
             "means no server. `ccci-bot web` serves the pages alone.",
@@ -433,7 +402,7 @@ class WebConfig(Section, frozen=True):
         ),
     ] = None
     public_url: Annotated[
-        HttpUrl | None,
+        v.HttpUrl | None,
         doc(
             "How operators reach the server; when `links.base_url` is not set, every link in chat points at these "
             "pages.",
@@ -447,23 +416,23 @@ class WebConfig(Section, frozen=True):
             "and the webhook are exempt. Default: none (open; listen on 127.0.0.1 or behind a proxy)."
         ),
     ] = WebAuthConfig()
-    log_page_lines: Annotated[PositiveInt, doc("Lines per log page.")] = 500
+    log_page_lines: Annotated[v.PositiveInt, doc("Lines per log page.")] = 500
     request_timeout_s: Annotated[
-        PositiveSeconds,
+        v.PositiveSeconds,
         doc(
             "A page's file work (counting a log's lines) stops after this many seconds (503), or as soon as the "
             "client has gone; the counting done is kept for the next request."
         ),
     ] = 30.0
     client_timeout_s: Annotated[
-        PositiveSeconds,
+        v.PositiveSeconds,
         doc(
             "A client must send a request's headers within this many seconds of connecting (or of its previous "
             "response), and the webhook its body within as many again; a slower connection is closed."
         ),
     ] = 10.0
     max_connections: Annotated[
-        PositiveInt,
+        v.PositiveInt,
         doc(
             "Open connections to the HTTP server at most (fewer when the open-files limit leaves less room). One more "
             "closes the connection idle longest (out of a request for a tenth of `client_timeout_s` at least), or, "
@@ -476,14 +445,14 @@ class LoggingConfig(Section, frozen=True):
     """How `run` and `web` log: the level, and text (journald-aware) or one JSON object a line."""
 
     level: Annotated[
-        LogLevel,
+        v.LogLevel,
         doc(
             "For `ccci-bot run` and `ccci-bot web`: debug, info, warning, error or critical. One-shot commands log "
             "warnings only, unless `-v`."
         ),
-    ] = LogLevel("info")
+    ] = v.LogLevel("info")
     format: Annotated[
-        Format,
+        v.Format,
         doc(
             "`text`: one line each; under systemd (`JOURNAL_STREAM` set) without timestamps and with `<N>` syslog "
             "priority prefixes, so `journalctl -p` works. `json`: one object a line (`ts`, `level`, `logger`, "
