@@ -15,7 +15,7 @@ from msgspec import Meta
 from bot.cli import main
 from bot.config import Config, ConfigError, load_config, parse_config, secret_from_env, values
 from bot.config.file import MAX_BYTES, parse_document, parse_yaml
-from bot.config.schema import DEFAULT_RUNS_DIR, Section
+from bot.config.sections import DEFAULT_RUNS_DIR, Section
 from bot.config.values import convert
 from bot.logsetup import LogFormat
 from bot.web.hooks import hook_routes
@@ -346,7 +346,7 @@ def test_cross_key_rules_and_special_values() -> None:
 
 def test_readme_table_and_example_are_generated_from_the_declarations() -> None:
     stale = configdoc.drifted()
-    assert stale == [], f"{[p.name for p in stale]} out of date with bot/config/schema.py; run: {configdoc.FIX}"
+    assert stale == [], f"{[p.name for p in stale]} out of date with bot/config/; run: {configdoc.FIX}"
 
 
 def test_the_example_shows_every_default_or_a_marked_example() -> None:
