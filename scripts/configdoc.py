@@ -52,7 +52,9 @@ class Key:
 def keys(cls: type[Section], prefix: str = "") -> Iterator[Key]:
     """A section's keys in declaration order."""
     for f in msgspec.structs.fields(cls):
-        meta = next(m for m in get_args(f.type)[1:] if isinstance(m, Meta) and m.description)
+        meta = next((m for m in get_args(f.type)[1:] if isinstance(m, Meta) and m.description), None)
+        if meta is None:
+            raise ValueError(f"{cls.__name__}.{f.name}: declared without Annotated[..., doc(...)]")
         example = meta.examples[0] if meta.examples else None
         section = type(f.default) if isinstance(f.default, Section) else None
         default_doc = (meta.extra or {}).get("default")

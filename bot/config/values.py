@@ -23,6 +23,7 @@ from bot.logsetup import LEVELS, LogFormat
 MAX_SECONDS = 31_536_000  # a year: longer waits are typos, and bigger numbers overflow timers
 PLACEHOLDERS = frozenset({"recipe", "version", "run_id"})  # in the runner's argv and environment
 LINK_PLACEHOLDERS = frozenset({"run_id", "path"})
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class ConfigError(ValueError):
@@ -62,7 +63,7 @@ PositiveSeconds = Annotated[
 Fraction = Annotated[float, _rule("a number from 0 to 1", ge=0, le=1)]
 Flag = Annotated[bool, _rule("true or false")]
 Format = Annotated[LogFormat, _rule(f"one of {', '.join(f.value for f in LogFormat)}")]
-EnvName = Annotated[str, _rule("an environment variable name", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+EnvName = Annotated[str, _rule("an environment variable name", pattern=_ENV_NAME)]
 UserId = Annotated[
     str, _rule("a Matrix user id like @bot:example.org", pattern=r"(?a)^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(?::\d+)?$")
 ]
@@ -121,6 +122,8 @@ def _fields(template: str) -> set[str]:
 
 
 class HttpUrl(str):
+    """An http(s) URL without a trailing ``/`` (paths are appended to it)."""
+
     @classmethod
     def parse(cls, value: Any) -> Self:
         if not _text(value).startswith(("http://", "https://")):
@@ -157,7 +160,7 @@ class EnvMap(tuple[tuple[str, str], ...]):
         for name, raw in value.items():
             if isinstance(raw, bool) or not isinstance(raw, str | int | float):
                 raise Invalid(f"expected a string, got {got(raw)}", f".{name}")
-            if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            if not isinstance(name, str) or not re.match(_ENV_NAME, name):
                 raise Invalid(f"expected an environment variable name, got {name!r}", f".{name}")
             pairs.append((name, str(Template.parse(str(raw), f".{name}"))))
         return cls(pairs)
@@ -223,6 +226,8 @@ class ListenAddress(str):
 
 
 class LogLevel(str):
+    """A logging level, in any case (kept in lower case)."""
+
     @classmethod
     def parse(cls, value: Any) -> Self:
         if _text(value).lower() not in LEVELS:
