@@ -18,8 +18,9 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
+
+from msgspec.structs import replace
 
 from bot.config import AccessConfig, Config, LinksConfig, MatrixConfig
 from bot.matrix.client import MatrixConnection

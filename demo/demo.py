@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
+from msgspec.structs import replace
+
 from bot.config import Config, LinksConfig
+from bot.config.values import UrlTemplate
 from bot.render import reports as render
 from bot.render import to_text
 from bot.render.text import ingest_text
@@ -37,7 +39,7 @@ def demo_config(base: Config, out: Path, runs_dir: Path, warm_dir: Path) -> Conf
         base,
         ccci=replace(base.ccci, runs_dir=runs_dir, warm_dir=warm_dir, active_dir=out / "active"),
         data_dir=out / "state",
-        links=LinksConfig(base_url=f"file://{runs_dir.resolve()}/{{run_id}}/{{path}}"),
+        links=LinksConfig(base_url=UrlTemplate(f"file://{runs_dir.resolve()}/{{run_id}}/{{path}}")),
     )
 
 

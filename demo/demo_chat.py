@@ -11,9 +11,10 @@ import secrets
 import signal
 import time
 from collections.abc import Coroutine
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
+
+from msgspec.structs import replace
 
 from bot.config import (
     AccessConfig,
@@ -25,6 +26,7 @@ from bot.config import (
     RunnerConfig,
     WebConfig,
 )
+from bot.config.values import EnvMap, HttpUrl, ListenAddress, Template
 from bot.matrix.client import MatrixConnection
 from bot.runtime.bot import Bot
 from bot.runtime.report_loop import BASELINE_KEY
@@ -51,14 +53,14 @@ def _print_event(sender: str, event: dict[str, Any], limit: int = 40) -> None:
 def _chat_config(base: Config, workdir: Path, data: GeneratedData) -> Config:
     """The stand-in runner plays cc-ci for the bot's automatic reruns; no Docker engine is asked."""
     env = runner_env(data.runs_dir, data.recipes_src, data.world_file)
-    runner = RunnerConfig(steps=(STEP,), env=tuple(env.items()), busy_poll_s=0.1)
+    runner = RunnerConfig(steps=(tuple(map(Template, STEP)),), env=EnvMap(env.items()), busy_poll_s=0.1)
     port = free_port()  # for the evidence pages the chat links point at
     return replace(
         base,
         runner=runner,
         docker=DockerConfig(base_url=None),
         reports=ReportsConfig(quiet_s=0, poll_s=3600),
-        web=WebConfig(listen=f"127.0.0.1:{port}", public_url=f"http://127.0.0.1:{port}"),
+        web=WebConfig(listen=ListenAddress(f"127.0.0.1:{port}"), public_url=HttpUrl(f"http://127.0.0.1:{port}")),
         links=LinksConfig(base_url=None),
         data_dir=workdir / "chat-state",
     )
@@ -97,7 +99,7 @@ async def chat_demo(base: Config, workdir: Path, keep: bool, data: GeneratedData
         config = replace(
             _chat_config(base, workdir, data),
             matrix=MatrixConfig(
-                homeserver=synapse.url,
+                homeserver=HttpUrl(synapse.url),
                 user_id=bot_user.user_id,
                 password_env=PASSWORD_ENV,
                 rooms=(room_id,),

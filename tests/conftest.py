@@ -8,11 +8,12 @@ import pickle
 import shutil
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from bot.config import Config, LinksConfig
 from bot.store import Store

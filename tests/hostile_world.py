@@ -10,11 +10,11 @@ import asyncio
 import json
 import shutil
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
+from msgspec.structs import replace
 
 from bot.config import Config
 from bot.ingest.scan import ingest

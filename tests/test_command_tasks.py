@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import replace
+
+from msgspec.structs import replace
 
 from bot.matrix.client import MatrixConnection
 from bot.matrix.events import ChatMessage

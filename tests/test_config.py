@@ -1,19 +1,22 @@
 import contextlib
+import pickle
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_args
 
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgspec import Meta
 
 from bot.cli import main
 from bot.config import Config, ConfigError, load_config, parse_config, secret_from_env, values
 from bot.config.file import MAX_BYTES, parse_document, parse_yaml
-from bot.config.schema import DEFAULT_RUNS_DIR, Section, declared
+from bot.config.sections import DEFAULT_RUNS_DIR, Section
+from bot.config.values import convert
 from bot.logsetup import LogFormat
 from bot.web.hooks import hook_routes
 from scripts import configdoc
@@ -77,6 +80,16 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     assert config.ccci.warm_dir == Path("/var/lib/ci-warm")
 
 
+def test_a_config_is_immutable_and_crosses_to_worker_processes_whole() -> None:
+    """Ingest workers get the config pickled (forkserver); every checked kind of value must survive it."""
+    config = load_config(EXAMPLE)
+    with pytest.raises(AttributeError):
+        config.ccci.settle_s = 1.0  # type: ignore[misc]
+    copy = pickle.loads(pickle.dumps(config))
+    assert copy == config and hash(copy) == hash(config)
+    assert type(copy.reports.cron) is values.Cron and type(copy.runner.env) is values.EnvMap
+
+
 def test_example_config_is_valid(tmp_path: Path) -> None:
     config = load_config(EXAMPLE)
     assert config.links.base_url is not None and "{run_id}" in config.links.base_url
@@ -97,168 +110,169 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert "not valid YAML" in capsys.readouterr().err
 
 
-# --- every validator: a good value and a bad one ---------------------------------------------------
+# --- every kind of value: a good one and a bad one ------------------------------------------------
 
-GOOD_AND_BAD: list[tuple[Callable[[Any, str], Any], Any, Any, Any, str]] = [
-    # (validator, good raw value, its typed value, bad raw value, expected message fragment)
-    (values.text, "ccci-bot", "ccci-bot", "", "k: expected a non-empty string, got str ''"),
-    (values.path, "/srv/x", Path("/srv/x"), 3, "k: expected a path, got int 3"),
-    (values.path, "~/x", Path.home() / "x", "a\0b", "k: expected a path, got str"),
-    (values.path_list, ["/a", "/b"], (Path("/a"), Path("/b")), ["/a", 2], "k[1]: expected a path, got int 2"),
-    (values.path_list, [], (), "/a", "k: expected a list of paths, got str '/a'"),
+SECONDS = "expected a number of seconds >= 0 and <= 31536000 (a year)"
+GOOD_AND_BAD: list[tuple[Any, Any, Any, Any, str]] = [
+    # (kind of value, good raw value, its typed value, bad raw value, expected message fragment)
+    (values.Text, "ccci-bot", "ccci-bot", "", "k: expected a non-empty string, got str ''"),
+    (Path, "/srv/x", Path("/srv/x"), 3, "k: expected a path, got int 3"),
+    (Path, "~/x", Path.home() / "x", "a\0b", "k: expected a path, got str"),
+    (values.Paths, ["/a", "/b"], (Path("/a"), Path("/b")), ["/a", 2], "k[1]: expected a path, got int 2"),
+    (values.Paths, [], (), "/a", "k: expected a list of paths, got str '/a'"),
     (
-        values.http_url,
+        values.HttpUrl,
         "https://m.example/",
         "https://m.example",
         "ftp://m",
         "k: expected an http(s) URL, got 'ftp://m'",
     ),
     (
-        values.user_id,
+        values.UserId,
         "@bot:example.org",
         "@bot:example.org",
         "bot",
         "k: expected a Matrix user id like @bot:example.org",
     ),
-    (values.user_ids, ["@a:x.org"], ("@a:x.org",), ["@a:x.org", "b"], "k[1]: expected a Matrix user id"),
-    (values.user_ids, [], (), "@a:x.org", "k: expected a list of Matrix user ids, got str"),
+    (values.UserIds, ["@a:x.org"], ("@a:x.org",), ["@a:x.org", "b"], "k[1]: expected a Matrix user id"),
+    (values.UserIds, [], (), "@a:x.org", "k: expected a list of Matrix user ids, got str"),
     (
-        values.rooms,
+        values.Rooms,
         ["!abc:x.org", "#ops:x.org", "!v12room"],
         ("!abc:x.org", "#ops:x.org", "!v12room"),
         [],
         "k: expected a non-empty list of room ids",
     ),
     (
-        values.rooms,
+        values.Rooms,
         ["#ops:x.org"],
         ("#ops:x.org",),
         ["#ops"],
         "k[0]: expected a room id (!id:server) or alias (#name:server), got '#ops'",
     ),
-    (values.env_name, "CCCI_TOKEN", "CCCI_TOKEN", "1X", "k: expected an environment variable name, got '1X'"),
+    (values.EnvName, "CCCI_TOKEN", "CCCI_TOKEN", "1X", "k: expected an environment variable name, got '1X'"),
     (
-        values.env_names,
+        values.EnvNames,
         ["A", "B_2"],
         ("A", "B_2"),
         ["A", "B-2"],
         "k[1]: expected an environment variable name, got 'B-2'",
     ),
-    (values.env_names, [], (), "A", "k: expected a list of environment variable names, got str"),
-    (values.prefix, "!ccci", "!ccci", "! ccci", "k: expected a prefix without spaces, got '! ccci'"),
-    (values.integer, -5, -5, True, "k: expected an integer, got bool True"),
-    (values.integer, 50, 50, 1.5, "k: expected an integer, got float 1.5"),
-    (values.positive_int, 1, 1, 0, "k: expected an integer >= 1, got int 0"),
-    (values.int_at_least_0, 0, 0, -1, "k: expected an integer >= 0, got int -1"),
-    (values.int_at_least_0, 3, 3, "3", "k: expected an integer, got str '3'"),
-    (values.seconds, 0, 0.0, -1, "k: expected a number of seconds >= 0, got int -1"),
-    (values.seconds, 1.5, 1.5, float("nan"), "k: expected a number of seconds >= 0, got float nan"),
+    (values.EnvNames, [], (), "A", "k: expected a list of environment variable names, got str"),
+    (values.Prefix, "!ccci", "!ccci", "! ccci", "k: expected a prefix without spaces, got '! ccci'"),
+    (values.Integer, -5, -5, True, "k: expected an integer, got bool True"),
+    (values.Integer, 50, 50, 1.5, "k: expected an integer, got float 1.5"),
+    (values.PositiveInt, 1, 1, 0, "k: expected an integer >= 1, got int 0"),
+    (values.Count, 0, 0, -1, "k: expected an integer >= 0, got int -1"),
+    (values.Count, 3, 3, "3", "k: expected an integer >= 0, got str '3'"),
+    (values.Seconds, 0, 0.0, -1, f"k: {SECONDS}, got int -1"),
+    (values.Seconds, 1.5, 1.5, float("nan"), f"k: {SECONDS}, got float nan"),
+    (values.Seconds, values.MAX_SECONDS, float(values.MAX_SECONDS), float("inf"), f"k: {SECONDS}, got float inf"),
+    (values.Seconds, 60, 60.0, 10**400, f"k: {SECONDS}, got int 1000"),
+    (values.Seconds, 60, 60.0, False, f"k: {SECONDS}, got bool False"),
+    (values.PositiveSeconds, 0.5, 0.5, 0, "k: expected a number of seconds > 0 and <= 31536000 (a year), got int 0"),
+    (values.Flag, False, False, "yes", "k: expected true or false, got str 'yes'"),
+    (values.Fraction, 1, 1.0, 1.01, "k: expected a number from 0 to 1, got float 1.01"),
+    (values.Fraction, 0.8, 0.8, float("nan"), "k: expected a number from 0 to 1, got float nan"),
+    (values.Template, "{recipe}-{version}", "{recipe}-{version}", "{recip}", "k: unknown placeholder(s) ['recip']"),
     (
-        values.seconds,
-        values.MAX_SECONDS,
-        float(values.MAX_SECONDS),
-        float("inf"),
-        "k: expected at most 31536000 seconds",
-    ),
-    (values.seconds, 60, 60.0, 10**400, "k: expected at most 31536000 seconds (a year), got int"),
-    (values.seconds, 60, 60.0, False, "k: expected a number of seconds >= 0, got bool False"),
-    (values.positive_seconds, 0.5, 0.5, 0, "k: expected a number of seconds > 0, got int 0"),
-    (values.boolean, False, False, "yes", "k: expected true or false, got str 'yes'"),
-    (values.fraction, 1, 1.0, 1.01, "k: expected a number from 0 to 1, got float 1.01"),
-    (values.fraction, 0.8, 0.8, float("nan"), "k: expected a number from 0 to 1, got float nan"),
-    (values.template, "{recipe}-{version}", "{recipe}-{version}", "{recip}", "k: unknown placeholder(s) ['recip']"),
-    (
-        values.template,
+        values.Template,
         "{{literal}}",
         "{{literal}}",
         "{recipe.__class__}",
         "k: unknown placeholder(s) ['recipe.__class__']",
     ),
-    (values.template, "x", "x", "{recipe:>999999999}", "k: unknown placeholder(s) ['{recipe:>999999999}']"),
-    (values.template, "x", "x", "oops}", "k: not a valid template (Single '}' encountered"),
-    (values.template, "x", "x", 3, "k: expected a string, got int 3"),
+    (values.Template, "x", "x", "{recipe:>999999999}", "k: unknown placeholder(s) ['{recipe:>999999999}']"),
+    (values.Template, "x", "x", "oops}", "k: not a valid template (Single '}' encountered"),
+    (values.Template, "x", "x", 3, "k: expected a string, got int 3"),
     (
-        values.argv_list,
+        values.Steps,
         [["a", "{run_id}"]],
         (("a", "{run_id}"),),
         "abra recipe x",
         "k: expected a list of argv lists (never a shell string)",
     ),
-    (values.argv_list, [["a"]], (("a",),), [[]], "k: expected a list of argv lists"),
-    (values.argv_list, [["a"]], (("a",),), [["a", "{x}"]], "k[0][1]: unknown placeholder(s) ['x']"),
     (
-        values.env_map,
+        values.Steps,
+        [["a"]],
+        (("a",),),
+        [[]],
+        "k[0]: expected a non-empty argv list (never a shell string)",
+    ),
+    (values.Steps, [["a"]], (("a",),), [["a", "{x}"]], "k[0][1]: unknown placeholder(s) ['x']"),
+    (
+        values.EnvMap,
         {"A": "{recipe}", "B": 1},
         (("A", "{recipe}"), ("B", "1")),
         ["A=1"],
         "k: expected a mapping of environment variables, got list",
     ),
-    (values.argv, ["systemctl", "stop", "--"], ("systemctl", "stop", "--"), "systemctl stop", "k: expected an argv"),
-    (values.argv, [], (), ["systemctl", ""], "k[1]: expected a non-empty string, got str ''"),
-    (values.env_map, {}, (), {"A": [1]}, "k.A: expected a string, got list [1]"),
-    (values.env_map, {}, (), {"A-B": "x"}, "k.A-B: expected an environment variable name, got 'A-B'"),
-    (values.regex, "^v[0-9]+$", "^v[0-9]+$", "(", "k: invalid regular expression (missing ), unterminated subpattern"),
+    (values.Argv, ["systemctl", "stop", "--"], ("systemctl", "stop", "--"), "systemctl stop", "k: expected an argv"),
+    (values.Argv, [], (), ["systemctl", ""], "k[1]: expected a non-empty string, got str ''"),
+    (values.EnvMap, {}, (), {"A": [1]}, "k.A: expected a string, got list [1]"),
+    (values.EnvMap, {}, (), {"A-B": "x"}, "k.A-B: expected an environment variable name, got 'A-B'"),
+    (values.Regex, "^v[0-9]+$", "^v[0-9]+$", "(", "k: invalid regular expression (missing ), unterminated subpattern"),
     (
-        values.docker_url,
+        values.DockerUrl,
         "tcp://node:2376",
         "tcp://node:2376",
         "/var/run/docker.sock",
         "k: expected a Docker URL (unix:///var/run/docker.sock, tcp://host:2376), got '/var/run/docker.sock'",
     ),
-    (values.name_list, ["traefik"], ("traefik",), ["traefik", ""], "k[1]: expected a non-empty string, got str ''"),
-    (values.name_list, [], (), "traefik", "k: expected a list of names, got str 'traefik'"),
-    (values.file_name, "run.log", "run.log", "logs/run.log", "k: expected a file name without '/', got 'logs/run.log'"),
-    (values.file_name, "run.log", "run.log", "..", "k: expected a file name without '/', got '..'"),
+    (values.Names, ["traefik"], ("traefik",), ["traefik", ""], "k[1]: expected a non-empty string, got str ''"),
+    (values.Names, [], (), "traefik", "k: expected a list of names, got str 'traefik'"),
+    (values.FileName, "run.log", "run.log", "logs/run.log", "k: expected a file name without '/', got 'logs/run.log'"),
+    (values.FileName, "run.log", "run.log", "..", "k: expected a file name without '/', got '..'"),
     (
-        values.timezone,
+        values.TimeZone,
         "Europe/Berlin",
         "Europe/Berlin",
         "Mars/Olympus",
         "k: expected an IANA time zone like UTC or Europe/Berlin, got 'Mars/Olympus'",
     ),
-    (values.timezone, "UTC", "UTC", "../../etc/passwd", "k: expected an IANA time zone"),
-    (values.cron, "*/5 * * * 1-5", "*/5 * * * 1-5", "0 7 * *", "k: expected 5 fields (min hour day month weekday)"),
-    (values.cron, "30 0 7 * * 0", "30 0 7 * * 0", "0 25 * * *", "k: '0 25 * * *':"),
+    (values.TimeZone, "UTC", "UTC", "../../etc/passwd", "k: expected an IANA time zone"),
+    (values.Cron, "*/5 * * * 1-5", "*/5 * * * 1-5", "0 7 * *", "k: expected 5 fields (min hour day month weekday)"),
+    (values.Cron, "30 0 7 * * 0", "30 0 7 * * 0", "0 25 * * *", "k: '0 25 * * *':"),
     (
-        values.cron,
+        values.Cron,
         "0 7 * * sun",
         "0 7 * * sun",
         "0 7 * * 9",
         "k: '0 7 * * 9': day of week: expected 0-7 or sun-sat, got '9'",
     ),
     (
-        values.listen_address,
+        values.ListenAddress,
         "127.0.0.1:8080",
         "127.0.0.1:8080",
         "127.0.0.1:99999",
         "k: expected host:port like 127.0.0.1:8080, got '127.0.0.1:99999'",
     ),
-    (values.listen_address, "[::1]:0", "[::1]:0", "localhost:²", "k: expected host:port like 127.0.0.1:8080"),
-    (values.log_level, "WARNING", "warning", "loud", "k: expected one of debug, info, warning, error, critical"),
-    (values.log_format, "json", LogFormat.JSON, "xml", "k: expected one of text, json, got 'xml'"),
+    (values.ListenAddress, "[::1]:0", "[::1]:0", "localhost:²", "k: expected host:port like 127.0.0.1:8080"),
+    (values.LogLevel, "WARNING", "warning", "loud", "k: expected one of debug, info, warning, error, critical"),
+    (values.Format, "json", LogFormat.JSON, "xml", "k: expected one of text, json, got 'xml'"),
     (
-        values.url_template,
+        values.UrlTemplate,
         "https://ci/runs/{run_id}/{path}",
         "https://ci/runs/{run_id}/{path}",
         "https://ci/{path}",
         "k: expected a URL template containing {run_id}",
     ),
     (
-        values.url_template,
+        values.UrlTemplate,
         "https://ci/{run_id}",
         "https://ci/{run_id}",
         "https://ci/{run_id}/{oops}",
         "k: only {run_id} and {path} placeholders are allowed (got ['oops'])",
     ),
     (
-        values.url_template,
+        values.UrlTemplate,
         "https://ci/{run_id}",
         "https://ci/{run_id}",
         "https://ci/{run_id}/{path:>9999999}",
         "k: only {run_id} and {path} placeholders are allowed",
     ),
     (
-        values.url_template,
+        values.UrlTemplate,
         "https://ci/{run_id}",
         "https://ci/{run_id}",
         "https://ci/{run_id",
@@ -267,24 +281,36 @@ GOOD_AND_BAD: list[tuple[Callable[[Any, str], Any], Any, Any, Any, str]] = [
 ]
 
 
+def _name(kind: Any) -> str:
+    return next((name for name, value in vars(values).items() if value is kind), getattr(kind, "__name__", "?"))
+
+
 @pytest.mark.parametrize(
-    ("check", "good", "typed", "bad", "message"),
+    ("kind", "good", "typed", "bad", "message"),
     GOOD_AND_BAD,
-    ids=[f"{case[0].__name__}-{i}" for i, case in enumerate(GOOD_AND_BAD)],
+    ids=[f"{_name(case[0])}-{i}" for i, case in enumerate(GOOD_AND_BAD)],
 )
-def test_each_validator_accepts_a_good_value_and_names_the_problem_with_a_bad_one(
-    check: Callable[[Any, str], Any], good: Any, typed: Any, bad: Any, message: str
+def test_each_kind_accepts_a_good_value_and_names_the_problem_with_a_bad_one(
+    kind: Any, good: Any, typed: Any, bad: Any, message: str
 ) -> None:
-    assert check(good, "k") == typed
+    assert convert(good, kind, "k") == typed
     with pytest.raises(ConfigError) as info:
-        check(bad, "k")
+        convert(bad, kind, "k")
     assert message in str(info.value)
 
 
-def test_every_validator_a_key_uses_is_in_the_table() -> None:
+def _kind(declared: Any) -> Any:
+    """A key's kind of value: its declared type without its description, nor ``| None``."""
+    base, *rules = get_args(declared)
+    rules = [m for m in rules if not (isinstance(m, Meta) and m.description)]
+    kind = Annotated[(base, *rules)] if rules else base
+    return next((t for t in get_args(kind) if t is not type(None)), kind) if type(None) in get_args(kind) else kind
+
+
+def test_every_kind_a_key_uses_is_in_the_table() -> None:
     tested = {case[0] for case in GOOD_AND_BAD}
-    used = {key.spec.convert for key in configdoc.all_keys()}
-    assert used - tested == set(), [f.__name__ for f in used - tested]
+    used = {_kind(key.type) for key in configdoc.all_keys()}
+    assert used - tested == set(), [_name(kind) for kind in used - tested]
 
 
 def test_a_bad_value_is_named_by_its_full_key_path() -> None:
@@ -320,7 +346,7 @@ def test_cross_key_rules_and_special_values() -> None:
 
 def test_readme_table_and_example_are_generated_from_the_declarations() -> None:
     stale = configdoc.drifted()
-    assert stale == [], f"{[p.name for p in stale]} out of date with bot/config/schema.py; run: {configdoc.FIX}"
+    assert stale == [], f"{[p.name for p in stale]} out of date with bot/config/; run: {configdoc.FIX}"
 
 
 def test_the_example_shows_every_default_or_a_marked_example() -> None:
@@ -329,13 +355,13 @@ def test_the_example_shows_every_default_or_a_marked_example() -> None:
         value: Any = example
         for part in key.path.split("."):
             value = getattr(value, part)
-        if key.spec.example is None:
+        if key.example is None:
             assert value == key.default, key.path
         else:
-            assert value == key.spec.convert(key.spec.example, key.path) != key.default, key.path
+            assert value == convert(key.example, key.type, key.path) != key.default, key.path
     text = EXAMPLE.read_text()
     assert "  # Default: none. Example:" not in text  # the note ends a sentence of the key's own description
-    assert text.count("Example:") == sum(1 for key in configdoc.all_keys() if key.spec.example is not None)
+    assert text.count("Example:") == sum(1 for key in configdoc.all_keys() if key.example is not None)
 
 
 def test_the_generator_refuses_a_readme_without_markers() -> None:
@@ -502,13 +528,10 @@ _VALUES = st.recursive(
 )
 
 
-def _section_strategy(cls: type[Any]) -> st.SearchStrategy[dict[str, Any]]:
+def _section_strategy(cls: type[Section]) -> st.SearchStrategy[dict[str, Any]]:
     optional: dict[str, st.SearchStrategy[Any]] = {}
-    for f, spec in declared(cls):
-        if isinstance(spec, Section):
-            optional[f.name] = _section_strategy(spec.cls) | _VALUES
-        else:
-            optional[f.name] = _VALUES
+    for key in configdoc.keys(cls):
+        optional[key.name] = _section_strategy(key.section) | _VALUES if key.section else _VALUES
     return st.fixed_dictionaries({}, optional=optional)
 
 

@@ -1,38 +1,28 @@
-"""Config checks plain crontab lines without APScheduler; what it lets through APScheduler must accept."""
+"""A crontab line is valid exactly when APScheduler schedules it: the config's check is its own parse."""
 
 from __future__ import annotations
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from datetime import UTC, datetime
 
-from bot.config.cron import CronError, _plainly_valid, check_cron, parse_cron
-from tests.examples import examples
+import pytest
 
-part = st.one_of(
-    st.just("*"),
-    st.integers(0, 70).map(str),
-    st.tuples(st.integers(0, 70), st.integers(0, 70)).map(lambda ab: f"{ab[0]}-{ab[1]}"),
-    st.tuples(st.integers(0, 70), st.integers(0, 70), st.integers(0, 70)).map(lambda t: f"{t[0]}-{t[1]}/{t[2]}"),
-    st.integers(0, 70).map(lambda n: f"*/{n}"),
+from bot.config import ConfigError
+from bot.config.cron import CronError, next_slot, parse_cron
+from bot.config.values import Cron, convert
+
+
+@pytest.mark.parametrize(
+    "line", ["0 7 * * *", "*/5 * * * *", "0 9 * * 1-5", "30 6 1,15 * *", "0 0 7 * * *", "0 7 * * mon-fri"]
 )
-field = st.lists(part, min_size=1, max_size=3).map(",".join)
-line = st.lists(field, min_size=5, max_size=6).map(" ".join)
+def test_lines_apscheduler_schedules_are_accepted(line: str) -> None:
+    assert convert(line, Cron, "reports.cron") == line
+    assert next_slot(parse_cron(line, "UTC"), datetime.now(UTC)) is not None
 
 
-@settings(max_examples=examples(600), deadline=None)
-@given(line)
-def test_a_line_passed_without_apscheduler_is_one_apscheduler_schedules(expr: str) -> None:
-    if _plainly_valid(expr):
-        parse_cron(expr, "UTC")  # raises CronError if the cheap check let a bad line through
-
-
-def test_the_default_and_common_lines_need_no_apscheduler_and_bad_ones_still_fail() -> None:
-    for good in ("0 7 * * *", "*/5 * * * *", "0 9 * * 1-5", "30 6 1,15 * *", "0 0 7 * * *"):
-        assert _plainly_valid(good)
-    check_cron("0 7 * * mon-fri")  # names: decided by APScheduler, and accepted
-    for bad in ("61 * * * *", "0 7 * *", "0 7 * * funday", "*/0 * * * *"):
-        try:
-            check_cron(bad)
-        except CronError:
-            continue
-        raise AssertionError(f"{bad!r} was accepted")
+@pytest.mark.parametrize("line", ["61 * * * *", "0 7 * *", "0 7 * * funday", "*/0 * * * *", "0 7 * * 9"])
+def test_lines_apscheduler_refuses_are_refused_with_its_reason(line: str) -> None:
+    with pytest.raises(CronError) as parsed:
+        parse_cron(line, "UTC")
+    with pytest.raises(ConfigError) as checked:
+        convert(line, Cron, "reports.cron")
+    assert str(checked.value) == f"reports.cron: {parsed.value}"

@@ -10,11 +10,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
+from msgspec.structs import replace
 
 from bot.artifacts.compose import read_effective
 from bot.artifacts.logtail import read_tail

@@ -8,10 +8,10 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 import bot.ingest.scan as ingest_mod
 from bot.answers import why as evidence_mod

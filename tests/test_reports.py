@@ -9,13 +9,13 @@ import asyncio
 import json
 import os
 import time
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web import Application
+from msgspec.structs import replace
 
 from bot.config import ConfigError, ReportsConfig, parse_config
 from bot.config.cron import CronError, latest_slot, parse_cron

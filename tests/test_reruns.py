@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from bot.answers.suggest import UnknownNameError
 from bot.cli import main as cli

@@ -8,11 +8,11 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import docker
 import pytest
+from msgspec.structs import replace
 
 from bot.model.reruns import AttemptOutcome, RerunState
 from bot.reruns.manager import RerunManager

@@ -9,7 +9,6 @@ record how they were called.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import os
@@ -21,7 +20,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
+from msgspec import structs
 
 from bot.artifacts.controls import has_controls
 from bot.artifacts.rundir import read_run
@@ -127,19 +128,21 @@ def _with_every_env_key(config: Config, names: dict[str, str]) -> Config:
 
     def walk(obj: Any, path: str) -> Any:
         changes: dict[str, Any] = {}
-        for f in dataclasses.fields(obj):
-            value = getattr(obj, f.name)
-            key = f"{path}{f.name}"
-            if f.name.endswith("_env"):
+        for name in obj.__struct_fields__:
+            value = getattr(obj, name)
+            key = f"{path}{name}"
+            if name.endswith("_env"):
                 var = "SECRET_" + key.upper().replace(".", "_")
                 names[key] = var
-                changes[f.name] = (var,) if isinstance(value, tuple) else var
-            elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-                changes[f.name] = walk(value, f"{key}.")
-        return replace(obj, **changes)
+                changes[name] = (var,) if isinstance(value, tuple) else var
+            elif isinstance(value, msgspec.Struct):
+                changes[name] = walk(value, f"{key}.")
+        return structs.replace(obj, **changes)
 
     walked: Config = walk(config, "")
-    return replace(walked, web=replace(walked.web, auth=replace(walked.web.auth, basic_user="ops")))
+    return structs.replace(
+        walked, web=structs.replace(walked.web, auth=structs.replace(walked.web.auth, basic_user="ops"))
+    )
 
 
 def test_the_runner_gets_a_clean_environment(
@@ -159,9 +162,9 @@ def test_the_runner_gets_a_clean_environment(
     dump = tmp_path / "environ"
     step = (sys.executable, "-c", "import sys; open(sys.argv[1], 'wb').write(open('/proc/self/environ', 'rb').read())")
     listed = names["matrix.access_token_env"]
-    config = replace(
+    config = structs.replace(
         config,
-        runner=replace(
+        runner=structs.replace(
             rerun_config(site, sample).runner,
             steps=((*step, str(dump)),),
             env=(("RECIPE", "{recipe}"), ("CCCI_SKIP_FETCH", "1"), (listed, "listed in runner.env anyway")),
@@ -337,7 +340,7 @@ def test_finding_the_rerun_s_run_dir_reads_results_json_as_ingest_does(
     (tmp_path / "outside.json").write_text(good)
     (runs / "outside" / "results.json").symlink_to(tmp_path / "outside.json")
     (runs / "good" / "results.json").write_text(good)
-    config = replace(site.config, ccci=replace(site.config.ccci, runs_dir=runs, max_results_bytes=1024))
+    config = structs.replace(site.config, ccci=structs.replace(site.config.ccci, runs_dir=runs, max_results_bytes=1024))
     preferred = ["fifo", "zero", "big", "deep", "outside"]
     assert run_in_thread(lambda: find_run_dir(config, "mumble", started, preferred)) == "good"
 

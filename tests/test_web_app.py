@@ -12,12 +12,12 @@ import sys
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from msgspec.structs import replace
 
 from bot.config import WebAuthConfig, WebConfig
 from bot.masking import MASK, Masker

@@ -1,15 +1,15 @@
-"""Configuration: the YAML file read safely (:mod:`bot.config.file`), each value checked
-(:mod:`bot.config.values`) into the typed, frozen sections declared in :mod:`bot.config.schema`.
+"""Configuration: the YAML file read safely (:mod:`bot.config.file`) into the typed, frozen sections
+declared in :mod:`bot.config.sections` (kinds of value and the error formatter: :mod:`bot.config.values`),
+the whole of it and its loaders in :mod:`bot.config.schema`.
 
-Callers import the config's types, loaders and error from here; the declaration machinery
-(``setting``, ``section``, ``declared``) stays in :mod:`bot.config.schema`, for the generator
-(``scripts/configdoc.py``) and the tests.
+Callers import the config's types, loaders and error from here; the declarations' helpers (``Section``,
+``doc``) stay in :mod:`bot.config.sections`, for the generator (``scripts/configdoc.py``) and the tests.
 """
 
-from bot.config.schema import (
+from bot.config.schema import Config, load_config, parse_config, secret_from_env
+from bot.config.sections import (
     AccessConfig,
     CcciConfig,
-    Config,
     DockerConfig,
     EvidenceConfig,
     KnowledgeConfig,
@@ -20,9 +20,6 @@ from bot.config.schema import (
     RunnerConfig,
     WebAuthConfig,
     WebConfig,
-    load_config,
-    parse_config,
-    secret_from_env,
 )
 from bot.config.values import ConfigError, listen_address
 

@@ -60,45 +60,10 @@ def _cron_days(field: str) -> str:
     return ",".join(_DAYS[d] for d in sorted(days))
 
 
-# Each field's bounds, seconds first; what a plainly numeric field may hold without asking APScheduler.
-_BOUNDS = ((0, 59), (0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_PLAIN = re.compile(r"(\*|(\d{1,2})(?:-(\d{1,2}))?)(?:/(\d{1,2}))?")
-
-
-def _plainly_valid(expr: str) -> bool:
-    """True when every field is ``*``, a number, a range or a list of them (with steps) inside its
-    bounds: lines APScheduler always accepts, so checking a config needs no APScheduler import.
-    Anything else (names, ``L``, ``?``, ranges that run backwards) goes to :func:`parse_cron`."""
-    fields = expr.split()
-    if len(fields) == 5:
-        fields.insert(0, "0")
-    if len(fields) != 6:
-        return False
-    for field, (low, high) in zip(fields, _BOUNDS, strict=True):
-        for part in field.split(","):
-            match = _PLAIN.fullmatch(part)
-            if match is None:
-                return False
-            star, first, last, step = match.groups()
-            lo = low if star == "*" else int(first)
-            hi = high if star == "*" else int(last or first)
-            if not low <= lo <= hi <= high or (step is not None and not 1 <= int(step) <= hi - lo):
-                return False
-            if step is not None and star != "*" and last is None:
-                return False  # "5/10": APScheduler reads it, cron does not agree on what it means
-    return True
-
-
-def check_cron(expr: str) -> None:
-    """Raise :class:`CronError` unless ``expr`` can be scheduled; plain lines are checked without
-    APScheduler (a CLI start that only reads config does not pay for importing it)."""
-    if not _plainly_valid(expr):
-        parse_cron(expr, "UTC")
-
-
 def parse_cron(expr: str, timezone: str) -> CronTrigger:
-    """``min hour dom mon dow`` (or ``sec min hour dom mon dow``) in ``timezone``."""
-    from apscheduler.triggers.cron import CronTrigger  # here: see check_cron
+    """``min hour dom mon dow`` (or ``sec min hour dom mon dow``) in ``timezone``; also the config's check of
+    ``reports.cron``, so a line is valid exactly when APScheduler schedules it."""
+    from apscheduler.triggers.cron import CronTrigger  # here: a CLI answer does not schedule, nor import it
 
     fields = expr.split()
     if len(fields) not in (5, 6):

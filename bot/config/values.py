@@ -1,7 +1,9 @@
-"""The value checks behind every config key: each takes the raw YAML value and its key path.
+"""What a config value may be, and the operator's message when it is not.
 
-Each returns the typed value or raises :class:`ConfigError` phrased ``key.path: expected …, got …``,
-so an operator can fix the file without reading code. :mod:`bot.config` names one of these per key.
+Plain rules are msgspec constraints (``Meta``: ranges, patterns, lengths), each with the phrase its error
+shows. What msgspec cannot express (a crontab line as APScheduler reads it, a time zone, a template's
+placeholders) is a ``str`` or ``tuple`` subclass with a ``parse`` that msgspec calls for it (:func:`_decode`).
+:func:`convert` phrases msgspec's first error as ``key.path: expected …, got …``.
 """
 
 from __future__ import annotations
@@ -9,298 +11,299 @@ from __future__ import annotations
 import re
 import reprlib
 import string
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Self
 
-from bot.config.cron import CronError, check_cron
+import msgspec
+from msgspec import Meta
+from msgspec import inspect as mi
+
 from bot.logsetup import LEVELS, LogFormat
 
-T = TypeVar("T")
 MAX_SECONDS = 31_536_000  # a year: longer waits are typos, and bigger numbers overflow timers
+PLACEHOLDERS = frozenset({"recipe", "version", "run_id"})  # in the runner's argv and environment
+LINK_PLACEHOLDERS = frozenset({"run_id", "path"})
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class ConfigError(ValueError):
     """A configuration problem, phrased as ``key.path: expected …, got …``."""
 
 
+class Invalid(ValueError):
+    """A value a ``parse`` refused; ``at`` continues the key path when the problem is inside it (``.NAME``)."""
+
+    def __init__(self, message: str, at: str = "") -> None:
+        super().__init__(message)
+        self.at = at
+
+
 _SHORT = reprlib.Repr()
-_SHORT.maxstring = 70
-_SHORT.maxother = 70
+_SHORT.maxstring = _SHORT.maxother = 70
 _SHORT.maxlevel = 3
 
 
-def kind(value: Any) -> str:
+def got(value: Any) -> str:
     """What was found, for "got …": type and a bounded repr (never walks a huge or aliased value)."""
     return f"{type(value).__name__} {_SHORT.repr(value)}"[:80]
 
 
-def _str(value: Any, key: str) -> str:
+def _rule(expected: str, **constraints: Any) -> Meta:
+    return Meta(**constraints, extra={"expected": expected})
+
+
+Text = Annotated[str, _rule("a non-empty string", min_length=1)]
+Integer = Annotated[int, _rule("an integer")]
+PositiveInt = Annotated[int, _rule("an integer >= 1", ge=1)]
+Count = Annotated[int, _rule("an integer >= 0", ge=0)]
+Seconds = Annotated[float, _rule(f"a number of seconds >= 0 and <= {MAX_SECONDS} (a year)", ge=0, le=MAX_SECONDS)]
+PositiveSeconds = Annotated[
+    float, _rule(f"a number of seconds > 0 and <= {MAX_SECONDS} (a year)", gt=0, le=MAX_SECONDS)
+]
+Fraction = Annotated[float, _rule("a number from 0 to 1", ge=0, le=1)]
+Flag = Annotated[bool, _rule("true or false")]
+Format = Annotated[LogFormat, _rule(f"one of {', '.join(f.value for f in LogFormat)}")]
+EnvName = Annotated[str, _rule("an environment variable name", pattern=_ENV_NAME)]
+UserId = Annotated[
+    str, _rule("a Matrix user id like @bot:example.org", pattern=r"(?a)^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(?::\d+)?$")
+]
+# Room ids of room versions >= 12 have no ":server" part; aliases always do.
+Room = Annotated[
+    str,
+    _rule(
+        "a room id (!id:server) or alias (#name:server)",
+        pattern=r"(?a)^(?:![^\s:]+(?::[A-Za-z0-9.-]+(?::\d+)?)?|#[^:\s]+:[A-Za-z0-9.-]+(?::\d+)?)$",
+    ),
+]
+Prefix = Annotated[str, _rule("a prefix without spaces", pattern=r"^\S+$")]
+DockerUrl = Annotated[
+    str, _rule("a Docker URL (unix:///var/run/docker.sock, tcp://host:2376)", pattern=r"^(?:unix|tcp|https?|ssh)://")
+]
+FileName = Annotated[str, _rule("a file name without '/'", pattern=r"^(?!\.\.?$)[^/\0]+$")]
+Paths = Annotated[tuple[Path, ...], _rule("a list of paths")]
+Names = Annotated[tuple[Text, ...], _rule("a list of names")]
+EnvNames = Annotated[tuple[EnvName, ...], _rule("a list of environment variable names")]
+UserIds = Annotated[tuple[UserId, ...], _rule("a list of Matrix user ids")]
+Rooms = Annotated[
+    tuple[Room, ...], _rule("a non-empty list of room ids (!id:server) or aliases (#name:server)", min_length=1)
+]
+Argv = Annotated[tuple[Text, ...], _rule("an argv list (never a shell string), e.g. [systemctl, stop, --]")]
+
+
+def _text(value: Any) -> str:
     if not isinstance(value, str) or not value:
-        raise ConfigError(f"{key}: expected a non-empty string, got {kind(value)}")
+        raise Invalid(f"expected a non-empty string, got {got(value)}")
     return value
 
 
-def text(value: Any, key: str) -> str:
-    """Any non-empty string."""
-    return _str(value, key)
-
-
-def path(value: Any, key: str) -> Path:
+def _path(value: Any) -> Path:
     """A filesystem path (``~`` expanded)."""
     if not isinstance(value, str) or not value or "\0" in value:
-        raise ConfigError(f"{key}: expected a path, got {kind(value)}")
+        raise Invalid(f"expected a path, got {got(value)}")
     try:
         return Path(value).expanduser()
     except RuntimeError as exc:  # ~user whose home is unknown
-        raise ConfigError(f"{key}: expected a path, got {value!r} ({exc})") from exc
+        raise Invalid(f"expected a path, got {value!r} ({exc})") from None
 
 
-def each(value: Any, key: str, what: str, check: Callable[[Any, str], T]) -> tuple[T, ...]:
-    """A YAML list whose every item passes ``check``; an item's errors name it as ``key[i]``."""
-    if not isinstance(value, list):
-        raise ConfigError(f"{key}: expected a list of {what}, got {kind(value)}")
-    return tuple(check(v, f"{key}[{i}]") for i, v in enumerate(value))
-
-
-def path_list(value: Any, key: str) -> tuple[Path, ...]:
-    return each(value, key, "paths", path)
-
-
-_USER_ID = re.compile(r"^@[a-z0-9._=/+-]+:[A-Za-z0-9.-]+(?::\d+)?$", re.ASCII)
-# Room ids of room versions ≥ 12 have no ":server" part; aliases always do.
-_ROOM = re.compile(r"^(?:![^\s:]+(?::[A-Za-z0-9.-]+(?::\d+)?)?|#[^:\s]+:[A-Za-z0-9.-]+(?::\d+)?)$", re.ASCII)
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$", re.ASCII)
-
-
-def http_url(value: Any, key: str) -> str:
-    url = _str(value, key)
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"{key}: expected an http(s) URL, got {url!r}")
-    return url.rstrip("/")
-
-
-def user_id(value: Any, key: str) -> str:
-    found = _str(value, key)
-    if not _USER_ID.match(found):
-        raise ConfigError(f"{key}: expected a Matrix user id like @bot:example.org, got {found!r}")
-    return found
-
-
-def user_ids(value: Any, key: str) -> tuple[str, ...]:
-    return each(value, key, "Matrix user ids", user_id)
-
-
-def rooms(value: Any, key: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value:
-        raise ConfigError(f"{key}: expected a non-empty list of room ids (!id:server) or aliases (#name:server)")
-    found = tuple(_str(v, f"{key}[{i}]") for i, v in enumerate(value))
-    for i, room in enumerate(found):
-        if not _ROOM.match(room):
-            raise ConfigError(f"{key}[{i}]: expected a room id (!id:server) or alias (#name:server), got {room!r}")
-    return found
-
-
-def env_name(value: Any, key: str) -> str:
-    name = _str(value, key)
-    if not _ENV_NAME.match(name):
-        raise ConfigError(f"{key}: expected an environment variable name, got {name!r}")
-    return name
-
-
-def env_names(value: Any, key: str) -> tuple[str, ...]:
-    return each(value, key, "environment variable names", env_name)
-
-
-def prefix(value: Any, key: str) -> str:
-    found = _str(value, key)
-    if any(ch.isspace() for ch in found):
-        raise ConfigError(f"{key}: expected a prefix without spaces, got {found!r}")
-    return found
-
-
-def integer(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{key}: expected an integer, got {kind(value)}")
-    return value
-
-
-def positive_int(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{key}: expected an integer >= 1, got {kind(value)}")
-    return value
-
-
-def int_at_least_0(value: Any, key: str) -> int:
-    number = integer(value, key)
-    if number < 0:
-        raise ConfigError(f"{key}: expected an integer >= 0, got {kind(value)}")
-    return number
-
-
-def seconds(value: Any, key: str) -> float:
-    # Comparisons refuse NaN, and keep a huge int from overflowing float().
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ConfigError(f"{key}: expected a number of seconds >= 0, got {kind(value)}")
-    if not value <= MAX_SECONDS:
-        raise ConfigError(f"{key}: expected at most {MAX_SECONDS} seconds (a year), got {kind(value)}")
-    return float(value)
-
-
-def positive_seconds(value: Any, key: str) -> float:
-    found = seconds(value, key)
-    if found <= 0:
-        raise ConfigError(f"{key}: expected a number of seconds > 0, got {kind(value)}")
-    return found
-
-
-def boolean(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key}: expected true or false, got {kind(value)}")
-    return value
-
-
-def fraction(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-        raise ConfigError(f"{key}: expected a number from 0 to 1, got {kind(value)}")
-    return float(value)
-
-
-def _fields(template: str, key: str, allowed: set[str]) -> set[str]:
-    """The placeholder names in a ``str.format`` template; only plain ``{name}`` fields are allowed."""
+def _fields(template: str) -> set[str]:
+    """The placeholder names in a ``str.format`` template; one with a format spec or conversion is named
+    whole (``{recipe:>9}``), so it is never an allowed plain name."""
     names: set[str] = set()
     try:
         for _, name, spec, conversion in string.Formatter().parse(template):
-            if name is None:
-                continue
-            if spec or conversion:
+            if name is not None and (spec or conversion):
                 names.add(f"{{{name}{'!' + conversion if conversion else ''}{':' + spec if spec else ''}}}")
-            else:
+            elif name is not None:
                 names.add(name)
     except ValueError as exc:
-        raise ConfigError(f"{key}: not a valid template ({exc}); write {{{{ and }}}} for literal braces") from exc
+        raise Invalid(f"not a valid template ({exc}); write {{{{ and }}}} for literal braces") from None
     return names
 
 
-PLACEHOLDERS = frozenset({"recipe", "version", "run_id"})
+class HttpUrl(str):
+    """An http(s) URL without a trailing ``/`` (paths are appended to it)."""
+
+    @classmethod
+    def parse(cls, value: Any) -> Self:
+        if not _text(value).startswith(("http://", "https://")):
+            raise Invalid(f"expected an http(s) URL, got {value!r}")
+        return cls(value.rstrip("/"))
 
 
-def template(value: Any, key: str) -> str:
+class Template(str):
     """An argv or environment template: ``{recipe}``, ``{version}`` and ``{run_id}`` are filled in."""
-    if not isinstance(value, str):
-        raise ConfigError(f"{key}: expected a string, got {kind(value)}")
-    unknown = _fields(value, key, set(PLACEHOLDERS)) - PLACEHOLDERS
-    if unknown:
-        raise ConfigError(f"{key}: unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(PLACEHOLDERS)}")
-    return value
+
+    @classmethod
+    def parse(cls, value: Any, at: str = "") -> Self:
+        if not isinstance(value, str):
+            raise Invalid(f"expected a string, got {got(value)}", at)
+        if unknown := _fields(value) - PLACEHOLDERS:
+            raise Invalid(f"unknown placeholder(s) {sorted(unknown)}; allowed: {sorted(PLACEHOLDERS)}", at)
+        return cls(value)
 
 
-def argv_list(value: Any, key: str) -> tuple[tuple[str, ...], ...]:
-    if not isinstance(value, list) or not value or not all(isinstance(step, list) and step for step in value):
-        raise ConfigError(f"{key}: expected a list of argv lists (never a shell string), e.g. [[abra, recipe, ...]]")
-    return tuple(tuple(template(arg, f"{key}[{i}][{j}]") for j, arg in enumerate(step)) for i, step in enumerate(value))
+Step = Annotated[tuple[Template, ...], _rule("a non-empty argv list (never a shell string)", min_length=1)]
+Steps = Annotated[
+    tuple[Step, ...], _rule("a list of argv lists (never a shell string), e.g. [[abra, recipe, ...]]", min_length=1)
+]
 
 
-def argv(value: Any, key: str) -> tuple[str, ...]:
-    """One argv list without placeholders (never a shell string); an empty list means "none"."""
-    if not isinstance(value, list):
-        raise ConfigError(f"{key}: expected an argv list (never a shell string), e.g. [systemctl, stop, --]")
-    return each(value, key, "arguments", _str)
+class EnvMap(tuple[tuple[str, str], ...]):
+    """Environment variables for the runner, as (name, template) pairs; numbers are written as text."""
+
+    @classmethod
+    def parse(cls, value: Any) -> Self:
+        if not isinstance(value, dict):
+            raise Invalid(f"expected a mapping of environment variables, got {got(value)}")
+        pairs = []
+        for name, raw in value.items():
+            if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+                raise Invalid(f"expected a string, got {got(raw)}", f".{name}")
+            if not isinstance(name, str) or not re.match(_ENV_NAME, name):
+                raise Invalid(f"expected an environment variable name, got {name!r}", f".{name}")
+            pairs.append((name, str(Template.parse(str(raw), f".{name}"))))
+        return cls(pairs)
 
 
-def env_map(value: Any, key: str) -> tuple[tuple[str, str], ...]:
-    if not isinstance(value, dict):
-        raise ConfigError(f"{key}: expected a mapping of environment variables, got {kind(value)}")
-    found = []
-    for name, raw in value.items():
-        sub = f"{key}.{name}"
-        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
-            raise ConfigError(f"{sub}: expected a string, got {kind(raw)}")
-        found.append((env_name(name, sub), template(str(raw), sub)))
-    return tuple(found)
+class UrlTemplate(str):
+    """Where a run's files are: ``{run_id}`` (required) and ``{path}`` are filled in."""
+
+    @classmethod
+    def parse(cls, value: Any) -> Self:
+        names = _fields(_text(value))
+        if "run_id" not in names:
+            raise Invalid(f"expected a URL template containing {{run_id}}, got {value!r}")
+        if extra := names - LINK_PLACEHOLDERS:
+            raise Invalid(f"only {{run_id}} and {{path}} placeholders are allowed (got {sorted(extra)})")
+        return cls(value)
 
 
-def regex(value: Any, key: str) -> str:
-    pattern = _str(value, key)
+class Regex(str):
+    @classmethod
+    def parse(cls, value: Any) -> Self:
+        try:
+            re.compile(_text(value))
+        except (re.error, OverflowError, RecursionError) as exc:
+            raise Invalid(f"invalid regular expression ({exc})") from None
+        return cls(value)
+
+
+class TimeZone(str):
+    @classmethod
+    def parse(cls, value: Any) -> Self:
+        # here: only a file that sets a zone needs the tz database (zoneinfo loads sysconfig: ~5 ms a CLI start)
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(_text(value))
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise Invalid(f"expected an IANA time zone like UTC or Europe/Berlin, got {value!r}") from None
+        return cls(value)
+
+
+class Cron(str):
+    """A crontab line, checked by APScheduler itself (the parse the report loop uses)."""
+
+    @classmethod
+    def parse(cls, value: Any) -> Self:
+        from bot.config.cron import CronError, parse_cron  # here: APScheduler only for a file that sets it
+
+        try:
+            parse_cron(_text(value), "UTC")
+        except CronError as exc:
+            raise Invalid(str(exc)) from None
+        return cls(value)
+
+
+class ListenAddress(str):
+    @classmethod
+    def parse(cls, value: Any) -> Self:
+        host, sep, port = _text(value).rpartition(":")
+        if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
+            raise Invalid(f"expected host:port like 127.0.0.1:8080, got {value!r}")
+        return cls(value)
+
+
+class LogLevel(str):
+    """A logging level, in any case (kept in lower case)."""
+
+    @classmethod
+    def parse(cls, value: Any) -> Self:
+        if _text(value).lower() not in LEVELS:
+            raise Invalid(f"expected one of {', '.join(LEVELS)}, got {got(value)}")
+        return cls(value.lower())
+
+
+def _decode(cls: type, value: Any) -> Any:
+    """msgspec's hook for the types it does not know: a path, or one of the checked kinds above."""
+    if cls is Path:
+        return _path(value)
+    parse = getattr(cls, "parse", None)
+    if parse is None:
+        raise NotImplementedError(cls)
+    return parse(value)
+
+
+def convert(value: Any, kind: Any, key: str) -> Any:
+    """``value`` (plain YAML data) as a ``kind`` of value, or a :class:`ConfigError` that names ``key``'s path."""
     try:
-        re.compile(pattern)
-    except (re.error, OverflowError, RecursionError) as exc:
-        raise ConfigError(f"{key}: invalid regular expression ({exc})") from exc
-    return pattern
-
-
-def docker_url(value: Any, key: str) -> str:
-    url = _str(value, key)
-    if not url.startswith(("unix://", "tcp://", "http://", "https://", "ssh://")):
-        raise ConfigError(f"{key}: expected a Docker URL (unix:///var/run/docker.sock, tcp://host:2376), got {url!r}")
-    return url
-
-
-def name_list(value: Any, key: str) -> tuple[str, ...]:
-    return each(value, key, "names", _str)
-
-
-def file_name(value: Any, key: str) -> str:
-    name = _str(value, key)
-    if "/" in name or "\0" in name or name in (".", ".."):
-        raise ConfigError(f"{key}: expected a file name without '/', got {name!r}")
-    return name
-
-
-def timezone(value: Any, key: str) -> str:
-    # here: only a file that sets a zone needs the tz database (zoneinfo loads sysconfig: ~5 ms a CLI start)
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    name = _str(value, key)
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:
-        raise ConfigError(f"{key}: expected an IANA time zone like UTC or Europe/Berlin, got {name!r}") from exc
-    return name
-
-
-def cron(value: Any, key: str) -> str:
-    line = _str(value, key)
-    try:
-        check_cron(line)
-    except CronError as exc:
-        raise ConfigError(f"{key}: {exc}") from exc
-    return line
+        return msgspec.convert(value, kind, dec_hook=_decode)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_explain(exc, value, kind, key)) from None
 
 
 def listen_address(value: Any, key: str) -> str:
-    address = _str(value, key)
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"{key}: expected host:port like 127.0.0.1:8080, got {address!r}")
-    return address
+    """A ``host:port`` to listen on (also the CLI's ``--listen``)."""
+    found: str = convert(value, ListenAddress, key)
+    return found
 
 
-LINK_PLACEHOLDERS = frozenset({"run_id", "path"})
+def _explain(exc: msgspec.ValidationError, data: Any, kind: Any, key: str) -> str:
+    """msgspec's "<what> - at `$.a.b[0]`" (or "… - at `key` in `$.a`") as the operator's message."""
+    text, sep, at = str(exc).rpartition(" - at `")  # the path holds only field names and indexes
+    text, at = (text, at.rstrip("`")) if sep else (at, "$")
+    bad_key = at.startswith("key` in `")  # a key that is not text, in the mapping at that path
+    at = at.removeprefix("key` in `")
+    where = (key + at[1:]).lstrip(".")
+    value, kind_at = data, mi.type_info(kind)
+    for name, index in re.findall(r"\.(\w+)|\[(\d+)\]", at):  # msgspec walked this path: it is in the data
+        value = value[int(index)] if index else value[name]
+        kind_at = _inside(kind_at, int(index) if index else name)
+    if isinstance(exc.__cause__, Invalid):
+        return f"{where}{exc.__cause__.at}: {exc.__cause__}"
+    if bad_key or text.startswith("Object contains unknown field `"):
+        name = str(next(k for k in value if not isinstance(k, str))) if bad_key else text.split("`", 1)[1][:-1]
+        return _unknown(_bare(kind_at), where, name)
+    # A string of the right type is shown as itself; anything else with its type ("got int 3").
+    shown = repr(value) if isinstance(value, str) and value and ", got `" not in text else got(value)
+    return f"{where or 'the file'}: expected {_phrase(kind_at) or text}, got {shown}"
 
 
-def url_template(value: Any, key: str) -> str:
-    url = _str(value, key)
-    names = _fields(url, key, set(LINK_PLACEHOLDERS))
-    if "run_id" not in names:
-        raise ConfigError(f"{key}: expected a URL template containing {{run_id}}, got {url!r}")
-    if names - LINK_PLACEHOLDERS:
-        raise ConfigError(
-            f"{key}: only {{run_id}} and {{path}} placeholders are allowed (got {sorted(names - LINK_PLACEHOLDERS)})"
-        )
-    return url
+def _bare(t: mi.Type) -> Any:
+    return _bare(t.type) if isinstance(t, mi.Metadata) else t
 
 
-def log_level(value: Any, key: str) -> str:
-    level = _str(value, key).lower()
-    if level not in LEVELS:
-        raise ConfigError(f"{key}: expected one of {', '.join(LEVELS)}, got {kind(value)}")
-    return level
+def _inside(t: mi.Type, part: str | int) -> mi.Type:
+    t = _bare(t)
+    if isinstance(t, mi.StructType):
+        return next(f.type for f in t.fields if f.name == part)
+    return t.item_type if isinstance(t, mi.VarTupleType) else t
 
 
-def log_format(value: Any, key: str) -> LogFormat:
-    name = _str(value, key)
-    try:
-        return LogFormat(name)
-    except ValueError:
-        raise ConfigError(f"{key}: expected one of {', '.join(f.value for f in LogFormat)}, got {name!r}") from None
+def _phrase(t: mi.Type) -> str | None:
+    if isinstance(t, mi.Metadata):
+        return str((t.extra or {}).get("expected", "")) or _phrase(t.type)
+    if isinstance(t, mi.UnionType):  # a key that may be null: what the other member expects
+        return next(filter(None, map(_phrase, t.types)), None)
+    return "a mapping" if isinstance(t, mi.StructType) else None
+
+
+def _unknown(section: Any, path: str, name: str) -> str:
+    key = f"{path}.{name}" if path else name
+    if any(word in name.lower() for word in ("password", "token", "secret")) and not name.endswith("_env"):
+        secret = f"set {key}_env to the name of an environment variable that holds it"
+        return f"{key}: secrets are not read from the file; {secret}"
+    if name in (renamed := getattr(section.cls, "RENAMED", {})):
+        return f"{key}: renamed to {renamed[name]}"
+    return f"{key}: unknown key (allowed: {', '.join(sorted(f.name for f in section.fields))})"
