@@ -142,6 +142,14 @@ async def chat_demo(base: Config, workdir: Path, keep: bool, data: GeneratedData
             )
             _print_event(bot_user.user_id, reply, limit=60)
         bot_id = bot_user.user_id
+        # The bot cross-signs before it answers its first command; the operator's client checks the chain.
+        for device, signed in (await operator.devices_signed_by_owner(bot_id)).items():
+            print(
+                f"== the bot's device {device} is cross-signed: its account's master key signed the self-signing "
+                "key that signed the device (checked by the operator's client)"
+                if signed
+                else f"== WARNING: the bot's device {device} is not cross-signed"
+            )
         from_bot = [e for e in operator.seen if e.get("sender") == bot_id and e.get("type") != "m.room.member"]
         clear = [e for e in from_bot if not e.get("encrypted")]
         print(

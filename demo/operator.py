@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from nio import AsyncClient, AsyncClientConfig, MegolmEvent, RoomCreateResponse, RoomSendResponse
 
+from demo.crosscheck import signed_by_owner
 from demo.devserver.synapse import MatrixUser
 
 Event = dict[str, Any]
@@ -79,6 +81,20 @@ class Operator:
         resp = await self.client.room_send(room_id, "m.room.message", content, ignore_unverified_devices=True)
         assert isinstance(resp, RoomSendResponse), resp
         return str(resp.event_id)
+
+    async def devices_signed_by_owner(self, user_id: str) -> dict[str, bool]:
+        """Each of ``user_id``'s E2EE devices and whether its owner's cross-signing keys sign it, as this
+        client sees them on the homeserver (nio keeps no cross-signing keys, so /keys/query is asked here)."""
+        url = f"{self.url.rstrip('/')}/_matrix/client/v3/keys/query"
+        headers = {"Authorization": f"Bearer {self.user.access_token}"}
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http,
+            http.post(url, json={"device_keys": {user_id: []}}, headers=headers) as resp,
+        ):
+            resp.raise_for_status()
+            query: dict[str, Any] = await resp.json()
+        devices = (query.get("device_keys") or {}).get(user_id) or {}
+        return {str(device): signed_by_owner(query, user_id, str(device)) for device in devices}
 
     async def catch_up(self) -> None:
         """Skip everything already in the rooms, so waits only look at what comes next."""

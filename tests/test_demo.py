@@ -1,8 +1,12 @@
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+# A log record as bot/logsetup.py writes it (TEXT_FORMAT): "2026-… 01:26:42,959 ERROR bot.x: …".
+ERROR_RECORD = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) [\w.]+: .*$", re.MULTILINE)
 
 
 def synapse_processes(workdir: Path) -> list[str]:
@@ -35,6 +39,14 @@ def test_demo_command_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
     assert text.count("<@ccci-bot:localhost> ") == 6
     assert "verdict: flake" in text
     assert "(end-to-end encrypted)" in text and "events in the room were all end-to-end encrypted" in text
+    # The showcase shows a cross-signed device: the bot made its keys with the password it was given,
+    # `!ccci status` says so, and the operator's client checks the signatures (not-cross-signed stays
+    # tested in tests/test_cross_signing_start.py and tests/test_e2ee_matrix.py).
+    status = text.split("<@operator:localhost> !ccci status", 1)[1]
+    assert re.search(r"E2EE on, device \w+ cross-signed \(new cross-signing keys made and uploaded\)", status)
+    assert re.search(r"== the bot's device \w+ is cross-signed: its account's master key signed", text)
+    assert "not cross-signed" not in text
+    assert ERROR_RECORD.findall(proc.stderr + text) == []
     assert "nothing is left running" in text
     assert synapse_processes(out) == []
     # A second run replaces its own output instead of refusing or mixing old and new data.

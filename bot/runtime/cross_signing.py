@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 
 from bot.config import Config
 from bot.matrix.client import MatrixConnection
@@ -23,9 +22,11 @@ class CrossSigning:
         m = self.config.matrix
         assert m.homeserver
         try:
-            # Unset variables are a state to report here (how to fix it), not a config error that stops the bot.
-            password = os.environ.get(m.password_env) if m.password_env else None
-            recovery = os.environ.get(m.recovery_key_env) if m.recovery_key_env else None
+            # The environment the device logged in with (the process's, or the one a demo or test gave the
+            # connection). Unset variables are a state to report here (how to fix it), not a config error.
+            env = self.conn.environ
+            password = env.get(m.password_env) if m.password_env else None
+            recovery = env.get(m.recovery_key_env) if m.recovery_key_env else None
             session = Session(m.homeserver, self.conn.user_id, self.conn.device_id, self.conn.access_token)
             outcome = await ensure_cross_signed(session, self.config.data_dir, password, recovery)
         except CrossSignUnavailable as exc:
