@@ -133,3 +133,15 @@ def test_a_slow_commands_reaction_comes_before_its_answer_and_only_once(site: Si
     queued = asyncio.run(scenario())
     assert [kind for kind, _ in queued] == ["m.reaction", "m.room.message"]
     assert json.loads(queued[1][1])["body"] == "done waiting"
+
+
+def test_the_password_given_to_the_connection_is_masked_in_the_room(site: Site) -> None:
+    """The bot masks the secrets of the environment its connection logs in with, not only os.environ's."""
+    matrix = replace(site.config.matrix, homeserver="http://127.0.0.1:9", user_id="@bot:x", password_env="CCCI_T_PW")
+    config = replace(site.config, matrix=matrix)
+    service = Service(config)
+    try:
+        bot = Bot(config, service, MatrixConnection(config.matrix, config.data_dir, {"CCCI_T_PW": "hunter2-secret"}))
+        assert "hunter2-secret" not in bot.masker.mask("the password is hunter2-secret")
+    finally:
+        service.close()

@@ -103,8 +103,9 @@ class MatrixConfig(Section, frozen=True):
     password_env: Annotated[
         v.EnvName | None,
         doc(
-            "The environment variable holding the bot's password: used once, then the device id and token are "
-            "kept in `data_dir` (no new device per restart).",
+            "The environment variable holding the bot's password: used to log in once (then the device id and "
+            "token are kept in `data_dir`: no new device per restart) and, on an account without cross-signing "
+            "keys, to upload the ones the bot makes.",
             example="CCCI_MATRIX_PASSWORD",
         ),
     ] = None

@@ -67,7 +67,7 @@ class Bot:
         self.stop = asyncio.Event()
         self.state = BotState()
         self.backoff = Backoff(config.matrix.backoff_min_s, config.matrix.backoff_max_s)
-        self.masker = Masker.from_environment(config.secret_envs)  # secrets never reach the room
+        self.masker = Masker.from_environment(config.secret_envs, connection.environ)  # secrets never reach the room
         self.metrics = Metrics(service.store)
         self.outbox = OutboxSender(
             self.chat,
