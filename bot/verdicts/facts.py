@@ -1,13 +1,13 @@
-"""Gathering a red recipe's facts (store, log, recipe clone) and storing the engine's verdict.
+"""Gathering a red recipe's facts for the engine: from the store, the run's log and the recipe clone.
 
-This is the I/O side of verdicts; :mod:`bot.verdicts.engine` decides. Synchronous: the bot calls it
-through :mod:`bot.service`, in a worker thread.
+This is the I/O side of deciding; :mod:`bot.verdicts.engine` decides on what it gathers and
+:mod:`bot.verdicts.cache` stores the result. Synchronous: the bot calls it through :mod:`bot.service`,
+in a worker thread.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from bot.artifacts.compose import AppEnv, EffectiveCompose, find_app_env, read_effective
@@ -17,7 +17,7 @@ from bot.artifacts.safeopen import dir_in_run
 from bot.config import Config
 from bot.kb import KnowledgeBase
 from bot.links import link
-from bot.model.records import EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, TestStatus, Verdict
+from bot.model.records import EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, TestStatus
 from bot.store import Store
 from bot.store.status_run import reruns_of, status_run
 from bot.verdicts import labels
@@ -29,7 +29,6 @@ from bot.verdicts.engine import (
     RerunFact,
     SharedCause,
     SignatureHit,
-    decide,
 )
 from bot.verdicts.staletest import RecipeSearch, parse_expectation
 
@@ -37,14 +36,6 @@ LOG_SIGNATURE_HITS = 10
 PRESCAN_ABOVE = 4  # fewer red logs than this are scanned in-process: a pool costs more to start
 PRESCAN_WORKERS = 4
 SAME_VERSION_RUNS = 10  # the runs of the target's version the engine weighs, newest last
-
-
-@dataclass(frozen=True)
-class Classified:
-    recipe: str
-    run_id: str
-    verdict: Verdict
-    evidence: list[EvidenceItem]
 
 
 def _failure_signatures(kb: KnowledgeBase, run_id: str, failures: list[Failure]) -> list[SignatureHit]:
@@ -258,43 +249,12 @@ def _peers(store: Store, config: Config, recipe: str, failures: list[Failure]) -
     return items
 
 
-def _with_links(config: Config, items: list[EvidenceItem]) -> list[EvidenceItem]:
-    return [
-        e
-        if e.url or e.run_id is None
-        else EvidenceItem(e.kind, e.run_id, e.path, e.line, e.excerpt, link(config.link_base, e.run_id, e.path, e.line))
-        for e in items
-    ]
-
-
-def classify_recipe(
-    store: Store,
-    config: Config,
-    kb: KnowledgeBase,
-    search: RecipeSearch,
-    recipe: str,
-    log_hits: list[SignatureHit] | None = None,
-    shared_cache: dict[str, list[SharedCause]] | None = None,
-) -> Classified | None:
-    """Decide and store the verdict of a recipe's current red run; None when it is not red."""
-    facts = gather(store, config, kb, search, recipe, log_hits, shared_cache)
-    if facts is None:
-        return None
-    decision = decide(facts)
-    if decision is None:
-        return None
-    verdict = Verdict(decision.category, round(decision.confidence, 3), decision.reason, kb.version, decision.settle)
-    evidence = _with_links(config, decision.evidence)
-    store.save_verdict(facts.target.run_id, recipe, verdict, kb.version, evidence)
-    return Classified(recipe, facts.target.run_id, verdict, evidence)
-
-
 def _scan_one(args: tuple[KnowledgeBase, Config, str, Path]) -> list[SignatureHit]:
     kb, config, run_id, run_dir = args
     return _log_signatures(kb, config, run_id, run_dir)
 
 
-def _prescan(store: Store, config: Config, kb: KnowledgeBase, recipes: list[str]) -> dict[str, list[SignatureHit]]:
+def prescan_logs(store: Store, config: Config, kb: KnowledgeBase, recipes: list[str]) -> dict[str, list[SignatureHit]]:
     """Scan the logs of many red runs for signatures in parallel: it is CPU-bound, one needle pass each."""
     jobs: list[tuple[str, tuple[KnowledgeBase, Config, str, Path]]] = []
     for recipe in recipes:
@@ -310,18 +270,3 @@ def _prescan(store: Store, config: Config, kb: KnowledgeBase, recipes: list[str]
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver")) as pool:
         return dict(zip([r for r, _ in jobs], pool.map(_scan_one, [j for _, j in jobs]), strict=True))
-
-
-def classify_all(
-    store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch, recipes: list[str] | None = None
-) -> list[Classified]:
-    """(Re)classify the given recipes (default: all) with the current rules."""
-    names = recipes if recipes is not None else store.recipes()
-    scanned = _prescan(store, config, kb, names)
-    shared: dict[str, list[SharedCause]] = {}
-    out: list[Classified] = []
-    for recipe in names:
-        classified = classify_recipe(store, config, kb, search, recipe, scanned.get(recipe), shared)
-        if classified is not None:
-            out.append(classified)
-    return out
