@@ -49,7 +49,8 @@ from bot.model.records import (
 from bot.store import Store
 from bot.verdicts import confidence
 from bot.verdicts.cache import Verdicts
-from bot.verdicts.engine import Facts, RerunFact, SignatureHit, decide
+from bot.verdicts.engine import decide
+from bot.verdicts.records import Facts, RerunFact, SignatureHit
 from bot.verdicts.staletest import GitRecipeSearch, Presence, StaleFinding
 from demo.sample.generate import GeneratedData, generate
 

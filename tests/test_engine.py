@@ -16,7 +16,8 @@ from bot.model.records import (
     TierResult,
 )
 from bot.verdicts import confidence
-from bot.verdicts.engine import CutOff, Facts, RerunFact, SharedCause, SignatureHit, decide
+from bot.verdicts.engine import decide
+from bot.verdicts.records import CutOff, Facts, RerunFact, SharedCause, SignatureHit
 from bot.verdicts.staletest import Presence, StaleFinding
 
 T0 = 1_750_000_000.0

@@ -19,7 +19,7 @@ from bot.store import Store
 from bot.store.status_run import status_run
 
 if TYPE_CHECKING:
-    from bot.verdicts.engine import SharedCause, SignatureHit
+    from bot.verdicts.records import SharedCause, SignatureHit
     from bot.verdicts.staletest import RecipeSearch
 
 

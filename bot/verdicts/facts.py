@@ -22,7 +22,7 @@ from bot.store import Store
 from bot.store.status_run import reruns_of, status_run
 from bot.verdicts import labels
 from bot.verdicts.clusters import shared_causes
-from bot.verdicts.engine import (
+from bot.verdicts.records import (
     STRUCTURAL_PROBLEMS,
     CutOff,
     Facts,
