@@ -102,3 +102,4 @@ class Decision:
     reason: str
     evidence: list[EvidenceItem]
     settle: NextStep | None = None  # what would settle it (rendered as a command by chat and CLI only)
+    rule: str = ""  # the name of the rule that decided (its function in engine.RULES), set by decide()
