@@ -281,6 +281,11 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX runs_latest_sweep ON runs(finished, sweep_id) WHERE kind = 'sweep' AND sweep_id IS NOT NULL;
     """,
+    # 16: which engine rule decided a verdict (bot.verdicts.engine.RULES), so it can be reported per rule.
+    # NULL for verdicts decided before; the engine's revision changed with it, so current ones are decided again.
+    """
+    ALTER TABLE verdicts ADD COLUMN rule TEXT;
+    """,
 )
 
 

@@ -83,7 +83,9 @@ def classify_recipe(
     decision = decide(facts)
     if decision is None:
         return None
-    verdict = Verdict(decision.category, round(decision.confidence, 3), decision.reason, kb.version, decision.settle)
+    verdict = Verdict(
+        decision.category, round(decision.confidence, 3), decision.reason, kb.version, decision.settle, decision.rule
+    )
     evidence = _with_links(config, decision.evidence)
     store.save_verdict(facts.target.run_id, recipe, verdict, kb.version, evidence)
     return Classified(recipe, facts.target.run_id, verdict, evidence)
