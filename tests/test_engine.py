@@ -1,6 +1,8 @@
 """The pure engine on hand-made facts: each rule of the verdict order, and what beats what."""
 
+import re
 from dataclasses import replace
+from pathlib import Path
 
 from bot.model.records import (
     Canonical,
@@ -16,7 +18,7 @@ from bot.model.records import (
     TierResult,
 )
 from bot.verdicts import confidence
-from bot.verdicts.engine import decide
+from bot.verdicts.engine import RULES, decide
 from bot.verdicts.records import CutOff, Facts, RerunFact, SharedCause, SignatureHit
 from bot.verdicts.staletest import Presence, StaleFinding
 
@@ -267,3 +269,55 @@ def test_a_red_rerun_without_failing_tests_is_not_called_missing() -> None:
     assert d is not None and d.category is Category.UNKNOWN
     assert "no deciding isolation rerun" in d.reason and "more isolation reruns would tell" in d.reason
     assert d.settle is NextStep.MORE_RERUNS
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "knowledge-base.md"
+
+
+def documented_rules(text: str) -> list[tuple[int, str]]:
+    """The numbered lines of "How evidence decides" that name a rule: (number, name), in order."""
+    section = text.split("## How evidence decides", 1)[1].split("\n## ", 1)[0]
+    return [(int(m[1]), m[2]) for m in re.finditer(r"^(\d+)\. `([a-z_]+)` — ", section, re.MULTILINE)]
+
+
+def test_the_docs_list_the_engine_rules_by_name_in_the_code_order() -> None:
+    """docs/knowledge-base.md names every rule of RULES, one numbered line each, in the order they run."""
+    listed = documented_rules(DOCS.read_text(encoding="utf-8"))
+    assert [n for n, _ in listed] == list(range(1, len(listed) + 1))
+    assert [name for _, name in listed] == [rule.__name__ for rule in RULES]
+
+
+def test_the_docs_check_sees_a_rule_out_of_order() -> None:
+    """The parser reads only the section's numbered rule lines, so a swap in the docs is a failure above."""
+    text = "## How evidence decides\n\n1. `green_alone` — x\n2. `intermittent_alone` — y\n\n## Next\n3. `unknown` — z\n"
+    assert documented_rules(text) == [(1, "green_alone"), (2, "intermittent_alone")]
+    assert [name for _, name in documented_rules(text)] != [rule.__name__ for rule in RULES][:2]
+
+
+def test_every_rule_decides_some_red_run_and_names_itself() -> None:
+    """Each rule is reachable: a hand-made red run for each, decided by that rule (first match wins)."""
+    canon_after = Canonical("r", "1.0.0+1", "abc", "idle", T0 + 100)
+    elsewhere = RerunFact("m9", RunStatus.RED, True, False, frozenset({("install", "test_other")}), T0 + 3600)
+    error = replace(FAILURE, status=TestStatus.ERROR)
+    harness = [*TIERS[:3], TierResult("restore", TestStatus.ERROR), TierResult("custom", TestStatus.UNVER)]
+    red_again = [rerun("m1", RunStatus.RED)]
+    stale = StaleFinding("test_restore_returns_state", "img:2", Presence.NOWHERE, 5, "main", (), "/clone")
+    shared = SharedCause("s1", "restore", "backups", "relation does not exist", ("a", "b", "r"))
+    flips = [replace(run(f"h{i}", s), sweep_id=None) for i, s in enumerate([RunStatus.RED, RunStatus.GREEN] * 2)]
+    cases = {
+        "intermittent_alone": facts(reruns=[rerun("m1", RunStatus.RED), rerun("m2", RunStatus.GREEN, False)]),
+        "green_alone": facts(canonical=canon_after),
+        "failed_elsewhere_alone": facts(reruns=[elsewhere]),
+        "structural": facts(failures=[error], tiers=harness),
+        "stale_test": facts(stale=[stale]),
+        "deterministic_signature": facts(reruns=red_again, signatures=[signature("upstream-defect")]),
+        "deterministic": facts(reruns=red_again),
+        "shared_cause": facts(shared=[shared]),
+        "pattern_only": facts(signatures=[signature("flake")]),
+        "flipping": facts(same_version_history=flips),
+        "unknown": facts(),
+    }
+    assert list(cases) == [rule.__name__ for rule in RULES]
+    for name, case in cases.items():
+        d = decide(case)
+        assert d is not None and d.rule == name, (name, d)
