@@ -26,6 +26,7 @@ from bot.answers.suggest import UnknownNameError
 from bot.answers.why import cited_lines, run_evidence
 from bot.artifacts.junit import JunitFile, tier_and_source
 from bot.artifacts.safeopen import open_regular
+from bot.artifacts.served import ArtifactMissing, ArtifactRefused, resolve_artifact
 from bot.masking import Masker, mask_content
 from bot.model.records import EvidenceKind, RunRow
 from bot.render import to_json
@@ -35,7 +36,6 @@ from bot.service import Service
 from bot.store import Store
 from bot.web import logview, pages
 from bot.web.metrics import Metrics
-from bot.web.safefiles import ArtifactMissing, ArtifactRefused, resolve_artifact
 from bot.web.security import apply_headers, security_middlewares
 
 log = logging.getLogger(__name__)

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 from bot.answers.why import cited_lines
+from bot.artifacts.served import ArtifactError, resolve_artifact
 from bot.model.records import RunStatus
 from bot.service import Service
 from bot.web import logview
-from bot.web.safefiles import ArtifactError, resolve_artifact
 
 log = logging.getLogger(__name__)
 MAX_PER_SCAN = 32  # a first scan of a long history must not count every old log
