@@ -4,6 +4,8 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+from bot.artifacts.layout import Layout
+from bot.config import CcciConfig
 from bot.model.records import (
     Canonical,
     Category,
@@ -23,6 +25,7 @@ from bot.verdicts.records import CutOff, Facts, RerunFact, SharedCause, Signatur
 from bot.verdicts.staletest import Presence, StaleFinding
 
 T0 = 1_750_000_000.0
+LAYOUT = Layout.of(CcciConfig())  # cc-ci's default file names
 FAILURE = Failure("restore", "cc-ci", "test_restore_returns_state", "relation does not exist", "tb", "junit/x.xml")
 TIERS = [TierResult(t, TestStatus.PASS) for t in ("install", "upgrade", "backup")] + [
     TierResult("restore", TestStatus.FAIL)
@@ -45,6 +48,7 @@ def facts(**changes: object) -> Facts:
         signatures=[],
         stale=[],
         peers=[],
+        layout=LAYOUT,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -239,7 +243,7 @@ def test_a_run_cut_off_at_its_deadline_names_the_tier_that_was_running() -> None
     missing = EvidenceItem(
         EvidenceKind.RESULTS_MISSING, "753", "results.json", None, "results.json missing (runner died?)"
     )
-    cut = CutOff("backup", "cc-ci", 143, 812, "log ends at line 812 inside tier backup: ...")
+    cut = CutOff("backup", "cc-ci", 143, 812, "log ends at line 812 inside tier backup: ...", "run.log")
     d = decide(facts(problems=[missing], cutoff=cut, failures=[]))
     assert d is not None and d.category == "infra"
     assert "cut off while tier backup (cc-ci) was running, exit 143" in d.reason

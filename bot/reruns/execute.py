@@ -112,7 +112,7 @@ class Execution:
             if attempt.run_id is None:
                 attempt.outcome, attempt.detail = (
                     AttemptOutcome.NO_RESULTS,
-                    "the runner exited without writing results.json",
+                    f"the runner exited without writing {config.ccci.results_name}",
                 )
             elif progress is not None:  # the last tiers may have finished between two looks
                 await progress(await asyncio.to_thread(junit_names, config, attempt.run_id))

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
+from bot.artifacts.layout import Layout
 from bot.artifacts.timefmt import short
 from bot.model.records import (
     Category,
@@ -84,7 +85,7 @@ class RedRun:
 
     @property
     def rerun_items(self) -> list[EvidenceItem]:
-        return [_rerun_item(r) for r in self.isolated]
+        return [_rerun_item(r, self.f.layout) for r in self.isolated]
 
     @property
     def canon_items(self) -> list[EvidenceItem]:
@@ -383,7 +384,7 @@ def _structural(f: Facts) -> tuple[str, list[EvidenceItem]] | None:
         deadline = " — cc-ci's deadline" if cut.exit_code in (142, 143) else ""
         return (
             f"the run was cut off while tier {cut.tier}{source} was running{code}{deadline}: "
-            f"no results.json, and the log ends inside that tier",
+            f"no {f.layout.results}, and the log ends inside that tier",
             [_cutoff_item(f), *problems],
         )
     if f.target.unverified:
@@ -435,7 +436,7 @@ def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
     errors_only = all(x.status is TestStatus.ERROR for r in others for x in r.failures) and any(
         r.failures for r in others
     )
-    items = [_rerun_item(r) for r in others]
+    items = [_rerun_item(r, f.layout) for r in others]
     if hits:
         best = hits[0]
         return Decision(
@@ -462,12 +463,12 @@ def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
     )
 
 
-def _rerun_item(r: RerunFact) -> EvidenceItem:
+def _rerun_item(r: RerunFact, layout: Layout) -> EvidenceItem:
     failing = ", ".join(sorted(f"{t}/{n}" for t, n in r.failing)) or "nothing failed"
     return EvidenceItem(
         kind=EvidenceKind.RERUN,
         run_id=r.run_id,
-        path="results.json",
+        path=layout.results,
         line=None,
         excerpt=f"isolation run {r.run_id}: {r.status.value} ({failing})",
     )
@@ -479,7 +480,7 @@ def _canonical_item(f: Facts) -> EvidenceItem:
     return EvidenceItem(
         kind=EvidenceKind.CANONICAL,
         run_id=None,
-        path="canonical.json",
+        path=f.layout.canonical,
         line=None,
         excerpt=(
             f"canonical {c.version} written {short(c.ts)}, after red run {f.target.run_id} ({short(f.target.finished)})"

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bot.artifacts.clone import recipe_clone
 from bot.artifacts.compose import AppEnv, EffectiveCompose, find_app_env, read_effective
-from bot.artifacts.logscan import scan_log
+from bot.artifacts.layout import Layout, run_dir_of
+from bot.artifacts.logscan import scan_run_log
 from bot.artifacts.logtail import read_tail
-from bot.artifacts.safeopen import dir_in_run
 from bot.config import Config
 from bot.kb import KnowledgeBase
 from bot.links import link
@@ -57,13 +58,13 @@ def _log_signatures(kb: KnowledgeBase, config: Config, run_id: str, run_dir: Pat
     if not needles:
         return []
     window = kb.nonfatal.window
-    scan = scan_log(
-        run_dir / config.ccci.log_name,
+    scan = scan_run_log(
+        run_dir,
+        config.ccci.log_name,
         needles,
         context=max(window, config.evidence.context_lines),
         max_hits=LOG_SIGNATURE_HITS,
         ignore=kb.nonfatal.line_markers,
-        root=run_dir,
     )
     hits: list[SignatureHit] = []
     for h in scan.hits:
@@ -95,13 +96,13 @@ def gather(
     if target is None or target.status is not RunStatus.RED:
         return None
     failures = store.failures(target.run_id)
-    run_dir = Path(store.run_directory(target.run_id) or config.ccci.runs_dir / target.run_id)
+    run_dir = run_dir_of(config.ccci, target.run_id, store.run_directory(target.run_id))
     reruns = [_rerun_fact(store, kb, r) for r in reruns_of(store, target)]
     if log_hits is None:
         log_hits = _log_signatures(kb, config, target.run_id, run_dir)
     signatures = _failure_signatures(kb, target.run_id, failures) + log_hits
     stale = []
-    clone = _clone_of(config, run_dir, recipe)
+    clone = recipe_clone(run_dir, recipe, config.ccci.recipes_dir)
     app_env = find_app_env(run_dir, recipe) if clone is not None else None
     for f in failures:
         expectation = parse_expectation(f.test, f.message, f.text) if f.source == "cc-ci" else None
@@ -126,6 +127,7 @@ def gather(
         shared=_shared(store, target, shared_cache),
         cutoff=_cutoff(config, run_dir, target.run_id, problems),
         peer_labels=peer_labels,
+        layout=Layout.of(config.ccci),
     )
 
 
@@ -202,8 +204,8 @@ def _peer_labels(
     for f in {(f.tier, f.test): f for f in failures}.values():
         for peer, peer_run_id in store.peers_passing(f.tier, f.test, recipe)[:3]:
             peer_run = store.run(peer_run_id)
-            peer_dir = Path(store.run_directory(peer_run_id) or config.ccci.runs_dir / peer_run_id)
-            peer_clone = _clone_of(config, peer_dir, peer)
+            peer_dir = run_dir_of(config.ccci, peer_run_id, store.run_directory(peer_run_id))
+            peer_clone = recipe_clone(peer_dir, peer, config.ccci.recipes_dir)
             if peer_run is None or peer_clone is None:
                 continue
             ours = ours or read_effective(clone, recipe=recipe, ref=target.version, app_env=app_env)
@@ -216,16 +218,6 @@ def _peer_labels(
             if found:
                 return found, list(notes.values())
     return [], list(notes.values())
-
-
-def _clone_of(config: Config, run_dir: Path, recipe: str) -> Path | None:
-    """The run's own clone only when its real path is inside the run (git must not be pointed elsewhere);
-    the operator's ``recipes_dir`` is trusted."""
-    in_run = dir_in_run(run_dir, f"abra/recipes/{recipe}") if "/" not in recipe else None
-    candidates = [in_run] if in_run is not None and dir_in_run(in_run, ".git") is not None else []
-    if config.ccci.recipes_dir is not None and "/" not in recipe and recipe not in ("", ".", ".."):
-        candidates.append(config.ccci.recipes_dir / recipe)
-    return next((c for c in candidates if (c / ".git").exists()), None)
 
 
 def _peers(store: Store, config: Config, recipe: str, failures: list[Failure]) -> list[EvidenceItem]:
@@ -260,7 +252,7 @@ def prescan_logs(store: Store, config: Config, kb: KnowledgeBase, recipes: list[
     for recipe in recipes:
         target = status_run(store, recipe)
         if target is not None and target.status is RunStatus.RED:
-            run_dir = Path(store.run_directory(target.run_id) or config.ccci.runs_dir / target.run_id)
+            run_dir = run_dir_of(config.ccci, target.run_id, store.run_directory(target.run_id))
             jobs.append((recipe, (kb, config, target.run_id, run_dir)))
     workers = min(PRESCAN_WORKERS, os.cpu_count() or 1)
     if len(jobs) < PRESCAN_ABOVE or workers < 2:

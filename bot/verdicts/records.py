@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.artifacts.layout import Layout
 from bot.model.records import (
     Canonical,
     Category,
@@ -61,14 +62,14 @@ class SharedCause:
 
 @dataclass(frozen=True)
 class CutOff:
-    """A runner that stopped mid-run: no results.json, and the log ends inside a tier."""
+    """A runner that stopped mid-run: no results file, and the log ends inside a tier."""
 
     tier: str
     source: str | None
     exit_code: int | None
     last_line: int
     excerpt: str
-    log: str = "run.log"  # the log's name in the run dir (cited with the line)
+    log: str  # the log's name in the run dir (ccci.log_name), cited with the line
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class Facts:
     shared: list[SharedCause] = field(default_factory=list)
     cutoff: CutOff | None = None
     peer_labels: list[EvidenceItem] = field(default_factory=list)  # compose differences with a passing peer
+    layout: Layout = field(kw_only=True)  # cc-ci's file names as configured: what the evidence cites
 
     @property
     def failing(self) -> frozenset[tuple[str, str]]:
