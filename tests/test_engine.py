@@ -250,6 +250,23 @@ def test_a_run_cut_off_at_its_deadline_names_the_tier_that_was_running() -> None
     assert any(e.kind == "cut-off" and e.line == 812 for e in d.evidence)
 
 
+def test_the_engine_cites_cc_cis_files_by_their_configured_names() -> None:
+    """Rerun and canonical evidence and a cut-off's reason name the files as the config does."""
+    renamed = Layout("outcome.json", "runner.txt", "xml-reports", "stable.json")
+    missing = EvidenceItem(EvidenceKind.RESULTS_MISSING, "753", "outcome.json", None, "outcome.json missing")
+    cut = CutOff("backup", "cc-ci", 143, 812, "log ends at line 812 inside tier backup: ...", "runner.txt")
+    d = decide(facts(problems=[missing], cutoff=cut, failures=[], layout=renamed))
+    assert d is not None and "no outcome.json, and the log ends inside that tier" in d.reason
+    assert [(e.path, e.line) for e in d.evidence if e.kind is EvidenceKind.CUT_OFF] == [("runner.txt", 812)]
+    canon = Canonical("r", "1.0.0+1", "abc", "idle", T0 + 100)
+    flake = decide(facts(reruns=[rerun("m1", RunStatus.GREEN, False)], canonical=canon, layout=renamed))
+    assert flake is not None
+    assert {e.kind: e.path for e in flake.evidence} == {
+        EvidenceKind.RERUN: "outcome.json",
+        EvidenceKind.CANONICAL: "stable.json",
+    }
+
+
 def test_every_confidence_lives_in_the_confidence_module() -> None:
     """No number literal in the engine is a confidence: they are named in bot/verdicts/confidence.py."""
     import ast
