@@ -43,6 +43,7 @@ from bot.verdicts.records import (
 from bot.verdicts.staletest import Presence, StaleFinding
 
 SETTLE_BY_RERUN = "an isolation rerun would tell a flake from a deterministic failure"
+SETTLE_BY_MORE_RERUNS = "more isolation reruns would tell a flake from a deterministic failure"
 
 
 @dataclass(frozen=True)
@@ -98,9 +99,7 @@ class RedRun:
 
     @property
     def settle_text(self) -> str:
-        if not self.isolated:
-            return SETTLE_BY_RERUN
-        return "more isolation reruns would tell a flake from a deterministic failure"
+        return SETTLE_BY_MORE_RERUNS if self.isolated else SETTLE_BY_RERUN
 
     @property
     def also(self) -> str:
@@ -114,8 +113,7 @@ class RedRun:
         return bool(self.same)
 
     @property
-    def partly(self) -> bool:
-        """Reproduced by some isolation reruns, while others failed elsewhere."""
+    def partly(self) -> bool:  # reproduced by some isolation reruns, while others failed elsewhere
         return bool(self.same) and bool(self.elsewhere)
 
     @property
@@ -145,12 +143,9 @@ class RedRun:
         return c.PEER_LABELS_BONUS if self.f.peer_labels else 0.0
 
 
-# --- the rules -------------------------------------------------------------------------------------
-# Each rule reads a red run and returns a decision, or None to let the next rule speak; the first that
-# decides wins. RULES below lists them in that order, and docs/knowledge-base.md ("How evidence
-# decides") lists them by name in the same order (tests/test_engine.py holds the two together).
-# A rule's function name is its stable name: it is stored with the verdict (``Decision.rule``), so
-# renaming one is a change the docs and stored history see.
+# --- the rules: each decides or returns None; RULES runs them in order and the first decision wins. ---
+# docs/knowledge-base.md lists them by name in the same order (tests/test_engine.py holds the two
+# together). A rule's function name is stored with the verdict (Decision.rule): renaming one is a change.
 
 Rule = Callable[[RedRun], Decision | None]
 
