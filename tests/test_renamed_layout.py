@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -67,14 +67,11 @@ def _renamed_world(sample: GeneratedData, root: Path) -> World:
     for recipe in warm_dir.iterdir():
         if (recipe / DEFAULT.canonical_name).exists():
             (recipe / DEFAULT.canonical_name).rename(recipe / RENAMED["canonical_name"])
-    left = [p for p in (*runs_dir.glob("*/*"), *warm_dir.glob("*/*")) if p.name in moves or p.name == "canonical.json"]
+    left = [p for p in (*runs_dir.glob("*/*"), *warm_dir.glob("*/*")) if p.name in (*moves, DEFAULT.canonical_name)]
     assert left == []  # nothing under the default names: whatever the bot reads, it read by the config's
     (root / "active").mkdir()
-    config = Config(data_dir=root / "state", links=LinksConfig(BASE_URL)).with_overrides(
-        runs_dir=runs_dir, warm_dir=warm_dir
-    )
-    ccci = replace(config.ccci, active_dir=root / "active", **RENAMED)
-    return World(runs_dir, replace(config, ccci=ccci))
+    ccci = CcciConfig(runs_dir=runs_dir, warm_dir=warm_dir, active_dir=root / "active", **RENAMED)
+    return World(runs_dir, Config(data_dir=root / "state", links=LinksConfig(BASE_URL), ccci=ccci))
 
 
 def _judged(config: Config) -> tuple[Store, Verdicts, list[str]]:
