@@ -30,8 +30,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from bot.artifacts.layout import Layout
 from bot.artifacts.timefmt import iso
-from bot.config import Config
+from bot.config import CcciConfig, Config
 from bot.ingest.scan import ingest
 from bot.kb import KnowledgeBase, load_kb
 from bot.model.records import (
@@ -49,12 +50,14 @@ from bot.model.records import (
 from bot.store import Store
 from bot.verdicts import confidence
 from bot.verdicts.cache import Verdicts
-from bot.verdicts.engine import Facts, RerunFact, SignatureHit, decide
+from bot.verdicts.engine import decide
+from bot.verdicts.records import Facts, RerunFact, SignatureHit
 from bot.verdicts.staletest import GitRecipeSearch, Presence, StaleFinding
 from demo.sample.generate import GeneratedData, generate
 
 TOOL_OUTPUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tool-output"
 CAUSES = tuple(c for c in Category if c is not Category.UNKNOWN)
+LAYOUT = Layout.of(CcciConfig())  # cc-ci's default file names
 NEUTRAL = ("AssertionError: assert 'failed' == 'complete'", "AssertionError: assert 3 == 4", "KeyError: 'id'")
 
 
@@ -133,7 +136,7 @@ def _draw(rng: random.Random, truth: str, texts: dict[str, list[str]], index: in
         for s in kb.signatures
         if s.applies_to(tier, "cc-ci") and s.matches_failure(text)
     ]
-    return Facts("r", target, tiers, [failure], [], reruns, canonical, hits, stale, [])
+    return Facts("r", target, tiers, [failure], [], reruns, canonical, hits, stale, [], layout=LAYOUT)
 
 
 def calibration(cases: int, seed: int) -> None:

@@ -22,10 +22,9 @@ from bot.model.answers import HistoryAnswer, HistoryRun, IngestReport, SummaryAn
 from bot.model.records import RunStatus, ScanScope
 from bot.model.reports import RedReport, SweepReport
 from bot.store import Store
-from bot.verdicts.cache import Verdicts
+from bot.verdicts.cache import Classified, Verdicts
 
 if TYPE_CHECKING:
-    from bot.verdicts.facts import Classified
     from bot.verdicts.staletest import RecipeSearch
 
 P = ParamSpec("P")

@@ -8,6 +8,8 @@
 * The outbox does not import the web package. (That nothing in bot/ imports the demo package is
   tests/test_demo_boundary.py.)
 * Only store modules speak SQL: ``bot/store/`` (the feature stores live there too).
+* Only ``bot/artifacts/`` spells cc-ci's file names (results.json, run.log, junit/, canonical.json):
+  everything else takes them from the config through :mod:`bot.artifacts.layout`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 
 import grimp
 import pytest
+
+from bot.config import CcciConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("bot", "commands")
@@ -219,3 +223,66 @@ def test_the_sql_check_finds_sql() -> None:
     assert sql_outside_the_store("bot.store.reruns", source) == []
     assert sql_outside_the_store("bot.store.db", source) == []
     assert sql_outside_the_store("bot.reruns.store", source) != []  # a feature's own store.py is outside
+
+
+# cc-ci's file names as the config declares their defaults. Only the readers (bot/artifacts/) and the
+# declarations (bot/config/) may spell them; docstrings may name them, code may not.
+DEFAULTS = CcciConfig()
+FILE_NAMES = (DEFAULTS.results_name, DEFAULTS.log_name, DEFAULTS.canonical_name)
+JUNIT_PATH = DEFAULTS.junit_dir + "/"
+LAYOUT_OWNERS = ("bot.artifacts", "bot.config")
+# Strings that start like a path into the JUnit dir and are not one, with why.
+NOT_RUN_PATHS = {
+    ("bot.web.pages", JUNIT_PATH): "the JUnit page's URL (/runs/<id>/junit/<file>), whatever the dir's name"
+}
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                found.add(id(first.value))
+    return found
+
+
+def file_names_outside_artifacts(name: str, source: str) -> list[str]:
+    """Where a module outside bot/artifacts/ and bot/config/ spells a cc-ci file name in code."""
+    if _within(name, LAYOUT_OWNERS):
+        return []
+    tree = ast.parse(source)
+    prose = _docstrings(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in prose:
+            text = node.value
+            spelled = [n for n in FILE_NAMES if n in text]
+            if text.startswith(JUNIT_PATH) and (name, text) not in NOT_RUN_PATHS:
+                spelled.append(JUNIT_PATH)
+            found += [f"{name}:{node.lineno}: {n!r} in {text[:60]!r}" for n in spelled]
+    return found
+
+
+def test_only_the_artifacts_package_spells_cc_cis_file_names() -> None:
+    """README: bot/artifacts/ is the only code that knows cc-ci's file layout; the rest asks it, with the
+    names the config gives (ccci.results_name, log_name, junit_dir, canonical_name)."""
+    found = [hit for name, path in _sources() for hit in file_names_outside_artifacts(name, path.read_text())]
+    assert found == []
+
+
+def test_the_file_name_check_finds_them() -> None:
+    source = (
+        '"""Reads results.json and run.log (prose may name them)."""\n'
+        "def f(run_dir):\n"
+        '    """Also here: canonical.json."""\n'
+        '    a = run_dir / "results.json"\n'
+        '    b = f"no {x}, see run.log"\n'
+        '    c = "junit/" + name\n'
+        '    d = {"junit": 1, "kind": "canonical"}\n'
+    )
+    found = sorted(hit.split(": ", 1)[0] for hit in file_names_outside_artifacts("bot.web.routes", source))
+    assert found == ["bot.web.routes:4", "bot.web.routes:5", "bot.web.routes:6"]
+    assert file_names_outside_artifacts("bot.artifacts.rundir", source) == []
+    assert file_names_outside_artifacts("bot.config.schema", source) == []
+    assert len(file_names_outside_artifacts("bot.web.pages", source)) == 2  # its JUnit page URL is allowed

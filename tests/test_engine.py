@@ -1,7 +1,11 @@
 """The pure engine on hand-made facts: each rule of the verdict order, and what beats what."""
 
+import re
 from dataclasses import replace
+from pathlib import Path
 
+from bot.artifacts.layout import Layout
+from bot.config import CcciConfig
 from bot.model.records import (
     Canonical,
     Category,
@@ -16,10 +20,12 @@ from bot.model.records import (
     TierResult,
 )
 from bot.verdicts import confidence
-from bot.verdicts.engine import CutOff, Facts, RerunFact, SharedCause, SignatureHit, decide
+from bot.verdicts.engine import RULES, decide
+from bot.verdicts.records import CutOff, Facts, RerunFact, SharedCause, SignatureHit
 from bot.verdicts.staletest import Presence, StaleFinding
 
 T0 = 1_750_000_000.0
+LAYOUT = Layout.of(CcciConfig())  # cc-ci's default file names
 FAILURE = Failure("restore", "cc-ci", "test_restore_returns_state", "relation does not exist", "tb", "junit/x.xml")
 TIERS = [TierResult(t, TestStatus.PASS) for t in ("install", "upgrade", "backup")] + [
     TierResult("restore", TestStatus.FAIL)
@@ -42,6 +48,7 @@ def facts(**changes: object) -> Facts:
         signatures=[],
         stale=[],
         peers=[],
+        layout=LAYOUT,
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -236,11 +243,28 @@ def test_a_run_cut_off_at_its_deadline_names_the_tier_that_was_running() -> None
     missing = EvidenceItem(
         EvidenceKind.RESULTS_MISSING, "753", "results.json", None, "results.json missing (runner died?)"
     )
-    cut = CutOff("backup", "cc-ci", 143, 812, "log ends at line 812 inside tier backup: ...")
+    cut = CutOff("backup", "cc-ci", 143, 812, "log ends at line 812 inside tier backup: ...", "run.log")
     d = decide(facts(problems=[missing], cutoff=cut, failures=[]))
     assert d is not None and d.category == "infra"
     assert "cut off while tier backup (cc-ci) was running, exit 143" in d.reason
     assert any(e.kind == "cut-off" and e.line == 812 for e in d.evidence)
+
+
+def test_the_engine_cites_cc_cis_files_by_their_configured_names() -> None:
+    """Rerun and canonical evidence and a cut-off's reason name the files as the config does."""
+    renamed = Layout("outcome.json", "runner.txt", "xml-reports", "stable.json")
+    missing = EvidenceItem(EvidenceKind.RESULTS_MISSING, "753", "outcome.json", None, "outcome.json missing")
+    cut = CutOff("backup", "cc-ci", 143, 812, "log ends at line 812 inside tier backup: ...", "runner.txt")
+    d = decide(facts(problems=[missing], cutoff=cut, failures=[], layout=renamed))
+    assert d is not None and "no outcome.json, and the log ends inside that tier" in d.reason
+    assert [(e.path, e.line) for e in d.evidence if e.kind is EvidenceKind.CUT_OFF] == [("runner.txt", 812)]
+    canon = Canonical("r", "1.0.0+1", "abc", "idle", T0 + 100)
+    flake = decide(facts(reruns=[rerun("m1", RunStatus.GREEN, False)], canonical=canon, layout=renamed))
+    assert flake is not None
+    assert {e.kind: e.path for e in flake.evidence} == {
+        EvidenceKind.RERUN: "outcome.json",
+        EvidenceKind.CANONICAL: "stable.json",
+    }
 
 
 def test_every_confidence_lives_in_the_confidence_module() -> None:
@@ -266,3 +290,55 @@ def test_a_red_rerun_without_failing_tests_is_not_called_missing() -> None:
     assert d is not None and d.category is Category.UNKNOWN
     assert "no deciding isolation rerun" in d.reason and "more isolation reruns would tell" in d.reason
     assert d.settle is NextStep.MORE_RERUNS
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "knowledge-base.md"
+
+
+def documented_rules(text: str) -> list[tuple[int, str]]:
+    """The numbered lines of "How evidence decides" that name a rule: (number, name), in order."""
+    section = text.split("## How evidence decides", 1)[1].split("\n## ", 1)[0]
+    return [(int(m[1]), m[2]) for m in re.finditer(r"^(\d+)\. `([a-z_]+)` — ", section, re.MULTILINE)]
+
+
+def test_the_docs_list_the_engine_rules_by_name_in_the_code_order() -> None:
+    """docs/knowledge-base.md names every rule of RULES, one numbered line each, in the order they run."""
+    listed = documented_rules(DOCS.read_text(encoding="utf-8"))
+    assert [n for n, _ in listed] == list(range(1, len(listed) + 1))
+    assert [name for _, name in listed] == [rule.__name__ for rule in RULES]
+
+
+def test_the_docs_check_sees_a_rule_out_of_order() -> None:
+    """The parser reads only the section's numbered rule lines, so a swap in the docs is a failure above."""
+    text = "## How evidence decides\n\n1. `green_alone` — x\n2. `intermittent_alone` — y\n\n## Next\n3. `unknown` — z\n"
+    assert documented_rules(text) == [(1, "green_alone"), (2, "intermittent_alone")]
+    assert [name for _, name in documented_rules(text)] != [rule.__name__ for rule in RULES][:2]
+
+
+def test_every_rule_decides_some_red_run_and_names_itself() -> None:
+    """Each rule is reachable: a hand-made red run for each, decided by that rule (first match wins)."""
+    canon_after = Canonical("r", "1.0.0+1", "abc", "idle", T0 + 100)
+    elsewhere = RerunFact("m9", RunStatus.RED, True, False, frozenset({("install", "test_other")}), T0 + 3600)
+    error = replace(FAILURE, status=TestStatus.ERROR)
+    harness = [*TIERS[:3], TierResult("restore", TestStatus.ERROR), TierResult("custom", TestStatus.UNVER)]
+    red_again = [rerun("m1", RunStatus.RED)]
+    stale = StaleFinding("test_restore_returns_state", "img:2", Presence.NOWHERE, 5, "main", (), "/clone")
+    shared = SharedCause("s1", "restore", "backups", "relation does not exist", ("a", "b", "r"))
+    flips = [replace(run(f"h{i}", s), sweep_id=None) for i, s in enumerate([RunStatus.RED, RunStatus.GREEN] * 2)]
+    cases = {
+        "intermittent_alone": facts(reruns=[rerun("m1", RunStatus.RED), rerun("m2", RunStatus.GREEN, False)]),
+        "green_alone": facts(canonical=canon_after),
+        "failed_elsewhere_alone": facts(reruns=[elsewhere]),
+        "structural": facts(failures=[error], tiers=harness),
+        "stale_test": facts(stale=[stale]),
+        "deterministic_signature": facts(reruns=red_again, signatures=[signature("upstream-defect")]),
+        "deterministic": facts(reruns=red_again),
+        "shared_cause": facts(shared=[shared]),
+        "pattern_only": facts(signatures=[signature("flake")]),
+        "flipping": facts(same_version_history=flips),
+        "unknown": facts(),
+    }
+    assert list(cases) == [rule.__name__ for rule in RULES]
+    for name, case in cases.items():
+        d = decide(case)
+        assert d is not None and d.rule == name, (name, d)

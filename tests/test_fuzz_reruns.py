@@ -21,11 +21,11 @@ from msgspec.structs import replace
 
 from bot.artifacts.controls import has_controls
 from bot.artifacts.rundir import read_results
+from bot.artifacts.runsdir import find_run_dir
 from bot.config import Config, MatrixConfig, ReportsConfig, RunnerConfig
 from bot.model.recipe_name import is_recipe_name
 from bot.model.reruns import Attempt, AttemptOutcome, RerunError, RerunState
 from bot.reruns.environment import ALLOWED_ENV, runner_environment
-from bot.reruns.execute import find_run_dir
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
 from bot.reruns.report import final_report, progress_line

@@ -404,7 +404,8 @@ def test_report_command_prints_what_the_room_would_get(
     newly_red, newly_green = expected_moves(sample, 3)
     assert set(shown["newly_red"]) == newly_red and set(shown["newly_green"]) == newly_green
     verdicts = [r["verdict"] for r in shown["recipes"] if r["verdict"] is not None]
-    assert verdicts and all(set(v) == {"category", "confidence", "reason", "kb_version", "settle"} for v in verdicts)
+    shape = {"category", "confidence", "reason", "kb_version", "settle", "rule"}
+    assert verdicts and all(set(v) == shape for v in verdicts)
     assert all(v["confidence"] == round(v["confidence"], 3) for v in verdicts)  # the shape `why --json` has
     failures = [f for r in shown["recipes"] for f in r["failures"]]
     assert failures and all(set(f) == {"tier", "source", "test", "message", "junit"} for f in failures)

@@ -26,11 +26,12 @@ from msgspec import structs
 
 from bot.artifacts.controls import has_controls
 from bot.artifacts.rundir import read_run
+from bot.artifacts.runsdir import find_run_dir
 from bot.cli import main as cli
 from bot.config import Config
 from bot.model.records import ParsedRun
 from bot.model.reruns import AttemptOutcome, RerunError, RerunResult, RerunState
-from bot.reruns.execute import Execution, find_run_dir
+from bot.reruns.execute import Execution
 from bot.reruns.manager import RerunManager
 from demo.sample.generate import GeneratedData
 from tests.conftest import Site

@@ -14,6 +14,7 @@ from bot.kb import load_kb
 from bot.model.records import NextStep, RunStatus
 from bot.render import to_chat, to_json, to_text
 from bot.verdicts.cache import Verdicts
+from bot.verdicts.engine import RULES
 from bot.verdicts.staletest import GitRecipeSearch, parse_expectation
 from demo.sample.generate import GeneratedData
 from tests.conftest import Site
@@ -44,6 +45,23 @@ def test_every_category_on_generated_data(judged: tuple[Site, Verdicts], sample:
         assert answer.verdict.category == category, (recipe, answer.verdict)
         assert 0.0 <= answer.verdict.confidence <= 1.0
         assert answer.verdict.kb_version == verdicts.kb.version
+
+
+def test_each_verdict_names_the_rule_that_decided_it(judged: tuple[Site, Verdicts], sample: GeneratedData) -> None:
+    """The deciding rule is stored with the verdict and shown in JSON (issue 23 reports per rule)."""
+    site, verdicts = judged
+    names = [rule.__name__ for rule in RULES]
+    seen: dict[str, str] = {}
+    for recipe in red_now(sample):
+        answer = why(site.store, site.config, recipe, verdicts)
+        assert answer.verdict is not None and answer.run_id is not None
+        stored = site.store.verdict(answer.run_id)
+        assert stored is not None and stored[0].rule == answer.verdict.rule  # read back from the store
+        assert answer.verdict.rule in names, (recipe, answer.verdict)
+        assert to_json(answer)["verdict"]["rule"] == answer.verdict.rule
+        seen[recipe] = answer.verdict.rule
+    assert len(set(seen.values())) == len(seen)  # six scenarios, six different reasons to decide
+    assert (seen["mumble"], seen["discourse"], seen["outline"]) == ("green_alone", "stale_test", "unknown")
 
 
 def test_discourse_is_a_stale_test_never_the_prepull_compose_error(judged: tuple[Site, Verdicts]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from bot.answers.suggest import UnknownNameError, closest
+from bot.artifacts.layout import canonical_path
 from bot.artifacts.timefmt import iso, short
 from bot.config import Config
 from bot.links import link
@@ -152,7 +153,7 @@ def _canonical_item(c: Canonical, target: RunRow, config: Config) -> EvidenceIte
     return EvidenceItem(
         kind=EvidenceKind.CANONICAL,
         run_id=None,
-        path=str(config.ccci.warm_dir / c.recipe / config.ccci.canonical_name),
+        path=str(canonical_path(config.ccci, c.recipe)),
         line=None,
         excerpt=f"canonical {c.version} (commit {c.commit or '?'}) written {iso(c.ts) or '?'}{relation}",
         url=None,

@@ -1,6 +1,7 @@
-"""The release tag a run's recipe clone is checked out at, read from ``.git`` without running git.
+"""A run's recipe clone: where it is (``abra/recipes/<recipe>`` inside the run, else the operator's
+``recipes_dir``), and the release tag it is checked out at, read from ``.git`` without running git.
 
-Only needed when results.json is missing: the clone still says which version the runner tested.
+The tag is only needed when the results file is missing: the clone still says which version the runner tested.
 """
 
 from __future__ import annotations
@@ -8,9 +9,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bot.artifacts.safeopen import Unsafe, open_confined
+from bot.artifacts.safeopen import Unsafe, dir_in_run, open_confined
 
 _MAX_REF_FILE = 16 * 1024 * 1024
+
+
+def recipe_clone(run_dir: Path, recipe: str, recipes_dir: Path | None) -> Path | None:
+    """The recipe's git clone: the run's own only when its real path is inside the run (git must not be
+    pointed elsewhere), else ``<recipes_dir>/<recipe>`` (the operator's, trusted); None when neither is one."""
+    in_run = dir_in_run(run_dir, f"abra/recipes/{recipe}") if "/" not in recipe else None
+    candidates = [in_run] if in_run is not None and dir_in_run(in_run, ".git") is not None else []
+    if recipes_dir is not None and "/" not in recipe and recipe not in ("", ".", ".."):
+        candidates.append(recipes_dir / recipe)
+    return next((c for c in candidates if (c / ".git").exists()), None)
 
 
 def _read(path: Path, root: Path | None) -> str | None:

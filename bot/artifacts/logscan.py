@@ -178,6 +178,19 @@ def scan_log(
     return result
 
 
+def scan_run_log(
+    run_dir: Path,
+    log_name: str,
+    needles: Sequence[str],
+    *,
+    context: int = 3,
+    max_hits: int = 4,
+    ignore: Sequence[str] = (),
+) -> LogScan:
+    """:func:`scan_log` of a run's log (``ccci.log_name``), which must be a regular file inside the run."""
+    return scan_log(run_dir / log_name, needles, context=context, max_hits=max_hits, ignore=ignore, root=run_dir)
+
+
 @dataclass
 class _Scan:
     """The state carried from block to block: lines so far, needles left, context owed."""

@@ -20,7 +20,7 @@ from typing import Any
 from bot.artifacts.clone import checked_out_tag
 from bot.artifacts.controls import escape_name, has_controls
 from bot.artifacts.junit import JunitFile, read_junit
-from bot.artifacts.logscan import merge_hits, scan_log
+from bot.artifacts.logscan import merge_hits, scan_run_log
 from bot.artifacts.safeopen import Unsafe, dir_in_run, open_dir_in_run, read_bytes_in_run
 from bot.artifacts.timefmt import parse_time, unusable_time, usable
 from bot.config import CcciConfig, EvidenceConfig
@@ -423,13 +423,8 @@ def _log_evidence(
         needles = [f"tier {t.name}" for t in run.tiers if t.status is TestStatus.UNVER]
     if not needles:
         return []
-    scan = scan_log(
-        run_dir / cfg.log_name,
-        needles,
-        context=ev.context_lines,
-        max_hits=ev.max_log_hits,
-        ignore=ignore,
-        root=run_dir,
+    scan = scan_run_log(
+        run_dir, cfg.log_name, needles, context=ev.context_lines, max_hits=ev.max_log_hits, ignore=ignore
     )
     if scan.problem:
         return [_problem(EvidenceKind.LOG_UNREADABLE, run.run_id, cfg.log_name, scan.problem)]

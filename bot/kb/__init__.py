@@ -31,8 +31,9 @@ CATEGORIES = tuple(Category)
 SIGNATURE_CATEGORIES = tuple(c for c in Category if c is not Category.UNKNOWN)
 DEFAULT_WEIGHT = 0.55
 # Folded into the knowledge base's version: bump it when the engine's rules or wording change, so
-# stored verdicts are decided again instead of being served with the old reasons.
-ENGINE_REVISION = "2"
+# stored verdicts are decided again instead of being served with the old reasons. 3: verdicts name
+# the rule that decided them.
+ENGINE_REVISION = "3"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 SHIPPED = Path(__file__).resolve().parent  # nonfatal.yaml and signatures/*.yaml (package data)
 

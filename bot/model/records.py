@@ -222,6 +222,7 @@ class Verdict:
     reason: str
     kb_version: str = ""  # the knowledge base that decided it
     settle: NextStep | None = None  # what would settle it, when it is not settled
+    rule: str | None = None  # the engine rule that decided it (bot.verdicts.engine.RULES); None before rules had names
 
 
 @dataclass(frozen=True)

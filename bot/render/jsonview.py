@@ -38,6 +38,7 @@ def verdict_json(v: Verdict | None) -> dict[str, Any] | None:
         "reason": v.reason,
         "kb_version": v.kb_version,
         "settle": v.settle.value if v.settle is not None else None,
+        "rule": v.rule,
     }
 
 

@@ -23,7 +23,9 @@ class SweepState:
 
 
 @dataclass(frozen=True)
-class Decision:
+class DueSummaries:
+    """Which sweep gets a summary now (if any), and which are recorded without one."""
+
     post: SweepState | None
     silence: list[tuple[SweepState, ReportKind]]  # (sweep, why it gets no summary: BASELINE or SUPERSEDED)
 
@@ -47,7 +49,7 @@ def due_summary(
     quiet_s: float,
     in_flight: bool,
     first_start: bool,
-) -> Decision:
+) -> DueSummaries:
     """Which sweep to summarise now, and which to record without a message.
 
     ``known``: sweeps already recorded; ``covered``: runs an earlier record covered (a sweep whose
@@ -67,7 +69,7 @@ def due_summary(
         if later_exists or quiet:
             finished.append(state)
     if first_start:
-        return Decision(None, silence + [(s, ReportKind.BASELINE) for s in finished])
+        return DueSummaries(None, silence + [(s, ReportKind.BASELINE) for s in finished])
     if not finished:
-        return Decision(None, silence)
-    return Decision(finished[-1], silence + [(s, ReportKind.SUPERSEDED) for s in finished[:-1]])
+        return DueSummaries(None, silence)
+    return DueSummaries(finished[-1], silence + [(s, ReportKind.SUPERSEDED) for s in finished[:-1]])

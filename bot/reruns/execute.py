@@ -4,8 +4,8 @@ A step gets a clean environment (:mod:`bot.reruns.environment`). Its output come
 a capped log (:mod:`bot.reruns.runlog`). When it ends — on its own, by the deadline or by a cancel —
 whatever is left of its process group ends too (:mod:`bot.reruns.groups`), and a cancelled or timed-out
 step that runs as a systemd unit has that unit stopped (:mod:`bot.reruns.units`). The run dir the
-runner wrote is found afterwards by its results.json, read as ingest reads it: this recipe, and a
-finish time after the attempt started.
+runner wrote is found afterwards by its results file (:mod:`bot.artifacts.runsdir`): this recipe, and
+a finish time after the attempt started.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from bot.artifacts.controls import has_controls
-from bot.artifacts.rundir import read_results, snapshot
+from bot.artifacts.runsdir import find_run_dir, junit_names
 from bot.artifacts.safeopen import Unsafe, open_regular
-from bot.artifacts.timefmt import parse_time
 from bot.config import Config
 from bot.model.reruns import Attempt, AttemptOutcome
 from bot.reruns import groups
@@ -114,7 +112,7 @@ class Execution:
             if attempt.run_id is None:
                 attempt.outcome, attempt.detail = (
                     AttemptOutcome.NO_RESULTS,
-                    "the runner exited without writing results.json",
+                    f"the runner exited without writing {config.ccci.results_name}",
                 )
             elif progress is not None:  # the last tiers may have finished between two looks
                 await progress(await asyncio.to_thread(junit_names, config, attempt.run_id))
@@ -253,38 +251,3 @@ class Execution:
                     seen = files
                     await progress(files)
             await asyncio.sleep(1.0)  # polling the disk for new files; nothing else announces them
-
-
-def junit_names(config: Config, run_id: str) -> list[str]:
-    """The JUnit file names of a run dir as ingest lists them (raw: whoever shows them escapes them)."""
-    return list(snapshot(config.ccci.runs_dir / run_id, config.ccci).junit_files)
-
-
-def find_run_dir(config: Config, recipe: str, started: float, preferred: list[str]) -> str | None:
-    """The run dir this attempt wrote: its results.json names the recipe and finished after ``started``.
-
-    results.json is read as ingest reads it (:func:`bot.artifacts.rundir.read_results`: a regular file
-    inside the run, within the size and depth caps), so a FIFO, a device or a link out of the run is
-    passed over, never waited on or read whole.
-    """
-    runs_dir = config.ccci.runs_dir
-    names = list(preferred)
-    try:
-        with os.scandir(runs_dir) as entries:
-            for entry in entries:
-                with contextlib.suppress(OSError):
-                    if entry.is_dir() and entry.stat().st_mtime >= started - 1:
-                        names.append(entry.name)
-    except OSError:
-        return None
-    for name in dict.fromkeys(names):
-        if has_controls(name) or "/" in name or name in ("", ".", ".."):
-            continue
-        try:
-            data = read_results(runs_dir / name, config.ccci)
-        except (OSError, ValueError, Unsafe):
-            continue
-        finished = parse_time(data.get("finished"))
-        if data.get("recipe") == recipe and finished is not None and finished >= started - 1:
-            return name
-    return None

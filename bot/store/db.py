@@ -704,7 +704,7 @@ class Store:
         with self._tx() as c:
             c.execute(
                 "INSERT OR REPLACE INTO verdicts (run_id, recipe, category, confidence, reason, kb_version,"
-                " evidence_json, decided_at, settle) VALUES (?,?,?,?,?,?,?,?,?)",
+                " evidence_json, decided_at, settle, rule) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
                     recipe,
@@ -715,13 +715,15 @@ class Store:
                     json.dumps(items),
                     time.time(),
                     verdict.settle.value if verdict.settle is not None else None,
+                    verdict.rule,
                 ),
             )
 
     def verdict(self, run_id: str) -> tuple[Verdict, str, list[EvidenceItem]] | None:
         """The stored verdict of a run, the knowledge-base version that decided it, and its evidence."""
         rows = self._query(
-            "SELECT category, confidence, reason, kb_version, evidence_json, settle FROM verdicts WHERE run_id = ?",
+            "SELECT category, confidence, reason, kb_version, evidence_json, settle, rule"
+            " FROM verdicts WHERE run_id = ?",
             (run_id,),
         )
         if not rows:
@@ -729,7 +731,7 @@ class Store:
         r = rows[0]
         evidence = [EvidenceItem(**{**item, "kind": EvidenceKind(item["kind"])}) for item in json.loads(r[4])]
         settle = NextStep(r[5]) if r[5] in {s.value for s in NextStep} else None
-        return Verdict(Category.parse(r[0]), r[1], r[2], r[3], settle), r[3], evidence
+        return Verdict(Category.parse(r[0]), r[1], r[2], r[3], settle, r[6]), r[3], evidence
 
     def verdict_categories(self, run_ids: Iterable[str]) -> dict[str, Category]:
         """run_id → category of the stored verdict, for those of these runs that have one."""

@@ -306,6 +306,11 @@ MIGRATIONS: tuple[str, ...] = (
          ORDER BY kept.id;
     DELETE FROM meta WHERE key = 'e2ee.undecrypted';
     """,
+    # 17: which engine rule decided a verdict (bot.verdicts.engine.RULES), so it can be reported per rule.
+    # NULL for verdicts decided before; the engine's revision changed with it, so current ones are decided again.
+    """
+    ALTER TABLE verdicts ADD COLUMN rule TEXT;
+    """,
 )
 
 

@@ -1,22 +1,26 @@
 """The verdict engine: pure, given a red run's facts it returns one verdict.
 
-Evidence decides in this order (the taxonomy in docs/knowledge-base.md): (a) rerun evidence — isolation runs of the same
-version, and a canonical written after the red; (b) structural facts — unverified tiers, harness
-errors, a runner that died; (c) the knowledge base of signatures. A verified fact about the recipe
-(the stale-test search) picks among deterministic categories. Confidence is honest: a pattern alone
-stays below 0.7 and the reason says what would decide it — in neutral words: the command that does
-it is the chat's or the CLI's business (``Decision.settle``). The numbers are in
+An ordered list of rules (:data:`RULES`), each a function of the red run that decides or passes;
+the first that decides wins, and its name is recorded on the decision. The order is the taxonomy of
+docs/knowledge-base.md ("How evidence decides"), which names each rule: rerun evidence first
+(isolation runs of the same version, a canonical written after the red), then structural facts
+(unverified tiers, harness errors, a runner that died), the stale-test search, a deterministic rerun
+with or without a signature naming its cause, shared causes, and the knowledge base of signatures.
+A new rule is a new function in that list (and a line in the docs). Confidence is honest: a pattern
+alone stays below 0.7 and the reason says what would decide it — in neutral words: the command that
+does it is the chat's or the CLI's business (``Decision.settle``). The numbers are in
 :mod:`bot.verdicts.confidence`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from itertools import pairwise
 
+from bot.artifacts.layout import Layout
 from bot.artifacts.timefmt import short
 from bot.model.records import (
-    Canonical,
     Category,
     EvidenceItem,
     EvidenceKind,
@@ -26,94 +30,324 @@ from bot.model.records import (
     RunRow,
     RunStatus,
     TestStatus,
-    TierResult,
 )
 from bot.verdicts import confidence as c
+from bot.verdicts.records import (
+    STRUCTURAL_PROBLEMS,
+    Decision,
+    Facts,
+    RerunFact,
+    SharedCause,
+    SignatureHit,
+)
 from bot.verdicts.staletest import Presence, StaleFinding
 
-PATTERN_CAP = c.PATTERN_CAP
-UNKNOWN_CONFIDENCE = c.UNKNOWN
 SETTLE_BY_RERUN = "an isolation rerun would tell a flake from a deterministic failure"
-STRUCTURAL_PROBLEMS = (EvidenceKind.RESULTS_MISSING, EvidenceKind.RESULTS_UNREADABLE, EvidenceKind.JUNIT_UNREADABLE)
+SETTLE_BY_MORE_RERUNS = "more isolation reruns would tell a flake from a deterministic failure"
 
 
 @dataclass(frozen=True)
-class SignatureHit:
-    signature: str
-    category: Category
-    description: str
-    weight: float
-    where: EvidenceKind  # FAILURE (the failure text matched) or LOG
-    evidence: EvidenceItem
+class RedRun:
+    """The red run being decided: its facts and what the rules read off them, worked out once."""
 
+    f: Facts
+    isolated: list[RerunFact]  # isolation reruns of the version that say something (verified, finished)
+    greens: list[RerunFact]
+    same: list[RerunFact]  # red with a failing test the run itself failed
+    elsewhere: list[RerunFact]  # red, but only on other tests
+    canon_after: bool  # a canonical of the same version written after the red
 
-@dataclass(frozen=True)
-class RerunFact:
-    run_id: str
-    status: RunStatus
-    isolated: bool
-    unverified: bool
-    failing: frozenset[tuple[str, str]]
-    finished: float | None
-    passed: frozenset[tuple[str, str]] = frozenset()  # tests that ran and passed
-    failures: tuple[Failure, ...] = ()
-    signatures: tuple[SignatureHit, ...] = ()  # knowledge-base hits on this rerun's own failures
-
-
-@dataclass(frozen=True)
-class SharedCause:
-    """Three or more recipes of one sweep failing the same way in the same tier, in shared machinery."""
-
-    sweep_id: str
-    tier: str
-    machinery: str  # "backups", "the proxy", "the node"
-    failure: str  # the normalised failure text
-    recipes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class CutOff:
-    """A runner that stopped mid-run: no results.json, and the log ends inside a tier."""
-
-    tier: str
-    source: str | None
-    exit_code: int | None
-    last_line: int
-    excerpt: str
-    log: str = "run.log"  # the log's name in the run dir (cited with the line)
-
-
-@dataclass(frozen=True)
-class Facts:
-    """Everything the engine may weigh about one red run; gathered elsewhere (I/O lives there)."""
-
-    recipe: str
-    target: RunRow
-    tiers: list[TierResult]
-    failures: list[Failure]
-    problems: list[EvidenceItem]
-    reruns: list[RerunFact]
-    canonical: Canonical | None
-    signatures: list[SignatureHit]
-    stale: list[StaleFinding]
-    peers: list[EvidenceItem]
-    same_version_history: list[RunRow] = field(default_factory=list)
-    shared: list[SharedCause] = field(default_factory=list)
-    cutoff: CutOff | None = None
-    peer_labels: list[EvidenceItem] = field(default_factory=list)  # compose differences with a passing peer
+    @classmethod
+    def of(cls, f: Facts) -> RedRun:
+        iso = [r for r in f.reruns if r.isolated and not r.unverified and r.status is not RunStatus.UNKNOWN]
+        canon_after = (
+            f.canonical is not None
+            and f.canonical.version == f.target.version
+            and f.canonical.ts is not None
+            and f.target.finished is not None
+            and f.canonical.ts > f.target.finished
+        )
+        return cls(
+            f,
+            iso,
+            greens=[r for r in iso if r.status is RunStatus.GREEN],
+            same=[r for r in iso if r.status is RunStatus.RED and r.failing & f.failing],
+            elsewhere=[r for r in iso if r.status is RunStatus.RED and r.failing and not r.failing & f.failing],
+            canon_after=canon_after,
+        )
 
     @property
-    def failing(self) -> frozenset[tuple[str, str]]:
-        return frozenset((f.tier, f.test) for f in self.failures)
+    def tests(self) -> str:
+        return _fmt_tests(self.f.failures)
+
+    @property
+    def version(self) -> str:
+        return self.f.target.version or "?"
+
+    @property
+    def rerun_items(self) -> list[EvidenceItem]:
+        return [_rerun_item(r, self.f.layout) for r in self.isolated]
+
+    @property
+    def canon_items(self) -> list[EvidenceItem]:
+        return [_canonical_item(self.f)] if self.canon_after else []
+
+    @property
+    def unsettled(self) -> NextStep:
+        """Advise a rerun only when none exists: with reruns, only more of them can help."""
+        return NextStep.MORE_RERUNS if self.isolated else NextStep.ISOLATION_RERUN
+
+    @property
+    def settle_text(self) -> str:
+        return SETTLE_BY_MORE_RERUNS if self.isolated else SETTLE_BY_RERUN
+
+    @property
+    def also(self) -> str:
+        if not self.elsewhere:
+            return ""
+        seen = sorted({f"{t}/{n}" for r in self.elsewhere for t, n in r.failing})[:3]
+        return f"; {len(self.elsewhere)} isolation rerun(s) failed elsewhere ({', '.join(seen)})"
+
+    @property
+    def deterministic(self) -> bool:
+        return bool(self.same)
+
+    @property
+    def partly(self) -> bool:  # reproduced by some isolation reruns, while others failed elsewhere
+        return bool(self.same) and bool(self.elsewhere)
+
+    @property
+    def det_confidence(self) -> float:
+        if self.partly:
+            return c.PARTLY_REPRODUCED
+        return c.DETERMINISTIC_ONCE if len(self.same) == 1 else c.DETERMINISTIC_REPEATED
+
+    @property
+    def det_reason(self) -> str:
+        return (
+            f"red again with the same failing test ({self.tests}) in {len(self.same)} of {len(self.isolated)} "
+            f"isolation rerun(s) of {self.version}{self.also}"
+        )
+
+    @property
+    def ranked(self) -> list[SignatureHit]:
+        """Signature hits, best first: failure-text hits outrank log hits, then by weight."""
+        return sorted(self.f.signatures, key=lambda s: (s.where is EvidenceKind.FAILURE, s.weight), reverse=True)
+
+    @property
+    def labels(self) -> str:
+        return f"; {self.f.peer_labels[0].excerpt}" if self.f.peer_labels else ""
+
+    @property
+    def label_bonus(self) -> float:
+        return c.PEER_LABELS_BONUS if self.f.peer_labels else 0.0
 
 
-@dataclass(frozen=True)
-class Decision:
-    category: Category
-    confidence: float
-    reason: str
-    evidence: list[EvidenceItem]
-    settle: NextStep | None = None  # what would settle it (rendered as a command by chat and CLI only)
+# --- the rules: each decides or returns None; RULES runs them in order and the first decision wins. ---
+# docs/knowledge-base.md lists them by name in the same order (tests/test_engine.py holds the two
+# together). A rule's function name is stored with the verdict (Decision.rule): renaming one is a change.
+
+Rule = Callable[[RedRun], Decision | None]
+
+
+def intermittent_alone(r: RedRun) -> Decision | None:
+    """The failing test failed again in some isolation reruns and passed in others (or a canonical came after)."""
+    if not ((r.greens or r.canon_after) and r.same):
+        return None
+    return Decision(
+        Category.FLAKE,
+        min(c.INTERMITTENT_BASE + c.INTERMITTENT_PER_RERUN * len(r.isolated), c.INTERMITTENT_CAP),
+        f"intermittent even alone: {r.tests} failed in {len(r.same)} of {len(r.isolated)} isolation reruns of "
+        f"{r.version} and passed in {len(r.greens)}{r.also}",
+        r.rerun_items + r.canon_items,
+    )
+
+
+def green_alone(r: RedRun) -> Decision | None:
+    """Green in an isolation rerun of the same version, or a canonical for it written after the red."""
+    if not (r.greens or r.canon_after):
+        return None
+    f = r.f
+    parts = []
+    if r.greens:
+        parts.append(f"green in {len(r.greens)} of {len(r.isolated)} isolation rerun(s) of {r.version}")
+    if r.canon_after and f.canonical is not None:
+        parts.append(f"a canonical for {r.version} was written after it ({short(f.canonical.ts)})")
+    confidence = (
+        (c.FLAKE_GREEN_AND_CANONICAL if r.greens and r.canon_after else c.FLAKE_GREEN_ALONE)
+        + c.FLAKE_PER_EXTRA_GREEN * max(0, len(r.greens) - 1)
+        - (c.INTERMITTENT_PER_RERUN * len(r.elsewhere))
+    )
+    under = " under sweep load" if f.target.kind is RunKind.SWEEP else ""
+    return Decision(
+        Category.FLAKE,
+        min(confidence, c.FLAKE_CAP),
+        f"red{under} in {_where(f.target)} ({r.tests}), but " + " and ".join(parts) + r.also,
+        r.rerun_items + r.canon_items,
+    )
+
+
+def failed_elsewhere_alone(r: RedRun) -> Decision | None:
+    """Isolation reruns red on another tier or test than the sweep run, none on the run's own failure."""
+    if not (r.elsewhere and not r.same):
+        return None
+    return _disagreeing(r.f, r.elsewhere, r.tests)
+
+
+def structural(r: RedRun) -> Decision | None:
+    """Unverified tiers, harness errors, a runner that died or was cut off: the CI machinery, not the recipe."""
+    found = None if r.deterministic else _structural(r.f)
+    if found is None:
+        return None
+    why, items = found
+    infra_sigs = [s for s in r.f.signatures if s.category is Category.INFRA]
+    sig_note = f"; matches {infra_sigs[0].signature}: {infra_sigs[0].description}" if infra_sigs else ""
+    return Decision(
+        Category.INFRA,
+        c.INFRA_STRUCTURAL_WITH_SIGNATURE if infra_sigs else c.INFRA_STRUCTURAL,
+        f"{why}{sig_note} — not evidence against the recipe",
+        items + [s.evidence for s in infra_sigs[:2]] + [_shared_item(x) for x in r.f.shared],
+    )
+
+
+def stale_test(r: RedRun) -> Decision | None:
+    """A verified fact about the recipe: the test expects a state no release has."""
+    nowhere = [s for s in r.f.stale if s.where is Presence.NOWHERE]
+    main_only = [s for s in r.f.stale if s.where is Presence.MAIN_ONLY]
+    if not (nowhere or main_only):
+        return None
+    finding = (nowhere or main_only)[0]
+    place = (
+        f"in no release tag ({finding.tags_checked} checked) and not in {finding.main_ref or 'main'}"
+        if finding.where is Presence.NOWHERE
+        else f"only in {finding.main_ref} (unreleased): the test is ahead of the release"
+    )
+    confirmed = f"; {r.det_reason}" if r.deterministic else ""
+    return Decision(
+        Category.STALE_TEST,
+        (c.STALE_CONFIRMED if r.deterministic else c.STALE_FACT)
+        - (c.STALE_MAIN_ONLY_PENALTY if finding.where is Presence.MAIN_ONLY else 0.0),
+        f"overlay test {finding.test} expects {finding.expected}, which exists {place}{confirmed}",
+        [_stale_item(s) for s in nowhere + main_only] + r.rerun_items,
+    )
+
+
+def deterministic_signature(r: RedRun) -> Decision | None:
+    """Red again alone, and a recipe-defect or upstream-defect signature says which."""
+    fitting = [s for s in r.ranked if s.category in (Category.RECIPE_DEFECT, Category.UPSTREAM_DEFECT)]
+    if not (r.deterministic and fitting):
+        return None
+    best = fitting[0]
+    return Decision(
+        best.category,
+        min(r.det_confidence + c.DETERMINISTIC_SIGNATURE_BONUS + r.label_bonus, c.FLAKE_CAP),
+        f"{r.det_reason}; matches {best.signature}: {best.description}{r.labels}",
+        [*r.rerun_items, best.evidence, *r.f.peer_labels, *r.f.peers],
+    )
+
+
+def deterministic(r: RedRun) -> Decision | None:
+    """Red again alone with the same failing test, no signature naming another cause: the recipe."""
+    if not r.deterministic:
+        return None
+    f = r.f
+    peer = f"; {f.peers[0].excerpt}" if f.peers and not f.peer_labels else ""
+    return Decision(
+        Category.RECIPE_DEFECT,
+        min(r.det_confidence + r.label_bonus, c.FLAKE_CAP),
+        f"{r.det_reason}{r.labels}{peer}",
+        r.rerun_items + f.peer_labels + f.peers,
+        NextStep.MORE_RERUNS if r.partly else None,
+    )
+
+
+def shared_cause(r: RedRun) -> Decision | None:
+    """Three or more recipes of the sweep fail the same way in machinery they share."""
+    if not r.f.shared:
+        return None
+    shared = r.f.shared[0]
+    return Decision(
+        Category.INFRA,
+        c.SHARED_CAUSE,
+        f"{len(shared.recipes)} recipes of this sweep fail in {shared.tier} the same way, in {shared.machinery} "
+        f"they share ({', '.join(shared.recipes)}): a shared cause, not this recipe; {r.settle_text}",
+        [_shared_item(x) for x in r.f.shared] + [s.evidence for s in r.ranked[:2]],
+        r.unsettled,
+    )
+
+
+def pattern_only(r: RedRun) -> Decision | None:
+    """A knowledge-base signature alone: a suspicion, capped, saying what would decide it."""
+    ranked = r.ranked
+    if not ranked:
+        return None
+    best = ranked[0]
+    agreeing = [s for s in ranked if s.category is best.category]
+    return Decision(
+        best.category,
+        min(best.weight, c.PATTERN_CAP),
+        f"matches {best.signature} ({best.where}): {best.description} Pattern only — {r.settle_text}",
+        [s.evidence for s in agreeing[:3]]
+        + (r.f.peer_labels + r.f.peers if best.category is Category.RECIPE_DEFECT else []),
+        r.unsettled,
+    )
+
+
+def flipping(r: RedRun) -> Decision | None:
+    """The same version flipped red/green two or more times across its recent runs."""
+    history = r.f.same_version_history
+    flips = _flips(history)
+    if flips < 2:
+        return None
+    return Decision(
+        Category.FLAKE,
+        c.FLIPPING,
+        f"{r.version} flipped red/green {flips} times across its last {len(history)} runs; {r.settle_text}",
+        [],
+        r.unsettled,
+    )
+
+
+def unknown(r: RedRun) -> Decision | None:
+    """Nothing decides: say what would."""
+    return Decision(
+        Category.UNKNOWN,
+        c.UNKNOWN,
+        f"{r.tests} failed; no {'deciding ' if r.isolated else ''}isolation rerun, no canonical newer than the red "
+        f"and no known signature — {r.settle_text}",
+        r.f.peer_labels + r.f.peers,
+        r.unsettled,
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    intermittent_alone,
+    green_alone,
+    failed_elsewhere_alone,
+    structural,
+    stale_test,
+    deterministic_signature,
+    deterministic,
+    shared_cause,
+    pattern_only,
+    flipping,
+    unknown,
+)
+
+
+def decide(f: Facts) -> Decision | None:
+    """The verdict for a red run (the first rule of :data:`RULES` that decides), or None for a run that is not red."""
+    if f.target.status is not RunStatus.RED:
+        return None
+    run = RedRun.of(f)
+    for rule in RULES:
+        decision = rule(run)
+        if decision is not None:
+            return replace(decision, rule=rule.__name__)
+    raise LookupError("no rule decided; the last one, unknown, always does")
+
+
+# --- what the rules cite and say ----------------------------------------------------------------
 
 
 def _fmt_tests(failures: list[Failure], limit: int = 2) -> str:
@@ -145,7 +379,7 @@ def _structural(f: Facts) -> tuple[str, list[EvidenceItem]] | None:
         deadline = " — cc-ci's deadline" if cut.exit_code in (142, 143) else ""
         return (
             f"the run was cut off while tier {cut.tier}{source} was running{code}{deadline}: "
-            f"no results.json, and the log ends inside that tier",
+            f"no {f.layout.results}, and the log ends inside that tier",
             [_cutoff_item(f), *problems],
         )
     if f.target.unverified:
@@ -197,7 +431,7 @@ def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
     errors_only = all(x.status is TestStatus.ERROR for r in others for x in r.failures) and any(
         r.failures for r in others
     )
-    items = [_rerun_item(r) for r in others]
+    items = [_rerun_item(r, f.layout) for r in others]
     if hits:
         best = hits[0]
         return Decision(
@@ -224,178 +458,12 @@ def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
     )
 
 
-def decide(f: Facts) -> Decision | None:
-    """The verdict for a red run, or None for a run that is not red."""
-    if f.target.status is not RunStatus.RED:
-        return None
-    tests = _fmt_tests(f.failures)
-    version = f.target.version or "?"
-    iso = [r for r in f.reruns if r.isolated and not r.unverified and r.status is not RunStatus.UNKNOWN]
-    greens = [r for r in iso if r.status is RunStatus.GREEN]
-    same = [r for r in iso if r.status is RunStatus.RED and r.failing & f.failing]
-    elsewhere = [r for r in iso if r.status is RunStatus.RED and r.failing and not r.failing & f.failing]
-    canon_after = (
-        f.canonical is not None
-        and f.canonical.version == f.target.version
-        and f.canonical.ts is not None
-        and f.target.finished is not None
-        and f.canonical.ts > f.target.finished
-    )
-    rerun_items = [_rerun_item(r) for r in iso]
-    canon_items = [_canonical_item(f)] if canon_after else []
-    # Advise a rerun only when none exists: with reruns, only more of them can help.
-    unsettled = NextStep.MORE_RERUNS if iso else NextStep.ISOLATION_RERUN
-    settle_text = (
-        SETTLE_BY_RERUN if not iso else "more isolation reruns would tell a flake from a deterministic failure"
-    )
-    also = (
-        f"; {len(elsewhere)} isolation rerun(s) failed elsewhere ("
-        + ", ".join(sorted({f"{t}/{n}" for r in elsewhere for t, n in r.failing})[:3])
-        + ")"
-        if elsewhere
-        else ""
-    )
-
-    # (a) rerun evidence: only an isolation run (or a fresh canonical) settles flake vs deterministic.
-    if greens or canon_after:
-        if same:
-            return Decision(
-                Category.FLAKE,
-                min(c.INTERMITTENT_BASE + c.INTERMITTENT_PER_RERUN * len(iso), c.INTERMITTENT_CAP),
-                f"intermittent even alone: {tests} failed in {len(same)} of {len(iso)} isolation reruns of "
-                f"{version} and passed in {len(greens)}{also}",
-                rerun_items + canon_items,
-            )
-        parts = []
-        if greens:
-            parts.append(f"green in {len(greens)} of {len(iso)} isolation rerun(s) of {version}")
-        if canon_after and f.canonical is not None:
-            parts.append(f"a canonical for {version} was written after it ({short(f.canonical.ts)})")
-        confidence = (
-            (c.FLAKE_GREEN_AND_CANONICAL if greens and canon_after else c.FLAKE_GREEN_ALONE)
-            + c.FLAKE_PER_EXTRA_GREEN * max(0, len(greens) - 1)
-            - (c.INTERMITTENT_PER_RERUN * len(elsewhere))
-        )
-        under = " under sweep load" if f.target.kind is RunKind.SWEEP else ""
-        return Decision(
-            Category.FLAKE,
-            min(confidence, c.FLAKE_CAP),
-            f"red{under} in {_where(f.target)} ({tests}), but " + " and ".join(parts) + also,
-            rerun_items + canon_items,
-        )
-    if elsewhere and not same:
-        return _disagreeing(f, elsewhere, tests)
-    deterministic = bool(same)
-    partly = bool(same) and bool(elsewhere)
-    det_confidence = (
-        c.PARTLY_REPRODUCED if partly else (c.DETERMINISTIC_ONCE if len(same) == 1 else c.DETERMINISTIC_REPEATED)
-    )
-    det_reason = (
-        f"red again with the same failing test ({tests}) in {len(same)} of {len(iso)} isolation rerun(s) of "
-        f"{version}{also}"
-    )
-
-    # (b) structural facts: the CI machinery, not the recipe.
-    structural = None if deterministic else _structural(f)
-    if structural is not None:
-        why, items = structural
-        infra_sigs = [s for s in f.signatures if s.category is Category.INFRA]
-        sig_note = f"; matches {infra_sigs[0].signature}: {infra_sigs[0].description}" if infra_sigs else ""
-        return Decision(
-            Category.INFRA,
-            c.INFRA_STRUCTURAL_WITH_SIGNATURE if infra_sigs else c.INFRA_STRUCTURAL,
-            f"{why}{sig_note} — not evidence against the recipe",
-            items + [s.evidence for s in infra_sigs[:2]] + [_shared_item(x) for x in f.shared],
-        )
-
-    # A verified fact about the recipe: the test expects a state no release has.
-    nowhere = [s for s in f.stale if s.where is Presence.NOWHERE]
-    main_only = [s for s in f.stale if s.where is Presence.MAIN_ONLY]
-    if nowhere or main_only:
-        finding = (nowhere or main_only)[0]
-        place = (
-            f"in no release tag ({finding.tags_checked} checked) and not in {finding.main_ref or 'main'}"
-            if finding.where is Presence.NOWHERE
-            else f"only in {finding.main_ref} (unreleased): the test is ahead of the release"
-        )
-        confirmed = f"; {det_reason}" if deterministic else ""
-        return Decision(
-            Category.STALE_TEST,
-            (c.STALE_CONFIRMED if deterministic else c.STALE_FACT)
-            - (c.STALE_MAIN_ONLY_PENALTY if finding.where is Presence.MAIN_ONLY else 0.0),
-            f"overlay test {finding.test} expects {finding.expected}, which exists {place}{confirmed}",
-            [_stale_item(s) for s in nowhere + main_only] + rerun_items,
-        )
-
-    # (c) the knowledge base of signatures; failure-text hits outrank log hits.
-    ranked = sorted(f.signatures, key=lambda s: (s.where is EvidenceKind.FAILURE, s.weight), reverse=True)
-    labels = f"; {f.peer_labels[0].excerpt}" if f.peer_labels else ""
-    label_bonus = c.PEER_LABELS_BONUS if f.peer_labels else 0.0
-    if deterministic:
-        fitting = [s for s in ranked if s.category in (Category.RECIPE_DEFECT, Category.UPSTREAM_DEFECT)]
-        if fitting:
-            best = fitting[0]
-            return Decision(
-                best.category,
-                min(det_confidence + c.DETERMINISTIC_SIGNATURE_BONUS + label_bonus, c.FLAKE_CAP),
-                f"{det_reason}; matches {best.signature}: {best.description}{labels}",
-                [*rerun_items, best.evidence, *f.peer_labels, *f.peers],
-            )
-        peer = f"; {f.peers[0].excerpt}" if f.peers and not f.peer_labels else ""
-        return Decision(
-            Category.RECIPE_DEFECT,
-            min(det_confidence + label_bonus, c.FLAKE_CAP),
-            f"{det_reason}{labels}{peer}",
-            rerun_items + f.peer_labels + f.peers,
-            NextStep.MORE_RERUNS if partly else None,
-        )
-    if f.shared:
-        shared = f.shared[0]
-        return Decision(
-            Category.INFRA,
-            c.SHARED_CAUSE,
-            f"{len(shared.recipes)} recipes of this sweep fail in {shared.tier} the same way, in {shared.machinery} "
-            f"they share ({', '.join(shared.recipes)}): a shared cause, not this recipe; {settle_text}",
-            [_shared_item(x) for x in f.shared] + [s.evidence for s in ranked[:2]],
-            unsettled,
-        )
-    if ranked:
-        best = ranked[0]
-        agreeing = [s for s in ranked if s.category is best.category]
-        return Decision(
-            best.category,
-            min(best.weight, c.PATTERN_CAP),
-            f"matches {best.signature} ({best.where}): {best.description} Pattern only — {settle_text}",
-            [s.evidence for s in agreeing[:3]]
-            + (f.peer_labels + f.peers if best.category is Category.RECIPE_DEFECT else []),
-            unsettled,
-        )
-    flips = _flips(f.same_version_history)
-    if flips >= 2:
-        return Decision(
-            Category.FLAKE,
-            c.FLIPPING,
-            f"{version} flipped red/green {flips} times across its last {len(f.same_version_history)} runs; "
-            f"{settle_text}",
-            [],
-            unsettled,
-        )
-    return Decision(
-        Category.UNKNOWN,
-        c.UNKNOWN,
-        f"{tests} failed; no {'deciding ' if iso else ''}isolation rerun, no canonical newer than the red "
-        f"and no known signature — {settle_text}",
-        f.peer_labels + f.peers,
-        unsettled,
-    )
-
-
-def _rerun_item(r: RerunFact) -> EvidenceItem:
+def _rerun_item(r: RerunFact, layout: Layout) -> EvidenceItem:
     failing = ", ".join(sorted(f"{t}/{n}" for t, n in r.failing)) or "nothing failed"
     return EvidenceItem(
         kind=EvidenceKind.RERUN,
         run_id=r.run_id,
-        path="results.json",
+        path=layout.results,
         line=None,
         excerpt=f"isolation run {r.run_id}: {r.status.value} ({failing})",
     )
@@ -407,7 +475,7 @@ def _canonical_item(f: Facts) -> EvidenceItem:
     return EvidenceItem(
         kind=EvidenceKind.CANONICAL,
         run_id=None,
-        path="canonical.json",
+        path=f.layout.canonical,
         line=None,
         excerpt=(
             f"canonical {c.version} written {short(c.ts)}, after red run {f.target.run_id} ({short(f.target.finished)})"

@@ -1,35 +1,35 @@
-"""Gathering a red recipe's facts (store, log, recipe clone) and storing the engine's verdict.
+"""Gathering a red recipe's facts for the engine: from the store, the run's log and the recipe clone.
 
-This is the I/O side of verdicts; :mod:`bot.verdicts.engine` decides. Synchronous: the bot calls it
-through :mod:`bot.service`, in a worker thread.
+This is the I/O side of deciding; :mod:`bot.verdicts.engine` decides on what it gathers and
+:mod:`bot.verdicts.cache` stores the result. Synchronous: the bot calls it through :mod:`bot.service`,
+in a worker thread.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from bot.artifacts.clone import recipe_clone
 from bot.artifacts.compose import AppEnv, EffectiveCompose, find_app_env, read_effective
-from bot.artifacts.logscan import scan_log
+from bot.artifacts.layout import Layout, run_dir_of
+from bot.artifacts.logscan import scan_run_log
 from bot.artifacts.logtail import read_tail
-from bot.artifacts.safeopen import dir_in_run
 from bot.config import Config
 from bot.kb import KnowledgeBase
 from bot.links import link
-from bot.model.records import EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, TestStatus, Verdict
+from bot.model.records import EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, TestStatus
 from bot.store import Store
 from bot.store.status_run import reruns_of, status_run
 from bot.verdicts import labels
 from bot.verdicts.clusters import shared_causes
-from bot.verdicts.engine import (
+from bot.verdicts.records import (
     STRUCTURAL_PROBLEMS,
     CutOff,
     Facts,
     RerunFact,
     SharedCause,
     SignatureHit,
-    decide,
 )
 from bot.verdicts.staletest import RecipeSearch, parse_expectation
 
@@ -37,14 +37,6 @@ LOG_SIGNATURE_HITS = 10
 PRESCAN_ABOVE = 4  # fewer red logs than this are scanned in-process: a pool costs more to start
 PRESCAN_WORKERS = 4
 SAME_VERSION_RUNS = 10  # the runs of the target's version the engine weighs, newest last
-
-
-@dataclass(frozen=True)
-class Classified:
-    recipe: str
-    run_id: str
-    verdict: Verdict
-    evidence: list[EvidenceItem]
 
 
 def _failure_signatures(kb: KnowledgeBase, run_id: str, failures: list[Failure]) -> list[SignatureHit]:
@@ -66,13 +58,13 @@ def _log_signatures(kb: KnowledgeBase, config: Config, run_id: str, run_dir: Pat
     if not needles:
         return []
     window = kb.nonfatal.window
-    scan = scan_log(
-        run_dir / config.ccci.log_name,
+    scan = scan_run_log(
+        run_dir,
+        config.ccci.log_name,
         needles,
         context=max(window, config.evidence.context_lines),
         max_hits=LOG_SIGNATURE_HITS,
         ignore=kb.nonfatal.line_markers,
-        root=run_dir,
     )
     hits: list[SignatureHit] = []
     for h in scan.hits:
@@ -104,13 +96,13 @@ def gather(
     if target is None or target.status is not RunStatus.RED:
         return None
     failures = store.failures(target.run_id)
-    run_dir = Path(store.run_directory(target.run_id) or config.ccci.runs_dir / target.run_id)
+    run_dir = run_dir_of(config.ccci, target.run_id, store.run_directory(target.run_id))
     reruns = [_rerun_fact(store, kb, r) for r in reruns_of(store, target)]
     if log_hits is None:
         log_hits = _log_signatures(kb, config, target.run_id, run_dir)
     signatures = _failure_signatures(kb, target.run_id, failures) + log_hits
     stale = []
-    clone = _clone_of(config, run_dir, recipe)
+    clone = recipe_clone(run_dir, recipe, config.ccci.recipes_dir)
     app_env = find_app_env(run_dir, recipe) if clone is not None else None
     for f in failures:
         expectation = parse_expectation(f.test, f.message, f.text) if f.source == "cc-ci" else None
@@ -135,6 +127,7 @@ def gather(
         shared=_shared(store, target, shared_cache),
         cutoff=_cutoff(config, run_dir, target.run_id, problems),
         peer_labels=peer_labels,
+        layout=Layout.of(config.ccci),
     )
 
 
@@ -211,8 +204,8 @@ def _peer_labels(
     for f in {(f.tier, f.test): f for f in failures}.values():
         for peer, peer_run_id in store.peers_passing(f.tier, f.test, recipe)[:3]:
             peer_run = store.run(peer_run_id)
-            peer_dir = Path(store.run_directory(peer_run_id) or config.ccci.runs_dir / peer_run_id)
-            peer_clone = _clone_of(config, peer_dir, peer)
+            peer_dir = run_dir_of(config.ccci, peer_run_id, store.run_directory(peer_run_id))
+            peer_clone = recipe_clone(peer_dir, peer, config.ccci.recipes_dir)
             if peer_run is None or peer_clone is None:
                 continue
             ours = ours or read_effective(clone, recipe=recipe, ref=target.version, app_env=app_env)
@@ -225,16 +218,6 @@ def _peer_labels(
             if found:
                 return found, list(notes.values())
     return [], list(notes.values())
-
-
-def _clone_of(config: Config, run_dir: Path, recipe: str) -> Path | None:
-    """The run's own clone only when its real path is inside the run (git must not be pointed elsewhere);
-    the operator's ``recipes_dir`` is trusted."""
-    in_run = dir_in_run(run_dir, f"abra/recipes/{recipe}") if "/" not in recipe else None
-    candidates = [in_run] if in_run is not None and dir_in_run(in_run, ".git") is not None else []
-    if config.ccci.recipes_dir is not None and "/" not in recipe and recipe not in ("", ".", ".."):
-        candidates.append(config.ccci.recipes_dir / recipe)
-    return next((c for c in candidates if (c / ".git").exists()), None)
 
 
 def _peers(store: Store, config: Config, recipe: str, failures: list[Failure]) -> list[EvidenceItem]:
@@ -258,49 +241,18 @@ def _peers(store: Store, config: Config, recipe: str, failures: list[Failure]) -
     return items
 
 
-def _with_links(config: Config, items: list[EvidenceItem]) -> list[EvidenceItem]:
-    return [
-        e
-        if e.url or e.run_id is None
-        else EvidenceItem(e.kind, e.run_id, e.path, e.line, e.excerpt, link(config.link_base, e.run_id, e.path, e.line))
-        for e in items
-    ]
-
-
-def classify_recipe(
-    store: Store,
-    config: Config,
-    kb: KnowledgeBase,
-    search: RecipeSearch,
-    recipe: str,
-    log_hits: list[SignatureHit] | None = None,
-    shared_cache: dict[str, list[SharedCause]] | None = None,
-) -> Classified | None:
-    """Decide and store the verdict of a recipe's current red run; None when it is not red."""
-    facts = gather(store, config, kb, search, recipe, log_hits, shared_cache)
-    if facts is None:
-        return None
-    decision = decide(facts)
-    if decision is None:
-        return None
-    verdict = Verdict(decision.category, round(decision.confidence, 3), decision.reason, kb.version, decision.settle)
-    evidence = _with_links(config, decision.evidence)
-    store.save_verdict(facts.target.run_id, recipe, verdict, kb.version, evidence)
-    return Classified(recipe, facts.target.run_id, verdict, evidence)
-
-
 def _scan_one(args: tuple[KnowledgeBase, Config, str, Path]) -> list[SignatureHit]:
     kb, config, run_id, run_dir = args
     return _log_signatures(kb, config, run_id, run_dir)
 
 
-def _prescan(store: Store, config: Config, kb: KnowledgeBase, recipes: list[str]) -> dict[str, list[SignatureHit]]:
+def prescan_logs(store: Store, config: Config, kb: KnowledgeBase, recipes: list[str]) -> dict[str, list[SignatureHit]]:
     """Scan the logs of many red runs for signatures in parallel: it is CPU-bound, one needle pass each."""
     jobs: list[tuple[str, tuple[KnowledgeBase, Config, str, Path]]] = []
     for recipe in recipes:
         target = status_run(store, recipe)
         if target is not None and target.status is RunStatus.RED:
-            run_dir = Path(store.run_directory(target.run_id) or config.ccci.runs_dir / target.run_id)
+            run_dir = run_dir_of(config.ccci, target.run_id, store.run_directory(target.run_id))
             jobs.append((recipe, (kb, config, target.run_id, run_dir)))
     workers = min(PRESCAN_WORKERS, os.cpu_count() or 1)
     if len(jobs) < PRESCAN_ABOVE or workers < 2:
@@ -310,18 +262,3 @@ def _prescan(store: Store, config: Config, kb: KnowledgeBase, recipes: list[str]
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("forkserver")) as pool:
         return dict(zip([r for r, _ in jobs], pool.map(_scan_one, [j for _, j in jobs]), strict=True))
-
-
-def classify_all(
-    store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch, recipes: list[str] | None = None
-) -> list[Classified]:
-    """(Re)classify the given recipes (default: all) with the current rules."""
-    names = recipes if recipes is not None else store.recipes()
-    scanned = _prescan(store, config, kb, names)
-    shared: dict[str, list[SharedCause]] = {}
-    out: list[Classified] = []
-    for recipe in names:
-        classified = classify_recipe(store, config, kb, search, recipe, scanned.get(recipe), shared)
-        if classified is not None:
-            out.append(classified)
-    return out

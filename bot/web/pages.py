@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote
 
 from bot.artifacts.junit import JunitFile
+from bot.artifacts.layout import Layout
 from bot.artifacts.timefmt import short
 from bot.masking import Masker
 from bot.model.answers import HistoryAnswer, WhyAnswer
@@ -131,25 +131,12 @@ def index_page(report: SweepReport | None) -> str:
     return layout(report.sweep_id, head + table + (f"<h2>Shared failures</h2><ul>{shared}</ul>" if shared else ""))
 
 
-@dataclass(frozen=True)
-class Served:
-    """Which of a run's files the pages serve (cc-ci's names from the config): evidence elsewhere
-    (the recipe clone, the warm dir) is named but not linked."""
-
-    results: str
-    log: str
-    junit_dir: str
-
-    def __call__(self, path: str) -> bool:
-        parts = path.split("/")
-        return path in (self.results, self.log) or (len(parts) == 2 and parts[0] == self.junit_dir)
-
-
-def _evidence_list(items: Iterable[EvidenceItem], served: Served) -> str:
+def _evidence_list(items: Iterable[EvidenceItem], ccci: Layout) -> str:
+    """Evidence items, each linked when it is a file of a run the pages serve (results, log, JUnit)."""
     out = []
     for e in items:
         where = f"{e.path}:{e.line}" if e.line else e.path
-        if e.run_id is None or not served(e.path):
+        if e.run_id is None or ccci.kind(e.path) is None:
             label = escape(where)
         else:
             href = run_href(e.run_id, quote(e.path, safe="/")) + (f"?line={e.line}#L{e.line}" if e.line else "")
@@ -160,7 +147,7 @@ def _evidence_list(items: Iterable[EvidenceItem], served: Served) -> str:
 
 def _failures(failures: list[Failure], run_id: str) -> str:
     items = "".join(
-        f'<li><a href="{escape(run_href(run_id, "junit/" + quote(_base(f.junit_file), safe="")))}">'
+        f'<li><a href="{escape(junit_href(run_id, f.junit_file))}">'
         f"<code>{escape(f.tier)}/{escape(f.source)}</code></a> <b>{escape(f.test)}</b>"
         f"<pre>{escape(f.message[:2000])}</pre></li>"
         for f in failures
@@ -172,7 +159,12 @@ def _base(junit_file: str) -> str:
     return junit_file.rsplit("/", 1)[-1]
 
 
-def recipe_page(why: WhyAnswer, history: HistoryAnswer, masker: Masker, served: Served) -> str:
+def junit_href(run_id: str, junit_file: str) -> str:
+    """The JUnit page of a run's JUnit file (its path in the run dir, or only its name)."""
+    return run_href(run_id, "junit/" + quote(_base(junit_file), safe=""))
+
+
+def recipe_page(why: WhyAnswer, history: HistoryAnswer, masker: Masker, ccci: Layout) -> str:
     runs = history.runs
     flaky = sum(1 for r in runs if r.verdict is not None and r.verdict.category is Category.FLAKE)
     red = sum(1 for r in runs if r.status is RunStatus.RED)
@@ -202,7 +194,7 @@ def recipe_page(why: WhyAnswer, history: HistoryAnswer, masker: Masker, served: 
         shown = [e for e in why.evidence if e.kind is not EvidenceKind.FAILURE]
         masked = [EvidenceItem(e.kind, e.run_id, e.path, e.line, masker.mask(e.excerpt), e.url) for e in shown]
         if masked:
-            parts.append(f"<h2>Evidence</h2>{_evidence_list(masked, served)}")
+            parts.append(f"<h2>Evidence</h2>{_evidence_list(masked, ccci)}")
     return layout(why.recipe, "".join(parts))
 
 
@@ -215,12 +207,12 @@ def run_page(
     evidence: list[EvidenceItem],
     artifacts: list[tuple[str, int]],
     masker: Masker,
-    served: Served,
+    ccci: Layout,
 ) -> str:
     tier_cells = " ".join(f"{escape(t.name)} {_cell(t.status, None, t.status.value)}" for t in tiers)
     rows = "".join(
         f"<tr><td>{_cell(c.status)}</td><td>{escape(c.tier)}</td><td>{escape(c.name)}</td>"
-        f'<td><a href="{escape(run_href(run.run_id, "junit/" + quote(_base(c.junit_file), safe="")))}">'
+        f'<td><a href="{escape(junit_href(run.run_id, c.junit_file))}">'
         f"{escape(_base(c.junit_file))}</a></td><td>{c.ms} ms</td></tr>"
         for c in cases
     )
@@ -250,7 +242,7 @@ def run_page(
     if failures:
         body.append(f"<h2>Failing</h2>{_failures(failures, run.run_id)}")
     if shown:
-        body.append(f"<h2>Evidence</h2>{_evidence_list(shown, served)}")
+        body.append(f"<h2>Evidence</h2>{_evidence_list(shown, ccci)}")
     body.append(f'<h2>Tests</h2><div class="scroll"><table><tbody>{rows}</tbody></table></div>')
     body.append(f'<h2>Artifacts</h2><ul>{files}</ul><p><a href="{run_href(run.run_id, "log")}">runner log</a></p>')
     return layout(f"run {run.run_id}", "".join(body))
@@ -305,7 +297,7 @@ def junit_page(run_id: str, name: str, junit: JunitFile, masker: Masker) -> str:
             + "</td></tr>"
         )
     problem = f"<p><b>Read with a problem:</b> {escape(junit.problem)}</p>" if junit.problem else ""
-    raw = run_href(run_id, "junit/" + quote(name, safe="")) + "?raw=1"
+    raw = junit_href(run_id, name) + "?raw=1"
     body = (
         f'<h1><code>{escape(name)}</code> of <a href="{run_href(run_id)}">run {escape(run_id)}</a></h1>'
         f'<p>tier {escape(junit.tier)} · source {escape(junit.source)} · <a href="{raw}">raw XML</a></p>{problem}'

@@ -9,7 +9,6 @@ recipe clone under ``abra/`` and anything else in a run dir stay private.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import threading
@@ -25,7 +24,9 @@ from aiohttp import web
 from bot.answers.suggest import UnknownNameError
 from bot.answers.why import cited_lines, run_evidence
 from bot.artifacts.junit import JunitFile, tier_and_source
+from bot.artifacts.layout import Layout, RunFile
 from bot.artifacts.safeopen import open_regular
+from bot.artifacts.served import ArtifactMissing, ArtifactRefused, run_files, served_file
 from bot.masking import Masker, mask_content
 from bot.model.records import EvidenceKind, RunRow
 from bot.render import to_json
@@ -35,7 +36,6 @@ from bot.service import Service
 from bot.store import Store
 from bot.web import logview, pages
 from bot.web.metrics import Metrics
-from bot.web.safefiles import ArtifactMissing, ArtifactRefused, resolve_artifact
 from bot.web.security import apply_headers, security_middlewares
 
 log = logging.getLogger(__name__)
@@ -212,7 +212,7 @@ async def recipe(request: web.Request) -> web.Response:
     name = request.match_info["recipe"]
     why = await service.why(name)
     history = await service.history(name, _int(request, "n", 30, high=500) or 30)
-    return _html(request, pages.recipe_page(why, history, request.app[MASKER], _served(service)))
+    return _html(request, pages.recipe_page(why, history, request.app[MASKER], _layout(service)))
 
 
 async def _run(request: web.Request) -> RunRow:
@@ -235,35 +235,12 @@ async def _run_dir(request: web.Request, run_id: str) -> Path:
     return Path(directory)
 
 
-def _served(service: Service) -> pages.Served:
-    ccci = service.config.ccci
-    return pages.Served(ccci.results_name, ccci.log_name, ccci.junit_dir)
-
-
-def _roots(service: Service) -> list[Path]:
-    return [service.config.ccci.runs_dir, service.config.ccci.warm_dir]
+def _layout(service: Service) -> Layout:
+    return Layout.of(service.config.ccci)
 
 
 async def run_redirect(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound(f"{request.path}/")
-
-
-def _artifacts(service: Service, run_dir: Path) -> list[tuple[str, int]]:
-    """The files the bot serves for a run: its results, its log, its JUnit files — each only if it would
-    be served (a regular file inside the run), so a link to a file elsewhere is not even listed."""
-    ccci = service.config.ccci
-    names = [ccci.results_name, ccci.log_name]
-    junit = run_dir / ccci.junit_dir
-    with contextlib.suppress(OSError):
-        names += sorted(f"{ccci.junit_dir}/{p.name}" for p in junit.iterdir() if p.name.endswith(".xml"))
-    found: list[tuple[str, int]] = []
-    for name in names:
-        try:
-            path = resolve_artifact(run_dir, _roots(service), name)
-            found.append((name, path.stat().st_size))
-        except (ArtifactMissing, ArtifactRefused, OSError):
-            continue
-    return found
 
 
 def stored_junit(store: Store, run_id: str, relative: str) -> JunitFile:
@@ -299,9 +276,9 @@ async def run_view(request: web.Request) -> web.Response:
     artifacts: list[tuple[str, int]] = []
     if row.retired_at is None:  # a retired run is history: its files are gone
         run_dir = await _run_dir(request, row.run_id)
-        artifacts = await asyncio.to_thread(_artifacts, service, run_dir)
+        artifacts = await asyncio.to_thread(run_files, service.config.ccci, run_dir)
     page = pages.run_page(
-        row, tiers, cases, failures, verdict, evidence, artifacts, request.app[MASKER], _served(service)
+        row, tiers, cases, failures, verdict, evidence, artifacts, request.app[MASKER], _layout(service)
     )
     return _html(request, page)
 
@@ -310,7 +287,7 @@ async def log_view(request: web.Request) -> web.StreamResponse:
     service = request.app[SERVICE]
     row = await _run(request)
     run_dir = await _run_dir(request, row.run_id)
-    path = await asyncio.to_thread(resolve_artifact, run_dir, _roots(service), service.config.ccci.log_name)
+    path = await asyncio.to_thread(served_file, service.config.ccci, run_dir, service.config.ccci.log_name)
     if request.query.get("raw"):
         return await _stream_masked(request, path)
     count = service.config.web.log_page_lines
@@ -340,8 +317,8 @@ async def _junit(request: web.Request, name: str) -> web.StreamResponse:
     service = request.app[SERVICE]
     row = await _run(request)
     run_dir = await _run_dir(request, row.run_id)
-    relative = f"{service.config.ccci.junit_dir}/{name}"
-    path = await asyncio.to_thread(resolve_artifact, run_dir, _roots(service), relative)
+    relative = _layout(service).junit(name)
+    path = await asyncio.to_thread(served_file, service.config.ccci, run_dir, relative)
     if not name.endswith(".xml"):
         raise ArtifactRefused("only JUnit .xml files are served here")
     if request.query.get("raw"):
@@ -354,17 +331,16 @@ async def artifact_view(request: web.Request) -> web.StreamResponse:
     """A run's file by its artifact path (the path evidence links carry): the log and JUnit get their
     pages, results.json is served as text; anything else in the run dir is not served."""
     service = request.app[SERVICE]
-    ccci = service.config.ccci
     relative = request.match_info["path"]
-    parts = PurePosixPath(relative).parts
-    if relative == ccci.log_name:
+    kind = _layout(service).kind(relative)
+    if kind is RunFile.LOG:
         return await log_view(request)
-    if len(parts) == 2 and parts[0] == ccci.junit_dir:
-        return await _junit(request, parts[1])
+    if kind is RunFile.JUNIT:
+        return await _junit(request, PurePosixPath(relative).name)
     row = await _run(request)
     run_dir = await _run_dir(request, row.run_id)
-    path = await asyncio.to_thread(resolve_artifact, run_dir, _roots(service), relative)
-    if relative != ccci.results_name:
+    path = await asyncio.to_thread(served_file, service.config.ccci, run_dir, relative)
+    if kind is not RunFile.RESULTS:
         raise ArtifactRefused("only the run's results, log and JUnit files are served")
     return await _stream_masked(request, path)
 

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 from bot.answers.why import cited_lines
+from bot.artifacts.served import ArtifactError, served_file
 from bot.model.records import RunStatus
 from bot.service import Service
 from bot.web import logview
-from bot.web.safefiles import ArtifactError, resolve_artifact
 
 log = logging.getLogger(__name__)
 MAX_PER_SCAN = 32  # a first scan of a long history must not count every old log
@@ -32,7 +32,7 @@ def _warm_one(service: Service, run_id: str) -> bool:
     if not lines:
         return False
     try:
-        path = resolve_artifact(Path(directory), [ccci.runs_dir, ccci.warm_dir], ccci.log_name)
+        path = served_file(ccci, Path(directory), ccci.log_name)
         logview.page_around(path, min(lines), service.config.web.log_page_lines)
     except (ArtifactError, OSError, ValueError) as exc:
         log.debug("not warming the log of %s: %s", run_id, exc)

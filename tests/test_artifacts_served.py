@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from bot.web.safefiles import ArtifactError, ArtifactMissing, ArtifactRefused, resolve_artifact
+from bot.artifacts.served import ArtifactError, ArtifactMissing, ArtifactRefused, resolve_artifact
 from tests.browser import PNG_MAGIC, dump_dom, needs_chromium, screenshot
 
 

@@ -1,4 +1,5 @@
-"""Which file an artifact URL may open: only a regular file inside a run dir that is inside a runs root.
+"""Which file an artifact URL may open: only a regular file inside a run dir that is inside a runs root;
+and which of a run's files the pages offer (:func:`run_files`).
 
 The relative path comes from a URL, so it is hostile until checked: it is refused outright if it could
 name anything outside by its spelling (absolute, ``..``, NUL, backslash), and then again after every
@@ -19,6 +20,10 @@ import os
 import stat
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+
+from bot.artifacts.layout import Layout
+from bot.artifacts.rundir import snapshot
+from bot.config import CcciConfig
 
 
 class ArtifactError(Exception):
@@ -87,3 +92,28 @@ def resolve_artifact(run_dir: Path, roots: Sequence[Path], relative: str) -> Pat
     if not stat.S_ISREG(mode):
         raise ArtifactRefused("not a regular file")
     return real
+
+
+def run_roots(cfg: CcciConfig) -> list[Path]:
+    """Where a run dir may be: under cc-ci's runs dir or its warm dir."""
+    return [cfg.runs_dir, cfg.warm_dir]
+
+
+def served_file(cfg: CcciConfig, run_dir: Path, relative: str) -> Path:
+    """:func:`resolve_artifact` with the run roots the config names."""
+    return resolve_artifact(run_dir, run_roots(cfg), relative)
+
+
+def run_files(cfg: CcciConfig, run_dir: Path) -> list[tuple[str, int]]:
+    """The files the pages offer for a run, with their sizes: its results, its log, its JUnit files (under
+    the configured names) — each only if it would be served (a regular file inside the run), so a link to
+    a file elsewhere is not even listed. The JUnit dir is listed as ingest lists it (confined to the run)."""
+    layout = Layout.of(cfg)
+    names = [layout.results, layout.log, *(layout.junit(name) for name in snapshot(run_dir, cfg).junit_files)]
+    found: list[tuple[str, int]] = []
+    for name in names:
+        try:
+            found.append((name, served_file(cfg, run_dir, name).stat().st_size))
+        except (ArtifactError, OSError):
+            continue
+    return found
