@@ -118,6 +118,10 @@ def parse_yaml(text: str) -> Any:
         raise ConfigError(f"not valid YAML ({exc})") from exc
     except RecursionError as exc:  # the pure-Python parser recurses per nesting level
         raise ConfigError(f"nested deeper than {MAX_DEPTH} levels; refused") from exc
+    except ConfigError:
+        raise
+    except ValueError as exc:  # a scalar its resolver took for a number it cannot be: `0b_`, `0x_`
+        raise ConfigError(f"not valid YAML (a value that looks like a number is not one: {exc})") from exc
     check_shape(data)
     return data
 
