@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from dataclasses import replace
+from msgspec.structs import replace
 from pathlib import Path
 
 import pytest
