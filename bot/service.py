@@ -134,7 +134,7 @@ class Service:
             stored = self.store.verdict(r.run_id) if r.status is RunStatus.RED else None
             shown.append(
                 HistoryRun(
-                    r.run_id, r.kind, r.version, r.status, r.unverified, r.finished, stored[0] if stored else None
+                    r.run_id, r.kind, r.version, r.status, r.unverified, r.finished, stored.verdict if stored else None
                 )
             )
         return HistoryAnswer(recipe, shown)

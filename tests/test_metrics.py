@@ -103,7 +103,7 @@ def test_verdict_gauge_counts_each_recipes_current_red_run_as_target_run_picks_i
         target = target_run(store.runs_of(recipe))
         stored = store.verdict(target.run_id) if target is not None and target.status is RunStatus.RED else None
         if stored is not None:
-            expected[stored[0].category] = expected.get(stored[0].category, 0) + 1
+            expected[stored.verdict.category] = expected.get(stored.verdict.category, 0) + 1
     assert {k: v for k, v in found.items() if v} == expected
 
 

@@ -176,7 +176,7 @@ def test_an_operator_signature_with_nested_quantifiers_cannot_stall_ingest(tmp_p
         assert failure.message == WORDY_MESSAGE and len(WORDY_MESSAGE) == 156
         decided = store.verdict(RUN_ID)
         assert decided is not None
-        assert not any(e.excerpt.startswith("wordy:") for e in decided[2])  # it does not match, and said so fast
+        assert not any(e.excerpt.startswith("wordy:") for e in decided.evidence)  # it does not match, and said so fast
     finally:
         store.close()
     checked = subprocess.run(

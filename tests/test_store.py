@@ -95,10 +95,10 @@ def test_stored_reasons_lose_the_chat_command_they_carried_and_keep_what_would_s
         migrated = store.verdict("760")
         untouched = store.verdict("761")
         assert migrated is not None and untouched is not None
-        assert migrated[0].reason == (
+        assert migrated.verdict.reason == (
             "tests failed; no known signature — an isolation rerun would tell a flake from a deterministic failure"
         )
-        assert migrated[0].settle is NextStep.ISOLATION_RERUN
-        assert untouched[0].reason == "green alone" and untouched[0].settle is None
+        assert migrated.verdict.settle is NextStep.ISOLATION_RERUN
+        assert untouched.verdict.reason == "green alone" and untouched.verdict.settle is None
     finally:
         store.close()

@@ -56,7 +56,7 @@ def test_each_verdict_names_the_rule_that_decided_it(judged: tuple[Site, Verdict
         answer = why(site.store, site.config, recipe, verdicts)
         assert answer.verdict is not None and answer.run_id is not None
         stored = site.store.verdict(answer.run_id)
-        assert stored is not None and stored[0].rule == answer.verdict.rule  # read back from the store
+        assert stored is not None and stored.verdict.rule == answer.verdict.rule  # read back from the store
         assert answer.verdict.rule in names, (recipe, answer.verdict)
         assert to_json(answer)["verdict"]["rule"] == answer.verdict.rule
         seen[recipe] = answer.verdict.rule
@@ -187,7 +187,7 @@ signatures:
     newer.decide_again()
     stored = site.store.verdict(why(site.store, site.config, "outline").run_id or "")
     assert stored is not None
-    verdict, version, _ = stored
+    verdict, version = stored.verdict, stored.kb_version
     assert version == newer.kb.version != verdicts.kb.version
     assert verdict.category == "recipe-defect" != before.category
     assert verdict.confidence < 0.7  # still a pattern alone

@@ -19,7 +19,7 @@ def _verdict(store: Store, verdicts: VerdictSource | None, row: RunRow) -> Verdi
         found = verdicts.for_run(row.recipe, row.run_id)
         return found[0] if found else None
     stored = store.verdict(row.run_id)
-    return stored[0] if stored else None
+    return stored.verdict if stored else None
 
 
 def summary(

@@ -166,7 +166,7 @@ def run_evidence(store: Store, run_id: str) -> tuple[Verdict | None, list[Eviden
     stored = store.verdict(run_id)
     if stored is None:
         return None, found
-    return stored[0], found + [e for e in stored[2] if e not in found]
+    return stored.verdict, found + [e for e in stored.evidence if e not in found]
 
 
 def cited_lines(store: Store, run_id: str, path: str) -> set[int]:

@@ -92,7 +92,7 @@ def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
     target = status_run(service.store, rerun.recipe)
     stored = store.verdict(target.run_id) if target is not None else None
     if stored is not None:
-        v = stored[0]
+        v = stored.verdict
         out.append(f"Verdict now: {v.category} ({v.confidence:.0%}) — {v.reason}")
     elif target is not None and target.status is RunStatus.GREEN:
         out.append(f"{rerun.recipe} is green in its latest sweep; no verdict needed.")

@@ -26,6 +26,7 @@ from bot.model.records import (
     RunRow,
     RunStatus,
     ScanScope,
+    StoredVerdict,
     TestCase,
     TestStatus,
     TierResult,
@@ -719,8 +720,8 @@ class Store:
                 ),
             )
 
-    def verdict(self, run_id: str) -> tuple[Verdict, str, list[EvidenceItem]] | None:
-        """The stored verdict of a run, the knowledge-base version that decided it, and its evidence."""
+    def verdict(self, run_id: str) -> StoredVerdict | None:
+        """The stored verdict of a run (with the knowledge-base version that decided it) and its evidence."""
         rows = self._query(
             "SELECT category, confidence, reason, kb_version, evidence_json, settle, rule"
             " FROM verdicts WHERE run_id = ?",
@@ -729,9 +730,9 @@ class Store:
         if not rows:
             return None
         r = rows[0]
-        evidence = [EvidenceItem(**{**item, "kind": EvidenceKind(item["kind"])}) for item in json.loads(r[4])]
+        evidence = tuple(EvidenceItem(**{**item, "kind": EvidenceKind(item["kind"])}) for item in json.loads(r[4]))
         settle = NextStep(r[5]) if r[5] in {s.value for s in NextStep} else None
-        return Verdict(Category.parse(r[0]), r[1], r[2], r[3], settle, r[6]), r[3], evidence
+        return StoredVerdict(Verdict(Category.parse(r[0]), r[1], r[2], r[3], settle, r[6]), evidence)
 
     def verdict_categories(self, run_ids: Iterable[str]) -> dict[str, Category]:
         """run_id → category of the stored verdict, for those of these runs that have one."""

@@ -46,11 +46,11 @@ class Verdicts:
 
     def for_run(self, recipe: str, run_id: str) -> tuple[Verdict, list[EvidenceItem]] | None:
         stored = self.store.verdict(run_id)
-        if stored is not None and stored[1] == self.kb.version:
-            return stored[0], stored[2]
+        if stored is not None and stored.kb_version == self.kb.version:
+            return stored.verdict, list(stored.evidence)
         target = status_run(self.store, recipe)
-        if target is None or target.run_id != run_id:
-            return (stored[0], stored[2]) if stored is not None else None  # history: keep what was decided then
+        if target is None or target.run_id != run_id:  # history: keep what was decided then
+            return (stored.verdict, list(stored.evidence)) if stored is not None else None
         classified = classify_recipe(self.store, self.config, self.kb, self._search(), recipe)
         return (classified.verdict, classified.evidence) if classified is not None else None
 

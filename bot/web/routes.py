@@ -417,7 +417,7 @@ async def api_run(request: web.Request) -> web.Response:
     tiers = await asyncio.to_thread(store.tiers, row.run_id)
     failures = await asyncio.to_thread(store.failures, row.run_id)
     stored = await asyncio.to_thread(store.verdict, row.run_id)
-    verdict = stored[0] if stored else None
+    verdict = stored.verdict if stored else None
     return _json(
         request,
         {
