@@ -34,6 +34,7 @@ from bot.model.reruns import AttemptOutcome, RerunError, RerunResult, RerunState
 from bot.reruns.execute import Execution
 from bot.reruns.manager import RerunManager
 from demo.sample.generate import GeneratedData
+from tests import rawdb
 from tests.conftest import Site
 from tests.hostile_world import guarded_ingest, make_run, real_junit, settled
 from tests.test_reruns import Recorder, alive, manager, rerun_config, write_cli_config
@@ -258,11 +259,11 @@ def test_a_full_disk_fails_the_rerun_cleanly(
 
 def _unwritable(mgr: RerunManager) -> None:
     """Make SQLite refuse every write on the manager's store, as a full disk would (the same error class)."""
-    mgr.service.store._db._conn.execute("PRAGMA query_only = ON")
+    rawdb.refuse_writes(mgr.service.store)
 
 
 def _writable(mgr: RerunManager) -> None:
-    mgr.service.store._db._conn.execute("PRAGMA query_only = OFF")
+    rawdb.refuse_writes(mgr.service.store, refuse=False)
 
 
 class Heard(logging.Handler):
