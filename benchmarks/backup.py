@@ -7,6 +7,8 @@ of a given size, idle and while a writer commits one row per transaction as fast
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -19,9 +21,10 @@ from bot.store import Store
 from bot.store.backup import backup
 
 
-def fill(store: Store, megabytes: int) -> None:
+def fill(db: Path, megabytes: int) -> None:
+    """Rows of ballast in the meta table, written on a connection of the benchmark's own."""
     row = "x" * 4000
-    with store.transaction() as conn:
+    with contextlib.closing(sqlite3.connect(db)) as conn, conn:
         conn.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?)", ((f"fill-{i}", row) for i in range(megabytes * 256))
         )
@@ -34,7 +37,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "ccci-bot.sqlite3"
         store = Store(db)
-        fill(store, args.mb)
+        fill(db, args.mb)
         size = db.stat().st_size / 2**20
         idle = backup(db, Path(tmp) / "idle.sqlite3")
         rate = size / idle.seconds
@@ -44,8 +47,7 @@ def main() -> None:
 
         def writer() -> None:
             while not stop.is_set():
-                with store.transaction() as conn:
-                    conn.execute("INSERT INTO meta (key, value) VALUES (?, 'w')", (f"w-{commits[0]}",))
+                store.meta.set(f"w-{commits[0]}", "w")
                 commits[0] += 1
 
         thread = threading.Thread(target=writer)

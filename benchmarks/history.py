@@ -148,7 +148,7 @@ def start_web(fig: Figures, work: Path) -> Web:
     config = fig.config
     assert config is not None
     store = Store(config.db_path)
-    store.set_meta("last_ingest", "")
+    store.meta.set("last_ingest", "")
     store.close()
     port = free_port()
     argv = [CLI, "web", "--listen", f"127.0.0.1:{port}", "--runs-dir", str(config.ccci.runs_dir)]

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bot.model.records import Category, ParsedRun, RunKind, RunStatus, Verdict
-from bot.store.db import Store
+from bot.store import Store
 from bot.store.status_run import status_runs, target_run
 from bot.web.metrics import Metrics
 
@@ -51,11 +51,11 @@ def fill(store: Store, runs: int, recipes: int) -> None:
         )
         kind = (RunKind.SWEEP, RunKind.SWEEP, RunKind.ISOLATION, RunKind.PR)[i % 4]
         kinds[run_id] = (kind, f"sweep-{i // recipes:05d}" if kind is RunKind.SWEEP else None)
-    store.save_runs(parsed)
-    store.set_kinds(kinds)
+    store.ingest.save_runs(parsed)
+    store.ingest.set_kinds(kinds)
     for i, run in enumerate(parsed):
         if run.status is RunStatus.RED:
-            store.save_verdict(run.run_id, run.recipe, Verdict(CATEGORIES[i % len(CATEGORIES)], 0.9, "r"), "kb", [])
+            store.verdicts.save(run.run_id, run.recipe, Verdict(CATEGORIES[i % len(CATEGORIES)], 0.9, "r"), "kb", [])
 
 
 def best_of(fn: object, times: int = 5) -> float:
@@ -75,9 +75,11 @@ def main() -> None:
         fill(store, runs, recipes)
         metrics = Metrics(store)
         scrape = best_of(metrics.render)
-        picked = best_of(lambda: status_runs(store))
-        naive = best_of(lambda: [target_run(store.runs_of(r)) for r in store.recipes()])
-        assert status_runs(store) == {r: t for r in store.recipes() if (t := target_run(store.runs_of(r))) is not None}
+        picked = best_of(lambda: status_runs(store.runs))
+        naive = best_of(lambda: [target_run(store.runs.runs_of(r)) for r in store.runs.recipes()])
+        assert status_runs(store.runs) == {
+            r: t for r in store.runs.recipes() if (t := target_run(store.runs.runs_of(r))) is not None
+        }
         store.close()
     print(f"{runs} runs, {recipes} recipes")
     print(f"GET /metrics body (Metrics.render): {scrape * 1000:.1f} ms")

@@ -107,9 +107,9 @@ class Service:
         return await self.offload(self._sweep_report, sweep_id)
 
     def _sweep_report(self, sweep_id: str | None) -> SweepReport:
-        sid = sweep_id or self.store.latest_sweep_id()
-        if sid is None or not self.store.has_sweep(sid):
-            raise UnknownNameError("sweep", sid or "", closest(sid or "", self.store.sweep_ids()))
+        sid = sweep_id or self.store.sweeps.latest_id()
+        if sid is None or not self.store.sweeps.has(sid):
+            raise UnknownNameError("sweep", sid or "", closest(sid or "", self.store.sweeps.ids()))
         from bot.reports.compose import build_sweep_report
 
         return build_sweep_report(self.store, self.config, sid, self.verdicts)
@@ -120,30 +120,29 @@ class Service:
         return await self.offload(build_red_report, self.store, self.config, slot, False, self.verdicts)
 
     async def recipes(self) -> list[str]:
-        return await self.offload(self.store.recipes)
+        return await self.offload(self.store.runs.recipes)
 
     async def history(self, recipe: str, n: int) -> HistoryAnswer:
         return await self.offload(self._history, recipe, n)
 
     def _history(self, recipe: str, n: int) -> HistoryAnswer:
-        runs = self.store.last_runs(recipe, n) if n > 0 else []
-        if not runs and not self.store.last_runs(recipe, 1):
-            raise UnknownNameError("recipe", recipe, closest(recipe, self.store.recipes()))
+        runs = self.store.runs.last_runs(recipe, n) if n > 0 else []
+        if not runs and not self.store.runs.last_runs(recipe, 1):
+            raise UnknownNameError("recipe", recipe, closest(recipe, self.store.runs.recipes()))
         shown = []
         for r in runs:
-            stored = self.store.verdict(r.run_id) if r.status is RunStatus.RED else None
+            stored = self.store.verdicts.get(r.run_id) if r.status is RunStatus.RED else None
             shown.append(
                 HistoryRun(
-                    r.run_id, r.kind, r.version, r.status, r.unverified, r.finished, stored[0] if stored else None
+                    r.run_id, r.kind, r.version, r.status, r.unverified, r.finished, stored.verdict if stored else None
                 )
             )
         return HistoryAnswer(recipe, shown)
 
     async def last_summary(self) -> str | None:
         """The sweep the newest posted summary was about (None before the first)."""
-        from bot.store.reports import ReportStore
 
-        posted = await self.offload(ReportStore(self.store).latest_sweep_report)
+        posted = await self.offload(self.store.reports.latest_sweep_report)
         return posted.sweep_id if posted else None
 
     async def counts(self) -> dict[str, int]:
@@ -151,16 +150,15 @@ class Service:
 
     async def run_count(self) -> int:
         """Runs stored, read from one row (cheap enough for every health probe)."""
-        return await self.offload(self.store.run_count)
+        return await self.offload(self.store.runs.count)
 
     async def last_ingest(self) -> str | None:
-        return await self.offload(self.store.get_meta, "last_ingest")
+        return await self.offload(self.store.meta.get, "last_ingest")
 
     async def outbox_pending(self) -> int:
         """Messages queued for the ops room and not sent yet (by this process or a running bot)."""
-        from bot.store.chat import ChatStore
 
-        return await self.offload(ChatStore(self.store).pending_count)
+        return await self.offload(self.store.chat.pending_count)
 
     def next_red_report(self, now: float) -> float | None:
         """When the red report falls due by the config (the running bot asks its scheduler instead)."""

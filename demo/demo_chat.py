@@ -68,7 +68,7 @@ def _chat_config(base: Config, workdir: Path, data: GeneratedData) -> Config:
 
 async def _wait_meta(service: Service, key: str, bot_task: asyncio.Task[None], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    while await asyncio.to_thread(service.store.get_meta, key) is None:
+    while await asyncio.to_thread(service.store.meta.get, key) is None:
         if bot_task.done() or time.monotonic() > deadline:
             raise RuntimeError(f"the bot did not finish its first scan ({key}) within {timeout:.0f} s")
         await asyncio.sleep(0.05)

@@ -7,7 +7,10 @@
   only its own modules and the log format.
 * The outbox does not import the web package. (That nothing in bot/ imports the demo package is
   tests/test_demo_boundary.py.)
-* Only store modules speak SQL: ``bot/store/`` (the feature stores live there too).
+* Only store modules speak SQL: ``bot/store/`` (the feature stores live there too). Nothing outside
+  it touches the store's core (``bot.store.database``: ``_query``, ``_tuples``, ``_transaction``, a
+  repository's ``_db``): the rest of the code, tests and benchmarks included, goes through the
+  repositories' typed methods (one test module sets rows up beneath them on a connection of its own).
 * Only ``bot/artifacts/`` spells cc-ci's file names (results.json, run.log, junit/, canonical.json):
   everything else takes them from the config through :mod:`bot.artifacts.layout`.
 """
@@ -38,7 +41,15 @@ SQL = re.compile(
     r"\b(SELECT\b[\s\S]*\bFROM|INSERT\s+(OR\s+\w+\s+)?INTO|UPDATE\s+\w+\s+SET|DELETE\s+FROM|"
     r"CREATE\s+(TABLE|INDEX|UNIQUE)|DROP\s+(TABLE|INDEX)|ALTER\s+TABLE|PRAGMA\s+\w+|WITH\s+\w+\s+AS\s*\()"
 )
-SQL_CALLS = frozenset({"execute", "executemany", "executescript", "query", "transaction"})
+SQL_CALLS = frozenset(
+    {"execute", "executemany", "executescript", "query", "transaction", "_query", "_tuples", "_transaction"}
+)
+# The store's core: its module, and the names only the repositories beside it may use.
+STORE_CORE = "bot.store.database"
+CORE_PRIVATE = frozenset({"_db", "_query", "_tuples", "_transaction"})
+# Code outside bot/ and commands/ held to the core's privacy too, and the one module allowed beneath it.
+ALSO_CHECKED = ("demo", "scripts", "benchmarks", "tests")
+BENEATH_THE_REPOSITORIES = {"tests.rawdb": "a full disk cannot be made here: refuse_writes sets query_only"}
 
 
 @pytest.fixture(scope="module")
@@ -168,9 +179,9 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def _sources() -> list[tuple[str, Path]]:
+def _sources(packages: tuple[str, ...] = PACKAGES) -> list[tuple[str, Path]]:
     found = []
-    for package in PACKAGES:
+    for package in packages:
         for path in sorted((ROOT / package).rglob("*.py")):
             found.append((_module_name(path), path))
     return found
@@ -221,8 +232,56 @@ def test_the_sql_check_finds_sql() -> None:
         "bot.web.metrics:5 SQL",
     ]
     assert sql_outside_the_store("bot.store.reruns", source) == []
-    assert sql_outside_the_store("bot.store.db", source) == []
+    assert sql_outside_the_store("bot.store.database", source) == []
     assert sql_outside_the_store("bot.reruns.store", source) != []  # a feature's own store.py is outside
+
+
+def core_touched_outside_the_store(name: str, source: str) -> list[str]:
+    """Where a module outside bot/store/ imports the store's core or uses its private names."""
+    if STORE_MODULES.search(name) or name in BENEATH_THE_REPOSITORIES:
+        return []
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in CORE_PRIVATE:
+            found.append(f"{name}:{node.lineno}: .{node.attr}")
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            if isinstance(node, ast.ImportFrom) and node.module == "bot.store":
+                modules += [f"bot.store.{a.name}" for a in node.names]
+            if STORE_CORE in modules:
+                found.append(f"{name}:{node.lineno}: imports {STORE_CORE}")
+    return found
+
+
+def test_only_store_modules_touch_the_stores_core() -> None:
+    """The repositories are the store's only door: nothing else reaches the connection they share."""
+    sources = _sources((*PACKAGES, *ALSO_CHECKED))
+    assert {name for name, _ in sources} >= set(BENEATH_THE_REPOSITORIES), "an exemption names no module"
+    found = [hit for name, path in sources for hit in core_touched_outside_the_store(name, path.read_text())]
+    assert found == []
+
+
+def test_the_core_check_finds_private_use() -> None:
+    source = (
+        "from bot.store.database import Database\n"
+        "from bot.store import database\n"
+        "rows = store._db._query('…')\n"
+        "with runs._db._transaction() as c:\n"
+        "    pass\n"
+        "store.runs.last_runs('mumble', 3)\n"
+    )
+    found = sorted(
+        hit.split(": ", 1)[0] + " " + hit.split(": ", 1)[1] for hit in core_touched_outside_the_store("tests.x", source)
+    )
+    assert found == [
+        "tests.x:1 imports bot.store.database",
+        "tests.x:2 imports bot.store.database",
+        "tests.x:3 ._db",
+        "tests.x:3 ._query",
+        "tests.x:4 ._db",
+        "tests.x:4 ._transaction",
+    ]
+    assert core_touched_outside_the_store("bot.store.runs", source) == []
 
 
 # cc-ci's file names as the config declares their defaults. Only the readers (bot/artifacts/) and the

@@ -14,6 +14,7 @@ import pytest
 from bot.store import Store
 from bot.store.backup import BACKUP_DIR, KEEP_MIGRATION_BACKUPS, BackupError, backup, migration_backup
 from bot.store.schema import MIGRATIONS
+from tests import rawdb
 
 
 def count_meta(path: Path) -> int:
@@ -33,8 +34,7 @@ def test_backup_while_a_writer_writes(tmp_path: Path) -> None:
 
     def writer() -> None:  # commits one row per transaction, as fast as it can, until told to stop
         while not stop.is_set():
-            with store.transaction() as conn:
-                conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (f"w{written[0]:08d}", "x" * 200))
+            store.meta.set(f"w{written[0]:08d}", "x" * 200)
             written[0] += 1
             if written[0] == 2000:
                 started.set()
@@ -150,11 +150,11 @@ def test_two_backups_to_one_file_at_once_one_wins_whole_and_the_other_says_exist
     both could report success."""
     data = tmp_path / "state"
     store = Store(data / "ccci-bot.sqlite3")
-    with store.transaction() as conn:  # big enough that the two copies overlap in time
+    store.close()
+    with rawdb.writing(data / "ccci-bot.sqlite3") as conn:  # big enough that the two copies overlap in time
         conn.executemany(
             "INSERT INTO meta (key, value) VALUES (?, ?)", ((f"w{i:08d}", "x" * 400) for i in range(40000))
         )
-    store.close()
     dest = tmp_path / "copy.sqlite3"
     start = threading.Barrier(2)
     outcomes: list[str] = []

@@ -18,6 +18,7 @@ from bot.model.answers import NoticeAnswer
 from bot.runtime.bot import Bot
 from bot.service import Service
 from commands import Command, Context
+from tests import rawdb
 from tests.conftest import Site
 
 
@@ -45,7 +46,9 @@ def msg(n: int, sender: str, body: str) -> ChatMessage:
 def replies(site: Site) -> dict[str, list[str]]:
     """Queued m.room.message bodies by the event they reply to."""
     found: dict[str, list[str]] = {}
-    for (content_json,) in site.store.query("SELECT content_json FROM outbox WHERE event_type = 'm.room.message'"):
+    for (content_json,) in rawdb.rows(
+        site.store, "SELECT content_json FROM outbox WHERE event_type = 'm.room.message'"
+    ):
         content = json.loads(content_json)
         target = content["m.relates_to"]["m.in_reply_to"]["event_id"]
         found.setdefault(target, []).append(content["body"])
@@ -86,8 +89,8 @@ def test_flood_control_shutdown_and_resume(site: Site) -> None:
     (refusal,) = answered["$e4"]
     assert refusal.startswith("Sorry, you already have 3 commands running, so `help` was not run")
     assert answered["$e6"][0].startswith("ccci-bot commands (prefix !ccci)")
-    assert {row[0] for row in site.store.query("SELECT event_id FROM command_inbox")} == {"$e1", "$e2", "$e3"}
-    handled = dict(site.store.query("SELECT event_id, command FROM handled_events"))
+    assert {row[0] for row in rawdb.rows(site.store, "SELECT event_id FROM command_inbox")} == {"$e1", "$e2", "$e3"}
+    handled = dict(rawdb.rows(site.store, "SELECT event_id, command FROM handled_events"))
     assert handled == {"$e4": "refused", "$e5": "refused", "$e6": "help"}
 
     async def next_process() -> None:
@@ -103,8 +106,8 @@ def test_flood_control_shutdown_and_resume(site: Site) -> None:
     asyncio.run(next_process())
     answered = replies(site)
     assert {e: answered[e] for e in ("$e1", "$e2", "$e3")} == {e: ["done waiting"] for e in ("$e1", "$e2", "$e3")}
-    assert site.store.query("SELECT COUNT(*) FROM command_inbox")[0][0] == 0
-    assert {row[0] for row in site.store.query("SELECT event_id FROM handled_events")} == {
+    assert rawdb.rows(site.store, "SELECT COUNT(*) FROM command_inbox")[0][0] == 0
+    assert {row[0] for row in rawdb.rows(site.store, "SELECT event_id FROM handled_events")} == {
         f"$e{n}" for n in range(1, 7)
     }
 
@@ -120,7 +123,7 @@ def test_a_slow_commands_reaction_comes_before_its_answer_and_only_once(site: Si
         await asyncio.to_thread(bot.chat.record, [slow])
         await bot.command_tasks.start_recorded()
         await asyncio.wait_for(bot.outbox.wake.wait(), 30)  # the outbox is woken for the 👀 (after 1 s)
-        assert site.store.query("SELECT acked FROM command_inbox")[0][0] == 1
+        assert rawdb.rows(site.store, "SELECT acked FROM command_inbox")[0][0] == 1
         await bot.command_tasks.stop_commands()
         service.close()
         bot, service = make_bot(site, release)
@@ -128,7 +131,7 @@ def test_a_slow_commands_reaction_comes_before_its_answer_and_only_once(site: Si
         await bot.command_tasks.start_recorded()
         await asyncio.gather(*[f.task for f in bot.command_tasks.in_flight.values()])
         service.close()
-        return [(r[0], r[1]) for r in site.store.query("SELECT event_type, content_json FROM outbox ORDER BY id")]
+        return [(r[0], r[1]) for r in rawdb.rows(site.store, "SELECT event_type, content_json FROM outbox ORDER BY id")]
 
     queued = asyncio.run(scenario())
     assert [kind for kind, _ in queued] == ["m.reaction", "m.room.message"]

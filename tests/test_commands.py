@@ -27,8 +27,8 @@ from bot.render import to_text
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
 from bot.service import Service, inline, run_inline
-from bot.store.chat import ChatStore, Outgoing
-from bot.store.reruns import Rerun, RerunStore
+from bot.store.chat import Outgoing
+from bot.store.reruns import Rerun
 from commands import BotState, Command, Context, UsageError
 from commands.args import TEXT, Arg, Signature
 from commands.registry import registry
@@ -228,7 +228,7 @@ def test_cli_history_says_what_the_chat_says(ingested: Site, capsys: pytest.Capt
 
 
 def test_cli_status_shows_what_the_store_knows(ingested: Site, capsys: pytest.CaptureFixture[str]) -> None:
-    ChatStore(ingested.store).enqueue([Outgoing("!room", "m.room.message", {"body": "x"}) for _ in range(2)])
+    ingested.store.chat.enqueue([Outgoing("!room", "m.room.message", {"body": "x"}) for _ in range(2)])
     chat_body = str(chat(ingested, "!ccci status")["body"])
     now = datetime.now(UTC)
     assert main(["status", "--json", *cli_dirs(ingested)]) == 0
@@ -240,7 +240,7 @@ def test_cli_status_shows_what_the_store_knows(ingested: Site, capsys: pytest.Ca
     assert data["next_report"] == iso(expected_next.timestamp())
     assert data["live"] is False and data["started_at"] is None and data["last_sync"] is None
     assert data["outbox_pending"] == 2
-    assert data["last_ingest"] == ingested.store.get_meta("last_ingest") and data["last_ingest"]
+    assert data["last_ingest"] == ingested.store.meta.get("last_ingest") and data["last_ingest"]
     assert data["runs"] == ingested.store.counts()["runs"] > 0
     assert "not visible here" in text and "outbox 2 pending" in text
     # The chat's answer has the same store-derived parts; it adds the live bot's sync and rooms.
@@ -252,7 +252,7 @@ def test_cli_status_shows_what_the_store_knows(ingested: Site, capsys: pytest.Ca
 def test_cli_cancel_cancels_queued_reruns_and_names_the_running_one(
     ingested: Site, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    reruns = RerunStore(ingested.store)
+    reruns = ingested.store.reruns
     first = reruns.add("mumble", "1.0.0+v1.6.870-0", 1, "@alice:x", None, None)
     assert main(["cancel", "mumble", *cli_dirs(ingested)]) == 0
     cli_text = capsys.readouterr().out

@@ -121,7 +121,7 @@ def test_a_runner_cut_off_at_its_deadline_is_infra_naming_the_running_tier(tmp_p
     store = Store(config.db_path)
     try:
         ingest(store, config)
-        run = store.run("901")
+        run = store.runs.get("901")
         assert run is not None and run.recipe  # the recipe comes from the run dir when results.json is missing
         verdicts = Verdicts(store, config, KB, GitRecipeSearch())
         done = {c.recipe: c for c in verdicts.decide_again()}

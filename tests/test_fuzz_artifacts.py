@@ -183,9 +183,9 @@ def test_ingest_gives_every_run_dir_a_row_or_a_note(specs: list[dict[str, Any]])
         try:
             report = ingest(store, config)  # no exception may escape
             again = ingest(store, config)
-            noted = set(store.run_notes())
+            noted = set(store.ingest.run_notes())
             for name in os.listdir(runs):
-                row = store.run(name)
+                row = store.runs.get(name)
                 accounted = (
                     row is not None
                     or name in noted
@@ -195,7 +195,7 @@ def test_ingest_gives_every_run_dir_a_row_or_a_note(specs: list[dict[str, Any]])
                 assert accounted, (name, report)
                 if row is not None:
                     assert row.recipe != "leaked"
-                    assert LEAKED not in {t.name for t in store.tiers(name)}
+                    assert LEAKED not in {t.name for t in store.results.tiers(name)}
                     assert is_recipe_name(row.recipe)  # it may become a rerun's argv (issue 25)
                     assert not has_controls(row.recipe) and not has_controls(row.version or "")
             assert again.ingested == [] or set(again.ingested) <= set(report.in_progress)

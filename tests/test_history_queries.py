@@ -14,7 +14,7 @@ import pytest
 
 from bot.answers.why import STREAK_PAGE, red_streak
 from bot.model.records import ParsedRun, RunKind, RunRow, RunStatus, TestCase, TestStatus
-from bot.store.db import Store
+from bot.store import Store
 from bot.store.status_run import reruns_of, status_run, target_run
 
 RECIPES = ("alpha", "beta", "gamma")
@@ -44,11 +44,11 @@ def ref_streak(runs: list[RunRow], target: RunRow) -> tuple[RunRow | None, int]:
 
 def ref_peers(store: Store, tier: str, test: str, recipe: str) -> list[tuple[str, str]]:
     latest: dict[str, tuple[str, TestStatus]] = {}
-    for peer in store.recipes():
-        for run in store.runs_of(peer):
+    for peer in store.runs.recipes():
+        for run in store.runs.runs_of(peer):
             if peer == recipe or run.pr is not None or run.finished is None:
                 continue
-            for case in store.testcases(run.run_id):
+            for case in store.results.testcases(run.run_id):
                 if (case.tier, case.name) == (tier, test):
                     latest[peer] = (run.run_id, case.status)
     return [(peer, run_id) for peer, (run_id, status) in sorted(latest.items()) if status is TestStatus.PASS]
@@ -88,30 +88,32 @@ def test_indexed_queries_agree_with_the_whole_history(tmp_path: Path, seed: int)
     rng = random.Random(seed)
     store = Store(tmp_path / "db.sqlite3")
     runs = history(rng, 600, red_bias=0.995 if seed % 2 else 0.5)  # odd seeds: streaks far past a page
-    store.save_runs(runs)
+    store.ingest.save_runs(runs)
     kinds = {
         r.run_id: (RunKind.PR if r.pr else RunKind.ISOLATION if i % 8 == 7 else RunKind.SWEEP, None)
         for i, r in enumerate(runs)
     }
-    store.set_kinds(kinds)
+    store.ingest.set_kinds(kinds)
     longest = 0
     for recipe in RECIPES:
-        everything = store.runs_of(recipe)
+        everything = store.runs.runs_of(recipe)
         target = target_run(everything)
-        assert status_run(store, recipe) == target
+        assert status_run(store.runs, recipe) == target
         assert target is not None
-        assert reruns_of(store, target) == ref_reruns(everything, target)[-50:]
+        assert reruns_of(store.runs, target) == ref_reruns(everything, target)[-50:]
         assert red_streak(store, target) == ref_streak(everything, target)
         longest = max(longest, ref_streak(everything, target)[1])
         same = [r for r in everything if r.version == target.version and r.kind is not RunKind.PR][-10:]
-        assert store.same_version_runs(target, 10) == same
-        assert store.last_runs(recipe, 7) == everything[-7:]
-        assert store.peers_passing("install", "test_up", recipe) == ref_peers(store, "install", "test_up", recipe)
+        assert store.runs.same_version_runs(target, 10) == same
+        assert store.runs.last_runs(recipe, 7) == everything[-7:]
+        assert store.results.peers_passing("install", "test_up", recipe) == ref_peers(
+            store, "install", "test_up", recipe
+        )
     if seed % 2:
         assert longest > STREAK_PAGE  # the long-streak path was exercised
-    assert store.recipes() == sorted(RECIPES)
-    assert store.run_count() == len(runs)
-    assert status_run(store, "nope") is None
+    assert store.runs.recipes() == sorted(RECIPES)
+    assert store.runs.count() == len(runs)
+    assert status_run(store.runs, "nope") is None
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -119,7 +121,7 @@ def test_sweep_queries_agree_with_every_sweep_run(tmp_path: Path, seed: int) -> 
     rng = random.Random(seed)
     store = Store(tmp_path / "db.sqlite3")
     runs = history(rng, 300, red_bias=0.5)
-    store.save_runs(runs)
+    store.ingest.save_runs(runs)
     kinds: dict[str, tuple[RunKind, str | None]] = {}
     for r in runs:
         if r.pr is not None:
@@ -128,14 +130,14 @@ def test_sweep_queries_agree_with_every_sweep_run(tmp_path: Path, seed: int) -> 
             kinds[r.run_id] = (RunKind.ISOLATION, None)
         else:
             kinds[r.run_id] = (RunKind.SWEEP, f"s{rng.randint(0, 40):03d}")
-    store.set_kinds(kinds)
+    store.ingest.set_kinds(kinds)
     sweep_runs = [r for r in runs if kinds[r.run_id][0] is RunKind.SWEEP]
     newest = max(r.finished or 0 for r in sweep_runs)
-    assert store.latest_sweep_id() in {kinds[r.run_id][1] for r in sweep_runs if r.finished == newest}
+    assert store.sweeps.latest_id() in {kinds[r.run_id][1] for r in sweep_runs if r.finished == newest}
     ids = sorted({sid for _, sid in kinds.values() if sid is not None})
-    assert store.sweep_ids() == ids
+    assert store.sweeps.ids() == ids
     for i, sid in enumerate(ids):
-        assert store.has_sweep(sid)
-        assert store.previous_sweep_id(sid) == (ids[i - 1] if i else None)
-    assert not store.has_sweep("s999") and not store.has_sweep("")
-    assert store.previous_sweep_id("s999") == ids[-1]
+        assert store.sweeps.has(sid)
+        assert store.sweeps.previous_id(sid) == (ids[i - 1] if i else None)
+    assert not store.sweeps.has("s999") and not store.sweeps.has("")
+    assert store.sweeps.previous_id("s999") == ids[-1]

@@ -42,7 +42,7 @@ def junit(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _notes(site: Site, run_id: str = RUN_ID) -> list[str]:
-    return [f"{e.kind}: {e.excerpt}" for e in site.store.evidence(run_id)]
+    return [f"{e.kind}: {e.excerpt}" for e in site.store.results.evidence(run_id)]
 
 
 def _why_text(site: Site) -> str:
@@ -69,7 +69,7 @@ def test_a_hostile_log_is_a_note_never_content(site: Site, junit: Path, tmp_path
     HOSTILE_FILES[kind](run / "run.log", tmp_path)
     config = settled(site.config)
     guarded_ingest(site.store, config)
-    assert site.store.run(RUN_ID) is not None
+    assert site.store.runs.get(RUN_ID) is not None
     notes = _notes(site)
     assert any(n.startswith("log-unreadable: run.log is not a regular file inside the run") for n in notes), notes
     text = _why_text(site)
@@ -96,7 +96,7 @@ def test_a_hostile_results_json_is_a_note_and_status_comes_from_junit(
     HOSTILE_FILES[kind](run / "results.json", tmp_path)
     config = settled(site.config)
     guarded_ingest(site.store, config)
-    row = site.store.run(RUN_ID)
+    row = site.store.runs.get(RUN_ID)
     assert row is not None and row.status.value == "red" and row.derived
     notes = _notes(site)
     assert any(n.startswith("results-unreadable: results.json is not a regular file inside the run") for n in notes)
@@ -119,7 +119,7 @@ def test_a_hostile_junit_file_is_a_note(site: Site, junit: Path, tmp_path: Path,
         for n in notes
     ), notes
     # the good JUnit file still counts
-    assert any(f.test == FAILING for f in site.store.failures(RUN_ID))
+    assert any(f.test == FAILING for f in site.store.results.failures(RUN_ID))
     name = "install__cc-ci__test_install.xml"
     got = fetch_all(config, Masker(()), [f"/runs/{RUN_ID}/junit/{name}", f"/runs/{RUN_ID}/junit/{name}?raw=1"])
     for status, body in got.values():
@@ -133,7 +133,7 @@ def test_links_that_stay_inside_the_run_are_followed(site: Site, junit: Path) ->
     (run / "run.log").rename(run / "logs" / "runner.log")
     (run / "run.log").symlink_to("logs/runner.log")
     guarded_ingest(site.store, settled(site.config))
-    assert any(e.kind == "log" and FAILING in e.excerpt for e in site.store.evidence(RUN_ID))
+    assert any(e.kind == "log" and FAILING in e.excerpt for e in site.store.results.evidence(RUN_ID))
 
 
 @pytest.mark.writes_runs
@@ -152,7 +152,7 @@ def test_a_recipe_clone_linked_outside_the_run_is_not_read(site: Site, junit: Pa
     (run / "abra" / "recipes").mkdir(parents=True)
     (run / "abra" / "recipes" / RECIPE).symlink_to(elsewhere)
     guarded_ingest(site.store, settled(site.config))
-    row = site.store.run(RUN_ID)
+    row = site.store.runs.get(RUN_ID)
     assert row is not None and row.version is None
 
 
@@ -202,7 +202,7 @@ def test_failure_text_is_capped_per_testcase(site: Site, tmp_path: Path) -> None
     config = settled(site.config)
     config = replace(config, evidence=replace(config.evidence, max_failure_chars=1000))
     guarded_ingest(site.store, config)
-    failure = next(f for f in site.store.failures(RUN_ID) if f.test == FAILING)
+    failure = next(f for f in site.store.results.failures(RUN_ID) if f.test == FAILING)
     assert len(failure.text) == 1000
 
 
@@ -249,7 +249,7 @@ def test_absurd_times_are_missing_with_a_note_and_every_answer_works(
     (run / "results.json").write_text(raw)
     config = settled(site.config)
     guarded_ingest(site.store, config)
-    row = site.store.run(RUN_ID)
+    row = site.store.runs.get(RUN_ID)
     assert row is not None
     assert row.finished is None or 946684800 <= row.finished < 4102444800
     assert row.started is None or 946684800 <= row.started < 4102444800
@@ -281,8 +281,8 @@ def test_a_run_dir_removed_mid_scan_is_skipped(site: Site, junit: Path, monkeypa
     monkeypatch.setattr(ingest_mod, "snapshot", snapshot_then_remove)
     report = guarded_ingest(site.store, settled(site.config))
     assert RUN_ID not in report.ingested
-    assert site.store.run(RUN_ID) is None
-    assert "unknown" not in site.store.recipes()
+    assert site.store.runs.get(RUN_ID) is None
+    assert "unknown" not in site.store.runs.recipes()
 
 
 @pytest.mark.writes_runs
@@ -293,27 +293,27 @@ def test_runs_whose_dir_is_gone_are_retired_not_phantoms(site: Site, junit: Path
     shutil.rmtree(site.runs_dir / RUN_ID)
     report = guarded_ingest(site.store, config)
     assert report.retired == [RUN_ID]
-    row = site.store.run(RUN_ID)
+    row = site.store.runs.get(RUN_ID)
     assert row is not None and row.retired_at is not None and row.recipe == RECIPE  # history, not a phantom
-    assert "unknown" not in site.store.recipes()
+    assert "unknown" not in site.store.runs.recipes()
     got = fetch_all(config, Masker(()), [f"/runs/{RUN_ID}/", f"/runs/{RUN_ID}/log"])
     assert got[f"/runs/{RUN_ID}/"][0] == 200 and "no longer exists" in got[f"/runs/{RUN_ID}/"][1]
     assert got[f"/runs/{RUN_ID}/log"][0] == 404
     # it comes back (restored from a backup): no longer retired
     make_run(site.runs_dir, junit)
     guarded_ingest(site.store, config)
-    again = site.store.run(RUN_ID)
+    again = site.store.runs.get(RUN_ID)
     assert again is not None and again.retired_at is None
 
 
 def test_an_empty_runs_dir_retires_nothing(site: Site, tmp_path: Path) -> None:
     """An unmounted runs dir looks empty: that must not retire the whole history."""
     guarded_ingest(site.store, site.config)
-    before = len(site.store.run_directories())
+    before = len(site.store.ingest.run_directories())
     empty = tmp_path / "empty-runs"
     empty.mkdir()
     guarded_ingest(site.store, site.config.with_overrides(runs_dir=empty))
-    assert len(site.store.run_directories()) == before > 0
+    assert len(site.store.ingest.run_directories()) == before > 0
 
 
 # --- 5. names ---------------------------------------------------------------------------------------
@@ -327,7 +327,7 @@ def test_run_recipe_and_version_names_with_control_characters_are_refused(site: 
     config = settled(site.config)
     report = guarded_ingest(site.store, config)
     for run_id in ("evil\nrun", "evil-2", "evil-3"):
-        assert site.store.run(run_id) is None
+        assert site.store.runs.get(run_id) is None
     problems = "\n".join(report.problems)
     assert "evil\\x0arun: run dir name holds control characters" in problems
     assert "evil-2: recipe 'ev\\\\x1b[2Jil' holds control characters" in problems
@@ -349,9 +349,9 @@ def test_test_names_with_control_characters_are_shown_escaped(
     make_run(site.runs_dir, xml)
     config = settled(site.config)
     guarded_ingest(site.store, config)
-    names = [f.test for f in site.store.failures(RUN_ID)]
+    names = [f.test for f in site.store.results.failures(RUN_ID)]
     assert "test_evil_fails\\x0aFORGED: all green" in names
-    assert any(e.kind == "names-escaped" for e in site.store.evidence(RUN_ID))
+    assert any(e.kind == "names-escaped" for e in site.store.results.evidence(RUN_ID))
     site.store.close()
     flags = ["--runs-dir", str(site.runs_dir), "--warm-dir", str(site.warm_dir), "--data-dir", str(config.data_dir)]
     assert main(["why", RECIPE, "--no-ingest", *flags]) == 0
@@ -511,13 +511,13 @@ def test_a_junit_dir_linked_outside_the_run_is_a_note_and_lists_nothing(
     (run / "junit").symlink_to(elsewhere)
     config = settled(site.config)
     guarded_ingest(site.store, config)
-    assert [t.name for t in site.store.tiers(RUN_ID)] == ["custom"]  # from results.json alone
+    assert [t.name for t in site.store.results.tiers(RUN_ID)] == ["custom"]  # from results.json alone
     notes = _notes(site)
     assert any(n.startswith("junit-unreadable: junit is not a directory inside the run") for n in notes), notes
     assert not any("outside-name" in n for n in notes), notes
     text = _why_text(site)
     assert "outside-name" not in text and "junit is not a directory inside the run" in text
-    assert {f.junit_file for f in site.store.failures(RUN_ID)} == {"results.json"}  # no JUnit was read
+    assert {f.junit_file for f in site.store.results.failures(RUN_ID)} == {"results.json"}  # no JUnit was read
 
 
 @pytest.mark.writes_runs
@@ -526,5 +526,5 @@ def test_a_junit_dir_linked_inside_the_run_is_followed(site: Site, junit: Path) 
     (run / "junit").rename(run / "reports")
     (run / "junit").symlink_to("reports")
     guarded_ingest(site.store, settled(site.config))
-    assert any(f.test == FAILING for f in site.store.failures(RUN_ID)), site.store.failures(RUN_ID)
+    assert any(f.test == FAILING for f in site.store.results.failures(RUN_ID)), site.store.results.failures(RUN_ID)
     assert not any(n.startswith("junit-unreadable") for n in _notes(site))

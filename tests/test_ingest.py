@@ -11,7 +11,7 @@ import pytest
 
 from bot.ingest.scan import ingest
 from bot.model.records import RunKind, RunStatus, ScanScope
-from bot.store.db import DirMark
+from bot.store.ingest import DirMark
 from demo.sample.generate import GeneratedData
 from tests.conftest import Site
 from tests.junit_maker import run_pytest_junit
@@ -22,7 +22,7 @@ def test_full_ingest_reads_every_run_as_generated(site: Site, sample: GeneratedD
     assert sorted(report.ingested) == sorted(r.run_id for r in sample.runs)
     assert report.in_progress == []
     for gen in sample.runs:
-        row = site.store.run(gen.run_id)
+        row = site.store.runs.get(gen.run_id)
         assert row is not None
         assert row.recipe == gen.recipe
         assert row.status is (RunStatus.RED if gen.red else RunStatus.GREEN), gen.run_id
@@ -34,7 +34,7 @@ def test_kinds_come_from_times_not_ids(site: Site, sample: GeneratedData) -> Non
     ingest(site.store, site.config)
     sweep_ids: dict[int, set[str | None]] = {}
     for gen in sample.runs:
-        row = site.store.run(gen.run_id)
+        row = site.store.runs.get(gen.run_id)
         assert row is not None
         assert row.kind.value == gen.kind, gen.run_id
         if gen.sweep is not None:
@@ -42,7 +42,7 @@ def test_kinds_come_from_times_not_ids(site: Site, sample: GeneratedData) -> Non
     assert all(len(ids) == 1 for ids in sweep_ids.values())
     assert len({next(iter(ids)) for ids in sweep_ids.values()}) == len(sweep_ids)
     last = max(sweep_ids)
-    assert site.store.latest_sweep_id() == next(iter(sweep_ids[last]))
+    assert site.store.sweeps.latest_id() == next(iter(sweep_ids[last]))
 
 
 def test_broken_artifacts_are_reported_and_the_rest_used(site: Site, sample: GeneratedData) -> None:
@@ -50,7 +50,7 @@ def test_broken_artifacts_are_reported_and_the_rest_used(site: Site, sample: Gen
     missing = [g for g in sample.runs if not g.has_results]
     assert missing, "the sample has a run whose runner died before results.json"
     for gen in missing:
-        kinds = [e.kind for e in site.store.evidence(gen.run_id)]
+        kinds = [e.kind for e in site.store.results.evidence(gen.run_id)]
         assert "results-missing" in kinds
         assert any(gen.run_id in p and "missing" in p for p in report.problems)
     truncated = [p for p in report.problems if "JUnit unreadable" in p and "truncated" in p]
@@ -72,7 +72,7 @@ def test_reingest_reads_nothing_unchanged_and_only_what_changed(site: Site, samp
     os.utime(results, (time.time() - 3600, time.time() - 3600))
     third = ingest(site.store, site.config)
     assert third.ingested == [victim.run_id]
-    row = site.store.run(victim.run_id)
+    row = site.store.runs.get(victim.run_id)
     assert row is not None and row.status is RunStatus.RED
     assert site.store.counts()["testcases"] == counts["testcases"]
 
@@ -98,13 +98,13 @@ def test_a_run_dir_being_written_waits_until_it_settles(site: Site, tmp_path: Pa
     now = time.time()
     report = ingest(site.store, site.config, now=now)
     assert report.in_progress == ["manual-777"]
-    assert site.store.run("manual-777") is None
+    assert site.store.runs.get("manual-777") is None
     later = ingest(site.store, site.config, now=now + site.config.ccci.settle_s + 1)
     assert later.ingested == ["manual-777"]
-    row = site.store.run("manual-777")
+    row = site.store.runs.get("manual-777")
     # Only the install tier left a record: the other standard tiers should have run and did not.
     assert row is not None and row.status is RunStatus.RED and row.unverified and row.kind is RunKind.ISOLATION
-    assert "results-unreadable" in [e.kind for e in site.store.evidence("manual-777")]
+    assert "results-unreadable" in [e.kind for e in site.store.results.evidence("manual-777")]
 
 
 @pytest.mark.writes_runs
@@ -122,10 +122,10 @@ def test_unknown_tiers_and_junk_logs_do_not_break_ingest(site: Site, sample: Gen
         os.utime(path, (old, old))
     report = ingest(site.store, site.config)
     assert red.run_id in report.ingested
-    assert "smoke" in [t.name for t in site.store.tiers(red.run_id)]
-    failures = site.store.failures(red.run_id)
+    assert "smoke" in [t.name for t in site.store.results.tiers(red.run_id)]
+    failures = site.store.results.failures(red.run_id)
     assert any(f.test == "test_smoke_fails" and f.tier == "smoke" for f in failures)
-    logs = [e for e in site.store.evidence(red.run_id) if e.kind == "log" and "test_smoke_fails" in e.excerpt]
+    logs = [e for e in site.store.results.evidence(red.run_id) if e.kind == "log" and "test_smoke_fails" in e.excerpt]
     assert logs and logs[-1].line is not None
 
 
@@ -135,7 +135,7 @@ def test_history_survives_a_deleted_run_dir(site: Site, sample: GeneratedData) -
     gone = sample.runs[0].run_id
     shutil.rmtree(site.runs_dir / gone)
     ingest(site.store, site.config)
-    assert site.store.run(gone) is not None
+    assert site.store.runs.get(gone) is not None
 
 
 def test_parallel_ingest_stores_the_same_as_serial(site: Site, tmp_path: Path) -> None:
@@ -153,8 +153,8 @@ def test_parallel_ingest_stores_the_same_as_serial(site: Site, tmp_path: Path) -
     assert sorted(parallel.ingested) == sorted(serial.ingested)
     assert other.counts() == site.store.counts()
     for run_id in serial.ingested:
-        assert other.run(run_id) == site.store.run(run_id)
-        assert other.evidence(run_id) == site.store.evidence(run_id)
+        assert other.runs.get(run_id) == site.store.runs.get(run_id)
+        assert other.results.evidence(run_id) == site.store.results.evidence(run_id)
     other.close()
 
 
@@ -169,7 +169,7 @@ def test_a_no_change_scan_of_sealed_runs_takes_no_fingerprint(
     from bot.ingest import scan as ingest_mod
 
     ingest(site.store, site.config, now=_later(site))
-    seals, unsealed = site.store.scan_marks()
+    seals, unsealed = site.store.ingest.scan_marks()
     with_results = {g.run_id for g in sample.runs if g.has_results}
     assert set(seals) == with_results  # settled runs with results.json are sealed; derived ones are not
     assert set(unsealed) == {g.run_id for g in sample.runs} - with_results
@@ -188,7 +188,7 @@ def test_a_sealed_run_still_shows_a_rewritten_results_file_and_a_new_junit_file(
     ingest(site.store, site.config, now=_later(site))
     green = [g for g in sample.runs if g.has_results and not g.red]
     rewritten, grown = green[0], green[1]
-    assert rewritten.run_id in site.store.scan_marks()[0] and grown.run_id in site.store.scan_marks()[0]
+    assert rewritten.run_id in site.store.ingest.scan_marks()[0] and grown.run_id in site.store.ingest.scan_marks()[0]
     results = site.runs_dir / rewritten.run_id / "results.json"
     data = json.loads(results.read_text())
     data["stages"][0]["status"] = "fail"
@@ -197,10 +197,10 @@ def test_a_sealed_run_still_shows_a_rewritten_results_file_and_a_new_junit_file(
     shutil.copy(extra, site.runs_dir / grown.run_id / "junit" / extra.name)
     report = ingest(site.store, site.config, now=_later(site))
     assert sorted(report.ingested) == sorted([rewritten.run_id, grown.run_id])
-    row = site.store.run(rewritten.run_id)
+    row = site.store.runs.get(rewritten.run_id)
     assert row is not None and row.status is RunStatus.RED
-    assert any(f.test == "test_late" for f in site.store.failures(grown.run_id))
-    assert {rewritten.run_id, grown.run_id} <= set(site.store.scan_marks()[0])  # sealed again as read
+    assert any(f.test == "test_late" for f in site.store.results.failures(grown.run_id))
+    assert {rewritten.run_id, grown.run_id} <= set(site.store.ingest.scan_marks()[0])  # sealed again as read
 
 
 def _marked(site: Site) -> DirMark:
@@ -208,14 +208,14 @@ def _marked(site: Site) -> DirMark:
     old = time.time() - 3600
     os.utime(site.runs_dir, (old, old))
     ingest(site.store, site.config, now=_later(site))
-    mark = site.store.runs_dir_mark()
+    mark = site.store.ingest.runs_dir_mark()
     assert mark is not None and mark.mtime_ns == os.stat(site.runs_dir).st_mtime_ns
     return mark
 
 
 def _sealed_green(site: Site, sample: GeneratedData) -> dict[str, list[str]]:
     """recipe → its sealed green runs (results.json present, so sealed when read settled)."""
-    sealed = site.store.scan_marks().seals
+    sealed = site.store.ingest.scan_marks().seals
     found: dict[str, list[str]] = {}
     for g in sample.runs:
         if g.has_results and not g.red and g.run_id in sealed:
@@ -260,13 +260,13 @@ def test_the_scan_before_why_finds_a_rewritten_or_replaced_results_file_and_a_ne
     assert main(["why", recipe, "--json", *cli_dirs(site)]) == 0
     assert json.loads(capsys.readouterr().out)["recipe"] == recipe
     assert listings == []  # nothing was added to the runs dir: its listing was not needed
-    assert site.store.runs_dir_mark() == mark
+    assert site.store.ingest.runs_dir_mark() == mark
     for run_id in (in_place, renamed):
-        row = site.store.run(run_id)
+        row = site.store.runs.get(run_id)
         assert row is not None and row.status is RunStatus.RED, run_id
-    assert any(f.test == "test_late" for f in site.store.failures(grown))
+    assert any(f.test == "test_late" for f in site.store.results.failures(grown))
     # The scan stored runs, so verdicts are decided again from other recipes' runs too: it checked those.
-    row = site.store.run(other)
+    row = site.store.runs.get(other)
     assert row is not None and row.status is RunStatus.RED
 
 
@@ -279,13 +279,13 @@ def test_a_scoped_scan_that_stores_nothing_leaves_other_recipes_sealed_runs_to_a
     recipe, other_recipe = sorted(green)[:2]
     other = green[other_recipe][0]
     (site.runs_dir / other / "results.json").write_text(_fail_first_stage(site.runs_dir / other / "results.json"))
-    unsealed = set(site.store.scan_marks().prints)
+    unsealed = set(site.store.ingest.scan_marks().prints)
     mine = {g.run_id for g in sample.runs if g.recipe == recipe}
 
     scoped = ingest(site.store, site.config, now=_later(site), scope=ScanScope(recipes=frozenset({recipe})))
     assert scoped.ingested == []
     assert scoped.scanned == len(mine | unsealed) < len(sample.runs)
-    row = site.store.run(other)
+    row = site.store.runs.get(other)
     assert row is not None and row.status is RunStatus.GREEN  # not looked at: the answer does not read it
 
     full = ingest(site.store, site.config, now=_later(site))
@@ -315,7 +315,7 @@ def test_a_dir_still_being_written_when_the_runs_dir_was_marked_is_read_once_it_
     now = time.time()
     first = ingest(site.store, site.config, now=now)
     assert first.in_progress == ["manual-778"]
-    mark = site.store.runs_dir_mark()
+    mark = site.store.ingest.runs_dir_mark()
     assert mark is not None and mark.pending == ("manual-778",)
     # results.json lands inside the run dir: the runs dir's own entries (and mtime) do not change
     (fresh / "results.json").write_text(
@@ -325,8 +325,8 @@ def test_a_dir_still_being_written_when_the_runs_dir_was_marked_is_read_once_it_
     gitea = ScanScope(recipes=frozenset({"gitea"}))
     report = ingest(site.store, site.config, now=later, scope=gitea)
     assert report.ingested == ["manual-778"]
-    assert site.store.runs_dir_mark() == mark  # a new run was stored, but the dir's entries are as marked
-    row = site.store.run("manual-778")
+    assert site.store.ingest.runs_dir_mark() == mark  # a new run was stored, but the dir's entries are as marked
+    row = site.store.runs.get("manual-778")
     assert row is not None and row.recipe == "mumble"
     assert ingest(site.store, site.config, now=later, scope=gitea).ingested == []  # stored now: not pending
 
@@ -336,7 +336,7 @@ def test_a_runs_dir_that_just_changed_is_not_marked_and_a_new_dir_is_listed(site
     ahead = time.time() + 3600  # "just changed" by any clock: its mtime could still be shared by a later change
     os.utime(site.runs_dir, (ahead, ahead))
     ingest(site.store, site.config, now=_later(site))
-    assert site.store.runs_dir_mark() is None
+    assert site.store.ingest.runs_dir_mark() is None
     _marked(site)
     added = site.runs_dir / "manual-779"
     (added / "junit").mkdir(parents=True)
@@ -353,10 +353,10 @@ def test_a_retired_run_whose_dir_comes_back_is_read_again(site: Site, sample: Ge
     run_id = next(g.run_id for g in sample.runs if g.has_results)
     (site.runs_dir / run_id).rename(tmp_path / run_id)
     assert ingest(site.store, site.config, now=_later(site)).retired == [run_id]
-    assert run_id not in site.store.scan_marks().seals  # retired runs are not checked on every scan
+    assert run_id not in site.store.ingest.scan_marks().seals  # retired runs are not checked on every scan
     (tmp_path / run_id).rename(site.runs_dir / run_id)
     assert ingest(site.store, site.config, now=_later(site)).ingested == [run_id]
-    row = site.store.run(run_id)
+    row = site.store.runs.get(run_id)
     assert row is not None and row.retired_at is None
 
 
@@ -373,7 +373,7 @@ def test_a_full_scan_split_over_forked_children_finds_every_change(
     if max_procs() < 2:
         pytest.skip("one core: the scan is not split")
     ingest(site.store, site.config, now=_later(site))
-    sealed = sorted(site.store.scan_marks().seals)
+    sealed = sorted(site.store.ingest.scan_marks().seals)
     assert len(sealed) >= 4
     extra = run_pytest_junit(tmp_path / "late", "smoke__cc-ci__test_late", "def test_late():\n    assert 1 == 2\n")
     for i, run_id in enumerate(sealed):
@@ -407,7 +407,7 @@ def test_a_full_scan_split_over_forked_children_finds_every_change(
     assert "forks 0" not in done.stderr and "forks " in done.stderr  # the checks were split
     for i, run_id in enumerate(sealed):
         if i % 2:
-            assert any(f.test == "test_late" for f in site.store.failures(run_id)), run_id
+            assert any(f.test == "test_late" for f in site.store.results.failures(run_id)), run_id
         else:
-            row = site.store.run(run_id)
+            row = site.store.runs.get(run_id)
             assert row is not None and row.status is RunStatus.RED, run_id

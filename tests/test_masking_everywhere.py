@@ -27,7 +27,7 @@ from bot.matrix.events import SendResult
 from bot.render import reports as render_reports
 from bot.render import to_html, to_text
 from bot.service import Service
-from bot.store.chat import ChatStore, Outgoing
+from bot.store.chat import Outgoing
 from bot.web.metrics import Metrics
 from bot.web.routes import make_app
 from tests.conftest import Site
@@ -51,9 +51,9 @@ def planted(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Conf
     monkeypatch.setenv(VAR, SECRET)
     junit = run_pytest_junit(tmp_path / "suite", "custom__cc-ci__test_custom", SUITE)
     guarded_ingest(site.store, site.config)
-    sweep = site.store.latest_sweep_id()
+    sweep = site.store.sweeps.latest_id()
     assert sweep is not None
-    first = min(r.started or 0 for r in site.store.sweep_runs(sweep))
+    first = min(r.started or 0 for r in site.store.sweeps.runs(sweep))
     # inside the latest sweep, so it is in every sweep answer too
     data = results(version=f"1.0.0+{SECRET}", ref=SECRET, started=first + 60, finished=first + 600)
     data["stages"].append({"name": f"tier-{SECRET}", "status": "fail", "tests": []})
@@ -67,7 +67,7 @@ def planted(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Conf
     config = settled(site.config)
     config = replace(config, evidence=replace(config.evidence, mask_env=(VAR,)))
     guarded_ingest(site.store, config)
-    assert any(SECRET in f.text for f in site.store.failures(RUN_ID)), "the value must really be in the store"
+    assert any(SECRET in f.text for f in site.store.results.failures(RUN_ID)), "the value must really be in the store"
     shutil.copy(junit, run / "junit" / JUNIT)
     return config
 
@@ -110,7 +110,7 @@ def test_no_page_or_api_answer_shows_the_value(planted: Config) -> None:
         await service.ingest()
         app = make_app(service, masker, Metrics(service.store))
         declared = {r.resource.canonical.replace("{path:.+}", "{path}") for r in app.router.routes() if r.resource}
-        row = service.store.run(RUN_ID)
+        row = service.store.runs.get(RUN_ID)
         assert row is not None and row.sweep_id is not None
         paths = _paths(row.sweep_id)
         assert declared == set(paths), f"routes not walked: {declared - set(paths)}"
@@ -173,7 +173,7 @@ def test_no_chat_message_shows_the_value(planted: Config, site: Site) -> None:
         ):
             rendered.append((shown.text, shown.html))
         assert any(SECRET in text or SECRET in html for text, html in rendered), "the renderings carry the value"
-        chat = ChatStore(service.store)
+        chat = service.store.chat
         chat.enqueue([Outgoing("!room:example.org", "m.room.message", notice(t, h)) for t, h in rendered])
         masker = Masker.from_environment(planted.secret_envs)
         outbox = OutboxSender(chat, transport, Backoff(0.01, 0.1), asyncio.Event(), masker)

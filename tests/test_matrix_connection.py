@@ -21,8 +21,9 @@ from bot.config import MatrixConfig
 from bot.matrix.client import MatrixConnection
 from bot.matrix.sync import SYNC_FILTER
 from bot.store import Store
-from bot.store.chat import ChatStore, Outgoing
+from bot.store.chat import Outgoing
 from demo.devserver.synapse import LocalSynapse, MatrixUser
+from tests import rawdb
 
 pytestmark = [pytest.mark.slow, pytest.mark.synapse]
 TOKEN_ENV = "CCCI_TEST_BOT_TOKEN"
@@ -105,7 +106,7 @@ def test_a_refused_message_is_recorded_and_the_queue_moves_on(
     joined = room_with(synapse, operator, bot)
     not_joined = room_with(synapse, operator)  # the bot may not post here: M_FORBIDDEN, for good
     store = Store(tmp_path / "bot.sqlite3")
-    chat = ChatStore(store)
+    chat = store.chat
 
     async def scenario() -> float | None:
         conn = connection(synapse, bot, tmp_path)
@@ -127,8 +128,8 @@ def test_a_refused_message_is_recorded_and_the_queue_moves_on(
     try:
         assert asyncio.run(scenario()) is None  # no pause: a refusal is not retried
         assert chat.pending_count() == 0
-        rows = store.query(
-            "SELECT json_extract(content_json, '$.body'), event_id, attempts, last_error FROM outbox ORDER BY id"
+        rows = rawdb.rows(
+            store, "SELECT json_extract(content_json, '$.body'), event_id, attempts, last_error FROM outbox ORDER BY id"
         )
         refused, delivered = rows
         assert refused[0] == "refused" and refused[1] == "" and refused[2] == 1 and "M_FORBIDDEN" in refused[3]
@@ -151,7 +152,7 @@ def test_an_outage_backs_off_keeps_the_message_and_delivers_it_when_the_homeserv
     bot, operator = own_synapse.register("bot"), own_synapse.register("op")
     room_id = room_with(own_synapse, operator, bot)
     store = Store(tmp_path / "bot.sqlite3")
-    chat = ChatStore(store)
+    chat = store.chat
     backoff = Backoff(0.25, 4.0)
 
     async def scenario() -> tuple[float | None, int, float | None, float | None]:
@@ -178,7 +179,7 @@ def test_an_outage_backs_off_keeps_the_message_and_delivers_it_when_the_homeserv
         assert kept == 1  # nothing is dropped while the homeserver is away
         assert after is None and chat.pending_count() == 0
         assert backoff.failures == 0  # a delivery resets the backoff
-        attempts, error = store.query("SELECT attempts, last_error FROM outbox")[0]
+        attempts, error = rawdb.rows(store, "SELECT attempts, last_error FROM outbox")[0]
         assert attempts == 2 and "unreachable" in error
         assert bodies_in(own_synapse, operator, room_id)[-1] == "after the outage"
     finally:

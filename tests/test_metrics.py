@@ -12,11 +12,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.artifacts.timefmt import parse_time
 from bot.model.records import Category, ParsedRun, RunKind, RunStatus, Verdict
 from bot.model.reruns import RerunResult
+from bot.store import Store
 from bot.store.chat import Outgoing
-from bot.store.db import Store
-from bot.store.reports import ReportKind, ReportStore
+from bot.store.reports import ReportKind
 from bot.store.status_run import target_run
 from bot.web.metrics import MAX_COMMAND_LABELS, Metrics
+from tests import rawdb
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -74,13 +75,16 @@ RUNS = [
 
 
 def fill_runs(store: Store) -> None:
-    store.save_runs([parsed(run_id, recipe, status, finished) for run_id, recipe, status, finished, _, _ in RUNS])
-    store.set_kinds({run_id: (kind, "s1" if kind is SW else None) for run_id, _, _, _, kind, _ in RUNS})
+    store.ingest.save_runs(
+        [parsed(run_id, recipe, status, finished) for run_id, recipe, status, finished, _, _ in RUNS]
+    )
+    store.ingest.set_kinds({run_id: (kind, "s1" if kind is SW else None) for run_id, _, _, _, kind, _ in RUNS})
     for run_id, recipe, _, _, _, category in RUNS:
         if category is not None:
-            store.save_verdict(run_id, recipe, Verdict(Category.parse(category), 0.9, "because"), "kb1", [])
+            store.verdicts.save(run_id, recipe, Verdict(Category.parse(category), 0.9, "because"), "kb1", [])
     # As a newer bot with a category this one lacks would have stored it:
-    store.query("UPDATE verdicts SET category = 'novel' WHERE run_id = 'f1'")
+    with rawdb.writing(store) as conn:
+        conn.execute("UPDATE verdicts SET category = 'novel' WHERE run_id = 'f1'")
 
 
 def test_verdict_gauge_counts_each_recipes_current_red_run_as_target_run_picks_it(tmp_path: Path) -> None:
@@ -99,11 +103,11 @@ def test_verdict_gauge_counts_each_recipes_current_red_run_as_target_run_picks_i
     }
     # The gauge must agree with target_run over every run, the rule that decides what "current" means.
     expected: dict[str, int] = {}
-    for recipe in store.recipes():
-        target = target_run(store.runs_of(recipe))
-        stored = store.verdict(target.run_id) if target is not None and target.status is RunStatus.RED else None
+    for recipe in store.runs.recipes():
+        target = target_run(store.runs.runs_of(recipe))
+        stored = store.verdicts.get(target.run_id) if target is not None and target.status is RunStatus.RED else None
         if stored is not None:
-            expected[stored[0].category] = expected.get(stored[0].category, 0) + 1
+            expected[stored.verdict.category] = expected.get(stored.verdict.category, 0) + 1
     assert {k: v for k, v in found.items() if v} == expected
 
 
@@ -121,7 +125,7 @@ def test_gauges_of_an_empty_store_and_runs_known(tmp_path: Path) -> None:
 
 def test_reports_posted_counts_sweep_and_red_reports_that_queued_messages(tmp_path: Path) -> None:
     store = Store(tmp_path / "db.sqlite3")
-    reports = ReportStore(store)
+    reports = store.reports
 
     def message() -> list[tuple[str, Outgoing]]:
         return [("headline", Outgoing("!room:x", "m.room.message", {"body": "hi"}))]
@@ -143,7 +147,7 @@ def test_reports_posted_counts_sweep_and_red_reports_that_queued_messages(tmp_pa
 def test_ingest_lag_is_nan_before_the_first_ingest(tmp_path: Path, stored: str | None) -> None:
     store = Store(tmp_path / "db.sqlite3")
     if stored is not None:
-        store.set_meta("last_ingest", stored)
+        store.meta.set("last_ingest", stored)
 
     lag = samples(Metrics(store, clock=lambda: 2e9))[("ccci_ingest_lag_seconds", ())]
 
@@ -154,7 +158,7 @@ def test_ingest_lag_is_read_at_scrape_time(tmp_path: Path) -> None:
     store = Store(tmp_path / "db.sqlite3")
     now = [0.0]
     metrics = Metrics(store, clock=lambda: now[0])
-    store.set_meta("last_ingest", "2026-06-14T03:21:40Z")
+    store.meta.set("last_ingest", "2026-06-14T03:21:40Z")
     ingested = parse_time("2026-06-14T03:21:40Z")
     assert ingested is not None
 
@@ -162,7 +166,7 @@ def test_ingest_lag_is_read_at_scrape_time(tmp_path: Path) -> None:
     assert samples(metrics)[("ccci_ingest_lag_seconds", ())] == 42.5
     now[0] = ingested + 90
     assert samples(metrics)[("ccci_ingest_lag_seconds", ())] == 90
-    store.set_meta("last_ingest", "2026-06-14T03:22:40Z")
+    store.meta.set("last_ingest", "2026-06-14T03:22:40Z")
     assert samples(metrics)[("ccci_ingest_lag_seconds", ())] == 30
     now[0] = ingested - 5  # the clock stepped back
     assert samples(metrics)[("ccci_ingest_lag_seconds", ())] == 0

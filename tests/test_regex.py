@@ -132,10 +132,10 @@ def test_a_run_whose_60_failures_pad_an_assert_with_spaces_is_ingested(tmp_path:
     assert done.returncode == 0, done.stderr
     store = Store(load_config(config).db_path)
     try:
-        failures = store.failures(RUN_ID)
+        failures = store.results.failures(RUN_ID)
         assert len(failures) == 60
         assert all(f"E       assert x{' ' * PADDING}y" in f.text for f in failures)  # the whole line was kept
-        assert store.verdict(RUN_ID) is not None  # decided, with the whole text read
+        assert store.verdicts.get(RUN_ID) is not None  # decided, with the whole text read
     finally:
         store.close()
 
@@ -172,11 +172,11 @@ def test_an_operator_signature_with_nested_quantifiers_cannot_stall_ingest(tmp_p
     assert done.returncode == 0, done.stderr
     store = Store(load_config(config).db_path)
     try:
-        [failure] = store.failures(RUN_ID)
+        [failure] = store.results.failures(RUN_ID)
         assert failure.message == WORDY_MESSAGE and len(WORDY_MESSAGE) == 156
-        decided = store.verdict(RUN_ID)
+        decided = store.verdicts.get(RUN_ID)
         assert decided is not None
-        assert not any(e.excerpt.startswith("wordy:") for e in decided[2])  # it does not match, and said so fast
+        assert not any(e.excerpt.startswith("wordy:") for e in decided.evidence)  # it does not match, and said so fast
     finally:
         store.close()
     checked = subprocess.run(

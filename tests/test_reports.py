@@ -27,11 +27,12 @@ from bot.reports.watch import SweepState, due_summary
 from bot.reruns.preflight import Node
 from bot.runtime.report_loop import Reporter
 from bot.service import Service
-from bot.store.chat import ChatStore, Outgoing, new_txn_id, ref
-from bot.store.reports import ReportKind, ReportStore
+from bot.store.chat import Outgoing, new_txn_id, ref
+from bot.store.reports import ReportKind
 from bot.web.hooks import SIGNATURE_HEADER, hook_routes, sign
 from demo.sample.generate import GeneratedData
 from demo.sample.staging import copy_runs, expected_moves, runs_of_sweep_window, runs_up_to
+from tests import rawdb
 from tests.conftest import Site
 
 ROOM = "!ops:example.org"
@@ -100,7 +101,7 @@ def test_the_old_scan_interval_key_says_where_it_went() -> None:
 def test_summary_moves_match_the_generators_ground_truth(site: Site, sample: GeneratedData) -> None:
     service = Service(site.config)
     asyncio.run(service.ingest())
-    sweeps = site.store.sweep_ids()
+    sweeps = site.store.sweeps.ids()
     for n in range(2, len(sweeps) + 1):
         report = build_sweep_report(site.store, site.config, sweeps[n - 1], service.verdicts)
         newly_red, newly_green = expected_moves(sample, n)
@@ -118,7 +119,7 @@ def test_summary_moves_match_the_generators_ground_truth(site: Site, sample: Gen
 def test_summary_counts_grid_and_flips(site: Site, sample: GeneratedData) -> None:
     service = Service(site.config)
     asyncio.run(service.ingest())
-    last = site.store.sweep_ids()[-1]
+    last = site.store.sweeps.ids()[-1]
     report = build_sweep_report(site.store, site.config, last, service.verdicts)
     truth = {r.recipe: r for r in sample.runs if r.sweep == 3}
     assert report.counts["red"] + report.counts["unverified"] == sum(1 for r in truth.values() if r.red)
@@ -179,7 +180,7 @@ def _reporter(site: Site, service: Service, **settings: object) -> Reporter:
 
 
 def _sweep_messages(service: Service) -> list[dict[str, object]]:
-    rows = service.store.query("SELECT content_json FROM outbox ORDER BY id")
+    rows = rawdb.rows(service.store, "SELECT content_json FROM outbox ORDER BY id")
     found = [json.loads(r[0]) for r in rows]
     return [c for c in found if str(c.get("body", "")).startswith("Sweep ")]
 
@@ -284,7 +285,7 @@ def test_many_reds_post_a_headline_with_the_details_in_its_thread(site: Site, sa
     asyncio.run(reporter.tick())
     copy_runs(sample, runs_of_sweep_window(sample, 3), site.runs_dir)
     asyncio.run(reporter.tick())
-    rows = service.store.query("SELECT txn_id, content_json FROM outbox ORDER BY id")
+    rows = rawdb.rows(service.store, "SELECT txn_id, content_json FROM outbox ORDER BY id")
     (head_txn, head), (_, details) = ((r[0], json.loads(r[1])) for r in rows[-2:])
     assert str(head["body"]).startswith("Sweep ") and "install" not in str(head["body"])
     relates = details["m.relates_to"]
@@ -299,15 +300,15 @@ def test_a_red_report_is_sent_once_per_slot_and_late_after_downtime(site: Site) 
     reporter = _reporter(site, service, cron="0 7 * * *")
     now = datetime(2026, 11, 27, 9, 30, tzinfo=UTC).timestamp()
     assert reporter._post_red_report([ROOM], now) is False  # a new bot: baseline, no report
-    store = ReportStore(service.store)
-    with service.store.transaction() as c:  # the bot was last up yesterday morning
+    store = service.store.reports
+    with rawdb.writing(service.store) as c:  # the bot was last up yesterday morning
         c.execute("UPDATE reports SET slot = ? WHERE kind = ?", (now - 86_400, ReportKind.RED.value))
     assert reporter._post_red_report([ROOM], now) is True
     assert reporter._post_red_report([ROOM], now + 60) is False  # never twice for a slot
-    rows = service.store.query("SELECT content_json FROM outbox ORDER BY id")
+    rows = rawdb.rows(service.store, "SELECT content_json FROM outbox ORDER BY id")
     (report,) = [json.loads(r[0]) for r in rows if "Red report" in r[0]]
     assert "Red report for 2026-11-27T07:00:00Z (late: the bot was down at the scheduled time)" in report["body"]
-    reds = [r for r in service.store.recipes() if asyncio.run(service.why(r)).status is RunStatus.RED]
+    reds = [r for r in service.store.runs.recipes() if asyncio.run(service.why(r)).status is RunStatus.RED]
     for recipe in reds:
         assert f"✗ {recipe} " in report["body"]
     assert store.last_slot() == datetime(2026, 11, 27, 7, 0, tzinfo=UTC).timestamp()
@@ -318,7 +319,7 @@ def test_a_red_report_is_sent_once_per_slot_and_late_after_downtime(site: Site) 
 
 
 def test_references_to_queued_messages_are_resolved_when_sending(site: Site) -> None:
-    chat = ChatStore(site.store)
+    chat = site.store.chat
     root = new_txn_id()
     chat.enqueue([Outgoing(ROOM, "m.room.message", {"body": "head"}, root)])
     reply = {"body": "x", "m.relates_to": {"rel_type": "m.thread", "event_id": ref(root)}}
@@ -414,4 +415,4 @@ def test_report_command_prints_what_the_room_would_get(
     assert text.startswith("Red report for ") and f"of {len({r.recipe for r in sample.runs})} recipes red" in text
     assert cli(["report", "sweep", "sweep-1999", *flags]) == 2
     assert "unknown sweep 'sweep-1999'" in capsys.readouterr().err
-    assert ReportStore(site.store).counts() == {}  # printing posts nothing
+    assert site.store.reports.counts() == {}  # printing posts nothing

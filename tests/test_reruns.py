@@ -20,9 +20,10 @@ from bot.reruns import groups
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
 from bot.service import Service
-from bot.store.reruns import Rerun, RerunStore
+from bot.store.reruns import Rerun
 from demo.sample.generate import GeneratedData
 from demo.sample.standin_runner import STEP, runner_env
+from tests import rawdb
 from tests.conftest import Site
 
 
@@ -103,7 +104,7 @@ def test_a_flake_turns_flake_after_a_green_isolation_rerun(site: Site, sample: G
     assert ran and final.state is RerunState.DONE and final.result is RerunResult.GREEN
     run_id = final.attempts[0].run_id
     assert run_id and (site.runs_dir / run_id / "results.json").is_file()
-    row = site.store.run(run_id)
+    row = site.store.runs.get(run_id)
     assert row is not None and row.kind is RunKind.ISOLATION and row.status is RunStatus.GREEN
     assert "1 of 1 green" in final.message and "Verdict now: flake" in final.message
     assert any(kind is NotifyKind.PROGRESS and "tiers done" in text for kind, text in recorder.said)
@@ -348,7 +349,7 @@ def test_a_reruns_result_comes_from_its_attempts_and_runs(
 
 
 def test_attempts_round_trip_through_the_store_as_enum_values(site: Site) -> None:
-    store = RerunStore(site.store)
+    store = site.store.reruns
     rerun = store.add("immich", "1.0.0", 2, "@a:x", None, None)
     assert rerun.state is RerunState.QUEUED and rerun.result is None
     for attempt in attempts(AttemptOutcome.RAN, AttemptOutcome.TIMEOUT):
@@ -359,6 +360,6 @@ def test_attempts_round_trip_through_the_store_as_enum_values(site: Site) -> Non
     assert again.attempts == attempts(AttemptOutcome.RAN, AttemptOutcome.TIMEOUT)
     assert (again.state, again.result, again.message) == (RerunState.DONE, RerunResult.TIMEOUT, "report")
     assert store.active() == []
-    raw = site.store.query("SELECT state, result, attempts_json FROM reruns WHERE id = ?", (rerun.id,))[0]
+    raw = rawdb.rows(site.store, "SELECT state, result, attempts_json FROM reruns WHERE id = ?", (rerun.id,))[0]
     assert (raw[0], raw[1]) == ("done", "timeout")  # the enums' values: no data migration for old rows
     assert [a["outcome"] for a in json.loads(raw[2])] == ["ran", "timeout"]

@@ -34,6 +34,7 @@ from bot.model.reruns import AttemptOutcome, RerunError, RerunResult, RerunState
 from bot.reruns.execute import Execution
 from bot.reruns.manager import RerunManager
 from demo.sample.generate import GeneratedData
+from tests import rawdb
 from tests.conftest import Site
 from tests.hostile_world import guarded_ingest, make_run, real_junit, settled
 from tests.test_reruns import Recorder, alive, manager, rerun_config, write_cli_config
@@ -79,10 +80,10 @@ def test_a_rerun_request_refuses_a_name_that_is_not_a_recipe_name(site: Site, sa
     async def scenario() -> None:
         service, mgr = manager(config, Recorder())
         await service.ingest()
-        mumble = service.store.runs_of("mumble")[-1]
+        mumble = service.store.runs.runs_of("mumble")[-1]
         parsed = read_run(site.runs_dir / mumble.run_id, settled(config).ccci, config.evidence)
         assert isinstance(parsed, ParsedRun)
-        service.store.save_runs([replace(parsed, run_id="old-hostile", recipe=name)])
+        service.store.ingest.save_runs([replace(parsed, run_id="old-hostile", recipe=name)])
         with pytest.raises(RerunError, match="not a recipe name"):
             await mgr.request(name, None, 1, "ccci-bot (automatic, after sweep-1)")
         assert await mgr.queue() == []
@@ -101,14 +102,14 @@ def test_a_run_whose_recipe_is_not_a_recipe_name_is_a_note_never_a_recipe(site: 
     (clone_only / "results.json").unlink()  # the recipe is then read from the clone's dir name
     (clone_only / "abra" / "recipes" / "-rf").mkdir(parents=True)
     report = guarded_ingest(site.store, settled(site.config))
-    notes = site.store.run_notes()
+    notes = site.store.ingest.run_notes()
     for run_id, shown in (("bad-1", "'--rf'"), ("bad-2", "'../../../../tmp/x'"), ("bad-3", "'Evil'")):
-        assert site.store.run(run_id) is None
+        assert site.store.runs.get(run_id) is None
         assert f"recipe {shown} is not a recipe name" in notes[run_id]
         assert any(p.startswith(f"{run_id}: recipe {shown} is not a recipe name") for p in report.problems)
-    row = site.store.run("bad-4")
+    row = site.store.runs.get("bad-4")
     assert row is not None and row.recipe != "-rf"
-    assert "--rf" not in site.store.recipes() and "-rf" not in site.store.recipes()
+    assert "--rf" not in site.store.runs.recipes() and "-rf" not in site.store.runs.recipes()
 
 
 def test_the_chat_and_cli_recipe_argument_refuses_a_trailing_newline() -> None:
@@ -258,11 +259,11 @@ def test_a_full_disk_fails_the_rerun_cleanly(
 
 def _unwritable(mgr: RerunManager) -> None:
     """Make SQLite refuse every write on the manager's store, as a full disk would (the same error class)."""
-    mgr.service.store._conn.execute("PRAGMA query_only = ON")
+    rawdb.refuse_writes(mgr.service.store)
 
 
 def _writable(mgr: RerunManager) -> None:
-    mgr.service.store._conn.execute("PRAGMA query_only = OFF")
+    rawdb.refuse_writes(mgr.service.store, refuse=False)
 
 
 class Heard(logging.Handler):
@@ -379,7 +380,7 @@ def test_a_rerun_never_writes_into_an_existing_run_dir(site: Site, sample: Gener
     assert run_id is not None and run_id != "manual-ccci-1-1" and run_id.startswith("manual-ccci-1-1-")
     after = {p.relative_to(taken): p.read_bytes() for p in taken.rglob("*") if p.is_file() and not p.is_symlink()}
     assert after == before
-    row = site.store.run("manual-ccci-1-1")
+    row = site.store.runs.get("manual-ccci-1-1")
     assert row is not None and row.recipe == "outline"
 
 

@@ -67,9 +67,11 @@ def test_upgrading_a_version_1_database_re_reads_runs_to_fill_new_columns(site: 
         )
     store = Store(path)
     assert store.schema_version == len(MIGRATIONS)
-    assert store.fingerprints() == {"753": ""}  # forces a re-read on the next ingest
+    assert store.ingest.fingerprints() == {"753": ""}  # forces a re-read on the next ingest
     ingest(store, site.config)
-    errors = [f for r in store.recipes() for run in store.runs_of(r) for f in store.failures(run.run_id)]
+    errors = [
+        f for r in store.runs.recipes() for run in store.runs.runs_of(r) for f in store.results.failures(run.run_id)
+    ]
     assert any(f.status == "error" for f in errors)  # the new column is filled from the JUnit files
     store.close()
 
@@ -92,13 +94,13 @@ def test_stored_reasons_lose_the_chat_command_they_carried_and_keep_what_would_s
     conn.close()
     store = Store(path)
     try:
-        migrated = store.verdict("760")
-        untouched = store.verdict("761")
+        migrated = store.verdicts.get("760")
+        untouched = store.verdicts.get("761")
         assert migrated is not None and untouched is not None
-        assert migrated[0].reason == (
+        assert migrated.verdict.reason == (
             "tests failed; no known signature — an isolation rerun would tell a flake from a deterministic failure"
         )
-        assert migrated[0].settle is NextStep.ISOLATION_RERUN
-        assert untouched[0].reason == "green alone" and untouched[0].settle is None
+        assert migrated.verdict.settle is NextStep.ISOLATION_RERUN
+        assert untouched.verdict.reason == "green alone" and untouched.verdict.settle is None
     finally:
         store.close()

@@ -14,7 +14,8 @@ from pathlib import Path
 from bot.matrix.events import EncryptedEvent
 from bot.store import Store
 from bot.store.schema import MIGRATIONS
-from bot.store.undecrypted import PendingDecrypt, PendingDecrypts
+from bot.store.undecrypted import PendingDecrypt
+from tests import rawdb
 
 TABLE = next(n for n, script in enumerate(MIGRATIONS) if "CREATE TABLE undecrypted_events" in script)
 
@@ -44,7 +45,7 @@ def store_before_the_table(path: Path, blob: str | None) -> None:
 
 
 def meta_keys(store: Store) -> set[str]:
-    return {row[0] for row in store.query("SELECT key FROM meta")}
+    return {row[0] for row in rawdb.rows(store, "SELECT key FROM meta")}
 
 
 def test_the_pending_events_in_meta_move_to_their_own_table_in_the_order_they_were_kept(tmp_path: Path) -> None:
@@ -58,7 +59,7 @@ def test_the_pending_events_in_meta_move_to_their_own_table_in_the_order_they_we
     store = Store(tmp_path / "db.sqlite3")
     try:
         assert store.schema_version == len(MIGRATIONS)
-        assert PendingDecrypts(store).all() == [
+        assert store.undecrypted.all() == [
             PendingDecrypt(EncryptedEvent("$b", "!r", "@bob:x", 2000, source("$b", "!r")), 1700.5),
             PendingDecrypt(EncryptedEvent("$a", "!r", "@alice:x", 1000, source("$a", "!r")), 1701.0),
         ]
@@ -73,7 +74,7 @@ def test_a_blob_that_is_not_a_json_object_is_dropped_and_the_store_opens(tmp_pat
         store_before_the_table(path, blob)
         store = Store(path)
         try:
-            assert PendingDecrypts(store).all() == []
+            assert store.undecrypted.all() == []
             assert meta_keys(store) == {"matrix.since"}, blob
         finally:
             store.close()
@@ -81,7 +82,7 @@ def test_a_blob_that_is_not_a_json_object_is_dropped_and_the_store_opens(tmp_pat
 
 def test_kept_events_are_read_back_in_order_until_forgotten(tmp_path: Path) -> None:
     store = Store(tmp_path / "db.sqlite3")
-    pending = PendingDecrypts(store)
+    pending = store.undecrypted
     first = PendingDecrypt(EncryptedEvent("$2", "!r", "@bob:x", 20, source("$2", "!r")), 5.0)
     second = PendingDecrypt(EncryptedEvent("$1", "!r", "@alice:x", 10, source("$1", "!r")), 6.0)
     try:

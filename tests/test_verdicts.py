@@ -55,8 +55,8 @@ def test_each_verdict_names_the_rule_that_decided_it(judged: tuple[Site, Verdict
     for recipe in red_now(sample):
         answer = why(site.store, site.config, recipe, verdicts)
         assert answer.verdict is not None and answer.run_id is not None
-        stored = site.store.verdict(answer.run_id)
-        assert stored is not None and stored[0].rule == answer.verdict.rule  # read back from the store
+        stored = site.store.verdicts.get(answer.run_id)
+        assert stored is not None and stored.verdict.rule == answer.verdict.rule  # read back from the store
         assert answer.verdict.rule in names, (recipe, answer.verdict)
         assert to_json(answer)["verdict"]["rule"] == answer.verdict.rule
         seen[recipe] = answer.verdict.rule
@@ -185,9 +185,9 @@ signatures:
     )
     newer = Verdicts(site.store, site.config, load_kb([rules]), GitRecipeSearch())
     newer.decide_again()
-    stored = site.store.verdict(why(site.store, site.config, "outline").run_id or "")
+    stored = site.store.verdicts.get(why(site.store, site.config, "outline").run_id or "")
     assert stored is not None
-    verdict, version, _ = stored
+    verdict, version = stored.verdict, stored.kb_version
     assert version == newer.kb.version != verdicts.kb.version
     assert verdict.category == "recipe-defect" != before.category
     assert verdict.confidence < 0.7  # still a pattern alone

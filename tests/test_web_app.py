@@ -62,9 +62,9 @@ def test_index_is_the_latest_sweep_as_a_grid_with_verdicts(site: Site) -> None:
         page = await client.get("/")
         assert page.status == 200 and page.headers["Content-Type"].startswith("text/html")
         html = await page.text()
-        latest = service.store.latest_sweep_id()
+        latest = service.store.sweeps.latest_id()
         assert latest is not None and latest in html
-        for recipe in service.store.recipes():
+        for recipe in service.store.runs.recipes():
             assert f'href="/recipes/{recipe}"' in html
         assert html.count('class="cell fail"') >= 1 and 'class="badge">stale-test' in html
         assert "<script" not in html
@@ -162,7 +162,7 @@ def test_huge_log_is_paged_and_secrets_are_masked_in_pages_and_raw(site: Site, s
 def test_junit_page_and_raw_file(site: Site, sample: GeneratedData) -> None:
     async def check(client: Client, service: Service) -> None:
         run_id = _red_run(sample, "discourse")
-        failure = service.store.failures(run_id)[0]
+        failure = service.store.results.failures(run_id)[0]
         name = failure.junit_file.rsplit("/", 1)[-1]
         html = await (await client.get(f"/runs/{run_id}/junit/{name}")).text()
         assert failure.test in html and "bitnamilegacy/discourse" in html and "<table>" in html
@@ -225,16 +225,16 @@ def test_api_answers_are_the_clis_json(site: Site) -> None:
         assert set(report["newly_red"]) == {"gitea", "mumble", "outline"}
         history = await (await client.get("/api/history/mumble?n=3")).json()
         assert len(history["runs"]) == 3
-        sweeps = service.store.sweep_ids()
+        sweeps = service.store.sweeps.ids()
         named = await (await client.get(f"/api/summary/{sweeps[0]}")).json()
         assert named == json.loads(json.dumps(to_json(await service.summary(sweeps[0]))))
         older = await (await client.get(f"/api/report/sweep/{sweeps[1]}")).json()
         assert older["sweep_id"] == sweeps[1] and older["previous_sweep_id"] == sweeps[0]
         red = await (await client.get("/api/report/red")).json()
-        reds = {r for r in service.store.recipes() if (await service.why(r)).status.value == "red"}
+        reds = {r for r in service.store.runs.recipes() if (await service.why(r)).status.value == "red"}
         assert {r["recipe"] for r in red["red"]} == reds
         recipes = await (await client.get("/api/recipes")).json()
-        assert recipes == {"recipes": service.store.recipes()}
+        assert recipes == {"recipes": service.store.runs.recipes()}
         run_id = why["run_id"]
         run = await (await client.get(f"/api/runs/{run_id}")).json()
         assert run["recipe"] == "mumble" and run["status"] == why["status"] and "tiers" in run

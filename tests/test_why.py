@@ -62,10 +62,10 @@ def test_status_is_the_latest_sweep_run_not_the_highest_id(ingested: Site, sampl
 
 def test_every_caller_gets_the_status_run_from_the_one_rule(ingested: Site, sample: GeneratedData) -> None:
     """status_runs (metrics, from each kind's last run) picks what target_run picks from all of a recipe's runs."""
-    picked = status_runs(ingested.store)
+    picked = status_runs(ingested.store.runs)
     expected = {}
-    for recipe in ingested.store.recipes():
-        target = target_run(ingested.store.runs_of(recipe))
+    for recipe in ingested.store.runs.recipes():
+        target = target_run(ingested.store.runs.runs_of(recipe))
         if target is not None:
             expected[recipe] = target
     assert picked == expected

@@ -18,20 +18,20 @@ def _verdict(store: Store, verdicts: VerdictSource | None, row: RunRow) -> Verdi
     if verdicts is not None:
         found = verdicts.for_run(row.recipe, row.run_id)
         return found[0] if found else None
-    stored = store.verdict(row.run_id)
-    return stored[0] if stored else None
+    stored = store.verdicts.get(row.run_id)
+    return stored.verdict if stored else None
 
 
 def summary(
     store: Store, config: Config, sweep_id: str | None = None, verdicts: VerdictSource | None = None
 ) -> SummaryAnswer:
     """Summarise ``sweep_id`` (default: the latest sweep); a recipe run twice shows its last run."""
-    sid = sweep_id or store.latest_sweep_id()
+    sid = sweep_id or store.sweeps.latest_id()
     if sid is None:
         return SummaryAnswer(None, None, None, [])
-    runs = store.sweep_runs(sid)
+    runs = store.sweeps.runs(sid)
     if not runs:
-        raise UnknownNameError("sweep", sid, closest(sid, store.sweep_ids()))
+        raise UnknownNameError("sweep", sid, closest(sid, store.sweeps.ids()))
     latest: dict[str, RunRow] = {}
     for r in runs:
         if r.recipe not in latest or (r.finished or 0) >= (latest[r.recipe].finished or 0):
@@ -43,7 +43,7 @@ def summary(
             run_id=r.run_id,
             status=r.status,
             unverified=r.unverified,
-            failures=store.failures(r.run_id) if r.status is RunStatus.RED else [],
+            failures=store.results.failures(r.run_id) if r.status is RunStatus.RED else [],
             verdict=_verdict(store, verdicts, r),
             log_url=link(config.link_base, r.run_id, config.ccci.log_name),
         )

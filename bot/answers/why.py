@@ -32,37 +32,37 @@ def red_streak(store: Store, target: RunRow) -> tuple[RunRow | None, int]:
     """First run of the current red streak and its length, over the runs of the target's kind.
 
     One page of the newest runs settles a short streak; a longer one is bounded and counted in SQL
-    (:meth:`Store.long_red_streak`), so neither reads the recipe's history into Python."""
+    (:meth:`bot.store.runs.RunStore.long_red_streak`), so neither reads the recipe's history into Python."""
     first: RunRow | None = None
     count = 0
-    page = store.runs_up_to(target, STREAK_PAGE)
+    page = store.runs.runs_up_to(target, STREAK_PAGE)
     for r in page:
         if r.status is not RunStatus.RED:
             return first, count
         first, count = r, count + 1
     if len(page) < STREAK_PAGE:
         return first, count
-    return store.long_red_streak(target)
+    return store.runs.long_red_streak(target)
 
 
 def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | None = None) -> WhyAnswer:
     """Build the answer; raise :class:`UnknownNameError` for a recipe never seen."""
-    last = store.last_runs_by_kind(recipe)
+    last = store.runs.last_runs_by_kind(recipe)
     if not last:
-        raise UnknownNameError("recipe", recipe, closest(recipe, store.recipes()))
+        raise UnknownNameError("recipe", recipe, closest(recipe, store.runs.recipes()))
     base = config.link_base
-    canonical = store.canonical(recipe)
+    canonical = store.canonicals.get(recipe)
     target = target_run(last)
     if target is None:
         return WhyAnswer(
             recipe, RunStatus.UNKNOWN, None, None, None, None, False, [], [], [], None, canonical, None, 0, None
         )
 
-    failures = store.failures(target.run_id) if target.status is RunStatus.RED else []
+    failures = store.results.failures(target.run_id) if target.status is RunStatus.RED else []
     evidence = [_failure_item(f, target.run_id, base) for f in failures]
-    for item in store.evidence(target.run_id):
+    for item in store.results.evidence(target.run_id):
         evidence.append(_with_url(item, base))
-    reruns = reruns_of(store, target)
+    reruns = reruns_of(store.runs, target)
     for r in reruns:
         evidence.append(_rerun_item(r, target, config))
     if canonical is not None:
@@ -162,11 +162,11 @@ def _canonical_item(c: Canonical, target: RunRow, config: Config) -> EvidenceIte
 
 def run_evidence(store: Store, run_id: str) -> tuple[Verdict | None, list[EvidenceItem]]:
     """A run's stored verdict and its evidence: what ingest found, then what the verdict cites, once each."""
-    found = store.evidence(run_id)
-    stored = store.verdict(run_id)
+    found = store.results.evidence(run_id)
+    stored = store.verdicts.get(run_id)
     if stored is None:
         return None, found
-    return stored[0], found + [e for e in stored[2] if e not in found]
+    return stored.verdict, found + [e for e in stored.evidence if e not in found]
 
 
 def cited_lines(store: Store, run_id: str, path: str) -> set[int]:

@@ -288,7 +288,7 @@ def _report(args: argparse.Namespace, config: Config) -> int:
             red = run_inline(service.red_report(time.time()))
             _emit(render.red_report_json(red), args.json, render.red_report(red).text, masker)
             return 0
-        if sweep_id is None and service.store.latest_sweep_id() is None:
+        if sweep_id is None and service.store.sweeps.latest_id() is None:
             raise UsageError("no sweep has been seen yet (check ccci.runs_dir)")
         sweep = run_inline(service.sweep_report(sweep_id))
         shown = render.whole(render.headline(sweep), render.details(sweep, service.config.reports.flip_window))

@@ -34,7 +34,7 @@ from bot.kb import load_nonfatal
 from bot.model.answers import IngestReport
 from bot.model.records import ParsedRun, ScanScope
 from bot.store import Store
-from bot.store.db import DirMark, ScanMarks
+from bot.store.ingest import DirMark, ScanMarks
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -115,27 +115,27 @@ def ingest(
     try:
         listed_at = time.time_ns()
         st = os.fstat(runs_fd)
-        mark = store.runs_dir_mark() if scope is not None else None
+        mark = store.ingest.runs_dir_mark() if scope is not None else None
         seen: set[str] | None = None
         if scope is None:
             listed = _run_dir_names(runs_fd)
             seen = set(listed)
             names = listed
             check = SealCheck(cfg, runs_fd, names)  # started: for a long history, children stat while seals load
-            marks = store.scan_marks()
+            marks = store.ingest.scan_marks()
             known: set[str] = marks.seals.keys() | marks.prints.keys()
         elif mark is not None and (mark.dev, mark.ino, mark.mtime_ns) == (st.st_dev, st.st_ino, st.st_mtime_ns):
             # The dir as last listed: stored runs, and the listed dirs that were not stored then and
             # still are not (one stored since, sealed and outside the scope, is left as the others are).
-            marks = store.scan_marks(scope)
-            pending = store.unstored(mark.pending) if mark.pending else []
+            marks = store.ingest.scan_marks(scope)
+            pending = store.ingest.unstored(mark.pending) if mark.pending else []
             names = list(dict.fromkeys([*marks.seals, *marks.prints, *pending]))
             known = set()
         else:
-            marks = store.scan_marks(scope)
+            marks = store.ingest.scan_marks(scope)
             listed = _run_dir_names(runs_fd)
             seen = set(listed)
-            skipped = store.sealed_runs().difference(marks.seals)
+            skipped = store.ingest.sealed_runs().difference(marks.seals)
             names = [n for n in listed if n not in skipped] if skipped else listed
             known = marks.seals.keys() | marks.prints.keys() | skipped
         if check is None:  # a scoped scan's few sealed runs: checked after their seals loaded, serially
@@ -148,10 +148,10 @@ def ingest(
             trusted = listed_at - st.st_mtime_ns >= MARK_AFTER_NS and not unseen.difference(retired)
             pending = sorted(seen - known - set(found.ingested) - set(found.refused))
             mark = DirMark(st.st_dev, st.st_ino, st.st_mtime_ns, tuple(pending)) if trusted else None
-            if mark != store.runs_dir_mark():
-                store.set_runs_dir_mark(mark)
+            if mark != store.ingest.runs_dir_mark():
+                store.ingest.set_runs_dir_mark(mark)
         if scope is not None and (found.ingested or retired):
-            full = store.scan_marks()
+            full = store.ingest.scan_marks()
             checked = set(names)
             later = [n for n in full.seals if n not in checked and (seen is None or n in seen)]
             _check_and_read(store, config, now, runs_fd, SealCheck(cfg, runs_fd, later), full, workers, found)
@@ -162,13 +162,13 @@ def ingest(
                 check.close()  # children a failure left running are stopped
         finally:
             os.close(runs_fd)
-    affected = found.affected | set(store.retire_runs(retired, now))
+    affected = found.affected | set(store.ingest.retire_runs(retired, now))
 
     canonicals, canon_problems = read_canonicals(config.ccci.warm_dir, config.ccci.canonical_name)
-    affected |= store.save_canonicals(canonicals)
+    affected |= store.canonicals.save(canonicals)
     if found.ingested or retired:
-        store.set_kinds(group_runs(store.run_intervals(), config.ccci.sweep_gap_s))
-    store.set_meta("last_ingest", iso(now) or "")
+        store.ingest.set_kinds(group_runs(store.ingest.run_intervals(), config.ccci.sweep_gap_s))
+    store.meta.set("last_ingest", iso(now) or "")
     return IngestReport(
         scanned=scanned,
         ingested=found.ingested,
@@ -207,7 +207,7 @@ def _check_and_read(
     for name, seal in closer:
         path = os.path.join(base, name)  # noqa: PTH118 - as os.scandir joins, on strings
         snap = snapshot(path, cfg)
-        stored = marks.prints.get(name) if name not in seals else store.fingerprint(name)
+        stored = marks.prints.get(name) if name not in seals else store.ingest.fingerprint(name)
         ripe = settled(snap.newest_mtime, snap.has_results, now, cfg)
         if stored == snap.fingerprint:
             found.unchanged += 1
@@ -217,7 +217,7 @@ def _check_and_read(
             todo.append((Path(path), snap))
             if ripe and seal is not None:
                 pre_seals[name] = seal
-    store.set_seals(reseal)
+    store.ingest.set_seals(reseal)
     if not todo:
         return
     batch: list[ParsedRun] = []
@@ -229,7 +229,7 @@ def _check_and_read(
         elif isinstance(result, Vanished):
             continue  # removed mid-scan: nothing to store; a row it had is retired below
         elif isinstance(result, Refused):
-            store.note_refused(result.run_id, result.fingerprint, result.reason)
+            store.ingest.note_refused(result.run_id, result.fingerprint, result.reason)
             found.refused.append(result.run_id)
             found.problems.append(f"{escape_name(result.run_id)}: {result.reason}")
         else:
@@ -239,9 +239,9 @@ def _check_and_read(
             for p in result.problems:
                 found.problems.append(f"{result.run_id}: {p.excerpt}")
             if len(batch) >= BATCH:
-                store.save_runs(batch, pre_seals)
+                store.ingest.save_runs(batch, pre_seals)
                 batch = []
-    store.save_runs(batch, pre_seals)
+    store.ingest.save_runs(batch, pre_seals)
 
 
 def _gone_dirs(store: Store, seen: set[str], unseen: set[str]) -> list[str]:
@@ -256,10 +256,10 @@ def _gone_dirs(store: Store, seen: set[str], unseen: set[str]) -> list[str]:
         return []
     gone = [
         run_id
-        for run_id, directory in store.run_directories().items()
+        for run_id, directory in store.ingest.run_directories().items()
         if run_id not in seen and not os.path.lexists(directory)
     ]
-    store.forget_notes(run_id for run_id in store.run_notes() if run_id not in seen)
+    store.ingest.forget_notes(run_id for run_id in store.ingest.run_notes() if run_id not in seen)
     if gone:
         log.info("retiring %d run(s) whose dir is gone", len(gone))
     return sorted(gone)

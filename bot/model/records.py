@@ -226,6 +226,19 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class StoredVerdict:
+    """A run's verdict as it was stored: the decision (its ``kb_version`` says which knowledge base
+    made it, so a reader can tell a current verdict from one to decide again) and the evidence it cited."""
+
+    verdict: Verdict
+    evidence: tuple[EvidenceItem, ...] = ()
+
+    @property
+    def kb_version(self) -> str:
+        return self.verdict.kb_version
+
+
+@dataclass(frozen=True)
 class Cluster:
     """One failure shape shared by several recipes of a sweep."""
 

@@ -25,7 +25,7 @@ SweepHistory = list[tuple[str, RunStatus, bool, float | None]]
 def sweep_histories(store: Store, upto: str) -> dict[str, SweepHistory]:
     """Every recipe's result in each sweep up to and including ``upto`` (ids sort by start time)."""
     found: dict[str, SweepHistory] = {}
-    for recipe, sweep_id, status, unverified, finished in store.sweep_results(upto):
+    for recipe, sweep_id, status, unverified, finished in store.sweeps.results(upto):
         history = found.setdefault(recipe, [])
         entry = (sweep_id, status, unverified, finished)
         if history and history[-1][0] == sweep_id:
@@ -62,7 +62,7 @@ def _flips(history: SweepHistory, window: int) -> int:
 
 
 def _tiers(store: Store, row: SummaryRow) -> dict[str, TestStatus]:
-    return {t.name: t.status for t in store.tiers(row.run_id)}
+    return {t.name: t.status for t in store.results.tiers(row.run_id)}
 
 
 def _junit_url(config: Config, run_id: str, failures: list[Failure]) -> str | None:
@@ -77,7 +77,7 @@ def build_sweep_report(
     """The summary of one sweep, compared with each recipe's previous sweep."""
     base = summary(store, config, sweep_id, verdicts)
     histories = sweep_histories(store, sweep_id)
-    previous = store.previous_sweep_id(sweep_id)
+    previous = store.sweeps.previous_id(sweep_id)
     rows: list[ReportRow] = []
     columns: list[str] = []
     for r in base.rows:
@@ -127,7 +127,7 @@ def build_red_report(
     store: Store, config: Config, slot: float, late: bool, verdicts: VerdictSource | None = None
 ) -> RedReport:
     """Every recipe whose latest released-version run (sweep or isolation) is red, oldest red first."""
-    recipes = store.recipes()
+    recipes = store.runs.recipes()
     rows: list[RedRow] = []
     for recipe in recipes:
         answer = why.why(store, config, recipe, verdicts)

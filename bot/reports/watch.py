@@ -33,7 +33,7 @@ class DueSummaries:
 def sweep_states(store: Store) -> list[SweepState]:
     """Every sweep in the store, oldest first."""
     grouped: dict[str, tuple[list[str], float, float]] = {}
-    for sweep_id, run_id, activity, ingested in store.sweep_run_times():
+    for sweep_id, run_id, activity, ingested in store.sweeps.run_times():
         ids, last, seen = grouped.setdefault(sweep_id, ([], 0.0, 0.0))
         ids.append(run_id)
         grouped[sweep_id] = (ids, max(last, activity), max(seen, ingested))

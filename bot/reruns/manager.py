@@ -25,7 +25,7 @@ from bot.reruns.runids import new_run_id
 from bot.reruns.runlog import LOG_SUFFIX, rotate
 from bot.service import Service
 from bot.store import STORE_WRITE_ERRORS
-from bot.store.reruns import Rerun, RerunStore
+from bot.store.reruns import Rerun
 
 log = logging.getLogger(__name__)
 # (rerun, kind, text): a FINAL notification comes after the rerun's state and result are stored
@@ -42,7 +42,7 @@ class RerunManager:
         self.node = node
         self.notify = notify
         self.stop = stop
-        self.store = RerunStore(service.store)
+        self.store = service.store.reruns
         self.wake = asyncio.Event()
         self.current: tuple[Rerun, Execution] | None = None
 
@@ -238,7 +238,7 @@ class RerunManager:
         await self.notify(rerun, NotifyKind.PROGRESS, progress_line(rerun, n, []))
         attempt = await execution.run(self.config, rerun.recipe, rerun.version, run_id, log_path, progress)
         if attempt.run_id is not None:
-            await asyncio.to_thread(self.service.store.mark_bot_run, attempt.run_id)
+            await asyncio.to_thread(self.service.store.ingest.mark_bot_run, attempt.run_id)
             await self.service.ingest()
         try:
             leftovers = await asyncio.to_thread(self.node.leftovers)

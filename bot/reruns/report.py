@@ -33,7 +33,7 @@ _FAILED_AS = {AttemptOutcome.TIMEOUT: "infra/timeout", AttemptOutcome.CANCELLED:
 
 def result(store: Store, attempts: list[Attempt]) -> RerunResult:
     """How the rerun ended, from its attempts and the stored status of each run they produced."""
-    rows = [store.run(a.run_id) for a in attempts if a.run_id is not None]
+    rows = [store.runs.get(a.run_id) for a in attempts if a.run_id is not None]
     return result_of(attempts, [r.status for r in rows if r is not None])
 
 
@@ -61,15 +61,17 @@ def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
                 shown = (f"      {escape_text(line)}" for line in attempt.log_tail.splitlines())
                 lines.append("    log tail:\n" + "\n".join(shown))
             continue
-        row = store.run(attempt.run_id)
+        row = store.runs.get(attempt.run_id)
         status = row.status if row else RunStatus.UNKNOWN
         statuses.append(status)
-        tiers = " ".join(f"{escape_name(t.name)} {_TIER_MARK.get(t.status, '?')}" for t in store.tiers(attempt.run_id))
+        tiers = " ".join(
+            f"{escape_name(t.name)} {_TIER_MARK.get(t.status, '?')}" for t in store.results.tiers(attempt.run_id)
+        )
         lines.append(
             f"  run {attempt.run_id}: {status.value} ({tiers}) in {attempt.seconds:.0f} s "
             f"— log {link(base, attempt.run_id, config.ccci.log_name) or attempt.log_path}"
         )
-        for f in store.failures(attempt.run_id)[:5]:
+        for f in store.results.failures(attempt.run_id)[:5]:
             lines.append(
                 f"    ✗ {escape_name(f.tier)}/{escape_name(f.test)}: {escape_name(f.message[:200])}"
                 f"  {link(base, attempt.run_id, f.junit_file) or ''}"
@@ -81,18 +83,18 @@ def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
     if len(statuses) < len(attempts):
         head += f" ({len(attempts) - len(statuses)} did not produce a run)"
     out = [head + ".", *lines]
-    last = service.store.last_run_of_version(rerun.recipe, RunKind.SWEEP, rerun.version)
+    last = service.store.runs.last_run_of_version(rerun.recipe, RunKind.SWEEP, rerun.version)
     if last is not None:
-        failing = ", ".join(f"{f.tier}/{f.test}" for f in store.failures(last.run_id)[:3])
+        failing = ", ".join(f"{f.tier}/{f.test}" for f in store.results.failures(last.run_id)[:3])
         out.append(
             f"Compared with sweep run {last.run_id} of {rerun.version}: {last.status.value}"
             + (f" ({failing})" if failing else "")
             + f" → {greens} of {len(attempts)} green alone."
         )
-    target = status_run(service.store, rerun.recipe)
-    stored = store.verdict(target.run_id) if target is not None else None
+    target = status_run(service.store.runs, rerun.recipe)
+    stored = store.verdicts.get(target.run_id) if target is not None else None
     if stored is not None:
-        v = stored[0]
+        v = stored.verdict
         out.append(f"Verdict now: {v.category} ({v.confidence:.0%}) — {v.reason}")
     elif target is not None and target.status is RunStatus.GREEN:
         out.append(f"{rerun.recipe} is green in its latest sweep; no verdict needed.")

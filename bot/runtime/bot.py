@@ -43,7 +43,6 @@ from bot.runtime.sdnotify import Notifier, exit_deadline
 from bot.runtime.sync_loop import SyncLoop
 from bot.runtime.undecryptable import Undecryptable
 from bot.service import Service
-from bot.store.chat import ChatStore
 from bot.web.hooks import hook_routes
 from bot.web.metrics import Metrics
 from bot.web.routes import make_app
@@ -63,7 +62,7 @@ class Bot:
         self.notifier = notifier or Notifier({})  # systemd's notify socket; a no-op outside systemd
         self.service = service
         self.conn = connection
-        self.chat = ChatStore(service.store)
+        self.chat = service.store.chat
         self.stop = asyncio.Event()
         self.state = BotState()
         self.backoff = Backoff(config.matrix.backoff_min_s, config.matrix.backoff_max_s)

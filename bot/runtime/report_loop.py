@@ -27,7 +27,7 @@ from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
 from bot.service import Service
 from bot.store.chat import Outgoing, new_txn_id, ref
-from bot.store.reports import ReportKind, ReportStore, slot_key, sweep_key
+from bot.store.reports import ReportKind, slot_key, sweep_key
 
 log = logging.getLogger(__name__)
 BASELINE_KEY = "reports.baseline_done"
@@ -55,7 +55,7 @@ class Reporter:
         self.wake_outbox = wake_outbox
         self.stop = stop
         self.reruns = reruns
-        self.reports = ReportStore(service.store)
+        self.reports = service.store.reports
         self.trigger = parse_cron(self.settings.cron, self.settings.timezone)
         self.wake = asyncio.Event()
         self.first_scan_done: float | None = None  # sweeps fully read by then finished while the bot was down
@@ -94,13 +94,13 @@ class Reporter:
             self.wake_outbox()
         if scan.ingested and self.on_ingested is not None:
             await self.on_ingested(scan.ingested)  # after posting: warming never delays a summary
-        await asyncio.to_thread(self.service.store.set_meta, TICK_KEY, f"{time.time():.6f}")
+        await asyncio.to_thread(self.service.store.meta.set, TICK_KEY, f"{time.time():.6f}")
 
     # --- sweep summaries ---------------------------------------------------------------------------
 
     def _post_finished_sweep(self, rooms: list[str], in_flight: bool) -> str | None:
         store = self.service.store
-        first_start = store.get_meta(BASELINE_KEY) is None
+        first_start = store.meta.get(BASELINE_KEY) is None
         states = sweep_states(store)
         known = self.reports.known_sweeps()
         fresh = [s for s in states if s.sweep_id not in known]
@@ -118,7 +118,7 @@ class Reporter:
             log.info("sweep %s: no summary (%s)", state.sweep_id, kind)
             self.reports.record(sweep_key(state.sweep_id), kind, sweep_id=state.sweep_id, run_ids=state.run_ids)
         if first_start:
-            store.set_meta(BASELINE_KEY, str(time.time()))
+            store.meta.set(BASELINE_KEY, str(time.time()))
         if decision.post is None:
             return None
         return self._post_sweep(decision.post, rooms)
@@ -211,7 +211,7 @@ class Reporter:
         queued: list[str] = []
         for recipe in latest.body.get("auto_reruns", []):
             run_id = latest.body.get("red", {}).get(recipe)
-            row = await asyncio.to_thread(self.service.store.run, run_id) if run_id else None
+            row = await asyncio.to_thread(self.service.store.runs.get, run_id) if run_id else None
             try:
                 await self.reruns.request(
                     recipe, row.version if row else None, 1, f"ccci-bot (automatic, after {latest.sweep_id})"

@@ -21,8 +21,8 @@ from bot.runtime.cross_signing import CrossSigning
 from bot.runtime.rooms import JoinedRooms
 from bot.runtime.sdnotify import Notifier
 from bot.runtime.undecryptable import Undecryptable
+from bot.store import Store
 from bot.store.chat import ChatStore
-from bot.store.db import Store
 from bot.web.metrics import Metrics
 from commands import BotState
 
@@ -65,7 +65,7 @@ class SyncLoop:
         self.ready = False  # READY=1 sent (after the first sync)
 
     async def run(self) -> None:
-        since = await asyncio.to_thread(self.store.get_meta, SINCE_KEY)
+        since = await asyncio.to_thread(self.store.meta.get, SINCE_KEY)
         first = since is None
         timeout_ms = int(self.config.matrix.sync_timeout_s * 1000)
         while not self.stop.is_set():
@@ -97,7 +97,7 @@ class SyncLoop:
             # A fresh bot's first sync is history: answer only what was sent after it started.
             await self._record(batch, not_before_ms=int(self.state.started_at * 1000) if first else 0)
             since, first = batch.next_batch, False
-            await asyncio.to_thread(self.store.set_meta, SINCE_KEY, since)
+            await asyncio.to_thread(self.store.meta.set, SINCE_KEY, since)
             await self.commands.start_recorded()  # after a restart, this resumes what the last process left
             if not self.ready or recovered:
                 self._tell_ready()

@@ -14,9 +14,9 @@ from bot.config import Config
 from bot.matrix.client import MatrixConnection
 from bot.matrix.events import ChatMessage, SyncBatch
 from bot.runtime.rooms import JoinedRooms
+from bot.store import Store
 from bot.store.chat import ChatStore, Outgoing
-from bot.store.db import Store
-from bot.store.undecrypted import PendingDecrypt, PendingDecrypts
+from bot.store.undecrypted import PendingDecrypt
 
 log = logging.getLogger(__name__)
 UNDECRYPTED_MAX = 200  # encrypted events kept to retry at once (each is tried after every sync)
@@ -36,7 +36,7 @@ class Undecryptable:
         self.conn = conn
         self.rooms = rooms
         self.store = store
-        self.pending = PendingDecrypts(store)
+        self.pending = store.undecrypted
         self.chat = chat
         self.wake_outbox = wake_outbox
 
@@ -93,7 +93,7 @@ class Undecryptable:
         rooms = {m.room_id for m in batch.encrypted} | encrypted_rooms
         for room_id in rooms:
             key = f"encrypted-warning:{room_id}"
-            if await asyncio.to_thread(self.store.get_meta, key):
+            if await asyncio.to_thread(self.store.meta.get, key):
                 continue
             log.warning("room %s is end-to-end encrypted and matrix.e2ee is off: commands there are unseen", room_id)
             text = (
@@ -101,5 +101,5 @@ class Undecryptable:
                 "(matrix.e2ee: false). Commands sent here are not seen; use an unencrypted ops room."
             )
             await asyncio.to_thread(self.chat.enqueue, [Outgoing(room_id, "m.room.message", notice(text, text))])
-            await asyncio.to_thread(self.store.set_meta, key, "said")
+            await asyncio.to_thread(self.store.meta.set, key, "said")
             self.wake_outbox()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.matrix.events import ChatMessage
-from bot.store.db import Store
+from bot.store.database import Database
 
 # An event id not known yet: "txn:<txn id>" of a message queued earlier, filled in when sending.
 REF_PREFIX = "txn:"
@@ -51,17 +51,17 @@ class QueuedMessage:
 
 
 class ChatStore:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def is_handled(self, event_id: str) -> bool:
-        return bool(self.store.query("SELECT 1 FROM handled_events WHERE event_id = ?", (event_id,)))
+        return bool(self._db._query("SELECT 1 FROM handled_events WHERE event_id = ?", (event_id,)))
 
     def record(self, messages: list[ChatMessage]) -> int:
         """Put commands in the inbox (those handled or recorded already are skipped); how many were new."""
         now = time.time()
         added = 0
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             for m in messages:
                 if c.execute("SELECT 1 FROM handled_events WHERE event_id = ?", (m.event_id,)).fetchone():
                     continue
@@ -86,20 +86,20 @@ class ChatStore:
 
     def unanswered(self) -> list[tuple[ChatMessage, bool]]:
         """The inbox in the order the commands were sent, each with whether its 👀 was queued."""
-        rows = self.store.query(
+        rows = self._db._query(
             "SELECT event_id, room_id, sender, body, thread_root, ts_ms, acked FROM command_inbox ORDER BY ts_ms, rowid"
         )
         return [(ChatMessage(r[0], r[1], r[2], r[3], "m.text", r[5], r[4]), bool(r[6])) for r in rows]
 
     def ack(self, event_id: str, messages: list[Outgoing]) -> None:
         """Queue the 'on it' reaction and remember it, so a resumed command does not react twice."""
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             c.execute("UPDATE command_inbox SET acked = 1 WHERE event_id = ?", (event_id,))
             self._enqueue(c, messages)
 
     def handle(self, event_id: str, room_id: str, sender: str, command: str, messages: list[Outgoing]) -> bool:
         """Record the command as handled and queue its messages atomically; False if it already was."""
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             c.execute("DELETE FROM command_inbox WHERE event_id = ?", (event_id,))
             if c.execute("SELECT 1 FROM handled_events WHERE event_id = ?", (event_id,)).fetchone():
                 return False
@@ -112,7 +112,7 @@ class ChatStore:
 
     def enqueue(self, messages: list[Outgoing]) -> list[str]:
         """Queue messages; returns their transaction ids (to find their event ids once sent)."""
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             return self._enqueue(c, messages)
 
     @staticmethod
@@ -125,7 +125,7 @@ class ChatStore:
         return [r[0] for r in rows]
 
     def pending(self, limit: int = 50) -> list[QueuedMessage]:
-        rows = self.store.query(
+        rows = self._db._query(
             "SELECT id, txn_id, room_id, event_type, content_json, attempts FROM outbox"
             " WHERE sent_at IS NULL ORDER BY id LIMIT ?",
             (limit,),
@@ -133,17 +133,17 @@ class ChatStore:
         return [QueuedMessage(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in rows]
 
     def mark_sent(self, message_id: int, event_id: str) -> None:
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             c.execute("UPDATE outbox SET sent_at = ?, event_id = ? WHERE id = ?", (time.time(), event_id, message_id))
 
     def mark_failed(self, message_id: int, error: str) -> None:
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             c.execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?", (error[:500], message_id)
             )
 
     def pending_count(self) -> int:
-        return int(self.store.query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")[0][0])
+        return int(self._db._query("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")[0][0])
 
     def resolve_refs(self, content: dict[str, Any]) -> dict[str, Any] | None:
         """Fill in the event ids of ``txn:`` references (edits, thread replies of queued messages).
@@ -181,5 +181,5 @@ class ChatStore:
         return resolved
 
     def sent_event_id(self, txn_id: str) -> str | None:
-        rows = self.store.query("SELECT event_id FROM outbox WHERE txn_id = ?", (txn_id,))
+        rows = self._db._query("SELECT event_id FROM outbox WHERE txn_id = ?", (txn_id,))
         return str(rows[0][0]) if rows and rows[0][0] else None

@@ -15,7 +15,7 @@ from typing import Any
 
 from bot.model.records import Category, Verdict
 from bot.store.chat import ChatStore, Outgoing
-from bot.store.db import Store
+from bot.store.database import Database
 
 
 class ReportKind(StrEnum):
@@ -46,11 +46,11 @@ def slot_key(slot: float) -> str:
 
 
 class ReportStore:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def known_sweeps(self) -> set[str]:
-        rows = self.store.query("SELECT sweep_id FROM reports WHERE sweep_id IS NOT NULL")
+        rows = self._db._query("SELECT sweep_id FROM reports WHERE sweep_id IS NOT NULL")
         return {str(r[0]) for r in rows}
 
     def covered_runs(self, run_ids: Iterable[str]) -> set[str]:
@@ -60,7 +60,7 @@ class ReportStore:
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self.store.query(f"SELECT run_id FROM report_runs WHERE run_id IN ({marks})", chunk)  # noqa: S608
+            rows = self._db._query(f"SELECT run_id FROM report_runs WHERE run_id IN ({marks})", chunk)  # noqa: S608
             found.update(str(r[0]) for r in rows)
         return found
 
@@ -78,7 +78,7 @@ class ReportStore:
         body: dict[str, Any] | None = None,
     ) -> bool:
         """Record a report and queue its messages atomically; False if ``key`` was recorded before."""
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             if c.execute("SELECT 1 FROM reports WHERE key = ?", (key,)).fetchone():
                 return False
             c.execute(
@@ -105,7 +105,7 @@ class ReportStore:
         )
 
     def latest_sweep_report(self) -> Posted | None:
-        rows = self.store.query(
+        rows = self._db._query(
             "SELECT key, sweep_id, reruns_queued, body_json FROM reports WHERE kind = ? ORDER BY sweep_id DESC LIMIT 1",
             (ReportKind.SWEEP.value,),
         )
@@ -115,23 +115,23 @@ class ReportStore:
         return Posted(str(r[0]), str(r[1]), bool(r[2]), json.loads(r[3]))
 
     def set_reruns_queued(self, key: str, recipes: list[str]) -> None:
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             body = json.loads(c.execute("SELECT body_json FROM reports WHERE key = ?", (key,)).fetchone()[0])
             body["auto_reruns"] = recipes
             c.execute("UPDATE reports SET reruns_queued = 1, body_json = ? WHERE key = ?", (json.dumps(body), key))
 
     def messages(self, key: str) -> dict[tuple[str, str], str]:
         """(room id, role) → transaction id of a report's messages."""
-        rows = self.store.query("SELECT room_id, role, txn_id FROM report_messages WHERE report_key = ?", (key,))
+        rows = self._db._query("SELECT room_id, role, txn_id FROM report_messages WHERE report_key = ?", (key,))
         return {(str(r[0]), str(r[1])): str(r[2]) for r in rows}
 
     def announced(self, key: str) -> dict[str, tuple[Category, float]]:
-        rows = self.store.query("SELECT recipe, category, confidence FROM report_verdicts WHERE report_key = ?", (key,))
+        rows = self._db._query("SELECT recipe, category, confidence FROM report_verdicts WHERE report_key = ?", (key,))
         return {str(r[0]): (Category.parse(r[1]), float(r[2])) for r in rows}
 
     def announce(self, key: str, verdicts: dict[str, Verdict], messages: list[Outgoing]) -> bool:
         """Record new verdicts and queue their announcement atomically; False if already announced."""
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             known = {
                 str(r[0]): Category.parse(r[1])
                 for r in c.execute("SELECT recipe, category FROM report_verdicts WHERE report_key = ?", (key,))
@@ -143,11 +143,11 @@ class ReportStore:
         return True
 
     def last_slot(self) -> float | None:
-        rows = self.store.query("SELECT MAX(slot) FROM reports WHERE kind = ?", (ReportKind.RED.value,))
+        rows = self._db._query("SELECT MAX(slot) FROM reports WHERE kind = ?", (ReportKind.RED.value,))
         return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def counts(self) -> dict[ReportKind, int]:
-        rows = self.store.query("SELECT kind, COUNT(*) FROM reports GROUP BY kind")
+        rows = self._db._query("SELECT kind, COUNT(*) FROM reports GROUP BY kind")
         return {ReportKind(r[0]): int(r[1]) for r in rows}
 
     def posted_counts(self) -> dict[ReportKind, int]:
@@ -155,7 +155,7 @@ class ReportStore:
 
         That leaves out the baseline and superseded records of a new bot, and red-report slots skipped
         (missed too long) or not owed yet. Queued, not delivered: the outbox delivers each exactly once."""
-        rows = self.store.query(
+        rows = self._db._query(
             "SELECT kind, COUNT(*) FROM reports r WHERE kind IN (?, ?)"
             " AND EXISTS (SELECT 1 FROM report_messages m WHERE m.report_key = r.key) GROUP BY kind",
             (ReportKind.SWEEP.value, ReportKind.RED.value),

@@ -10,7 +10,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from bot.model.reruns import ACTIVE, Attempt, RerunResult, RerunState
-from bot.store.db import Store
+from bot.store.database import Database
 
 _ACTIVE_SQL = ", ".join(f"'{s.value}'" for s in ACTIVE)
 
@@ -32,11 +32,11 @@ class Rerun:
 
 
 class RerunStore:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def _rows(self, where: str, params: tuple[object, ...] = ()) -> list[Rerun]:
-        rows = self.store.query(
+        rows = self._db._query(
             "SELECT id, recipe, version, times, requested_by, room_id, event_id, state, created_at, attempts_json,"  # noqa: S608 - `where` is one of this class's fixed fragments
             f" message, result FROM reruns WHERE {where} ORDER BY id",
             params,
@@ -60,7 +60,7 @@ class RerunStore:
         ]
 
     def add(self, recipe: str, version: str, times: int, by: str, room_id: str | None, event_id: str | None) -> Rerun:
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             cur = c.execute(
                 "INSERT INTO reruns (recipe, version, times, requested_by, room_id, event_id, state, created_at)"
                 " VALUES (?,?,?,?,?,?,?,?)",
@@ -81,7 +81,7 @@ class RerunStore:
     def set_state(self, rerun_id: int, state: RerunState, message: str = "", result: RerunResult | None = None) -> None:
         """Move a rerun to ``state``; an ending state records when, and ``result``, how it ended."""
         now = time.time()
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             c.execute(
                 "UPDATE reruns SET state = ?, message = ?, result = ?,"
                 " started_at = CASE WHEN ? AND started_at IS NULL THEN ? ELSE started_at END,"
@@ -101,7 +101,7 @@ class RerunStore:
 
     def cancel_if_active(self, rerun_id: int, message: str) -> bool:
         """Cancel a rerun unless it has ended meanwhile; True if this call cancelled it."""
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             cur = c.execute(
                 f"UPDATE reruns SET state = ?, message = ?, result = ?, finished_at = ?"  # noqa: S608 - fixed fragment
                 f" WHERE id = ? AND state IN ({_ACTIVE_SQL})",
@@ -110,7 +110,7 @@ class RerunStore:
             return cur.rowcount == 1
 
     def add_attempt(self, rerun_id: int, attempt: Attempt) -> None:
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             row = c.execute("SELECT attempts_json FROM reruns WHERE id = ?", (rerun_id,)).fetchone()
             attempts = [*json.loads(row[0]), asdict(attempt)]
             c.execute("UPDATE reruns SET attempts_json = ? WHERE id = ?", (json.dumps(attempts), rerun_id))

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 from bot.matrix.events import EncryptedEvent
-from bot.store.db import Store
+from bot.store.database import Database
 
 
 @dataclass(frozen=True)
@@ -17,19 +17,19 @@ class PendingDecrypt:
 
 
 class PendingDecrypts:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def all(self) -> list[PendingDecrypt]:
         """Every kept event, in the order they were kept."""
-        rows = self.store.query(
+        rows = self._db._query(
             "SELECT event_id, room_id, sender, ts_ms, source_json, seen_at FROM undecrypted_events ORDER BY rowid"
         )
         return [PendingDecrypt(EncryptedEvent(r[0], r[1], r[2], r[3], _source(r[4])), r[5]) for r in rows]
 
     def update(self, keep: list[PendingDecrypt], forget: list[str]) -> None:
         """Keep new events and forget those decrypted or given up on, in one transaction."""
-        with self.store.transaction() as c:
+        with self._db._transaction() as c:
             c.executemany(
                 "INSERT OR IGNORE INTO undecrypted_events (event_id, room_id, sender, ts_ms, source_json, seen_at)"
                 " VALUES (?,?,?,?,?,?)",

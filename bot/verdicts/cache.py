@@ -45,12 +45,12 @@ class Verdicts:
         self.search = search
 
     def for_run(self, recipe: str, run_id: str) -> tuple[Verdict, list[EvidenceItem]] | None:
-        stored = self.store.verdict(run_id)
-        if stored is not None and stored[1] == self.kb.version:
-            return stored[0], stored[2]
-        target = status_run(self.store, recipe)
-        if target is None or target.run_id != run_id:
-            return (stored[0], stored[2]) if stored is not None else None  # history: keep what was decided then
+        stored = self.store.verdicts.get(run_id)
+        if stored is not None and stored.kb_version == self.kb.version:
+            return stored.verdict, list(stored.evidence)
+        target = status_run(self.store.runs, recipe)
+        if target is None or target.run_id != run_id:  # history: keep what was decided then
+            return (stored.verdict, list(stored.evidence)) if stored is not None else None
         classified = classify_recipe(self.store, self.config, self.kb, self._search(), recipe)
         return (classified.verdict, classified.evidence) if classified is not None else None
 
@@ -87,7 +87,7 @@ def classify_recipe(
         decision.category, round(decision.confidence, 3), decision.reason, kb.version, decision.settle, decision.rule
     )
     evidence = _with_links(config, decision.evidence)
-    store.save_verdict(facts.target.run_id, recipe, verdict, kb.version, evidence)
+    store.verdicts.save(facts.target.run_id, recipe, verdict, kb.version, evidence)
     return Classified(recipe, facts.target.run_id, verdict, evidence)
 
 
@@ -97,7 +97,7 @@ def classify_all(
     """(Re)classify the given recipes (default: all) with the current rules."""
     from bot.verdicts.facts import prescan_logs
 
-    names = recipes if recipes is not None else store.recipes()
+    names = recipes if recipes is not None else store.runs.recipes()
     scanned = prescan_logs(store, config, kb, names)
     shared: dict[str, list[SharedCause]] = {}
     out: list[Classified] = []

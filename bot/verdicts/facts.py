@@ -92,12 +92,12 @@ def gather(
     shared_cache: dict[str, list[SharedCause]] | None = None,
 ) -> Facts | None:
     """The facts about a recipe's current red run; None when it is not red (no verdict needed)."""
-    target = status_run(store, recipe)
+    target = status_run(store.runs, recipe)
     if target is None or target.status is not RunStatus.RED:
         return None
-    failures = store.failures(target.run_id)
-    run_dir = run_dir_of(config.ccci, target.run_id, store.run_directory(target.run_id))
-    reruns = [_rerun_fact(store, kb, r) for r in reruns_of(store, target)]
+    failures = store.results.failures(target.run_id)
+    run_dir = run_dir_of(config.ccci, target.run_id, store.runs.run_directory(target.run_id))
+    reruns = [_rerun_fact(store, kb, r) for r in reruns_of(store.runs, target)]
     if log_hits is None:
         log_hits = _log_signatures(kb, config, target.run_id, run_dir)
     signatures = _failure_signatures(kb, target.run_id, failures) + log_hits
@@ -111,19 +111,19 @@ def gather(
             if finding is not None:
                 stale.append(finding)
     peer_labels, peer_notes = _peer_labels(store, config, recipe, target, clone, app_env, failures)
-    problems = [e for e in store.evidence(target.run_id) if e.kind in STRUCTURAL_PROBLEMS]
+    problems = [e for e in store.results.evidence(target.run_id) if e.kind in STRUCTURAL_PROBLEMS]
     return Facts(
         recipe=recipe,
         target=target,
-        tiers=store.tiers(target.run_id),
+        tiers=store.results.tiers(target.run_id),
         failures=failures,
         problems=problems,
         reruns=reruns,
-        canonical=store.canonical(recipe),
+        canonical=store.canonicals.get(recipe),
         signatures=signatures,
         stale=stale,
         peers=_peers(store, config, recipe, failures) + peer_notes,
-        same_version_history=store.same_version_runs(target, SAME_VERSION_RUNS),
+        same_version_history=store.runs.same_version_runs(target, SAME_VERSION_RUNS),
         shared=_shared(store, target, shared_cache),
         cutoff=_cutoff(config, run_dir, target.run_id, problems),
         peer_labels=peer_labels,
@@ -132,7 +132,7 @@ def gather(
 
 
 def _rerun_fact(store: Store, kb: KnowledgeBase, r: RunRow) -> RerunFact:
-    failures = store.failures(r.run_id)
+    failures = store.results.failures(r.run_id)
     return RerunFact(
         r.run_id,
         r.status,
@@ -140,7 +140,7 @@ def _rerun_fact(store: Store, kb: KnowledgeBase, r: RunRow) -> RerunFact:
         r.unverified,
         frozenset((f.tier, f.test) for f in failures),
         r.finished,
-        passed=frozenset((t.tier, t.name) for t in store.testcases(r.run_id) if t.status is TestStatus.PASS),
+        passed=frozenset((t.tier, t.name) for t in store.results.testcases(r.run_id) if t.status is TestStatus.PASS),
         failures=tuple(failures),
         signatures=tuple(_failure_signatures(kb, r.run_id, failures)),
     )
@@ -153,14 +153,14 @@ def _shared(store: Store, target: RunRow, cache: dict[str, list[SharedCause]] | 
         return []
     if cache is None or sid not in cache:
         latest: dict[str, RunRow] = {}
-        for r in store.sweep_runs(sid):
+        for r in store.sweeps.runs(sid):
             if r.recipe not in latest or (r.finished or 0) >= (latest[r.recipe].finished or 0):
                 latest[r.recipe] = r
         failing = [
             (r.recipe, f.tier, f.message)
             for r in latest.values()
             if r.status is RunStatus.RED
-            for f in store.failures(r.run_id)
+            for f in store.results.failures(r.run_id)
         ]
         found = [SharedCause(sid, g.tier, g.machinery, g.failure, g.recipes) for g in shared_causes(failing)]
         if cache is None:
@@ -202,9 +202,9 @@ def _peer_labels(
     ours: EffectiveCompose | None = None
     notes: dict[str, EvidenceItem] = {}
     for f in {(f.tier, f.test): f for f in failures}.values():
-        for peer, peer_run_id in store.peers_passing(f.tier, f.test, recipe)[:3]:
-            peer_run = store.run(peer_run_id)
-            peer_dir = run_dir_of(config.ccci, peer_run_id, store.run_directory(peer_run_id))
+        for peer, peer_run_id in store.results.peers_passing(f.tier, f.test, recipe)[:3]:
+            peer_run = store.runs.get(peer_run_id)
+            peer_dir = run_dir_of(config.ccci, peer_run_id, store.runs.run_directory(peer_run_id))
             peer_clone = recipe_clone(peer_dir, peer, config.ccci.recipes_dir)
             if peer_run is None or peer_clone is None:
                 continue
@@ -224,7 +224,7 @@ def _peers(store: Store, config: Config, recipe: str, failures: list[Failure]) -
     """Recipes that pass the same test: how a recipe defect finds its fix (immich vs mattermost-lts)."""
     items: list[EvidenceItem] = []
     for f in {(f.tier, f.test): f for f in failures}.values():
-        peers = store.peers_passing(f.tier, f.test, recipe)
+        peers = store.results.peers_passing(f.tier, f.test, recipe)
         if peers:
             names = ", ".join(p for p, _ in peers[:3])
             verb = "passes" if len(peers) == 1 else "pass"
@@ -250,9 +250,9 @@ def prescan_logs(store: Store, config: Config, kb: KnowledgeBase, recipes: list[
     """Scan the logs of many red runs for signatures in parallel: it is CPU-bound, one needle pass each."""
     jobs: list[tuple[str, tuple[KnowledgeBase, Config, str, Path]]] = []
     for recipe in recipes:
-        target = status_run(store, recipe)
+        target = status_run(store.runs, recipe)
         if target is not None and target.status is RunStatus.RED:
-            run_dir = run_dir_of(config.ccci, target.run_id, store.run_directory(target.run_id))
+            run_dir = run_dir_of(config.ccci, target.run_id, store.runs.run_directory(target.run_id))
             jobs.append((recipe, (kb, config, target.run_id, run_dir)))
     workers = min(PRESCAN_WORKERS, os.cpu_count() or 1)
     if len(jobs) < PRESCAN_ABOVE or workers < 2:

@@ -21,8 +21,7 @@ from prometheus_client.registry import Collector
 from bot.artifacts.timefmt import parse_time
 from bot.model.records import Category, RunStatus
 from bot.model.reruns import RerunResult
-from bot.store.db import Store
-from bot.store.reports import ReportStore
+from bot.store import Store
 from bot.store.status_run import status_runs
 
 # Command names come from chat: past this many distinct ones, new names are counted as "other", so a
@@ -44,14 +43,14 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         verdicts, reports, runs, lag = self._families()
-        red = [run.run_id for run in status_runs(self.store).values() if run.status is RunStatus.RED]
-        found = collections.Counter(self.store.verdict_categories(red).values())
+        red = [run.run_id for run in status_runs(self.store.runs).values() if run.status is RunStatus.RED]
+        found = collections.Counter(self.store.verdicts.categories(red).values())
         for category in Category:  # every label, even at 0; none outside the enum
             verdicts.add_metric([category.value], found[category])
-        for kind, count in ReportStore(self.store).posted_counts().items():
+        for kind, count in self.store.reports.posted_counts().items():
             reports.add_metric([kind.value], count)
-        runs.add_metric([], self.store.run_count())
-        last = parse_time(self.store.get_meta("last_ingest"))
+        runs.add_metric([], self.store.runs.count())
+        last = parse_time(self.store.meta.get("last_ingest"))
         # Clamped at 0: a clock stepped back must not show a negative lag.
         lag.add_metric([], math.nan if last is None else max(0.0, self.clock() - last))
         return [verdicts, reports, runs, lag]

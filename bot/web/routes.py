@@ -185,7 +185,7 @@ def _int(request: web.Request, name: str, default: int | None = None, low: int =
 
 async def index(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    latest = await asyncio.to_thread(service.store.latest_sweep_id)
+    latest = await asyncio.to_thread(service.store.sweeps.latest_id)
     report = await service.sweep_report(latest) if latest else None
     return _html(request, pages.index_page(report))
 
@@ -218,7 +218,7 @@ async def recipe(request: web.Request) -> web.Response:
 async def _run(request: web.Request) -> RunRow:
     service = request.app[SERVICE]
     run_id = request.match_info["run_id"]
-    row = await asyncio.to_thread(service.store.run, run_id)
+    row = await asyncio.to_thread(service.store.runs.get, run_id)
     if row is None:
         raise UnknownNameError("run", run_id, [])
     return row
@@ -226,8 +226,8 @@ async def _run(request: web.Request) -> RunRow:
 
 async def _run_dir(request: web.Request, run_id: str) -> Path:
     service = request.app[SERVICE]
-    row = await asyncio.to_thread(service.store.run, run_id)
-    directory = await asyncio.to_thread(service.store.run_directory, run_id)
+    row = await asyncio.to_thread(service.store.runs.get, run_id)
+    directory = await asyncio.to_thread(service.store.runs.run_directory, run_id)
     if row is None or directory is None:
         raise UnknownNameError("run", run_id, [])
     if row.retired_at is not None:
@@ -248,8 +248,8 @@ def stored_junit(store: Store, run_id: str, relative: str) -> JunitFile:
     instead of parsing a file that may be 100 MB."""
     tier, source = tier_and_source(PurePosixPath(relative).name)
     out = JunitFile(path=Path(relative), tier=tier, source=source)
-    texts = {(f.tier, f.test): f for f in store.failures(run_id) if f.junit_file == relative}
-    for case in store.testcases(run_id):
+    texts = {(f.tier, f.test): f for f in store.results.failures(run_id) if f.junit_file == relative}
+    for case in store.results.testcases(run_id):
         if case.junit_file != relative:
             continue
         failure = texts.get((case.tier, case.name))
@@ -257,7 +257,7 @@ def stored_junit(store: Store, run_id: str, relative: str) -> JunitFile:
             case = replace(case, message=failure.message, text=failure.text)
         out.tests.append(case)
     unreadable = EvidenceKind.JUNIT_UNREADABLE
-    problems = [e.excerpt for e in store.evidence(run_id) if e.kind is unreadable and e.path == relative]
+    problems = [e.excerpt for e in store.results.evidence(run_id) if e.kind is unreadable and e.path == relative]
     if problems:
         out.problem = "; ".join(problems)
     elif not out.tests:
@@ -269,9 +269,9 @@ async def run_view(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     row = await _run(request)
     store = service.store
-    tiers = await asyncio.to_thread(store.tiers, row.run_id)
-    cases = await asyncio.to_thread(store.testcases, row.run_id)
-    failures = await asyncio.to_thread(store.failures, row.run_id)
+    tiers = await asyncio.to_thread(store.results.tiers, row.run_id)
+    cases = await asyncio.to_thread(store.results.testcases, row.run_id)
+    failures = await asyncio.to_thread(store.results.failures, row.run_id)
     verdict, evidence = await asyncio.to_thread(run_evidence, store, row.run_id)
     artifacts: list[tuple[str, int]] = []
     if row.retired_at is None:  # a retired run is history: its files are gone
@@ -414,10 +414,10 @@ async def api_run(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     row = await _run(request)
     store = service.store
-    tiers = await asyncio.to_thread(store.tiers, row.run_id)
-    failures = await asyncio.to_thread(store.failures, row.run_id)
-    stored = await asyncio.to_thread(store.verdict, row.run_id)
-    verdict = stored[0] if stored else None
+    tiers = await asyncio.to_thread(store.results.tiers, row.run_id)
+    failures = await asyncio.to_thread(store.results.failures, row.run_id)
+    stored = await asyncio.to_thread(store.verdicts.get, row.run_id)
+    verdict = stored.verdict if stored else None
     return _json(
         request,
         {

@@ -24,8 +24,8 @@ MAX_PER_SCAN = 32  # a first scan of a long history must not count every old log
 
 def _warm_one(service: Service, run_id: str) -> bool:
     store, ccci = service.store, service.config.ccci
-    row = store.run(run_id)
-    directory = store.run_directory(run_id)
+    row = store.runs.get(run_id)
+    directory = store.runs.run_directory(run_id)
     if row is None or directory is None or row.status is not RunStatus.RED:
         return False
     lines = cited_lines(store, run_id, ccci.log_name)
@@ -41,7 +41,7 @@ def _warm_one(service: Service, run_id: str) -> bool:
 
 
 def _newest_reds(service: Service, run_ids: list[str]) -> list[str]:
-    rows = [row for row in map(service.store.run, run_ids) if row is not None and row.status is RunStatus.RED]
+    rows = [row for row in map(service.store.runs.get, run_ids) if row is not None and row.status is RunStatus.RED]
     rows.sort(key=lambda r: r.finished or 0, reverse=True)
     return [r.run_id for r in rows[:MAX_PER_SCAN]]
 
