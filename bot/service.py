@@ -7,22 +7,23 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from bot.answers import summary, why
 from bot.answers.suggest import UnknownNameError, closest
 from bot.config import Config
 from bot.config.cron import next_slot, parse_cron
+from bot.ingest.scan import ingest
 from bot.kb import KnowledgeBase, load_kb
 from bot.model.answers import HistoryAnswer, HistoryRun, IngestReport, SummaryAnswer, WhyAnswer
 from bot.model.records import RunStatus, ScanScope
 from bot.model.reports import RedReport, SweepReport
+from bot.reports.compose import build_red_report, build_sweep_report
 from bot.store import Store
+from bot.store.chat import ChatStore
+from bot.store.reports import ReportStore
 from bot.verdicts.cache import Verdicts
-
-if TYPE_CHECKING:
-    from bot.verdicts.facts import Classified
-    from bot.verdicts.staletest import RecipeSearch
+from bot.verdicts.facts import Classified
+from bot.verdicts.staletest import RecipeSearch
 
 
 class Service:
@@ -43,8 +44,6 @@ class Service:
         self.store.close()
 
     def _ingest_and_classify(self, scope: ScanScope | None) -> IngestReport:
-        from bot.ingest.scan import ingest
-
         report = ingest(self.store, self.config, scope=scope)
         if report.affected:
             self.verdicts.decide_again(report.affected)
@@ -73,13 +72,9 @@ class Service:
         sid = sweep_id or self.store.latest_sweep_id()
         if sid is None or not self.store.has_sweep(sid):
             raise UnknownNameError("sweep", sid or "", closest(sid or "", self.store.sweep_ids()))
-        from bot.reports.compose import build_sweep_report
-
         return build_sweep_report(self.store, self.config, sid, self.verdicts)
 
     async def red_report(self, slot: float) -> RedReport:
-        from bot.reports.compose import build_red_report
-
         return await asyncio.to_thread(build_red_report, self.store, self.config, slot, False, self.verdicts)
 
     async def recipes(self) -> list[str]:
@@ -104,8 +99,6 @@ class Service:
 
     async def last_summary(self) -> str | None:
         """The sweep the newest posted summary was about (None before the first)."""
-        from bot.store.reports import ReportStore
-
         posted = await asyncio.to_thread(ReportStore(self.store).latest_sweep_report)
         return posted.sweep_id if posted else None
 
@@ -121,8 +114,6 @@ class Service:
 
     async def outbox_pending(self) -> int:
         """Messages queued for the ops room and not sent yet (by this process or a running bot)."""
-        from bot.store.chat import ChatStore
-
         return await asyncio.to_thread(ChatStore(self.store).pending_count)
 
     def next_red_report(self, now: float) -> float | None:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import __version__
 from bot.answers.suggest import UnknownNameError
@@ -38,6 +38,7 @@ from bot.logsetup import setup_logging
 from bot.masking import Masker, mask_content
 from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
 from bot.model.reports import RedReport, SweepReport
+from bot.model.reruns import NotifyKind
 from bot.render import reports as render
 from bot.render import to_json, to_text
 from bot.reruns.manager import RerunManager
@@ -46,14 +47,11 @@ from bot.service import Service
 from bot.store import StoreError, store_problem
 from bot.store.backup import BackupError, backup
 from bot.store.check import repair_file
+from bot.store.reruns import Rerun
 from commands import Answer, Arg, Command, Context, UsageError
 from commands.args import SWEEP, TEXT, Signature
 from commands.help import no_such_command
 from commands.registry import registry
-
-if TYPE_CHECKING:
-    from bot.model.reruns import NotifyKind
-    from bot.store.reruns import Rerun
 
 EXIT_BAD_INPUT = 2
 

@@ -19,9 +19,10 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.artifacts.canonical import read_canonicals
 from bot.artifacts.controls import escape_name
@@ -30,14 +31,12 @@ from bot.artifacts.seal import settled, unsettled
 from bot.artifacts.timefmt import iso
 from bot.config import Config
 from bot.ingest.sweeps import group_runs
+from bot.ingest.workers import die_with_parent
 from bot.kb import load_nonfatal
 from bot.model.answers import IngestReport
 from bot.model.records import ParsedRun, ScanScope
 from bot.store import Store
 from bot.store.db import DirMark, ScanMarks
-
-if TYPE_CHECKING:
-    import concurrent.futures
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +56,6 @@ def _init_reader(shared: Shared | None, owner: int | None = None) -> None:
     """A worker's start: die with the process that made the pool, and keep what every read shares."""
     global _shared  # one per process, set before any task
     if owner is not None:
-        from bot.ingest.workers import die_with_parent  # ctypes: only in a worker
-
         die_with_parent(owner)
     if shared is not None:
         _shared = shared
@@ -264,17 +261,12 @@ def _read_all(todo: list[tuple[Path, Snapshot]], workers: int | None, shared: Sh
         yield from pool.map(_read_one, todo, chunksize=CHUNK)
 
 
-def worker_pool(workers: int, shared: Shared | None = None) -> concurrent.futures.ProcessPoolExecutor:
+def worker_pool(workers: int, shared: Shared | None = None) -> ProcessPoolExecutor:
     """A pool whose workers die with the process that made it (see :mod:`bot.ingest.workers`) and get what
     every read of a scan shares (``shared``) once, when they start.
 
     forkserver: the bot has threads (asyncio, to_thread); forking a threaded process is unsafe.
-    Imported here: multiprocessing is a cost for every CLI start, and most scans read too few dirs
-    to need a pool.
     """
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=get_context("forkserver"),
