@@ -10,8 +10,8 @@ atomic groups, ``\\z`` instead of ``\\Z``, and ``\\w \\d \\s \\b`` are ASCII-onl
 Flags go inline: ``(?i)``, ``(?m)``, ``(?s)``.
 
 This is the one module that imports ``re2`` (it has no type stubs); the rest of the bot sees
-:class:`LinearPattern` and :class:`LinearMatch`. A pattern compiles on first use, so importing a module
-that holds patterns costs nothing, and a CLI answer that reads no text never loads RE2.
+:class:`LinearPattern` and :class:`LinearMatch`. A pattern of the bot's own compiles on first use, so
+importing a module that holds patterns compiles none it does not use.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
+
+import re2
 
 
 class LinearMatch(Protocol):
@@ -137,8 +139,6 @@ def _explain(error: str) -> str:
 
 def _re2_compile(pattern: str) -> Any:
     """RE2's compiled pattern, or :class:`PatternRefused` with RE2's reason."""
-    import re2  # here, not at import: only a reader of text needs it
-
     options = re2.Options()
     options.log_errors = False  # the reason is returned; RE2 would also print it to stderr
     try:

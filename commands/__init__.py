@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.model.answers import (
     CancelAnswer,
@@ -29,11 +29,9 @@ from bot.model.answers import (
     WhyAnswer,
 )
 from bot.model.records import ScanScope
+from bot.reruns.manager import RerunManager
+from bot.service import Service
 from commands.args import Arg, Signature, UsageError, count_arg, recipe_arg, sweep_arg
-
-if TYPE_CHECKING:  # only named in the Context's types: a CLI start loads the commands without them
-    from bot.reruns.manager import RerunManager
-    from bot.service import Service
 
 __all__ = [
     "Answer",

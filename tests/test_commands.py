@@ -26,7 +26,7 @@ from bot.model.reruns import NotifyKind, RerunState
 from bot.render import to_text
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
-from bot.service import Service, inline, run_inline
+from bot.service import Service
 from bot.store.chat import Outgoing
 from bot.store.reruns import Rerun
 from commands import BotState, Command, Context, UsageError
@@ -288,21 +288,6 @@ def test_ingest_and_reclassify_answer_the_same_in_chat_and_cli(
     assert str(content["formatted_body"]).startswith("<pre><code>knowledge base kb-")
     ingest_body = str(chat(ingested, "!ccci ingest")["body"])
     assert ingest_body.startswith("scanned ") and "0 new or changed" in ingest_body
-
-
-def test_the_cli_runs_handlers_without_an_event_loop_and_refuses_one_that_waits() -> None:
-    """The CLI's service offloads inline, so a handler's coroutine ends at its first step; one that
-    really waits is an error, not a hang or a silently dropped answer."""
-
-    async def answers() -> int:
-        return await inline(len, "four")
-
-    async def waits() -> None:
-        await asyncio.sleep(0)
-
-    assert run_inline(answers()) == 4
-    with pytest.raises(RuntimeError, match="run it under an event loop"):
-        run_inline(waits())
 
 
 # --- the dispatcher -------------------------------------------------------------------------------

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from msgspec.structs import replace
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from bot.config import Config, MatrixConfig
 from bot.matrix.client import MatrixConnection

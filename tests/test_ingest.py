@@ -2,8 +2,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -358,56 +356,3 @@ def test_a_retired_run_whose_dir_comes_back_is_read_again(site: Site, sample: Ge
     assert ingest(site.store, site.config, now=_later(site)).ingested == [run_id]
     row = site.store.runs.get(run_id)
     assert row is not None and row.retired_at is None
-
-
-@pytest.mark.writes_runs
-def test_a_full_scan_split_over_forked_children_finds_every_change(
-    site: Site, sample: GeneratedData, tmp_path: Path
-) -> None:
-    """``ccci-bot ingest`` over a long sealed history splits the seal checks over the cores
-    (bot.artifacts.forked); here the threshold is lowered so the sample's runs are split too, and every sealed
-    run changes (in place, or by a new JUnit file) so each part has changes to find."""
-    from bot.artifacts.forked import max_procs
-    from tests.test_why import cli_dirs
-
-    if max_procs() < 2:
-        pytest.skip("one core: the scan is not split")
-    ingest(site.store, site.config, now=_later(site))
-    sealed = sorted(site.store.ingest.scan_marks().seals)
-    assert len(sealed) >= 4
-    extra = run_pytest_junit(tmp_path / "late", "smoke__cc-ci__test_late", "def test_late():\n    assert 1 == 2\n")
-    for i, run_id in enumerate(sealed):
-        if i % 2:
-            shutil.copy(extra, site.runs_dir / run_id / "junit" / extra.name)
-        else:
-            (site.runs_dir / run_id / "results.json").write_text(
-                _fail_first_stage(site.runs_dir / run_id / "results.json")
-            )
-    script = (
-        "import os, sys\n"
-        "import bot.artifacts.seal as seal\n"
-        "seal.SPLIT_ABOVE = 0\n"
-        "forks = []\n"
-        "real_fork = os.fork\n"
-        "def counted():\n"
-        "    pid = real_fork()\n"
-        "    if pid:\n"
-        "        forks.append(pid)\n"
-        "    return pid\n"
-        "os.fork = counted\n"
-        "from bot.cli import main\n"
-        "code = main(['ingest', *sys.argv[1:]])\n"
-        "print('forks', len(forks), file=sys.stderr)\n"
-        "raise SystemExit(code)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script, *cli_dirs(site)], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    assert "forks 0" not in done.stderr and "forks " in done.stderr  # the checks were split
-    for i, run_id in enumerate(sealed):
-        if i % 2:
-            assert any(f.test == "test_late" for f in site.store.results.failures(run_id)), run_id
-        else:
-            row = site.store.runs.get(run_id)
-            assert row is not None and row.status is RunStatus.RED, run_id

@@ -5,8 +5,8 @@ scan then needs only the cheap signals that would show a change: results.json's 
 mtime (rewritten in place, or replaced by a rename; links followed, as the fingerprint follows
 them) and the JUnit directory's mtime (a file added, removed or renamed). Two ``stat`` calls
 relative to an open runs-dir descriptor, nothing opened or listed; a no-change scan of a sealed
-history is one pass of them, split over the cores when it is long (:class:`SealCheck`). Any
-difference sends the dir back through the full fingerprint (:func:`bot.artifacts.rundir.snapshot`).
+history is one pass of them (:func:`unsettled`). Any difference sends the dir back through the full
+fingerprint (:func:`bot.artifacts.rundir.snapshot`).
 """
 
 from __future__ import annotations
@@ -14,10 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from bot.artifacts.forked import Split, max_procs
 from bot.config import CcciConfig
-
-SPLIT_ABOVE = 4000  # sealed runs to check before the stats are split over the cores (a fork is ~2 ms)
 
 
 def sealer(cfg: CcciConfig, runs_fd: int) -> Callable[[str], str | None]:
@@ -42,27 +39,16 @@ def sealer(cfg: CcciConfig, runs_fd: int) -> Callable[[str], str | None]:
     return seal_of
 
 
-class SealCheck:
-    """The seals of these dirs now, compared with the stored ones: a no-change scan's whole cost.
-
-    For a long history the stats are started at once in forked children (:class:`bot.artifacts.forked.Split`):
-    they are syscalls, so they run in parallel on the host's cores, while this process loads the
-    stored seals to compare them with, before it takes its own share."""
-
-    def __init__(self, cfg: CcciConfig, runs_fd: int, names: list[str]) -> None:
-        seal_of = sealer(cfg, runs_fd)
-        self.names = names
-        procs = max_procs() if len(names) >= SPLIT_ABOVE else 1
-        self._now = Split(lambda part: [seal_of(name) for name in part], names, procs)
-
-    def unsettled(self, seals: dict[str, str]) -> list[tuple[str, str | None]]:
-        """(name, its seal now) of each dir that ``seals`` (the stored ones) does not settle: none
-        stored, or one that differs now."""
-        now = zip(self.names, self._now.results(), strict=True)
-        return [(name, seal) for name, seal in now if (stored := seals.get(name)) is None or seal != stored]
-
-    def close(self) -> None:
-        self._now.close()
+def unsettled(cfg: CcciConfig, runs_fd: int, names: list[str], seals: dict[str, str]) -> list[tuple[str, str | None]]:
+    """(name, its seal now) of each of ``names`` that ``seals`` (the stored ones) does not settle: none
+    stored, or one that differs now. A no-change scan's whole cost: two stats per sealed run."""
+    seal_of = sealer(cfg, runs_fd)
+    found = []
+    for name in names:
+        seal = seal_of(name)
+        if seal is None or seal != seals.get(name):
+            found.append((name, seal))
+    return found
 
 
 def settled(newest_mtime: float, has_results: bool, now: float, cfg: CcciConfig) -> bool:

@@ -4,9 +4,9 @@ The subcommands are built from the command registry (:mod:`commands`): each chat
 here with the same handler, the same text and ``--json``; the few CLI-only commands are declared
 below with the same argument declarations.
 
-A chat twin runs its handler in this thread, its service offloading inline (:mod:`bot.service`): no
-event loop, no asyncio. The commands that need one (the rerun queue's, the bot, the web server,
-doctor) import what they use in their own branch, so an answer loads only what answering needs.
+A chat twin runs its handler under ``asyncio.run``, as the bot runs it under its event loop. The
+commands that need the Matrix client, the web server or the demo's tools (run, web, doctor, demo)
+import them in their own function, so an answer on the host loads none of them.
 
 Exit codes: 0 answered; 2 bad input (unknown recipe, bad arguments, invalid config); 1 anything else
 (among it a store the bot will not use: a newer bot's, not SQLite, damaged, or with schema objects its
@@ -16,34 +16,42 @@ migrations do not define — the operator's state, not what they typed).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import importlib.util
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot import __version__
 from bot.answers.suggest import UnknownNameError
+from bot.cli.rerun import rerun_command
 from bot.config import Config, ConfigError, listen_address, load_config
 from bot.fdlimit import raise_open_files_limit
+from bot.kb import load_kb
 from bot.logsetup import setup_logging
 from bot.masking import Masker, mask_content
 from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
+from bot.model.reports import RedReport, SweepReport
+from bot.model.reruns import NotifyKind
+from bot.render import reports as render
 from bot.render import to_json, to_text
-from bot.service import Service, inline, run_inline
+from bot.reruns.manager import RerunManager
+from bot.reruns.preflight import Node
+from bot.service import Service
 from bot.store import StoreError, store_problem
+from bot.store.backup import BackupError, backup
+from bot.store.check import repair_file
+from bot.store.reruns import Rerun
 from commands import Answer, Arg, Command, Context, UsageError
 from commands.args import SWEEP, TEXT, Signature
 from commands.help import no_such_command
 from commands.registry import registry
-
-if TYPE_CHECKING:
-    from bot.model.reruns import NotifyKind
-    from bot.reruns.manager import RerunManager
-    from bot.store.reruns import Rerun
 
 EXIT_BAD_INPUT = 2
 
@@ -229,38 +237,27 @@ def _answer(args: argparse.Namespace, config: Config) -> int:
     if problems:
         raise ConfigError("; ".join(problems))
     command = registry()[args.command]
-    service = Service(config, offload=inline)
+    service = Service(config)
     masker = Masker.from_environment(config.secret_envs)
     try:
-        if command.fresh and not args.no_ingest:
-            run_inline(service.ingest(command.scan_scope(vars(args))))
-        answer = _call(command, service, vars(args))
+        answer = asyncio.run(_call(command, service, vars(args), scan=command.fresh and not args.no_ingest))
         _emit(to_json(answer), args.json, to_text(answer), masker)
         return 0
     finally:
         service.close()
 
 
-def _call(command: Command, service: Service, given: dict[str, Any]) -> Answer:
-    """The handler, in this thread; under an event loop for the rerun queue's commands, whose waits need one."""
-    if not command.reruns:
-        return run_inline(command.call(Context(service, "ccci-bot", commands=registry()), given))
-    import asyncio
-
-    async def with_queue() -> Answer:
-        ctx = Context(service, "ccci-bot", reruns=_rerun_manager(service), commands=registry())
-        return await command.call(ctx, given)
-
-    return asyncio.run(with_queue())
+async def _call(command: Command, service: Service, given: dict[str, Any], scan: bool) -> Answer:
+    """The scan first when ``scan`` (of what this answer reads), then the handler; the rerun queue's
+    commands get a manager to queue and cancel with."""
+    if scan:
+        await service.ingest(command.scan_scope(given))
+    reruns = _rerun_manager(service) if command.reruns else None
+    return await command.call(Context(service, "ccci-bot", reruns=reruns, commands=registry()), given)
 
 
 def _rerun_manager(service: Service) -> RerunManager:
-    """The queue as the CLI sees it: it queues and cancels, the bot's worker runs (loaded for those commands only)."""
-    import asyncio
-
-    from bot.reruns.manager import RerunManager
-    from bot.reruns.preflight import Node
-
+    """The queue as the CLI sees it: it queues and cancels, the bot's worker runs."""
     config = service.config
     node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
     return RerunManager(service, node, _unheard, asyncio.Event(), worker=False)
@@ -271,37 +268,39 @@ async def _unheard(rerun: Rerun, kind: NotifyKind, text: str) -> None:
 
 
 def _report(args: argparse.Namespace, config: Config) -> int:
-    from bot.render import reports as render
-
     problems = config.problems()
     if problems:
         raise ConfigError("; ".join(problems))
     values = Signature("report", cli_commands()["report"].args).values_from(vars(args))
     which, sweep_id = values["which"], values["sweep"]
     assert sweep_id is None or isinstance(sweep_id, str)
-    service = Service(config, offload=inline)
+    service = Service(config)
     masker = Masker.from_environment(config.secret_envs)
     try:
-        if not args.no_ingest:
-            run_inline(service.ingest())
-        if which == "red":
-            red = run_inline(service.red_report(time.time()))
-            _emit(render.red_report_json(red), args.json, render.red_report(red).text, masker)
-            return 0
-        if sweep_id is None and service.store.sweeps.latest_id() is None:
-            raise UsageError("no sweep has been seen yet (check ccci.runs_dir)")
-        sweep = run_inline(service.sweep_report(sweep_id))
-        shown = render.whole(render.headline(sweep), render.details(sweep, service.config.reports.flip_window))
-        _emit(render.sweep_report_json(sweep), args.json, shown.text, masker)
+        report = asyncio.run(_build_report(service, which == "red", sweep_id, scan=not args.no_ingest))
+        if isinstance(report, RedReport):
+            _emit(render.red_report_json(report), args.json, render.red_report(report).text, masker)
+        else:
+            shown = render.whole(render.headline(report), render.details(report, config.reports.flip_window))
+            _emit(render.sweep_report_json(report), args.json, shown.text, masker)
         return 0
     finally:
         service.close()
 
 
+async def _build_report(service: Service, red: bool, sweep_id: str | None, scan: bool) -> RedReport | SweepReport:
+    """The red report, or a sweep's summary (default: the latest sweep), after a full scan when ``scan``."""
+    if scan:
+        await service.ingest()
+    if red:
+        return await service.red_report(time.time())
+    if sweep_id is None and await asyncio.to_thread(service.store.sweeps.latest_id) is None:
+        raise UsageError("no sweep has been seen yet (check ccci.runs_dir)")
+    return await service.sweep_report(sweep_id)
+
+
 def knowledge_warnings(config: Config) -> list[str]:
     """The signatures the bot would skip (a pattern RE2 cannot run, a bad file, …), each with its reason."""
-    from bot.kb import load_kb
-
     return [f"knowledge: {p}" for p in load_kb(config.knowledge.dirs).problems]
 
 
@@ -321,10 +320,7 @@ def check_config(path: Path) -> int:
 
 
 def doctor_command(args: argparse.Namespace) -> int:
-    import asyncio
-    import os
-
-    from bot.doctor import Doctor, diagnose, healthy
+    from bot.doctor import Doctor, diagnose, healthy  # here: its checks use the Matrix client and aiohttp
     from bot.doctor import to_json as doctor_json
     from bot.doctor import to_text as doctor_text
 
@@ -336,8 +332,6 @@ def doctor_command(args: argparse.Namespace) -> int:
 
 
 def backup_command(config: Config, dest: Path) -> int:
-    from bot.store.backup import BackupError, backup
-
     if dest.exists():
         raise UsageError(f"{dest} exists; choose a new file (a backup never overwrites one)")
     try:
@@ -350,8 +344,6 @@ def backup_command(config: Config, dest: Path) -> int:
 
 
 def repair_store_command(config: Config) -> int:
-    from bot.store.check import repair_file
-
     try:
         done, kept = repair_file(config.db_path)
     except StoreError as exc:
@@ -373,8 +365,6 @@ DEMO_MODULES = ("pytest", "synapse", "junitparser", "defusedxml")
 
 
 def demo_command(args: argparse.Namespace) -> int:
-    import importlib.util
-
     missing = [m for m in DEMO_MODULES if importlib.util.find_spec(m) is None]
     if missing:
         print(
@@ -383,16 +373,14 @@ def demo_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_BAD_INPUT
-    from demo.demo import run_demo
+    from demo.demo import run_demo  # here: the demo extra may not be installed
 
     out = Path(args.out) if args.out else Path("demo-data")
     return run_demo(out, config_from(args), chat=not args.no_chat, keep=args.keep)
 
 
 def web_command(config: Config, listen: str | None) -> int:
-    import asyncio
-
-    from bot.web.standalone import run_web
+    from bot.web.standalone import run_web  # here: aiohttp, which no answer on the host needs
 
     problems = config.problems()
     address = listen or config.web.listen or "127.0.0.1:8080"
@@ -415,9 +403,7 @@ def service_logging(config: Config) -> None:
 
 
 def run_command(config: Config) -> int:
-    import asyncio
-
-    from bot.matrix.client import MatrixError
+    from bot.matrix.client import MatrixError  # here: the Matrix client (nio), which no answer on the host needs
     from bot.runtime.bot import run_bot
 
     problems = config.problems() + config.matrix.missing() + config.secret_problems()
@@ -445,10 +431,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             return check_config(Path(args.file))
         if args.command == "rerun":
-            import asyncio
-
-            from bot.cli.rerun import rerun_command
-
             values = registry()["rerun"].signature.values_from(vars(args))
             config = config_from(args)
             problems = config.problems()

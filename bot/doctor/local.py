@@ -14,6 +14,7 @@ import aiohttp
 from bot.config import Config, ConfigError, load_config
 from bot.config.cron import parse_cron
 from bot.doctor.result import Doctor, Result
+from bot.kb import load_kb
 from bot.reruns.preflight import Node, NodeUnreachable
 from bot.store.check import inspect_file
 from bot.store.errors import RESTORE_HINT, StoreError
@@ -85,13 +86,11 @@ async def knowledge(doctor: Doctor) -> list[Result]:
     if (skipped := _skip_without_config(doctor, "knowledge")) is not None:
         return skipped
     assert doctor.config is not None
-    from bot.kb import load_kb
-
     dirs = doctor.config.knowledge.dirs
 
     def load() -> tuple[int, list[str]]:
         kb = load_kb(dirs)
-        return len(kb.signatures), kb.problems  # problems: parses the YAML and compiles every pattern
+        return len(kb.signatures), kb.problems
 
     count, problems = await asyncio.to_thread(load)
     if not problems:

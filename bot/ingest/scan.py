@@ -19,25 +19,24 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.artifacts.canonical import read_canonicals
 from bot.artifacts.controls import escape_name
 from bot.artifacts.rundir import InProgress, Refused, Snapshot, Vanished, read_run, snapshot
-from bot.artifacts.seal import SealCheck, settled
+from bot.artifacts.seal import settled, unsettled
 from bot.artifacts.timefmt import iso
 from bot.config import Config
 from bot.ingest.sweeps import group_runs
+from bot.ingest.workers import die_with_parent
 from bot.kb import load_nonfatal
 from bot.model.answers import IngestReport
 from bot.model.records import ParsedRun, ScanScope
 from bot.store import Store
 from bot.store.ingest import DirMark, ScanMarks
-
-if TYPE_CHECKING:
-    import concurrent.futures
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +56,6 @@ def _init_reader(shared: Shared | None, owner: int | None = None) -> None:
     """A worker's start: die with the process that made the pool, and keep what every read shares."""
     global _shared  # one per process, set before any task
     if owner is not None:
-        from bot.ingest.workers import die_with_parent  # ctypes: only in a worker
-
         die_with_parent(owner)
     if shared is not None:
         _shared = shared
@@ -111,7 +108,6 @@ def ingest(
     found = _Found()
     retired: list[str] = []
     runs_fd = os.open(cfg.runs_dir, os.O_RDONLY | os.O_DIRECTORY)
-    check: SealCheck | None = None
     try:
         listed_at = time.time_ns()
         st = os.fstat(runs_fd)
@@ -121,7 +117,6 @@ def ingest(
             listed = _run_dir_names(runs_fd)
             seen = set(listed)
             names = listed
-            check = SealCheck(cfg, runs_fd, names)  # started: for a long history, children stat while seals load
             marks = store.ingest.scan_marks()
             known: set[str] = marks.seals.keys() | marks.prints.keys()
         elif mark is not None and (mark.dev, mark.ino, mark.mtime_ns) == (st.st_dev, st.st_ino, st.st_mtime_ns):
@@ -138,9 +133,7 @@ def ingest(
             skipped = store.ingest.sealed_runs().difference(marks.seals)
             names = [n for n in listed if n not in skipped] if skipped else listed
             known = marks.seals.keys() | marks.prints.keys() | skipped
-        if check is None:  # a scoped scan's few sealed runs: checked after their seals loaded, serially
-            check = SealCheck(cfg, runs_fd, names)
-        _check_and_read(store, config, now, runs_fd, check, marks, workers, found)
+        _check_and_read(store, config, now, runs_fd, names, marks, workers, found)
         scanned = len(names)
         if seen is not None:
             unseen = known - seen
@@ -154,14 +147,10 @@ def ingest(
             full = store.ingest.scan_marks()
             checked = set(names)
             later = [n for n in full.seals if n not in checked and (seen is None or n in seen)]
-            _check_and_read(store, config, now, runs_fd, SealCheck(cfg, runs_fd, later), full, workers, found)
+            _check_and_read(store, config, now, runs_fd, later, full, workers, found)
             scanned += len(later)
     finally:
-        try:
-            if check is not None:
-                check.close()  # children a failure left running are stopped
-        finally:
-            os.close(runs_fd)
+        os.close(runs_fd)
     affected = found.affected | set(store.ingest.retire_runs(retired, now))
 
     canonicals, canon_problems = read_canonicals(config.ccci.warm_dir, config.ccci.canonical_name)
@@ -187,19 +176,16 @@ def _check_and_read(
     config: Config,
     now: float,
     runs_fd: int,
-    check: SealCheck,
+    names: list[str],
     marks: ScanMarks,
     workers: int | None,
     found: _Found,
 ) -> None:
-    """Check each of the dirs of ``check`` as cheaply as its state allows; read and store the new or changed ones."""
+    """Check each of the dirs ``names`` as cheaply as its state allows; read and store the new or changed ones."""
     cfg = config.ccci
     seals = marks.seals
-    try:
-        closer = check.unsettled(seals)  # a no-change scan's whole cost: two stats per sealed run
-    finally:
-        check.close()
-    found.unchanged += len(check.names) - len(closer)
+    closer = unsettled(cfg, runs_fd, names, seals)
+    found.unchanged += len(names) - len(closer)
     todo: list[tuple[Path, Snapshot]] = []
     pre_seals: dict[str, str] = {}  # taken before reading: a change while it is read breaks the seal
     reseal: dict[str, str] = {}
@@ -275,17 +261,12 @@ def _read_all(todo: list[tuple[Path, Snapshot]], workers: int | None, shared: Sh
         yield from pool.map(_read_one, todo, chunksize=CHUNK)
 
 
-def worker_pool(workers: int, shared: Shared | None = None) -> concurrent.futures.ProcessPoolExecutor:
+def worker_pool(workers: int, shared: Shared | None = None) -> ProcessPoolExecutor:
     """A pool whose workers die with the process that made it (see :mod:`bot.ingest.workers`) and get what
     every read of a scan shares (``shared``) once, when they start.
 
     forkserver: the bot has threads (asyncio, to_thread); forking a threaded process is unsafe.
-    Imported here: multiprocessing is a cost for every CLI start, and most scans read too few dirs
-    to need a pool.
     """
-    from concurrent.futures import ProcessPoolExecutor
-    from multiprocessing import get_context
-
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=get_context("forkserver"),

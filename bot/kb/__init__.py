@@ -8,10 +8,6 @@ which rules decided it.
 Every pattern is compiled for RE2 (:func:`bot.linear_regex.compile_signature`): matching costs time
 linear in the failure text whatever the pattern, so a signature cannot stall ingest; one that RE2 cannot
 run (a backreference, lookaround, …) is reported with the reason and skipped, like any bad signature.
-
-The files are read at load, and parsed (YAML, then each signature's regexes) when a rule is first
-used: an answer whose stored verdicts carry the current version needs only that hash, so a CLI
-answer neither imports PyYAML nor compiles a signature.
 """
 
 from __future__ import annotations
@@ -20,9 +16,10 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from bot.linear_regex import LinearPattern, PatternRefused, compile_signature
 from bot.model.records import Category, EvidenceKind
@@ -102,35 +99,13 @@ class NonFatal:
 
 @dataclass
 class KnowledgeBase:
-    """The rules as files were read: ``sources`` are (origin, text) in load order (later ids win);
-    ``unread``: the directories and files that could not be read."""
+    """The rules in force. ``problems``: what was skipped and why (unreadable files and directories
+    first, then invalid files and signatures)."""
 
-    sources: list[tuple[str, str]]
-    nonfatal_text: str
+    signatures: list[Signature]
+    nonfatal: NonFatal
     version: str
-    unread: list[str] = field(default_factory=list)
-
-    @cached_property
-    def _parsed(self) -> tuple[list[Signature], list[str]]:
-        problems = list(self.unread)
-        by_id: dict[str, Signature] = {}
-        for origin, text in self.sources:
-            for sig in _load_file(text, origin, problems):
-                by_id[sig.id] = sig
-        return list(by_id.values()), problems
-
-    @property
-    def signatures(self) -> list[Signature]:
-        return self._parsed[0]
-
-    @property
-    def problems(self) -> list[str]:
-        """What was skipped and why: unreadable first, then invalid files and signatures."""
-        return self._parsed[1]
-
-    @cached_property
-    def nonfatal(self) -> NonFatal:
-        return _nonfatal(self.nonfatal_text)
+    problems: list[str] = field(default_factory=list)
 
     def log_needles(self) -> list[str]:
         return sorted({n for s in self.signatures for n in s.log_needles})
@@ -217,8 +192,6 @@ def _yaml(text: str) -> Any:
     """One YAML document as data, with libyaml when PyYAML has it (the pure-Python parser took ~30 ms
     for the shipped files, libyaml ~3 ms; both build the same data). A file libyaml refuses is read
     again by the pure-Python parser, whose message (it quotes the line) operators have been shown."""
-    import yaml  # here: only parsing needs PyYAML, and its import costs about half a Python start
-
     try:
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
     except yaml.YAMLError:
@@ -281,6 +254,9 @@ def load_kb(extra_dirs: Iterable[Path] = ()) -> KnowledgeBase:
                 sources.append((str(path), path.read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError) as exc:
                 problems.append(f"{path}: unreadable ({exc}); file skipped")
+    by_id: dict[str, Signature] = {}
     for origin, text in sources:
         digest.update(origin.encode() + b"\0" + text.encode() + b"\0")
-    return KnowledgeBase(sources, nonfatal_text, "kb-" + digest.hexdigest()[:12], problems)
+        for sig in _load_file(text, origin, problems):
+            by_id[sig.id] = sig
+    return KnowledgeBase(list(by_id.values()), _nonfatal(nonfatal_text), "kb-" + digest.hexdigest()[:12], problems)

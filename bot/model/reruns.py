@@ -15,10 +15,7 @@ from bot.model.records import RunStatus
 
 
 class RerunError(ValueError):
-    """A rerun that cannot be queued; the message says why.
-
-    Here rather than in the manager: the `rerun` command catches it, and every CLI start loads the
-    commands (for its parser) without needing the queue, the node or asyncio."""
+    """A rerun that cannot be queued; the message says why."""
 
 
 class RerunState(StrEnum):

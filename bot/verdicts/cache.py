@@ -1,15 +1,13 @@
 """Verdicts as the answers serve them: the stored one while the rules that decided it are current,
 otherwise decided again and stored (a read-through cache).
 
-Deciding — the facts (:mod:`bot.verdicts.facts`: the log scan, the search of the recipe's git) and
-the engine — is imported when a verdict has to be decided: an answer from a store whose verdicts are
-current, as after the bot's own pass, never loads them (a CLI answer's start is mostly imports).
+A verdict decided under another knowledge base (or engine revision) is decided again on the spot
+from the facts (:mod:`bot.verdicts.facts`), so a changed knowledge base never serves an old verdict as new.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from bot.config import Config
 from bot.kb import KnowledgeBase
@@ -17,10 +15,10 @@ from bot.links import link
 from bot.model.records import EvidenceItem, Verdict
 from bot.store import Store
 from bot.store.status_run import status_run
-
-if TYPE_CHECKING:
-    from bot.verdicts.records import SharedCause, SignatureHit
-    from bot.verdicts.staletest import RecipeSearch
+from bot.verdicts.engine import decide
+from bot.verdicts.facts import gather, prescan_logs
+from bot.verdicts.records import SharedCause, SignatureHit
+from bot.verdicts.staletest import GitRecipeSearch, RecipeSearch
 
 
 @dataclass(frozen=True)
@@ -35,14 +33,14 @@ class Classified:
 
 class Verdicts:
     """Verdicts as the answers need them: stored ones when the rules that made them are current,
-    otherwise decided again now (so a changed knowledge base never serves an old verdict as new).
-    ``search``: how a stale test is told (default: ``git grep`` in the recipe's clone)."""
+    otherwise decided again now. ``search``: how a stale test is told (default: ``git grep`` in the
+    recipe's clone)."""
 
     def __init__(self, store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch | None = None) -> None:
         self.store = store
         self.config = config
         self.kb = kb
-        self.search = search
+        self.search = search or GitRecipeSearch()
 
     def for_run(self, recipe: str, run_id: str) -> tuple[Verdict, list[EvidenceItem]] | None:
         stored = self.store.verdicts.get(run_id)
@@ -51,17 +49,11 @@ class Verdicts:
         target = status_run(self.store.runs, recipe)
         if target is None or target.run_id != run_id:  # history: keep what was decided then
             return (stored.verdict, list(stored.evidence)) if stored is not None else None
-        classified = classify_recipe(self.store, self.config, self.kb, self._search(), recipe)
+        classified = classify_recipe(self.store, self.config, self.kb, self.search, recipe)
         return (classified.verdict, classified.evidence) if classified is not None else None
 
     def decide_again(self, recipes: list[str] | None = None) -> list[Classified]:
-        return classify_all(self.store, self.config, self.kb, self._search(), recipes)
-
-    def _search(self) -> RecipeSearch:
-        from bot.verdicts.staletest import GitRecipeSearch
-
-        self.search = self.search or GitRecipeSearch()
-        return self.search
+        return classify_all(self.store, self.config, self.kb, self.search, recipes)
 
 
 def classify_recipe(
@@ -74,9 +66,6 @@ def classify_recipe(
     shared_cache: dict[str, list[SharedCause]] | None = None,
 ) -> Classified | None:
     """Decide and store the verdict of a recipe's current red run; None when it is not red."""
-    from bot.verdicts.engine import decide
-    from bot.verdicts.facts import gather
-
     facts = gather(store, config, kb, search, recipe, log_hits, shared_cache)
     if facts is None:
         return None
@@ -95,8 +84,6 @@ def classify_all(
     store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch, recipes: list[str] | None = None
 ) -> list[Classified]:
     """(Re)classify the given recipes (default: all) with the current rules."""
-    from bot.verdicts.facts import prescan_logs
-
     names = recipes if recipes is not None else store.runs.recipes()
     scanned = prescan_logs(store, config, kb, names)
     shared: dict[str, list[SharedCause]] = {}
