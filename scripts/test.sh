@@ -62,7 +62,10 @@ if [ ! -e "$stamp" ]; then
   touch "$stamp"
 fi
 
-echo "== ruff"; .venv/bin/ruff check . && .venv/bin/ruff format --check .
+# Two lines, not one `&&` list: set -e ignores a failure anywhere in such a list but its last command.
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
 echo "== mypy --strict"; .venv/bin/mypy --strict bot commands demo scripts/configdoc.py
 if [ "$fast" = 1 ]; then
   # Most fast tests copy the sample world into their tmp_path; on a tmpfs that copy is ~0.1 s instead
