@@ -8,6 +8,7 @@ current, as after the bot's own pass, never loads them (a CLI answer's start is 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,7 @@ from bot.store import Store
 from bot.store.status_run import status_run
 
 if TYPE_CHECKING:
+    from bot.probes.runner import ProbeRunner
     from bot.verdicts.records import SharedCause, SignatureHit
     from bot.verdicts.staletest import RecipeSearch
 
@@ -36,13 +38,17 @@ class Classified:
 class Verdicts:
     """Verdicts as the answers need them: stored ones when the rules that made them are current,
     otherwise decided again now (so a changed knowledge base never serves an old verdict as new).
-    ``search``: how a stale test is told (default: ``git grep`` in the recipe's clone)."""
+    ``search``: how a stale test is told (default: ``git grep`` in the recipe's clone). The probes
+    (``probes.enabled``) live as long as this object, and so does their cache."""
 
     def __init__(self, store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch | None = None) -> None:
         self.store = store
         self.config = config
         self.kb = kb
         self.search = search
+        self._probes: ProbeRunner | None = None
+        self._probes_made = False
+        self._probes_lock = threading.Lock()  # worker threads decide concurrently: one runner, one cache
 
     def for_run(self, recipe: str, run_id: str) -> tuple[Verdict, list[EvidenceItem]] | None:
         stored = self.store.verdict(run_id)
@@ -51,11 +57,21 @@ class Verdicts:
         target = status_run(self.store, recipe)
         if target is None or target.run_id != run_id:
             return (stored[0], stored[2]) if stored is not None else None  # history: keep what was decided then
-        classified = classify_recipe(self.store, self.config, self.kb, self._search(), recipe)
+        classified = classify_recipe(self.store, self.config, self.kb, self._search(), recipe, probes=self.probes())
         return (classified.verdict, classified.evidence) if classified is not None else None
 
     def decide_again(self, recipes: list[str] | None = None) -> list[Classified]:
-        return classify_all(self.store, self.config, self.kb, self._search(), recipes)
+        return classify_all(self.store, self.config, self.kb, self._search(), recipes, self.probes())
+
+    def probes(self) -> ProbeRunner | None:
+        """The configured probes, made on first use (an answer from stored verdicts never loads them)."""
+        with self._probes_lock:
+            if not self._probes_made:
+                from bot.probes.runner import configured
+
+                self._probes = configured(self.config.probes)
+                self._probes_made = True
+            return self._probes
 
     def _search(self) -> RecipeSearch:
         from bot.verdicts.staletest import GitRecipeSearch
@@ -72,12 +88,13 @@ def classify_recipe(
     recipe: str,
     log_hits: list[SignatureHit] | None = None,
     shared_cache: dict[str, list[SharedCause]] | None = None,
+    probes: ProbeRunner | None = None,
 ) -> Classified | None:
     """Decide and store the verdict of a recipe's current red run; None when it is not red."""
     from bot.verdicts.engine import decide
     from bot.verdicts.facts import gather
 
-    facts = gather(store, config, kb, search, recipe, log_hits, shared_cache)
+    facts = gather(store, config, kb, search, recipe, log_hits, shared_cache, probes)
     if facts is None:
         return None
     decision = decide(facts)
@@ -92,7 +109,12 @@ def classify_recipe(
 
 
 def classify_all(
-    store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch, recipes: list[str] | None = None
+    store: Store,
+    config: Config,
+    kb: KnowledgeBase,
+    search: RecipeSearch,
+    recipes: list[str] | None = None,
+    probes: ProbeRunner | None = None,
 ) -> list[Classified]:
     """(Re)classify the given recipes (default: all) with the current rules."""
     from bot.verdicts.facts import prescan_logs
@@ -102,7 +124,7 @@ def classify_all(
     shared: dict[str, list[SharedCause]] = {}
     out: list[Classified] = []
     for recipe in names:
-        classified = classify_recipe(store, config, kb, search, recipe, scanned.get(recipe), shared)
+        classified = classify_recipe(store, config, kb, search, recipe, scanned.get(recipe), shared, probes)
         if classified is not None:
             out.append(classified)
     return out
