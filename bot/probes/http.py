@@ -2,7 +2,8 @@
 
 Synchronous (the facts are gathered in a worker thread, and the CLI blocks anyway), on the standard
 library: a HEAD and a token GET need no more. Redirects are not followed, so a credential never goes
-to a host it was not meant for; proxies come from the environment, as for Docker's client.
+to a host it was not meant for; proxies come from the environment, as for Docker's client, and are
+not used for loopback addresses.
 Every request of every probe goes through :func:`request` (the test suite wraps it to allow loopback
 only).
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from http.client import HTTPException
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 MAX_BODY = 64 * 1024  # a token answer is a few KB; nothing bigger is read
 USER_AGENT = "ccci-bot-probe"
@@ -39,7 +41,9 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # the 3xx comes back as an answer
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+_OPENER = urllib.request.build_opener(_NoRedirects)  # proxies from the environment
+_DIRECT = urllib.request.build_opener(_NoRedirects, urllib.request.ProxyHandler({}))  # loopback: never a proxy
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def request(method: str, url: str, headers: Mapping[str, str], timeout: float) -> Answer:
@@ -47,8 +51,9 @@ def request(method: str, url: str, headers: Mapping[str, str], timeout: float) -
     if not url.startswith(("https://", "http://")):
         raise NoAnswer(f"not an http(s) URL: {url}")
     req = urllib.request.Request(url, method=method, headers={"User-Agent": USER_AGENT, **headers})  # noqa: S310 - scheme checked above
+    opener = _DIRECT if urlsplit(url).hostname in LOOPBACK else _OPENER  # as Go's clients (Docker's) do
     try:
-        with _OPENER.open(req, timeout=timeout) as resp:
+        with opener.open(req, timeout=timeout) as resp:
             return _answer(resp.status, resp.headers, resp)
     except urllib.error.HTTPError as exc:  # a 4xx/5xx (or a 3xx not followed) is an answer
         try:

@@ -385,11 +385,14 @@ def _with_probes(d: Decision, r: RedRun) -> Decision:
         for p in r.f.probes
         if p.finding.subject.probe is ProbeName.REGISTRY and p.finding.outcome is Outcome.PRESENT and p.signatures
     ]
-    said = "".join(
-        f"; the registry has {p.finding.subject.name} (checked), so {', '.join(sorted(p.signatures))} does not hold"
-        for p in present[:1]
-    )
+    said = "".join(_contradiction(p) for p in present[:1])
     return replace(d, reason=d.reason + said, evidence=d.evidence + items) if items or said else d
+
+
+def _contradiction(p: ProbeFact) -> str:
+    names = sorted(p.signatures)
+    listed, verb = (names[0], "does") if len(names) == 1 else (f"{', '.join(names[:-1])} and {names[-1]}", "do")
+    return f"; the registry has {p.finding.subject.name} (checked), so {listed} {verb} not hold"
 
 
 # --- what the rules cite and say ----------------------------------------------------------------
