@@ -5,6 +5,7 @@ The registry itself (present, absent, auth) is tests/test_registry_probe.py, aga
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
@@ -13,7 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import ProbesConfig
+from bot.config import Config, ProbesConfig
+from bot.doctor import local as doctor_checks
+from bot.doctor.result import Doctor, Result
+from bot.doctor.result import Outcome as DoctorOutcome
 from bot.kb import load_kb
 from bot.model.records import Category
 from bot.probes.dockerauth import default_path, read_docker_auth, registry_host
@@ -267,3 +271,27 @@ def test_the_tests_let_no_probe_leave_the_machine(tmp_path: Path) -> None:
     [subject] = probe.subjects(_clue("manifest for ghcr.io/bluesky-social/pds:0.4.182 not found"))
     with pytest.raises(OffMachine, match=r"ghcr\.io"):
         probe.check(subject, 1.0)
+
+
+# --- what `ccci-bot doctor` says about them -----------------------------------------------------------
+
+
+def _doctor(config: Config) -> list[Result]:
+    return asyncio.run(doctor_checks.probes(Doctor(None, {}, config=config)))
+
+
+def test_the_doctor_says_whether_the_probe_is_on_and_whose_logins_it_has(tmp_path: Path) -> None:
+    [off] = _doctor(Config())
+    assert off.outcome is DoctorOutcome.PASS and "off" in off.detail
+    path = tmp_path / "config.json"
+    path.write_text(
+        json.dumps({"auths": {"ghcr.io": {"auth": _auth("gh", "t")}, "127.0.0.1:5000": {"auth": _auth("a", "b")}}})
+    )
+    [on] = _doctor(Config(probes=ProbesConfig(enabled=True, docker_config=path)))
+    assert on.outcome is DoctorOutcome.PASS and on.detail.endswith(": 127.0.0.1:5000, ghcr.io")
+    path.write_text(json.dumps({"auths": {}, "credsStore": "pass"}))
+    [helper] = _doctor(Config(probes=ProbesConfig(enabled=True, docker_config=path)))
+    assert helper.outcome is DoctorOutcome.WARN and "credsStore" in helper.detail
+    path.write_text("{not json")
+    [broken] = _doctor(Config(probes=ProbesConfig(enabled=True, docker_config=path)))
+    assert broken.outcome is DoctorOutcome.WARN and "not valid JSON" in broken.detail and broken.fix
