@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh machine: installs what it needs, then lint, types and tests.
-#   bash scripts/test.sh          everything, with the real Synapse, dockerd/swarm and headless Chromium
+#   bash scripts/test.sh          everything, with the real Synapse, dockerd/swarm, headless Chromium and a registry
 #   bash scripts/test.sh --fast   the fast tier: lint, types and the tests that need none of those services
 # Other arguments go to pytest.
 set -euo pipefail
@@ -31,6 +31,13 @@ if [ "$fast" = 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! command -v chromium >/dev/null 2>&1; then
     if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium; }; then
       echo "warning: could not install chromium; the browser test will be skipped" >&2
+    fi
+  fi
+  # The CNCF distribution registry (Debian's docker-registry) and htpasswd for the registry probe's tests
+  # (tests/test_registry_probe.py); best effort like Chromium: without them those tests skip and say why.
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! { command -v docker-registry && command -v htpasswd; } >/dev/null 2>&1; then
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-registry apache2-utils; }; then
+      echo "warning: could not install docker-registry apache2-utils; the registry probe's tests will be skipped" >&2
     fi
   fi
   # Node and Element's crypto stack (matrix-js-sdk, pinned by tests/js/package-lock.json) for the E2EE tests
@@ -78,8 +85,9 @@ if [ "$fast" = 1 ]; then
   # One xdist worker per core and one more: some tests wait on subprocesses and timeouts, and the spare
   # worker fills those waits (2 cores here: 54-62 s with 3 workers, 59-64 s with 2, 66 s with 4).
   workers=$(( $(nproc) + 1 ))
-  echo "== pytest (fast tier: no Synapse, dockerd or Chromium; $workers workers)"
-  CCCI_FAST_TIER=1 .venv/bin/python -m pytest -m "not synapse and not dockerd and not browser" -n "$workers" --dist worksteal "$@"
+  echo "== pytest (fast tier: no Synapse, dockerd, Chromium or registry; $workers workers)"
+  CCCI_FAST_TIER=1 .venv/bin/python -m pytest -m "not synapse and not dockerd and not browser and not registry" \
+    -n "$workers" --dist worksteal "$@"
 else
   echo "== pytest"; .venv/bin/python -m pytest "$@"
 fi

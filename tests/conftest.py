@@ -7,7 +7,7 @@ import os
 import pickle
 import shutil
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +22,7 @@ from demo.sample.generate import GeneratedData, generate
 
 NOW = datetime(2026, 6, 18, 12, 0, tzinfo=UTC)
 BASE_URL = "https://ci.example.org/runs/{run_id}/{path}"
-SERVICE_MARKS = ("dockerd", "synapse", "browser")
+SERVICE_MARKS = ("dockerd", "synapse", "browser", "registry")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -30,6 +30,33 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "synapse" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.synapse)
+
+
+class OffMachine(BaseException):  # not an Exception: no `except Exception` in the bot may hide it
+    """A probe asked a host that is not this machine: tests send traffic to 127.0.0.1 only."""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def probes_ask_loopback_only() -> Iterator[None]:
+    """Every request a probe makes goes through ``bot.probes.http.request``: here it may reach loopback only.
+
+    The sample world names real registries (ghcr.io, …); a test that enabled the probes on it by mistake
+    fails here instead of sending a request off the machine."""
+    from urllib.parse import urlsplit
+
+    import bot.probes.http as probe_http
+
+    real = probe_http.request
+
+    def loopback_only(method: str, url: str, headers: Mapping[str, str], timeout: float) -> probe_http.Answer:
+        host = urlsplit(url).hostname
+        if host not in probe_http.LOOPBACK:
+            raise OffMachine(f"a probe tried {method} {url}: tests ask 127.0.0.1 only")
+        return real(method, url, headers, timeout)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(probe_http, "request", loopback_only)
+        yield
 
 
 @pytest.fixture(scope="session")

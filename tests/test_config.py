@@ -121,6 +121,13 @@ GOOD_AND_BAD: list[tuple[Any, Any, Any, Any, str]] = [
     (values.Paths, ["/a", "/b"], (Path("/a"), Path("/b")), ["/a", 2], "k[1]: expected a path, got int 2"),
     (values.Paths, [], (), "/a", "k: expected a list of paths, got str '/a'"),
     (
+        values.RegistryHosts,
+        ["127.0.0.1:5000", "registry.example.org"],
+        ("127.0.0.1:5000", "registry.example.org"),
+        ["https://registry.example.org"],
+        "k[0]: expected a registry as host[:port], without a scheme, got 'https://registry.example.org'",
+    ),
+    (
         values.HttpUrl,
         "https://m.example/",
         "https://m.example",

@@ -58,6 +58,7 @@ def test_good_config_passes_every_check_and_changes_nothing(world: World) -> Non
         f"room {world.alias}",
         "E2EE / cross-signing",
         "docker",
+        "probes",
         "runner.steps[1]",
         "web.listen",
         "webhook",

@@ -19,6 +19,7 @@ from bot.model.records import (
     TestStatus,
     TierResult,
 )
+from bot.probes.records import Finding, Outcome, ProbeFact, ProbeName, Subject
 from bot.verdicts import confidence
 from bot.verdicts.engine import RULES, decide
 from bot.verdicts.records import CutOff, Facts, RerunFact, SharedCause, SignatureHit
@@ -61,6 +62,22 @@ def rerun(run_id: str, status: RunStatus, failing: bool = True) -> RerunFact:
 def signature(category: str, where: str = "failure", weight: float = 0.6) -> SignatureHit:
     item = EvidenceItem(EvidenceKind.SIGNATURE, "753", "junit/x.xml", None, "sig")
     return SignatureHit(f"sig-{category}", Category(category), "a description.", weight, EvidenceKind(where), item)
+
+
+IMAGE = "ghcr.io/bluesky-social/pds:0.4.182"
+MANIFEST_URL = "https://ghcr.io/v2/bluesky-social/pds/manifests/0.4.182"
+
+
+def probed(outcome: Outcome, signatures: frozenset[str] = frozenset({"sig-upstream-defect"})) -> ProbeFact:
+    """A registry probe's finding about IMAGE, as the runner hands it to the engine."""
+    said = {
+        Outcome.ABSENT: "is not in its registry: HEAD answered 404 (with an anonymous token)",
+        Outcome.PRESENT: "is in its registry: HEAD answered 200 (with an anonymous token)",
+        Outcome.UNREACHABLE: "could not be checked: ghcr.io did not answer (timed out)",
+        Outcome.REFUSED: "could not be checked: access refused (401, with an anonymous token)",
+    }[outcome]
+    subject = Subject(ProbeName.REGISTRY, IMAGE, "ghcr.io", MANIFEST_URL)
+    return ProbeFact(Finding(subject, outcome, f"{IMAGE} {said}", T0 + 60), signatures)
 
 
 def test_green_runs_get_no_verdict() -> None:
@@ -329,6 +346,7 @@ def test_every_rule_decides_some_red_run_and_names_itself() -> None:
         "intermittent_alone": facts(reruns=[rerun("m1", RunStatus.RED), rerun("m2", RunStatus.GREEN, False)]),
         "green_alone": facts(canonical=canon_after),
         "failed_elsewhere_alone": facts(reruns=[elsewhere]),
+        "registry_probe": facts(signatures=[signature("upstream-defect")], probes=[probed(Outcome.ABSENT)]),
         "structural": facts(failures=[error], tiers=harness),
         "stale_test": facts(stale=[stale]),
         "deterministic_signature": facts(reruns=red_again, signatures=[signature("upstream-defect")]),
@@ -342,3 +360,61 @@ def test_every_rule_decides_some_red_run_and_names_itself() -> None:
     for name, case in cases.items():
         d = decide(case)
         assert d is not None and d.rule == name, (name, d)
+
+
+def test_an_image_tag_absent_from_its_registry_settles_upstream_without_a_rerun() -> None:
+    """Even where the pull failure looks like harness errors before unverified tiers (structural)."""
+    error = replace(FAILURE, status=TestStatus.ERROR, message=f"manifest for {IMAGE} not found: manifest unknown")
+    harness = [*TIERS[:3], TierResult("restore", TestStatus.ERROR), TierResult("custom", TestStatus.UNVER)]
+    case = facts(failures=[error], tiers=harness, signatures=[signature("upstream-defect")])
+    assert decide(case).rule == "structural"  # type: ignore[union-attr]
+    d = decide(replace(case, probes=[probed(Outcome.ABSENT)]))
+    assert d is not None and d.rule == "registry_probe"
+    assert d.category is Category.UPSTREAM_DEFECT and d.confidence == confidence.PROBE_ABSENT
+    assert d.settle is None  # settled: no rerun advised
+    assert d.reason.startswith(f"{IMAGE} is not in its registry") and "checked in the registry" in d.reason
+    assert "matches sig-upstream-defect" in d.reason
+    probes = [e for e in d.evidence if e.kind is EvidenceKind.PROBE]
+    assert len(probes) == 1 and probes[0].path == MANIFEST_URL and "HEAD answered 404" in probes[0].excerpt
+
+
+def test_rerun_evidence_of_the_version_comes_before_the_probe() -> None:
+    d = decide(facts(reruns=[rerun("m1", RunStatus.GREEN, False)], probes=[probed(Outcome.ABSENT)]))
+    assert d is not None and d.rule == "green_alone"
+    assert [e.path for e in d.evidence if e.kind is EvidenceKind.PROBE] == [MANIFEST_URL]  # still said
+
+
+def test_a_tag_present_in_its_registry_takes_the_image_gone_signature_away() -> None:
+    """The verdict falls through to the other rules: here an infra pattern, never "upstream image gone"."""
+    gone, transient = signature("upstream-defect", weight=0.65), signature("infra", "log", weight=0.6)
+    assert decide(facts(signatures=[gone, transient])).category is Category.UPSTREAM_DEFECT  # type: ignore[union-attr]
+    d = decide(facts(signatures=[gone, transient], probes=[probed(Outcome.PRESENT)]))
+    assert d is not None and d.rule == "pattern_only" and d.category is Category.INFRA
+    assert f"the registry has {IMAGE} (checked), so sig-upstream-defect does not hold" in d.reason
+    assert [e.kind for e in d.evidence].count(EvidenceKind.PROBE) == 1
+    alone = decide(facts(signatures=[gone], probes=[probed(Outcome.PRESENT)]))
+    assert alone is not None and alone.rule == "unknown" and alone.category is Category.UNKNOWN
+    assert "does not hold" in alone.reason
+
+
+def test_a_present_tag_does_not_touch_a_signature_whose_text_did_not_name_it() -> None:
+    d = decide(facts(signatures=[signature("upstream-defect")], probes=[probed(Outcome.PRESENT, frozenset({"x"}))]))
+    assert d is not None and d.category is Category.UPSTREAM_DEFECT and d.rule == "pattern_only"
+
+
+def test_no_answer_from_the_registry_changes_no_verdict_and_is_said_once() -> None:
+    case = facts(signatures=[signature("upstream-defect")])
+    before = decide(case)
+    assert before is not None
+    for outcome in (Outcome.UNREACHABLE, Outcome.REFUSED):
+        d = decide(replace(case, probes=[probed(outcome)]))
+        assert d is not None
+        assert (d.category, d.confidence, d.reason, d.rule, d.settle) == (
+            before.category,
+            before.confidence,
+            before.reason,
+            before.rule,
+            before.settle,
+        )
+        said = [e for e in d.evidence if e.kind is EvidenceKind.PROBE]
+        assert len(said) == 1 and "could not be checked" in said[0].excerpt

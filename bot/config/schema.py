@@ -22,6 +22,7 @@ from bot.config.sections import (
     LinksConfig,
     LoggingConfig,
     MatrixConfig,
+    ProbesConfig,
     ReportsConfig,
     RunnerConfig,
     Section,
@@ -47,6 +48,7 @@ class Config(Section, frozen=True):
     links: Annotated[LinksConfig, doc("Evidence links in chat.")] = LinksConfig()
     evidence: Annotated[EvidenceConfig, doc("How much of a log is quoted.")] = EvidenceConfig()
     reports: Annotated[ReportsConfig, doc("Sweep summaries, the red report and automatic reruns.")] = ReportsConfig()
+    probes: Annotated[ProbesConfig, doc("Quick read-only checks before hour-long reruns.")] = ProbesConfig()
     web: Annotated[WebConfig, doc("The bot's HTTP server.")] = WebConfig()
     logging: Annotated[LoggingConfig, doc("How the long-running commands log.")] = LoggingConfig()
     data_dir: Annotated[

@@ -439,6 +439,49 @@ class WebConfig(Section, frozen=True):
     ] = 256
 
 
+class ProbesConfig(Section, frozen=True):
+    """Quick read-only checks that settle a verdict instead of an hour-long rerun (docs/knowledge-base.md)."""
+
+    enabled: Annotated[
+        v.Flag,
+        doc(
+            'Look up what a failure says is gone before deciding: an image tag that "manifest unknown" or '
+            '"No such image" names is asked of its registry (`HEAD /v2/<name>/manifests/<tag>`, read-only, with '
+            "the node's Docker credentials where the registry needs them). Absent settles an upstream defect without "
+            'a rerun; present contradicts the "image gone" signature. This sends requests to the registries the '
+            "failures name."
+        ),
+    ] = False
+    timeout_s: Annotated[
+        v.PositiveSeconds,
+        doc("Each probe's whole look-up (token included) within this many seconds, or it counts as no answer."),
+    ] = 5.0
+    cache_s: Annotated[
+        v.Seconds,
+        doc(
+            "An answer is reused for this many seconds, so a report of fifty reds naming one tag asks once; a "
+            "registry that did not answer is not asked again (for any tag) until then either, and is logged once."
+        ),
+    ] = 300.0
+    docker_config: Annotated[
+        Path | None,
+        doc(
+            "The Docker client config whose `auths` (base64 `auth` entries, as `docker login` writes them) give "
+            "the node's registry credentials. Credential helpers (`credsStore`, `credHelpers`) are not run.",
+            default="`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json` of the bot's user",
+            example="/root/.docker/config.json",
+        ),
+    ] = None
+    insecure_registries: Annotated[
+        v.RegistryHosts,
+        doc(
+            "Registries (host[:port]) asked over plain http, as Docker's `insecure-registries`; every other one over "
+            "https. Credentials go over plain http only to these.",
+            example=["127.0.0.1:5000"],
+        ),
+    ] = ()
+
+
 class LoggingConfig(Section, frozen=True):
     """How `run` and `web` log: the level, and text (journald-aware) or one JSON object a line."""
 

@@ -87,6 +87,10 @@ UserIds = Annotated[tuple[UserId, ...], _rule("a list of Matrix user ids")]
 Rooms = Annotated[
     tuple[Room, ...], _rule("a non-empty list of room ids (!id:server) or aliases (#name:server)", min_length=1)
 ]
+RegistryHost = Annotated[
+    str, _rule("a registry as host[:port], without a scheme", pattern=r"(?a)^[A-Za-z0-9.-]+(?::\d+)?$")
+]
+RegistryHosts = Annotated[tuple[RegistryHost, ...], _rule("a list of registries (host[:port])")]
 Argv = Annotated[tuple[Text, ...], _rule("an argv list (never a shell string), e.g. [systemctl, stop, --]")]
 
 

@@ -26,6 +26,7 @@ def all_checks() -> list[Check]:
         matrix.rooms,
         matrix.e2ee,
         local.docker,
+        local.probes,
         local.runner_steps,
         local.web_listen,
         local.webhook_secret,

@@ -150,6 +150,31 @@ async def docker(doctor: Doctor) -> list[Result]:
     return [Result.ok("docker", f"engine {version} at {config.docker.base_url}")]
 
 
+async def probes(doctor: Doctor) -> list[Result]:
+    """The registry probe's credentials: read as the probe reads them (no registry is asked from here)."""
+    if (skipped := _skip_without_config(doctor, "probes")) is not None:
+        return skipped
+    assert doctor.config is not None
+    config = doctor.config.probes
+    if not config.enabled:
+        return [Result.ok("probes", "off (probes.enabled: false): an image-gone verdict waits for a rerun")]
+    from bot.probes.dockerauth import default_path, read_docker_auth
+
+    path = config.docker_config or default_path(doctor.environ)
+    auth = await asyncio.to_thread(read_docker_auth, path)
+    if auth.problem:
+        return [
+            Result.warn("probes", f"{path}: {auth.problem}", "fix the file; meanwhile registries are asked anonymously")
+        ]
+    if auth.helpers:
+        detail = f"{path} names {' and '.join(auth.helpers)}, which the probe does not run"
+        return [
+            Result.warn("probes", detail, "add `auths` entries with base64 `auth` for the registries that need a login")
+        ]
+    hosts = ", ".join(sorted(auth.auths)) or "none: registries are asked anonymously"
+    return [Result.ok("probes", f"registry probe on; logins from {path}: {hosts}")]
+
+
 def _find_executable(program: str, cwd: Path | None, path_var: str | None) -> str | None:
     if "/" in program:
         candidate = (cwd or Path.cwd()) / program

@@ -94,6 +94,7 @@ class EvidenceKind(StrEnum):
     PEER_LABELS = "peer-labels"  # the passing peer's compose differs in the labels the test depends on
     SHARED_CAUSE = "shared-cause"  # three or more recipes of the sweep fail the same way in shared machinery
     CUT_OFF = "cut-off"  # the runner was cut off: the log line it ended on, inside a tier
+    PROBE = "probe"  # a quick read-only look-up (an image tag in its registry): the URL asked and the answer
     # What could not be read in the run dir:
     RESULTS_MISSING = "results-missing"
     RESULTS_UNREADABLE = "results-unreadable"

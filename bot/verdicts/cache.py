@@ -7,12 +7,14 @@ from the facts (:mod:`bot.verdicts.facts`), so a changed knowledge base never se
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from bot.config import Config
 from bot.kb import KnowledgeBase
 from bot.links import link
 from bot.model.records import EvidenceItem, Verdict
+from bot.probes.runner import ProbeRunner, configured
 from bot.store import Store
 from bot.store.status_run import status_run
 from bot.verdicts.engine import decide
@@ -33,14 +35,18 @@ class Classified:
 
 class Verdicts:
     """Verdicts as the answers need them: stored ones when the rules that made them are current,
-    otherwise decided again now. ``search``: how a stale test is told (default: ``git grep`` in the
-    recipe's clone)."""
+    otherwise decided again now (so a changed knowledge base never serves an old verdict as new).
+    ``search``: how a stale test is told (default: ``git grep`` in the recipe's clone). The probes
+    (``probes.enabled``) live as long as this object, and so does their cache."""
 
     def __init__(self, store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch | None = None) -> None:
         self.store = store
         self.config = config
         self.kb = kb
         self.search = search or GitRecipeSearch()
+        self._probes: ProbeRunner | None = None
+        self._probes_made = False
+        self._probes_lock = threading.Lock()  # worker threads decide concurrently: one runner, one cache
 
     def for_run(self, recipe: str, run_id: str) -> tuple[Verdict, list[EvidenceItem]] | None:
         stored = self.store.verdicts.get(run_id)
@@ -49,11 +55,19 @@ class Verdicts:
         target = status_run(self.store.runs, recipe)
         if target is None or target.run_id != run_id:  # history: keep what was decided then
             return (stored.verdict, list(stored.evidence)) if stored is not None else None
-        classified = classify_recipe(self.store, self.config, self.kb, self.search, recipe)
+        classified = classify_recipe(self.store, self.config, self.kb, self.search, recipe, probes=self.probes())
         return (classified.verdict, classified.evidence) if classified is not None else None
 
     def decide_again(self, recipes: list[str] | None = None) -> list[Classified]:
-        return classify_all(self.store, self.config, self.kb, self.search, recipes)
+        return classify_all(self.store, self.config, self.kb, self.search, recipes, self.probes())
+
+    def probes(self) -> ProbeRunner | None:
+        """The configured probes, made on first use (an answer from stored verdicts never makes them)."""
+        with self._probes_lock:
+            if not self._probes_made:
+                self._probes = configured(self.config.probes)
+                self._probes_made = True
+            return self._probes
 
 
 def classify_recipe(
@@ -64,9 +78,10 @@ def classify_recipe(
     recipe: str,
     log_hits: list[SignatureHit] | None = None,
     shared_cache: dict[str, list[SharedCause]] | None = None,
+    probes: ProbeRunner | None = None,
 ) -> Classified | None:
     """Decide and store the verdict of a recipe's current red run; None when it is not red."""
-    facts = gather(store, config, kb, search, recipe, log_hits, shared_cache)
+    facts = gather(store, config, kb, search, recipe, log_hits, shared_cache, probes)
     if facts is None:
         return None
     decision = decide(facts)
@@ -81,7 +96,12 @@ def classify_recipe(
 
 
 def classify_all(
-    store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch, recipes: list[str] | None = None
+    store: Store,
+    config: Config,
+    kb: KnowledgeBase,
+    search: RecipeSearch,
+    recipes: list[str] | None = None,
+    probes: ProbeRunner | None = None,
 ) -> list[Classified]:
     """(Re)classify the given recipes (default: all) with the current rules."""
     names = recipes if recipes is not None else store.runs.recipes()
@@ -89,7 +109,7 @@ def classify_all(
     shared: dict[str, list[SharedCause]] = {}
     out: list[Classified] = []
     for recipe in names:
-        classified = classify_recipe(store, config, kb, search, recipe, scanned.get(recipe), shared)
+        classified = classify_recipe(store, config, kb, search, recipe, scanned.get(recipe), shared, probes)
         if classified is not None:
             out.append(classified)
     return out

@@ -57,6 +57,10 @@ STALE_CONFIRMED: Final = 0.95
 # Found only in main (unreleased): the test is ahead of the release, a little less certain a stale test.
 STALE_MAIN_ONLY_PENALTY: Final = 0.05
 
+# A probe found what the failure says is gone really absent (the image tag is not in its registry):
+# a fact checked now, as sure as a failure reproduced in repeated isolation reruns.
+PROBE_ABSENT: Final = 0.92
+
 # A peer's compose differs from this recipe's in the labels the failing test depends on.
 PEER_LABELS_BONUS: Final = 0.03
 

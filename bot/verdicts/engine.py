@@ -31,6 +31,7 @@ from bot.model.records import (
     RunStatus,
     TestStatus,
 )
+from bot.probes.records import Outcome, ProbeFact, ProbeName
 from bot.verdicts import confidence as c
 from bot.verdicts.records import (
     STRUCTURAL_PROBLEMS,
@@ -130,9 +131,18 @@ class RedRun:
         )
 
     @property
+    def contradicted(self) -> frozenset[str]:
+        """Signatures a probe proved wrong: the registry has the image they say is gone."""
+        return frozenset(s for p in self.f.probes if p.finding.outcome is Outcome.PRESENT for s in p.signatures)
+
+    @property
     def ranked(self) -> list[SignatureHit]:
-        """Signature hits, best first: failure-text hits outrank log hits, then by weight."""
-        return sorted(self.f.signatures, key=lambda s: (s.where is EvidenceKind.FAILURE, s.weight), reverse=True)
+        """Signature hits, best first: failure-text hits outrank log hits, then by weight; none a probe contradicted."""
+        return sorted(
+            (s for s in self.f.signatures if s.signature not in self.contradicted),
+            key=lambda s: (s.where is EvidenceKind.FAILURE, s.weight),
+            reverse=True,
+        )
 
     @property
     def labels(self) -> str:
@@ -192,6 +202,23 @@ def failed_elsewhere_alone(r: RedRun) -> Decision | None:
     if not (r.elsewhere and not r.same):
         return None
     return _disagreeing(r.f, r.elsewhere, r.tests)
+
+
+def registry_probe(r: RedRun) -> Decision | None:
+    """The image tag the failure says is gone is not in its registry: checked now, no rerun needed."""
+    absent = [
+        p for p in r.f.probes if p.finding.subject.probe is ProbeName.REGISTRY and p.finding.outcome is Outcome.ABSENT
+    ]
+    if not absent:
+        return None
+    named = [s for s in r.ranked if s.signature in absent[0].signatures]
+    matches = f"; matches {named[0].signature}: {named[0].description}" if named else ""
+    return Decision(
+        Category.UPSTREAM_DEFECT,
+        c.PROBE_ABSENT,
+        f"{absent[0].finding.said} — checked in the registry, no rerun needed{matches}",
+        [*(_probe_item(p) for p in absent), *(s.evidence for s in named[:1])],
+    )
 
 
 def structural(r: RedRun) -> Decision | None:
@@ -324,6 +351,7 @@ RULES: tuple[Rule, ...] = (
     intermittent_alone,
     green_alone,
     failed_elsewhere_alone,
+    registry_probe,
     structural,
     stale_test,
     deterministic_signature,
@@ -343,8 +371,28 @@ def decide(f: Facts) -> Decision | None:
     for rule in RULES:
         decision = rule(run)
         if decision is not None:
-            return replace(decision, rule=rule.__name__)
+            return replace(_with_probes(decision, run), rule=rule.__name__)
     raise LookupError("no rule decided; the last one, unknown, always does")
+
+
+def _with_probes(d: Decision, r: RedRun) -> Decision:
+    """Every probe's finding is evidence, once, whatever decided: one that contradicted a signature is
+    said in the reason too (the verdict no longer rests on it); one without an answer changes nothing."""
+    cited = {(e.path, e.excerpt) for e in d.evidence}
+    items = [i for i in (_probe_item(p) for p in r.f.probes) if (i.path, i.excerpt) not in cited]
+    present = [
+        p
+        for p in r.f.probes
+        if p.finding.subject.probe is ProbeName.REGISTRY and p.finding.outcome is Outcome.PRESENT and p.signatures
+    ]
+    said = "".join(_contradiction(p) for p in present[:1])
+    return replace(d, reason=d.reason + said, evidence=d.evidence + items) if items or said else d
+
+
+def _contradiction(p: ProbeFact) -> str:
+    names = sorted(p.signatures)
+    listed, verb = (names[0], "does") if len(names) == 1 else (f"{', '.join(names[:-1])} and {names[-1]}", "do")
+    return f"; the registry has {p.finding.subject.name} (checked), so {listed} {verb} not hold"
 
 
 # --- what the rules cite and say ----------------------------------------------------------------
@@ -480,6 +528,17 @@ def _canonical_item(f: Facts) -> EvidenceItem:
         excerpt=(
             f"canonical {c.version} written {short(c.ts)}, after red run {f.target.run_id} ({short(f.target.finished)})"
         ),
+    )
+
+
+def _probe_item(p: ProbeFact) -> EvidenceItem:
+    found = p.finding
+    return EvidenceItem(
+        kind=EvidenceKind.PROBE,
+        run_id=None,
+        path=found.subject.url,
+        line=None,
+        excerpt=f"{found.subject.probe} probe, {short(found.checked)}: {found.said}",
     )
 
 

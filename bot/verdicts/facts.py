@@ -19,6 +19,8 @@ from bot.config import Config
 from bot.kb import KnowledgeBase
 from bot.links import link
 from bot.model.records import EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, TestStatus
+from bot.probes.records import Clue, ProbeFact
+from bot.probes.runner import ProbeRunner
 from bot.store import Store
 from bot.store.status_run import reruns_of, status_run
 from bot.verdicts import labels
@@ -40,16 +42,33 @@ SAME_VERSION_RUNS = 10  # the runs of the target's version the engine weighs, ne
 
 
 def _failure_signatures(kb: KnowledgeBase, run_id: str, failures: list[Failure]) -> list[SignatureHit]:
+    return [hit for f in failures for hit in _failure_hits(kb, run_id, f)]
+
+
+def _failure_hits(kb: KnowledgeBase, run_id: str, f: Failure) -> list[SignatureHit]:
     hits: list[SignatureHit] = []
-    for f in failures:
-        text = f"{f.message}\n{f.text}"
-        for sig in kb.signatures:
-            if sig.applies_to(f.tier, f.source) and sig.matches_failure(text):
-                item = EvidenceItem(
-                    EvidenceKind.SIGNATURE, run_id, f.junit_file, None, f"{sig.id}: {f.tier}/{f.test}: {f.message}"
-                )
-                hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, EvidenceKind.FAILURE, item))
+    text = f"{f.message}\n{f.text}"
+    for sig in kb.signatures:
+        if sig.applies_to(f.tier, f.source) and sig.matches_failure(text):
+            item = EvidenceItem(
+                EvidenceKind.SIGNATURE, run_id, f.junit_file, None, f"{sig.id}: {f.tier}/{f.test}: {f.message}"
+            )
+            hits.append(SignatureHit(sig.id, sig.category, sig.description, sig.weight, EvidenceKind.FAILURE, item))
     return hits
+
+
+def _probe(
+    probes: ProbeRunner | None, failure_hits: list[tuple[Failure, list[SignatureHit]]], log_hits: list[SignatureHit]
+) -> list[ProbeFact]:
+    """What the probes find in the texts signatures matched: a failure's whole text, a log hit's excerpt."""
+    if probes is None:
+        return []
+    clues = [
+        Clue(f"{f.message}\n{f.text}", tuple((h.signature, h.category) for h in hits))
+        for f, hits in failure_hits
+        if hits
+    ] + [Clue(h.evidence.excerpt, ((h.signature, h.category),)) for h in log_hits]
+    return probes.run(clues) if clues else []
 
 
 def _log_signatures(kb: KnowledgeBase, config: Config, run_id: str, run_dir: Path) -> list[SignatureHit]:
@@ -90,8 +109,10 @@ def gather(
     recipe: str,
     log_hits: list[SignatureHit] | None = None,
     shared_cache: dict[str, list[SharedCause]] | None = None,
+    probes: ProbeRunner | None = None,
 ) -> Facts | None:
-    """The facts about a recipe's current red run; None when it is not red (no verdict needed)."""
+    """The facts about a recipe's current red run; None when it is not red (no verdict needed).
+    ``probes``: the quick look-ups to run on what the signatures matched (none: no look-up)."""
     target = status_run(store.runs, recipe)
     if target is None or target.status is not RunStatus.RED:
         return None
@@ -100,7 +121,8 @@ def gather(
     reruns = [_rerun_fact(store, kb, r) for r in reruns_of(store.runs, target)]
     if log_hits is None:
         log_hits = _log_signatures(kb, config, target.run_id, run_dir)
-    signatures = _failure_signatures(kb, target.run_id, failures) + log_hits
+    failure_hits = [(f, _failure_hits(kb, target.run_id, f)) for f in failures]
+    signatures = [hit for _, hits in failure_hits for hit in hits] + log_hits
     stale = []
     clone = recipe_clone(run_dir, recipe, config.ccci.recipes_dir)
     app_env = find_app_env(run_dir, recipe) if clone is not None else None
@@ -127,6 +149,7 @@ def gather(
         shared=_shared(store, target, shared_cache),
         cutoff=_cutoff(config, run_dir, target.run_id, problems),
         peer_labels=peer_labels,
+        probes=_probe(probes, failure_hits, log_hits),
         layout=Layout.of(config.ccci),
     )
 

@@ -20,6 +20,7 @@ from bot.model.records import (
     RunStatus,
     TierResult,
 )
+from bot.probes.records import ProbeFact
 from bot.verdicts.staletest import StaleFinding
 
 # Problems of a run (stored by ingest) that say the runner or its files failed, not the recipe.
@@ -90,6 +91,7 @@ class Facts:
     shared: list[SharedCause] = field(default_factory=list)
     cutoff: CutOff | None = None
     peer_labels: list[EvidenceItem] = field(default_factory=list)  # compose differences with a passing peer
+    probes: list[ProbeFact] = field(default_factory=list)  # what quick look-ups found (bot/probes/)
     layout: Layout = field(kw_only=True)  # cc-ci's file names as configured: what the evidence cites
 
     @property
