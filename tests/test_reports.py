@@ -365,18 +365,14 @@ def test_webhook_refuses_bad_signatures_and_wakes_the_scan_on_good_ones() -> Non
     asyncio.run(scenario())
 
 
-def test_verdict_change_line_names_before_and_after() -> None:
-    from bot.model.records import Verdict
+def test_verdict_change_line_names_before_and_after_in_words() -> None:
+    from bot.model.records import Strength, Verdict
 
-    shown = render.verdict_changes(
-        "sweep-x",
-        [
-            render.VerdictChange(
-                "outline", Verdict(Category.UNKNOWN, 0.3, ""), Verdict(Category.FLAKE, 0.9, "green alone")
-            )
-        ],
-    )
-    assert "outline: unknown 30% → flake 90% — green alone" in shown.text
+    before = Verdict(Category.UNKNOWN, 0.3, "", strength=Strength.NOTHING)
+    after = Verdict(Category.FLAKE, 0.9, "green alone", strength=Strength.RERUNS)
+    shown = render.verdict_changes("sweep-x", [render.VerdictChange("outline", before, after)])
+    assert "outline: unknown (nothing decides it yet) → flake (settled by isolation reruns) — green alone" in shown.text
+    assert "%" not in shown.text and "%" not in shown.html  # the number stays in JSON
 
 
 def test_red_report_says_all_green_briefly(tmp_path: Path) -> None:

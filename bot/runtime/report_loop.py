@@ -19,7 +19,7 @@ from bot.backoff import wait_for_wake
 from bot.chat.messages import edit, notice, thread_reply
 from bot.config.cron import latest_slot, parse_cron
 from bot.model.records import RunStatus, Verdict
-from bot.model.reports import Change, SweepReport
+from bot.model.reports import Change, SweepReport, verdict_moved
 from bot.render import reports as render
 from bot.reports.compose import build_red_report, build_sweep_report
 from bot.reports.watch import SweepState, due_summary, sweep_states
@@ -237,11 +237,10 @@ class Reporter:
                 continue
             verdict = found[0]
             before = announced.get(recipe)
-            if before is not None and before[0] is verdict.category:
+            if not verdict_moved(before, verdict):
                 continue
             current[recipe] = verdict
-            was = Verdict(before[0], before[1], "") if before else None
-            changes.append(render.VerdictChange(recipe, was, verdict))
+            changes.append(render.VerdictChange(recipe, before, verdict))
         if not changes:
             return False
         report = self._compose(latest.sweep_id, bool(latest.body.get("late")), latest.body.get("auto_reruns", []))

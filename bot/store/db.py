@@ -26,6 +26,7 @@ from bot.model.records import (
     RunRow,
     RunStatus,
     ScanScope,
+    Strength,
     TestCase,
     TestStatus,
     TierResult,
@@ -704,7 +705,7 @@ class Store:
         with self._tx() as c:
             c.execute(
                 "INSERT OR REPLACE INTO verdicts (run_id, recipe, category, confidence, reason, kb_version,"
-                " evidence_json, decided_at, settle, rule) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " evidence_json, decided_at, settle, rule, strength) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
                     recipe,
@@ -716,13 +717,14 @@ class Store:
                     time.time(),
                     verdict.settle.value if verdict.settle is not None else None,
                     verdict.rule,
+                    verdict.strength.value if verdict.strength is not None else None,
                 ),
             )
 
     def verdict(self, run_id: str) -> tuple[Verdict, str, list[EvidenceItem]] | None:
         """The stored verdict of a run, the knowledge-base version that decided it, and its evidence."""
         rows = self._query(
-            "SELECT category, confidence, reason, kb_version, evidence_json, settle, rule"
+            "SELECT category, confidence, reason, kb_version, evidence_json, settle, rule, strength"
             " FROM verdicts WHERE run_id = ?",
             (run_id,),
         )
@@ -731,7 +733,7 @@ class Store:
         r = rows[0]
         evidence = [EvidenceItem(**{**item, "kind": EvidenceKind(item["kind"])}) for item in json.loads(r[4])]
         settle = NextStep(r[5]) if r[5] in {s.value for s in NextStep} else None
-        return Verdict(Category.parse(r[0]), r[1], r[2], r[3], settle, r[6]), r[3], evidence
+        return Verdict(Category.parse(r[0]), r[1], r[2], r[3], settle, r[6], Strength.parse(r[7])), r[3], evidence
 
     def verdict_categories(self, run_ids: Iterable[str]) -> dict[str, Category]:
         """run_id → category of the stored verdict, for those of these runs that have one."""
