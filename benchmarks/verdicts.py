@@ -3,15 +3,25 @@ a self-consistency check on the sample world, and the time to classify a sweep o
 logs are 100 MB each.
 
     .venv/bin/python benchmarks/verdicts.py [--cases 3000] [--seed 13] [--recipes 20] [--log-mb 100]
-    .venv/bin/python benchmarks/verdicts.py --calibration-only
+    .venv/bin/python benchmarks/verdicts.py --calibration-only [--no-sweep-history]
 
 Calibration: a labelled set of red runs is drawn from a stated model of how each true cause shows
 (below, ``_draw``): the failure text (real knowledge-base examples and captured tool output, matched
 by the real knowledge base), whether an isolation rerun exists and what it shows, a canonical after the
-red, stale-test facts, harness errors. The engine decides each; the Brier score of its confidence
-against "the category was right" and a reliability table per category say whether the numbers in
+red, stale-test facts, harness errors — and, unless ``--no-sweep-history``, whether the recipe's
+sweeps before this one were red the same way (``_with_history``: a lasting defect half the time, a
+flake or a node problem rarely; drawn from a stream of its own, so the cases are otherwise the same
+with or without it). The engine decides each; the Brier score of its confidence against "the category
+was right" and reliability tables per category and per rule say whether the numbers in
 bot/verdicts/confidence.py mean what they claim — under that model, which is an assumption, not cc-ci's
-history. The sample world's own cases are a self-consistency check (its scenarios were written together
+history.
+
+Scoring ``unknown``: no case's true cause is unknown, so an ``unknown`` verdict is never right, and the
+overall figures score it as wrong at its stated confidence (0.3: it costs 0.09 of Brier score each, a
+wrong ``recipe-defect`` at 0.85 costs 0.72). An ``unknown`` claims no cause, though, so the figures for
+decided verdicts alone (and how many were left undecided) are printed beside them, and so is how often a
+verdict at or above ``reports.settled_confidence`` (which the bot treats as settled: no automatic rerun)
+was wrong. The sample world's own cases are a self-consistency check (its scenarios were written together
 with the rules), never a measure of accuracy. The big sweep copies the generator's red
 runs under 20 recipe names (recipe clones included, so the stale-test search runs git for real) and
 pads each log to the given size with harness noise before the real log.
@@ -32,7 +42,7 @@ from pathlib import Path
 
 from bot.artifacts.layout import Layout
 from bot.artifacts.timefmt import iso
-from bot.config import CcciConfig, Config
+from bot.config import CcciConfig, Config, ReportsConfig
 from bot.ingest.scan import ingest
 from bot.kb import KnowledgeBase, load_kb
 from bot.model.records import (
@@ -56,6 +66,7 @@ from bot.verdicts.staletest import GitRecipeSearch, Presence, StaleFinding
 from demo.sample.generate import GeneratedData, generate
 
 TOOL_OUTPUT = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "tool-output"
+SETTLED = ReportsConfig().settled_confidence  # a verdict this sure gets no automatic rerun
 CAUSES = tuple(c for c in Category if c is not Category.UNKNOWN)
 LAYOUT = Layout.of(CcciConfig())  # cc-ci's default file names
 NEUTRAL = ("AssertionError: assert 'failed' == 'complete'", "AssertionError: assert 3 == 4", "KeyError: 'id'")
@@ -139,34 +150,90 @@ def _draw(rng: random.Random, truth: str, texts: dict[str, list[str]], index: in
     return Facts("r", target, tiers, [failure], [], reruns, canonical, hits, stale, [], layout=LAYOUT)
 
 
-def calibration(cases: int, seed: int) -> None:
-    """Brier score and a reliability table per category over ``cases`` drawn cases (see the module doc)."""
+# The model of sweep history (an assumption, like the rest of the model): given a red run of this true
+# cause, how likely the recipe's previous sweep was red the same way (same test, same normalised failure).
+# A lasting defect stays red until fixed: half its reds are not its first. A flake under load, or a problem
+# of the node, rarely fails the same test the same way two sweeps running.
+REPEAT_GIVEN_TRUTH = {"recipe-defect": 0.5, "stale-test": 0.5, "upstream-defect": 0.5, "flake": 0.1, "infra": 0.15}
+SWEEPS_WALKED = 5
+
+
+def _with_history(rng: random.Random, truth: str, facts: Facts) -> Facts:
+    """The same red run, with its earlier sweeps red the same way as often as the model says."""
+    from dataclasses import replace
+
+    from bot.verdicts.clusters import normalize
+    from bot.verdicts.records import SweepRepeat
+
+    sweeps = 1
+    while sweeps < SWEEPS_WALKED and rng.random() < REPEAT_GIVEN_TRUTH[truth]:
+        sweeps += 1
+    if sweeps < 2:
+        return facts
+    ids = tuple(f"{facts.target.run_id}-{n}" for n in range(sweeps))
+    repeat = SweepRepeat(sweeps, ids, (facts.target.version or "?",), normalize(facts.failures[0].message))
+    return replace(facts, repeated=repeat)
+
+
+def _table(title: str, key: str, rows: list[tuple[str, str, float, str]], by_rule: bool) -> None:
+    print(f"  {title}")
+    print(f"    {key:<42} {'confidence':<11} {'n':>5} {'stated':>7} {'right':>6}")
+    hits: dict[tuple[str, float], list[bool]] = defaultdict(list)
+    stated: dict[tuple[str, float], list[float]] = defaultdict(list)
+    for truth, got, conf, rule in rows:
+        band = min(int(conf * 10) / 10, 0.9)
+        name = f"{rule} ({got})" if by_rule else got
+        hits[(name, band)].append(got == truth)
+        stated[(name, band)].append(conf)
+    for (name, band), found in sorted(hits.items()):
+        mean, share = sum(stated[(name, band)]) / len(found), sum(found) / len(found)
+        print(f"    {name:<42} {band:.1f}-{band + 0.1:.1f}    {len(found):>5} {mean:>7.2f} {share:>6.2f}")
+
+
+def calibration(cases: int, seed: int, history: bool = True) -> None:
+    """Brier score and reliability tables over ``cases`` drawn cases (see the module doc)."""
     rng = random.Random(seed)
+    history_rng = random.Random(seed * 7919 + 1)  # its own stream: the cases are the same without it
     texts = _texts_by_category()
-    drawn = [_Case(truth, _draw(rng, truth, texts, i)) for i in range(cases) for truth in [rng.choice(CAUSES)]]
-    rows: list[tuple[str, str, float]] = []
+    drawn = []
+    for i in range(cases):
+        truth = rng.choice(CAUSES)
+        facts = _draw(rng, truth, texts, i)
+        drawn.append(_Case(truth, _with_history(history_rng, truth, facts) if history else facts))
+    rows: list[tuple[str, str, float, str]] = []
     for case in drawn:
         d = decide(case.facts)
         assert d is not None
-        rows.append((case.truth, d.category, d.confidence))
-    brier = sum((conf - (got == truth)) ** 2 for truth, got, conf in rows) / len(rows)
-    right = sum(got == truth for truth, got, _ in rows)
-    print(f"calibration on {len(rows)} drawn cases (seed {seed}; a model of how causes show, not cc-ci's history):")
+        rows.append((case.truth, d.category, d.confidence, d.rule))
+    brier = sum((conf - (got == truth)) ** 2 for truth, got, conf, _ in rows) / len(rows)
+    right = sum(got == truth for truth, got, _, _ in rows)
+    model = "with sweep history" if history else "without sweep history"
     print(
-        f"  right {right}/{len(rows)} ({right / len(rows):.0%}); Brier score {brier:.3f} (0 is perfect, 0.25 is a coin)"
+        f"calibration on {len(rows)} drawn cases (seed {seed}, {model}; a model of how causes show, "
+        "not cc-ci's history):"
     )
-    print("  reliability per verdict category: stated confidence vs how often it was right")
-    print(f"    {'category':<16} {'confidence':<11} {'n':>5} {'stated':>7} {'right':>6}")
-    by: dict[tuple[str, float], list[bool]] = defaultdict(list)
-    stated: dict[tuple[str, float], list[float]] = defaultdict(list)
-    for truth, got, conf in rows:
-        band = min(int(conf * 10) / 10, 0.9)
-        by[(got, band)].append(got == truth)
-        stated[(got, band)].append(conf)
-    for (category, band), hits in sorted(by.items()):
-        mean = sum(stated[(category, band)]) / len(hits)
-        share = sum(hits) / len(hits)
-        print(f"    {category:<16} {band:.1f}-{band + 0.1:.1f}    {len(hits):>5} {mean:>7.2f} {share:>6.2f}")
+    print(
+        f"  right {right}/{len(rows)} ({right / len(rows):.0%}); Brier score {brier:.3f} (0 is perfect, 0.25 is a coin;"
+        " `unknown` scored as wrong)"
+    )
+    decided = [r for r in rows if r[1] != Category.UNKNOWN]
+    if decided:
+        d_right = sum(got == truth for truth, got, _, _ in decided)
+        d_brier = sum((conf - (got == truth)) ** 2 for truth, got, conf, _ in decided) / len(decided)
+        print(
+            f"  decided (not unknown) {len(decided)}/{len(rows)} ({len(decided) / len(rows):.0%}): right {d_right} "
+            f"({d_right / len(decided):.0%}); Brier score {d_brier:.3f}"
+        )
+    settled = [r for r in rows if r[2] >= SETTLED]
+    wrong = sum(got != truth for truth, got, _, _ in settled)
+    print(
+        f"  at or above {SETTLED:.2f} (settled: no automatic rerun): {len(settled)}, of which wrong {wrong} "
+        f"({wrong / len(settled) if settled else 0:.0%})"
+    )
+    undecided = Counter(str(truth) for truth, got, _, _ in rows if got == Category.UNKNOWN)
+    print(f"  left unknown, by true cause: {', '.join(f'{k} {n}' for k, n in sorted(undecided.items()))}")
+    _table("reliability per verdict category: stated confidence vs how often it was right", "category", rows, False)
+    _table("reliability per rule", "rule (category)", rows, True)
     print(f"  named confidences: {len(confidence.ALL)} in bot/verdicts/confidence.py")
 
 
@@ -251,8 +318,9 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--calibration-only", action="store_true")
+    parser.add_argument("--no-sweep-history", action="store_true", help="the model without earlier sweeps")
     args = parser.parse_args()
-    calibration(args.cases, args.seed)
+    calibration(args.cases, args.seed, history=not args.no_sweep_history)
     if args.calibration_only:
         return
     work = Path(tempfile.mkdtemp(prefix="ccci-verdicts-"))

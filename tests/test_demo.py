@@ -35,7 +35,8 @@ def test_demo_command_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
         assert f"<@operator:localhost> {question}" in text
     # unasked: the sweep summary, its details in the thread, the verdict its automatic rerun settled
     assert "<@ccci-bot:localhost> Sweep sweep-" in text
-    assert "<@ccci-bot:localhost> Verdict update for sweep-" in text and "outline: unknown 30% → recipe-defect" in text
+    assert "<@ccci-bot:localhost> Verdict update for sweep-" in text
+    assert "outline: unknown (nothing decides it yet) → unknown (reproduced alone)" in text
     assert text.count("<@ccci-bot:localhost> ") == 6
     assert "verdict: flake" in text
     assert "(end-to-end encrypted)" in text and "events in the room were all end-to-end encrypted" in text

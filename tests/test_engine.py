@@ -16,13 +16,14 @@ from bot.model.records import (
     RunKind,
     RunRow,
     RunStatus,
+    Strength,
     TestStatus,
     TierResult,
 )
 from bot.probes.records import Finding, Outcome, ProbeFact, ProbeName, Subject
 from bot.verdicts import confidence
 from bot.verdicts.engine import RULES, decide
-from bot.verdicts.records import CutOff, Facts, RerunFact, SharedCause, SignatureHit
+from bot.verdicts.records import CutOff, Facts, RerunFact, SharedCause, SignatureHit, SweepRepeat
 from bot.verdicts.staletest import Presence, StaleFinding
 
 T0 = 1_750_000_000.0
@@ -109,14 +110,36 @@ def test_k_of_n_when_isolation_reruns_disagree() -> None:
     assert "2 of 3" in d.reason
 
 
-def test_same_failure_alone_is_deterministic_and_a_peer_points_at_the_fix() -> None:
-    peer = EvidenceItem(
-        EvidenceKind.PEER, "761", "results.json", None, "immich passes test_restore_returns_state (restore)"
-    )
-    d = decide(facts(reruns=[rerun("manual-1", RunStatus.RED)], peers=[peer]))
-    assert d is not None and d.category == "recipe-defect" and d.confidence >= 0.85
-    assert "immich passes" in d.reason
-    two = decide(facts(reruns=[rerun("m1", RunStatus.RED), rerun("m2", RunStatus.RED)]))
+PEER = EvidenceItem(
+    EvidenceKind.PEER, "761", "results.json", None, "immich passes test_restore_returns_state (restore)"
+)
+LABELS = EvidenceItem(
+    EvidenceKind.PEER_LABELS,
+    "761",
+    "compose.yml",
+    None,
+    "immich's database service (compose.yml) has backupbot.restore.post-hook: /pg_backup.sh restore; r's db has none",
+)
+
+
+def test_failing_every_time_alone_is_not_a_cause_a_peer_is_a_hint() -> None:
+    """Reproduced alone with nothing naming why: `unknown`, resting on the reproduction, never "recipe-defect 85%"."""
+    d = decide(facts(reruns=[rerun("manual-1", RunStatus.RED)], peers=[PEER]))
+    assert d is not None and d.category is Category.UNKNOWN and d.rule == "deterministic_undecided"
+    assert d.reason.startswith("fails every time alone; cause not decided — red again with the same failing test")
+    assert "immich passes" in d.reason  # where to look, not a finding
+    assert d.strength is Strength.REPRODUCED and d.settle is NextStep.FIND_CAUSE
+    assert d.confidence == confidence.UNKNOWN  # no cause is claimed, however often it fails
+    partly = decide(facts(reruns=[rerun("m1", RunStatus.RED), failing_rerun("m2", "install", "test_x", "boom")]))
+    assert partly is not None and partly.category is Category.UNKNOWN and partly.settle is NextStep.MORE_RERUNS
+
+
+def test_reproduced_alone_with_a_peers_compose_difference_is_the_recipe() -> None:
+    d = decide(facts(reruns=[rerun("manual-1", RunStatus.RED)], peers=[PEER], peer_labels=[LABELS]))
+    assert d is not None and d.category is Category.RECIPE_DEFECT and d.rule == "deterministic_peer_labels"
+    assert d.confidence >= 0.85 and "backupbot.restore.post-hook" in d.reason
+    assert d.strength is Strength.REPRODUCED and d.settle is None
+    two = decide(facts(reruns=[rerun("m1", RunStatus.RED), rerun("m2", RunStatus.RED)], peer_labels=[LABELS]))
     assert two is not None and two.confidence > d.confidence
 
 
@@ -127,7 +150,8 @@ def test_deterministic_plus_upstream_signature_is_upstream() -> None:
 
 def test_a_flake_pattern_does_not_overrule_a_deterministic_rerun() -> None:
     d = decide(facts(reruns=[rerun("manual-1", RunStatus.RED)], signatures=[signature("flake")]))
-    assert d is not None and d.category == "recipe-defect"
+    assert d is not None and d.category is Category.UNKNOWN and d.strength is Strength.REPRODUCED
+    assert any(e.kind is EvidenceKind.SIGNATURE for e in d.evidence)  # shown, not believed
 
 
 def test_unverified_run_is_infra() -> None:
@@ -168,6 +192,58 @@ def test_a_pattern_alone_is_a_suspicion() -> None:
 def test_failure_text_outranks_a_log_line() -> None:
     d = decide(facts(signatures=[signature("infra", where="log", weight=0.65), signature("recipe-defect", weight=0.5)]))
     assert d is not None and d.category == "recipe-defect"
+
+
+TWICE = SweepRepeat(2, ("753", "740"), ("1.0.0+1",), "relation does not exist")
+THRICE = SweepRepeat(3, ("753", "740", "731"), ("1.0.0+1", "0.9.0+1"), "relation does not exist")
+
+
+def test_red_the_same_way_across_sweeps_lets_a_signature_name_the_cause() -> None:
+    """No isolation rerun, but the failure repeats sweep after sweep: more than a pattern alone."""
+    alone = decide(facts(signatures=[signature("upstream-defect", weight=0.65)]))
+    d = decide(facts(signatures=[signature("upstream-defect", weight=0.65)], repeated=TWICE))
+    assert alone is not None and alone.rule == "pattern_only" and alone.settle is NextStep.ISOLATION_RERUN
+    assert d is not None and d.rule == "repeated_signature" and d.category is Category.UPSTREAM_DEFECT
+    assert d.strength is Strength.REPEATED and d.settle is None
+    assert alone.confidence < d.confidence == confidence.REPEATED_TWICE < confidence.DETERMINISTIC_ONCE
+    assert "red the same way in the last 2 sweeps of 1.0.0+1" in d.reason and "relation does not exist" in d.reason
+    assert [(e.kind, e.run_id) for e in d.evidence][:1] == [(EvidenceKind.REPEATED, "740")]
+    longer = decide(facts(signatures=[signature("recipe-defect")], repeated=THRICE))
+    assert longer is not None and longer.confidence == confidence.REPEATED_MORE
+    assert "across 1.0.0+1, 0.9.0+1" in longer.reason
+
+
+def test_red_the_same_way_across_sweeps_with_a_peers_compose_difference_is_the_recipe() -> None:
+    d = decide(facts(repeated=TWICE, peer_labels=[LABELS]))
+    assert d is not None and d.rule == "repeated_peer_labels" and d.category is Category.RECIPE_DEFECT
+    assert d.strength is Strength.REPEATED and "backupbot.restore.post-hook" in d.reason
+
+
+def test_red_the_same_way_across_sweeps_with_nothing_naming_why_is_unknown_and_not_rerun() -> None:
+    d = decide(facts(repeated=TWICE, peers=[PEER]))
+    assert d is not None and d.rule == "repeated_undecided" and d.category is Category.UNKNOWN
+    assert d.reason.startswith("fails the same way every sweep; cause not decided")
+    assert d.strength is Strength.REPEATED and d.settle is NextStep.FIND_CAUSE  # a rerun would add nothing
+    # a flake or infra signature is weighed as a pattern: a lasting node problem repeats too
+    infra = decide(facts(repeated=TWICE, signatures=[signature("infra")]))
+    assert infra is not None and infra.rule == "pattern_only" and infra.settle is NextStep.ISOLATION_RERUN
+
+
+def test_what_beats_a_failure_repeating_across_sweeps() -> None:
+    """Isolation reruns, the run's own record and a shared cause of the sweep decide before repetition."""
+    green = decide(facts(repeated=TWICE, reruns=[rerun("m1", RunStatus.GREEN, failing=False)]))
+    assert green is not None and green.category is Category.FLAKE and green.strength is Strength.RERUNS
+    shared = SharedCause("s1", "restore", "backups", "relation does not exist", ("a", "b", "r"))
+    infra = decide(facts(repeated=TWICE, signatures=[signature("recipe-defect")], shared=[shared]))
+    assert infra is not None and infra.rule == "shared_cause"
+    error = replace(FAILURE, status=TestStatus.ERROR)
+    harness = [*TIERS[:3], TierResult("restore", TestStatus.ERROR), TierResult("custom", TestStatus.UNVER)]
+    structural = decide(facts(repeated=TWICE, failures=[error], tiers=harness))
+    assert structural is not None and structural.rule == "structural" and structural.strength is Strength.RUN_RECORD
+    reproduced = decide(
+        facts(repeated=TWICE, reruns=[rerun("m1", RunStatus.RED)], signatures=[signature("recipe-defect")])
+    )
+    assert reproduced is not None and reproduced.rule == "deterministic_signature"
 
 
 def test_flipping_between_red_and_green_on_one_version_is_a_flake_suspicion() -> None:
@@ -350,16 +426,45 @@ def test_every_rule_decides_some_red_run_and_names_itself() -> None:
         "structural": facts(failures=[error], tiers=harness),
         "stale_test": facts(stale=[stale]),
         "deterministic_signature": facts(reruns=red_again, signatures=[signature("upstream-defect")]),
-        "deterministic": facts(reruns=red_again),
+        "deterministic_peer_labels": facts(reruns=red_again, peer_labels=[LABELS]),
+        "deterministic_undecided": facts(reruns=red_again),
         "shared_cause": facts(shared=[shared]),
+        "repeated_signature": facts(repeated=TWICE, signatures=[signature("recipe-defect")]),
+        "repeated_peer_labels": facts(repeated=TWICE, peer_labels=[LABELS]),
+        "repeated_undecided": facts(repeated=TWICE),
         "pattern_only": facts(signatures=[signature("flake")]),
         "flipping": facts(same_version_history=flips),
         "unknown": facts(),
     }
     assert list(cases) == [rule.__name__ for rule in RULES]
+    strengths = {
+        "intermittent_alone": Strength.RERUNS,
+        "green_alone": Strength.GREEN_LATER,  # a canonical alone; with a green isolation rerun: RERUNS
+        "failed_elsewhere_alone": Strength.RERUNS_DISAGREE,
+        "registry_probe": Strength.PROBED,
+        "structural": Strength.RUN_RECORD,
+        "stale_test": Strength.CHECKED,
+        "deterministic_signature": Strength.REPRODUCED,
+        "deterministic_peer_labels": Strength.REPRODUCED,
+        "deterministic_undecided": Strength.REPRODUCED,
+        "shared_cause": Strength.SHARED,
+        "repeated_signature": Strength.REPEATED,
+        "repeated_peer_labels": Strength.REPEATED,
+        "repeated_undecided": Strength.REPEATED,
+        "pattern_only": Strength.PATTERN,
+        "flipping": Strength.PATTERN,
+        "unknown": Strength.NOTHING,
+    }
     for name, case in cases.items():
         d = decide(case)
         assert d is not None and d.rule == name, (name, d)
+        assert d.strength is strengths[name], (name, d.strength)
+    # `find-cause` (nothing to rerun) is only ever said of an `unknown` whose failure repeats
+    for case in cases.values():
+        d = decide(case)
+        assert d is not None
+        if d.settle is NextStep.FIND_CAUSE:
+            assert d.category is Category.UNKNOWN and d.strength in (Strength.REPRODUCED, Strength.REPEATED)
 
 
 def test_an_image_tag_absent_from_its_registry_settles_upstream_without_a_rerun() -> None:

@@ -19,9 +19,10 @@ from msgspec.structs import replace
 
 from bot.config import ConfigError, ReportsConfig, parse_config
 from bot.config.cron import CronError, latest_slot, parse_cron
-from bot.model.records import Category, RunStatus
-from bot.model.reports import Change
+from bot.model.records import Category, NextStep, RunStatus, Strength, Verdict
+from bot.model.reports import Change, ReportRow, SweepReport
 from bot.render import reports as render
+from bot.reports.autorerun import auto_rerun_candidates
 from bot.reports.compose import build_sweep_report
 from bot.reports.watch import SweepState, due_summary
 from bot.reruns.preflight import Node
@@ -366,18 +367,14 @@ def test_webhook_refuses_bad_signatures_and_wakes_the_scan_on_good_ones() -> Non
     asyncio.run(scenario())
 
 
-def test_verdict_change_line_names_before_and_after() -> None:
-    from bot.model.records import Verdict
+def test_verdict_change_line_names_before_and_after_in_words() -> None:
+    from bot.model.records import Strength, Verdict
 
-    shown = render.verdict_changes(
-        "sweep-x",
-        [
-            render.VerdictChange(
-                "outline", Verdict(Category.UNKNOWN, 0.3, ""), Verdict(Category.FLAKE, 0.9, "green alone")
-            )
-        ],
-    )
-    assert "outline: unknown 30% → flake 90% — green alone" in shown.text
+    before = Verdict(Category.UNKNOWN, 0.3, "", strength=Strength.NOTHING)
+    after = Verdict(Category.FLAKE, 0.9, "green alone", strength=Strength.RERUNS)
+    shown = render.verdict_changes("sweep-x", [render.VerdictChange("outline", before, after)])
+    assert "outline: unknown (nothing decides it yet) → flake (settled by isolation reruns) — green alone" in shown.text
+    assert "%" not in shown.text and "%" not in shown.html  # the number stays in JSON
 
 
 def test_red_report_says_all_green_briefly(tmp_path: Path) -> None:
@@ -405,7 +402,7 @@ def test_report_command_prints_what_the_room_would_get(
     newly_red, newly_green = expected_moves(sample, 3)
     assert set(shown["newly_red"]) == newly_red and set(shown["newly_green"]) == newly_green
     verdicts = [r["verdict"] for r in shown["recipes"] if r["verdict"] is not None]
-    shape = {"category", "confidence", "reason", "kb_version", "settle", "rule"}
+    shape = {"category", "confidence", "reason", "kb_version", "settle", "rule", "strength"}
     assert verdicts and all(set(v) == shape for v in verdicts)
     assert all(v["confidence"] == round(v["confidence"], 3) for v in verdicts)  # the shape `why --json` has
     failures = [f for r in shown["recipes"] for f in r["failures"]]
@@ -416,3 +413,36 @@ def test_report_command_prints_what_the_room_would_get(
     assert cli(["report", "sweep", "sweep-1999", *flags]) == 2
     assert "unknown sweep 'sweep-1999'" in capsys.readouterr().err
     assert site.store.reports.counts() == {}  # printing posts nothing
+
+
+# --- which reds the bot reruns by itself -------------------------------------------------------------
+
+
+def _row(recipe: str, change: Change, verdict: Verdict | None, unverified: bool = False) -> ReportRow:
+    return ReportRow(
+        recipe, "1.0.0", f"run-{recipe}", RunStatus.RED, unverified, change, None, 1, 0, {}, [], verdict, None, None
+    )
+
+
+def test_automatic_reruns_fit_the_verdict() -> None:
+    """Unsure newly red reds first; then reds untested two sweeps running (a sure infra verdict is no reason to
+    leave the recipe untested); never a red that fails every time with its cause open, nor a settled one."""
+    unsure = Verdict(Category.UNKNOWN, 0.3, "", settle=NextStep.ISOLATION_RERUN, strength=Strength.NOTHING)
+    infra = Verdict(Category.INFRA, 0.9, "", strength=Strength.RUN_RECORD)
+    undecided = Verdict(Category.UNKNOWN, 0.3, "", settle=NextStep.FIND_CAUSE, strength=Strength.REPRODUCED)
+    sure = Verdict(Category.STALE_TEST, 0.95, "", strength=Strength.CHECKED)
+    rows = [
+        _row("gitea", Change.STILL_RED, infra),  # untested again
+        _row("outline", Change.NEWLY_RED, unsure),
+        _row("nextcloud", Change.STILL_RED, None, unverified=True),  # untested again
+        _row("keycloak", Change.NEWLY_RED, infra),  # untested once: the next sweep tests it
+        _row("hedgedoc", Change.NEWLY_RED, None, unverified=True),
+        _row("wordpress", Change.NEWLY_RED, undecided),  # a rerun adds nothing
+        _row("discourse", Change.NEWLY_RED, sure),
+        _row("mumble", Change.STILL_RED, unsure),  # unsure, but not new: as before
+        _row("immich", Change.FIRST, None),
+    ]
+    report = SweepReport("s3", None, None, "s2", rows, [], [])
+    assert auto_rerun_candidates(report, ReportsConfig()) == ["outline", "immich", "gitea", "nextcloud"]
+    assert auto_rerun_candidates(report, ReportsConfig(auto_rerun_max=3)) == ["outline", "immich", "gitea"]
+    assert auto_rerun_candidates(report, ReportsConfig(auto_rerun=False)) == []

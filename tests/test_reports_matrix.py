@@ -224,9 +224,12 @@ def test_a_finished_sweep_is_summarised_once_and_its_new_reds_settled_by_reruns(
         news = await alice.wait_for(
             lambda e: in_thread(head["event_id"])(e) and _body(e).startswith("Verdict update"), timeout=180
         )
-        assert len(news) == 1 and "outline: unknown 30% → recipe-defect" in _body(news[0])
+        # it failed again alone and nothing names why: still unknown, now resting on the reproduction
+        assert len(news) == 1
+        assert "outline: unknown (nothing decides it yet) → unknown (reproduced alone)" in _body(news[0])
+        assert "fails every time alone; cause not decided" in _body(news[0])
         (edit,) = await alice.wait_for(edit_of(room.bot_user.user_id, details["event_id"]), timeout=30)
-        assert "recipe-defect" in str(edit["content"]["m.new_content"]["body"])
+        assert "unknown (reproduced alone)" in str(edit["content"]["m.new_content"]["body"])
 
         # a sweep run's files re-written after the summary: re-read, no second summary
         results = room.runs_dir / runs_of_sweep_window(sample, 3)[0].run_id / "results.json"

@@ -1,13 +1,16 @@
 import asyncio
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from bot.model.records import NextStep
+from bot.model.records import Category, NextStep, Strength, Verdict
 from bot.service import Service
 from bot.store import Store, StoreError
+from bot.store.reports import ReportKind
 from bot.store.schema import MIGRATIONS
+from tests import rawdb
 from tests.conftest import Site
 
 
@@ -102,5 +105,44 @@ def test_stored_reasons_lose_the_chat_command_they_carried_and_keep_what_would_s
         )
         assert migrated.verdict.settle is NextStep.ISOLATION_RERUN
         assert untouched.verdict.reason == "green alone" and untouched.verdict.settle is None
+    finally:
+        store.close()
+
+
+def test_what_a_verdict_rests_on_is_stored_with_it_and_absent_before_it_was(tmp_path: Path) -> None:
+    """Each strength round-trips; a verdict from before migration 18 reads back with none; a value a newer
+    bot wrote reads as none (never an error); the summary's announced verdicts keep it too."""
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    added = next(n for n, script in enumerate(MIGRATIONS) if "ADD COLUMN strength" in script)
+    for version, script in enumerate(MIGRATIONS[:added], start=1):  # the database as it was before it
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {version};\nCOMMIT;")
+    conn.execute(
+        "INSERT INTO verdicts (run_id, recipe, category, confidence, reason, kb_version, evidence_json, decided_at)"
+        " VALUES ('760', 'outline', 'recipe-defect', 0.85, 'red again alone', 'kb-1', '[]', 0)"
+    )
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    try:
+        old = store.verdicts.get("760")
+        assert old is not None and old.verdict.strength is None and old.verdict.category is Category.RECIPE_DEFECT
+        for n, strength in enumerate(Strength):
+            verdict = Verdict(Category.UNKNOWN, 0.3, "fails every time", "kb-2", NextStep.FIND_CAUSE, "r", strength)
+            store.verdicts.save(f"r{n}", "outline", verdict, "kb-2", [])
+            back = store.verdicts.get(f"r{n}")
+            assert back is not None and back.verdict == verdict
+        with rawdb.writing(store) as c:
+            c.execute("UPDATE verdicts SET strength = 'carved-in-stone' WHERE run_id = 'r0'")
+        newer = store.verdicts.get("r0")
+        assert newer is not None and newer.verdict.strength is None
+        reports = store.reports
+        told = Verdict(Category.UNKNOWN, 0.3, "", strength=Strength.NOTHING)
+        assert reports.record("sweep:s1", ReportKind.SWEEP, sweep_id="s1", verdicts={"outline": told})
+        assert reports.announced("sweep:s1")["outline"].strength is Strength.NOTHING
+        reproduced = replace(told, strength=Strength.REPRODUCED)
+        assert not reports.announce("sweep:s1", {"outline": told}, [])  # nothing new
+        assert reports.announce("sweep:s1", {"outline": reproduced}, [])  # same category, rests on more now
+        assert reports.announced("sweep:s1")["outline"].strength is Strength.REPRODUCED
     finally:
         store.close()

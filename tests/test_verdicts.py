@@ -11,12 +11,17 @@ from bot.answers.summary import summary
 from bot.answers.why import why
 from bot.ingest.scan import ingest
 from bot.kb import load_kb
-from bot.model.records import NextStep, RunStatus
+from bot.model.records import EvidenceKind, NextStep, RunStatus, Strength
 from bot.render import to_chat, to_json, to_text
+from bot.store.status_run import status_run
+from bot.verdicts import confidence
 from bot.verdicts.cache import Verdicts
 from bot.verdicts.engine import RULES
+from bot.verdicts.facts import repeated_across_sweeps
 from bot.verdicts.staletest import GitRecipeSearch, parse_expectation
 from demo.sample.generate import GeneratedData
+from demo.sample.staging import copy_runs, runs_of_sweep_window, runs_up_to
+from tests import rawdb
 from tests.conftest import Site
 from tests.junit_maker import run_pytest_junit
 
@@ -57,11 +62,16 @@ def test_each_verdict_names_the_rule_that_decided_it(judged: tuple[Site, Verdict
         assert answer.verdict is not None and answer.run_id is not None
         stored = site.store.verdicts.get(answer.run_id)
         assert stored is not None and stored.verdict.rule == answer.verdict.rule  # read back from the store
+        stored = site.store.verdicts.get(answer.run_id)
+        assert stored is not None and stored.verdict.rule == answer.verdict.rule  # read back from the store
+        assert stored.verdict.strength is answer.verdict.strength is not None  # what it rests on, stored with it
         assert answer.verdict.rule in names, (recipe, answer.verdict)
         assert to_json(answer)["verdict"]["rule"] == answer.verdict.rule
+        assert to_json(answer)["verdict"]["strength"] == answer.verdict.strength.value  # an added key
         seen[recipe] = answer.verdict.rule
     assert len(set(seen.values())) == len(seen)  # six scenarios, six different reasons to decide
     assert (seen["mumble"], seen["discourse"], seen["outline"]) == ("green_alone", "stale_test", "unknown")
+    assert seen["bluesky"] == "repeated_signature"  # its pulled image failed sweeps 2 and 3 the same way
 
 
 def test_discourse_is_a_stale_test_never_the_prepull_compose_error(judged: tuple[Site, Verdicts]) -> None:
@@ -109,13 +119,50 @@ def test_mumble_is_a_flake_settled_by_the_isolation_rerun(judged: tuple[Site, Ve
     assert "canonical" in answer.verdict.reason  # written after the red, for the same version
 
 
-def test_a_pattern_alone_stays_below_0_7_and_says_what_would_decide(judged: tuple[Site, Verdicts]) -> None:
-    site, verdicts = judged
+@pytest.mark.writes_runs
+def test_a_pattern_alone_until_it_fails_the_same_way_in_the_next_sweep(site: Site, sample: GeneratedData) -> None:
+    """bluesky's withdrawn image tag: "pattern only" in its first red sweep (2); red the same way in
+    sweep 3 as well, the failure's repetition is evidence, and it is no longer a pattern alone."""
+    held = site.runs_dir.parent / "held"
+    held.mkdir()
+    for child in site.runs_dir.iterdir():
+        child.rename(held / child.name)
+    copy_runs(sample, runs_up_to(sample, 2), site.runs_dir)
+    ingest(site.store, site.config)
+    verdicts = Verdicts(site.store, site.config, load_kb(), GitRecipeSearch())
+    first = why(site.store, site.config, "bluesky", verdicts).verdict
+    assert first is not None and first.category == "upstream-defect" and first.rule == "pattern_only"
+    assert first.confidence < 0.7 and first.strength is Strength.PATTERN
+    assert "an isolation rerun would tell a flake from a deterministic failure" in first.reason
+    assert "!ccci" not in first.reason and first.settle is NextStep.ISOLATION_RERUN
+
+    copy_runs(sample, runs_of_sweep_window(sample, 3), site.runs_dir)
+    ingest(site.store, site.config)
     answer = why(site.store, site.config, "bluesky", verdicts)
-    assert answer.verdict is not None and answer.verdict.category == "upstream-defect"
-    assert answer.verdict.confidence < 0.7
-    assert "an isolation rerun would tell a flake from a deterministic failure" in answer.verdict.reason
-    assert "!ccci" not in answer.verdict.reason and answer.verdict.settle is NextStep.ISOLATION_RERUN
+    later = answer.verdict
+    assert later is not None and later.category == "upstream-defect" and later.rule == "repeated_signature"
+    assert later.strength is Strength.REPEATED and later.settle is None
+    assert later.confidence == confidence.REPEATED_TWICE > first.confidence
+    assert "red the same way in the last 2 sweeps of 0.4.0+0.4.182" in later.reason
+    (earlier,) = [e for e in answer.evidence if e.kind is EvidenceKind.REPEATED]
+    bluesky_sweep_2 = next(r.run_id for r in sample.runs_of("bluesky") if r.sweep == 2)
+    assert earlier.run_id == bluesky_sweep_2 and earlier.url is not None
+
+
+def test_red_the_same_way_across_sweeps_is_read_from_the_store(judged: tuple[Site, Verdicts]) -> None:
+    """mattermost-lts failed its restore test the same way in all three sweeps; outline is newly red; a
+    sweep that failed otherwise (another message shape) ends the streak."""
+    site, _ = judged
+    mattermost = status_run(site.store.runs, "mattermost-lts")
+    outline = status_run(site.store.runs, "outline")
+    assert mattermost is not None and outline is not None
+    found = repeated_across_sweeps(site.store, mattermost, site.store.results.failures(mattermost.run_id))
+    assert found is not None and found.sweeps == 3 and found.run_ids[0] == mattermost.run_id
+    assert repeated_across_sweeps(site.store, outline, site.store.results.failures(outline.run_id)) is None
+    previous = found.run_ids[1]
+    with rawdb.writing(site.store) as c:
+        c.execute("UPDATE failures SET message = 'psql: connection refused' WHERE run_id = ?", (previous,))
+    assert repeated_across_sweeps(site.store, mattermost, site.store.results.failures(mattermost.run_id)) is None
 
 
 def test_no_deciding_evidence_is_unknown_and_unsure(judged: tuple[Site, Verdicts]) -> None:

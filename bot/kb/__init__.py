@@ -29,8 +29,10 @@ SIGNATURE_CATEGORIES = tuple(c for c in Category if c is not Category.UNKNOWN)
 DEFAULT_WEIGHT = 0.55
 # Folded into the knowledge base's version: bump it when the engine's rules or wording change, so
 # stored verdicts are decided again instead of being served with the old reasons. 3: verdicts name
-# the rule that decided them. 4: the registry probe's rule (registry_probe).
-ENGINE_REVISION = "4"
+# the rule that decided them. 4: the registry probe's rule (registry_probe). 5: what a verdict rests
+# on (its strength); a failure that repeats with no named cause is `unknown`; red the same way across
+# sweeps is evidence.
+ENGINE_REVISION = "5"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 SHIPPED = Path(__file__).resolve().parent  # nonfatal.yaml and signatures/*.yaml (package data)
 

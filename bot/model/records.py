@@ -95,6 +95,7 @@ class EvidenceKind(StrEnum):
     SHARED_CAUSE = "shared-cause"  # three or more recipes of the sweep fail the same way in shared machinery
     CUT_OFF = "cut-off"  # the runner was cut off: the log line it ended on, inside a tier
     PROBE = "probe"  # a quick read-only look-up (an image tag in its registry): the URL asked and the answer
+    REPEATED = "repeated"  # an earlier sweep's run of the recipe, red the same way
     # What could not be read in the run dir:
     RESULTS_MISSING = "results-missing"
     RESULTS_UNREADABLE = "results-unreadable"
@@ -212,6 +213,40 @@ class NextStep(StrEnum):
 
     ISOLATION_RERUN = "isolation-rerun"  # no isolation rerun of the version exists yet
     MORE_RERUNS = "more-reruns"  # isolation reruns exist but disagree with the sweep run
+    # It fails every time (alone, or the same way sweep after sweep) and nothing names the cause: another
+    # rerun adds nothing; a person reading the failure, the test and the recipe's changes does (or a signature).
+    FIND_CAUSE = "find-cause"
+
+    @property
+    def is_rerun(self) -> bool:
+        """Whether what settles it is a rerun (the chat offers the command; the bot may queue one itself)."""
+        return self in (NextStep.ISOLATION_RERUN, NextStep.MORE_RERUNS)
+
+
+class Strength(StrEnum):
+    """What a verdict rests on, from a small fixed vocabulary: set by the engine rule that decided it and
+    stored with the verdict. People read these (``bot.render.strength`` has the words); the confidence
+    number stays beside it for JSON and for decisions (the automatic-rerun threshold)."""
+
+    RERUNS = "reruns"  # isolation reruns of the version settled it (green alone, or k of N)
+    GREEN_LATER = "green-later"  # cc-ci's canonical: the same version went green in a later run
+    REPRODUCED = "reproduced"  # an isolation rerun failed the same way
+    REPEATED = "repeated"  # red the same way in consecutive sweeps
+    PROBED = "probed"  # a quick read-only probe checked it (the image registry, ...)
+    CHECKED = "checked"  # checked against the recipe's releases (the stale-test search of its git)
+    RUN_RECORD = "run-record"  # the run's own record: tiers not run, harness errors, a runner died or cut off
+    RERUNS_DISAGREE = "reruns-disagree"  # isolation reruns failed elsewhere than the sweep run
+    SHARED = "shared"  # several recipes of the sweep fail the same way in machinery they share
+    PATTERN = "pattern"  # a pattern alone: a knowledge-base signature, or flips across runs
+    NOTHING = "nothing"  # nothing decides it yet
+
+    @classmethod
+    def parse(cls, value: object) -> Strength | None:
+        """A stored strength; None for none stored (verdicts decided before) or one a newer bot wrote."""
+        try:
+            return cls(str(value)) if value is not None else None
+        except ValueError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -224,6 +259,7 @@ class Verdict:
     kb_version: str = ""  # the knowledge base that decided it
     settle: NextStep | None = None  # what would settle it, when it is not settled
     rule: str | None = None  # the engine rule that decided it (bot.verdicts.engine.RULES); None before rules had names
+    strength: Strength | None = None  # what it rests on (set by that rule); None for verdicts stored before
 
 
 @dataclass(frozen=True)

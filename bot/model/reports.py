@@ -101,3 +101,12 @@ class RedReport:
     late: bool  # sent after the slot because the bot was down
     recipes: int  # how many recipes are known at all
     rows: list[RedRow]
+
+
+def verdict_moved(before: Verdict | None, after: Verdict) -> bool:
+    """Whether a red recipe's verdict is news against the one told before: another category, or the same
+    resting on something else (an automatic rerun reproduced an unknown: "reproduced alone" now). A strength
+    not recorded (told by a bot before strengths) is not news by itself."""
+    if before is None or before.category is not after.category:
+        return True
+    return before.strength is not None and before.strength is not after.strength

@@ -22,6 +22,7 @@ from bot.model.answers import (
 )
 from bot.model.records import EvidenceItem, RunStatus, Verdict
 from bot.render import text
+from bot.render.strength import strength_words, verdict_label
 
 RED, GREEN, AMBER, GREY = "#c0392b", "#27ae60", "#d68910", "#7f8c8d"
 
@@ -48,7 +49,9 @@ def _verdict(v: Verdict | None) -> str:
     if v is None:
         return "<i>not classified yet</i>"
     color = GREEN if v.confidence >= 0.8 else (AMBER if v.confidence >= 0.5 else GREY)
-    return f"<b>{escape(v.category)}</b> {colored(f'{v.confidence:.0%}', color)} — {escape(v.reason)}"
+    words = strength_words(v)
+    shown = f" {colored(escape(words), color)}" if words else ""
+    return f"<b>{escape(v.category)}</b>{shown} — {escape(v.reason)}"
 
 
 def _evidence(e: EvidenceItem) -> str:
@@ -105,7 +108,7 @@ def summary_html(s: SummaryAnswer) -> str:
             f = r.failures[0]
             more = f" (+{len(r.failures) - 1})" if len(r.failures) > 1 else ""
             failing = f"<code>{escape(f.tier)}/{escape(f.test)}</code>{more}"
-        verdict = f"{escape(r.verdict.category)} {r.verdict.confidence:.0%}" if r.verdict else ""
+        verdict = escape(verdict_label(r.verdict)) if r.verdict else ""
         rows.append(
             f"<tr><td>{status_badge(r.status, r.unverified)}</td><td><b>{escape(r.recipe)}</b></td>"
             f"<td><code>{escape(r.version or '?')}</code></td><td>{failing}</td><td>{verdict}</td>"
@@ -131,7 +134,7 @@ def history_html(h: HistoryAnswer) -> str:
     rows = "".join(
         f"<tr><td>{status_badge(r.status, r.unverified)}</td><td>{short(r.finished)}</td>"
         f"<td><code>{escape(r.version or '?')}</code></td><td>{escape(r.run_id)}</td><td>{escape(r.kind.value)}</td>"
-        f"<td>{escape(r.verdict.category) + f' {r.verdict.confidence:.0%}' if r.verdict else ''}</td></tr>"
+        f"<td>{escape(verdict_label(r.verdict)) if r.verdict else ''}</td></tr>"
         for r in h.runs
     )
     return (

@@ -39,6 +39,7 @@ def verdict_json(v: Verdict | None) -> dict[str, Any] | None:
         "kb_version": v.kb_version,
         "settle": v.settle.value if v.settle is not None else None,
         "rule": v.rule,
+        "strength": v.strength.value if v.strength is not None else None,
     }
 
 

@@ -17,6 +17,7 @@ from bot.model.records import RunStatus, TestStatus, Verdict
 from bot.model.reports import Change, RedReport, RedRow, ReportRow, SweepReport
 from bot.render.html import AMBER, GREEN, GREY, RED, anchor, colored, status_badge
 from bot.render.jsonview import failure_json, verdict_json
+from bot.render.strength import strength_words, verdict_label
 
 CELL_MARK = {  # a tier's or test's status as one character (grids in chat and on the pages)
     TestStatus.PASS: "✓",
@@ -49,7 +50,7 @@ class VerdictChange:
 
 
 def _verdict_short(v: Verdict | None) -> str:
-    return f"{v.category} {v.confidence:.0%}" if v else "not classified"
+    return verdict_label(v) if v else "not classified"
 
 
 def _links(r: ReportRow | RedRow) -> list[tuple[str, str]]:
@@ -179,7 +180,8 @@ def _red_html(r: ReportRow, window: int) -> str:
     elif r.unverified:
         parts.append("<br>unverified: a tier produced no result (infra, not evidence against the recipe)")
     if r.verdict:
-        parts.append(f"<br>verdict: <b>{escape(r.verdict.category)}</b> {r.verdict.confidence:.0%} — ")
+        words = strength_words(r.verdict)
+        parts.append(f"<br>verdict: <b>{escape(r.verdict.category)}</b>{f' ({escape(words)})' if words else ''} — ")
         parts.append(escape(r.verdict.reason))
     else:
         parts.append("<br>verdict: <i>not classified yet</i>")

@@ -19,6 +19,7 @@ from bot.model.answers import (
     WhyAnswer,
 )
 from bot.model.records import EvidenceKind, NextStep, RunStatus, Verdict
+from bot.render.strength import verdict_label
 
 _MARK = {RunStatus.RED: "✗", RunStatus.GREEN: "✓", RunStatus.UNKNOWN: "?"}
 
@@ -32,7 +33,7 @@ def _status(status: RunStatus, unverified: bool) -> str:
 def _verdict(v: Verdict | None) -> str:
     if v is None:
         return "not classified yet"
-    return f"{v.category} ({v.confidence:.0%}) — {v.reason}"
+    return f"{verdict_label(v)} — {v.reason}"
 
 
 CLI_COMMAND = "ccci-bot"
@@ -42,7 +43,7 @@ MORE_RERUNS = 3
 def settle_command(v: Verdict | None, recipe: str, command: str | None) -> str | None:
     """The command that would settle an unsure verdict, in the caller's syntax (``!ccci`` in chat,
     ``ccci-bot`` on the CLI); None for pages and JSON, and when nothing is to be run."""
-    if v is None or v.settle is None or command is None:
+    if v is None or v.settle is None or not v.settle.is_rerun or command is None:
         return None
     times = f" x{MORE_RERUNS}" if v.settle is NextStep.MORE_RERUNS else ""
     return f"{command} rerun {recipe}{times}"
@@ -103,7 +104,7 @@ def summary_text(s: SummaryAnswer) -> str:
             elif r.unverified:
                 row += " unverified (infra)"
             if r.verdict:
-                row += f"  [{r.verdict.category} {r.verdict.confidence:.0%}]"
+                row += f"  [{verdict_label(r.verdict)}]"
         lines.append(row.rstrip())
     for cl in s.clusters:
         lines.append(
@@ -148,7 +149,7 @@ def history_strip(runs: list[HistoryRun]) -> str:
 def history_text(h: HistoryAnswer) -> str:
     lines = [f"{h.recipe}: last {len(h.runs)} run(s), oldest first  {history_strip(h.runs)}"]
     for r in h.runs:
-        verdict = f"  [{r.verdict.category} {r.verdict.confidence:.0%}]" if r.verdict else ""
+        verdict = f"  [{verdict_label(r.verdict)}]" if r.verdict else ""
         mark = "!" if r.unverified else _MARK[r.status]
         lines.append(f"  {mark} {short(r.finished)}  {r.version or '?':<22} {r.run_id:<14} {r.kind.value}{verdict}")
     return "\n".join(lines)

@@ -13,6 +13,7 @@ from bot.artifacts.controls import escape_name, escape_text
 from bot.links import link
 from bot.model.records import RunKind, RunStatus, TestStatus
 from bot.model.reruns import Attempt, AttemptOutcome, RerunResult, result_of
+from bot.render.strength import verdict_label
 from bot.service import Service
 from bot.store import Store
 from bot.store.reruns import Rerun
@@ -95,7 +96,7 @@ def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
     stored = store.verdicts.get(target.run_id) if target is not None else None
     if stored is not None:
         v = stored.verdict
-        out.append(f"Verdict now: {v.category} ({v.confidence:.0%}) — {v.reason}")
+        out.append(f"Verdict now: {verdict_label(v)} — {v.reason}")
     elif target is not None and target.status is RunStatus.GREEN:
         out.append(f"{rerun.recipe} is green in its latest sweep; no verdict needed.")
     return "\n".join(out)

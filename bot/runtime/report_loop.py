@@ -18,9 +18,10 @@ from bot.artifacts.controls import escape_name
 from bot.backoff import wait_for_wake
 from bot.chat.messages import edit, notice, thread_reply
 from bot.config.cron import latest_slot, parse_cron
-from bot.model.records import RunStatus, Verdict
-from bot.model.reports import Change, SweepReport
+from bot.model.records import Verdict
+from bot.model.reports import Change, SweepReport, verdict_moved
 from bot.render import reports as render
+from bot.reports.autorerun import auto_rerun_candidates
 from bot.reports.compose import build_red_report, build_sweep_report
 from bot.reports.watch import SweepState, due_summary, sweep_states
 from bot.reruns.manager import RerunManager
@@ -128,17 +129,7 @@ class Reporter:
         return self.first_scan_done is not None and state.last_ingested <= self.first_scan_done
 
     def _auto_rerun_candidates(self, report: SweepReport) -> list[str]:
-        if not self.settings.auto_rerun or self.reruns is None:
-            return []
-        picked = [
-            r.recipe
-            for r in report.rows
-            if r.status is RunStatus.RED
-            and not r.unverified
-            and r.change in (Change.NEWLY_RED, Change.FIRST)
-            and (r.verdict is None or r.verdict.confidence < self.settings.settled_confidence)
-        ]
-        return picked[: self.settings.auto_rerun_max]
+        return [] if self.reruns is None else auto_rerun_candidates(report, self.settings)
 
     def _compose(self, sweep_id: str, late: bool, auto_reruns: list[str]) -> SweepReport:
         report = build_sweep_report(self.service.store, self.config, sweep_id, self.service.verdicts, late)
@@ -237,11 +228,10 @@ class Reporter:
                 continue
             verdict = found[0]
             before = announced.get(recipe)
-            if before is not None and before[0] is verdict.category:
+            if not verdict_moved(before, verdict):
                 continue
             current[recipe] = verdict
-            was = Verdict(before[0], before[1], "") if before else None
-            changes.append(render.VerdictChange(recipe, was, verdict))
+            changes.append(render.VerdictChange(recipe, before, verdict))
         if not changes:
             return False
         report = self._compose(latest.sweep_id, bool(latest.body.get("late")), latest.body.get("auto_reruns", []))

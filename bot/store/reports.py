@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from bot.model.records import Category, Verdict
+from bot.model.records import Category, Strength, Verdict
+from bot.model.reports import verdict_moved
 from bot.store.chat import ChatStore, Outgoing
 from bot.store.database import Database
 
@@ -100,8 +101,12 @@ class ReportStore:
     @staticmethod
     def _save_verdicts(c: Any, key: str, verdicts: dict[str, Verdict]) -> None:
         c.executemany(
-            "INSERT OR REPLACE INTO report_verdicts (report_key, recipe, category, confidence) VALUES (?,?,?,?)",
-            [(key, recipe, v.category.value, v.confidence) for recipe, v in verdicts.items()],
+            "INSERT OR REPLACE INTO report_verdicts (report_key, recipe, category, confidence, strength)"
+            " VALUES (?,?,?,?,?)",
+            [
+                (key, recipe, v.category.value, v.confidence, v.strength.value if v.strength else None)
+                for recipe, v in verdicts.items()
+            ],
         )
 
     def latest_sweep_report(self) -> Posted | None:
@@ -125,18 +130,25 @@ class ReportStore:
         rows = self._db._query("SELECT room_id, role, txn_id FROM report_messages WHERE report_key = ?", (key,))
         return {(str(r[0]), str(r[1])): str(r[2]) for r in rows}
 
-    def announced(self, key: str) -> dict[str, tuple[Category, float]]:
-        rows = self._db._query("SELECT recipe, category, confidence FROM report_verdicts WHERE report_key = ?", (key,))
-        return {str(r[0]): (Category.parse(r[1]), float(r[2])) for r in rows}
+    def announced(self, key: str) -> dict[str, Verdict]:
+        """The verdicts a summary told (when posted, or in its last update): category, confidence, strength."""
+        rows = self._db._query(
+            "SELECT recipe, category, confidence, strength FROM report_verdicts WHERE report_key = ?", (key,)
+        )
+        return {str(r[0]): Verdict(Category.parse(r[1]), float(r[2]), "", strength=Strength.parse(r[3])) for r in rows}
 
     def announce(self, key: str, verdicts: dict[str, Verdict], messages: list[Outgoing]) -> bool:
-        """Record new verdicts and queue their announcement atomically; False if already announced."""
+        """Record new verdicts and queue their announcement atomically; False if already announced.
+
+        A verdict is news when its category or what it rests on (its strength) changed."""
         with self._db._transaction() as c:
             known = {
-                str(r[0]): Category.parse(r[1])
-                for r in c.execute("SELECT recipe, category FROM report_verdicts WHERE report_key = ?", (key,))
+                str(r[0]): Verdict(Category.parse(r[1]), 0.0, "", strength=Strength.parse(r[2]))
+                for r in c.execute(
+                    "SELECT recipe, category, strength FROM report_verdicts WHERE report_key = ?", (key,)
+                )
             }
-            if all(known.get(recipe) == v.category for recipe, v in verdicts.items()):
+            if not any(verdict_moved(known.get(recipe), v) for recipe, v in verdicts.items()):
                 return False
             self._save_verdicts(c, key, verdicts)
             ChatStore._enqueue(c, messages)

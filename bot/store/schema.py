@@ -311,6 +311,13 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE verdicts ADD COLUMN rule TEXT;
     """,
+    # 18: what a verdict rests on (bot.model.records.Strength), set by the rule that decided it; and the same
+    # for the verdicts a summary announced, so a rerun that changes what a verdict rests on (now reproduced
+    # alone) is told even when its category stays. NULL before; the engine's revision changed with it.
+    """
+    ALTER TABLE verdicts ADD COLUMN strength TEXT;
+    ALTER TABLE report_verdicts ADD COLUMN strength TEXT;
+    """,
 )
 
 

@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 
-from bot.model.records import Category, EvidenceItem, EvidenceKind, NextStep, StoredVerdict, Verdict
+from bot.model.records import Category, EvidenceItem, EvidenceKind, NextStep, StoredVerdict, Strength, Verdict
 from bot.store.database import Database, chunks, marks
 
 
@@ -30,7 +30,7 @@ class VerdictStore:
         with self._db._transaction() as c:
             c.execute(
                 "INSERT OR REPLACE INTO verdicts (run_id, recipe, category, confidence, reason, kb_version,"
-                " evidence_json, decided_at, settle, rule) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " evidence_json, decided_at, settle, rule, strength) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     run_id,
                     recipe,
@@ -42,13 +42,14 @@ class VerdictStore:
                     time.time(),
                     verdict.settle.value if verdict.settle is not None else None,
                     verdict.rule,
+                    verdict.strength.value if verdict.strength is not None else None,
                 ),
             )
 
     def get(self, run_id: str) -> StoredVerdict | None:
         """The stored verdict of a run (with the knowledge-base version that decided it) and its evidence."""
         rows = self._db._query(
-            "SELECT category, confidence, reason, kb_version, evidence_json, settle, rule"
+            "SELECT category, confidence, reason, kb_version, evidence_json, settle, rule, strength"
             " FROM verdicts WHERE run_id = ?",
             (run_id,),
         )
@@ -57,7 +58,9 @@ class VerdictStore:
         r = rows[0]
         evidence = tuple(EvidenceItem(**{**item, "kind": EvidenceKind(item["kind"])}) for item in json.loads(r[4]))
         settle = NextStep(r[5]) if r[5] in {s.value for s in NextStep} else None
-        return StoredVerdict(Verdict(Category.parse(r[0]), r[1], r[2], r[3], settle, r[6]), evidence)
+        return StoredVerdict(
+            Verdict(Category.parse(r[0]), r[1], r[2], r[3], settle, r[6], Strength.parse(r[7])), evidence
+        )
 
     def categories(self, run_ids: Iterable[str]) -> dict[str, Category]:
         """run_id → category of the stored verdict, for those of these runs that have one."""

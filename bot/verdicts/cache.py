@@ -88,7 +88,13 @@ def classify_recipe(
     if decision is None:
         return None
     verdict = Verdict(
-        decision.category, round(decision.confidence, 3), decision.reason, kb.version, decision.settle, decision.rule
+        decision.category,
+        round(decision.confidence, 3),
+        decision.reason,
+        kb.version,
+        decision.settle,
+        decision.rule,
+        decision.strength,
     )
     evidence = _with_links(config, decision.evidence)
     store.verdicts.save(facts.target.run_id, recipe, verdict, kb.version, evidence)

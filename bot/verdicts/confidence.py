@@ -11,7 +11,9 @@ from typing import Final
 
 # A knowledge-base signature alone is a suspicion, never a finding: its weight is capped here.
 PATTERN_CAP: Final = 0.65
-# Nothing decides: no rerun, no canonical after the red, no signature, no shared cause.
+# Nothing decides the cause: no rerun, no canonical after the red, no signature, no shared cause — or it fails
+# every time (alone, or the same way across sweeps) but nothing names why. ``unknown`` claims no cause, so
+# this stays low whatever the failure's determinism: what the verdict rests on is its strength, not this.
 UNKNOWN: Final = 0.3
 
 # Red in the sweep, green in an isolation rerun of the same version (or a canonical written after the red).
@@ -34,6 +36,12 @@ DETERMINISTIC_ONCE: Final = 0.85
 DETERMINISTIC_REPEATED: Final = 0.92
 # A recipe-/upstream-defect signature agreeing with a deterministic rerun adds this much (capped at FLAKE_CAP).
 DETERMINISTIC_SIGNATURE_BONUS: Final = 0.03
+# Red the same way (same test, same normalised failure) in two consecutive sweeps, without an isolation rerun,
+# and a recipe-/upstream-defect signature or a peer's compose difference naming the cause: more than a pattern
+# alone (the failure repeats), less than reproduced alone (a failure under sweep load can repeat under it).
+REPEATED_TWICE: Final = 0.75
+# The same over three or more consecutive sweeps.
+REPEATED_MORE: Final = 0.8
 
 # An isolation rerun red on another tier or test than the sweep run: the two disagree, so whatever
 # the rerun's own failure suggests is capped here (below a pattern alone's cap when it is only a pattern).

@@ -5,7 +5,10 @@ the first that decides wins, and its name is recorded on the decision. The order
 docs/knowledge-base.md ("How evidence decides"), which names each rule: rerun evidence first
 (isolation runs of the same version, a canonical written after the red), then structural facts
 (unverified tiers, harness errors, a runner that died), the stale-test search, a deterministic rerun
-with or without a signature naming its cause, shared causes, and the knowledge base of signatures.
+(a signature or a peer's compose difference naming its cause, or nothing: then the cause is left
+undecided, never guessed), shared causes, a failure repeating the same way across sweeps (the same
+three outcomes), and the knowledge base of signatures. Each decision says what it rests on in a fixed
+vocabulary (:class:`bot.model.records.Strength`).
 A new rule is a new function in that list (and a line in the docs). Confidence is honest: a pattern
 alone stays below 0.7 and the reason says what would decide it — in neutral words: the command that
 does it is the chat's or the CLI's business (``Decision.settle``). The numbers are in
@@ -29,6 +32,7 @@ from bot.model.records import (
     RunKind,
     RunRow,
     RunStatus,
+    Strength,
     TestStatus,
 )
 from bot.probes.records import Outcome, ProbeFact, ProbeName
@@ -40,11 +44,16 @@ from bot.verdicts.records import (
     RerunFact,
     SharedCause,
     SignatureHit,
+    SweepRepeat,
 )
 from bot.verdicts.staletest import Presence, StaleFinding
 
 SETTLE_BY_RERUN = "an isolation rerun would tell a flake from a deterministic failure"
 SETTLE_BY_MORE_RERUNS = "more isolation reruns would tell a flake from a deterministic failure"
+SETTLE_BY_A_LOOK = (
+    "no signature, stale-test finding or peer difference names its cause: reading the failure against the test "
+    "and the recipe's changes since it last passed would"
+)
 
 
 @dataclass(frozen=True)
@@ -152,6 +161,48 @@ class RedRun:
     def label_bonus(self) -> float:
         return c.PEER_LABELS_BONUS if self.f.peer_labels else 0.0
 
+    @property
+    def fitting(self) -> list[SignatureHit]:
+        """Signature hits that can name a deterministic failure's cause (recipe or upstream), best first."""
+        return [s for s in self.ranked if s.category in (Category.RECIPE_DEFECT, Category.UPSTREAM_DEFECT)]
+
+    @property
+    def peer_hint(self) -> str:
+        """A passing peer, quoted when no compose difference with it was found (that one is quoted instead)."""
+        return f"; {self.f.peers[0].excerpt}" if self.f.peers and not self.f.peer_labels else ""
+
+    @property
+    def repeat(self) -> SweepRepeat | None:
+        return self.f.repeated
+
+    @property
+    def repeat_reason(self) -> str:
+        rep = self.f.repeated
+        assert rep is not None
+        versions = f"of {rep.versions[0]}" if len(rep.versions) == 1 else f"across {', '.join(rep.versions)}"
+        return f"red the same way in the last {rep.sweeps} sweeps {versions} ({self.tests}: {rep.failure})"
+
+    @property
+    def repeat_confidence(self) -> float:
+        rep = self.f.repeated
+        assert rep is not None
+        return c.REPEATED_MORE if rep.sweeps >= 3 else c.REPEATED_TWICE
+
+    @property
+    def repeat_items(self) -> list[EvidenceItem]:
+        rep = self.f.repeated
+        assert rep is not None
+        return [
+            EvidenceItem(
+                EvidenceKind.REPEATED,
+                run_id,
+                self.f.layout.results,
+                None,
+                f"sweep run {run_id}: red the same way ({self.tests}: {rep.failure})",
+            )
+            for run_id in rep.run_ids[1:]
+        ]
+
 
 # --- the rules: each decides or returns None; RULES runs them in order and the first decision wins. ---
 # docs/knowledge-base.md lists them by name in the same order (tests/test_engine.py holds the two
@@ -170,6 +221,7 @@ def intermittent_alone(r: RedRun) -> Decision | None:
         f"intermittent even alone: {r.tests} failed in {len(r.same)} of {len(r.isolated)} isolation reruns of "
         f"{r.version} and passed in {len(r.greens)}{r.also}",
         r.rerun_items + r.canon_items,
+        strength=Strength.RERUNS,
     )
 
 
@@ -194,6 +246,7 @@ def green_alone(r: RedRun) -> Decision | None:
         min(confidence, c.FLAKE_CAP),
         f"red{under} in {_where(f.target)} ({r.tests}), but " + " and ".join(parts) + r.also,
         r.rerun_items + r.canon_items,
+        strength=Strength.RERUNS if r.greens else Strength.GREEN_LATER,
     )
 
 
@@ -218,6 +271,7 @@ def registry_probe(r: RedRun) -> Decision | None:
         c.PROBE_ABSENT,
         f"{absent[0].finding.said} — checked in the registry, no rerun needed{matches}",
         [*(_probe_item(p) for p in absent), *(s.evidence for s in named[:1])],
+        strength=Strength.PROBED,
     )
 
 
@@ -234,6 +288,7 @@ def structural(r: RedRun) -> Decision | None:
         c.INFRA_STRUCTURAL_WITH_SIGNATURE if infra_sigs else c.INFRA_STRUCTURAL,
         f"{why}{sig_note} — not evidence against the recipe",
         items + [s.evidence for s in infra_sigs[:2]] + [_shared_item(x) for x in r.f.shared],
+        strength=Strength.RUN_RECORD,
     )
 
 
@@ -256,35 +311,49 @@ def stale_test(r: RedRun) -> Decision | None:
         - (c.STALE_MAIN_ONLY_PENALTY if finding.where is Presence.MAIN_ONLY else 0.0),
         f"overlay test {finding.test} expects {finding.expected}, which exists {place}{confirmed}",
         [_stale_item(s) for s in nowhere + main_only] + r.rerun_items,
+        strength=Strength.CHECKED,
     )
 
 
 def deterministic_signature(r: RedRun) -> Decision | None:
     """Red again alone, and a recipe-defect or upstream-defect signature says which."""
-    fitting = [s for s in r.ranked if s.category in (Category.RECIPE_DEFECT, Category.UPSTREAM_DEFECT)]
-    if not (r.deterministic and fitting):
+    if not (r.deterministic and r.fitting):
         return None
-    best = fitting[0]
+    best = r.fitting[0]
     return Decision(
         best.category,
         min(r.det_confidence + c.DETERMINISTIC_SIGNATURE_BONUS + r.label_bonus, c.FLAKE_CAP),
         f"{r.det_reason}; matches {best.signature}: {best.description}{r.labels}",
         [*r.rerun_items, best.evidence, *r.f.peer_labels, *r.f.peers],
+        strength=Strength.REPRODUCED,
     )
 
 
-def deterministic(r: RedRun) -> Decision | None:
-    """Red again alone with the same failing test, no signature naming another cause: the recipe."""
-    if not r.deterministic:
+def deterministic_peer_labels(r: RedRun) -> Decision | None:
+    """Red again alone, and a passing peer's compose differs where the failing test looks: the recipe."""
+    if not (r.deterministic and r.f.peer_labels):
         return None
-    f = r.f
-    peer = f"; {f.peers[0].excerpt}" if f.peers and not f.peer_labels else ""
     return Decision(
         Category.RECIPE_DEFECT,
         min(r.det_confidence + r.label_bonus, c.FLAKE_CAP),
-        f"{r.det_reason}{r.labels}{peer}",
-        r.rerun_items + f.peer_labels + f.peers,
+        f"{r.det_reason}{r.labels}",
+        r.rerun_items + r.f.peer_labels + r.f.peers,
         NextStep.MORE_RERUNS if r.partly else None,
+        strength=Strength.REPRODUCED,
+    )
+
+
+def deterministic_undecided(r: RedRun) -> Decision | None:
+    """Red again alone, and nothing names the cause: it fails every time, which says nothing about why."""
+    if not r.deterministic:
+        return None
+    return Decision(
+        Category.UNKNOWN,
+        c.UNKNOWN,
+        f"fails every time alone; cause not decided — {r.det_reason}; {SETTLE_BY_A_LOOK}{r.peer_hint}",
+        r.rerun_items + r.f.peers + [s.evidence for s in r.ranked[:2]],
+        NextStep.MORE_RERUNS if r.partly else NextStep.FIND_CAUSE,
+        strength=Strength.REPRODUCED,
     )
 
 
@@ -300,6 +369,51 @@ def shared_cause(r: RedRun) -> Decision | None:
         f"they share ({', '.join(shared.recipes)}): a shared cause, not this recipe; {r.settle_text}",
         [_shared_item(x) for x in r.f.shared] + [s.evidence for s in r.ranked[:2]],
         r.unsettled,
+        strength=Strength.SHARED,
+    )
+
+
+def repeated_signature(r: RedRun) -> Decision | None:
+    """Red the same way in consecutive sweeps, and a recipe-defect or upstream-defect signature says which."""
+    if r.repeat is None or not r.fitting:
+        return None
+    best = r.fitting[0]
+    return Decision(
+        best.category,
+        r.repeat_confidence,
+        f"{r.repeat_reason}; matches {best.signature}: {best.description}{r.labels}",
+        [*r.repeat_items, best.evidence, *r.f.peer_labels, *r.f.peers],
+        strength=Strength.REPEATED,
+    )
+
+
+def repeated_peer_labels(r: RedRun) -> Decision | None:
+    """Red the same way in consecutive sweeps, and a passing peer's compose differs where the test looks."""
+    if r.repeat is None or not r.f.peer_labels:
+        return None
+    return Decision(
+        Category.RECIPE_DEFECT,
+        r.repeat_confidence,
+        f"{r.repeat_reason}{r.labels}",
+        r.repeat_items + r.f.peer_labels + r.f.peers,
+        strength=Strength.REPEATED,
+    )
+
+
+def repeated_undecided(r: RedRun) -> Decision | None:
+    """Red the same way in consecutive sweeps, no signature at all: deterministic under the sweep, cause open.
+
+    A flake or infra signature is left to :func:`pattern_only`: a failure repeating says nothing against a
+    lasting problem of the node, and an isolation rerun tells the two apart."""
+    if r.repeat is None or r.f.signatures:
+        return None
+    return Decision(
+        Category.UNKNOWN,
+        c.UNKNOWN,
+        f"fails the same way every sweep; cause not decided — {r.repeat_reason}; {SETTLE_BY_A_LOOK}{r.peer_hint}",
+        r.repeat_items + r.f.peers,
+        NextStep.FIND_CAUSE,
+        strength=Strength.REPEATED,
     )
 
 
@@ -317,6 +431,7 @@ def pattern_only(r: RedRun) -> Decision | None:
         [s.evidence for s in agreeing[:3]]
         + (r.f.peer_labels + r.f.peers if best.category is Category.RECIPE_DEFECT else []),
         r.unsettled,
+        strength=Strength.PATTERN,
     )
 
 
@@ -332,6 +447,7 @@ def flipping(r: RedRun) -> Decision | None:
         f"{r.version} flipped red/green {flips} times across its last {len(history)} runs; {r.settle_text}",
         [],
         r.unsettled,
+        strength=Strength.PATTERN,
     )
 
 
@@ -344,6 +460,7 @@ def unknown(r: RedRun) -> Decision | None:
         f"and no known signature — {r.settle_text}",
         r.f.peer_labels + r.f.peers,
         r.unsettled,
+        strength=Strength.NOTHING,
     )
 
 
@@ -355,8 +472,12 @@ RULES: tuple[Rule, ...] = (
     structural,
     stale_test,
     deterministic_signature,
-    deterministic,
+    deterministic_peer_labels,
+    deterministic_undecided,
     shared_cause,
+    repeated_signature,
+    repeated_peer_labels,
+    repeated_undecided,
     pattern_only,
     flipping,
     unknown,
@@ -488,6 +609,7 @@ def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
             f"{original}, but {there}: the rerun matches {best.signature}: {best.description}",
             [*items, best.evidence],
             NextStep.MORE_RERUNS,
+            strength=Strength.RERUNS_DISAGREE,
         )
     if errors_only:
         return Decision(
@@ -496,6 +618,7 @@ def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
             f"{original}, but {there}, with harness errors — the CI, not evidence against the recipe",
             items,
             NextStep.MORE_RERUNS,
+            strength=Strength.RERUNS_DISAGREE,
         )
     return Decision(
         Category.RECIPE_DEFECT,
@@ -503,6 +626,7 @@ def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
         f"{original}, but {there}: red alone too, on another test; more reruns would show which failure repeats",
         items + f.peer_labels + f.peers,
         NextStep.MORE_RERUNS,
+        strength=Strength.RERUNS_DISAGREE,
     )
 
 

@@ -24,7 +24,7 @@ from bot.probes.runner import ProbeRunner
 from bot.store import Store
 from bot.store.status_run import reruns_of, status_run
 from bot.verdicts import labels
-from bot.verdicts.clusters import shared_causes
+from bot.verdicts.clusters import normalize, shared_causes
 from bot.verdicts.records import (
     STRUCTURAL_PROBLEMS,
     CutOff,
@@ -32,6 +32,7 @@ from bot.verdicts.records import (
     RerunFact,
     SharedCause,
     SignatureHit,
+    SweepRepeat,
 )
 from bot.verdicts.staletest import RecipeSearch, parse_expectation
 
@@ -39,6 +40,7 @@ LOG_SIGNATURE_HITS = 10
 PRESCAN_ABOVE = 4  # fewer red logs than this are scanned in-process: a pool costs more to start
 PRESCAN_WORKERS = 4
 SAME_VERSION_RUNS = 10  # the runs of the target's version the engine weighs, newest last
+REPEAT_LOOKBACK = 12  # sweep runs walked back from a red one to count the sweeps it failed the same way in
 
 
 def _failure_signatures(kb: KnowledgeBase, run_id: str, failures: list[Failure]) -> list[SignatureHit]:
@@ -150,7 +152,43 @@ def gather(
         cutoff=_cutoff(config, run_dir, target.run_id, problems),
         peer_labels=peer_labels,
         probes=_probe(probes, failure_hits, log_hits),
+        repeated=repeated_across_sweeps(store, target, failures),
         layout=Layout.of(config.ccci),
+    )
+
+
+def failure_shape(recipe: str, failures: list[Failure]) -> frozenset[tuple[str, str, str]]:
+    """How a run failed, for comparing sweeps: each failing tier and test with its normalised failure (the
+    summary's clusters' normalisation: ids, times, hosts and numbers blanked)."""
+    return frozenset((f.tier, f.test, normalize(f.message, recipe)) for f in failures)
+
+
+def repeated_across_sweeps(store: Store, target: RunRow, failures: list[Failure]) -> SweepRepeat | None:
+    """The sweeps just before the target's that were red the same way, if any (one run per sweep: its last).
+
+    Walked back from the target until a sweep whose run was not red, was unverified, or failed otherwise;
+    a run with no finish time cannot be placed and is passed over."""
+    if target.kind is not RunKind.SWEEP or not failures:
+        return None
+    shape = failure_shape(target.recipe, failures)
+    same = [target]
+    sweeps = {target.sweep_id}
+    for run in store.runs.runs_up_to(target, REPEAT_LOOKBACK):
+        if run.run_id == target.run_id or run.finished is None or (run.sweep_id and run.sweep_id in sweeps):
+            continue  # the target itself, or an earlier attempt within a sweep already weighed
+        sweeps.add(run.sweep_id)
+        if run.status is not RunStatus.RED or run.unverified:
+            break
+        if failure_shape(run.recipe, store.results.failures(run.run_id)) != shape:
+            break
+        same.append(run)
+    if len(same) < 2:
+        return None
+    return SweepRepeat(
+        sweeps=len(same),
+        run_ids=tuple(r.run_id for r in same),
+        versions=tuple(dict.fromkeys(r.version or "?" for r in same)),
+        failure=normalize(failures[0].message, target.recipe),
     )
 
 

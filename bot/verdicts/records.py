@@ -18,6 +18,7 @@ from bot.model.records import (
     NextStep,
     RunRow,
     RunStatus,
+    Strength,
     TierResult,
 )
 from bot.probes.records import ProbeFact
@@ -62,6 +63,17 @@ class SharedCause:
 
 
 @dataclass(frozen=True)
+class SweepRepeat:
+    """The red run failed the same way in the sweeps just before it: the same failing tier and test, each
+    with the same normalised failure (:func:`bot.verdicts.clusters.normalize`), sweep after sweep."""
+
+    sweeps: int  # consecutive sweeps red the same way, the target's included (2 or more)
+    run_ids: tuple[str, ...]  # those sweep runs, newest (the target) first
+    versions: tuple[str, ...]  # the versions they tested, distinct, newest first
+    failure: str  # the first failing test's normalised failure, as it repeats
+
+
+@dataclass(frozen=True)
 class CutOff:
     """A runner that stopped mid-run: no results file, and the log ends inside a tier."""
 
@@ -92,6 +104,7 @@ class Facts:
     cutoff: CutOff | None = None
     peer_labels: list[EvidenceItem] = field(default_factory=list)  # compose differences with a passing peer
     probes: list[ProbeFact] = field(default_factory=list)  # what quick look-ups found (bot/probes/)
+    repeated: SweepRepeat | None = None  # red the same way in the sweeps before this one
     layout: Layout = field(kw_only=True)  # cc-ci's file names as configured: what the evidence cites
 
     @property
@@ -107,3 +120,4 @@ class Decision:
     evidence: list[EvidenceItem]
     settle: NextStep | None = None  # what would settle it (rendered as a command by chat and CLI only)
     rule: str = ""  # the name of the rule that decided (its function in engine.RULES), set by decide()
+    strength: Strength = field(kw_only=True)  # what it rests on, in the fixed vocabulary: each rule says

@@ -30,6 +30,7 @@ from bot.model.records import (
 )
 from bot.model.reports import SweepReport
 from bot.render.reports import CELL_MARK
+from bot.render.strength import verdict_label
 from bot.web.logview import LogPage
 
 _CSS = """
@@ -90,7 +91,7 @@ def _run_cell(status: RunStatus, unverified: bool, title: str) -> str:
 def _verdict(v: Verdict | None) -> str:
     if v is None:
         return '<span class="muted">not classified</span>'
-    return f'<span class="badge">{escape(v.category)} {v.confidence:.0%}</span>'
+    return f'<span class="badge">{escape(verdict_label(v))}</span>'
 
 
 def _tier_title(recipe: str, tier: str, status: TestStatus | None) -> str:
