@@ -1,4 +1,4 @@
-"""The README's boundary claims, checked on the code itself.
+"""The boundary claims of docs/architecture.md, checked on the code itself.
 
 * No import cycles, at module level (function-level imports count: grimp reads every import
   statement, wherever it stands) and between the siblings of every package (``bot.config`` must
@@ -324,7 +324,7 @@ def file_names_outside_artifacts(name: str, source: str) -> list[str]:
 
 
 def test_only_the_artifacts_package_spells_cc_cis_file_names() -> None:
-    """README: bot/artifacts/ is the only code that knows cc-ci's file layout; the rest asks it, with the
+    """docs/architecture.md: bot/artifacts/ is the only code that knows cc-ci's file layout; the rest asks it, with the
     names the config gives (ccci.results_name, log_name, junit_dir, canonical_name)."""
     found = [hit for name, path in _sources() for hit in file_names_outside_artifacts(name, path.read_text())]
     assert found == []
