@@ -1,4 +1,4 @@
-"""The README's boundary claims, checked on the code itself.
+"""The boundary claims of docs/architecture.md, checked on the code itself.
 
 * No import cycles, at module level (function-level imports count: grimp reads every import
   statement, wherever it stands) and between the siblings of every package (``bot.config`` must
@@ -13,6 +13,8 @@
   repositories' typed methods (one test module sets rows up beneath them on a connection of its own).
 * Only ``bot/artifacts/`` spells cc-ci's file names (results.json, run.log, junit/, canonical.json):
   everything else takes them from the config through :mod:`bot.artifacts.layout`.
+* docs/architecture.md's package table lists every package, in import order, with what it may import;
+  no package imports one its row does not name.
 """
 
 from __future__ import annotations
@@ -324,7 +326,7 @@ def file_names_outside_artifacts(name: str, source: str) -> list[str]:
 
 
 def test_only_the_artifacts_package_spells_cc_cis_file_names() -> None:
-    """README: bot/artifacts/ is the only code that knows cc-ci's file layout; the rest asks it, with the
+    """docs/architecture.md: bot/artifacts/ is the only code that knows cc-ci's file layout; the rest asks it, with the
     names the config gives (ccci.results_name, log_name, junit_dir, canonical_name)."""
     found = [hit for name, path in _sources() for hit in file_names_outside_artifacts(name, path.read_text())]
     assert found == []
@@ -345,3 +347,71 @@ def test_the_file_name_check_finds_them() -> None:
     assert file_names_outside_artifacts("bot.artifacts.rundir", source) == []
     assert file_names_outside_artifacts("bot.config.schema", source) == []
     assert len(file_names_outside_artifacts("bot.web.pages", source)) == 2  # its JUnit page URL is allowed
+
+
+# --- docs/architecture.md's package table: what each package may import ----------------------------
+
+ARCHITECTURE_DOC = ROOT / "docs" / "architecture.md"
+ROW = re.compile(r"^\| `([\w/.]+)` \|.*\| ([^|]*) \|$", re.M)
+
+
+def _unit(module: str) -> str:
+    """A module's row in the table: ``bot.store.chat`` → ``bot.store``; ``commands.why`` → ``commands``."""
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "bot" else parts[0]
+
+
+def documented_imports(text: str) -> dict[str, set[str]]:
+    """Each row's package (``bot/store/`` → ``bot.store``, ``bot/service.py`` → ``bot.service``) and the
+    packages its last column names in backticks (``config`` → ``bot.config``; ``commands``, ``demo`` and
+    ``bot`` itself as they are), in the table's order."""
+    rows: dict[str, set[str]] = {}
+    for path, allowed in ROW.findall(text[text.index("## Packages") :]):
+        unit = path.removesuffix("/").removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+        names = re.findall(r"`([\w.]+)`", allowed)
+        rows[unit] = {n if n in ("bot", "commands", "demo") else f"bot.{n}" for n in names}
+    return rows
+
+
+def actual_imports(graph: grimp.ImportGraph) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for module in graph.modules:
+        if not _within(module, PACKAGES):
+            continue
+        unit = found.setdefault(_unit(module), set())
+        unit.update(
+            _unit(i)
+            for i in graph.find_modules_directly_imported_by(module)
+            if _within(i, PACKAGES) and _unit(i) != _unit(module)
+        )
+    return found
+
+
+def test_the_package_table_lists_every_package_and_what_it_may_import(graph: grimp.ImportGraph) -> None:
+    documented = documented_imports(ARCHITECTURE_DOC.read_text(encoding="utf-8"))
+    actual = actual_imports(graph)
+    assert documented.get("bot.model") == set() and "bot.store" in documented, "the table no longer parses"
+    assert sorted(set(actual) - set(documented)) == [], "packages docs/architecture.md's table does not list"
+    beyond = {unit: sorted(actual[unit] - documented[unit]) for unit in actual if actual[unit] - documented[unit]}
+    assert beyond == {}, "imports docs/architecture.md does not allow: add them to the row (on purpose) or drop them"
+    order = [unit for unit in documented if unit in actual]  # the import rules cover bot/ and commands/
+    late = {
+        unit: sorted(i for i in documented[unit] if i in order and order.index(i) > order.index(unit)) for unit in order
+    }
+    assert {unit: names for unit, names in late.items() if names} == {}, "the table is in import order, lowest first"
+
+
+def test_the_package_table_check_finds_an_unlisted_import() -> None:
+    text = (
+        "## Packages\n\n| package | owns | may import |\n|---|---|---|\n"
+        "| `bot/model/` | types | nothing |\n| `bot/store/` | SQL | `model` |\n"
+        "| `bot/service.py` | async | `store`, `model` |\n| `commands/` | commands | `bot` (the version), `service` |\n"
+    )
+    rows = documented_imports(text)
+    assert rows == {
+        "bot.model": set(),
+        "bot.store": {"bot.model"},
+        "bot.service": {"bot.store", "bot.model"},
+        "commands": {"bot", "bot.service"},
+    }
+    assert _unit("bot.store.chat") == "bot.store" and _unit("bot") == "bot" and _unit("commands.why") == "commands"

@@ -34,7 +34,12 @@ from commands.args import TEXT, Arg, Signature
 from commands.registry import registry
 from tests.conftest import Site
 
-README = Path(__file__).parent.parent / "README.md"
+ROOT = Path(__file__).parent.parent
+# Where each doc's two command tables sit: the README's short ones, docs/commands.md's in full.
+COMMAND_TABLES = {
+    "README.md": ("### CLI\n", "### In the ops room", "## Security"),
+    "docs/commands.md": ("## CLI reference", "## In the ops room", "## `why --json`"),
+}
 
 
 def cli_dirs(site: Site) -> list[str]:
@@ -170,10 +175,12 @@ def test_cli_help_lists_every_subcommand_in_cli_spelling(capsys: pytest.CaptureF
     assert "did you mean why" in capsys.readouterr().err
 
 
-def test_the_readme_command_tables_match_the_registry() -> None:
-    text = README.read_text()
-    cli_part = text[text.index("## CLI reference") : text.index("### In the ops room")]
-    room_part = text[text.index("### In the ops room") : text.index("### `why --json`")]
+@pytest.mark.parametrize("doc", COMMAND_TABLES)
+def test_the_docs_command_tables_match_the_registry(doc: str) -> None:
+    text = (ROOT / doc).read_text()
+    cli, room, end = COMMAND_TABLES[doc]
+    cli_part = text[text.index(cli) : text.index(room)]
+    room_part = text[text.index(room) : text.index(end)]
     for command in cli_commands().values():
         assert f"`ccci-bot {command.usage}`" in cli_part, command.name
     for command in registry().values():

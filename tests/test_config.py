@@ -1,5 +1,6 @@
 import contextlib
 import pickle
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -348,10 +349,10 @@ def test_cross_key_rules_and_special_values() -> None:
         parse_config({"web": {"auth": {"bearer_token": "x"}}})
 
 
-# --- the example file and the README table come from the declarations -------------------------------
+# --- the example file and docs/configuration.md's table come from the declarations------------------------------
 
 
-def test_readme_table_and_example_are_generated_from_the_declarations() -> None:
+def test_the_config_table_and_example_are_generated_from_the_declarations() -> None:
     stale = configdoc.drifted()
     assert stale == [], f"{[p.name for p in stale]} out of date with bot/config/; run: {configdoc.FIX}"
 
@@ -371,9 +372,34 @@ def test_the_example_shows_every_default_or_a_marked_example() -> None:
     assert text.count("Example:") == sum(1 for key in configdoc.all_keys() if key.example is not None)
 
 
-def test_the_generator_refuses_a_readme_without_markers() -> None:
+def test_the_readmes_minimal_config_is_valid_and_enough_to_run() -> None:
+    readme = (EXAMPLE.parent / "README.md").read_text()
+    section = readme[readme.index("## Configuration") : readme.index("## Commands")]
+    blocks = re.findall(r"^```yaml\n(.*?)^```", section, re.S | re.M)
+    assert len(blocks) == 1, "the README's Configuration section should show one YAML file"
+    config = parse_config(yaml.safe_load(blocks[0]))
+    required = [key for key in configdoc.all_keys() if "Required for `ccci-bot run`" in key.doc]
+    assert {key.path for key in required} >= {"matrix.homeserver", "matrix.user_id", "matrix.rooms"}
+    for key in required:
+        value: Any = config
+        for part in key.path.split("."):
+            value = getattr(value, part)
+        assert value, f"{key.path} is required to run and missing from the README's minimal config"
+    assert config.matrix.access_token_env or config.matrix.password_env
+
+
+def test_the_generator_refuses_a_page_without_markers() -> None:
     with pytest.raises(ValueError, match="markers"):
-        configdoc.readme_with_table("# no table here\n")
+        configdoc.page_with_table("# no table here\n")
+
+
+def test_the_table_links_from_docs_and_the_example_from_the_root() -> None:
+    """A description links ``docs/knowledge-base.md`` as the example file shows it; the table sits in docs/."""
+    linking = [key for key in configdoc.all_keys() if "](docs/" in key.doc]
+    assert linking, "no description links into docs/ any more: this test checks nothing"
+    table = configdoc.config_table()
+    assert "](docs/" not in table
+    assert "[format](knowledge-base.md)" in table
 
 
 # --- hardening: what YAML allows but a config never needs -------------------------------------------

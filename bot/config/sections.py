@@ -1,8 +1,9 @@
 """The sections of the config file: one frozen msgspec ``Struct`` each, every key declared once.
 
 A key's kind of value (:mod:`bot.config.values`), default and ``Meta`` description stand together; the
-README table and ``config.example.yaml`` are generated from them (``scripts/configdoc.py``). Unknown keys
-are errors. Secrets are never written in the file: a key ending in ``_env`` names the environment variable.
+table in docs/configuration.md and ``config.example.yaml`` are generated from them (``scripts/configdoc.py``).
+Unknown keys are errors. Secrets are never written in the file: a key ending in ``_env`` names the environment
+variable.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def doc(text: str, *, example: Any = None, default: str | None = None) -> Meta:
-    """A key's description, for the README table and ``config.example.yaml``: ``example`` is shown there
+    """A key's description, for the config table and ``config.example.yaml``: ``example`` is shown there
     instead of the default, and ``default`` says in words what a default value alone would not."""
     return Meta(description=text, examples=None if example is None else [example], extra={"default": default})
 
@@ -199,7 +200,7 @@ class RunnerConfig(Section, frozen=True):
             "`{recipe}`, `{version}` and `{run_id}`. The default is cc-ci's own invocation. On the cc-ci host the "
             "documented default runs each step as a transient unit with cc-ci's privileges: `[systemd-run, "
             "--quiet, --wait, --pipe, --collect, --unit=ccci-rerun-{run_id}-run, --property=RuntimeMaxSec=3600, …, --, "
-            "cc-ci-run, runner/run_recipe_ci.py]` (deploy/config.yaml; README: Install on the cc-ci host).",
+            "cc-ci-run, runner/run_recipe_ci.py]` (deploy/config.yaml; docs/deployment.md).",
             default="cc-ci's `abra recipe checkout {recipe} {version}` then `cc-ci-run runner/run_recipe_ci.py`",
         ),
     ] = DEFAULT_STEPS

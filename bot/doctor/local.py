@@ -144,7 +144,8 @@ async def docker(doctor: Doctor) -> list[Result]:
             Result.fail(
                 "docker",
                 str(exc),
-                "add the bot's user to the docker group (root-equivalent; README explains) or set docker.base_url",
+                "add the bot's user to the docker group (root-equivalent; see docs/deployment.md) "
+                "or set docker.base_url",
             )
         ]
     return [Result.ok("docker", f"engine {version} at {config.docker.base_url}")]

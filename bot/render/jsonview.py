@@ -1,4 +1,4 @@
-"""Stable JSON for `--json`: the documented shapes in README's CLI reference. Keys are only added."""
+"""Stable JSON for `--json`: the shapes documented in docs/commands.md. Keys are only added."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
-RESTORE_HINT = "restore a backup you made (README: Backups and restore)"
+RESTORE_HINT = "restore a backup you made (docs/deployment.md: Backups and restore)"
 
 
 class StoreError(Exception):

@@ -2,7 +2,7 @@
 
 These are judgements, not measurements: each says how often a verdict resting on that evidence
 should be right. ``benchmarks/verdicts.py`` checks them against a labelled set (Brier score and a
-reliability table per category) and README reports what it found. Change a number here, never inline.
+reliability table per category) and benchmarks/README.md reports what it found. Change a number here, never inline.
 """
 
 from __future__ import annotations
