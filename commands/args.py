@@ -182,6 +182,7 @@ class Signature:
         high = len(self.args)
         if not low <= len(tokens) <= high:
             wanted = f"{low}" if low == high else f"{low} to {high}"
+            wanted += " or more" if rest is not None else ""
             raise UsageError(f"`{self.name}` takes {wanted} argument(s), got {len(tokens)}")
         positional = [a for a in self.args if a.type.chat_pattern is None]
         marked = [a for a in self.args if a.type.chat_pattern is not None]
