@@ -159,3 +159,31 @@ def test_in_chat_the_pattern_is_the_rest_of_the_line_and_the_reply_carries_the_p
     refused = chat(site, "!ccci learn outline recipe-defect nothing like it")
     assert PROPOSAL_KEY not in refused and "Not learned (no-match)" in str(refused["body"])
     assert not kb_dir.exists()  # chat never writes without a 👍
+
+
+def test_the_green_check_reads_only_regular_files_inside_the_run(tmp_path: Path) -> None:
+    """A log linked out of the run, a FIFO and a directory are not read (nor block); a link inside the run is."""
+    import os
+
+    from bot.artifacts.layout import Layout
+    from bot.artifacts.textsearch import search_run
+    from bot.linear_regex import LinearPattern, compile_signature
+
+    layout = Layout("results.json", "run.log", "junit", "canonical.json")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-TOKEN\n")
+    pattern = compile_signature("SECRET-TOKEN")
+    assert isinstance(pattern, LinearPattern)
+    outside, fifo, inside = tmp_path / "outside", tmp_path / "fifo", tmp_path / "inside"
+    for run in (outside, fifo, inside):
+        (run / "junit").mkdir(parents=True)
+    (outside / "run.log").symlink_to(secret)
+    (outside / "junit" / "a.xml").symlink_to(secret)
+    os.mkfifo(fifo / "run.log")
+    (fifo / "junit" / "a.xml").mkdir()
+    (inside / "real.txt").write_text("x\nSECRET-TOKEN here\n")
+    (inside / "run.log").symlink_to(inside / "real.txt")
+    assert search_run(str(outside), layout, pattern).hit is None
+    assert not search_run(str(fifo), layout, pattern).read
+    found = search_run(str(inside), layout, pattern).hit
+    assert found is not None and found.path == "run.log" and found.excerpt == "SECRET-TOKEN here"

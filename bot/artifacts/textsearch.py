@@ -9,19 +9,23 @@ than a block is searched in pieces.
 
 from __future__ import annotations
 
+import errno
 import html
 import io
 import os
+import stat
 from dataclasses import dataclass
 
 from bot.artifacts.layout import Layout
-from bot.artifacts.safeopen import Unsafe, dir_in_run, open_in_run
+from bot.artifacts.safeopen import Unsafe, open_dir_in_run, open_in_run
 from bot.linear_regex import LinearPattern
 
 BLOCK_BYTES = 1024 * 1024
 FILE_CAP_BYTES = 16 * 1024 * 1024  # per file; the rest of a bigger file is not read (counted as partial)
 MAX_JUNIT_FILES = 64
 EXCERPT_CHARS = 200
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | _CLOEXEC
 
 
 @dataclass(frozen=True)
@@ -39,26 +43,44 @@ class RunText:
     partial: int = 0
 
 
-def text_files(run_dir: str, layout: Layout) -> list[str]:
-    """The run's log and JUnit files (paths inside the run dir), the log first."""
-    files = [layout.log]
-    junit = dir_in_run(run_dir, layout.junit_dir)
-    if junit is not None:
+def search_run(run_dir: str, layout: Layout, pattern: LinearPattern, cap: int = FILE_CAP_BYTES) -> RunText:
+    """The first match of ``pattern`` in the run's log, then its JUnit files (by name, at most 64).
+
+    Files are opened relative to descriptors of the run dir and its JUnit dir, without following a
+    link (``O_NOFOLLOW``): one ``open`` per file instead of resolving every path again. A file that is
+    a link is opened the slow way (:func:`bot.artifacts.safeopen.open_in_run`: it must stay inside the run).
+    """
+    try:
+        run_fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    except OSError:
+        return RunText(None, False)
+    try:
+        found = _search_in(run_fd, run_dir, [(run_fd, layout.log, layout.log)], pattern, cap)
+        if found.hit is not None:
+            return found
         try:
-            names = sorted(e.name for e in os.scandir(junit) if e.name.endswith(".xml"))
-        except OSError:
-            names = []
-        files += [layout.junit(n) for n in names[:MAX_JUNIT_FILES]]
-    return files
+            junit_fd = open_dir_in_run(run_dir, layout.junit_dir)
+        except (Unsafe, OSError):
+            return found
+        try:
+            names = sorted(e.name for e in os.scandir(junit_fd) if e.name.endswith(".xml"))[:MAX_JUNIT_FILES]
+            files = [(junit_fd, n, layout.junit(n)) for n in names]
+            more = _search_in(run_fd, run_dir, files, pattern, cap)
+        finally:
+            os.close(junit_fd)
+        return RunText(more.hit, found.read or more.read, found.partial + more.partial)
+    finally:
+        os.close(run_fd)
 
 
-def search_run(run_dir: str, files: list[str], pattern: LinearPattern, cap: int = FILE_CAP_BYTES) -> RunText:
-    """The first match of ``pattern`` in the run's ``files``, in their order."""
+def _search_in(
+    run_fd: int, run_dir: str, files: list[tuple[int, str, str]], pattern: LinearPattern, cap: int
+) -> RunText:
     read = False
     partial = 0
-    for relative in files:
+    for dir_fd, name, relative in files:
         try:
-            handle = open_in_run(run_dir, relative)
+            handle = _open_at(dir_fd, name, run_dir, relative)
         except (Unsafe, OSError):
             continue
         read = True
@@ -68,6 +90,25 @@ def search_run(run_dir: str, files: list[str], pattern: LinearPattern, cap: int 
         if hit is not None:
             return RunText(hit, True, partial)
     return RunText(None, read, partial)
+
+
+def _open_at(dir_fd: int, name: str, run_dir: str, relative: str) -> io.BufferedReader:
+    if "/" in name:
+        return open_in_run(run_dir, relative)
+    try:
+        fd = os.open(name, _FLAGS, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # a link: it must stay inside the run
+            return open_in_run(run_dir, relative)
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Unsafe(relative, "not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _search_file(

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable
 
 from bot.artifacts.layout import Layout
-from bot.artifacts.textsearch import search_run, text_files
+from bot.artifacts.textsearch import search_run
 from bot.linear_regex import LinearPattern
 from bot.model.learn import GreenCheck, GreenHit
 
@@ -24,7 +24,7 @@ def check_greens(runs: Iterable[tuple[str, str, str]], layout: Layout, pattern: 
     hits: list[GreenHit] = []
     for run_id, recipe, run_dir in runs:
         checked += 1
-        found = search_run(run_dir, text_files(run_dir, layout), pattern)
+        found = search_run(run_dir, layout, pattern)
         partial += found.partial
         if not found.read:
             unreadable += 1
