@@ -42,6 +42,7 @@ class PatternRefused:
 
     pattern: str
     reason: str
+    invalid: bool = True  # False: a valid regular expression that needs a feature RE2 leaves out
 
 
 class LinearPattern:
@@ -162,4 +163,4 @@ def compile_signature(pattern: str) -> LinearPattern | PatternRefused:
         re.compile(pattern)
     except (re.error, OverflowError, RecursionError):
         return PatternRefused(pattern, f"invalid regular expression ({compiled.reason})")
-    return PatternRefused(pattern, f"RE2, the linear-time engine, cannot run it: {compiled.reason}")
+    return PatternRefused(pattern, f"RE2, the linear-time engine, cannot run it: {compiled.reason}", invalid=False)

@@ -6,6 +6,9 @@ Chat, web and the CLI all await the same methods, so none of them can block an e
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.answers import summary, why
@@ -14,7 +17,10 @@ from bot.config import Config
 from bot.config.cron import next_slot, parse_cron
 from bot.ingest.scan import ingest
 from bot.kb import KnowledgeBase, load_kb
-from bot.model.answers import HistoryAnswer, HistoryRun, IngestReport, SummaryAnswer, WhyAnswer
+from bot.learn.propose import propose
+from bot.learn.write import write
+from bot.model.answers import HistoryAnswer, HistoryRun, IngestReport, RecipeVerdict, SummaryAnswer, WhyAnswer
+from bot.model.learn import LearnAnswer, LearnRequest, Refusal, TaughtSignature
 from bot.model.records import RunStatus, ScanScope
 from bot.model.reports import RedReport, SweepReport
 from bot.reports.compose import build_red_report, build_sweep_report
@@ -36,6 +42,7 @@ class Service:
         self.store = Store(config.db_path)
         self.kb = kb or load_kb(config.knowledge.dirs)
         self.verdicts = Verdicts(self.store, config, self.kb, search)
+        self._teaching = threading.Lock()  # one `learn` writes and reloads at a time
 
     def close(self) -> None:
         self.store.close()
@@ -54,6 +61,36 @@ class Service:
     async def reclassify(self) -> list[Classified]:
         """Apply the current knowledge base to every recipe's current red run."""
         return await asyncio.to_thread(self.verdicts.decide_again)
+
+    async def learn(self, request: LearnRequest, by: str, apply: bool) -> LearnAnswer:
+        """Check a pattern for the knowledge base; with ``apply`` (a 👍, ``--apply``) and every check
+        passed, write it, reload the knowledge base and decide every red again."""
+        return await asyncio.to_thread(self._learn, request, by, apply)
+
+    def _learn(self, request: LearnRequest, by: str, apply: bool) -> LearnAnswer:
+        if not apply:
+            proposal = propose(self.store, self.config, self.kb, request)
+            return LearnAnswer(proposal, confirmable=proposal.acceptable)
+        with self._teaching:
+            proposal = propose(self.store, self.config, self.kb, request)  # again: the history may have moved
+            if not proposal.acceptable:
+                return LearnAnswer(proposal)
+            at = time.time()
+            directory = self.config.knowledge.dirs[0]
+            try:
+                path = write(directory, proposal, by, at)
+            except OSError as exc:
+                reason = f"the knowledge directory cannot be written ({exc.strerror or exc})"
+                return LearnAnswer(replace(proposal, refusal=Refusal.NO_DIRECTORY, reason=reason))
+            kb = load_kb(self.config.knowledge.dirs)
+            if not any(s.id == proposal.signature_id for s in kb.signatures):  # another file's id won: undo
+                path.unlink(missing_ok=True)
+                raise RuntimeError(f"{path.name} did not load: {'; '.join(kb.problems) or 'its id is taken'}")
+            self.kb = kb
+            self.verdicts.kb = kb
+            done = self.verdicts.decide_again()
+        verdicts = [RecipeVerdict(c.recipe, c.run_id, c.verdict) for c in done]
+        return LearnAnswer(proposal, TaughtSignature(path.name, by, at, kb.version, verdicts))
 
     async def why(self, recipe: str) -> WhyAnswer:
         return await asyncio.to_thread(why.why, self.store, self.config, recipe, self.verdicts)

@@ -28,6 +28,7 @@ from bot.model.answers import (
     SummaryAnswer,
     WhyAnswer,
 )
+from bot.model.learn import LearnAnswer
 from bot.model.records import ScanScope
 from bot.reruns.manager import RerunManager
 from bot.service import Service
@@ -56,6 +57,7 @@ Answer = (
     | RerunQueued
     | IngestReport
     | ReclassifyAnswer
+    | LearnAnswer
 )
 
 
@@ -83,6 +85,7 @@ class Context:
     event_id: str | None = None
     reruns: RerunManager | None = None
     commands: Mapping[str, Command] = field(default_factory=dict)  # the registry, for `help`
+    confirmed: bool = False  # the CLI's --apply: the operator at the terminal confirmed an acting proposal
 
 
 # Called with the context and the declared arguments as keywords (names as declared).
@@ -95,7 +98,8 @@ class Command:
     the bot scans on its own schedule and answers from the store. ``reruns``: the handler queues or
     cancels reruns through ``ctx.reruns`` (the CLI builds a rerun manager for these only). ``scope``:
     called with the arguments as the handler is, the sealed runs that scan checks (the answer reads
-    no others; default: all)."""
+    no others; default: all). ``cli_flags``: switches only the CLI twin has, as (flag, help); ``--apply``
+    sets ``ctx.confirmed`` (chat confirms otherwise: `learn`'s 👍)."""
 
     name: str
     help: str
@@ -105,6 +109,7 @@ class Command:
     fresh: bool = False
     reruns: bool = False
     scope: Callable[..., ScanScope] | None = None
+    cli_flags: tuple[tuple[str, str], ...] = ()
 
     @property
     def signature(self) -> Signature:

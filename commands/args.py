@@ -12,7 +12,9 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bot.answers.suggest import closest
 from bot.model.recipe_name import RECIPE_NAME_RULE, is_recipe_name
+from bot.model.records import Category
 
 
 class UsageError(ValueError):
@@ -73,11 +75,35 @@ def text_arg(value: str) -> str:
     return value
 
 
+SIGNATURE_CATEGORIES = tuple(c.value for c in Category if c is not Category.UNKNOWN)
+MAX_PATTERN_CHARS = 500
+
+
+def category_arg(value: str) -> Category:
+    """One of the categories a signature may name; a misspelt one gets the closest."""
+    if value.lower() in SIGNATURE_CATEGORIES:
+        return Category(value.lower())
+    hint = closest(value, list(SIGNATURE_CATEGORIES), n=1)
+    maybe = f"; did you mean {hint[0]}?" if hint else ""
+    raise UsageError(f"not a category: {value[:40]!r}{maybe} (one of {', '.join(SIGNATURE_CATEGORIES)})")
+
+
+def pattern_arg(value: str) -> str:
+    """A regular expression's text; whether RE2 can run it is the command's check, said in its answer."""
+    if not value.strip():
+        raise UsageError("the pattern is empty")
+    if len(value) > MAX_PATTERN_CHARS:
+        raise UsageError(f"the pattern is {len(value)} characters; at most {MAX_PATTERN_CHARS}")
+    return value
+
+
 RECIPE = ArgType("recipe", recipe_arg)
 SWEEP = ArgType("sweep", sweep_arg)
 VERSION = ArgType("version", version_arg)
 TIMES = ArgType("times", times_arg, re.compile(r"^x(\d{1,3})$"))
 TEXT = ArgType("text", text_arg)
+CATEGORY = ArgType("category", category_arg)
+PATTERN = ArgType("pattern", pattern_arg)
 
 
 def count(maximum: int) -> ArgType:
@@ -102,6 +128,7 @@ class Arg:
     metavar: str = ""
     option: bool = False
     cli_metavar: str = ""
+    rest: bool = False  # the last positional: in chat it takes the rest of the line (words joined by one space)
 
     @property
     def cli_name(self) -> str:
@@ -119,7 +146,7 @@ class Arg:
     def shown(self) -> str:
         if self.type.chat_pattern is not None:
             return self.metavar or self.name
-        name = self.metavar or self.name
+        name = (self.metavar or self.name) + ("…" if self.rest else "")
         return f"[{name}]" if self.optional else f"<{name}>"
 
     def convert(self, value: str) -> object:
@@ -140,12 +167,22 @@ class Signature:
         shown = [a.shown if a.type.chat_pattern is None else f"[{a.shown}]" for a in self.args]
         return " ".join([self.name, *shown])
 
+    @property
+    def rest(self) -> Arg | None:
+        """The argument that takes the rest of a chat line, if any."""
+        return next((a for a in self.args if a.rest), None)
+
     def parse(self, tokens: Sequence[str]) -> dict[str, object]:
         """Chat tokens → values by argument name; defaults for what was left out."""
+        rest = self.rest
+        if rest is not None:
+            at = self.args.index(rest)
+            tokens = [*tokens[:at], " ".join(tokens[at:])] if len(tokens) > at else list(tokens)
         low = sum(1 for a in self.args if not a.optional)
         high = len(self.args)
         if not low <= len(tokens) <= high:
             wanted = f"{low}" if low == high else f"{low} to {high}"
+            wanted += " or more" if rest is not None else ""
             raise UsageError(f"`{self.name}` takes {wanted} argument(s), got {len(tokens)}")
         positional = [a for a in self.args if a.type.chat_pattern is None]
         marked = [a for a in self.args if a.type.chat_pattern is not None]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from commands import Command, cancel, help, history, ingest, reclassify, rerun, status, summary, why
+from commands import Command, cancel, help, history, ingest, learn, reclassify, rerun, status, summary, why
 
-_MODULES = (help, why, summary, history, status, rerun, cancel, ingest, reclassify)
+_MODULES = (help, why, summary, history, status, rerun, cancel, ingest, reclassify, learn)
 
 
 def registry() -> dict[str, Command]:

@@ -21,7 +21,7 @@ from bot.config import AccessConfig
 from bot.ingest.scan import ingest
 from bot.matrix.events import ChatMessage
 from bot.model.answers import NoticeAnswer
-from bot.model.records import ScanScope
+from bot.model.records import Category, ScanScope
 from bot.model.reruns import NotifyKind, RerunState
 from bot.render import to_text
 from bot.reruns.manager import RerunManager
@@ -67,6 +67,7 @@ def test_usage_lines_come_from_the_declarations() -> None:
         "cancel": "cancel [recipe]",
         "ingest": "ingest",
         "reclassify": "reclassify",
+        "learn": "learn <recipe> <category> <pattern…>",
     }
 
 
@@ -83,6 +84,9 @@ def test_chat_arguments_are_parsed_by_their_declared_types() -> None:
     assert parsed("rerun", "mumble") == {"recipe": "mumble", "version": None, "times": 1}
     assert parsed("rerun", "mumble", "1.0.0", "x3") == {"recipe": "mumble", "version": "1.0.0", "times": 3}
     assert parsed("rerun", "mumble", "x2", "1.0.0") == {"recipe": "mumble", "version": "1.0.0", "times": 2}
+    # learn's pattern is the rest of the line, its words joined by one space; the category is checked
+    learned = {"recipe": "outline", "category": Category.FLAKE, "pattern": r"timed out after \d+ s"}
+    assert parsed("learn", "outline", "FLAKE", "timed", "out", "after", r"\d+", "s") == learned
     refusals = {
         ("why",): "`why` takes 1 argument(s), got 0",
         ("why", "mumble", "-rf", "/"): "`why` takes 1 argument(s), got 3",
@@ -93,6 +97,9 @@ def test_chat_arguments_are_parsed_by_their_declared_types() -> None:
         ("rerun", "mumble", "1.0", "2.0"): "unexpected argument '2.0'",
         ("rerun", "mumble", "1", "2", "3"): "`rerun` takes 1 to 3 argument(s), got 4",
         ("cancel", "a", "b"): "`cancel` takes 0 to 1 argument(s), got 2",
+        ("learn", "outline", "flaky", "x"): "not a category: 'flaky'; did you mean flake?",
+        ("learn", "outline", "flake"): "`learn` takes 3 or more argument(s), got 2",
+        ("learn", "outline", "flake", "x" * 501): "the pattern is 501 characters; at most 500",
     }
     for (name, *tokens), message in refusals.items():
         with pytest.raises(UsageError) as info:

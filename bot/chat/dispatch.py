@@ -9,9 +9,11 @@ from dataclasses import dataclass, replace
 
 from bot.answers.suggest import UnknownNameError, closest
 from bot.chat.messages import notice
+from bot.chat.proposals import with_proposal
 from bot.config import AccessConfig
 from bot.matrix.events import ChatMessage
 from bot.model.answers import NoticeAnswer, WhyAnswer
+from bot.model.learn import LearnAnswer
 from bot.render import AnswerT, to_chat
 from commands import Command, Context, UsageError
 from commands.registry import registry
@@ -19,6 +21,10 @@ from commands.registry import registry
 log = logging.getLogger(__name__)
 MAX_ARGS = 8
 MAX_ARG_CHARS = 100
+# A command whose last argument takes the rest of the line (`learn`'s pattern) may have more words;
+# its converter caps their total length.
+MAX_REST_ARGS = 64
+MAX_REST_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -75,7 +81,10 @@ class Dispatcher:
         ctx = replace(self.context(msg), commands=self.commands)
         answer = await self._run(ctx, msg, parsed)
         body, html = to_chat(answer, ctx.prefix)
-        return Reply(parsed.name, notice(body, html, msg, self.more_url(answer)))
+        content = notice(body, html, msg, self.more_url(answer))
+        if isinstance(answer, LearnAnswer) and answer.confirmable:  # a 👍 on this reply confirms it
+            content = with_proposal(content, answer.proposal.request)
+        return Reply(parsed.name, content)
 
     async def _run(self, ctx: Context, msg: ChatMessage, parsed: ParsedCommand) -> AnswerT:
         command = self.commands.get(parsed.name)
@@ -85,7 +94,9 @@ class Dispatcher:
             return NoticeAnswer(
                 f"Unknown command `{parsed.name[:40]}`; {maybe}`{ctx.prefix} help` lists them.", ok=False
             )
-        if len(parsed.args) > MAX_ARGS or any(len(a) > MAX_ARG_CHARS for a in parsed.args):
+        rest = command.signature.rest is not None
+        most, longest = (MAX_REST_ARGS, MAX_REST_CHARS) if rest else (MAX_ARGS, MAX_ARG_CHARS)
+        if len(parsed.args) > most or any(len(a) > longest for a in parsed.args):
             return NoticeAnswer(f"Too many or too long arguments; usage: `{ctx.prefix} {command.usage}`", ok=False)
         if command.acts and not may_act(self.access, msg.sender, self.power_level(msg.room_id, msg.sender)):
             return NoticeAnswer(_refusal(command, self.access, self.power_level(msg.room_id, msg.sender)), ok=False)

@@ -8,7 +8,8 @@ A chat twin runs its handler under ``asyncio.run``, as the bot runs it under its
 commands that need the Matrix client, the web server or the demo's tools (run, web, doctor, demo)
 import them in their own function, so an answer on the host loads none of them.
 
-Exit codes: 0 answered; 2 bad input (unknown recipe, bad arguments, invalid config); 1 anything else
+Exit codes: 0 answered; 2 bad input (unknown recipe, bad arguments, invalid config, a pattern `learn`
+refuses); 1 anything else
 (among it a store the bot will not use: a newer bot's, not SQLite, damaged, or with schema objects its
 migrations do not define — the operator's state, not what they typed).
 """
@@ -37,6 +38,7 @@ from bot.kb import load_kb
 from bot.logsetup import setup_logging
 from bot.masking import Masker, mask_content
 from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
+from bot.model.learn import LearnAnswer
 from bot.model.reports import RedReport, SweepReport
 from bot.model.reruns import NotifyKind
 from bot.render import reports as render
@@ -91,7 +93,7 @@ class CliCommand:
 
 
 def _chat_twin(command: Command) -> CliCommand:
-    return CliCommand(command.name, command.help, command.args, True, command.fresh)
+    return CliCommand(command.name, command.help, command.args, True, command.fresh, command.cli_flags)
 
 
 def _cli_only() -> dict[str, CliCommand]:
@@ -242,7 +244,7 @@ def _answer(args: argparse.Namespace, config: Config) -> int:
     try:
         answer = asyncio.run(_call(command, service, vars(args), scan=command.fresh and not args.no_ingest))
         _emit(to_json(answer), args.json, to_text(answer), masker)
-        return 0
+        return EXIT_BAD_INPUT if isinstance(answer, LearnAnswer) and answer.refused else 0
     finally:
         service.close()
 
@@ -253,7 +255,10 @@ async def _call(command: Command, service: Service, given: dict[str, Any], scan:
     if scan:
         await service.ingest(command.scan_scope(given))
     reruns = _rerun_manager(service) if command.reruns else None
-    return await command.call(Context(service, "ccci-bot", reruns=reruns, commands=registry()), given)
+    confirmed = bool(given.get("apply"))  # --apply, the CLI's confirmation of an acting proposal
+    return await command.call(
+        Context(service, "ccci-bot", reruns=reruns, commands=registry(), confirmed=confirmed), given
+    )
 
 
 def _rerun_manager(service: Service) -> RerunManager:

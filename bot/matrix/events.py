@@ -21,6 +21,20 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
+class Reaction:
+    """An m.reaction (an m.annotation of another event with ``key``, an emoji): a 👍 confirms `learn`."""
+
+    event_id: str
+    room_id: str
+    sender: str
+    reacts_to: str
+    key: str
+    ts_ms: int
+    encrypted: bool = False
+    sender_key_known: bool = False
+
+
+@dataclass(frozen=True)
 class EncryptedEvent:
     """An encrypted event the bot could not decrypt (yet): kept to retry once its room key arrives."""
 
@@ -49,6 +63,7 @@ class SyncBatch:
     encrypted: list[EncryptedEvent] = field(default_factory=list)  # undecryptable so far
     invites: list[str] = field(default_factory=list)
     own_joins: dict[str, int] = field(default_factory=dict)  # room id → our join event's timestamp (ms)
+    reactions: list[Reaction] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from nio import MegolmEvent, RoomMessageText
+from nio import MegolmEvent, ReactionEvent, RoomMessageText
 
-from bot.matrix.events import ChatMessage, EncryptedEvent
+from bot.matrix.events import ChatMessage, EncryptedEvent, Reaction
 
 
 def chat_message(room_id: str, event: RoomMessageText, sender_key_known: Callable[[Any], bool]) -> ChatMessage:
@@ -35,3 +35,22 @@ def chat_message(room_id: str, event: RoomMessageText, sender_key_known: Callabl
 def encrypted_event(room_id: str, event: MegolmEvent) -> EncryptedEvent:
     source = dict(event.source) if isinstance(event.source, dict) else {}
     return EncryptedEvent(str(event.event_id), room_id, str(event.sender), int(event.server_timestamp), source)
+
+
+def reaction(room_id: str, event: ReactionEvent, sender_key_known: Callable[[Any], bool]) -> Reaction | None:
+    """An annotation (the emoji reactions clients show under a message); None for any other relation."""
+    source = event.source if isinstance(event.source, dict) else {}
+    relates = (source.get("content") or {}).get("m.relates_to") or {}
+    if relates.get("rel_type") != "m.annotation":
+        return None
+    encrypted = bool(getattr(event, "decrypted", False))
+    return Reaction(
+        event_id=str(event.event_id),
+        room_id=room_id,
+        sender=str(event.sender),
+        reacts_to=str(event.reacts_to),
+        key=str(event.key),
+        ts_ms=int(event.server_timestamp),
+        encrypted=encrypted,
+        sender_key_known=encrypted and sender_key_known(event),
+    )

@@ -6,12 +6,20 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from nio import AsyncClient, MegolmEvent, RoomMemberEvent, RoomMessagesError, RoomMessageText, SyncError
+from nio import (
+    AsyncClient,
+    MegolmEvent,
+    ReactionEvent,
+    RoomMemberEvent,
+    RoomMessagesError,
+    RoomMessageText,
+    SyncError,
+)
 
 from bot.matrix.crypto import Crypto
 from bot.matrix.errors import TRANSIENT, MatrixError, Unavailable
-from bot.matrix.events import ChatMessage, EncryptedEvent, SyncBatch
-from bot.matrix.incoming import chat_message, encrypted_event
+from bot.matrix.events import ChatMessage, EncryptedEvent, Reaction, SyncBatch
+from bot.matrix.incoming import chat_message, encrypted_event, reaction
 
 log = logging.getLogger(__name__)
 # Sync only what the bot reads: timelines of joined rooms, no presence, lazily loaded members.
@@ -52,6 +60,7 @@ class Syncer:
         await self.crypto.keys_maintenance()
         messages: list[ChatMessage] = []
         encrypted: list[EncryptedEvent] = []
+        reactions: list[Reaction] = []
         joins: dict[str, int] = {}
         for room_id, info in resp.rooms.join.items():
             events = list(info.timeline.events)
@@ -70,12 +79,17 @@ class Syncer:
                 elif isinstance(event, RoomMessageText):
                     # m.notice arrives as RoomMessageNotice and is never read: bots don't answer bots.
                     messages.append(chat_message(room_id, event, self.crypto.sender_key_known))
+                elif isinstance(event, ReactionEvent):
+                    found = reaction(room_id, event, self.crypto.sender_key_known)
+                    if found is not None:
+                        reactions.append(found)
         return SyncBatch(
             next_batch=str(resp.next_batch),
             messages=messages,
             encrypted=encrypted,
             invites=list(resp.rooms.invite),
             own_joins=joins,
+            reactions=reactions,
         )
 
     async def _gap(self, room_id: str, prev_batch: str | None, since: str) -> list[Any]:

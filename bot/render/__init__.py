@@ -17,7 +17,8 @@ from bot.model.answers import (
     SummaryAnswer,
     WhyAnswer,
 )
-from bot.render import jsonview, text
+from bot.model.learn import LearnAnswer
+from bot.render import jsonview, learn, text
 from bot.render.html import HTML, why_html
 
 AnswerT = (
@@ -31,6 +32,7 @@ AnswerT = (
     | RerunQueued
     | IngestReport
     | ReclassifyAnswer
+    | LearnAnswer
 )
 
 _TEXT: dict[type, Callable[[Any], str]] = {
@@ -44,6 +46,7 @@ _TEXT: dict[type, Callable[[Any], str]] = {
     RerunQueued: text.rerun_queued_text,
     IngestReport: text.ingest_text,
     ReclassifyAnswer: text.reclassify_text,
+    LearnAnswer: learn.learn_text,
 }
 _JSON: dict[type, Callable[[Any], dict[str, Any]]] = {
     WhyAnswer: jsonview.why_json,
@@ -56,6 +59,7 @@ _JSON: dict[type, Callable[[Any], dict[str, Any]]] = {
     RerunQueued: jsonview.rerun_queued_json,
     IngestReport: jsonview.ingest_json,
     ReclassifyAnswer: jsonview.reclassify_json,
+    LearnAnswer: learn.learn_json,
 }
 
 
@@ -68,6 +72,8 @@ def to_json(answer: AnswerT) -> dict[str, Any]:
 
 
 def to_html(answer: AnswerT) -> str:
+    if isinstance(answer, LearnAnswer):
+        return learn.learn_html(answer)
     return HTML[type(answer)](answer)
 
 
@@ -77,4 +83,6 @@ def to_chat(answer: AnswerT, prefix: str) -> tuple[str, str]:
     pages and JSON never carry it."""
     if isinstance(answer, WhyAnswer):
         return text.why_text(answer, prefix), why_html(answer, prefix)
+    if isinstance(answer, LearnAnswer):  # confirmed by a 👍 on the reply, not by --apply
+        return learn.learn_text(answer, chat=True), learn.learn_html(answer, chat=True)
     return to_text(answer), to_html(answer)

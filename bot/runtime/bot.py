@@ -5,6 +5,7 @@
 - :mod:`bot.runtime.rooms`: which configured rooms are joined, joining the rest, invites;
 - :mod:`bot.runtime.sync_loop`: sync, record each batch's commands in the inbox, then save the token;
 - :mod:`bot.runtime.command_tasks`: each recorded command its own task, flood control, resume;
+- :mod:`bot.runtime.confirmations`: an operator's 👍 on a `learn` proposal teaches it;
 - :mod:`bot.runtime.undecryptable`: encrypted events not decrypted yet, retried until their key comes;
 - :mod:`bot.runtime.cross_signing`: the device cross-signed after the first sync;
 - :mod:`bot.runtime.rerun_notices`: rerun news into its room;
@@ -35,6 +36,7 @@ from bot.matrix.events import ChatMessage
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
 from bot.runtime.command_tasks import CommandTasks
+from bot.runtime.confirmations import Confirmations
 from bot.runtime.cross_signing import CrossSigning
 from bot.runtime.report_loop import Reporter
 from bot.runtime.rerun_notices import RerunNotices
@@ -95,6 +97,9 @@ class Bot:
         self.command_tasks = CommandTasks(
             config, self.chat, self.dispatcher, self.outbox.wake.set, self.metrics, self.stop
         )
+        self.confirmations = Confirmations(
+            config, service, self.chat, self.conn.rooms.power_level, self.outbox.wake.set
+        )
         self.cross_signing = CrossSigning(config, self.conn)
         self.state.e2ee = self.cross_signing.e2ee_status
         undecryptable = Undecryptable(config, self.conn, self.rooms, service.store, self.chat, self.outbox.wake.set)
@@ -112,6 +117,7 @@ class Bot:
             notifier=self.notifier,
             backoff=self.backoff,
             stop=self.stop,
+            confirmations=self.confirmations,
         )
         self.exit_code = 0
 
@@ -174,6 +180,7 @@ class Bot:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.command_tasks.stop_commands()
+            await self.confirmations.stop()
             await self.conn.close()
 
     def _start_scheduler(self) -> AsyncIOScheduler:

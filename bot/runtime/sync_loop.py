@@ -15,8 +15,9 @@ from bot.backoff import Backoff, sleep_unless
 from bot.chat.dispatch import parse
 from bot.config import Config
 from bot.matrix.client import MatrixConnection, MatrixError, Unavailable
-from bot.matrix.events import ChatMessage, SyncBatch
+from bot.matrix.events import ChatMessage, Reaction, SyncBatch
 from bot.runtime.command_tasks import CommandTasks
+from bot.runtime.confirmations import Confirmations
 from bot.runtime.cross_signing import CrossSigning
 from bot.runtime.rooms import JoinedRooms
 from bot.runtime.sdnotify import Notifier
@@ -47,6 +48,7 @@ class SyncLoop:
         notifier: Notifier,
         backoff: Backoff,
         stop: asyncio.Event,
+        confirmations: Confirmations | None = None,
     ) -> None:
         self.config = config
         self.conn = conn
@@ -61,6 +63,7 @@ class SyncLoop:
         self.notifier = notifier
         self.backoff = backoff
         self.stop = stop
+        self.confirmations = confirmations
         self.synced = asyncio.Event()  # set after each completed sync: lets tests and the demo wait on it
         self.ready = False  # READY=1 sent (after the first sync)
 
@@ -127,6 +130,13 @@ class SyncLoop:
         commands = [m for m in batch.messages + late if m.ts_ms >= not_before_ms and self._is_command_for_us(m)]
         if commands:
             await asyncio.to_thread(self.chat.record, commands)
+        if self.confirmations is not None:  # 👍 on a `learn` proposal; each its own task
+            self.confirmations.start([r for r in batch.reactions if r.ts_ms >= not_before_ms and self._is_for_us(r)])
+
+    def _is_for_us(self, reaction: Reaction) -> bool:
+        if reaction.room_id not in self.rooms.joined or reaction.sender == self.conn.user_id:
+            return False
+        return reaction.ts_ms >= self.rooms.joined_at.get(reaction.room_id, 0)
 
     def _is_command_for_us(self, msg: ChatMessage) -> bool:
         if msg.room_id not in self.rooms.joined or msg.sender == self.conn.user_id or msg.msgtype != "m.text":

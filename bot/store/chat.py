@@ -180,6 +180,17 @@ class ChatStore:
             resolved.pop("m.relates_to")
         return resolved
 
+    def sent_content(self, room_id: str, event_id: str) -> dict[str, Any] | None:
+        """What the bot sent as ``event_id`` in ``room_id`` (None: not a message of this bot's)."""
+        rows = self._db._query(
+            "SELECT content_json FROM outbox WHERE event_id = ? AND room_id = ? AND event_type = 'm.room.message'",
+            (event_id, room_id),
+        )
+        if not rows:
+            return None
+        content = json.loads(rows[0][0])
+        return content if isinstance(content, dict) else None
+
     def sent_event_id(self, txn_id: str) -> str | None:
         rows = self._db._query("SELECT event_id FROM outbox WHERE txn_id = ?", (txn_id,))
         return str(rows[0][0]) if rows and rows[0][0] else None

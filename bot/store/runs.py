@@ -63,6 +63,16 @@ class RunStore:
         rows = self._db._query("SELECT directory FROM runs WHERE run_id = ?", (run_id,))
         return str(rows[0][0]) if rows else None
 
+    def green_runs(self) -> list[tuple[str, str, str]]:
+        """Every green run as (run_id, recipe, directory), newest first: `learn` checks that a taught
+        pattern matches none of them."""
+        rows = self._db._query(
+            "SELECT run_id, recipe, directory FROM runs WHERE status = ?"
+            " ORDER BY finished IS NULL, finished DESC, run_id",
+            (RunStatus.GREEN.value,),
+        )
+        return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
+
     def count(self) -> int:
         """How many runs are stored: one row kept by triggers (run_total), not a count of the table."""
         return int(self._db._query("SELECT n FROM run_total")[0][0])
