@@ -12,11 +12,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from bot.errors import BadInput
 from bot.model.recipe_name import RECIPE_NAME_RULE, is_recipe_name
 
 
-class UsageError(ValueError):
+class UsageError(BadInput, ValueError):
     """Arguments that do not fit the command's usage; the message says what was expected."""
+
+    show_usage = True
 
 
 _SWEEP = re.compile(r"^sweep-[0-9TZ:.-]{1,40}$")
