@@ -8,9 +8,10 @@ A chat twin runs its handler under ``asyncio.run``, as the bot runs it under its
 commands that need the Matrix client, the web server or the demo's tools (run, web, doctor, demo)
 import them in their own function, so an answer on the host loads none of them.
 
-Exit codes: 0 answered; 2 bad input (unknown recipe, bad arguments, invalid config); 1 anything else
-(among it a store the bot will not use: a newer bot's, not SQLite, damaged, or with schema objects its
-migrations do not define — the operator's state, not what they typed).
+Exit codes, by the kind of error (:mod:`bot.errors`): 0 answered; 2 bad input (unknown recipe, bad
+arguments — with the command's usage line —, invalid config); 1 anything else (among it a store the bot
+will not use: a newer bot's, not SQLite, damaged, or with schema objects its migrations do not define —
+the operator's state, not what they typed).
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.answers.suggest import UnknownNameError
 from bot.cli.rerun import rerun_command
 from bot.config import Config, ConfigError, listen_address, load_config
+from bot.errors import BadInput, CcciError
 from bot.fdlimit import raise_open_files_limit
 from bot.kb import load_kb
 from bot.logsetup import setup_logging
@@ -45,7 +46,7 @@ from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
 from bot.service import Service
 from bot.store import StoreError, store_problem
-from bot.store.backup import BackupError, backup
+from bot.store.backup import backup
 from bot.store.check import repair_file
 from bot.store.reruns import Rerun
 from commands import Answer, Arg, Command, Context, UsageError
@@ -334,11 +335,7 @@ def doctor_command(args: argparse.Namespace) -> int:
 def backup_command(config: Config, dest: Path) -> int:
     if dest.exists():
         raise UsageError(f"{dest} exists; choose a new file (a backup never overwrites one)")
-    try:
-        result = backup(config.db_path, dest)
-    except BackupError as exc:
-        print(f"ccci-bot: {exc}", file=sys.stderr)
-        return 1
+    result = backup(config.db_path, dest)  # a BackupError is main's: exit 1 with its message
     print(f"{config.db_path} → {result.path}: {result.bytes} bytes, schema v{result.schema_version}, integrity ok")
     return 0
 
@@ -403,8 +400,7 @@ def service_logging(config: Config) -> None:
 
 
 def run_command(config: Config) -> int:
-    from bot.matrix.client import MatrixError  # here: the Matrix client (nio), which no answer on the host needs
-    from bot.runtime.bot import run_bot
+    from bot.runtime.bot import run_bot  # here: the Matrix client (nio), which no answer on the host needs
 
     problems = config.problems() + config.matrix.missing() + config.secret_problems()
     if config.reports.webhook_secret_env and config.web.listen is None:
@@ -413,11 +409,7 @@ def run_command(config: Config) -> int:
         raise ConfigError("; ".join(problems))
     service_logging(config)
     raise_open_files_limit()
-    try:
-        return asyncio.run(run_bot(config))
-    except MatrixError as exc:  # refused credentials: retrying cannot help, the operator must act
-        print(f"ccci-bot: {exc}", file=sys.stderr)
-        return 1
+    return asyncio.run(run_bot(config))  # refused credentials (a MatrixError): main's exit 1 with the message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -454,19 +446,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "repair-store":
             return repair_store_command(config_from(args))
         return _answer(args, config_from(args))
-    except (ConfigError, UsageError) as exc:
+    except BadInput as exc:  # what was typed or configured: say what, and how the command is used when that helps
         print(f"ccci-bot: {exc}", file=sys.stderr)
+        if exc.show_usage:
+            print(f"usage: ccci-bot {cli_commands()[args.command].usage}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except UnknownNameError as exc:
+    except CcciError as exc:  # a store the bot will not use, refused credentials, a backup not made, …
         print(f"ccci-bot: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return 1
     except PermissionError as exc:
         print(
             f"ccci-bot: permission denied: {exc.filename} (set data_dir or --data-dir to a writable dir)",
             file=sys.stderr,
         )
         return 1
-    except Exception as exc:  # a store this bot will not use, or SQLite finding it damaged: no traceback
+    except Exception as exc:  # SQLite finding the store damaged: no traceback
         problem = store_problem(exc)
         if problem is None:
             raise
