@@ -114,7 +114,7 @@ def test_every_handler_takes_exactly_its_declared_arguments() -> None:
 
 
 def test_the_scan_before_an_answer_checks_the_sealed_runs_that_answer_reads() -> None:
-    commands = registry()
+    commands = cli_commands()
     one = ScanScope(recipes=frozenset({"mumble"}))
     assert commands["why"].scan_scope({"recipe": "mumble"}) == one
     assert commands["history"].scan_scope({"recipe": "mumble", "n": "3"}) == one
@@ -134,7 +134,7 @@ def test_the_argparse_subcommands_are_built_from_the_registry() -> None:
         dests = {a.dest for a in sub.choices[name]._actions}
         assert {a.name for a in command.args} <= dests, name
         assert "json" in dests, name
-        assert ("no_ingest" in dests) == command.fresh, name
+        assert ("no_ingest" in dests) == cli_commands()[name].fresh, name
     rerun = sub.choices["rerun"].parse_args(["mumble", "--version", "1.0", "--times", "2"])
     assert (rerun.recipe, rerun.version, rerun.times) == ("mumble", "1.0", "2")
 

@@ -24,7 +24,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from bot.kb import load_kb
 from bot.logsetup import setup_logging
 from bot.masking import Masker, mask_content
 from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
+from bot.model.records import ScanScope
 from bot.model.reports import RedReport, SweepReport
 from bot.model.reruns import NotifyKind
 from bot.render import reports as render
@@ -49,7 +50,7 @@ from bot.store import StoreError, store_problem
 from bot.store.backup import backup
 from bot.store.check import repair_file
 from bot.store.reruns import Rerun
-from commands import Answer, Arg, Command, Context, UsageError
+from commands import Answer, Arg, Command, Context, UsageError, history, summary, why
 from commands.args import SWEEP, TEXT, Signature
 from commands.help import no_such_command
 from commands.registry import registry
@@ -70,16 +71,22 @@ def _common() -> argparse.ArgumentParser:
 
 @dataclass(frozen=True)
 class CliCommand:
-    """A ``ccci-bot`` subcommand. The chat commands' come from the registry; the CLI-only ones
-    (check-config, report, rerun's waiting form, run, web, doctor, backup, repair-store, demo) are declared
-    here with the same argument declarations. ``json``: takes ``--json``; ``fresh``: scans first unless ``--no-ingest``;
+    """A ``ccci-bot`` subcommand and what runs it (``run``, with the parsed arguments; its exit code).
+    The chat commands' come from the registry; the CLI-only ones (check-config, report, rerun's waiting
+    form, run, web, doctor, backup, repair-store, demo) are declared here with the same argument
+    declarations. ``json``: takes ``--json``; ``fresh``: scans first unless ``--no-ingest``; ``scope``:
+    called with the converted arguments, the sealed runs that scan checks (the answer reads no others;
+    default: all); ``reruns``: the handler queues or cancels reruns (it gets a rerun manager);
     ``flags``: further CLI switches as (flag, help)."""
 
     name: str
     help: str
+    run: Callable[[argparse.Namespace], int]
     args: tuple[Arg, ...] = ()
     json: bool = False
     fresh: bool = False
+    scope: Callable[..., ScanScope] | None = None
+    reruns: bool = False
     flags: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -90,22 +97,62 @@ class CliCommand:
         shown += ["[--no-ingest]"] if self.fresh else []
         return " ".join([self.name, *shown])
 
+    def scan_scope(self, given: dict[str, Any]) -> ScanScope | None:
+        """What the scan before this answer checks, for arguments as argparse gives them (None: all)."""
+        return self.scope(**Signature(self.name, self.args).values_from(given)) if self.scope is not None else None
+
+
+@dataclass(frozen=True)
+class Twin:
+    """The CLI-only part of a chat command's twin (see :class:`CliCommand`); the chat bot scans on its own
+    schedule and answers from the store, and its rerun manager is the bot's."""
+
+    fresh: bool = False
+    scope: Callable[..., ScanScope] | None = None
+    reruns: bool = False
+
+
+# Chat commands whose twin scans first or needs a rerun manager; any other twin answers from the store as is.
+TWINS: dict[str, Twin] = {
+    "why": Twin(fresh=True, scope=why.scope),
+    "summary": Twin(fresh=True, scope=summary.scope),
+    "history": Twin(fresh=True, scope=history.scope),
+    "reclassify": Twin(fresh=True),
+    "cancel": Twin(reruns=True),
+}
+
 
 def _chat_twin(command: Command) -> CliCommand:
-    return CliCommand(command.name, command.help, command.args, True, command.fresh)
+    extra = TWINS.get(command.name, Twin())
+    twin = CliCommand(
+        command.name,
+        command.help,
+        lambda args: _answer(args, config_from(args), command, twin),
+        command.args,
+        json=True,
+        fresh=extra.fresh,
+        scope=extra.scope,
+        reruns=extra.reruns,
+    )
+    return twin
 
 
 def _cli_only() -> dict[str, CliCommand]:
-    rerun = registry()["rerun"]
+    """The CLI-only subcommands, and the two chat twins that run differently here: help (needs no config;
+    it lists these commands too) and rerun (waits for the result)."""
+    help_, rerun = registry()["help"], registry()["rerun"]
     return {
+        "help": CliCommand("help", help_.help, _help, help_.args, json=True),
         "check-config": CliCommand(
             "check-config",
             "Validate a config file and the dirs it names; warnings for missing optional dirs.",
+            lambda args: check_config(Path(args.file)),
             (Arg("file", TEXT, "the YAML config file", cli_metavar="FILE"),),
         ),
         "report": CliCommand(
             "report",
             "Print a sweep's summary or the current red report exactly as the room would get it (posts nothing).",
+            lambda args: _report(args, config_from(args)),
             (
                 Arg("which", TEXT, "sweep: a sweep's summary; red: the current reds", choices=("sweep", "red")),
                 Arg("sweep", SWEEP, "with `sweep`: a sweep id (default: the latest)", optional=True),
@@ -116,13 +163,19 @@ def _cli_only() -> dict[str, CliCommand]:
         "rerun": CliCommand(
             "rerun",
             "Re-run a recipe alone on the CI node, wait, and print the report (exit 0 ran, 3 node busy, 4 runner).",
+            _rerun,
             rerun.args,
             json=True,
         ),
-        "run": CliCommand("run", "Run the Matrix bot (needs the matrix section of the config)."),
+        "run": CliCommand(
+            "run",
+            "Run the Matrix bot (needs the matrix section of the config).",
+            lambda args: run_command(config_from(args)),
+        ),
         "web": CliCommand(
             "web",
             "Serve the evidence pages alone, without chat.",
+            lambda args: web_command(config_from(args), args.listen),
             (
                 Arg(
                     "listen",
@@ -137,21 +190,25 @@ def _cli_only() -> dict[str, CliCommand]:
         "doctor": CliCommand(
             "doctor",
             "Check what the bot needs, one line each (✓, or ✗ and how to fix it); exit 1 if any fails.",
+            doctor_command,
             json=True,
         ),
         "backup": CliCommand(
             "backup",
             "A consistent copy of the store (SQLite's online backup API), safe while the bot runs.",
+            lambda args: backup_command(config_from(args), Path(args.file)),
             (Arg("file", TEXT, "where the copy goes (must not exist)", cli_metavar="FILE"),),
         ),
         "repair-store": CliCommand(
             "repair-store",
             "Drop the triggers, views, indexes and tables a restored store holds beyond this bot's schema"
             " (`doctor` names them); a copy of it as it was goes to data_dir/backups first.",
+            lambda args: repair_store_command(config_from(args)),
         ),
         "demo": CliCommand(
             "demo",
             "Generate sample cc-ci data, run the main job on it, then the chat part (local Synapse, bot, operator).",
+            demo_command,
             (
                 Arg(
                     "out",
@@ -171,7 +228,8 @@ def _cli_only() -> dict[str, CliCommand]:
 
 
 def cli_commands() -> dict[str, CliCommand]:
-    """Every subcommand in help order: the chat commands' twins (rerun in its waiting form), then CLI-only ones."""
+    """Every subcommand in help order: the chat commands' twins (help and rerun in their CLI forms), then
+    CLI-only ones."""
     only = _cli_only()
     found = {name: only.pop(name) if name in only else _chat_twin(c) for name, c in registry().items()}
     return {**found, **only}
@@ -232,28 +290,27 @@ def _emit(data: Any, as_json: bool, text: str, masker: Masker) -> None:
     print(masker.mask(json.dumps(mask_content(masker, data), indent=2, ensure_ascii=False) if as_json else text))
 
 
-def _answer(args: argparse.Namespace, config: Config) -> int:
+def _answer(args: argparse.Namespace, config: Config, command: Command, twin: CliCommand) -> int:
     """A chat command's CLI twin: the same handler and renderers as the chat answer."""
     problems = config.problems()
     if problems:
         raise ConfigError("; ".join(problems))
-    command = registry()[args.command]
     service = Service(config)
     masker = Masker.from_environment(config.secret_envs)
     try:
-        answer = asyncio.run(_call(command, service, vars(args), scan=command.fresh and not args.no_ingest))
+        answer = asyncio.run(_call(command, twin, service, vars(args), scan=twin.fresh and not args.no_ingest))
         _emit(to_json(answer), args.json, to_text(answer), masker)
         return 0
     finally:
         service.close()
 
 
-async def _call(command: Command, service: Service, given: dict[str, Any], scan: bool) -> Answer:
+async def _call(command: Command, twin: CliCommand, service: Service, given: dict[str, Any], scan: bool) -> Answer:
     """The scan first when ``scan`` (of what this answer reads), then the handler; the rerun queue's
     commands get a manager to queue and cancel with."""
     if scan:
-        await service.ingest(command.scan_scope(given))
-    reruns = _rerun_manager(service) if command.reruns else None
+        await service.ingest(twin.scan_scope(given))
+    reruns = _rerun_manager(service) if twin.reruns else None
     return await command.call(Context(service, "ccci-bot", reruns=reruns, commands=registry()), given)
 
 
@@ -298,6 +355,24 @@ async def _build_report(service: Service, red: bool, sweep_id: str | None, scan:
     if sweep_id is None and await asyncio.to_thread(service.store.sweeps.latest_id) is None:
         raise UsageError("no sweep has been seen yet (check ccci.runs_dir)")
     return await service.sweep_report(sweep_id)
+
+
+def _help(args: argparse.Namespace) -> int:
+    """Needs no config: it describes, it does not look."""
+    answer = cli_help(registry()["help"].signature.values_from(vars(args))["about"])  # type: ignore[arg-type]
+    _emit(to_json(answer), args.json, to_text(answer), Masker(()))  # help holds no secrets
+    return 0
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    values = registry()["rerun"].signature.values_from(vars(args))
+    config = config_from(args)
+    problems = config.problems()
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return asyncio.run(
+        rerun_command(config, str(values["recipe"]), values["version"], values["times"], args.json)  # type: ignore[arg-type]
+    )
 
 
 def knowledge_warnings(config: Config) -> list[str]:
@@ -415,41 +490,13 @@ def run_command(config: Config) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING)
+    command = cli_commands()[args.command]
     try:
-        if args.command == "help":  # needs no config: it describes, it does not look
-            answer = cli_help(registry()["help"].signature.values_from(vars(args))["about"])  # type: ignore[arg-type]
-            _emit(to_json(answer), args.json, to_text(answer), Masker(()))  # help holds no secrets
-            return 0
-        if args.command == "check-config":
-            return check_config(Path(args.file))
-        if args.command == "rerun":
-            values = registry()["rerun"].signature.values_from(vars(args))
-            config = config_from(args)
-            problems = config.problems()
-            if problems:
-                raise ConfigError("; ".join(problems))
-            return asyncio.run(
-                rerun_command(config, str(values["recipe"]), values["version"], values["times"], args.json)  # type: ignore[arg-type]
-            )
-        if args.command == "run":
-            return run_command(config_from(args))
-        if args.command == "web":
-            return web_command(config_from(args), args.listen)
-        if args.command == "demo":
-            return demo_command(args)
-        if args.command == "report":
-            return _report(args, config_from(args))
-        if args.command == "doctor":
-            return doctor_command(args)
-        if args.command == "backup":
-            return backup_command(config_from(args), Path(args.file))
-        if args.command == "repair-store":
-            return repair_store_command(config_from(args))
-        return _answer(args, config_from(args))
+        return command.run(args)
     except BadInput as exc:  # what was typed or configured: say what, and how the command is used when that helps
         print(f"ccci-bot: {exc}", file=sys.stderr)
         if exc.show_usage:
-            print(f"usage: ccci-bot {cli_commands()[args.command].usage}", file=sys.stderr)
+            print(f"usage: ccci-bot {command.usage}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except CcciError as exc:  # a store the bot will not use, refused credentials, a backup not made, …
         print(f"ccci-bot: {exc}", file=sys.stderr)
