@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+EXIT_BAD_INPUT = 2  # the CLI's exit code for a BadInput (1 for any other error)
+
 
 class CcciError(Exception):
     """The root: an error the bot expects and can phrase for the operator; its message says what to do."""

@@ -31,10 +31,10 @@ from typing import Any
 
 from bot import __version__
 from bot.cli.rerun import rerun_command
+from bot.cli.upkeep import backup_command, check_config, repair_store_command
 from bot.config import Config, ConfigError, listen_address, load_config
-from bot.errors import BadInput, CcciError
+from bot.errors import EXIT_BAD_INPUT, BadInput, CcciError
 from bot.fdlimit import raise_open_files_limit
-from bot.kb import load_kb
 from bot.logsetup import setup_logging
 from bot.masking import Masker, mask_content
 from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
@@ -46,16 +46,12 @@ from bot.render import to_json, to_text
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
 from bot.service import Service
-from bot.store import StoreError, store_problem
-from bot.store.backup import backup
-from bot.store.check import repair_file
+from bot.store import store_problem
 from bot.store.reruns import Rerun
 from commands import Answer, Arg, Command, Context, UsageError, history, summary, why
 from commands.args import SWEEP, TEXT, Signature
 from commands.help import no_such_command
 from commands.registry import registry
-
-EXIT_BAD_INPUT = 2
 
 
 def _common() -> argparse.ArgumentParser:
@@ -375,26 +371,6 @@ def _rerun(args: argparse.Namespace) -> int:
     )
 
 
-def knowledge_warnings(config: Config) -> list[str]:
-    """The signatures the bot would skip (a pattern RE2 cannot run, a bad file, …), each with its reason."""
-    return [f"knowledge: {p}" for p in load_kb(config.knowledge.dirs).problems]
-
-
-def check_config(path: Path) -> int:
-    config = load_config(path)
-    problems = config.problems()
-    for w in config.warnings():
-        print(f"warning: {w}")
-    for w in knowledge_warnings(config):
-        print(f"warning: {w}")
-    for p in problems:
-        print(f"error: {p}", file=sys.stderr)
-    if problems:
-        return EXIT_BAD_INPUT
-    print(f"{path}: ok (runs {config.ccci.runs_dir}, warm {config.ccci.warm_dir}, data {config.data_dir})")
-    return 0
-
-
 def doctor_command(args: argparse.Namespace) -> int:
     from bot.doctor import Doctor, diagnose, healthy  # here: its checks use the Matrix client and aiohttp
     from bot.doctor import to_json as doctor_json
@@ -405,31 +381,6 @@ def doctor_command(args: argparse.Namespace) -> int:
     results = asyncio.run(diagnose(doctor))
     print(doctor_json(results) if args.json else doctor_text(results))
     return 0 if healthy(results) else 1
-
-
-def backup_command(config: Config, dest: Path) -> int:
-    if dest.exists():
-        raise UsageError(f"{dest} exists; choose a new file (a backup never overwrites one)")
-    result = backup(config.db_path, dest)  # a BackupError is main's: exit 1 with its message
-    print(f"{config.db_path} → {result.path}: {result.bytes} bytes, schema v{result.schema_version}, integrity ok")
-    return 0
-
-
-def repair_store_command(config: Config) -> int:
-    try:
-        done, kept = repair_file(config.db_path)
-    except StoreError as exc:
-        print(f"ccci-bot: the store {config.db_path}: {exc}", file=sys.stderr)
-        return 1
-    if kept is None:
-        print(f"{config.db_path}: its schema is what this bot's migrations define; nothing to repair")
-        return 0
-    for obj in done.dropped:
-        print(f"dropped {obj}")
-    for obj in done.made:
-        print(f"made {obj} again from the migrations")
-    print(f"{config.db_path}: repaired; the store as it was is kept in {kept}")
-    return 0
 
 
 # The `demo` extra: the sample world runs pytest suites, reads their JUnit and runs a Synapse.
