@@ -29,7 +29,6 @@ from bot.model.answers import (
     WhyAnswer,
 )
 from bot.model.learn import LearnAnswer
-from bot.model.records import ScanScope
 from bot.reruns.manager import RerunManager
 from bot.service import Service
 from commands.args import Arg, Signature, UsageError, count_arg, recipe_arg, sweep_arg
@@ -94,21 +93,15 @@ Handler = Callable[..., Awaitable[Answer]]
 
 @dataclass(frozen=True)
 class Command:
-    """One command. ``fresh``: the CLI scans the runs dir before answering (unless ``--no-ingest``);
-    the bot scans on its own schedule and answers from the store. ``reruns``: the handler queues or
-    cancels reruns through ``ctx.reruns`` (the CLI builds a rerun manager for these only). ``scope``:
-    called with the arguments as the handler is, the sealed runs that scan checks (the answer reads
-    no others; default: all). ``cli_flags``: switches only the CLI twin has, as (flag, help); ``--apply``
-    sets ``ctx.confirmed`` (chat confirms otherwise: `learn`'s 👍)."""
+    """One command. ``cli_flags``: switches only the CLI twin has, as (flag, help); ``--apply`` sets
+    ``ctx.confirmed`` (chat confirms otherwise: `learn`'s 👍). How its ``ccci-bot`` twin runs (a scan
+    first, a rerun manager) is the CLI's (:data:`bot.cli.main.TWINS`)."""
 
     name: str
     help: str
     acts: bool
     handler: Handler
     args: tuple[Arg, ...] = ()
-    fresh: bool = False
-    reruns: bool = False
-    scope: Callable[..., ScanScope] | None = None
     cli_flags: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -122,10 +115,6 @@ class Command:
     async def run(self, ctx: Context, tokens: list[str]) -> Answer:
         """Parse chat tokens strictly, then call the handler."""
         return await self.handler(ctx, **self.signature.parse(tokens))
-
-    def scan_scope(self, given: dict[str, Any]) -> ScanScope | None:
-        """What the CLI's scan before this answer checks, for arguments parsed elsewhere (None: all)."""
-        return self.scope(**self.signature.values_from(given)) if self.scope is not None else None
 
     async def call(self, ctx: Context, given: dict[str, Any]) -> Answer:
         """Call the handler with values parsed elsewhere (argparse), converted as chat converts them."""

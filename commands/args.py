@@ -13,12 +13,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from bot.answers.suggest import closest
+from bot.errors import BadInput
 from bot.model.recipe_name import RECIPE_NAME_RULE, is_recipe_name
 from bot.model.records import Category
 
 
-class UsageError(ValueError):
+class UsageError(BadInput, ValueError):
     """Arguments that do not fit the command's usage; the message says what was expected."""
+
+    show_usage = True
 
 
 _SWEEP = re.compile(r"^sweep-[0-9TZ:.-]{1,40}$")

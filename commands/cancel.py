@@ -28,5 +28,4 @@ COMMAND = Command(
     acts=True,
     handler=handle,
     args=(Arg("recipe", RECIPE, "only this recipe's reruns (default: all)", optional=True),),
-    reruns=True,
 )

@@ -29,6 +29,4 @@ COMMAND = Command(
         Arg("recipe", RECIPE, "a recipe name"),
         Arg("n", count(MAX_N), f"how many runs, 1 to {MAX_N} (default {DEFAULT_N})", optional=True, default=DEFAULT_N),
     ),
-    fresh=True,
-    scope=scope,
 )

@@ -55,7 +55,5 @@ COMMAND = Command(
             rest=True,
         ),
     ),
-    fresh=True,
-    scope=scope,
     cli_flags=(("--apply", "write the signature, reload the knowledge base and decide every red again"),),
 )

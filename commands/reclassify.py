@@ -22,5 +22,4 @@ COMMAND = Command(
     help="Re-apply the knowledge base to every red recipe.",
     acts=True,
     handler=handle,
-    fresh=True,
 )

@@ -46,5 +46,4 @@ COMMAND = Command(
             cli_metavar="N",
         ),
     ),
-    reruns=True,
 )

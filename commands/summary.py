@@ -23,6 +23,4 @@ COMMAND = Command(
     acts=False,
     handler=handle,
     args=(Arg("sweep", SWEEP, "a sweep id (default: the latest)", optional=True, metavar="sweep-id"),),
-    fresh=True,
-    scope=scope,
 )

@@ -23,6 +23,4 @@ COMMAND = Command(
     acts=False,
     handler=handle,
     args=(Arg("recipe", RECIPE, "a recipe name, e.g. mumble"),),
-    fresh=True,
-    scope=scope,
 )

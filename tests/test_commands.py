@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.answers.suggest import UnknownNameError
 from bot.artifacts.timefmt import iso
 from bot.chat.dispatch import Dispatcher, parse
 from bot.cli.main import build_parser, cli_commands, main
 from bot.config import AccessConfig
+from bot.errors import CcciError
 from bot.ingest.scan import ingest
 from bot.matrix.events import ChatMessage
 from bot.model.answers import NoticeAnswer
@@ -25,8 +27,9 @@ from bot.model.records import Category, ScanScope
 from bot.model.reruns import NotifyKind, RerunState
 from bot.render import to_text
 from bot.reruns.manager import RerunManager
-from bot.reruns.preflight import Node
+from bot.reruns.preflight import Node, NodeUnreachable
 from bot.service import Service
+from bot.store import StoreError
 from bot.store.chat import Outgoing
 from bot.store.reruns import Rerun
 from commands import BotState, Command, Context, UsageError
@@ -123,7 +126,7 @@ def test_every_handler_takes_exactly_its_declared_arguments() -> None:
 
 
 def test_the_scan_before_an_answer_checks_the_sealed_runs_that_answer_reads() -> None:
-    commands = registry()
+    commands = cli_commands()
     one = ScanScope(recipes=frozenset({"mumble"}))
     assert commands["why"].scan_scope({"recipe": "mumble"}) == one
     assert commands["history"].scan_scope({"recipe": "mumble", "n": "3"}) == one
@@ -143,7 +146,7 @@ def test_the_argparse_subcommands_are_built_from_the_registry() -> None:
         dests = {a.dest for a in sub.choices[name]._actions}
         assert {a.name for a in command.args} <= dests, name
         assert "json" in dests, name
-        assert ("no_ingest" in dests) == command.fresh, name
+        assert ("no_ingest" in dests) == cli_commands()[name].fresh, name
     rerun = sub.choices["rerun"].parse_args(["mumble", "--version", "1.0", "--times", "2"])
     assert (rerun.recipe, rerun.version, rerun.times) == ("mumble", "1.0", "2")
 
@@ -327,6 +330,59 @@ def test_a_crashing_handler_still_gets_an_answer(ingested: Site, caplog: pytest.
     assert content["m.relates_to"] == {"m.in_reply_to": {"event_id": "$cmd"}}
     (record,) = [r for r in caplog.records if "command breaks from @bob:x failed" in r.getMessage()]
     assert record.exc_info is not None and str(record.exc_info[1]) == "kaputt"
+
+
+LATER = "could not be answered just now; try again later."
+BROKE = "failed inside the bot; the error is in its log."
+
+
+@pytest.mark.parametrize(
+    ("raised", "reply"),
+    [
+        (UsageError("not a count: '51'"), "not a count: '51'. Usage: `!ccci kinds`"),
+        (UnknownNameError("recipe", "mumbel", ["mumble"]), "Sorry: unknown recipe 'mumbel'; did you mean mumble?"),
+        (
+            NodeUnreachable("docker at /run/docker.sock"),
+            "Sorry, `kinds` could not be answered just now; try again later.",
+        ),
+        (
+            StoreError("the store /var/lib/ccci/ccci.db is damaged"),
+            "Sorry, `kinds` failed inside the bot; the error is in its log.",
+        ),
+    ],
+    ids=["usage", "bad-input", "transient", "failure"],
+)
+def test_the_dispatcher_answers_each_kind_of_error(ingested: Site, raised: CcciError, reply: str) -> None:
+    """One family caught: bad input is the asker's to fix (with the usage line when it is about the
+    arguments), a transient one is worth asking again, a failure's message (host paths) stays in the log."""
+
+    async def kinds(ctx: Context) -> NoticeAnswer:
+        raise raised
+
+    async def scenario() -> dict[str, object]:
+        service = Service(ingested.config)
+        dispatcher = Dispatcher(lambda m: Context(service), AccessConfig(), lambda _r, _u: 0)
+        dispatcher.commands["kinds"] = Command("kinds", "a test double that raises", False, kinds)
+        msg = ChatMessage("$cmd", "!room", "@bob:x", "!ccci kinds", "m.text", 0)
+        try:
+            return (await dispatcher.answer(msg, parse(msg.body, "!ccci"))).content  # type: ignore[arg-type]
+        finally:
+            service.close()
+
+    assert asyncio.run(scenario())["body"] == reply
+
+
+def test_cli_usage_errors_print_the_usage_line(ingested: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad arguments exit 2 with the command's usage line; other bad input (an unknown recipe) without it."""
+    assert main(["history", "mattermost-lts", "51", *cli_dirs(ingested)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "ccci-bot: not a count: '51' (a whole number from 1 to 50)",
+        f"usage: ccci-bot {cli_commands()['history'].usage}",
+    ]
+    assert main(["history", "mumbel", *cli_dirs(ingested)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ccci-bot: unknown recipe 'mumbel'") and "usage:" not in err
 
 
 def test_usage_errors_name_the_usage_and_unknown_commands_get_hints(ingested: Site) -> None:

@@ -1,4 +1,5 @@
-"""The recipe's effective compose at a ref (bot.artifacts.compose), on recipes shaped as Co-op Cloud writes them."""
+"""The recipe's effective compose at a ref (bot.artifacts.compose) and the app env it is rendered with
+(bot.artifacts.appenv), on recipes shaped as Co-op Cloud writes them."""
 
 from __future__ import annotations
 
@@ -9,15 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot.artifacts import gitrun
-from bot.artifacts.compose import (
-    MAX_FILE_BYTES,
-    compose_files,
-    find_app_env,
-    parse_env,
-    read_at_refs,
-    read_effective,
-    substitute,
-)
+from bot.artifacts.appenv import compose_files, find_app_env, parse_env, substitute
+from bot.artifacts.compose import MAX_FILE_BYTES, read_at_refs, read_effective
 from demo.sample.gitutil import git
 from tests.recipe_repos import BONFIRE, BONFIRE_ENV, recipe_repo
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.artifacts.compose import AppEnv, EffectiveCompose, read_effective
+from bot.artifacts.appenv import AppEnv
+from bot.artifacts.compose import EffectiveCompose, read_effective
 from bot.verdicts.assertions import Expectation
 from bot.verdicts.labels import Pair, compare, evidence, notes
 from bot.verdicts.staletest import GitRecipeSearch

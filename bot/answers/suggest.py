@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import difflib
 
+from bot.errors import BadInput
 
-class UnknownNameError(LookupError):
+
+class UnknownNameError(BadInput, LookupError):
     """A name nobody knows, with the closest known ones."""
 
     def __init__(self, what: str, name: str, suggestions: list[str]) -> None:

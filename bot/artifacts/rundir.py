@@ -191,12 +191,55 @@ def _read_run(
     ignore_log_lines: tuple[str, ...],
 ) -> ParsedRun | InProgress:
     run_id = run_dir.name
-    settling = now - snap.newest_mtime < cfg.settle_s
     problems: list[EvidenceItem] = []
-    raw: dict[str, Any] = {}
+    raw = _read_results(run_dir, cfg, snap, now - snap.newest_mtime < cfg.settle_s, problems)
+    if isinstance(raw, InProgress):
+        return raw
+    junits = _read_junits(run_dir, cfg, ev, snap, problems)
+    tests = [t for j in junits for t in j.tests]
+    tiers = _tiers(raw, junits)
+    failures = _failures(raw, tests, cfg)
+    if any(j.escaped for j in junits):
+        text = "test names with control characters are shown escaped"
+        problems.append(_problem(EvidenceKind.NAMES_ESCAPED, run_id, cfg.junit_dir, text))
+    status, unverified = _status(tiers, tests, failures)
+    recipe = _recipe(raw, run_dir, tests)
+    started, finished = _times(raw, junits, tests, snap)
+    problems += _time_problems(raw, cfg, run_id)
+    clone = dir_in_run(run_dir, f"abra/recipes/{recipe}") if not raw and "/" not in recipe else None
+    run = ParsedRun(
+        run_id=run_id,  # the dir name: links and cc-ci's dashboard use it, whatever results.json says
+        recipe=recipe,
+        version=_opt_str(raw.get("version")) or (checked_out_tag(clone, run_dir) if clone else None),
+        pr=_opt_str(raw.get("pr")),
+        ref=_opt_str(raw.get("ref")),
+        started=started,
+        finished=finished,
+        tiers=tiers,
+        tests=tests,
+        failures=failures,
+        status=status,
+        unverified=unverified,
+        derived=not raw,
+        directory=str(run_dir),
+        fingerprint=snap.fingerprint,
+        raw=raw,
+        problems=problems,
+    )
+    if status is RunStatus.RED:
+        run.log_hits = _log_evidence(run_dir, run, cfg, ev, ignore_log_lines)
+    return run
+
+
+def _read_results(
+    run_dir: Path, cfg: CcciConfig, snap: Snapshot, settling: bool, problems: list[EvidenceItem]
+) -> dict[str, Any] | InProgress:
+    """results.json's fields ({} when it is missing or unreadable: the status comes from JUnit, and
+    ``problems`` says why), or InProgress while the run may still be writing it."""
+    run_id = run_dir.name
     if snap.has_results:
         try:
-            raw = read_results(run_dir, cfg)
+            return read_results(run_dir, cfg)
         except Unsafe as exc:
             text = f"{exc.reason}; status derived from JUnit"
             problems.append(_problem(EvidenceKind.RESULTS_UNREADABLE, run_id, cfg.results_name, text))
@@ -222,7 +265,14 @@ def _read_run(
                 f"{cfg.results_name} missing (runner died?); status derived from JUnit",
             )
         )
+    return {}
 
+
+def _read_junits(
+    run_dir: Path, cfg: CcciConfig, ev: EvidenceConfig, snap: Snapshot, problems: list[EvidenceItem]
+) -> list[JunitFile]:
+    """The run's JUnit files, each read on its own; what could not be read goes to ``problems``."""
+    run_id = run_dir.name
     if snap.junit_refused:
         text = f"{snap.junit_refused}; no JUnit read"
         problems.append(_problem(EvidenceKind.JUNIT_UNREADABLE, run_id, cfg.junit_dir, text))
@@ -242,8 +292,11 @@ def _read_run(
                     f"JUnit unreadable: {escape_name(j.path.name)}: {j.problem}",
                 )
             )
-    tests = [t for j in junits for t in j.tests]
-    tiers = _tiers(raw, junits)
+    return junits
+
+
+def _failures(raw: dict[str, Any], tests: list[TestCase], cfg: CcciConfig) -> list[Failure]:
+    """The failing tests from JUnit, then the failures only results.json names."""
     failures = [
         Failure(
             t.tier,
@@ -257,40 +310,16 @@ def _read_run(
         for t in tests
         if t.status.is_failure
     ]
-    failures += _failures_only_in_results(raw, tests, cfg)
-    if any(j.escaped for j in junits):
-        text = "test names with control characters are shown escaped"
-        problems.append(_problem(EvidenceKind.NAMES_ESCAPED, run_id, cfg.junit_dir, text))
-    status, unverified = _status(tiers, tests, failures)
-    recipe = _recipe(raw, run_dir, tests)
-    started, finished = _times(raw, junits, tests, snap)
+    return failures + _failures_only_in_results(raw, tests, cfg)
+
+
+def _time_problems(raw: dict[str, Any], cfg: CcciConfig, run_id: str) -> list[EvidenceItem]:
+    problems = []
     for key in ("started", "finished"):
         if unusable_time(raw.get(key)):
             text = f"{cfg.results_name}: {key} {str(raw.get(key))[:40]!r} is not a usable time; treated as missing"
             problems.append(_problem(EvidenceKind.BAD_TIME, run_id, cfg.results_name, escape_name(text)))
-    clone = dir_in_run(run_dir, f"abra/recipes/{recipe}") if not raw and "/" not in recipe else None
-    run = ParsedRun(
-        run_id=run_id,  # the dir name: links and cc-ci's dashboard use it, whatever results.json says
-        recipe=recipe,
-        version=_opt_str(raw.get("version")) or (checked_out_tag(clone, run_dir) if clone else None),
-        pr=_opt_str(raw.get("pr")),
-        ref=_opt_str(raw.get("ref")),
-        started=started,
-        finished=finished,
-        tiers=tiers,
-        tests=tests,
-        failures=failures,
-        status=status,
-        unverified=unverified,
-        derived=not raw,
-        directory=str(run_dir),
-        fingerprint=snap.fingerprint,
-        raw=raw,
-        problems=problems,
-    )
-    if status is RunStatus.RED:
-        run.log_hits = _log_evidence(run_dir, run, cfg, ev, ignore_log_lines)
-    return run
+    return problems
 
 
 def _problem(kind: EvidenceKind, run_id: str, path: str, text: str) -> EvidenceItem:

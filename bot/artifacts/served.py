@@ -24,9 +24,10 @@ from pathlib import Path, PurePosixPath
 from bot.artifacts.layout import Layout
 from bot.artifacts.rundir import snapshot
 from bot.config import CcciConfig
+from bot.errors import Failure
 
 
-class ArtifactError(Exception):
+class ArtifactError(Failure):
     """Base of the two answers below; ``reason`` is safe to show (it never names paths outside the run)."""
 
     def __init__(self, reason: str) -> None:

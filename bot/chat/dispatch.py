@@ -7,15 +7,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from bot.answers.suggest import UnknownNameError, closest
+from bot.answers.suggest import closest
 from bot.chat.messages import notice
 from bot.chat.proposals import with_proposal
 from bot.config import AccessConfig
+from bot.errors import BadInput, Transient
 from bot.matrix.events import ChatMessage
 from bot.model.answers import NoticeAnswer, WhyAnswer
 from bot.model.learn import LearnAnswer
 from bot.render import AnswerT, to_chat
-from commands import Command, Context, UsageError
+from commands import Command, Context
 from commands.registry import registry
 
 log = logging.getLogger(__name__)
@@ -104,11 +105,15 @@ class Dispatcher:
             return NoticeAnswer(_unknown_device(command), ok=False)
         try:
             return await command.run(ctx, parsed.args)
-        except UsageError as exc:
-            return NoticeAnswer(f"{exc}. Usage: `{ctx.prefix} {command.usage}`", ok=False)
-        except UnknownNameError as exc:
+        except BadInput as exc:  # what was typed: the message says what (a UsageError with the usage line)
+            if exc.show_usage:
+                return NoticeAnswer(f"{exc}. Usage: `{ctx.prefix} {command.usage}`", ok=False)
             return NoticeAnswer(f"Sorry: {exc}", ok=False)
-        except Exception:  # an answer is owed even when a handler breaks; the log has the traceback
+        except Transient as exc:  # something the answer needs did not answer: asking again later may work
+            log.warning("command %s from %s: %s", parsed.name, msg.sender, exc)
+            return NoticeAnswer(f"Sorry, `{parsed.name}` could not be answered just now; try again later.", ok=False)
+        except Exception:  # an answer is owed even when a handler breaks (a Failure's message may name host
+            # paths: it goes to the log with the traceback, not to the room)
             log.exception("command %s from %s failed", parsed.name, msg.sender)
             return NoticeAnswer(f"Sorry, `{parsed.name}` failed inside the bot; the error is in its log.", ok=False)
 

@@ -8,10 +8,10 @@ A chat twin runs its handler under ``asyncio.run``, as the bot runs it under its
 commands that need the Matrix client, the web server or the demo's tools (run, web, doctor, demo)
 import them in their own function, so an answer on the host loads none of them.
 
-Exit codes: 0 answered; 2 bad input (unknown recipe, bad arguments, invalid config, a pattern `learn`
-refuses); 1 anything else
-(among it a store the bot will not use: a newer bot's, not SQLite, damaged, or with schema objects its
-migrations do not define — the operator's state, not what they typed).
+Exit codes, by the kind of error (:mod:`bot.errors`): 0 answered; 2 bad input (unknown recipe, bad
+arguments — with the command's usage line —, invalid config, a pattern `learn` refuses); 1 anything
+else (among it a store the bot will not use: a newer bot's, not SQLite, damaged, or with schema
+objects its migrations do not define — the operator's state, not what they typed).
 """
 
 from __future__ import annotations
@@ -24,21 +24,22 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot import __version__
-from bot.answers.suggest import UnknownNameError
 from bot.cli.rerun import rerun_command
+from bot.cli.upkeep import backup_command, check_config, repair_store_command
 from bot.config import Config, ConfigError, listen_address, load_config
+from bot.errors import EXIT_BAD_INPUT, BadInput, CcciError
 from bot.fdlimit import raise_open_files_limit
-from bot.kb import load_kb
 from bot.logsetup import setup_logging
 from bot.masking import Masker, mask_content
 from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
 from bot.model.learn import LearnAnswer
+from bot.model.records import ScanScope
 from bot.model.reports import RedReport, SweepReport
 from bot.model.reruns import NotifyKind
 from bot.render import reports as render
@@ -46,16 +47,12 @@ from bot.render import to_json, to_text
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
 from bot.service import Service
-from bot.store import StoreError, store_problem
-from bot.store.backup import BackupError, backup
-from bot.store.check import repair_file
+from bot.store import store_problem
 from bot.store.reruns import Rerun
-from commands import Answer, Arg, Command, Context, UsageError
+from commands import Answer, Arg, Command, Context, UsageError, history, learn, summary, why
 from commands.args import SWEEP, TEXT, Signature
 from commands.help import no_such_command
 from commands.registry import registry
-
-EXIT_BAD_INPUT = 2
 
 
 def _common() -> argparse.ArgumentParser:
@@ -71,16 +68,22 @@ def _common() -> argparse.ArgumentParser:
 
 @dataclass(frozen=True)
 class CliCommand:
-    """A ``ccci-bot`` subcommand. The chat commands' come from the registry; the CLI-only ones
-    (check-config, report, rerun's waiting form, run, web, doctor, backup, repair-store, demo) are declared
-    here with the same argument declarations. ``json``: takes ``--json``; ``fresh``: scans first unless ``--no-ingest``;
+    """A ``ccci-bot`` subcommand and what runs it (``run``, with the parsed arguments; its exit code).
+    The chat commands' come from the registry; the CLI-only ones (check-config, report, rerun's waiting
+    form, run, web, doctor, backup, repair-store, demo) are declared here with the same argument
+    declarations. ``json``: takes ``--json``; ``fresh``: scans first unless ``--no-ingest``; ``scope``:
+    called with the converted arguments, the sealed runs that scan checks (the answer reads no others;
+    default: all); ``reruns``: the handler queues or cancels reruns (it gets a rerun manager);
     ``flags``: further CLI switches as (flag, help)."""
 
     name: str
     help: str
+    run: Callable[[argparse.Namespace], int]
     args: tuple[Arg, ...] = ()
     json: bool = False
     fresh: bool = False
+    scope: Callable[..., ScanScope] | None = None
+    reruns: bool = False
     flags: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -91,22 +94,64 @@ class CliCommand:
         shown += ["[--no-ingest]"] if self.fresh else []
         return " ".join([self.name, *shown])
 
+    def scan_scope(self, given: dict[str, Any]) -> ScanScope | None:
+        """What the scan before this answer checks, for arguments as argparse gives them (None: all)."""
+        return self.scope(**Signature(self.name, self.args).values_from(given)) if self.scope is not None else None
+
+
+@dataclass(frozen=True)
+class Twin:
+    """The CLI-only part of a chat command's twin (see :class:`CliCommand`); the chat bot scans on its own
+    schedule and answers from the store, and its rerun manager is the bot's."""
+
+    fresh: bool = False
+    scope: Callable[..., ScanScope] | None = None
+    reruns: bool = False
+
+
+# Chat commands whose twin scans first or needs a rerun manager; any other twin answers from the store as is.
+TWINS: dict[str, Twin] = {
+    "why": Twin(fresh=True, scope=why.scope),
+    "summary": Twin(fresh=True, scope=summary.scope),
+    "history": Twin(fresh=True, scope=history.scope),
+    "reclassify": Twin(fresh=True),
+    "learn": Twin(fresh=True, scope=learn.scope),
+    "cancel": Twin(reruns=True),
+}
+
 
 def _chat_twin(command: Command) -> CliCommand:
-    return CliCommand(command.name, command.help, command.args, True, command.fresh, command.cli_flags)
+    extra = TWINS.get(command.name, Twin())
+    twin = CliCommand(
+        command.name,
+        command.help,
+        lambda args: _answer(args, config_from(args), command, twin),
+        command.args,
+        json=True,
+        fresh=extra.fresh,
+        scope=extra.scope,
+        reruns=extra.reruns,
+        flags=command.cli_flags,
+    )
+    return twin
 
 
 def _cli_only() -> dict[str, CliCommand]:
-    rerun = registry()["rerun"]
+    """The CLI-only subcommands, and the two chat twins that run differently here: help (needs no config;
+    it lists these commands too) and rerun (waits for the result)."""
+    help_, rerun = registry()["help"], registry()["rerun"]
     return {
+        "help": CliCommand("help", help_.help, _help, help_.args, json=True),
         "check-config": CliCommand(
             "check-config",
             "Validate a config file and the dirs it names; warnings for missing optional dirs.",
+            lambda args: check_config(Path(args.file)),
             (Arg("file", TEXT, "the YAML config file", cli_metavar="FILE"),),
         ),
         "report": CliCommand(
             "report",
             "Print a sweep's summary or the current red report exactly as the room would get it (posts nothing).",
+            lambda args: _report(args, config_from(args)),
             (
                 Arg("which", TEXT, "sweep: a sweep's summary; red: the current reds", choices=("sweep", "red")),
                 Arg("sweep", SWEEP, "with `sweep`: a sweep id (default: the latest)", optional=True),
@@ -117,13 +162,19 @@ def _cli_only() -> dict[str, CliCommand]:
         "rerun": CliCommand(
             "rerun",
             "Re-run a recipe alone on the CI node, wait, and print the report (exit 0 ran, 3 node busy, 4 runner).",
+            _rerun,
             rerun.args,
             json=True,
         ),
-        "run": CliCommand("run", "Run the Matrix bot (needs the matrix section of the config)."),
+        "run": CliCommand(
+            "run",
+            "Run the Matrix bot (needs the matrix section of the config).",
+            lambda args: run_command(config_from(args)),
+        ),
         "web": CliCommand(
             "web",
             "Serve the evidence pages alone, without chat.",
+            lambda args: web_command(config_from(args), args.listen),
             (
                 Arg(
                     "listen",
@@ -138,21 +189,25 @@ def _cli_only() -> dict[str, CliCommand]:
         "doctor": CliCommand(
             "doctor",
             "Check what the bot needs, one line each (✓, or ✗ and how to fix it); exit 1 if any fails.",
+            doctor_command,
             json=True,
         ),
         "backup": CliCommand(
             "backup",
             "A consistent copy of the store (SQLite's online backup API), safe while the bot runs.",
+            lambda args: backup_command(config_from(args), Path(args.file)),
             (Arg("file", TEXT, "where the copy goes (must not exist)", cli_metavar="FILE"),),
         ),
         "repair-store": CliCommand(
             "repair-store",
             "Drop the triggers, views, indexes and tables a restored store holds beyond this bot's schema"
             " (`doctor` names them); a copy of it as it was goes to data_dir/backups first.",
+            lambda args: repair_store_command(config_from(args)),
         ),
         "demo": CliCommand(
             "demo",
             "Generate sample cc-ci data, run the main job on it, then the chat part (local Synapse, bot, operator).",
+            demo_command,
             (
                 Arg(
                     "out",
@@ -172,7 +227,8 @@ def _cli_only() -> dict[str, CliCommand]:
 
 
 def cli_commands() -> dict[str, CliCommand]:
-    """Every subcommand in help order: the chat commands' twins (rerun in its waiting form), then CLI-only ones."""
+    """Every subcommand in help order: the chat commands' twins (help and rerun in their CLI forms), then
+    CLI-only ones."""
     only = _cli_only()
     found = {name: only.pop(name) if name in only else _chat_twin(c) for name, c in registry().items()}
     return {**found, **only}
@@ -233,28 +289,27 @@ def _emit(data: Any, as_json: bool, text: str, masker: Masker) -> None:
     print(masker.mask(json.dumps(mask_content(masker, data), indent=2, ensure_ascii=False) if as_json else text))
 
 
-def _answer(args: argparse.Namespace, config: Config) -> int:
+def _answer(args: argparse.Namespace, config: Config, command: Command, twin: CliCommand) -> int:
     """A chat command's CLI twin: the same handler and renderers as the chat answer."""
     problems = config.problems()
     if problems:
         raise ConfigError("; ".join(problems))
-    command = registry()[args.command]
     service = Service(config)
     masker = Masker.from_environment(config.secret_envs)
     try:
-        answer = asyncio.run(_call(command, service, vars(args), scan=command.fresh and not args.no_ingest))
+        answer = asyncio.run(_call(command, twin, service, vars(args), scan=twin.fresh and not args.no_ingest))
         _emit(to_json(answer), args.json, to_text(answer), masker)
         return EXIT_BAD_INPUT if isinstance(answer, LearnAnswer) and answer.refused else 0
     finally:
         service.close()
 
 
-async def _call(command: Command, service: Service, given: dict[str, Any], scan: bool) -> Answer:
+async def _call(command: Command, twin: CliCommand, service: Service, given: dict[str, Any], scan: bool) -> Answer:
     """The scan first when ``scan`` (of what this answer reads), then the handler; the rerun queue's
     commands get a manager to queue and cancel with."""
     if scan:
-        await service.ingest(command.scan_scope(given))
-    reruns = _rerun_manager(service) if command.reruns else None
+        await service.ingest(twin.scan_scope(given))
+    reruns = _rerun_manager(service) if twin.reruns else None
     confirmed = bool(given.get("apply"))  # --apply, the CLI's confirmation of an acting proposal
     return await command.call(
         Context(service, "ccci-bot", reruns=reruns, commands=registry(), confirmed=confirmed), given
@@ -304,24 +359,22 @@ async def _build_report(service: Service, red: bool, sweep_id: str | None, scan:
     return await service.sweep_report(sweep_id)
 
 
-def knowledge_warnings(config: Config) -> list[str]:
-    """The signatures the bot would skip (a pattern RE2 cannot run, a bad file, …), each with its reason."""
-    return [f"knowledge: {p}" for p in load_kb(config.knowledge.dirs).problems]
-
-
-def check_config(path: Path) -> int:
-    config = load_config(path)
-    problems = config.problems()
-    for w in config.warnings():
-        print(f"warning: {w}")
-    for w in knowledge_warnings(config):
-        print(f"warning: {w}")
-    for p in problems:
-        print(f"error: {p}", file=sys.stderr)
-    if problems:
-        return EXIT_BAD_INPUT
-    print(f"{path}: ok (runs {config.ccci.runs_dir}, warm {config.ccci.warm_dir}, data {config.data_dir})")
+def _help(args: argparse.Namespace) -> int:
+    """Needs no config: it describes, it does not look."""
+    answer = cli_help(registry()["help"].signature.values_from(vars(args))["about"])  # type: ignore[arg-type]
+    _emit(to_json(answer), args.json, to_text(answer), Masker(()))  # help holds no secrets
     return 0
+
+
+def _rerun(args: argparse.Namespace) -> int:
+    values = registry()["rerun"].signature.values_from(vars(args))
+    config = config_from(args)
+    problems = config.problems()
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return asyncio.run(
+        rerun_command(config, str(values["recipe"]), values["version"], values["times"], args.json)  # type: ignore[arg-type]
+    )
 
 
 def doctor_command(args: argparse.Namespace) -> int:
@@ -334,35 +387,6 @@ def doctor_command(args: argparse.Namespace) -> int:
     results = asyncio.run(diagnose(doctor))
     print(doctor_json(results) if args.json else doctor_text(results))
     return 0 if healthy(results) else 1
-
-
-def backup_command(config: Config, dest: Path) -> int:
-    if dest.exists():
-        raise UsageError(f"{dest} exists; choose a new file (a backup never overwrites one)")
-    try:
-        result = backup(config.db_path, dest)
-    except BackupError as exc:
-        print(f"ccci-bot: {exc}", file=sys.stderr)
-        return 1
-    print(f"{config.db_path} → {result.path}: {result.bytes} bytes, schema v{result.schema_version}, integrity ok")
-    return 0
-
-
-def repair_store_command(config: Config) -> int:
-    try:
-        done, kept = repair_file(config.db_path)
-    except StoreError as exc:
-        print(f"ccci-bot: the store {config.db_path}: {exc}", file=sys.stderr)
-        return 1
-    if kept is None:
-        print(f"{config.db_path}: its schema is what this bot's migrations define; nothing to repair")
-        return 0
-    for obj in done.dropped:
-        print(f"dropped {obj}")
-    for obj in done.made:
-        print(f"made {obj} again from the migrations")
-    print(f"{config.db_path}: repaired; the store as it was is kept in {kept}")
-    return 0
 
 
 # The `demo` extra: the sample world runs pytest suites, reads their JUnit and runs a Synapse.
@@ -408,8 +432,7 @@ def service_logging(config: Config) -> None:
 
 
 def run_command(config: Config) -> int:
-    from bot.matrix.client import MatrixError  # here: the Matrix client (nio), which no answer on the host needs
-    from bot.runtime.bot import run_bot
+    from bot.runtime.bot import run_bot  # here: the Matrix client (nio), which no answer on the host needs
 
     problems = config.problems() + config.matrix.missing() + config.secret_problems()
     if config.reports.webhook_secret_env and config.web.listen is None:
@@ -418,60 +441,30 @@ def run_command(config: Config) -> int:
         raise ConfigError("; ".join(problems))
     service_logging(config)
     raise_open_files_limit()
-    try:
-        return asyncio.run(run_bot(config))
-    except MatrixError as exc:  # refused credentials: retrying cannot help, the operator must act
-        print(f"ccci-bot: {exc}", file=sys.stderr)
-        return 1
+    return asyncio.run(run_bot(config))  # refused credentials (a MatrixError): main's exit 1 with the message
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING)
+    command = cli_commands()[args.command]
     try:
-        if args.command == "help":  # needs no config: it describes, it does not look
-            answer = cli_help(registry()["help"].signature.values_from(vars(args))["about"])  # type: ignore[arg-type]
-            _emit(to_json(answer), args.json, to_text(answer), Masker(()))  # help holds no secrets
-            return 0
-        if args.command == "check-config":
-            return check_config(Path(args.file))
-        if args.command == "rerun":
-            values = registry()["rerun"].signature.values_from(vars(args))
-            config = config_from(args)
-            problems = config.problems()
-            if problems:
-                raise ConfigError("; ".join(problems))
-            return asyncio.run(
-                rerun_command(config, str(values["recipe"]), values["version"], values["times"], args.json)  # type: ignore[arg-type]
-            )
-        if args.command == "run":
-            return run_command(config_from(args))
-        if args.command == "web":
-            return web_command(config_from(args), args.listen)
-        if args.command == "demo":
-            return demo_command(args)
-        if args.command == "report":
-            return _report(args, config_from(args))
-        if args.command == "doctor":
-            return doctor_command(args)
-        if args.command == "backup":
-            return backup_command(config_from(args), Path(args.file))
-        if args.command == "repair-store":
-            return repair_store_command(config_from(args))
-        return _answer(args, config_from(args))
-    except (ConfigError, UsageError) as exc:
+        return command.run(args)
+    except BadInput as exc:  # what was typed or configured: say what, and how the command is used when that helps
         print(f"ccci-bot: {exc}", file=sys.stderr)
+        if exc.show_usage:
+            print(f"usage: ccci-bot {command.usage}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except UnknownNameError as exc:
+    except CcciError as exc:  # a store the bot will not use, refused credentials, a backup not made, …
         print(f"ccci-bot: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return 1
     except PermissionError as exc:
         print(
             f"ccci-bot: permission denied: {exc.filename} (set data_dir or --data-dir to a writable dir)",
             file=sys.stderr,
         )
         return 1
-    except Exception as exc:  # a store this bot will not use, or SQLite finding it damaged: no traceback
+    except Exception as exc:  # SQLite finding the store damaged: no traceback
         problem = store_problem(exc)
         if problem is None:
             raise

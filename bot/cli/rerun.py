@@ -11,10 +11,10 @@ import json
 import sys
 from dataclasses import asdict
 
-from bot.answers.suggest import UnknownNameError
 from bot.config import Config
+from bot.errors import BadInput
 from bot.masking import Masker
-from bot.model.reruns import NotifyKind, RerunError, RerunState
+from bot.model.reruns import NotifyKind, RerunState
 from bot.reruns.manager import STORE_ERRORS, RerunManager
 from bot.reruns.preflight import Node
 from bot.service import Service
@@ -38,7 +38,7 @@ async def rerun_command(config: Config, recipe: str, version: str | None, times:
         manager = RerunManager(service, node, notify, asyncio.Event())
         try:
             rerun, _, _ = await manager.request(recipe, version, times, "cli")
-        except (RerunError, UnknownNameError) as exc:
+        except BadInput as exc:  # a RerunError or an unknown recipe
             print(f"ccci-bot: {exc}", file=sys.stderr)
             return 2
         try:

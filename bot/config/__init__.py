@@ -1,6 +1,6 @@
 """Configuration: the YAML file read safely (:mod:`bot.config.file`) into the typed, frozen sections
-declared in :mod:`bot.config.sections` (kinds of value and the error formatter: :mod:`bot.config.values`),
-the whole of it and its loaders in :mod:`bot.config.schema`.
+declared in :mod:`bot.config.sections` and :mod:`bot.config.web_sections` (kinds of value and the error
+formatter: :mod:`bot.config.values`), the whole of it and its loaders in :mod:`bot.config.schema`.
 
 Callers import the config's types, loaders and error from here; the declarations' helpers (``Section``,
 ``doc``) stay in :mod:`bot.config.sections`, for the generator (``scripts/configdoc.py``) and the tests.
@@ -19,10 +19,9 @@ from bot.config.sections import (
     ProbesConfig,
     ReportsConfig,
     RunnerConfig,
-    WebAuthConfig,
-    WebConfig,
 )
 from bot.config.values import ConfigError, listen_address
+from bot.config.web_sections import WebAuthConfig, WebConfig
 
 __all__ = [
     "AccessConfig",

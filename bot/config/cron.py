@@ -11,6 +11,8 @@ import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.errors import BadInput
+
 if TYPE_CHECKING:
     from apscheduler.triggers.cron import CronTrigger
 
@@ -18,7 +20,7 @@ _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _MAX_STEPS = 200_000  # bounds the walk over slots (a seconds cron over a long outage)
 
 
-class CronError(ValueError):
+class CronError(BadInput, ValueError):
     """A crontab line that cannot be scheduled; the message says which field and why."""
 
 

@@ -1,6 +1,7 @@
-"""The whole configuration (:class:`Config`: the sections of :mod:`bot.config.sections` and ``data_dir``),
-its rules across sections and against the machine, and reading it: YAML (:mod:`bot.config.file`) into
-the typed, frozen objects (:func:`bot.config.values.convert`), every error naming its key path.
+"""The whole configuration (:class:`Config`: the sections of :mod:`bot.config.sections` and
+:mod:`bot.config.web_sections`, and ``data_dir``), its rules across sections and against the machine,
+and reading it: YAML (:mod:`bot.config.file`) into the typed, frozen objects
+(:func:`bot.config.values.convert`), every error naming its key path.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ from bot.config.sections import (
     ReportsConfig,
     RunnerConfig,
     Section,
-    WebConfig,
     doc,
 )
 from bot.config.values import ConfigError, convert
+from bot.config.web_sections import WebConfig
 
 DEFAULT_DATA_DIR = Path("/var/lib/ccci-bot")
 

@@ -18,6 +18,7 @@ import msgspec
 from msgspec import Meta
 from msgspec import inspect as mi
 
+from bot.errors import BadInput
 from bot.logsetup import LEVELS, LogFormat
 
 MAX_SECONDS = 31_536_000  # a year: longer waits are typos, and bigger numbers overflow timers
@@ -26,11 +27,11 @@ LINK_PLACEHOLDERS = frozenset({"run_id", "path"})
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
-class ConfigError(ValueError):
+class ConfigError(BadInput, ValueError):
     """A configuration problem, phrased as ``key.path: expected …, got …``."""
 
 
-class Invalid(ValueError):
+class Invalid(BadInput, ValueError):
     """A value a ``parse`` refused; ``at`` continues the key path when the problem is inside it (``.NAME``)."""
 
     def __init__(self, message: str, at: str = "") -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from bot.errors import BadInput
 from bot.linear_regex import LinearPattern, PatternRefused, compile_signature
 from bot.model.records import Category, EvidenceKind
 
@@ -37,7 +38,7 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 SHIPPED = Path(__file__).resolve().parent  # nonfatal.yaml and signatures/*.yaml (package data)
 
 
-class SignatureError(ValueError):
+class SignatureError(BadInput, ValueError):
     """One signature (or file) that cannot be used, with where and why."""
 
 

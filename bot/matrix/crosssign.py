@@ -37,6 +37,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
+from bot.errors import Failure, Transient
+
 log = logging.getLogger(__name__)
 KEYS_FILE = "cross-signing.json"
 SSSS_ALGORITHM = "m.secret_storage.v1.aes-hmac-sha2"
@@ -44,11 +46,11 @@ RECOVERY_PREFIX = bytes([0x8B, 0x01])
 HTTP_TIMEOUT_S = 30
 
 
-class CrossSignError(Exception):
+class CrossSignError(Failure):
     """Cross-signing cannot be done as configured; the message says how to fix it."""
 
 
-class CrossSignUnavailable(Exception):
+class CrossSignUnavailable(Transient):
     """The homeserver could not be reached: try again later."""
 
 

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
+from bot.errors import Failure, Transient
+
 if TYPE_CHECKING:
     from nio import ErrorResponse
 
@@ -19,11 +21,11 @@ TRANSIENT = (aiohttp.ClientError, TimeoutError, ConnectionError, OSError)
 REFUSALS = frozenset({"M_UNKNOWN_TOKEN", "M_MISSING_TOKEN", "M_FORBIDDEN", "M_USER_DEACTIVATED"})
 
 
-class Unavailable(Exception):
+class Unavailable(Transient):
     """The homeserver could not be reached or answered 5xx: try again later."""
 
 
-class MatrixError(Exception):
+class MatrixError(Failure):
     """The homeserver refused (bad token, forbidden, unknown room): retrying will not help."""
 
 

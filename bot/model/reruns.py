@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from bot.errors import BadInput
 from bot.model.records import RunStatus
 
 
-class RerunError(ValueError):
+class RerunError(BadInput, ValueError):
     """A rerun that cannot be queued; the message says why."""
 
 

@@ -19,6 +19,8 @@ from http.client import HTTPException
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from bot.errors import Transient
+
 MAX_BODY = 64 * 1024  # a token answer is a few KB; nothing bigger is read
 USER_AGENT = "ccci-bot-probe"
 
@@ -32,7 +34,7 @@ class Answer:
     body: bytes = b""
 
 
-class NoAnswer(Exception):
+class NoAnswer(Transient):
     """No HTTP answer: the connection, the name, TLS or the timeout failed. The message says which."""
 
 

@@ -11,13 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.errors import Transient
+
 if TYPE_CHECKING:
     import docker
 
 STACK_LABEL = "com.docker.stack.namespace"
 
 
-class NodeUnreachable(Exception):
+class NodeUnreachable(Transient):
     """The Docker engine could not be asked; a rerun must not start blind."""
 
 

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.errors import Failure
+
 KEEP_MIGRATION_BACKUPS = 5
 BACKUP_DIR = "backups"
 
 
-class BackupError(Exception):
+class BackupError(Failure):
     """The copy could not be made (unreadable source, unwritable destination, not a database)."""
 
 

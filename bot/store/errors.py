@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 
+from bot.errors import Failure
+
 RESTORE_HINT = "restore a backup you made (docs/deployment.md: Backups and restore)"
 
 
-class StoreError(Exception):
+class StoreError(Failure):
     """The store cannot be used as it is (foreign, newer, damaged, or carrying other schema objects);
     the message says what and what to do, and is meant for the operator as it stands."""
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bot.artifacts.appenv import AppEnv, find_app_env
 from bot.artifacts.clone import recipe_clone
-from bot.artifacts.compose import AppEnv, EffectiveCompose, find_app_env, read_effective
+from bot.artifacts.compose import EffectiveCompose, read_effective
 from bot.artifacts.layout import Layout, run_dir_of
 from bot.artifacts.logscan import scan_run_log
 from bot.artifacts.logtail import read_tail

@@ -23,7 +23,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from bot.artifacts.compose import AppEnv, EffectiveCompose, read_at_refs
+from bot.artifacts.appenv import AppEnv
+from bot.artifacts.compose import EffectiveCompose, read_at_refs
 from bot.artifacts.gitrun import git
 from bot.verdicts.assertions import Expectation, parse_expectation
 
