@@ -18,191 +18,33 @@ does it is the chat's or the CLI's business (``Decision.settle``). The numbers a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from itertools import pairwise
+from dataclasses import replace
 
-from bot.artifacts.layout import Layout
 from bot.artifacts.timefmt import short
 from bot.model.records import (
     Category,
-    EvidenceItem,
-    EvidenceKind,
-    Failure,
     NextStep,
     RunKind,
-    RunRow,
     RunStatus,
     Strength,
-    TestStatus,
 )
 from bot.probes.records import Outcome, ProbeFact, ProbeName
 from bot.verdicts import confidence as c
+from bot.verdicts.cite import (
+    disagreeing,
+    flip_count,
+    probe_item,
+    run_place,
+    shared_item,
+    stale_item,
+    structural_facts,
+)
 from bot.verdicts.records import (
-    STRUCTURAL_PROBLEMS,
     Decision,
     Facts,
-    RerunFact,
-    SharedCause,
-    SignatureHit,
-    SweepRepeat,
 )
-from bot.verdicts.staletest import Presence, StaleFinding
-
-SETTLE_BY_RERUN = "an isolation rerun would tell a flake from a deterministic failure"
-SETTLE_BY_MORE_RERUNS = "more isolation reruns would tell a flake from a deterministic failure"
-SETTLE_BY_A_LOOK = (
-    "no signature, stale-test finding or peer difference names its cause: reading the failure against the test "
-    "and the recipe's changes since it last passed would"
-)
-
-
-@dataclass(frozen=True)
-class RedRun:
-    """The red run being decided: its facts and what the rules read off them, worked out once."""
-
-    f: Facts
-    isolated: list[RerunFact]  # isolation reruns of the version that say something (verified, finished)
-    greens: list[RerunFact]
-    same: list[RerunFact]  # red with a failing test the run itself failed
-    elsewhere: list[RerunFact]  # red, but only on other tests
-    canon_after: bool  # a canonical of the same version written after the red
-
-    @classmethod
-    def of(cls, f: Facts) -> RedRun:
-        iso = [r for r in f.reruns if r.isolated and not r.unverified and r.status is not RunStatus.UNKNOWN]
-        canon_after = (
-            f.canonical is not None
-            and f.canonical.version == f.target.version
-            and f.canonical.ts is not None
-            and f.target.finished is not None
-            and f.canonical.ts > f.target.finished
-        )
-        return cls(
-            f,
-            iso,
-            greens=[r for r in iso if r.status is RunStatus.GREEN],
-            same=[r for r in iso if r.status is RunStatus.RED and r.failing & f.failing],
-            elsewhere=[r for r in iso if r.status is RunStatus.RED and r.failing and not r.failing & f.failing],
-            canon_after=canon_after,
-        )
-
-    @property
-    def tests(self) -> str:
-        return _fmt_tests(self.f.failures)
-
-    @property
-    def version(self) -> str:
-        return self.f.target.version or "?"
-
-    @property
-    def rerun_items(self) -> list[EvidenceItem]:
-        return [_rerun_item(r, self.f.layout) for r in self.isolated]
-
-    @property
-    def canon_items(self) -> list[EvidenceItem]:
-        return [_canonical_item(self.f)] if self.canon_after else []
-
-    @property
-    def unsettled(self) -> NextStep:
-        """Advise a rerun only when none exists: with reruns, only more of them can help."""
-        return NextStep.MORE_RERUNS if self.isolated else NextStep.ISOLATION_RERUN
-
-    @property
-    def settle_text(self) -> str:
-        return SETTLE_BY_MORE_RERUNS if self.isolated else SETTLE_BY_RERUN
-
-    @property
-    def also(self) -> str:
-        if not self.elsewhere:
-            return ""
-        seen = sorted({f"{t}/{n}" for r in self.elsewhere for t, n in r.failing})[:3]
-        return f"; {len(self.elsewhere)} isolation rerun(s) failed elsewhere ({', '.join(seen)})"
-
-    @property
-    def deterministic(self) -> bool:
-        return bool(self.same)
-
-    @property
-    def partly(self) -> bool:  # reproduced by some isolation reruns, while others failed elsewhere
-        return bool(self.same) and bool(self.elsewhere)
-
-    @property
-    def det_confidence(self) -> float:
-        if self.partly:
-            return c.PARTLY_REPRODUCED
-        return c.DETERMINISTIC_ONCE if len(self.same) == 1 else c.DETERMINISTIC_REPEATED
-
-    @property
-    def det_reason(self) -> str:
-        return (
-            f"red again with the same failing test ({self.tests}) in {len(self.same)} of {len(self.isolated)} "
-            f"isolation rerun(s) of {self.version}{self.also}"
-        )
-
-    @property
-    def contradicted(self) -> frozenset[str]:
-        """Signatures a probe proved wrong: the registry has the image they say is gone."""
-        return frozenset(s for p in self.f.probes if p.finding.outcome is Outcome.PRESENT for s in p.signatures)
-
-    @property
-    def ranked(self) -> list[SignatureHit]:
-        """Signature hits, best first: failure-text hits outrank log hits, then by weight; none a probe contradicted."""
-        return sorted(
-            (s for s in self.f.signatures if s.signature not in self.contradicted),
-            key=lambda s: (s.where is EvidenceKind.FAILURE, s.weight),
-            reverse=True,
-        )
-
-    @property
-    def labels(self) -> str:
-        return f"; {self.f.peer_labels[0].excerpt}" if self.f.peer_labels else ""
-
-    @property
-    def label_bonus(self) -> float:
-        return c.PEER_LABELS_BONUS if self.f.peer_labels else 0.0
-
-    @property
-    def fitting(self) -> list[SignatureHit]:
-        """Signature hits that can name a deterministic failure's cause (recipe or upstream), best first."""
-        return [s for s in self.ranked if s.category in (Category.RECIPE_DEFECT, Category.UPSTREAM_DEFECT)]
-
-    @property
-    def peer_hint(self) -> str:
-        """A passing peer, quoted when no compose difference with it was found (that one is quoted instead)."""
-        return f"; {self.f.peers[0].excerpt}" if self.f.peers and not self.f.peer_labels else ""
-
-    @property
-    def repeat(self) -> SweepRepeat | None:
-        return self.f.repeated
-
-    @property
-    def repeat_reason(self) -> str:
-        rep = self.f.repeated
-        assert rep is not None
-        versions = f"of {rep.versions[0]}" if len(rep.versions) == 1 else f"across {', '.join(rep.versions)}"
-        return f"red the same way in the last {rep.sweeps} sweeps {versions} ({self.tests}: {rep.failure})"
-
-    @property
-    def repeat_confidence(self) -> float:
-        rep = self.f.repeated
-        assert rep is not None
-        return c.REPEATED_MORE if rep.sweeps >= 3 else c.REPEATED_TWICE
-
-    @property
-    def repeat_items(self) -> list[EvidenceItem]:
-        rep = self.f.repeated
-        assert rep is not None
-        return [
-            EvidenceItem(
-                EvidenceKind.REPEATED,
-                run_id,
-                self.f.layout.results,
-                None,
-                f"sweep run {run_id}: red the same way ({self.tests}: {rep.failure})",
-            )
-            for run_id in rep.run_ids[1:]
-        ]
-
+from bot.verdicts.redrun import SETTLE_BY_A_LOOK, RedRun
+from bot.verdicts.staletest import Presence
 
 # --- the rules: each decides or returns None; RULES runs them in order and the first decision wins. ---
 # docs/knowledge-base.md lists them by name in the same order (tests/test_engine.py holds the two
@@ -244,7 +86,7 @@ def green_alone(r: RedRun) -> Decision | None:
     return Decision(
         Category.FLAKE,
         min(confidence, c.FLAKE_CAP),
-        f"red{under} in {_where(f.target)} ({r.tests}), but " + " and ".join(parts) + r.also,
+        f"red{under} in {run_place(f.target)} ({r.tests}), but " + " and ".join(parts) + r.also,
         r.rerun_items + r.canon_items,
         strength=Strength.RERUNS if r.greens else Strength.GREEN_LATER,
     )
@@ -254,7 +96,7 @@ def failed_elsewhere_alone(r: RedRun) -> Decision | None:
     """Isolation reruns red on another tier or test than the sweep run, none on the run's own failure."""
     if not (r.elsewhere and not r.same):
         return None
-    return _disagreeing(r.f, r.elsewhere, r.tests)
+    return disagreeing(r.f, r.elsewhere, r.tests)
 
 
 def registry_probe(r: RedRun) -> Decision | None:
@@ -270,14 +112,14 @@ def registry_probe(r: RedRun) -> Decision | None:
         Category.UPSTREAM_DEFECT,
         c.PROBE_ABSENT,
         f"{absent[0].finding.said} — checked in the registry, no rerun needed{matches}",
-        [*(_probe_item(p) for p in absent), *(s.evidence for s in named[:1])],
+        [*(probe_item(p) for p in absent), *(s.evidence for s in named[:1])],
         strength=Strength.PROBED,
     )
 
 
 def structural(r: RedRun) -> Decision | None:
     """Unverified tiers, harness errors, a runner that died or was cut off: the CI machinery, not the recipe."""
-    found = None if r.deterministic else _structural(r.f)
+    found = None if r.deterministic else structural_facts(r.f)
     if found is None:
         return None
     why, items = found
@@ -287,7 +129,7 @@ def structural(r: RedRun) -> Decision | None:
         Category.INFRA,
         c.INFRA_STRUCTURAL_WITH_SIGNATURE if infra_sigs else c.INFRA_STRUCTURAL,
         f"{why}{sig_note} — not evidence against the recipe",
-        items + [s.evidence for s in infra_sigs[:2]] + [_shared_item(x) for x in r.f.shared],
+        items + [s.evidence for s in infra_sigs[:2]] + [shared_item(x) for x in r.f.shared],
         strength=Strength.RUN_RECORD,
     )
 
@@ -310,7 +152,7 @@ def stale_test(r: RedRun) -> Decision | None:
         (c.STALE_CONFIRMED if r.deterministic else c.STALE_FACT)
         - (c.STALE_MAIN_ONLY_PENALTY if finding.where is Presence.MAIN_ONLY else 0.0),
         f"overlay test {finding.test} expects {finding.expected}, which exists {place}{confirmed}",
-        [_stale_item(s) for s in nowhere + main_only] + r.rerun_items,
+        [stale_item(s) for s in nowhere + main_only] + r.rerun_items,
         strength=Strength.CHECKED,
     )
 
@@ -367,7 +209,7 @@ def shared_cause(r: RedRun) -> Decision | None:
         c.SHARED_CAUSE,
         f"{len(shared.recipes)} recipes of this sweep fail in {shared.tier} the same way, in {shared.machinery} "
         f"they share ({', '.join(shared.recipes)}): a shared cause, not this recipe; {r.settle_text}",
-        [_shared_item(x) for x in r.f.shared] + [s.evidence for s in r.ranked[:2]],
+        [shared_item(x) for x in r.f.shared] + [s.evidence for s in r.ranked[:2]],
         r.unsettled,
         strength=Strength.SHARED,
     )
@@ -438,7 +280,7 @@ def pattern_only(r: RedRun) -> Decision | None:
 def flipping(r: RedRun) -> Decision | None:
     """The same version flipped red/green two or more times across its recent runs."""
     history = r.f.same_version_history
-    flips = _flips(history)
+    flips = flip_count(history)
     if flips < 2:
         return None
     return Decision(
@@ -500,7 +342,7 @@ def _with_probes(d: Decision, r: RedRun) -> Decision:
     """Every probe's finding is evidence, once, whatever decided: one that contradicted a signature is
     said in the reason too (the verdict no longer rests on it); one without an answer changes nothing."""
     cited = {(e.path, e.excerpt) for e in d.evidence}
-    items = [i for i in (_probe_item(p) for p in r.f.probes) if (i.path, i.excerpt) not in cited]
+    items = [i for i in (probe_item(p) for p in r.f.probes) if (i.path, i.excerpt) not in cited]
     present = [
         p
         for p in r.f.probes
@@ -514,167 +356,3 @@ def _contradiction(p: ProbeFact) -> str:
     names = sorted(p.signatures)
     listed, verb = (names[0], "does") if len(names) == 1 else (f"{', '.join(names[:-1])} and {names[-1]}", "do")
     return f"; the registry has {p.finding.subject.name} (checked), so {listed} {verb} not hold"
-
-
-# --- what the rules cite and say ----------------------------------------------------------------
-
-
-def _fmt_tests(failures: list[Failure], limit: int = 2) -> str:
-    names = list(dict.fromkeys(f"{f.tier}/{f.test}" for f in failures))
-    more = f" (+{len(names) - limit})" if len(names) > limit else ""
-    return ", ".join(names[:limit]) + more if names else "no failing test"
-
-
-def _where(target: RunRow) -> str:
-    return (
-        f"{target.kind.value} run {target.run_id}" if target.kind is not RunKind.ISOLATION else f"run {target.run_id}"
-    )
-
-
-def _flips(history: list[RunRow]) -> int:
-    statuses = [r.status for r in history if r.status is not RunStatus.UNKNOWN and not r.unverified]
-    return sum(1 for a, b in pairwise(statuses) if a is not b)
-
-
-def _structural(f: Facts) -> tuple[str, list[EvidenceItem]] | None:
-    """Unverified tiers, harness errors, a runner that died or was cut off: the CI failed, not the recipe."""
-    unver = [t.name for t in f.tiers if t.status is TestStatus.UNVER]
-    problems = [p for p in f.problems if p.kind in STRUCTURAL_PROBLEMS]
-    errors_only = bool(f.failures) and all(x.status is TestStatus.ERROR for x in f.failures)
-    if f.cutoff is not None:
-        cut = f.cutoff
-        source = f" ({cut.source})" if cut.source else ""
-        code = f", exit {cut.exit_code}" if cut.exit_code is not None else ""
-        deadline = " — cc-ci's deadline" if cut.exit_code in (142, 143) else ""
-        return (
-            f"the run was cut off while tier {cut.tier}{source} was running{code}{deadline}: "
-            f"no {f.layout.results}, and the log ends inside that tier",
-            [_cutoff_item(f), *problems],
-        )
-    if f.target.unverified:
-        return f"tiers {', '.join(unver) or '?'} are unverified (should have run and did not)", problems
-    if unver and (errors_only or problems):
-        why = "harness errors in " + _fmt_tests(f.failures) if errors_only else problems[0].excerpt
-        return f"{why}; then tiers {', '.join(unver)} unverified", problems
-    if problems and not f.failures:
-        return problems[0].excerpt, problems
-    return None
-
-
-def _shared_item(s: SharedCause) -> EvidenceItem:
-    return EvidenceItem(
-        kind=EvidenceKind.SHARED_CAUSE,
-        run_id=None,
-        path=s.sweep_id,
-        line=None,
-        excerpt=(
-            f"{len(s.recipes)} recipes of {s.sweep_id} fail in {s.tier} the same way, in {s.machinery} they share "
-            f"({', '.join(s.recipes)}): {s.failure}"
-        ),
-    )
-
-
-def _cutoff_item(f: Facts) -> EvidenceItem:
-    assert f.cutoff is not None
-    return EvidenceItem(EvidenceKind.CUT_OFF, f.target.run_id, f.cutoff.log, f.cutoff.last_line, f.cutoff.excerpt)
-
-
-def _disagreeing(f: Facts, others: list[RerunFact], tests: str) -> Decision:
-    """Isolation reruns red on another tier or test than the sweep run: evidence of their own.
-
-    The sweep's failure did not reproduce alone, and the recipe is not green alone either: say both,
-    take the category from what the reruns show, and keep the confidence low (they disagree)."""
-    seen = sorted({f"{t}/{n}" for r in others for t, n in r.failing})
-    passed = [t for t in f.failing if all(t in r.passed for r in others)]
-    original = (
-        f"the sweep's failure ({tests}) passed alone"
-        if passed and len(passed) == len(f.failing)
-        else f"the sweep's failure ({tests}) did not reproduce alone"
-    )
-    there = f"{len(others)} isolation rerun(s) of {f.target.version or '?'} failed elsewhere ({', '.join(seen[:3])})"
-    hits = sorted(
-        (h for r in others for h in r.signatures),
-        key=lambda h: (h.where is EvidenceKind.FAILURE, h.weight),
-        reverse=True,
-    )
-    errors_only = all(x.status is TestStatus.ERROR for r in others for x in r.failures) and any(
-        r.failures for r in others
-    )
-    items = [_rerun_item(r, f.layout) for r in others]
-    if hits:
-        best = hits[0]
-        return Decision(
-            best.category,
-            min(best.weight, c.DISAGREEING_RERUN_CAP),
-            f"{original}, but {there}: the rerun matches {best.signature}: {best.description}",
-            [*items, best.evidence],
-            NextStep.MORE_RERUNS,
-            strength=Strength.RERUNS_DISAGREE,
-        )
-    if errors_only:
-        return Decision(
-            Category.INFRA,
-            c.DISAGREEING_RERUN_CAP,
-            f"{original}, but {there}, with harness errors — the CI, not evidence against the recipe",
-            items,
-            NextStep.MORE_RERUNS,
-            strength=Strength.RERUNS_DISAGREE,
-        )
-    return Decision(
-        Category.RECIPE_DEFECT,
-        c.DISAGREEING_RERUN_UNEXPLAINED,
-        f"{original}, but {there}: red alone too, on another test; more reruns would show which failure repeats",
-        items + f.peer_labels + f.peers,
-        NextStep.MORE_RERUNS,
-        strength=Strength.RERUNS_DISAGREE,
-    )
-
-
-def _rerun_item(r: RerunFact, layout: Layout) -> EvidenceItem:
-    failing = ", ".join(sorted(f"{t}/{n}" for t, n in r.failing)) or "nothing failed"
-    return EvidenceItem(
-        kind=EvidenceKind.RERUN,
-        run_id=r.run_id,
-        path=layout.results,
-        line=None,
-        excerpt=f"isolation run {r.run_id}: {r.status.value} ({failing})",
-    )
-
-
-def _canonical_item(f: Facts) -> EvidenceItem:
-    c = f.canonical
-    assert c is not None
-    return EvidenceItem(
-        kind=EvidenceKind.CANONICAL,
-        run_id=None,
-        path=f.layout.canonical,
-        line=None,
-        excerpt=(
-            f"canonical {c.version} written {short(c.ts)}, after red run {f.target.run_id} ({short(f.target.finished)})"
-        ),
-    )
-
-
-def _probe_item(p: ProbeFact) -> EvidenceItem:
-    found = p.finding
-    return EvidenceItem(
-        kind=EvidenceKind.PROBE,
-        run_id=None,
-        path=found.subject.url,
-        line=None,
-        excerpt=f"{found.subject.probe} probe, {short(found.checked)}: {found.said}",
-    )
-
-
-def _stale_item(s: StaleFinding) -> EvidenceItem:
-    where = {
-        Presence.NOWHERE: f"found in none of {s.tags_checked} release tags nor {s.main_ref or 'main'}",
-        Presence.MAIN_ONLY: f"found only in {s.main_ref}, in no release tag",
-    }.get(s.where, f"found in {', '.join(s.found_in)}")
-    return EvidenceItem(
-        kind=EvidenceKind.STALE_TEST,
-        run_id=None,
-        path=s.clone,
-        line=None,
-        excerpt=f"{s.test} expects {s.expected}: {where}",
-    )
