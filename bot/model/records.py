@@ -213,6 +213,13 @@ class NextStep(StrEnum):
     MORE_RERUNS = "more-reruns"  # isolation reruns exist but disagree with the sweep run
 
 
+class VerdictOrigin(StrEnum):
+    """Who decided a verdict: the engine's rules, or an operator by hand (which wins, and says so)."""
+
+    RULES = "rules"
+    OPERATOR = "operator"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """A root-cause verdict: category, honest confidence, one sentence naming the deciding evidence."""
@@ -223,6 +230,8 @@ class Verdict:
     kb_version: str = ""  # the knowledge base that decided it
     settle: NextStep | None = None  # what would settle it, when it is not settled
     rule: str | None = None  # the engine rule that decided it (bot.verdicts.engine.RULES); None before rules had names
+    source: VerdictOrigin = VerdictOrigin.RULES  # an operator's verdict given by hand wins over the rules'
+    by: str | None = None  # who gave it by hand (None for the rules')
 
 
 @dataclass(frozen=True)
