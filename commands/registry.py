@@ -2,9 +2,42 @@
 
 from __future__ import annotations
 
-from commands import Command, cancel, help, history, ingest, reclassify, rerun, status, summary, why
+from commands import (
+    Command,
+    cancel,
+    help,
+    history,
+    ingest,
+    known,
+    link,
+    mute,
+    reclassify,
+    rerun,
+    status,
+    summary,
+    unlink,
+    unmute,
+    verdict,
+    why,
+)
 
-_MODULES = (help, why, summary, history, status, rerun, cancel, ingest, reclassify)
+_MODULES = (
+    help,
+    why,
+    summary,
+    history,
+    status,
+    known,
+    rerun,
+    cancel,
+    link,
+    unlink,
+    verdict,
+    mute,
+    unmute,
+    ingest,
+    reclassify,
+)
 
 
 def registry() -> dict[str, Command]:

@@ -60,6 +60,12 @@ def test_usage_lines_come_from_the_declarations() -> None:
         "status": "status",
         "rerun": "rerun <recipe> [version] [xN]",
         "cancel": "cancel [recipe]",
+        "known": "known",
+        "link": "link <recipe> <issue-url> [note…]",
+        "unlink": "unlink <recipe> [issue-url]",
+        "verdict": "verdict <recipe> <category> [reason…]",
+        "mute": "mute <recipe> <until> [reason…]",
+        "unmute": "unmute <recipe>",
         "ingest": "ingest",
         "reclassify": "reclassify",
     }

@@ -85,7 +85,9 @@ class Dispatcher:
             return NoticeAnswer(
                 f"Unknown command `{parsed.name[:40]}`; {maybe}`{ctx.prefix} help` lists them.", ok=False
             )
-        if len(parsed.args) > MAX_ARGS or any(len(a) > MAX_ARG_CHARS for a in parsed.args):
+        most_args = max(MAX_ARGS, command.signature.max_tokens)
+        longest = max(MAX_ARG_CHARS, command.signature.max_chars)
+        if len(parsed.args) > most_args or any(len(a) > longest for a in parsed.args):
             return NoticeAnswer(f"Too many or too long arguments; usage: `{ctx.prefix} {command.usage}`", ok=False)
         if command.acts and not may_act(self.access, msg.sender, self.power_level(msg.room_id, msg.sender)):
             return NoticeAnswer(_refusal(command, self.access, self.power_level(msg.room_id, msg.sender)), ok=False)
@@ -104,14 +106,21 @@ class Dispatcher:
 
 def _refusal(command: Command, access: AccessConfig, level: int) -> str:
     return (
-        f"Sorry, `{command.name}` acts on the CI node, so it is for operators: listed in access.operators, "
+        f"Sorry, `{command.name}` {_what_it_changes(command)}, so it is for operators: listed in access.operators, "
         f"or with power level ≥ {access.min_power_level} in this room (yours is {level})."
     )
 
 
+KNOWLEDGE_COMMANDS = frozenset({"link", "unlink", "verdict", "mute", "unmute"})
+
+
+def _what_it_changes(command: Command) -> str:
+    return "changes what the bot knows" if command.name in KNOWLEDGE_COMMANDS else "acts on the CI node"
+
+
 def _unknown_device(command: Command) -> str:
     return (
-        f"Sorry, `{command.name}` acts on the CI node, and this message was encrypted by a device whose keys "
+        f"Sorry, `{command.name}` {_what_it_changes(command)}, and this message was encrypted by a device whose keys "
         "I do not know (or that changed since I first saw it), so I cannot tell it is yours. "
         "Send it again from a device I know; `status` lists key changes."
     )

@@ -36,7 +36,7 @@ from bot.fdlimit import raise_open_files_limit
 from bot.kb import load_kb
 from bot.logsetup import setup_logging
 from bot.masking import Masker, mask_content
-from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
+from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer, NoticeAnswer
 from bot.model.reports import RedReport, SweepReport
 from bot.model.reruns import NotifyKind
 from bot.render import reports as render
@@ -242,7 +242,7 @@ def _answer(args: argparse.Namespace, config: Config) -> int:
     try:
         answer = asyncio.run(_call(command, service, vars(args), scan=command.fresh and not args.no_ingest))
         _emit(to_json(answer), args.json, to_text(answer), masker)
-        return 0
+        return EXIT_BAD_INPUT if isinstance(answer, NoticeAnswer) and not answer.ok else 0
     finally:
         service.close()
 

@@ -27,10 +27,12 @@ __all__ = [
     "IssueLink",
     "Knowledge",
     "KnowledgeKind",
+    "KnownIssue",
     "Lapse",
     "Mute",
     "PrintHits",
     "RedState",
+    "Standing",
     "VerdictOrigin",
 ]
 
@@ -190,3 +192,51 @@ class Knowledge:
 
     def links_for(self, fingerprint: str) -> tuple[IssueLink, ...]:
         return tuple(link for link in self.links if link.fingerprint == fingerprint)
+
+
+@dataclass(frozen=True)
+class KnownIssue:
+    """One issue link as an answer shows it: how often its failure was seen, and whether the recipe's
+    current red still fails that way (``matches_current``; False: the red is news, the link is old)."""
+
+    url: str
+    note: str
+    by: str
+    since: float  # when it was linked
+    hits: int  # red runs of the recipe with the linked failure's fingerprint
+    first_seen: float | None
+    last_seen: float | None
+    matches_current: bool
+    shape: str
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A recipe's current run as the operators' memory sees it. ``hand_verdict`` and ``mute`` are set only
+    when they apply (same fingerprint; the mute not expired); ``lapsed_*`` are the ones a different
+    failure left behind, shown as no longer applying."""
+
+    recipe: str
+    run_id: str | None
+    fingerprint: str | None  # None: the run is not red
+    shape: str
+    known_issues: tuple[KnownIssue, ...] = ()
+    hand_verdict: HandVerdict | None = None
+    mute: Mute | None = None
+    lapsed_verdict: HandVerdict | None = None
+    lapsed_mute: Mute | None = None
+
+    @property
+    def state(self) -> RedState | None:
+        """None when not red; else muted, known (a matching link or hand verdict), or needs a look."""
+        if self.fingerprint is None:
+            return None
+        if self.mute is not None:
+            return RedState.MUTED
+        if self.hand_verdict is not None or any(k.matches_current for k in self.known_issues):
+            return RedState.KNOWN
+        return RedState.NEED_LOOK
+
+    @property
+    def current_issues(self) -> tuple[KnownIssue, ...]:
+        return tuple(k for k in self.known_issues if k.matches_current)

@@ -10,6 +10,8 @@ from bot.model.answers import (
     HelpAnswer,
     HistoryAnswer,
     IngestReport,
+    KnowledgeChanged,
+    KnownAnswer,
     NoticeAnswer,
     ReclassifyAnswer,
     RerunQueued,
@@ -31,6 +33,8 @@ AnswerT = (
     | RerunQueued
     | IngestReport
     | ReclassifyAnswer
+    | KnowledgeChanged
+    | KnownAnswer
 )
 
 _TEXT: dict[type, Callable[[Any], str]] = {
@@ -44,6 +48,8 @@ _TEXT: dict[type, Callable[[Any], str]] = {
     RerunQueued: text.rerun_queued_text,
     IngestReport: text.ingest_text,
     ReclassifyAnswer: text.reclassify_text,
+    KnowledgeChanged: text.knowledge_changed_text,
+    KnownAnswer: text.known_text,
 }
 _JSON: dict[type, Callable[[Any], dict[str, Any]]] = {
     WhyAnswer: jsonview.why_json,
@@ -56,6 +62,8 @@ _JSON: dict[type, Callable[[Any], dict[str, Any]]] = {
     RerunQueued: jsonview.rerun_queued_json,
     IngestReport: jsonview.ingest_json,
     ReclassifyAnswer: jsonview.reclassify_json,
+    KnowledgeChanged: jsonview.knowledge_changed_json,
+    KnownAnswer: jsonview.known_json,
 }
 
 
