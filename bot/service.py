@@ -19,9 +19,21 @@ from bot.ingest.scan import ingest
 from bot.kb import KnowledgeBase, load_kb
 from bot.learn.propose import propose
 from bot.learn.write import write
-from bot.model.answers import HistoryAnswer, HistoryRun, IngestReport, RecipeVerdict, SummaryAnswer, WhyAnswer
+from bot.masking import Masker
+from bot.memory import acts
+from bot.memory.recall import remember
+from bot.model.answers import (
+    HistoryAnswer,
+    HistoryRun,
+    IngestReport,
+    KnowledgeChanged,
+    KnownAnswer,
+    RecipeVerdict,
+    SummaryAnswer,
+    WhyAnswer,
+)
 from bot.model.learn import LearnAnswer, LearnRequest, Refusal, TaughtSignature
-from bot.model.records import RunStatus, ScanScope
+from bot.model.records import Category, RunStatus, ScanScope
 from bot.model.reports import RedReport, SweepReport
 from bot.reports.compose import build_red_report, build_sweep_report
 from bot.store import Store
@@ -43,6 +55,7 @@ class Service:
         self.kb = kb or load_kb(config.knowledge.dirs)
         self.verdicts = Verdicts(self.store, config, self.kb, search)
         self._teaching = threading.Lock()  # one `learn` writes and reloads at a time
+        self.masker = Masker.from_environment(config.secret_envs)
 
     def close(self) -> None:
         self.store.close()
@@ -51,6 +64,7 @@ class Service:
         report = ingest(self.store, self.config, scope=scope)
         if report.affected:
             self.verdicts.decide_again(report.affected)
+        remember(self.store, time.time())  # fingerprints of new reds; what lapsed (bot.memory.recall)
         return report
 
     async def ingest(self, scope: ScanScope | None = None) -> IngestReport:
@@ -110,6 +124,33 @@ class Service:
 
     async def red_report(self, slot: float) -> RedReport:
         return await asyncio.to_thread(build_red_report, self.store, self.config, slot, False, self.verdicts)
+
+    # --- what the operators know (bot.memory.acts; acts.Refused when it cannot be done as asked) -------
+
+    def _known_recipe(self, recipe: str) -> None:
+        if not self.store.runs.last_runs(recipe, 1):
+            raise UnknownNameError("recipe", recipe, closest(recipe, self.store.runs.recipes()))
+
+    async def link(self, recipe: str, url: str, note: str, by: str) -> KnowledgeChanged:
+        await asyncio.to_thread(self._known_recipe, recipe)
+        return await asyncio.to_thread(acts.link, self.store, self.masker, recipe, url, note, by, time.time())
+
+    async def unlink(self, recipe: str, url: str | None, by: str) -> KnowledgeChanged:
+        return await asyncio.to_thread(acts.unlink, self.store, recipe, url, by, time.time())
+
+    async def set_verdict(self, recipe: str, category: Category, reason: str, by: str) -> KnowledgeChanged:
+        await asyncio.to_thread(self._known_recipe, recipe)
+        return await asyncio.to_thread(acts.verdict, self.store, self.masker, recipe, category, reason, by, time.time())
+
+    async def mute(self, recipe: str, until: float, reason: str, by: str) -> KnowledgeChanged:
+        await asyncio.to_thread(self._known_recipe, recipe)
+        return await asyncio.to_thread(acts.mute, self.store, self.masker, recipe, until, reason, by, time.time())
+
+    async def unmute(self, recipe: str, by: str) -> KnowledgeChanged:
+        return await asyncio.to_thread(acts.unmute, self.store, recipe, by, time.time())
+
+    async def known(self) -> KnownAnswer:
+        return await asyncio.to_thread(acts.known, self.store, time.time())
 
     async def recipes(self) -> list[str]:
         return await asyncio.to_thread(self.store.runs.recipes)

@@ -11,6 +11,8 @@ with the same renderers.
 
 from __future__ import annotations
 
+import os
+import pwd
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +23,8 @@ from bot.model.answers import (
     HelpAnswer,
     HistoryAnswer,
     IngestReport,
+    KnowledgeChanged,
+    KnownAnswer,
     NoticeAnswer,
     ReclassifyAnswer,
     RerunQueued,
@@ -40,6 +44,7 @@ __all__ = [
     "Command",
     "Context",
     "UsageError",
+    "actor",
     "count_arg",
     "recipe_arg",
     "sweep_arg",
@@ -57,6 +62,8 @@ Answer = (
     | IngestReport
     | ReclassifyAnswer
     | LearnAnswer
+    | KnowledgeChanged
+    | KnownAnswer
 )
 
 
@@ -85,6 +92,17 @@ class Context:
     reruns: RerunManager | None = None
     commands: Mapping[str, Command] = field(default_factory=dict)  # the registry, for `help`
     confirmed: bool = False  # the CLI's --apply: the operator at the terminal confirmed an acting proposal
+
+
+def actor(ctx: Context) -> str:
+    """Who is acting, for the audit trail: the chat sender, or on the command line the Unix user
+    (by the process's uid, not an environment variable anyone can set)."""
+    if ctx.sender:
+        return ctx.sender
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:  # a uid with no passwd entry (a container): the number is still who it was
+        return f"uid {os.getuid()}"
 
 
 # Called with the context and the declared arguments as keywords (names as declared).

@@ -9,11 +9,14 @@ says what was expected, so chat and CLI refuse bad input in the same words.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from bot.answers.suggest import closest
 from bot.errors import BadInput
+from bot.model.knowledge import MAX_MUTE_DAYS, MAX_TEXT
 from bot.model.recipe_name import RECIPE_NAME_RULE, is_recipe_name
 from bot.model.records import Category
 
@@ -39,6 +42,7 @@ class ArgType:
     name: str
     convert: Callable[[str], object]
     chat_pattern: re.Pattern[str] | None = None
+    max_chars: int = 100  # the longest token chat accepts for it (the converter may say less)
 
 
 def recipe_arg(value: str) -> str:
@@ -82,8 +86,8 @@ SIGNATURE_CATEGORIES = tuple(c.value for c in Category if c is not Category.UNKN
 MAX_PATTERN_CHARS = 500
 
 
-def category_arg(value: str) -> Category:
-    """One of the categories a signature may name; a misspelt one gets the closest."""
+def signature_category_arg(value: str) -> Category:
+    """One of the categories a signature may name (not `unknown`); a misspelt one gets the closest."""
     if value.lower() in SIGNATURE_CATEGORIES:
         return Category(value.lower())
     hint = closest(value, list(SIGNATURE_CATEGORIES), n=1)
@@ -100,13 +104,82 @@ def pattern_arg(value: str) -> str:
     return value
 
 
+_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def url_arg(value: str) -> str:
+    """An issue's address: http(s) only, at most 500 characters, no spaces or control characters. It is
+    stored and shown (escaped), never fetched."""
+    if len(value) > MAX_TEXT:
+        raise UsageError(f"the URL is {len(value)} characters; at most {MAX_TEXT}")
+    if not _URL.match(value) or _CONTROL.search(value):
+        raise UsageError(f"not an http(s) URL: {escape_controls(value[:60])!r}")
+    return value
+
+
+def escape_controls(value: str) -> str:
+    """Control characters (newlines, escapes, bidi line breaks) written as ``\\xNN``/``\\uNNNN``, visible."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), value)
+
+
+def note_arg(value: str) -> str:
+    """A note or reason: at most 500 characters, control characters escaped."""
+    text = escape_controls(value.strip())
+    if len(text) > MAX_TEXT:
+        raise UsageError(f"the text is {len(text)} characters; at most {MAX_TEXT}")
+    return text
+
+
+def category_arg(value: str) -> Category:
+    """One of the six verdict categories; a misspelt one is refused with the closest."""
+    names = [c.value for c in Category]
+    if value.lower() in names:
+        return Category(value.lower())
+    hint = closest(value, names, n=1)
+    maybe = f"; did you mean {hint[0]}?" if hint else ""
+    raise UsageError(f"not a category: {value[:40]!r} (one of {', '.join(names)}){maybe}")
+
+
+_SPAN = re.compile(r"^(\d{1,3})([dw])$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def until_arg(value: str, now: float | None = None) -> float:
+    """When a mute ends: a date (``2026-12-31``: to the end of that day, UTC) or a span (``7d``, ``2w``);
+    in the future and at most 90 days ahead."""
+    now = time.time() if now is None else now
+    span = _SPAN.match(value.lower())
+    if span:
+        days = int(span.group(1)) * (7 if span.group(2) == "w" else 1)
+        until = now + days * 86400.0
+    elif _DATE.match(value):
+        try:
+            day = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+        except ValueError:
+            raise UsageError(f"not a date: {value[:20]!r}") from None
+        until = (day + timedelta(days=1)).timestamp()
+    else:
+        raise UsageError(f"not a date or span: {value[:20]!r} (like 2026-12-31, 7d or 2w)")
+    if until <= now:
+        raise UsageError(f"{value} is in the past; a mute ends in the future")
+    if until > now + MAX_MUTE_DAYS * 86400.0:
+        raise UsageError(f"{value} is more than {MAX_MUTE_DAYS} days ahead; mute for {MAX_MUTE_DAYS} days at most")
+    return until
+
+
 RECIPE = ArgType("recipe", recipe_arg)
 SWEEP = ArgType("sweep", sweep_arg)
 VERSION = ArgType("version", version_arg)
 TIMES = ArgType("times", times_arg, re.compile(r"^x(\d{1,3})$"))
 TEXT = ArgType("text", text_arg)
 CATEGORY = ArgType("category", category_arg)
+SIGNATURE_CATEGORY = ArgType("category", signature_category_arg)
 PATTERN = ArgType("pattern", pattern_arg)
+URL = ArgType("url", url_arg, max_chars=MAX_TEXT)
+NOTE = ArgType("text", note_arg)
+UNTIL = ArgType("until", until_arg)
+REST_TOKENS = 100  # a note or reason in chat: the rest of the line, this many words at most
 
 
 def count(maximum: int) -> ArgType:
@@ -174,6 +247,16 @@ class Signature:
     def rest(self) -> Arg | None:
         """The argument that takes the rest of a chat line, if any."""
         return next((a for a in self.args if a.rest), None)
+
+    @property
+    def max_tokens(self) -> int:
+        """How many chat tokens the command can take (a rest-of-line argument takes many)."""
+        return len(self.args) - 1 + REST_TOKENS if self.rest is not None else len(self.args)
+
+    @property
+    def max_chars(self) -> int:
+        """The longest single token any of its arguments accepts."""
+        return max((a.type.max_chars for a in self.args), default=0)
 
     def parse(self, tokens: Sequence[str]) -> dict[str, object]:
         """Chat tokens → values by argument name; defaults for what was left out."""

@@ -15,7 +15,7 @@ import pwd
 from bot.model.learn import LearnAnswer, LearnRequest
 from bot.model.records import Category, ScanScope
 from commands import Arg, Command, Context
-from commands.args import CATEGORY, PATTERN, RECIPE, SIGNATURE_CATEGORIES
+from commands.args import PATTERN, RECIPE, SIGNATURE_CATEGORIES, SIGNATURE_CATEGORY
 
 
 async def handle(ctx: Context, recipe: str, category: Category, pattern: str) -> LearnAnswer:
@@ -47,7 +47,7 @@ COMMAND = Command(
     handler=handle,
     args=(
         Arg("recipe", RECIPE, "a red recipe"),
-        Arg("category", CATEGORY, f"the category it gives: {', '.join(SIGNATURE_CATEGORIES)}"),
+        Arg("category", SIGNATURE_CATEGORY, f"the category it gives: {', '.join(SIGNATURE_CATEGORIES)}"),
         Arg(
             "pattern",
             PATTERN,

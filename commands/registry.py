@@ -2,9 +2,44 @@
 
 from __future__ import annotations
 
-from commands import Command, cancel, help, history, ingest, learn, reclassify, rerun, status, summary, why
+from commands import (
+    Command,
+    cancel,
+    help,
+    history,
+    ingest,
+    known,
+    learn,
+    link,
+    mute,
+    reclassify,
+    rerun,
+    status,
+    summary,
+    unlink,
+    unmute,
+    verdict,
+    why,
+)
 
-_MODULES = (help, why, summary, history, status, rerun, cancel, ingest, reclassify, learn)
+_MODULES = (
+    help,
+    why,
+    summary,
+    history,
+    status,
+    known,
+    rerun,
+    cancel,
+    link,
+    unlink,
+    verdict,
+    mute,
+    unmute,
+    learn,
+    ingest,
+    reclassify,
+)
 
 
 def registry() -> dict[str, Command]:

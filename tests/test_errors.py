@@ -20,6 +20,7 @@ from bot.errors import BadInput, CcciError, Failure, Transient
 from bot.kb import SignatureError
 from bot.matrix.crosssign import CrossSignError, CrossSignUnavailable
 from bot.matrix.errors import MatrixError, Unavailable
+from bot.memory.acts import Refused
 from bot.model.reruns import RerunError
 from bot.probes.http import NoAnswer
 from bot.reruns.preflight import NodeUnreachable
@@ -44,6 +45,7 @@ KINDS: dict[type[BaseException], type[CcciError]] = {
     RerunError: BadInput,
     SignatureError: BadInput,
     CronError: BadInput,
+    Refused: BadInput,
     Unavailable: Transient,
     CrossSignUnavailable: Transient,
     NodeUnreachable: Transient,

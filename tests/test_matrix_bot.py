@@ -206,6 +206,63 @@ def test_acting_commands_need_an_operator(ops: Ops) -> None:
     run(scenario())
 
 
+def test_operators_link_judge_and_mute_reds_in_chat_and_everyone_may_ask_what_is_known(ops: Ops) -> None:
+    issue = "https://git.example/mattermost-lts/issues/12"
+
+    async def ask(who: Operator, body: str) -> dict[str, object]:
+        event_id = await who.say(ops.room_id, body)
+        (reply,) = await who.wait_for(reply_to(event_id, ops.bot_user.user_id))
+        return content(reply)
+
+    async def scenario() -> dict[str, dict[str, object]]:
+        bob, alice = ops.operator(ops.bob), ops.operator(ops.alice)
+        await bob.catch_up()
+        await alice.catch_up()
+        got = {
+            "bob link": await ask(bob, f"!ccci link mattermost-lts {issue} not allowed"),
+            "link": await ask(alice, f"!ccci link mattermost-lts {issue} restore loses the <b>marker</b> table"),
+            "verdict": await ask(alice, "!ccci verdict discourse stale-test the overlay test pins 3.5.3"),
+            "typo": await ask(alice, "!ccci verdict discourse stale-tset"),
+            "mute": await ask(alice, "!ccci mute bluesky 2w the image was withdrawn upstream"),
+            "bob known": await ask(bob, "!ccci known"),
+            "why": await ask(bob, "!ccci why discourse"),
+            "unlink": await ask(alice, f"!ccci unlink mattermost-lts {issue}"),
+            "unmute": await ask(alice, "!ccci unmute bluesky"),
+            "known after": await ask(bob, "!ccci known"),
+        }
+        await bob.close()
+        await alice.close()
+        return got
+
+    got = run(scenario())
+    body = {k: str(v["body"]) for k, v in got.items()}
+    assert "changes what the bot knows, so it is for operators" in body["bob link"]
+    assert "Linked mattermost-lts's current failure (restore/test_restore_returns_state" in body["link"]
+    assert "&lt;b&gt;marker&lt;/b&gt;" in str(got["link"]["formatted_body"])  # the note is shown escaped
+    assert "Verdict for discourse set by hand: stale-test" in body["verdict"]
+    assert "did you mean stale-test?" in body["typo"]
+    assert "Muted bluesky until" in body["mute"]
+    assert issue in body["bob known"] and "[still failing]" in body["bob known"]
+    assert "restore loses the <b>marker</b> table" in body["bob known"]
+    assert "bluesky until" in body["bob known"]
+    assert f"set by hand by {ops.alice.user_id}" in body["why"] and "the rules say: stale-test" in body["why"]
+    assert f"Unlinked mattermost-lts: {issue}." == body["unlink"]
+    assert body["unmute"].startswith("Unmuted bluesky")
+    assert body["known after"].startswith("No known issues") and "Muted" not in body["known after"]
+    trail = (
+        sqlite3.connect(ops.data_dir / "ccci-bot.sqlite3")
+        .execute("SELECT who, action, recipe FROM knowledge_audit ORDER BY id")
+        .fetchall()
+    )
+    assert trail == [
+        (ops.alice.user_id, "link", "mattermost-lts"),
+        (ops.alice.user_id, "verdict", "discourse"),
+        (ops.alice.user_id, "mute", "bluesky"),
+        (ops.alice.user_id, "unlink", "mattermost-lts"),
+        (ops.alice.user_id, "unmute", "bluesky"),
+    ]
+
+
 def test_rerun_is_queued_watched_in_one_edited_message_and_reported(ops: Ops) -> None:
     async def scenario() -> None:
         alice, bob = ops.operator(ops.alice), ops.operator(ops.bob)

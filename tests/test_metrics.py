@@ -10,6 +10,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.artifacts.timefmt import parse_time
+from bot.model.knowledge import Fingerprint
 from bot.model.records import Category, ParsedRun, RunKind, RunStatus, Verdict
 from bot.model.reruns import RerunResult
 from bot.store import Store
@@ -212,3 +213,17 @@ def test_command_names_past_the_cap_count_as_other(tmp_path: Path) -> None:
     assert found["c0"] == 2
     assert found["other"] == 2
     assert "late-1" not in found
+
+
+def test_reds_gauge_counts_current_reds_by_where_they_stand_with_the_operators(tmp_path: Path) -> None:
+    store = Store(tmp_path / "db.sqlite3")
+    fill_runs(store)
+    metrics = Metrics(store, clock=lambda: 1000.0)
+    # current reds: alpha (a2), delta (d1), gamma (c1), zeta (f1); nobody has looked at any yet
+    assert by_label(samples(metrics), "ccci_reds", "state") == {"need_look": 4, "known": 0, "muted": 0}
+    failure = Fingerprint("", "", "")  # these runs have no failing test: the empty fingerprint
+    store.knowledge.link("alpha", failure, "https://git.example/a/1", "", "@op:x", "a2", 10.0)
+    store.knowledge.set_verdict("delta", failure, Category.INFRA, "", "@op:x", "d1", 10.0)
+    store.knowledge.mute("gamma", failure, 2000.0, "", "@op:x", "c1", 10.0)
+    store.knowledge.mute("zeta", failure, 500.0, "", "@op:x", "f1", 10.0)  # expired at scrape time: counts again
+    assert by_label(samples(metrics), "ccci_reds", "state") == {"need_look": 1, "known": 2, "muted": 1}

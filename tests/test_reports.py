@@ -402,7 +402,7 @@ def test_report_command_prints_what_the_room_would_get(
     newly_red, newly_green = expected_moves(sample, 3)
     assert set(shown["newly_red"]) == newly_red and set(shown["newly_green"]) == newly_green
     verdicts = [r["verdict"] for r in shown["recipes"] if r["verdict"] is not None]
-    shape = {"category", "confidence", "reason", "kb_version", "settle", "rule", "strength"}
+    shape = {"category", "confidence", "reason", "kb_version", "settle", "rule", "strength", "source", "by"}
     assert verdicts and all(set(v) == shape for v in verdicts)
     assert all(v["confidence"] == round(v["confidence"], 3) for v in verdicts)  # the shape `why --json` has
     failures = [f for r in shown["recipes"] for f in r["failures"]]

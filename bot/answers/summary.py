@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 from bot.answers.suggest import UnknownNameError, closest
 from bot.answers.why import VerdictSource
 from bot.config import Config
 from bot.links import link
+from bot.memory.recall import effective, standings
 from bot.model.answers import SummaryAnswer, SummaryRow
 from bot.model.records import RunRow, RunStatus, Verdict
 from bot.store import Store
@@ -36,19 +39,25 @@ def summary(
     for r in runs:
         if r.recipe not in latest or (r.finished or 0) >= (latest[r.recipe].finished or 0):
             latest[r.recipe] = r
-    rows = [
-        SummaryRow(
-            recipe=r.recipe,
-            version=r.version,
-            run_id=r.run_id,
-            status=r.status,
-            unverified=r.unverified,
-            failures=store.results.failures(r.run_id) if r.status is RunStatus.RED else [],
-            verdict=_verdict(store, verdicts, r),
-            log_url=link(config.link_base, r.run_id, config.ccci.log_name),
+    known = standings(store, latest.values(), time.time())
+    rows = []
+    for r in sorted(latest.values(), key=lambda r: r.recipe):
+        st = known[r.recipe]
+        rows.append(
+            SummaryRow(
+                recipe=r.recipe,
+                version=r.version,
+                run_id=r.run_id,
+                status=r.status,
+                unverified=r.unverified,
+                failures=store.results.failures(r.run_id) if r.status is RunStatus.RED else [],
+                verdict=effective(_verdict(store, verdicts, r), st) if r.status is RunStatus.RED else None,
+                log_url=link(config.link_base, r.run_id, config.ccci.log_name),
+                state=st.state if not r.unverified else None,
+                known_issues=list(st.current_issues),
+                muted=st.mute,
+            )
         )
-        for r in sorted(latest.values(), key=lambda r: r.recipe)
-    ]
     starts = [r.started for r in runs if r.started is not None]
     ends = [r.finished for r in runs if r.finished is not None]
     shapes = [(row.recipe, f.message) for row in rows for f in row.failures]

@@ -6,6 +6,7 @@ Which run is the recipe's status, and which reruns count, is the status-run rule
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 from bot.answers.suggest import UnknownNameError, closest
@@ -13,6 +14,8 @@ from bot.artifacts.layout import canonical_path
 from bot.artifacts.timefmt import iso, short
 from bot.config import Config
 from bot.links import link
+from bot.memory.disagree import disagreeing
+from bot.memory.recall import effective, standing
 from bot.model.answers import RerunOutcome, WhyAnswer
 from bot.model.records import Canonical, EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, Verdict
 from bot.store import Store
@@ -95,6 +98,17 @@ def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | Non
                 if (e.kind, e.run_id, e.path, e.line) not in seen
                 and not (e.kind is EvidenceKind.CANONICAL and have_canonical)
             ]
+    known = standing(store, target, time.time())
+    rules_verdict = verdict
+    verdict = effective(rules_verdict, known)
+    hand = known.hand_verdict if known is not None else None
+    lapsed = []
+    if known is not None and known.lapsed_verdict is not None:
+        v = known.lapsed_verdict
+        lapsed.append(f"verdict by hand {v.category} ({v.by}, {short(v.at)}): given for another failure, {v.shape}")
+    if known is not None and known.lapsed_mute is not None:
+        m = known.lapsed_mute
+        lapsed.append(f"mute until {short(m.until)} ({m.by}): set for another failure, {m.shape}")
     return WhyAnswer(
         recipe=recipe,
         status=target.status,
@@ -111,6 +125,13 @@ def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | Non
         red_since=first_red.finished if first_red else None,
         red_runs=red_runs,
         run_url=link(base, target.run_id, ""),
+        known_issues=list(known.known_issues) if known is not None else [],
+        muted=known.mute if known is not None else None,
+        rules_verdict=rules_verdict if hand is not None else None,
+        disagreement=disagreeing(hand, reruns, rules_verdict) if hand is not None else [],
+        state=known.state if known is not None else None,
+        fingerprint=known.shape if known is not None else "",
+        lapsed=lapsed,
     )
 
 

@@ -97,6 +97,8 @@ class Dispatcher:
             )
         rest = command.signature.rest is not None
         most, longest = (MAX_REST_ARGS, MAX_REST_CHARS) if rest else (MAX_ARGS, MAX_ARG_CHARS)
+        most = max(most, command.signature.max_tokens)  # a note of up to 500 characters, word by word
+        longest = max(longest, command.signature.max_chars)  # an issue URL: one token of up to 500
         if len(parsed.args) > most or any(len(a) > longest for a in parsed.args):
             return NoticeAnswer(f"Too many or too long arguments; usage: `{ctx.prefix} {command.usage}`", ok=False)
         if command.acts and not may_act(self.access, msg.sender, self.power_level(msg.room_id, msg.sender)):
@@ -120,14 +122,21 @@ class Dispatcher:
 
 def _refusal(command: Command, access: AccessConfig, level: int) -> str:
     return (
-        f"Sorry, `{command.name}` acts on the CI node, so it is for operators: listed in access.operators, "
+        f"Sorry, `{command.name}` {_what_it_changes(command)}, so it is for operators: listed in access.operators, "
         f"or with power level ≥ {access.min_power_level} in this room (yours is {level})."
     )
 
 
+KNOWLEDGE_COMMANDS = frozenset({"link", "unlink", "verdict", "mute", "unmute"})
+
+
+def _what_it_changes(command: Command) -> str:
+    return "changes what the bot knows" if command.name in KNOWLEDGE_COMMANDS else "acts on the CI node"
+
+
 def _unknown_device(command: Command) -> str:
     return (
-        f"Sorry, `{command.name}` acts on the CI node, and this message was encrypted by a device whose keys "
+        f"Sorry, `{command.name}` {_what_it_changes(command)}, and this message was encrypted by a device whose keys "
         "I do not know (or that changed since I first saw it), so I cannot tell it is yours. "
         "Send it again from a device I know; `status` lists key changes."
     )

@@ -37,7 +37,7 @@ from bot.errors import EXIT_BAD_INPUT, BadInput, CcciError
 from bot.fdlimit import raise_open_files_limit
 from bot.logsetup import setup_logging
 from bot.masking import Masker, mask_content
-from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
+from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer, NoticeAnswer
 from bot.model.learn import LearnAnswer
 from bot.model.records import ScanScope
 from bot.model.reports import RedReport, SweepReport
@@ -49,7 +49,7 @@ from bot.reruns.preflight import Node
 from bot.service import Service
 from bot.store import store_problem
 from bot.store.reruns import Rerun
-from commands import Answer, Arg, Command, Context, UsageError, history, learn, summary, why
+from commands import Answer, Arg, Command, Context, UsageError, history, learn, link, mute, summary, verdict, why
 from commands.args import SWEEP, TEXT, Signature
 from commands.help import no_such_command
 from commands.registry import registry
@@ -116,6 +116,10 @@ TWINS: dict[str, Twin] = {
     "history": Twin(fresh=True, scope=history.scope),
     "reclassify": Twin(fresh=True),
     "learn": Twin(fresh=True, scope=learn.scope),
+    "link": Twin(fresh=True, scope=link.scope),
+    "verdict": Twin(fresh=True, scope=verdict.scope),
+    "mute": Twin(fresh=True, scope=mute.scope),
+    "known": Twin(fresh=True),
     "cancel": Twin(reruns=True),
 }
 
@@ -299,7 +303,10 @@ def _answer(args: argparse.Namespace, config: Config, command: Command, twin: Cl
     try:
         answer = asyncio.run(_call(command, twin, service, vars(args), scan=twin.fresh and not args.no_ingest))
         _emit(to_json(answer), args.json, to_text(answer), masker)
-        return EXIT_BAD_INPUT if isinstance(answer, LearnAnswer) and answer.refused else 0
+        refused = (isinstance(answer, LearnAnswer) and answer.refused) or (
+            isinstance(answer, NoticeAnswer) and not answer.ok
+        )
+        return EXIT_BAD_INPUT if refused else 0
     finally:
         service.close()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.model.knowledge import AuditAction, KnownIssue, Mute, RedState
 from bot.model.records import (
     Canonical,
     Cluster,
@@ -42,6 +43,15 @@ class WhyAnswer:
     red_since: float | None
     red_runs: int
     run_url: str | None
+    # What the operators know (bot.memory): links with whether they match the current failure, the mute
+    # that applies, the rules' verdict when an operator's overrides it, and the evidence that disagrees.
+    known_issues: list[KnownIssue] = field(default_factory=list)
+    muted: Mute | None = None
+    rules_verdict: Verdict | None = None
+    disagreement: list[str] = field(default_factory=list)
+    state: RedState | None = None
+    fingerprint: str = ""  # the current red's shape
+    lapsed: list[str] = field(default_factory=list)  # what no longer applies, in words
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,9 @@ class SummaryRow:
     failures: list[Failure]
     verdict: Verdict | None
     log_url: str | None
+    state: RedState | None = None
+    known_issues: list[KnownIssue] = field(default_factory=list)  # those matching its current failure
+    muted: Mute | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,16 @@ class SummaryAnswer:
         red = sum(1 for r in self.rows if r.status is RunStatus.RED and not r.unverified)
         unver = sum(1 for r in self.rows if r.status is RunStatus.RED and r.unverified)
         green = sum(1 for r in self.rows if r.status is RunStatus.GREEN)
-        return {"green": green, "red": red, "unverified": unver, "total": len(self.rows)}
+        states = {s: sum(1 for r in self.rows if r.state is s) for s in RedState}
+        return {
+            "green": green,
+            "red": red,
+            "unverified": unver,
+            "total": len(self.rows),
+            "need_look": states[RedState.NEED_LOOK],
+            "known": states[RedState.KNOWN],
+            "muted": states[RedState.MUTED],
+        }
 
 
 @dataclass(frozen=True)
@@ -211,3 +233,52 @@ class ReclassifyAnswer:
     signatures: int
     kb_problems: list[str]
     verdicts: list[RecipeVerdict]
+
+
+@dataclass(frozen=True)
+class KnowledgeChanged:
+    """What an operator's `link`, `unlink`, `verdict`, `mute` or `unmute` recorded (or found to undo)."""
+
+    action: AuditAction
+    recipe: str
+    by: str
+    shape: str = ""  # the failure it was recorded against
+    url: str | None = None
+    note: str = ""
+    category: str | None = None
+    until: float | None = None
+    removed: list[str] = field(default_factory=list)  # unlink: the URLs removed
+    replaced: str | None = None  # verdict: the category given by hand before, for the same failure
+
+
+@dataclass(frozen=True)
+class KnownIssueRow:
+    """One issue URL with every recipe linked to it: how often its failures were seen, and whether any
+    recipe still fails that way."""
+
+    url: str
+    note: str
+    recipes: list[str]
+    hits: int
+    first_seen: float | None
+    last_seen: float | None
+    still_failing: bool
+    by: str
+    since: float
+
+
+@dataclass(frozen=True)
+class MutedRow:
+    recipe: str
+    until: float
+    reason: str
+    by: str
+    applies: bool  # False: the recipe now fails differently (the mute lapsed) or is green
+
+
+@dataclass(frozen=True)
+class KnownAnswer:
+    """`known`: the known issues and the muted reds."""
+
+    issues: list[KnownIssueRow]
+    muted: list[MutedRow]

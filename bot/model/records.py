@@ -249,6 +249,13 @@ class Strength(StrEnum):
             return None
 
 
+class VerdictOrigin(StrEnum):
+    """Who decided a verdict: the engine's rules, or an operator by hand (which wins, and says so)."""
+
+    RULES = "rules"
+    OPERATOR = "operator"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """A root-cause verdict: category, honest confidence, one sentence naming the deciding evidence."""
@@ -260,6 +267,8 @@ class Verdict:
     settle: NextStep | None = None  # what would settle it, when it is not settled
     rule: str | None = None  # the engine rule that decided it (bot.verdicts.engine.RULES); None before rules had names
     strength: Strength | None = None  # what it rests on (set by that rule); None for verdicts stored before
+    source: VerdictOrigin = VerdictOrigin.RULES  # an operator's verdict given by hand wins over the rules'
+    by: str | None = None  # who gave it by hand (None for the rules')
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.model.knowledge import KnownIssue, Mute, RedState
 from bot.model.records import (
     Cluster,
     Failure,
@@ -43,6 +44,14 @@ class ReportRow:
     verdict: Verdict | None
     log_url: str | None
     junit_url: str | None
+    state: RedState | None = None  # need a look, known or muted (bot.memory); None when not a verified red
+    issues: list[KnownIssue] = field(default_factory=list)  # links matching its current failure
+    muted: Mute | None = None
+
+
+def state_counts(states: list[RedState | None]) -> dict[str, int]:
+    """``need_look``, ``known``, ``muted``: how many reds each; the classification rate of a report."""
+    return {s.value: sum(1 for x in states if x is s) for s in RedState}
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ class SweepReport:
             "unverified": sum(1 for r in self.rows if r.status is RunStatus.RED and r.unverified),
             "skipped": len(self.not_run),
             "total": len(self.rows),
+            **state_counts([r.state for r in self.rows]),
         }
 
 
@@ -91,6 +101,9 @@ class RedRow:
     verdict: Verdict | None
     log_url: str | None
     junit_url: str | None
+    state: RedState | None = None
+    issues: list[KnownIssue] = field(default_factory=list)
+    muted: Mute | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,10 @@ class RedReport:
     late: bool  # sent after the slot because the bot was down
     recipes: int  # how many recipes are known at all
     rows: list[RedRow]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {"red": len(self.rows), **state_counts([r.state for r in self.rows])}
 
 
 def verdict_moved(before: Verdict | None, after: Verdict) -> bool:

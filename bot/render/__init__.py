@@ -10,6 +10,8 @@ from bot.model.answers import (
     HelpAnswer,
     HistoryAnswer,
     IngestReport,
+    KnowledgeChanged,
+    KnownAnswer,
     NoticeAnswer,
     ReclassifyAnswer,
     RerunQueued,
@@ -33,6 +35,8 @@ AnswerT = (
     | IngestReport
     | ReclassifyAnswer
     | LearnAnswer
+    | KnowledgeChanged
+    | KnownAnswer
 )
 
 _TEXT: dict[type, Callable[[Any], str]] = {
@@ -47,6 +51,8 @@ _TEXT: dict[type, Callable[[Any], str]] = {
     IngestReport: text.ingest_text,
     ReclassifyAnswer: text.reclassify_text,
     LearnAnswer: learn.learn_text,
+    KnowledgeChanged: text.knowledge_changed_text,
+    KnownAnswer: text.known_text,
 }
 _JSON: dict[type, Callable[[Any], dict[str, Any]]] = {
     WhyAnswer: jsonview.why_json,
@@ -60,6 +66,8 @@ _JSON: dict[type, Callable[[Any], dict[str, Any]]] = {
     IngestReport: jsonview.ingest_json,
     ReclassifyAnswer: jsonview.reclassify_json,
     LearnAnswer: learn.learn_json,
+    KnowledgeChanged: jsonview.knowledge_changed_json,
+    KnownAnswer: jsonview.known_json,
 }
 
 

@@ -13,6 +13,8 @@ from bot.model.answers import (
     HelpAnswer,
     HistoryAnswer,
     IngestReport,
+    KnowledgeChanged,
+    KnownAnswer,
     NoticeAnswer,
     ReclassifyAnswer,
     RerunQueued,
@@ -20,7 +22,7 @@ from bot.model.answers import (
     SummaryAnswer,
     WhyAnswer,
 )
-from bot.model.records import EvidenceItem, RunStatus, Verdict
+from bot.model.records import EvidenceItem, RunStatus, Verdict, VerdictOrigin
 from bot.render import text
 from bot.render.strength import strength_words, verdict_label
 
@@ -48,6 +50,8 @@ def anchor(label: str, url: str | None) -> str:
 def _verdict(v: Verdict | None) -> str:
     if v is None:
         return "<i>not classified yet</i>"
+    if v.source is VerdictOrigin.OPERATOR:
+        return f"<b>{escape(v.category)}</b> (set by hand by {escape(v.by or '?')}) — {escape(v.reason)}"
     color = GREEN if v.confidence >= 0.8 else (AMBER if v.confidence >= 0.5 else GREY)
     words = strength_words(v)
     shown = f" {colored(escape(words), color)}" if words else ""
@@ -70,6 +74,16 @@ def why_html(a: WhyAnswer, command: str | None = None) -> str:
         parts.append(f"<br>red since {short(a.red_since)}, {a.red_runs} run(s) in a row")
     if a.status is RunStatus.RED:
         parts.append(f"<br><b>Verdict:</b> {_verdict(a.verdict)}")
+        if a.rules_verdict is not None:
+            parts.append(f"<br>The rules say: {_verdict(a.rules_verdict)}")
+        for d in a.disagreement:
+            parts.append(f"<br>{colored('Evidence disagrees with the verdict by hand:', AMBER)} {escape(d)}")
+        for k in a.known_issues:
+            parts.append(f"<br><b>Issue:</b> {escape(text.issue_line(k))}")
+        if a.muted is not None:
+            parts.append(f"<br>{escape(text.mute_line(a.muted))}")
+        for gone in a.lapsed:
+            parts.append(f"<br>No longer applies: {escape(gone)}")
         settle = text.settle_command(a.verdict, a.recipe, command)
         if settle:
             parts.append(f"<br>To settle it: <code>{escape(settle)}</code>")
@@ -124,6 +138,14 @@ def summary_html(s: SummaryAnswer) -> str:
         for cl in s.clusters
     )
     return head + table + (f"<ul>{clusters}</ul>" if clusters else "")
+
+
+def knowledge_changed_html(k: KnowledgeChanged) -> str:
+    return escape(text.knowledge_changed_text(k))  # URLs and notes escaped, shown as text: never fetched
+
+
+def known_html(a: KnownAnswer) -> str:
+    return f"<pre><code>{escape(text.known_text(a))}</code></pre>"
 
 
 def history_html(h: HistoryAnswer) -> str:
@@ -186,4 +208,6 @@ HTML: dict[type, Callable[[Any], str]] = {
     CancelAnswer: cancel_html,
     IngestReport: ingest_html,
     ReclassifyAnswer: reclassify_html,
+    KnowledgeChanged: knowledge_changed_html,
+    KnownAnswer: known_html,
 }

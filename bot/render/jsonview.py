@@ -11,6 +11,8 @@ from bot.model.answers import (
     HelpAnswer,
     HistoryAnswer,
     IngestReport,
+    KnowledgeChanged,
+    KnownAnswer,
     NoticeAnswer,
     ReclassifyAnswer,
     RerunQueued,
@@ -18,6 +20,7 @@ from bot.model.answers import (
     SummaryAnswer,
     WhyAnswer,
 )
+from bot.model.knowledge import KnownIssue, Mute
 from bot.model.records import Canonical, EvidenceItem, Failure, Verdict
 
 
@@ -40,7 +43,29 @@ def verdict_json(v: Verdict | None) -> dict[str, Any] | None:
         "settle": v.settle.value if v.settle is not None else None,
         "rule": v.rule,
         "strength": v.strength.value if v.strength is not None else None,
+        "source": v.source.value,
+        "by": v.by,
     }
+
+
+def known_issue_json(k: KnownIssue) -> dict[str, Any]:
+    return {
+        "url": k.url,
+        "note": k.note,
+        "by": k.by,
+        "since": iso(k.since),
+        "hits": k.hits,
+        "matches_current": k.matches_current,
+        "first_seen": iso(k.first_seen),
+        "last_seen": iso(k.last_seen),
+        "failure": k.shape,
+    }
+
+
+def muted_json(m: Mute | None) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    return {"until": iso(m.until), "by": m.by, "reason": m.reason, "since": iso(m.at)}
 
 
 def _canonical(c: Canonical | None) -> dict[str, Any] | None:
@@ -69,6 +94,13 @@ def why_json(a: WhyAnswer) -> dict[str, Any]:
         "red_since": iso(a.red_since),
         "red_runs": a.red_runs,
         "url": a.run_url,
+        "known_issues": [known_issue_json(k) for k in a.known_issues],
+        "muted": muted_json(a.muted),
+        "rules_verdict": verdict_json(a.rules_verdict),
+        "disagreement": a.disagreement,
+        "state": a.state.value if a.state is not None else None,
+        "failure": a.fingerprint or None,
+        "lapsed": a.lapsed,
     }
 
 
@@ -88,6 +120,9 @@ def summary_json(s: SummaryAnswer) -> dict[str, Any]:
                 "failures": [failure_json(f) for f in r.failures],
                 "verdict": verdict_json(r.verdict),
                 "log_url": r.log_url,
+                "state": r.state.value if r.state is not None else None,
+                "known_issues": [known_issue_json(k) for k in r.known_issues],
+                "muted": muted_json(r.muted),
             }
             for r in s.rows
         ],
@@ -158,3 +193,41 @@ def rerun_queued_json(q: RerunQueued) -> dict[str, Any]:
 
 def cancel_json(c: CancelAnswer) -> dict[str, Any]:
     return asdict(c)
+
+
+def knowledge_changed_json(k: KnowledgeChanged) -> dict[str, Any]:
+    return {
+        "action": k.action.value,
+        "recipe": k.recipe,
+        "by": k.by,
+        "failure": k.shape or None,
+        "url": k.url,
+        "note": k.note,
+        "category": k.category,
+        "until": iso(k.until),
+        "removed": k.removed,
+        "replaced": k.replaced,
+    }
+
+
+def known_json(a: KnownAnswer) -> dict[str, Any]:
+    return {
+        "issues": [
+            {
+                "url": i.url,
+                "note": i.note,
+                "recipes": i.recipes,
+                "hits": i.hits,
+                "first_seen": iso(i.first_seen),
+                "last_seen": iso(i.last_seen),
+                "still_failing": i.still_failing,
+                "by": i.by,
+                "since": iso(i.since),
+            }
+            for i in a.issues
+        ],
+        "muted": [
+            {"recipe": m.recipe, "until": iso(m.until), "reason": m.reason, "by": m.by, "applies": m.applies}
+            for m in a.muted
+        ],
+    }

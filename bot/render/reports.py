@@ -13,11 +13,13 @@ from html import escape
 from typing import Any
 
 from bot.artifacts.timefmt import iso, short
+from bot.model.knowledge import RedState
 from bot.model.records import RunStatus, TestStatus, Verdict
 from bot.model.reports import Change, RedReport, RedRow, ReportRow, SweepReport
 from bot.render.html import AMBER, GREEN, GREY, RED, anchor, colored, status_badge
-from bot.render.jsonview import failure_json, verdict_json
+from bot.render.jsonview import failure_json, known_issue_json, muted_json, verdict_json
 from bot.render.strength import strength_words, verdict_label
+from bot.render.text import red_states
 
 CELL_MARK = {  # a tier's or test's status as one character (grids in chat and on the pages)
     TestStatus.PASS: "✓",
@@ -51,6 +53,41 @@ class VerdictChange:
 
 def _verdict_short(v: Verdict | None) -> str:
     return verdict_label(v) if v else "not classified"
+
+
+def _rate(counts: dict[str, int]) -> str:
+    """``; 6 red: 2 need a look, 3 known, 1 muted`` when anything is red (the classification rate)."""
+    return f"; {red_states(counts)}" if counts["need_look"] + counts["known"] + counts["muted"] else ""
+
+
+Row = ReportRow | RedRow
+
+
+def _by_state(rows: list[Row]) -> tuple[list[Row], list[Row], list[Row]]:
+    """(need a look, known, muted): the reports lead with what nobody has looked at yet."""
+    known = [r for r in rows if r.state is RedState.KNOWN]
+    muted = [r for r in rows if r.state is RedState.MUTED]
+    return [r for r in rows if r not in known and r not in muted], known, muted
+
+
+def _known_line(r: Row) -> str:
+    """A known red in one line: recipe, linked issue, note (or the verdict given by hand)."""
+    issue = r.issues[0] if r.issues else None
+    if issue is not None:
+        return f"{r.recipe}: {issue.url}" + (f" — {issue.note}" if issue.note else "")
+    v = r.verdict
+    by_hand = f"{v.category} by hand ({v.by})" + (f" — {v.reason}" if v.reason else "") if v else "known"
+    return f"{r.recipe}: {by_hand}"
+
+
+def _known_html(rows: list[Row]) -> str:
+    return f"<b>Known ({len(rows)})</b><ul>{''.join(f'<li>{escape(_known_line(r))}</li>' for r in rows)}</ul>"
+
+
+def _muted_line(rows: list[Row]) -> str:
+    return f"Muted ({len(rows)}): " + ", ".join(
+        f"{r.recipe} until {short(r.muted.until) if r.muted else '?'}" for r in rows
+    )
 
 
 def _links(r: ReportRow | RedRow) -> list[tuple[str, str]]:
@@ -100,12 +137,12 @@ def _title(report: SweepReport) -> str:
 def headline(report: SweepReport) -> Rendered:
     c = report.counts
     counts = f"{c['total']} recipes: {c['green']} green, {c['red']} red, {c['unverified']} unverified"
-    counts += f", {c['skipped']} not run"
+    counts += f", {c['skipped']} not run{_rate(c)}"
     text = [f"{_title(report)} — {counts}"]
     text += [f"{label}: {names}" for label, names in _moves(report)]
     html_counts = (
         f"{c['total']} recipes: {colored(str(c['green']) + ' green', GREEN)}, {colored(str(c['red']) + ' red', RED)}, "
-        f"{colored(str(c['unverified']) + ' unverified', AMBER)}, {c['skipped']} not run"
+        f"{colored(str(c['unverified']) + ' unverified', AMBER)}, {c['skipped']} not run{escape(_rate(c))}"
     )
     html = [f"<b>{escape(_title(report))}</b> — {html_counts}"]
     html += [f"<br><b>{escape(label)}:</b> {escape(names)}" for label, names in _moves(report)]
@@ -197,12 +234,22 @@ def _red_html(r: ReportRow, window: int) -> str:
 def details(report: SweepReport, flip_window: int) -> Rendered:
     text = _grid_text(report)
     html = [_grid_html(report)]
-    reds = report.red
-    if reds:
-        text.append("")
-        for r in reds:
+    look, known, muted = _by_state(list(report.red))
+    if look:
+        text += ["", f"Needs a look ({len(look)}):"]
+        for r in look:
+            assert isinstance(r, ReportRow)
             text += _red_text(r, flip_window)
-        html.append(f"<ul>{''.join(_red_html(r, flip_window) for r in reds)}</ul>")
+        items = "".join(_red_html(r, flip_window) for r in look if isinstance(r, ReportRow))
+        html.append(f"<b>Needs a look ({len(look)})</b><ul>{items}</ul>")
+    if known:
+        text += ["", f"Known ({len(known)}):"] + [f"  {_known_line(r)}" for r in known]
+        html.append(
+            f"<b>Known ({len(known)})</b><ul>{''.join(f'<li>{escape(_known_line(r))}</li>' for r in known)}</ul>"
+        )
+    if muted:
+        text += ["", _muted_line(muted)]
+        html.append(f"<br>{escape(_muted_line(muted))}")
     for cl in report.clusters:
         shared = f"{len(cl.recipes)} recipes share: {textwrap.shorten(cl.signature, 160)} ({', '.join(cl.recipes)})"
         text.append(shared)
@@ -238,9 +285,12 @@ def red_report(report: RedReport) -> Rendered:
     if not report.rows:
         text = f"{title}: all green ({report.recipes} recipes)."
         return Rendered(text, f"<b>{escape(title)}</b>: all green ({report.recipes} recipes).")
-    lines = [f"{title}: {len(report.rows)} of {report.recipes} recipes red"]
+    rate = _rate(report.counts)
+    lines = [f"{title}: {len(report.rows)} of {report.recipes} recipes red{rate}"]
     items = []
-    for r in report.rows:
+    look, known, muted = _by_state(list(report.rows))
+    for r in look:
+        assert isinstance(r, RedRow)
         age = f"red since {short(r.red_since)} ({r.red_runs} run(s))"
         failing = ""
         if r.failures:
@@ -257,7 +307,14 @@ def red_report(report: RedReport) -> Rendered:
             f"<code>{escape(r.version or '?')}</code><code>{escape(failing)}</code> — {escape(age)}; "
             f"verdict <b>{escape(_verdict_short(r.verdict))}</b>{' · ' + link_html if link_html else ''}</li>"
         )
-    html = f"<b>{escape(title)}</b>: {len(report.rows)} of {report.recipes} recipes red<ul>{''.join(items)}</ul>"
+    html = f"<b>{escape(title)}</b>: {len(report.rows)} of {report.recipes} recipes red{escape(rate)}"
+    html += f"<ul>{''.join(items)}</ul>"
+    if known:
+        lines += [f"Known ({len(known)}):"] + [f"  {_known_line(r)}" for r in known]
+        html += _known_html(known)
+    if muted:
+        lines.append(_muted_line(muted))
+        html += escape(_muted_line(muted))
     return Rendered("\n".join(lines), html)
 
 
@@ -293,6 +350,9 @@ def sweep_report_json(report: SweepReport) -> dict[str, Any]:
                 "verdict": verdict_json(r.verdict),
                 "log_url": r.log_url,
                 "junit_url": r.junit_url,
+                "state": r.state.value if r.state is not None else None,
+                "known_issues": [known_issue_json(k) for k in r.issues],
+                "muted": muted_json(r.muted),
             }
             for r in report.rows
         ],
@@ -306,6 +366,7 @@ def red_report_json(report: RedReport) -> dict[str, Any]:
         "slot": iso(report.slot),
         "late": report.late,
         "recipes": report.recipes,
+        "counts": report.counts,
         "red": [
             {
                 "recipe": r.recipe,
@@ -319,6 +380,9 @@ def red_report_json(report: RedReport) -> dict[str, Any]:
                 "verdict": verdict_json(r.verdict),
                 "log_url": r.log_url,
                 "junit_url": r.junit_url,
+                "state": r.state.value if r.state is not None else None,
+                "known_issues": [known_issue_json(k) for k in r.issues],
+                "muted": muted_json(r.muted),
             }
             for r in report.rows
         ],

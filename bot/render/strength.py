@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from bot.model.records import Strength, Verdict
+from bot.model.records import Strength, Verdict, VerdictOrigin
 
 WORDS: Final[Mapping[Strength, str]] = MappingProxyType(
     {
@@ -35,6 +35,9 @@ def strength_words(v: Verdict) -> str:
 
 
 def verdict_label(v: Verdict) -> str:
-    """The category and what it rests on, without a number: "infra (the run's own record)"."""
+    """The category and what it rests on, without a number: "infra (the run's own record)", or
+    "stale-test (by hand: @alice)" for a verdict an operator gave."""
+    if v.source is VerdictOrigin.OPERATOR:
+        return f"{v.category} (by hand: {v.by})" if v.by else f"{v.category} (by hand)"
     words = strength_words(v)
     return f"{v.category} ({words})" if words else str(v.category)

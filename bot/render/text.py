@@ -11,6 +11,8 @@ from bot.model.answers import (
     HistoryAnswer,
     HistoryRun,
     IngestReport,
+    KnowledgeChanged,
+    KnownAnswer,
     NoticeAnswer,
     ReclassifyAnswer,
     RerunQueued,
@@ -18,7 +20,8 @@ from bot.model.answers import (
     SummaryAnswer,
     WhyAnswer,
 )
-from bot.model.records import EvidenceKind, NextStep, RunStatus, Verdict
+from bot.model.knowledge import AuditAction, KnownIssue, Mute
+from bot.model.records import EvidenceKind, NextStep, RunStatus, Verdict, VerdictOrigin
 from bot.render.strength import verdict_label
 
 _MARK = {RunStatus.RED: "✗", RunStatus.GREEN: "✓", RunStatus.UNKNOWN: "?"}
@@ -33,7 +36,21 @@ def _status(status: RunStatus, unverified: bool) -> str:
 def _verdict(v: Verdict | None) -> str:
     if v is None:
         return "not classified yet"
+    if v.source is VerdictOrigin.OPERATOR:
+        return f"{v.category} (set by hand by {v.by}) — {v.reason}"
     return f"{verdict_label(v)} — {v.reason}"
+
+
+def issue_line(k: KnownIssue) -> str:
+    match = "matches the current failure" if k.matches_current else "does NOT match the current failure"
+    seen = f"{k.hits} red run(s), last {short(k.last_seen)}" if k.hits else "no red run seen with it"
+    note = f" — {k.note}" if k.note else ""
+    return f"{k.url}{note} ({match}; {seen}; linked by {k.by} {short(k.since)})"
+
+
+def mute_line(m: Mute) -> str:
+    reason = f" — {m.reason}" if m.reason else ""
+    return f"muted until {short(m.until)} by {m.by}{reason}"
 
 
 CLI_COMMAND = "ccci-bot"
@@ -59,6 +76,16 @@ def why_text(a: WhyAnswer, command: str | None = CLI_COMMAND) -> str:
     if a.red_runs:
         lines.append(f"  red since {short(a.red_since)}, {a.red_runs} run(s) in a row")
     lines.append(f"  verdict: {_verdict(a.verdict)}")
+    if a.rules_verdict is not None:
+        lines.append(f"  the rules say: {_verdict(a.rules_verdict)}")
+    for d in a.disagreement:
+        lines.append(f"  ! evidence disagrees with the verdict by hand: {d}")
+    for k in a.known_issues:
+        lines.append(f"  issue: {issue_line(k)}")
+    if a.muted is not None:
+        lines.append(f"  {mute_line(a.muted)}")
+    for gone in a.lapsed:
+        lines.append(f"  no longer applies: {gone}")
     settle = settle_command(a.verdict, a.recipe, command)
     if settle:
         lines.append(f"  to settle it: `{settle}`")
@@ -93,6 +120,8 @@ def summary_text(s: SummaryAnswer) -> str:
         f"{s.sweep_id}: {c['total']} recipes — {c['green']} green, {c['red']} red, {c['unverified']} unverified"
         f"  ({short(s.started)} → {short(s.finished)})"
     ]
+    if c["red"] + c["unverified"]:
+        lines.append(f"  {red_states(c)}")
     width = max((len(r.recipe) for r in s.rows), default=0)
     for r in s.rows:
         row = f"  {_MARK[r.status]} {r.recipe:<{width}}  {r.version or '?':<20} {r.run_id:<12}"
@@ -105,6 +134,10 @@ def summary_text(s: SummaryAnswer) -> str:
                 row += " unverified (infra)"
             if r.verdict:
                 row += f"  [{verdict_label(r.verdict)}]"
+            if r.known_issues:
+                row += f"  issue: {r.known_issues[0].url}"
+            if r.muted is not None:
+                row += f"  muted until {short(r.muted.until)}"
         lines.append(row.rstrip())
     for cl in s.clusters:
         lines.append(
@@ -217,3 +250,49 @@ def cancel_text(c: CancelAnswer) -> str:
 
 def notice_text(n: NoticeAnswer) -> str:
     return n.text
+
+
+def red_states(counts: dict[str, int]) -> str:
+    """The classification rate: ``6 red: 2 need a look, 3 known, 1 muted``."""
+    reds = counts["need_look"] + counts["known"] + counts["muted"]
+    return f"{reds} red: {counts['need_look']} need a look, {counts['known']} known, {counts['muted']} muted"
+
+
+def knowledge_changed_text(k: KnowledgeChanged) -> str:
+    failure = f" ({k.shape})" if k.shape else ""
+    note = f" — {k.note}" if k.note else ""
+    if k.action is AuditAction.LINK:
+        return (
+            f"Linked {k.recipe}'s current failure{failure} to {k.url}{note}. "
+            "Later reds that fail the same way keep the link."
+        )
+    if k.action is AuditAction.UNLINK:
+        return f"Unlinked {k.recipe}: {', '.join(k.removed)}."
+    if k.action is AuditAction.VERDICT:
+        was = f" (was {k.replaced} by hand)" if k.replaced and k.replaced != k.category else ""
+        return (
+            f"Verdict for {k.recipe} set by hand: {k.category}{note}{was}. "
+            f"It wins over the rules while {k.recipe} fails this way{failure}."
+        )
+    if k.action is AuditAction.MUTE:
+        return f"Muted {k.recipe} until {short(k.until)}{note}. The mute lapses early if it fails differently."
+    return f"Unmuted {k.recipe} (was muted until {short(k.until)})."
+
+
+def known_text(a: KnownAnswer) -> str:
+    if not a.issues and not a.muted:
+        return "No known issues and no mutes yet (`link`, `verdict` and `mute` record them)."
+    lines = [f"Known issues ({len(a.issues)}):" if a.issues else "No known issues."]
+    for i in a.issues:
+        state = "still failing" if i.still_failing else "not failing that way now"
+        seen = f"{i.hits} red run(s), {short(i.first_seen)} → {short(i.last_seen)}" if i.hits else "no red run seen"
+        lines.append(f"  {i.url}  [{state}]  {', '.join(i.recipes)}; {seen}")
+        if i.note:
+            lines.append(f"      {i.note}")
+    if a.muted:
+        lines.append(f"Muted ({len(a.muted)}):")
+        for m in a.muted:
+            lapsed = "" if m.applies else " (lapsed: it fails differently or is green now)"
+            reason = f" — {m.reason}" if m.reason else ""
+            lines.append(f"  {m.recipe} until {short(m.until)} by {m.by}{reason}{lapsed}")
+    return "\n".join(lines)

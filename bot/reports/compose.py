@@ -101,6 +101,9 @@ def build_sweep_report(
                 verdict=r.verdict,
                 log_url=r.log_url,
                 junit_url=_junit_url(config, r.run_id, r.failures),
+                state=r.state,
+                issues=r.known_issues,
+                muted=r.muted,
             )
         )
     present = {r.recipe for r in rows}
@@ -146,6 +149,9 @@ def build_red_report(
                 verdict=answer.verdict,
                 log_url=link(config.link_base, answer.run_id, config.ccci.log_name),
                 junit_url=_junit_url(config, answer.run_id, answer.failures),
+                state=answer.state if not answer.unverified else None,
+                issues=[k for k in answer.known_issues if k.matches_current],
+                muted=answer.muted,
             )
         )
     rows.sort(key=lambda r: (r.red_since or float("inf"), r.recipe))

@@ -18,6 +18,8 @@ chat          command_inbox, handled_events, outbox           commands in, messa
 reports       reports, report_runs, report_messages, …        what was posted, once
 reruns        reruns                                          the rerun queue
 undecrypted   undecrypted_events                              events to decrypt later
+knowledge     failure_prints, known_links, hand_verdicts,     what the operators know about reds,
+              mutes, knowledge_lapses, knowledge_audit        and who changed it when
 ============  ==============================================  ======================================
 """
 
@@ -30,6 +32,7 @@ from bot.store.chat import ChatStore
 from bot.store.database import STORE_WRITE_ERRORS, Database
 from bot.store.errors import StoreError, store_problem
 from bot.store.ingest import IngestStore
+from bot.store.knowledge import KnowledgeStore
 from bot.store.meta import MetaStore
 from bot.store.reports import ReportStore
 from bot.store.reruns import RerunStore
@@ -62,6 +65,7 @@ class Store:
         self.reports = ReportStore(db)
         self.reruns = RerunStore(db)
         self.undecrypted = PendingDecrypts(db)
+        self.knowledge = KnowledgeStore(db)
 
     def close(self) -> None:
         self._db.close()

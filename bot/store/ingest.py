@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from bot.model.records import ParsedRun, RunKind, ScanScope
 from bot.store.database import Database, chunks, marks
+from bot.store.knowledge import KnowledgeStore
 from bot.store.meta import MetaStore
 from bot.store.results import ResultStore
 from bot.store.sweeps import SweepStore
@@ -138,6 +139,7 @@ class IngestStore:
         ids = [r.run_id for r in runs]
         with self._db._transaction() as c:
             ResultStore._forget(c, ids)
+            KnowledgeStore._forget(c, ids)
             c.executemany("DELETE FROM run_notes WHERE run_id = ?", [(r,) for r in ids])
             c.executemany(
                 """INSERT INTO runs (run_id, recipe, version, pr, ref, started, finished, status, unverified,
@@ -217,6 +219,7 @@ class IngestStore:
     def _forget(c: sqlite3.Connection, run_ids: list[str]) -> None:
         ResultStore._forget(c, run_ids)
         VerdictStore._forget(c, run_ids)
+        KnowledgeStore._forget(c, run_ids)
         c.executemany("DELETE FROM runs WHERE run_id = ?", [(r,) for r in run_ids])
 
     # --- run kinds and sweeps (bot.ingest.sweeps decides them from the runs' times) --------------------

@@ -318,6 +318,73 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE verdicts ADD COLUMN strength TEXT;
     ALTER TABLE report_verdicts ADD COLUMN strength TEXT;
     """,
+    # 19: what the operators know (bot.store.knowledge): each red run's failure fingerprint, issue links,
+    # verdicts given by hand and mutes (all against a recipe and a fingerprint), lapses (a later red failed
+    # differently), and the audit trail of every change.
+    """
+    CREATE TABLE failure_prints (
+        run_id TEXT PRIMARY KEY,
+        recipe TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        shape TEXT NOT NULL
+    );
+    CREATE INDEX failure_prints_by_print ON failure_prints(recipe, fingerprint);
+    CREATE TABLE known_links (
+        id INTEGER PRIMARY KEY,
+        recipe TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        shape TEXT NOT NULL,
+        url TEXT NOT NULL,
+        note TEXT NOT NULL,
+        who TEXT NOT NULL,
+        at REAL NOT NULL,
+        run_id TEXT,
+        UNIQUE (recipe, fingerprint, url)
+    );
+    CREATE TABLE hand_verdicts (
+        recipe TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        shape TEXT NOT NULL,
+        category TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        who TEXT NOT NULL,
+        at REAL NOT NULL,
+        run_id TEXT,
+        PRIMARY KEY (recipe, fingerprint)
+    );
+    CREATE TABLE mutes (
+        recipe TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        shape TEXT NOT NULL,
+        until REAL NOT NULL,
+        reason TEXT NOT NULL,
+        who TEXT NOT NULL,
+        at REAL NOT NULL,
+        run_id TEXT
+    );
+    CREATE TABLE knowledge_lapses (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        recipe TEXT NOT NULL,
+        was TEXT NOT NULL,
+        now TEXT NOT NULL,
+        shape TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        at REAL NOT NULL,
+        told_at REAL,
+        UNIQUE (kind, recipe, was, now)
+    );
+    CREATE TABLE knowledge_audit (
+        id INTEGER PRIMARY KEY,
+        at REAL NOT NULL,
+        who TEXT NOT NULL,
+        action TEXT NOT NULL,
+        recipe TEXT NOT NULL,
+        fingerprint TEXT,
+        detail_json TEXT NOT NULL
+    );
+    CREATE INDEX knowledge_audit_by_recipe ON knowledge_audit(recipe, id);
+    """,
 )
 
 

@@ -19,6 +19,8 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from bot.artifacts.timefmt import parse_time
+from bot.memory.recall import standings
+from bot.model.knowledge import RedState
 from bot.model.records import Category, RunStatus
 from bot.model.reruns import RerunResult
 from bot.store import Store
@@ -42,21 +44,28 @@ class StoreCollector(Collector):
         return self._families()
 
     def collect(self) -> Iterable[Metric]:
-        verdicts, reports, runs, lag = self._families()
-        red = [run.run_id for run in status_runs(self.store.runs).values() if run.status is RunStatus.RED]
+        verdicts, reports, runs, lag, reds = self._families()
+        current = status_runs(self.store.runs).values()
+        red = [run.run_id for run in current if run.status is RunStatus.RED]
         found = collections.Counter(self.store.verdicts.categories(red).values())
         for category in Category:  # every label, even at 0; none outside the enum
             verdicts.add_metric([category.value], found[category])
+        verified = [run for run in current if run.status is RunStatus.RED and not run.unverified]
+        states = collections.Counter(s.state for s in standings(self.store, verified, self.clock()).values())
+        for state in RedState:
+            reds.add_metric([state.value], states[state])
         for kind, count in self.store.reports.posted_counts().items():
             reports.add_metric([kind.value], count)
         runs.add_metric([], self.store.runs.count())
         last = parse_time(self.store.meta.get("last_ingest"))
         # Clamped at 0: a clock stepped back must not show a negative lag.
         lag.add_metric([], math.nan if last is None else max(0.0, self.clock() - last))
-        return [verdicts, reports, runs, lag]
+        return [verdicts, reports, runs, lag, reds]
 
     @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
+    def _families() -> tuple[
+        GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily
+    ]:
         return (
             GaugeMetricFamily(
                 "ccci_verdicts",
@@ -71,6 +80,12 @@ class StoreCollector(Collector):
             GaugeMetricFamily("ccci_runs_known", "cc-ci runs in the store."),
             GaugeMetricFamily(
                 "ccci_ingest_lag_seconds", "Seconds since the runs dir was last ingested; NaN before the first."
+            ),
+            GaugeMetricFamily(
+                "ccci_reds",
+                "Recipes whose current run is red (verified), by where they stand with the operators:"
+                " need_look (no link, hand verdict or mute), known, muted.",
+                labels=["state"],
             ),
         )
 

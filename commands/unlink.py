@@ -1,0 +1,27 @@
+"""`unlink <recipe> [issue-url]`: remove a recipe's link (every link of it when no URL is given) (acts)."""
+
+from __future__ import annotations
+
+from bot.memory.acts import Refused
+from bot.model.answers import KnowledgeChanged, NoticeAnswer
+from commands import Arg, Command, Context, actor
+from commands.args import RECIPE, URL
+
+
+async def handle(ctx: Context, recipe: str, url: str | None) -> KnowledgeChanged | NoticeAnswer:
+    try:
+        return await ctx.service.unlink(recipe, url, actor(ctx))
+    except Refused as exc:
+        return NoticeAnswer(f"Nothing unlinked: {exc}.", ok=False)
+
+
+COMMAND = Command(
+    name="unlink",
+    help="Remove a recipe's issue link (all of its links when no URL is given).",
+    acts=True,
+    handler=handle,
+    args=(
+        Arg("recipe", RECIPE, "a recipe name"),
+        Arg("url", URL, "the issue's address (default: every link of the recipe)", optional=True, metavar="issue-url"),
+    ),
+)
