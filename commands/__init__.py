@@ -95,7 +95,8 @@ class Command:
     the bot scans on its own schedule and answers from the store. ``reruns``: the handler queues or
     cancels reruns through ``ctx.reruns`` (the CLI builds a rerun manager for these only). ``scope``:
     called with the arguments as the handler is, the sealed runs that scan checks (the answer reads
-    no others; default: all)."""
+    no others; default: all). ``brief``: the room gets the answer's short form (the details in its
+    thread); the CLI prints the whole answer, and the room's with ``--brief``."""
 
     name: str
     help: str
@@ -105,6 +106,7 @@ class Command:
     fresh: bool = False
     reruns: bool = False
     scope: Callable[..., ScanScope] | None = None
+    brief: bool = False  # the room gets a short form; the CLI's ``--brief`` prints it
 
     @property
     def signature(self) -> Signature:

@@ -25,4 +25,5 @@ COMMAND = Command(
     args=(Arg("recipe", RECIPE, "a recipe name, e.g. mumble"),),
     fresh=True,
     scope=scope,
+    brief=True,
 )

@@ -55,6 +55,7 @@ class Reply:
 
     command: str
     content: dict[str, object]
+    thread: dict[str, object] | None = None  # the details, for the reply's thread (see :func:`details`)
 
 
 class Dispatcher:
@@ -74,8 +75,10 @@ class Dispatcher:
     async def answer(self, msg: ChatMessage, parsed: ParsedCommand) -> Reply:
         ctx = replace(self.context(msg), commands=self.commands)
         answer = await self._run(ctx, msg, parsed)
-        body, html = to_chat(answer, ctx.prefix)
-        return Reply(parsed.name, notice(body, html, msg, self.more_url(answer)))
+        chat = to_chat(answer, ctx.prefix)
+        more = self.more_url(answer)
+        thread = notice(*chat.thread, more_url=more) if chat.thread is not None else None
+        return Reply(parsed.name, notice(chat.body, chat.html, msg, more), thread)
 
     async def _run(self, ctx: Context, msg: ChatMessage, parsed: ParsedCommand) -> AnswerT:
         command = self.commands.get(parsed.name)

@@ -40,7 +40,7 @@ from bot.model.answers import ArgHelp, CommandHelp, HelpAnswer
 from bot.model.reports import RedReport, SweepReport
 from bot.model.reruns import NotifyKind
 from bot.render import reports as render
-from bot.render import to_json, to_text
+from bot.render import to_brief, to_json, to_text
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
 from bot.service import Service
@@ -90,8 +90,12 @@ class CliCommand:
         return " ".join([self.name, *shown])
 
 
+BRIEF_FLAG = ("--brief", "print the short answer the room gets (the whole answer goes to its thread)")
+
+
 def _chat_twin(command: Command) -> CliCommand:
-    return CliCommand(command.name, command.help, command.args, True, command.fresh)
+    flags = (BRIEF_FLAG,) if command.brief else ()
+    return CliCommand(command.name, command.help, command.args, True, command.fresh, flags)
 
 
 def _cli_only() -> dict[str, CliCommand]:
@@ -241,7 +245,8 @@ def _answer(args: argparse.Namespace, config: Config) -> int:
     masker = Masker.from_environment(config.secret_envs)
     try:
         answer = asyncio.run(_call(command, service, vars(args), scan=command.fresh and not args.no_ingest))
-        _emit(to_json(answer), args.json, to_text(answer), masker)
+        shown = to_brief(answer) if getattr(args, "brief", False) else to_text(answer)
+        _emit(to_json(answer), args.json, shown, masker)
         return 0
     finally:
         service.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from bot.artifacts.timefmt import short
@@ -18,7 +19,8 @@ from bot.model.answers import (
     SummaryAnswer,
     WhyAnswer,
 )
-from bot.model.records import EvidenceKind, NextStep, RunStatus, Verdict
+from bot.model.records import Category, EvidenceItem, EvidenceKind, NextStep, RunStatus, Verdict
+from bot.render.evidence import blocks
 
 _MARK = {RunStatus.RED: "✗", RunStatus.GREEN: "✓", RunStatus.UNKNOWN: "?"}
 
@@ -29,10 +31,22 @@ def _status(status: RunStatus, unverified: bool) -> str:
     return status.value.upper()
 
 
+def strength(v: Verdict) -> str:
+    """How sure a verdict is, as every rendering shows it (chat, terminal, pages, reports): the one
+    place to change when the strength is said in words."""
+    return f"{v.confidence:.0%}"
+
+
 def _verdict(v: Verdict | None) -> str:
     if v is None:
         return "not classified yet"
-    return f"{v.category} ({v.confidence:.0%}) — {v.reason}"
+    return f"{v.category} ({strength(v)}) — {v.reason}"
+
+
+def first_sentence(reason: str, width: int = 200) -> str:
+    """The verdict's reason up to its first clause break (``; `` or a sentence's end), cut to ``width``."""
+    cut = re.split(r"; |\. (?=[A-Z])", reason, maxsplit=1)[0].rstrip(".")
+    return textwrap.shorten(cut, width, placeholder=" …")
 
 
 CLI_COMMAND = "ccci-bot"
@@ -66,14 +80,13 @@ def why_text(a: WhyAnswer, command: str | None = CLI_COMMAND) -> str:
         for f in a.failures:
             lines.append(f"  {f.tier}/{f.source} {f.test}")
             lines.append(textwrap.indent(textwrap.shorten(f.message, 300), "      "))
-    if a.evidence:
+    shown = blocks(a.evidence)
+    if shown:
         lines.append("evidence:")
-        for e in a.evidence:
-            if e.kind is EvidenceKind.FAILURE:
-                continue
-            where = f"{e.path}:{e.line}" if e.line else e.path
-            lines.append(f"  [{e.kind}] {where}" + (f"  {e.url}" if e.url else ""))
-            lines.append(textwrap.indent(e.excerpt, "      "))
+        for b in shown:
+            head = " ".join(x for x in (f"[{b.kind}]", b.where, b.url) if x)
+            lines.append(f"  {head}")
+            lines += [textwrap.indent(x, "      ") for x in b.excerpts]
     if a.reruns:
         outcomes = ", ".join(f"{r.run_id} {r.status.value}{' (isolated)' if r.isolated else ''}" for r in a.reruns)
         lines.append(f"reruns of {a.version}: {outcomes}")
@@ -82,6 +95,94 @@ def why_text(a: WhyAnswer, command: str | None = CLI_COMMAND) -> str:
     if a.run_url:
         lines.append(f"run: {a.run_url}")
     return "\n".join(lines)
+
+
+BRIEF_LINES = 12  # a `why` reply in the room is at most this many lines; the rest goes to its thread
+_NEXT = {
+    Category.FLAKE: "nothing to do: a flake (it passed alone)",
+    Category.INFRA: "nothing to do for the recipe: infra, nothing about it was decided",
+    Category.STALE_TEST: "update cc-ci's test: it expects what the recipe no longer has",
+    Category.UPSTREAM_DEFECT: "pin a version that exists upstream, or wait for upstream",
+    Category.RECIPE_DEFECT: "a look at the recipe",
+    Category.UNKNOWN: "a look: the cause is not decided",
+}
+
+
+def next_action(a: WhyAnswer, command: str | None = CLI_COMMAND) -> str:
+    """What the reader does next: the command that settles an unsure verdict, else what its category asks."""
+    if a.status is not RunStatus.RED:
+        return f"nothing to do: {a.recipe} is {a.status.value} in its latest run"
+    settle = settle_command(a.verdict, a.recipe, command)
+    if settle:
+        return f"`{settle}` (an isolation rerun settles it)"
+    if a.verdict is None:
+        return "wait: not classified yet (the next scan decides)"
+    action = _NEXT.get(a.verdict.category, _NEXT[Category.UNKNOWN])
+    peers = [e for e in a.evidence if e.kind is EvidenceKind.PEER_LABELS]
+    if a.verdict.category is Category.RECIPE_DEFECT and peers:
+        action += f": its labels differ from {peers[0].path.split(' ', 1)[0]}'s, which passes (thread)"
+    return action
+
+
+def log_item(a: WhyAnswer) -> EvidenceItem | None:
+    """The log line of the first failure (the line the log page opens on), if the log names it."""
+    logs = [e for e in a.evidence if e.kind is EvidenceKind.LOG and e.url]
+    first = a.failures[0].test if a.failures else None
+    return next((e for e in logs if first and first in e.excerpt), logs[0] if logs else None)
+
+
+def brief_links(a: WhyAnswer) -> list[tuple[str, str]]:
+    """(label, url) of what the reader opens next: the run page, the log at the failure, the JUnit file."""
+    found = [("run", a.run_url)]
+    log = log_item(a)
+    found.append(("log", log.url if log else None))
+    junit = next((e.url for e in a.evidence if e.kind is EvidenceKind.FAILURE and e.url), None)
+    found.append(("junit", junit))
+    return [(label, url) for label, url in found if url]
+
+
+def failing_line(a: WhyAnswer, width: int = 160) -> str | None:
+    """The one failing assertion: the first failure's tier/test and the first line of its message."""
+    if not a.failures:
+        return None
+    f = a.failures[0]
+    more = f" (+{len(a.failures) - 1} more)" if len(a.failures) > 1 else ""
+    message = f.message.strip().splitlines()[0] if f.message.strip() else ""
+    return textwrap.shorten(f"{f.tier}/{f.test}{more}: {message}", width, placeholder=" …")
+
+
+def head_line(a: WhyAnswer) -> str:
+    red = f"; red since {short(a.red_since)}, {a.red_runs} run(s) in a row" if a.red_runs else ""
+    kind = a.kind.value if a.kind else "?"
+    return (
+        f"{a.recipe} {_MARK[a.status]} {_status(a.status, a.unverified)}  {a.version or '?'}  "
+        f"run {a.run_id} ({kind}, {short(a.finished)}){red}"
+    )
+
+
+def verdict_brief(v: Verdict | None) -> str:
+    """The verdict in one sentence, with how sure it is."""
+    if v is None:
+        return "not classified yet"
+    return f"{v.category}, {strength(v)}: {first_sentence(v.reason)}"
+
+
+def why_brief(a: WhyAnswer, command: str | None = CLI_COMMAND) -> str:
+    """The room's answer: at most :data:`BRIEF_LINES` lines (what, how sure, the failure, what next,
+    links); the evidence, reruns and history are the full answer's (the reply's thread, the pages)."""
+    if a.run_id is None:
+        return f"{a.recipe}: no released-version run yet (only PR runs)."
+    lines = [head_line(a)]
+    if a.status is RunStatus.RED:
+        lines.append(f"verdict: {verdict_brief(a.verdict)}")
+        failing = failing_line(a)
+        if failing:
+            lines.append(f"failing: {failing}")
+    lines.append(f"next: {next_action(a, command)}")
+    links = brief_links(a)
+    if links:
+        lines.append(" · ".join(f"{label}: {url}" for label, url in links))
+    return "\n".join(lines[:BRIEF_LINES])
 
 
 def summary_text(s: SummaryAnswer) -> str:
