@@ -67,9 +67,10 @@ def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
         tiers = " ".join(
             f"{escape_name(t.name)} {_TIER_MARK.get(t.status, '?')}" for t in store.results.tiers(attempt.run_id)
         )
+        log_url = link(base, attempt.run_id, config.ccci.log_name)  # a file is a link or nothing: no host path
         lines.append(
-            f"  run {attempt.run_id}: {status.value} ({tiers}) in {attempt.seconds:.0f} s "
-            f"— log {link(base, attempt.run_id, config.ccci.log_name) or attempt.log_path}"
+            f"  run {attempt.run_id}: {status.value} ({tiers}) in {attempt.seconds:.0f} s"
+            + (f" — log {log_url}" if log_url else "")
         )
         for f in store.results.failures(attempt.run_id)[:5]:
             lines.append(

@@ -29,6 +29,7 @@ from bot.model.records import (
     Verdict,
 )
 from bot.model.reports import SweepReport
+from bot.render.evidence import where as shown_where
 from bot.render.reports import CELL_MARK
 from bot.web.logview import LogPage
 
@@ -135,7 +136,7 @@ def _evidence_list(items: Iterable[EvidenceItem], ccci: Layout) -> str:
     """Evidence items, each linked when it is a file of a run the pages serve (results, log, JUnit)."""
     out = []
     for e in items:
-        where = f"{e.path}:{e.line}" if e.line else e.path
+        where = shown_where(e) or ""  # a host path (the warm dir's canonical.json, a recipe clone) is not shown
         if e.run_id is None or ccci.kind(e.path) is None:
             label = escape(where)
         else:
