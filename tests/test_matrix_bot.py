@@ -276,7 +276,7 @@ def test_rerun_is_queued_watched_in_one_edited_message_and_reported(ops: Ops) ->
 
         edits = await alice.wait_for(edits_status, timeout=60)
         new = content(edits[-1])["m.new_content"]
-        assert isinstance(new, dict) and "tiers done" in str(new["body"])
+        assert isinstance(new, dict) and "(done: " in str(new["body"]) and "asked by @alice" in str(new["body"])
         await alice.close()
         await bob.close()
 

@@ -162,7 +162,8 @@ def history_html(h: HistoryAnswer) -> str:
     )
     rows = "".join(
         f"<tr><td>{status_badge(r.status, r.unverified)}</td><td>{short(r.finished)}</td>"
-        f"<td><code>{escape(r.version or '?')}</code></td><td>{escape(r.run_id)}</td><td>{escape(r.kind.value)}</td>"
+        f"<td><code>{escape(r.version or '?')}</code></td><td>{escape(r.run_id)}</td>"
+        f"<td>{escape(r.kind.value)}{escape(f' (by {r.started_by})') if r.started_by else ''}</td>"
         f"<td>{escape(r.verdict.category) + f' {r.verdict.confidence:.0%}' if r.verdict else ''}</td></tr>"
         for r in h.runs
     )
@@ -181,7 +182,7 @@ def help_html(h: HelpAnswer) -> str:
 
 
 def status_html(s: StatusAnswer) -> str:
-    return escape(text.status_text(s))
+    return "<br>".join(escape(line) for line in text.status_text(s).splitlines())
 
 
 def notice_html(n: NoticeAnswer) -> str:

@@ -251,7 +251,8 @@ def history_text(h: HistoryAnswer) -> str:
     for r in h.runs:
         verdict = f"  [{r.verdict.category} {r.verdict.confidence:.0%}]" if r.verdict else ""
         mark = "!" if r.unverified else _MARK[r.status]
-        lines.append(f"  {mark} {short(r.finished)}  {r.version or '?':<22} {r.run_id:<14} {r.kind.value}{verdict}")
+        by = f" (by {r.started_by})" if r.started_by else ""
+        lines.append(f"  {mark} {short(r.finished)}  {r.version or '?':<22} {r.run_id:<14} {r.kind.value}{by}{verdict}")
     return "\n".join(lines)
 
 
@@ -284,12 +285,25 @@ def status_text(s: StatusAnswer) -> str:
         rooms = f"rooms: {', '.join(s.rooms) or '-'}; "
     else:
         head, rooms = f"ccci-bot {s.version} (from the store: a running bot's sync state is not visible here); ", ""
-    return (
+    first = (
         f"{head}last ingest {s.last_ingest or 'never'}; {s.runs} runs known; outbox {s.outbox_pending} pending; "
         f"knowledge base {s.kb_version}; {rooms}"
         f"last summary {s.last_summary or 'none yet'}; next red report {short(s.next_report) if s.next_report else '-'}"
         + (f"; {s.e2ee}" if s.e2ee else "")
     )
+    return "\n".join([first, *status_lines(s)])
+
+
+def status_lines(s: StatusAnswer) -> list[str]:
+    """The rerun queue and cc-ci's runs in flight, a line each."""
+    queue = "; ".join(
+        f"{r.recipe} {r.version}{f' x{r.times}' if r.times > 1 else ''} {r.state.value} (asked by {r.requested_by})"
+        for r in s.reruns
+    )
+    return [
+        f"reruns: {queue or 'none queued'}",
+        f"cc-ci runs in flight: {', '.join(s.in_flight) if s.in_flight else 'none'}",
+    ]
 
 
 def rerun_queued_text(q: RerunQueued) -> str:
