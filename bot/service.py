@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from bot.answers import summary, why
 from bot.answers.suggest import UnknownNameError, closest
+from bot.artifacts.activedir import in_flight
 from bot.config import Config
 from bot.config.cron import next_slot, parse_cron
 from bot.ingest.scan import ingest
@@ -28,13 +29,15 @@ from bot.model.answers import (
     IngestReport,
     KnowledgeChanged,
     KnownAnswer,
+    QueuedRerun,
     RecipeVerdict,
     SummaryAnswer,
     WhyAnswer,
 )
 from bot.model.learn import LearnAnswer, LearnRequest, Refusal, TaughtSignature
-from bot.model.records import Category, RunStatus, ScanScope
+from bot.model.records import Category, RunKind, RunStatus, ScanScope
 from bot.model.reports import RedReport, SweepReport
+from bot.model.reruns import RerunState
 from bot.reports.compose import build_red_report, build_sweep_report
 from bot.store import Store
 from bot.verdicts.cache import Classified, Verdicts
@@ -163,12 +166,12 @@ class Service:
         if not runs and not self.store.runs.last_runs(recipe, 1):
             raise UnknownNameError("recipe", recipe, closest(recipe, self.store.runs.recipes()))
         shown = []
+        by = self.store.reruns.started_by([r.run_id for r in runs if r.kind is RunKind.ISOLATION])
         for r in runs:
             stored = self.store.verdicts.get(r.run_id) if r.status is RunStatus.RED else None
+            verdict = stored.verdict if stored else None
             shown.append(
-                HistoryRun(
-                    r.run_id, r.kind, r.version, r.status, r.unverified, r.finished, stored.verdict if stored else None
-                )
+                HistoryRun(r.run_id, r.kind, r.version, r.status, r.unverified, r.finished, verdict, by.get(r.run_id))
             )
         return HistoryAnswer(recipe, shown)
 
@@ -190,6 +193,16 @@ class Service:
     async def outbox_pending(self) -> int:
         """Messages queued for the ops room and not sent yet (by this process or a running bot)."""
         return await asyncio.to_thread(self.store.chat.pending_count)
+
+    async def rerun_queue(self) -> list[QueuedRerun]:
+        """Reruns not ended yet (running or waiting first, then the queue in order), whoever asked."""
+        active = await asyncio.to_thread(self.store.reruns.active)
+        active.sort(key=lambda r: (r.state is RerunState.QUEUED, r.id))
+        return [QueuedRerun(r.id, r.recipe, r.version, r.times, r.state, r.requested_by) for r in active]
+
+    async def in_flight(self) -> list[str]:
+        """cc-ci's runs in flight: its active dir's entries."""
+        return await asyncio.to_thread(in_flight, self.config.ccci.active_dir)
 
     def next_red_report(self, now: float) -> float | None:
         """When the red report falls due by the config (the running bot asks its scheduler instead)."""

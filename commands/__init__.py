@@ -112,8 +112,9 @@ Handler = Callable[..., Awaitable[Answer]]
 @dataclass(frozen=True)
 class Command:
     """One command. ``cli_flags``: switches only the CLI twin has, as (flag, help); ``--apply`` sets
-    ``ctx.confirmed`` (chat confirms otherwise: `learn`'s 👍). How its ``ccci-bot`` twin runs (a scan
-    first, a rerun manager) is the CLI's (:data:`bot.cli.main.TWINS`)."""
+    ``ctx.confirmed`` (chat confirms otherwise: `learn`'s 👍). ``brief``: the room gets the answer's short
+    form (the details in its thread); the CLI prints the whole answer, and the room's with ``--brief``.
+    How its ``ccci-bot`` twin runs (a scan first, a rerun manager) is the CLI's (:data:`bot.cli.main.TWINS`)."""
 
     name: str
     help: str
@@ -121,6 +122,7 @@ class Command:
     handler: Handler
     args: tuple[Arg, ...] = ()
     cli_flags: tuple[tuple[str, str], ...] = ()
+    brief: bool = False  # the room gets a short form; the CLI's ``--brief`` prints it
 
     @property
     def signature(self) -> Signature:

@@ -30,12 +30,14 @@ async def handle(ctx: Context) -> StatusAnswer:
         next_report=state.next_report() if state else service.next_red_report(time.time()),
         live=state is not None,
         e2ee=state.e2ee() if state else None,
+        reruns=await service.rerun_queue(),
+        in_flight=await service.in_flight(),
     )
 
 
 COMMAND = Command(
     name="status",
-    help="Bot version, last sync, last ingest, queue, last summary, next red report.",
+    help="Bot version, last sync, last ingest, the rerun queue, cc-ci's runs in flight, last summary, next red report.",
     acts=False,
     handler=handle,
 )

@@ -23,4 +23,5 @@ COMMAND = Command(
     acts=False,
     handler=handle,
     args=(Arg("recipe", RECIPE, "a recipe name, e.g. mumble"),),
+    brief=True,
 )

@@ -312,7 +312,7 @@ def test_a_rerun_is_watched_in_one_edited_message_and_reported_all_encrypted(e2e
     edit = {"room_id": e2ee.room_id, "rel_type": "m.replace", "relates_to": status["event_id"]}
     edits = e2ee.js.call("wait", timeout=60, name="carol", match=edit)["events"]
     assert all(e["wire_type"] == "m.room.encrypted" and not e["decryption_failure"] for e in edits)
-    assert "tiers done" in str(edits[-1]["new_body"])
+    assert "(done: " in str(edits[-1]["new_body"])
 
 
 def test_a_sweep_summary_and_its_thread_arrive_encrypted(e2ee: E2ee, sample: GeneratedData) -> None:

@@ -36,6 +36,7 @@ from tests.junit_maker import run_pytest_junit
 
 SECRET = "PlantedS3cret42x"
 VAR = "CCCI_TEST_PLANTED"
+RERUN_RUN_ID = "manual-ccci-1-1-0a1b2c3d"
 JUNIT = "custom__cc-ci__test_custom.xml"
 SUITE = f"""
 def test_leaks_{SECRET}():
@@ -69,6 +70,9 @@ def planted(site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Conf
     guarded_ingest(site.store, config)
     assert any(SECRET in f.text for f in site.store.results.failures(RUN_ID)), "the value must really be in the store"
     shutil.copy(junit, run / "junit" / JUNIT)
+    rerun_log = config.data_dir / "reruns" / f"{RERUN_RUN_ID}.log"  # a rerun's own log, followed live
+    rerun_log.parent.mkdir(parents=True, exist_ok=True)
+    rerun_log.write_text(f"step 1\nexport TOKEN={SECRET}\n")
     return config
 
 
@@ -87,6 +91,7 @@ def _paths(sweep: str) -> dict[str, list[str]]:
             f"/runs/{RUN_ID}/log?tail=1",
             f"/runs/{RUN_ID}/log?start=1",
         ],
+        "/reruns/{run_id}/log": [f"/reruns/{RERUN_RUN_ID}/log"],
         "/runs/{run_id}/junit/{name}": [f"/runs/{RUN_ID}/junit/{JUNIT}", f"/runs/{RUN_ID}/junit/{JUNIT}?raw=1"],
         "/runs/{run_id}/{path}": [f"/runs/{RUN_ID}/results.json", f"/runs/{RUN_ID}/run.log"],
         "/api/recipes": ["/api/recipes"],
@@ -129,6 +134,7 @@ def test_no_page_or_api_answer_shows_the_value(planted: Config) -> None:
         assert status < 500, path
         assert SECRET not in body, f"{path} shows the masked value"
     assert "••••••" in got[f"/runs/{RUN_ID}/"][1]  # the value was there, masked (the run page's failing list)
+    assert "••••••" in got[f"/reruns/{RERUN_RUN_ID}/log"][1]
 
 
 @pytest.mark.writes_runs

@@ -20,6 +20,7 @@ pytest.importorskip("synapse", reason="matrix-synapse is not installed (pip inst
 from bot.artifacts.timefmt import iso
 from bot.cli import main as cli
 from demo.devserver.synapse import LocalSynapse, MatrixUser
+from demo.operator import in_thread
 from demo.sample.generate import GeneratedData
 from demo.sample.standin_runner import STEP, runner_env
 from tests.matrix_harness import (
@@ -147,6 +148,37 @@ def test_help_why_and_summary_answer_as_threaded_notices(ops: Ops) -> None:
     run(scenario())
 
 
+def test_why_is_short_in_the_room_and_whole_in_the_replys_thread(ops: Ops) -> None:
+    async def scenario() -> None:
+        alice = ops.operator(ops.alice)
+        await alice.catch_up()
+        cmd = await alice.say(ops.room_id, "!ccci why mattermost-lts")
+        (reply,) = await alice.wait_for(reply_to(cmd, ops.bot_user.user_id))
+        await alice.wait_for(in_thread(str(reply["event_id"])))
+        # the outbox sends in order: once a later command's answer is seen, the thread holds all it will
+        later = await alice.say(ops.room_id, "!ccci help")
+        await alice.wait_for(reply_to(later, ops.bot_user.user_id))
+        details = [e for e in alice.seen if in_thread(str(reply["event_id"]))(e)]
+        await alice.close()
+        short = str(content(reply)["body"])
+        assert len(short.splitlines()) <= 12, short
+        assert short.startswith("mattermost-lts ✗ RED  2.1.9+10.11.15")
+        assert "verdict: recipe-defect, " in short and "next: a look at the recipe" in short
+        assert "[peer-labels]" not in short and "evidence:" not in short
+        assert len(details) == 1, "one message of details in the reply's thread"
+        (thread,) = details
+        assert thread["sender"] == ops.bot_user.user_id
+        relates = content(thread)["m.relates_to"]
+        assert isinstance(relates, dict)
+        assert relates["m.in_reply_to"] == {"event_id": reply["event_id"]}
+        whole = str(content(thread)["body"])
+        assert whole.count("[peer-labels]") == 1  # four like items under one header
+        assert "backupbot.restore.post-hook" in whole and "reruns of 2.1.9+10.11.15" in whole
+        assert len(whole.splitlines()) > 12
+
+    run(scenario())
+
+
 def test_with_e2ee_off_an_encrypted_room_is_told_once_that_commands_there_are_unseen(ops: Ops) -> None:
     async def scenario() -> None:
         alice = ops.operator(ops.alice)
@@ -176,11 +208,18 @@ def test_a_command_in_a_thread_is_answered_in_that_thread(ops: Ops) -> None:
         root = await alice.say(ops.room_id, "discourse is red again, looking")
         cmd = await alice.say(ops.room_id, "!ccci why discourse", thread_root=root)
         (reply,) = await alice.wait_for(reply_to(cmd, ops.bot_user.user_id))
+        # the details cannot start a thread inside one: they follow the reply in the same thread
+        (details,) = await alice.wait_for(reply_to(str(reply["event_id"]), ops.bot_user.user_id))
         await alice.close()
         relates = content(reply)["m.relates_to"]
         assert isinstance(relates, dict)
         assert relates["rel_type"] == "m.thread" and relates["event_id"] == root
         assert "stale-test" in str(content(reply)["body"])
+        follows = content(details)["m.relates_to"]
+        assert isinstance(follows, dict)
+        assert follows["rel_type"] == "m.thread" and follows["event_id"] == root
+        assert follows["is_falling_back"] is False
+        assert "evidence:" in str(content(details)["body"])
 
     run(scenario())
 
@@ -294,7 +333,7 @@ def test_rerun_is_queued_watched_in_one_edited_message_and_reported(ops: Ops) ->
 
         edits = await alice.wait_for(edits_status, timeout=60)
         new = content(edits[-1])["m.new_content"]
-        assert isinstance(new, dict) and "tiers done" in str(new["body"])
+        assert isinstance(new, dict) and "(done: " in str(new["body"]) and "asked by @alice" in str(new["body"])
         await alice.close()
         await bob.close()
 

@@ -107,7 +107,7 @@ def test_a_flake_turns_flake_after_a_green_isolation_rerun(site: Site, sample: G
     row = site.store.runs.get(run_id)
     assert row is not None and row.kind is RunKind.ISOLATION and row.status is RunStatus.GREEN
     assert "1 of 1 green" in final.message and "Verdict now: flake" in final.message
-    assert any(kind is NotifyKind.PROGRESS and "tiers done" in text for kind, text in recorder.said)
+    assert any(kind is NotifyKind.PROGRESS and "(done: " in text for kind, text in recorder.said)
     assert [kind for kind, _ in recorder.said][-1] is NotifyKind.FINAL
 
 

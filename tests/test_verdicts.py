@@ -174,8 +174,9 @@ def test_no_deciding_evidence_is_unknown_and_unsure(judged: tuple[Site, Verdicts
     assert "an isolation rerun would tell" in answer.verdict.reason and "!ccci" not in answer.verdict.reason
     assert answer.verdict.settle is NextStep.ISOLATION_RERUN
     # the chat adds the command in the room's syntax; the CLI in its own; JSON only says what would settle it
-    chat_body, chat_html = to_chat(answer, "!ccci")
-    assert "`!ccci rerun outline`" in chat_body and "<code>!ccci rerun outline</code>" in chat_html
+    chat = to_chat(answer, "!ccci")
+    assert "`!ccci rerun outline`" in chat.body and "<code>!ccci rerun outline</code>" in chat.html
+    assert chat.thread is not None and "`!ccci rerun outline`" in chat.thread[0]
     assert "`ccci-bot rerun outline`" in to_text(answer) and "!ccci" not in to_text(answer)
     as_json = to_json(answer)
     assert as_json["verdict"]["settle"] == "isolation-rerun" and "!ccci" not in json.dumps(as_json)

@@ -10,7 +10,6 @@ import time
 from typing import Protocol
 
 from bot.answers.suggest import UnknownNameError, closest
-from bot.artifacts.layout import canonical_path
 from bot.artifacts.timefmt import iso, short
 from bot.config import Config
 from bot.links import link
@@ -174,7 +173,7 @@ def _canonical_item(c: Canonical, target: RunRow, config: Config) -> EvidenceIte
     return EvidenceItem(
         kind=EvidenceKind.CANONICAL,
         run_id=None,
-        path=str(canonical_path(config.ccci, c.recipe)),
+        path=config.ccci.canonical_name,  # the warm dir is the host's: its path means nothing in chat
         line=None,
         excerpt=f"canonical {c.version} (commit {c.commit or '?'}) written {iso(c.ts) or '?'}{relation}",
         url=None,

@@ -62,6 +62,7 @@ class Reply:
 
     command: str
     content: dict[str, object]
+    thread: dict[str, object] | None = None  # the details, for the reply's thread (see :func:`details`)
 
 
 class Dispatcher:
@@ -81,11 +82,13 @@ class Dispatcher:
     async def answer(self, msg: ChatMessage, parsed: ParsedCommand) -> Reply:
         ctx = replace(self.context(msg), commands=self.commands)
         answer = await self._run(ctx, msg, parsed)
-        body, html = to_chat(answer, ctx.prefix)
-        content = notice(body, html, msg, self.more_url(answer))
+        chat = to_chat(answer, ctx.prefix)
+        more = self.more_url(answer)
+        thread = notice(*chat.thread, more_url=more) if chat.thread is not None else None
+        content = notice(chat.body, chat.html, msg, more)
         if isinstance(answer, LearnAnswer) and answer.confirmable:  # a 👍 on this reply confirms it
             content = with_proposal(content, answer.proposal.request)
-        return Reply(parsed.name, content)
+        return Reply(parsed.name, content, thread)
 
     async def _run(self, ctx: Context, msg: ChatMessage, parsed: ParsedCommand) -> AnswerT:
         command = self.commands.get(parsed.name)

@@ -86,5 +86,22 @@ def thread_reply(root_event_id: str, body: str, html: str) -> dict[str, Any]:
     return notice(body, html, to)
 
 
+def in_thread_of(content: dict[str, Any], reply_ref: str, to: ChatMessage) -> dict[str, Any]:
+    """``content`` (a notice without relation) as the one message in the thread of the reply
+    ``reply_ref`` (an event id, or a ``txn:`` reference the outbox fills in). A command asked inside a
+    thread was answered in it, and a thread cannot start from an event in a thread: there the details
+    follow in the same thread, as a reply to the short answer."""
+    root = to.thread_root or reply_ref
+    return {
+        **content,
+        "m.relates_to": {
+            "rel_type": "m.thread",
+            "event_id": root,
+            "is_falling_back": to.thread_root is None,
+            "m.in_reply_to": {"event_id": reply_ref},
+        },
+    }
+
+
 def reaction(to: ChatMessage, key: str = ACK_REACTION) -> dict[str, Any]:
     return {"m.relates_to": {"rel_type": "m.annotation", "event_id": to.event_id, "key": key}}

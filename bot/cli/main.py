@@ -43,7 +43,7 @@ from bot.model.records import ScanScope
 from bot.model.reports import RedReport, SweepReport
 from bot.model.reruns import NotifyKind
 from bot.render import reports as render
-from bot.render import to_json, to_text
+from bot.render import to_brief, to_json, to_text
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
 from bot.service import Service
@@ -124,6 +124,9 @@ TWINS: dict[str, Twin] = {
 }
 
 
+BRIEF_FLAG = ("--brief", "print the short answer the room gets (the whole answer goes to its thread)")
+
+
 def _chat_twin(command: Command) -> CliCommand:
     extra = TWINS.get(command.name, Twin())
     twin = CliCommand(
@@ -135,7 +138,7 @@ def _chat_twin(command: Command) -> CliCommand:
         fresh=extra.fresh,
         scope=extra.scope,
         reruns=extra.reruns,
-        flags=command.cli_flags,
+        flags=(*command.cli_flags, *((BRIEF_FLAG,) if command.brief else ())),
     )
     return twin
 
@@ -302,7 +305,8 @@ def _answer(args: argparse.Namespace, config: Config, command: Command, twin: Cl
     masker = Masker.from_environment(config.secret_envs)
     try:
         answer = asyncio.run(_call(command, twin, service, vars(args), scan=twin.fresh and not args.no_ingest))
-        _emit(to_json(answer), args.json, to_text(answer), masker)
+        shown = to_brief(answer) if getattr(args, "brief", False) else to_text(answer)
+        _emit(to_json(answer), args.json, shown, masker)
         refused = (isinstance(answer, LearnAnswer) and answer.refused) or (
             isinstance(answer, NoticeAnswer) and not answer.ok
         )

@@ -14,6 +14,7 @@ from bot.model.records import (
     RunStatus,
     Verdict,
 )
+from bot.model.reruns import RerunState
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ class HistoryRun:
     unverified: bool
     finished: float | None
     verdict: Verdict | None
+    started_by: str | None = None  # who asked for the isolation rerun that made it (None: cc-ci's own run)
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,18 @@ class HelpAnswer:
 
 
 @dataclass(frozen=True)
+class QueuedRerun:
+    """A rerun not ended yet, as `status` lists it: what, in which state, and who asked."""
+
+    id: int
+    recipe: str
+    version: str
+    times: int
+    state: RerunState
+    requested_by: str
+
+
+@dataclass(frozen=True)
 class StatusAnswer:
     """What the bot is doing: version, last sync and ingest, queues.
 
@@ -178,6 +192,8 @@ class StatusAnswer:
     next_report: float | None = None
     e2ee: str | None = None  # encryption state: on/off, cross-signed or not, device key changes seen
     live: bool = True
+    reruns: list[QueuedRerun] = field(default_factory=list)  # the rerun queue, running one first
+    in_flight: list[str] = field(default_factory=list)  # cc-ci's runs in flight (its active dir)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bot.model.answers import (
@@ -21,7 +22,7 @@ from bot.model.answers import (
 )
 from bot.model.learn import LearnAnswer
 from bot.render import jsonview, learn, text
-from bot.render.html import HTML, why_html
+from bot.render.html import HTML, why_brief_html, why_html
 
 AnswerT = (
     WhyAnswer
@@ -85,12 +86,29 @@ def to_html(answer: AnswerT) -> str:
     return HTML[type(answer)](answer)
 
 
-def to_chat(answer: AnswerT, prefix: str) -> tuple[str, str]:
-    """Plain and HTML bodies for the chat: as :func:`to_text`/:func:`to_html`, plus the command that
-    would settle an unsure verdict in the room's own syntax (``!ccci rerun outline``). Stored reasons,
-    pages and JSON never carry it."""
+@dataclass(frozen=True)
+class ChatAnswer:
+    """An answer as the room gets it: a short message, and the details for its thread (None: all said)."""
+
+    body: str
+    html: str
+    thread: tuple[str, str] | None = None  # (plain, HTML) of the one message in the reply's thread
+
+
+def to_chat(answer: AnswerT, prefix: str) -> ChatAnswer:
+    """Plain and HTML bodies for the chat. A `why` answer is short in the room
+    (:func:`bot.render.text.why_brief`) with the whole answer in the reply's thread; both carry the
+    command that would settle an unsure verdict in the room's own syntax (``!ccci rerun outline``).
+    Stored reasons, pages and JSON never carry it."""
     if isinstance(answer, WhyAnswer):
-        return text.why_text(answer, prefix), why_html(answer, prefix)
+        short = (text.why_brief(answer, prefix), why_brief_html(answer, prefix))
+        whole = (text.why_text(answer, prefix), why_html(answer, prefix))
+        return ChatAnswer(*short, thread=whole if answer.run_id is not None else None)
     if isinstance(answer, LearnAnswer):  # confirmed by a 👍 on the reply, not by --apply
-        return learn.learn_text(answer, chat=True), learn.learn_html(answer, chat=True)
-    return to_text(answer), to_html(answer)
+        return ChatAnswer(learn.learn_text(answer, chat=True), learn.learn_html(answer, chat=True))
+    return ChatAnswer(to_text(answer), to_html(answer))
+
+
+def to_brief(answer: AnswerT, command: str = text.CLI_COMMAND) -> str:
+    """What the room would get, as plain text (``ccci-bot why --brief``); other answers are short already."""
+    return text.why_brief(answer, command) if isinstance(answer, WhyAnswer) else to_text(answer)

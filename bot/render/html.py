@@ -3,6 +3,7 @@ table, and ``font``/``span`` with ``data-mx-color``. Everything from cc-ci's fil
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from html import escape
 from typing import Any
@@ -22,10 +23,12 @@ from bot.model.answers import (
     SummaryAnswer,
     WhyAnswer,
 )
-from bot.model.records import EvidenceItem, RunStatus, Verdict, VerdictOrigin
+from bot.model.records import RunStatus, Verdict, VerdictOrigin
 from bot.render import text
+from bot.render.evidence import Block, blocks
 from bot.render.strength import strength_words, verdict_label
 
+_CODE = re.compile(r"`([^`]+)`")
 RED, GREEN, AMBER, GREY = "#c0392b", "#27ae60", "#d68910", "#7f8c8d"
 
 
@@ -58,9 +61,39 @@ def _verdict(v: Verdict | None) -> str:
     return f"<b>{escape(v.category)}</b>{shown} — {escape(v.reason)}"
 
 
-def _evidence(e: EvidenceItem) -> str:
-    where = f"{e.path}:{e.line}" if e.line else e.path
-    return f"<li>[{escape(e.kind)}] {anchor(where, e.url)}<pre><code>{escape(e.excerpt)}</code></pre></li>"
+def _evidence(b: Block) -> str:
+    quoted = "".join(f"<pre><code>{escape(x)}</code></pre>" for x in b.excerpts)
+    where = anchor(b.where, b.url) if b.where else anchor("link", b.url) if b.url else ""
+    return f"<li>[{escape(b.kind)}] {where}{quoted}</li>"
+
+
+def why_brief_html(a: WhyAnswer, command: str | None = None) -> str:
+    """The room's answer (:func:`bot.render.text.why_brief`) in HTML, line for line."""
+    if a.run_id is None:
+        return f"<b>{escape(a.recipe)}</b>: no released-version run yet (only PR runs)."
+    red = f"; red since {short(a.red_since)}, {a.red_runs} run(s) in a row" if a.red_runs else ""
+    parts = [
+        f"<b>{escape(a.recipe)}</b> {status_badge(a.status, a.unverified)} <code>{escape(a.version or '?')}</code> "
+        f"run {anchor(a.run_id, a.run_url)} ({escape(a.kind.value if a.kind else '?')}, {short(a.finished)}){red}"
+    ]
+    if a.status is RunStatus.RED:
+        v = a.verdict
+        said = (
+            f"<b>{escape(v.category)}</b>{escape(', ' + text.strength(v) if text.strength(v) else '')}: "
+            f"{escape(text.first_sentence(v.reason))}"
+            if v
+            else "<i>not classified yet</i>"
+        )
+        parts.append(f"<b>Verdict:</b> {said}")
+        failing = text.failing_line(a)
+        if failing:
+            parts.append(f"<b>Failing:</b> <code>{escape(failing)}</code>")
+    action = _CODE.sub(r"<code>\1</code>", escape(text.next_action(a, command)))
+    parts.append(f"<b>Next:</b> {action}")
+    links = text.brief_links(a)
+    if links:
+        parts.append(" · ".join(anchor(label, url) for label, url in links))
+    return "<br>".join(parts)
 
 
 def why_html(a: WhyAnswer, command: str | None = None) -> str:
@@ -94,9 +127,9 @@ def why_html(a: WhyAnswer, command: str | None = None) -> str:
             for f in a.failures
         )
         parts.append(f"<br><b>Failing</b><ul>{items}</ul>")
-    shown = [e for e in a.evidence if e.kind != "failure"]
+    shown = blocks(a.evidence)
     if shown:
-        parts.append(f"<b>Evidence</b><ul>{''.join(_evidence(e) for e in shown)}</ul>")
+        parts.append(f"<b>Evidence</b><ul>{''.join(_evidence(b) for b in shown)}</ul>")
     if a.reruns:
         outcomes = ", ".join(
             f"{escape(r.run_id)} {status_badge(r.status, False)}{' (isolated)' if r.isolated else ''}" for r in a.reruns
@@ -155,7 +188,8 @@ def history_html(h: HistoryAnswer) -> str:
     )
     rows = "".join(
         f"<tr><td>{status_badge(r.status, r.unverified)}</td><td>{short(r.finished)}</td>"
-        f"<td><code>{escape(r.version or '?')}</code></td><td>{escape(r.run_id)}</td><td>{escape(r.kind.value)}</td>"
+        f"<td><code>{escape(r.version or '?')}</code></td><td>{escape(r.run_id)}</td>"
+        f"<td>{escape(r.kind.value)}{escape(f' (by {r.started_by})') if r.started_by else ''}</td>"
         f"<td>{escape(verdict_label(r.verdict)) if r.verdict else ''}</td></tr>"
         for r in h.runs
     )
@@ -174,7 +208,7 @@ def help_html(h: HelpAnswer) -> str:
 
 
 def status_html(s: StatusAnswer) -> str:
-    return escape(text.status_text(s))
+    return "<br>".join(escape(line) for line in text.status_text(s).splitlines())
 
 
 def notice_html(n: NoticeAnswer) -> str:

@@ -164,6 +164,7 @@ def history_json(h: HistoryAnswer) -> dict[str, Any]:
                 "unverified": r.unverified,
                 "finished": iso(r.finished),
                 "verdict": verdict_json(r.verdict),
+                "started_by": r.started_by,
             }
             for r in h.runs
         ],
@@ -180,6 +181,7 @@ def status_json(s: StatusAnswer) -> dict[str, Any]:
         "started_at": iso(s.started_at),
         "last_sync": iso(s.last_sync),
         "next_report": iso(s.next_report),
+        "reruns": [asdict(r) for r in s.reruns],
     }
 
 

@@ -13,13 +13,14 @@ from bot.artifacts.timefmt import iso
 from bot.model.learn import LearnAnswer, LearnProposal
 from bot.model.records import Verdict
 from bot.render.jsonview import verdict_json
+from bot.render.strength import verdict_label
 
 CONFIRM_EMOJI = "👍"
 OTHERS_SHOWN = 10
 
 
 def _verdict(v: Verdict | None) -> str:
-    return f"{v.category} {v.confidence:.0%}" if v is not None else "no verdict yet"
+    return verdict_label(v) if v is not None else "no verdict yet"
 
 
 def _checks(p: LearnProposal) -> list[str]:

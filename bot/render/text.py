@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 from bot.artifacts.timefmt import short
@@ -21,8 +22,9 @@ from bot.model.answers import (
     WhyAnswer,
 )
 from bot.model.knowledge import AuditAction, KnownIssue, Mute
-from bot.model.records import EvidenceKind, NextStep, RunStatus, Verdict, VerdictOrigin
-from bot.render.strength import verdict_label
+from bot.model.records import Category, EvidenceItem, EvidenceKind, NextStep, RunStatus, Verdict, VerdictOrigin
+from bot.render.evidence import blocks
+from bot.render.strength import strength_words, verdict_label
 
 _MARK = {RunStatus.RED: "✗", RunStatus.GREEN: "✓", RunStatus.UNKNOWN: "?"}
 
@@ -31,6 +33,14 @@ def _status(status: RunStatus, unverified: bool) -> str:
     if status is RunStatus.RED and unverified:
         return "RED (unverified: infra, not evidence against the recipe)"
     return status.value.upper()
+
+
+def strength(v: Verdict) -> str:
+    """What a verdict rests on, in words, as the brief forms show it ("reproduced alone", "by hand:
+    @alice"); "" for a verdict stored before strengths were recorded."""
+    if v.source is VerdictOrigin.OPERATOR:
+        return f"by hand: {v.by}" if v.by else "by hand"
+    return strength_words(v)
 
 
 def _verdict(v: Verdict | None) -> str:
@@ -51,6 +61,12 @@ def issue_line(k: KnownIssue) -> str:
 def mute_line(m: Mute) -> str:
     reason = f" — {m.reason}" if m.reason else ""
     return f"muted until {short(m.until)} by {m.by}{reason}"
+
+
+def first_sentence(reason: str, width: int = 200) -> str:
+    """The verdict's reason up to its first clause break (``; `` or a sentence's end), cut to ``width``."""
+    cut = re.split(r"; |\. (?=[A-Z])", reason, maxsplit=1)[0].rstrip(".")
+    return textwrap.shorten(cut, width, placeholder=" …")
 
 
 CLI_COMMAND = "ccci-bot"
@@ -94,14 +110,13 @@ def why_text(a: WhyAnswer, command: str | None = CLI_COMMAND) -> str:
         for f in a.failures:
             lines.append(f"  {f.tier}/{f.source} {f.test}")
             lines.append(textwrap.indent(textwrap.shorten(f.message, 300), "      "))
-    if a.evidence:
+    shown = blocks(a.evidence)
+    if shown:
         lines.append("evidence:")
-        for e in a.evidence:
-            if e.kind is EvidenceKind.FAILURE:
-                continue
-            where = f"{e.path}:{e.line}" if e.line else e.path
-            lines.append(f"  [{e.kind}] {where}" + (f"  {e.url}" if e.url else ""))
-            lines.append(textwrap.indent(e.excerpt, "      "))
+        for b in shown:
+            head = " ".join(x for x in (f"[{b.kind}]", b.where, b.url) if x)
+            lines.append(f"  {head}")
+            lines += [textwrap.indent(x, "      ") for x in b.excerpts]
     if a.reruns:
         outcomes = ", ".join(f"{r.run_id} {r.status.value}{' (isolated)' if r.isolated else ''}" for r in a.reruns)
         lines.append(f"reruns of {a.version}: {outcomes}")
@@ -110,6 +125,95 @@ def why_text(a: WhyAnswer, command: str | None = CLI_COMMAND) -> str:
     if a.run_url:
         lines.append(f"run: {a.run_url}")
     return "\n".join(lines)
+
+
+BRIEF_LINES = 12  # a `why` reply in the room is at most this many lines; the rest goes to its thread
+_NEXT = {
+    Category.FLAKE: "nothing to do: a flake (it passed alone)",
+    Category.INFRA: "nothing to do for the recipe: infra, nothing about it was decided",
+    Category.STALE_TEST: "update cc-ci's test: it expects what the recipe no longer has",
+    Category.UPSTREAM_DEFECT: "pin a version that exists upstream, or wait for upstream",
+    Category.RECIPE_DEFECT: "a look at the recipe",
+    Category.UNKNOWN: "a look: the cause is not decided",
+}
+
+
+def next_action(a: WhyAnswer, command: str | None = CLI_COMMAND) -> str:
+    """What the reader does next: the command that settles an unsure verdict, else what its category asks."""
+    if a.status is not RunStatus.RED:
+        return f"nothing to do: {a.recipe} is {a.status.value} in its latest run"
+    settle = settle_command(a.verdict, a.recipe, command)
+    if settle:
+        return f"`{settle}` (an isolation rerun settles it)"
+    if a.verdict is None:
+        return "wait: not classified yet (the next scan decides)"
+    action = _NEXT.get(a.verdict.category, _NEXT[Category.UNKNOWN])
+    peers = [e for e in a.evidence if e.kind is EvidenceKind.PEER_LABELS]
+    if a.verdict.category is Category.RECIPE_DEFECT and peers:
+        action += f": its labels differ from {peers[0].path.split(' ', 1)[0]}'s, which passes (thread)"
+    return action
+
+
+def log_item(a: WhyAnswer) -> EvidenceItem | None:
+    """The log line of the first failure (the line the log page opens on), if the log names it."""
+    logs = [e for e in a.evidence if e.kind is EvidenceKind.LOG and e.url]
+    first = a.failures[0].test if a.failures else None
+    return next((e for e in logs if first and first in e.excerpt), logs[0] if logs else None)
+
+
+def brief_links(a: WhyAnswer) -> list[tuple[str, str]]:
+    """(label, url) of what the reader opens next: the run page, the log at the failure, the JUnit file."""
+    found = [("run", a.run_url)]
+    log = log_item(a)
+    found.append(("log", log.url if log else None))
+    junit = next((e.url for e in a.evidence if e.kind is EvidenceKind.FAILURE and e.url), None)
+    found.append(("junit", junit))
+    return [(label, url) for label, url in found if url]
+
+
+def failing_line(a: WhyAnswer, width: int = 160) -> str | None:
+    """The one failing assertion: the first failure's tier/test and the first line of its message."""
+    if not a.failures:
+        return None
+    f = a.failures[0]
+    more = f" (+{len(a.failures) - 1} more)" if len(a.failures) > 1 else ""
+    message = f.message.strip().splitlines()[0] if f.message.strip() else ""
+    return textwrap.shorten(f"{f.tier}/{f.test}{more}: {message}", width, placeholder=" …")
+
+
+def head_line(a: WhyAnswer) -> str:
+    red = f"; red since {short(a.red_since)}, {a.red_runs} run(s) in a row" if a.red_runs else ""
+    kind = a.kind.value if a.kind else "?"
+    return (
+        f"{a.recipe} {_MARK[a.status]} {_status(a.status, a.unverified)}  {a.version or '?'}  "
+        f"run {a.run_id} ({kind}, {short(a.finished)}){red}"
+    )
+
+
+def verdict_brief(v: Verdict | None) -> str:
+    """The verdict in one sentence, with how sure it is."""
+    if v is None:
+        return "not classified yet"
+    said = strength(v)
+    return f"{v.category}, {said}: {first_sentence(v.reason)}" if said else f"{v.category}: {first_sentence(v.reason)}"
+
+
+def why_brief(a: WhyAnswer, command: str | None = CLI_COMMAND) -> str:
+    """The room's answer: at most :data:`BRIEF_LINES` lines (what, how sure, the failure, what next,
+    links); the evidence, reruns and history are the full answer's (the reply's thread, the pages)."""
+    if a.run_id is None:
+        return f"{a.recipe}: no released-version run yet (only PR runs)."
+    lines = [head_line(a)]
+    if a.status is RunStatus.RED:
+        lines.append(f"verdict: {verdict_brief(a.verdict)}")
+        failing = failing_line(a)
+        if failing:
+            lines.append(f"failing: {failing}")
+    lines.append(f"next: {next_action(a, command)}")
+    links = brief_links(a)
+    if links:
+        lines.append(" · ".join(f"{label}: {url}" for label, url in links))
+    return "\n".join(lines[:BRIEF_LINES])
 
 
 def summary_text(s: SummaryAnswer) -> str:
@@ -184,7 +288,8 @@ def history_text(h: HistoryAnswer) -> str:
     for r in h.runs:
         verdict = f"  [{verdict_label(r.verdict)}]" if r.verdict else ""
         mark = "!" if r.unverified else _MARK[r.status]
-        lines.append(f"  {mark} {short(r.finished)}  {r.version or '?':<22} {r.run_id:<14} {r.kind.value}{verdict}")
+        by = f" (by {r.started_by})" if r.started_by else ""
+        lines.append(f"  {mark} {short(r.finished)}  {r.version or '?':<22} {r.run_id:<14} {r.kind.value}{by}{verdict}")
     return "\n".join(lines)
 
 
@@ -217,12 +322,25 @@ def status_text(s: StatusAnswer) -> str:
         rooms = f"rooms: {', '.join(s.rooms) or '-'}; "
     else:
         head, rooms = f"ccci-bot {s.version} (from the store: a running bot's sync state is not visible here); ", ""
-    return (
+    first = (
         f"{head}last ingest {s.last_ingest or 'never'}; {s.runs} runs known; outbox {s.outbox_pending} pending; "
         f"knowledge base {s.kb_version}; {rooms}"
         f"last summary {s.last_summary or 'none yet'}; next red report {short(s.next_report) if s.next_report else '-'}"
         + (f"; {s.e2ee}" if s.e2ee else "")
     )
+    return "\n".join([first, *status_lines(s)])
+
+
+def status_lines(s: StatusAnswer) -> list[str]:
+    """The rerun queue and cc-ci's runs in flight, a line each."""
+    queue = "; ".join(
+        f"{r.recipe} {r.version}{f' x{r.times}' if r.times > 1 else ''} {r.state.value} (asked by {r.requested_by})"
+        for r in s.reruns
+    )
+    return [
+        f"reruns: {queue or 'none queued'}",
+        f"cc-ci runs in flight: {', '.join(s.in_flight) if s.in_flight else 'none'}",
+    ]
 
 
 def rerun_queued_text(q: RerunQueued) -> str:

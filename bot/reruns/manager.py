@@ -22,7 +22,7 @@ from bot.reruns.execute import Execution
 from bot.reruns.preflight import Node, NodeUnreachable
 from bot.reruns.report import final_report, progress_line, result
 from bot.reruns.runids import new_run_id
-from bot.reruns.runlog import LOG_SUFFIX, rotate
+from bot.reruns.runlog import LOG_DIR, LOG_SUFFIX, live_log_url, rotate
 from bot.service import Service
 from bot.store import STORE_WRITE_ERRORS
 from bot.store.reruns import Rerun
@@ -221,7 +221,7 @@ class RerunManager:
 
     @property
     def log_dir(self) -> Path:
-        return self.config.data_dir / "reruns"
+        return self.config.data_dir / LOG_DIR
 
     def log_path(self, run_id: str) -> Path:
         """Where an attempt's log goes: ``data_dir/reruns/<run id>.log`` (capped, rotated: runlog)."""
@@ -232,10 +232,14 @@ class RerunManager:
         log_path = self.log_path(run_id)
         await asyncio.to_thread(rotate, self.log_dir, self.config.runner.logs_kept - 1)  # room for this one
 
-        async def progress(files: list[str]) -> None:
-            await self.notify(rerun, NotifyKind.PROGRESS, progress_line(rerun, n, files))
+        started = time.monotonic()
+        live = live_log_url(self.config.web.public_url, run_id)
 
-        await self.notify(rerun, NotifyKind.PROGRESS, progress_line(rerun, n, []))
+        async def progress(files: list[str]) -> None:
+            line = progress_line(rerun, n, files, time.monotonic() - started, live)
+            await self.notify(rerun, NotifyKind.PROGRESS, line)
+
+        await self.notify(rerun, NotifyKind.PROGRESS, progress_line(rerun, n, [], 0.0, live))
         attempt = await execution.run(self.config, rerun.recipe, rerun.version, run_id, log_path, progress)
         if attempt.run_id is not None:
             await asyncio.to_thread(self.service.store.ingest.mark_bot_run, attempt.run_id)

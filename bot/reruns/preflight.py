@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.artifacts.activedir import in_flight
 from bot.errors import Transient
 
 if TYPE_CHECKING:
@@ -104,10 +105,7 @@ class Node:
 
     def active(self) -> list[str]:
         """cc-ci's in-flight markers (one entry per deploy running); a missing dir means none."""
-        try:
-            return sorted(e.name for e in self.active_dir.iterdir() if not e.name.startswith("."))
-        except FileNotFoundError:
-            return []
+        return in_flight(self.active_dir)
 
     def state(self) -> NodeState:
         active = self.active()

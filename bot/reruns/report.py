@@ -11,7 +11,7 @@ import asyncio
 
 from bot.artifacts.controls import escape_name, escape_text
 from bot.links import link
-from bot.model.records import RunKind, RunStatus, TestStatus
+from bot.model.records import TIERS, RunKind, RunStatus, TestStatus
 from bot.model.reruns import Attempt, AttemptOutcome, RerunResult, result_of
 from bot.render.strength import verdict_label
 from bot.service import Service
@@ -38,11 +38,37 @@ def result(store: Store, attempts: list[Attempt]) -> RerunResult:
     return result_of(attempts, [r.status for r in rows if r is not None])
 
 
-def progress_line(rerun: Rerun, n: int, junit_files: list[str]) -> str:
-    tiers = sorted({escape_name(name.split("__", 1)[0]) for name in junit_files})
-    done = f"tiers done: {', '.join(tiers)}" if tiers else "starting"
+def tiers_in_order(junit_files: list[str]) -> tuple[list[str], str | None]:
+    """The tiers done (JUnit files written), in cc-ci's order (install → upgrade → backup → restore →
+    custom; others after, by name), and the tier now running: the first of cc-ci's not done yet."""
+    names = {name.split("__", 1)[0] for name in junit_files}
+    known = [t for t in TIERS if t in names]
+    done = known + sorted(names - set(TIERS))
+    last = max((TIERS.index(t) for t in known), default=-1)
+    current = TIERS[last + 1] if last + 1 < len(TIERS) else None
+    return [escape_name(t) for t in done], current
+
+
+def elapsed(seconds: float) -> str:
+    minutes, secs = divmod(int(max(seconds, 0)), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def progress_line(
+    rerun: Rerun, n: int, junit_files: list[str], seconds: float = 0.0, live_log: str | None = None
+) -> str:
+    """The rerun's one status line (edited in place): the tier running, those done, how long, who asked,
+    and where its log can be followed."""
+    done, current = tiers_in_order(junit_files)
+    now = f"now {current}" if current else "finishing"
+    if done:
+        now += f" (done: {', '.join(done)})"
     of = f" (run {n} of {rerun.times})" if rerun.times > 1 else ""
-    return f"Isolation rerun of {rerun.recipe} {rerun.version}{of}: running — {done}."
+    follow = f" — live log: {live_log}" if live_log else ""
+    return (
+        f"Isolation rerun of {rerun.recipe} {rerun.version}{of}: running, {now}; {elapsed(seconds)} so far; "
+        f"asked by {escape_name(rerun.requested_by)}{follow}"
+    )
 
 
 async def final_report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
@@ -68,9 +94,10 @@ def _report(service: Service, rerun: Rerun, attempts: list[Attempt]) -> str:
         tiers = " ".join(
             f"{escape_name(t.name)} {_TIER_MARK.get(t.status, '?')}" for t in store.results.tiers(attempt.run_id)
         )
+        log_url = link(base, attempt.run_id, config.ccci.log_name)  # a file is a link or nothing: no host path
         lines.append(
-            f"  run {attempt.run_id}: {status.value} ({tiers}) in {attempt.seconds:.0f} s "
-            f"— log {link(base, attempt.run_id, config.ccci.log_name) or attempt.log_path}"
+            f"  run {attempt.run_id}: {status.value} ({tiers}) in {attempt.seconds:.0f} s"
+            + (f" — log {log_url}" if log_url else "")
         )
         for f in store.results.failures(attempt.run_id)[:5]:
             lines.append(

@@ -14,12 +14,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections import deque
 from pathlib import Path
 from typing import BinaryIO
 
 LOG_SUFFIX = ".log"
+LOG_DIR = "reruns"  # under data_dir
+_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")  # what bot.reruns.runids makes, and no more
+
+
+def log_file(data_dir: Path, run_id: str) -> Path | None:
+    """``data_dir/reruns/<run id>.log``, or None for a name that is no rerun's run id (nothing else is served)."""
+    if not _RUN_ID.match(run_id) or ".." in run_id:
+        return None
+    return data_dir / LOG_DIR / f"{run_id}{LOG_SUFFIX}"
+
+
+def live_log_url(public_url: str | None, run_id: str) -> str | None:
+    """The bot's page that follows a rerun's log as it grows (bot.web.routes), when the pages are public."""
+    return f"{public_url.rstrip('/')}/reruns/{run_id}/log" if public_url else None
 
 
 class CappedLog:

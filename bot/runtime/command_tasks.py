@@ -15,10 +15,10 @@ from functools import partial
 from html import escape
 
 from bot.chat.dispatch import Dispatcher, parse
-from bot.chat.messages import notice, reaction
+from bot.chat.messages import in_thread_of, notice, reaction
 from bot.config import Config
 from bot.matrix.events import ChatMessage
-from bot.store.chat import ChatStore, Outgoing
+from bot.store.chat import ChatStore, Outgoing, new_txn_id, ref
 from bot.web.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,10 @@ class CommandTasks:
             reply = await task
         finally:
             task.cancel()  # no-op when done; on shutdown the handler stops with this task
-        out = [Outgoing(msg.room_id, "m.room.message", dict(reply.content))]
+        txn = new_txn_id()
+        out = [Outgoing(msg.room_id, "m.room.message", dict(reply.content), txn)]
+        if reply.thread is not None:  # the details: one message in the reply's thread
+            out.append(Outgoing(msg.room_id, "m.room.message", in_thread_of(dict(reply.thread), ref(txn), msg)))
         if await asyncio.to_thread(self.chat.handle, msg.event_id, msg.room_id, msg.sender, reply.command, out):
             self.metrics.command(reply.command)
         self.wake_outbox()

@@ -100,7 +100,8 @@ class Confirmations:
             log.exception("teaching %s for %s failed", request.pattern, r.sender)
             text = "Sorry, teaching that signature failed inside the bot; the error is in its log."
             return text, escape(text)
-        return to_chat(answer, self.config.matrix.command_prefix)
+        chat = to_chat(answer, self.config.matrix.command_prefix)
+        return chat.body, chat.html
 
 
 def _proposal_message(r: Reaction, content: dict[str, object]) -> ChatMessage:

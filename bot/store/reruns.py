@@ -75,6 +75,20 @@ class RerunStore:
     def active(self) -> list[Rerun]:
         return self._rows(f"state IN ({_ACTIVE_SQL})")
 
+    def started_by(self, run_ids: list[str]) -> dict[str, str]:
+        """Who asked for the reruns that made these runs (run id → requested_by), for those a rerun made."""
+        wanted = set(run_ids)
+        if not wanted:
+            return {}
+        found: dict[str, str] = {}
+        for by, attempts in self._db._query(
+            "SELECT requested_by, attempts_json FROM reruns WHERE attempts_json != '[]'"
+        ):
+            for a in json.loads(attempts):
+                if a.get("run_id") in wanted:
+                    found[a["run_id"]] = by
+        return found
+
     def queued(self) -> list[Rerun]:
         return self._rows("state = ?", (RerunState.QUEUED.value,))
 

@@ -15,7 +15,7 @@ from bot.artifacts.junit import JunitFile
 from bot.artifacts.layout import Layout
 from bot.artifacts.timefmt import short
 from bot.masking import Masker
-from bot.model.answers import HistoryAnswer, WhyAnswer
+from bot.model.answers import HistoryAnswer, HistoryRun, WhyAnswer
 from bot.model.records import (
     Category,
     EvidenceItem,
@@ -29,6 +29,7 @@ from bot.model.records import (
     Verdict,
 )
 from bot.model.reports import SweepReport
+from bot.render.evidence import where as shown_where
 from bot.render.reports import CELL_MARK
 from bot.render.strength import verdict_label
 from bot.web.logview import LogPage
@@ -136,7 +137,7 @@ def _evidence_list(items: Iterable[EvidenceItem], ccci: Layout) -> str:
     """Evidence items, each linked when it is a file of a run the pages serve (results, log, JUnit)."""
     out = []
     for e in items:
-        where = f"{e.path}:{e.line}" if e.line else e.path
+        where = shown_where(e) or ""  # a host path (the warm dir's canonical.json, a recipe clone) is not shown
         if e.run_id is None or ccci.kind(e.path) is None:
             label = escape(where)
         else:
@@ -165,12 +166,17 @@ def junit_href(run_id: str, junit_file: str) -> str:
     return run_href(run_id, "junit/" + quote(_base(junit_file), safe=""))
 
 
+def _run_title(r: HistoryRun) -> str:
+    by = f" by {r.started_by}" if r.started_by else ""  # who asked for an isolation rerun
+    return f"{r.run_id} {r.kind.value}{by} {short(r.finished)}"
+
+
 def recipe_page(why: WhyAnswer, history: HistoryAnswer, masker: Masker, ccci: Layout) -> str:
     runs = history.runs
     flaky = sum(1 for r in runs if r.verdict is not None and r.verdict.category is Category.FLAKE)
     red = sum(1 for r in runs if r.status is RunStatus.RED)
     strip = "".join(
-        f'<a href="{escape(run_href(r.run_id))}" title="{escape(f"{r.run_id} {r.kind.value} {short(r.finished)}")}">'
+        f'<a href="{escape(run_href(r.run_id))}" title="{escape(_run_title(r))}">'
         f"{_run_cell(r.status, r.unverified, r.run_id)}<span>{escape((r.version or '?').split('+')[0])}</span></a>"
         for r in runs
     )
@@ -259,6 +265,25 @@ def log_text(text: str) -> str:
     """A log line as a reader should see it: escapes stripped, redraws marked with ⏎."""
     text = _ANSI.sub("", text).replace("\r", " ⏎ ")
     return _CONTROL.sub("", text)
+
+
+LIVE_REFRESH_S = 5
+
+
+def rerun_log_page(run_id: str, page: LogPage, masker: Masker) -> str:
+    """The end of a rerun's log, reloaded by the browser every few seconds (no script: a meta refresh)."""
+    lines = "".join(
+        f'<div id="L{n}"><a class="n" href="#L{n}">{n}</a>{escape(log_text(masker.mask(text)))}</div>'
+        for n, text in page.lines
+    )
+    body = (
+        f"<h1>Rerun <code>{escape(run_id)}</code>: its log, live</h1>"
+        f'<p class="muted">The last {len(page.lines)} lines; this page reloads every {LIVE_REFRESH_S} s. '
+        "Once the run is read, its run page has the whole record.</p>"
+        f'<div class="log">{lines}</div>'
+    )
+    html = layout(f"rerun {run_id}", body)
+    return html.replace("<head>", f'<head><meta http-equiv="refresh" content="{LIVE_REFRESH_S}">', 1)
 
 
 def log_page(run_id: str, page: LogPage, highlights: set[int], masker: Masker, count: int) -> str:

@@ -32,6 +32,7 @@ from bot.model.records import EvidenceKind, RunRow
 from bot.render import to_json
 from bot.render.jsonview import history_json
 from bot.render.reports import red_report_json, sweep_report_json
+from bot.reruns.runlog import log_file
 from bot.service import Service
 from bot.store import Store
 from bot.web import logview, pages
@@ -111,6 +112,7 @@ def make_app(service: Service, masker: Masker, metrics: Metrics | None = None) -
             web.get("/runs/{run_id}/", run_view),
             web.get("/runs/{run_id}", run_redirect),
             web.get("/runs/{run_id}/log", log_view),
+            web.get("/reruns/{run_id}/log", rerun_log_view),
             web.get("/runs/{run_id}/junit/{name}", junit_view),
             web.get("/runs/{run_id}/{path:.+}", artifact_view),
             web.get("/api/recipes", api_recipes),
@@ -307,6 +309,22 @@ async def log_view(request: web.Request) -> web.StreamResponse:
     else:
         page = await work.run(timeout, logview.read_page, path, 1, count)
     return _html(request, pages.log_page(row.run_id, page, highlights, request.app[MASKER], count))
+
+
+async def rerun_log_view(request: web.Request) -> web.StreamResponse:
+    """A rerun's own log (its steps' output, data_dir/reruns) as it grows: the last page, refreshed by
+    the browser every few seconds, so the link in the rerun's status message can be followed live."""
+    service = request.app[SERVICE]
+    run_id = request.match_info["run_id"]
+    path = log_file(service.config.data_dir, run_id)
+    if path is None:
+        raise UnknownNameError("rerun", run_id[:80], [])
+    count = service.config.web.log_page_lines
+    try:
+        page = await request.app[FILE_WORK].run(service.config.web.request_timeout_s, logview.read_tail, path, count)
+    except FileNotFoundError:
+        raise ArtifactMissing("no log for this rerun (not started, or rotated away)") from None
+    return _html(request, pages.rerun_log_page(run_id, page, request.app[MASKER]))
 
 
 async def junit_view(request: web.Request) -> web.StreamResponse:
