@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.memory.acts import Refused
 from bot.model.answers import (
     CancelAnswer,
     HelpAnswer,
@@ -92,6 +93,14 @@ class Context:
     reruns: RerunManager | None = None
     commands: Mapping[str, Command] = field(default_factory=dict)  # the registry, for `help`
     confirmed: bool = False  # the CLI's --apply: the operator at the terminal confirmed an acting proposal
+
+
+async def refused_as_notice(change: Awaitable[KnowledgeChanged], not_done: str) -> KnowledgeChanged | NoticeAnswer:
+    """An operator's change, or the short reason it was not made (``not_done``: "Not linked", …)."""
+    try:
+        return await change
+    except Refused as exc:
+        return NoticeAnswer(f"{not_done}: {exc}.", ok=False)
 
 
 def actor(ctx: Context) -> str:

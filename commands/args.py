@@ -18,7 +18,7 @@ from bot.answers.suggest import closest
 from bot.errors import BadInput
 from bot.model.knowledge import MAX_MUTE_DAYS, MAX_TEXT
 from bot.model.recipe_name import RECIPE_NAME_RULE, is_recipe_name
-from bot.model.records import Category
+from bot.model.records import Category, ScanScope
 
 
 class UsageError(BadInput, ValueError):
@@ -303,3 +303,13 @@ class Signature:
             raw = given.get(arg.name)
             values[arg.name] = arg.default if raw is None else arg.convert(str(raw))
         return values
+
+
+def rest_text(name: str, help: str) -> Arg:
+    """An optional note or reason: in chat the rest of the line, on the CLI ``--NAME TEXT``."""
+    return Arg(name, NOTE, help, optional=True, default="", option=True, rest=True, cli_metavar="TEXT")
+
+
+def recipe_scope(recipe: str, **_rest: object) -> ScanScope:
+    """The CLI scans the recipe's runs first, so what an operator records is against its current failure."""
+    return ScanScope(recipes=frozenset({recipe}))

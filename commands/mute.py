@@ -5,23 +5,13 @@ lapses early when the recipe fails differently."""
 
 from __future__ import annotations
 
-from bot.memory.acts import Refused
 from bot.model.answers import KnowledgeChanged, NoticeAnswer
-from bot.model.records import ScanScope
-from commands import Arg, Command, Context, actor
-from commands.args import NOTE, RECIPE, UNTIL
+from commands import Arg, Command, Context, actor, refused_as_notice
+from commands.args import RECIPE, UNTIL, rest_text
 
 
 async def handle(ctx: Context, recipe: str, until: float, reason: str) -> KnowledgeChanged | NoticeAnswer:
-    try:
-        return await ctx.service.mute(recipe, until, reason, actor(ctx))
-    except Refused as exc:
-        return NoticeAnswer(f"Not muted: {exc}.", ok=False)
-
-
-def scope(recipe: str, **_rest: object) -> ScanScope:
-    """The CLI scans the recipe's runs first, so the failure recorded against is its current one."""
-    return ScanScope(recipes=frozenset({recipe}))
+    return await refused_as_notice(ctx.service.mute(recipe, until, reason, actor(ctx)), "Not muted")
 
 
 COMMAND = Command(
@@ -32,15 +22,6 @@ COMMAND = Command(
     args=(
         Arg("recipe", RECIPE, "a red recipe"),
         Arg("until", UNTIL, "a date (2026-12-31) or a span (7d, 2w), at most 90 days ahead"),
-        Arg(
-            "reason",
-            NOTE,
-            "why (≤ 500 characters)",
-            optional=True,
-            default="",
-            option=True,
-            rest=True,
-            cli_metavar="TEXT",
-        ),
+        rest_text("reason", "why (≤ 500 characters)"),
     ),
 )

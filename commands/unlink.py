@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from bot.memory.acts import Refused
 from bot.model.answers import KnowledgeChanged, NoticeAnswer
-from commands import Arg, Command, Context, actor
+from commands import Arg, Command, Context, actor, refused_as_notice
 from commands.args import RECIPE, URL
 
 
 async def handle(ctx: Context, recipe: str, url: str | None) -> KnowledgeChanged | NoticeAnswer:
-    try:
-        return await ctx.service.unlink(recipe, url, actor(ctx))
-    except Refused as exc:
-        return NoticeAnswer(f"Nothing unlinked: {exc}.", ok=False)
+    return await refused_as_notice(ctx.service.unlink(recipe, url, actor(ctx)), "Nothing unlinked")
 
 
 COMMAND = Command(

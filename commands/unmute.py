@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from bot.memory.acts import Refused
 from bot.model.answers import KnowledgeChanged, NoticeAnswer
-from commands import Arg, Command, Context, actor
+from commands import Arg, Command, Context, actor, refused_as_notice
 from commands.args import RECIPE
 
 
 async def handle(ctx: Context, recipe: str) -> KnowledgeChanged | NoticeAnswer:
-    try:
-        return await ctx.service.unmute(recipe, actor(ctx))
-    except Refused as exc:
-        return NoticeAnswer(f"Nothing to unmute: {exc}.", ok=False)
+    return await refused_as_notice(ctx.service.unmute(recipe, actor(ctx)), "Nothing to unmute")
 
 
 COMMAND = Command(

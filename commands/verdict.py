@@ -5,23 +5,14 @@ that disagrees. A later red with a different failure no longer carries it."""
 
 from __future__ import annotations
 
-from bot.memory.acts import Refused
 from bot.model.answers import KnowledgeChanged, NoticeAnswer
-from bot.model.records import Category, ScanScope
-from commands import Arg, Command, Context, actor
-from commands.args import CATEGORY, NOTE, RECIPE
+from bot.model.records import Category
+from commands import Arg, Command, Context, actor, refused_as_notice
+from commands.args import CATEGORY, RECIPE, rest_text
 
 
 async def handle(ctx: Context, recipe: str, category: Category, reason: str) -> KnowledgeChanged | NoticeAnswer:
-    try:
-        return await ctx.service.set_verdict(recipe, category, reason, actor(ctx))
-    except Refused as exc:
-        return NoticeAnswer(f"No verdict set: {exc}.", ok=False)
-
-
-def scope(recipe: str, **_rest: object) -> ScanScope:
-    """The CLI scans the recipe's runs first, so the failure recorded against is its current one."""
-    return ScanScope(recipes=frozenset({recipe}))
+    return await refused_as_notice(ctx.service.set_verdict(recipe, category, reason, actor(ctx)), "No verdict set")
 
 
 COMMAND = Command(
@@ -32,15 +23,6 @@ COMMAND = Command(
     args=(
         Arg("recipe", RECIPE, "a red recipe"),
         Arg("category", CATEGORY, "flake, recipe-defect, stale-test, upstream-defect, infra or unknown"),
-        Arg(
-            "reason",
-            NOTE,
-            "why (≤ 500 characters)",
-            optional=True,
-            default="",
-            option=True,
-            rest=True,
-            cli_metavar="TEXT",
-        ),
+        rest_text("reason", "why (≤ 500 characters)"),
     ),
 )

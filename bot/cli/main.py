@@ -49,8 +49,8 @@ from bot.reruns.preflight import Node
 from bot.service import Service
 from bot.store import store_problem
 from bot.store.reruns import Rerun
-from commands import Answer, Arg, Command, Context, UsageError, history, learn, link, mute, summary, verdict, why
-from commands.args import SWEEP, TEXT, Signature
+from commands import Answer, Arg, Command, Context, UsageError, history, learn, summary, why
+from commands.args import SWEEP, TEXT, Signature, recipe_scope
 from commands.help import no_such_command
 from commands.registry import registry
 
@@ -116,9 +116,9 @@ TWINS: dict[str, Twin] = {
     "history": Twin(fresh=True, scope=history.scope),
     "reclassify": Twin(fresh=True),
     "learn": Twin(fresh=True, scope=learn.scope),
-    "link": Twin(fresh=True, scope=link.scope),
-    "verdict": Twin(fresh=True, scope=verdict.scope),
-    "mute": Twin(fresh=True, scope=mute.scope),
+    "link": Twin(fresh=True, scope=recipe_scope),
+    "verdict": Twin(fresh=True, scope=recipe_scope),
+    "mute": Twin(fresh=True, scope=recipe_scope),
     "known": Twin(fresh=True),
     "cancel": Twin(reruns=True),
 }
