@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.model.answers import (
+    CalibrationAnswer,
     CancelAnswer,
     HelpAnswer,
     HistoryAnswer,
@@ -64,6 +65,7 @@ Answer = (
     | LearnAnswer
     | KnowledgeChanged
     | KnownAnswer
+    | CalibrationAnswer
 )
 
 

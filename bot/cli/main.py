@@ -120,6 +120,7 @@ TWINS: dict[str, Twin] = {
     "verdict": Twin(fresh=True, scope=verdict.scope),
     "mute": Twin(fresh=True, scope=mute.scope),
     "known": Twin(fresh=True),
+    "calibration": Twin(fresh=True),
     "cancel": Twin(reruns=True),
 }
 
