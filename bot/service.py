@@ -22,8 +22,10 @@ from bot.learn.propose import propose
 from bot.learn.write import write
 from bot.masking import Masker
 from bot.memory import acts
+from bot.memory.calibration import calibration
 from bot.memory.recall import remember
 from bot.model.answers import (
+    CalibrationAnswer,
     HistoryAnswer,
     HistoryRun,
     IngestReport,
@@ -34,6 +36,7 @@ from bot.model.answers import (
     SummaryAnswer,
     WhyAnswer,
 )
+from bot.model.knowledge import AuditEntry
 from bot.model.learn import LearnAnswer, LearnRequest, Refusal, TaughtSignature
 from bot.model.records import Category, RunKind, RunStatus, ScanScope
 from bot.model.reports import RedReport, SweepReport
@@ -154,6 +157,13 @@ class Service:
 
     async def known(self) -> KnownAnswer:
         return await asyncio.to_thread(acts.known, self.store, time.time())
+
+    async def calibration(self) -> CalibrationAnswer:
+        return await asyncio.to_thread(calibration, self.store, self.verdicts)
+
+    async def knowledge_trail(self, recipe: str, limit: int = 100) -> list[AuditEntry]:
+        """Who changed what the operators know about a recipe, newest first (the recipe page's history)."""
+        return await asyncio.to_thread(self.store.knowledge.audit, recipe, limit)
 
     async def recipes(self) -> list[str]:
         return await asyncio.to_thread(self.store.runs.recipes)

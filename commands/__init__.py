@@ -20,6 +20,7 @@ from typing import Any
 
 from bot.memory.acts import Refused
 from bot.model.answers import (
+    CalibrationAnswer,
     CancelAnswer,
     HelpAnswer,
     HistoryAnswer,
@@ -65,6 +66,7 @@ Answer = (
     | LearnAnswer
     | KnowledgeChanged
     | KnownAnswer
+    | CalibrationAnswer
 )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from commands import (
     Command,
+    calibration,
     cancel,
     help,
     history,
@@ -29,6 +30,7 @@ _MODULES = (
     history,
     status,
     known,
+    calibration,
     rerun,
     cancel,
     link,

@@ -69,6 +69,7 @@ def test_usage_lines_come_from_the_declarations() -> None:
         "rerun": "rerun <recipe> [version] [xN]",
         "cancel": "cancel [recipe]",
         "known": "known",
+        "calibration": "calibration",
         "link": "link <recipe> <issue-url> [note…]",
         "unlink": "unlink <recipe> [issue-url]",
         "verdict": "verdict <recipe> <category> [reason…]",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from bot.cli import main
 from bot.config import Config
 from bot.masking import Masker
 from bot.matrix.events import SendResult
+from bot.model.records import Category
 from bot.render import reports as render_reports
 from bot.render import to_html, to_text
 from bot.service import Service
@@ -83,6 +85,8 @@ def _paths(sweep: str) -> dict[str, list[str]]:
         "/healthz": ["/healthz"],
         "/metrics": ["/metrics"],
         "/recipes/{recipe}": [f"/recipes/{RECIPE}"],
+        "/known": ["/known"],
+        "/api/known": ["/api/known"],
         "/runs/{run_id}/": [f"/runs/{RUN_ID}/"],
         "/runs/{run_id}": [f"/runs/{RUN_ID}"],
         "/runs/{run_id}/log": [
@@ -113,6 +117,11 @@ def test_no_page_or_api_answer_shows_the_value(planted: Config) -> None:
 
     async def walk() -> dict[str, tuple[int, str]]:
         await service.ingest()
+        # an operator pasting the value into a link, a verdict's reason and a mute: /known, the recipe page
+        # and its history show them masked
+        await service.link(RECIPE, f"https://issues.example/{SECRET}", f"see {SECRET}", "@op:example.org")
+        await service.set_verdict(RECIPE, Category.RECIPE_DEFECT, f"because {SECRET}", "@op:example.org")
+        await service.mute(RECIPE, time.time() + 86400, f"quiet {SECRET}", "@op:example.org")
         app = make_app(service, masker, Metrics(service.store))
         declared = {r.resource.canonical.replace("{path:.+}", "{path}") for r in app.router.routes() if r.resource}
         row = service.store.runs.get(RUN_ID)
@@ -135,6 +144,8 @@ def test_no_page_or_api_answer_shows_the_value(planted: Config) -> None:
         assert SECRET not in body, f"{path} shows the masked value"
     assert "••••••" in got[f"/runs/{RUN_ID}/"][1]  # the value was there, masked (the run page's failing list)
     assert "••••••" in got[f"/reruns/{RERUN_RUN_ID}/log"][1]
+    assert "https://issues.example/••••••" in got["/known"][1]  # the URL the operator gave, masked
+    assert "because ••••••" in got[f"/recipes/{RECIPE}"][1]  # the hand verdict's reason in its history
 
 
 @pytest.mark.writes_runs

@@ -120,6 +120,7 @@ TWINS: dict[str, Twin] = {
     "verdict": Twin(fresh=True, scope=recipe_scope),
     "mute": Twin(fresh=True, scope=recipe_scope),
     "known": Twin(fresh=True),
+    "calibration": Twin(fresh=True),
     "cancel": Twin(reruns=True),
 }
 

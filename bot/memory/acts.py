@@ -8,6 +8,8 @@ they are stored, so a secret pasted into a note never reaches the store.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from bot.errors import BadInput
 from bot.masking import Masker
 from bot.memory.recall import all_standings, current_fingerprint
@@ -16,6 +18,9 @@ from bot.model.knowledge import AuditAction
 from bot.model.records import Category, RunRow, RunStatus
 from bot.store import Store
 from bot.store.status_run import status_run
+
+WEEK_S = 7 * 86400
+WEEKS_SHOWN = 12  # `known`'s hits per week: the last twelve weeks, enough to tell a trend from a blip
 
 
 class Refused(BadInput, ValueError):
@@ -96,6 +101,11 @@ def known(store: Store, now: float) -> KnownAnswer:
         if current is None:  # a recipe whose runs are all gone keeps its links, unmatched
             for lk in knowledge.links:
                 by_url.setdefault(lk.url, []).append((recipe, 0, None, None, False, lk.note, lk.by, lk.at))
+    pairs: dict[str, set[tuple[str, str]]] = {}
+    for lk in (lk for knowledge in everything.values() for lk in knowledge.links):
+        pairs.setdefault(lk.url, set()).add((lk.recipe, lk.fingerprint))
+    since = now - WEEKS_SHOWN * WEEK_S
+    times = store.knowledge.hit_times({p for ps in pairs.values() for p in ps}, since)
     issues = []
     for url, rows in by_url.items():
         firsts = [r[2] for r in rows if r[2] is not None]
@@ -112,6 +122,7 @@ def known(store: Store, now: float) -> KnownAnswer:
                 still_failing=any(r[4] for r in rows),
                 by=newest[6],
                 since=min(r[7] for r in rows),
+                weekly=weekly((t for p in pairs.get(url, ()) for t in times.get(p, ())), now),
             )
         )
     issues.sort(key=lambda i: (not i.still_failing, -(i.last_seen or 0), i.url))
@@ -125,3 +136,13 @@ def known(store: Store, now: float) -> KnownAnswer:
         muted.append(MutedRow(recipe, m.until, m.reason, m.by, applies))
     muted.sort(key=lambda m: (m.until, m.recipe))
     return KnownAnswer(issues, muted)
+
+
+def weekly(times: Iterable[float], now: float) -> tuple[int, ...]:
+    """Counts per week over the last :data:`WEEKS_SHOWN` weeks, oldest first; the last week ends ``now``."""
+    counts = [0] * WEEKS_SHOWN
+    for t in times:
+        back = int((now - t) // WEEK_S)
+        if 0 <= back < WEEKS_SHOWN:
+            counts[WEEKS_SHOWN - 1 - back] += 1
+    return tuple(counts)

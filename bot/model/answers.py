@@ -281,6 +281,7 @@ class KnownIssueRow:
     still_failing: bool
     by: str
     since: float
+    weekly: tuple[int, ...] = ()  # red runs with a linked failure per week, oldest first, the last ends now
 
 
 @dataclass(frozen=True)
@@ -298,3 +299,25 @@ class KnownAnswer:
 
     issues: list[KnownIssueRow]
     muted: list[MutedRow]
+
+
+@dataclass(frozen=True)
+class CalibrationSource:
+    """One engine rule's automatic verdicts, against the operators' verdicts given by hand for the same runs."""
+
+    rule: str  # Verdict.rule; "unnamed" for verdicts stored before rules had names
+    n: int
+    accuracy: float  # share whose category is the operator's
+    mean_confidence: float
+
+
+@dataclass(frozen=True)
+class CalibrationAnswer:
+    """`calibration`: how often the rules' verdict agrees with the operators' hand verdict of the same run,
+    and how honest its confidence was (Brier score over right/wrong; 0 is perfect, 0.25 a coin's)."""
+
+    n: int  # hand verdicts compared (those whose run has a verdict by the rules)
+    accuracy: float | None
+    brier: float | None
+    by_source: list[CalibrationSource]
+    without_rules: int = 0  # hand verdicts whose run has no verdict by the rules (not compared)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.model.answers import (
+    CalibrationAnswer,
     CancelAnswer,
     HelpAnswer,
     HistoryAnswer,
@@ -38,6 +39,7 @@ AnswerT = (
     | LearnAnswer
     | KnowledgeChanged
     | KnownAnswer
+    | CalibrationAnswer
 )
 
 _TEXT: dict[type, Callable[[Any], str]] = {
@@ -54,6 +56,7 @@ _TEXT: dict[type, Callable[[Any], str]] = {
     LearnAnswer: learn.learn_text,
     KnowledgeChanged: text.knowledge_changed_text,
     KnownAnswer: text.known_text,
+    CalibrationAnswer: text.calibration_text,
 }
 _JSON: dict[type, Callable[[Any], dict[str, Any]]] = {
     WhyAnswer: jsonview.why_json,
@@ -69,6 +72,7 @@ _JSON: dict[type, Callable[[Any], dict[str, Any]]] = {
     LearnAnswer: learn.learn_json,
     KnowledgeChanged: jsonview.knowledge_changed_json,
     KnownAnswer: jsonview.known_json,
+    CalibrationAnswer: jsonview.calibration_json,
 }
 
 

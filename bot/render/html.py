@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.artifacts.timefmt import short
 from bot.model.answers import (
+    CalibrationAnswer,
     CancelAnswer,
     HelpAnswer,
     HistoryAnswer,
@@ -181,6 +182,14 @@ def known_html(a: KnownAnswer) -> str:
     return f"<pre><code>{escape(text.known_text(a))}</code></pre>"
 
 
+def calibration_html(a: CalibrationAnswer) -> str:
+    if a.n == 0:
+        return escape(text.calibration_text(a))
+    head, *rows = text.calibration_text(a).splitlines()
+    items = "".join(f"<li>{escape(r.strip())}</li>" for r in rows)
+    return escape(head) + (f"<ul>{items}</ul>" if items else "")
+
+
 def history_html(h: HistoryAnswer) -> str:
     cells = "".join(
         colored("■", AMBER if r.unverified else {RunStatus.RED: RED, RunStatus.GREEN: GREEN}.get(r.status, GREY))
@@ -244,4 +253,5 @@ HTML: dict[type, Callable[[Any], str]] = {
     ReclassifyAnswer: reclassify_html,
     KnowledgeChanged: knowledge_changed_html,
     KnownAnswer: known_html,
+    CalibrationAnswer: calibration_html,
 }

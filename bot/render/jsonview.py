@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.artifacts.timefmt import iso
 from bot.model.answers import (
+    CalibrationAnswer,
     CancelAnswer,
     HelpAnswer,
     HistoryAnswer,
@@ -225,6 +226,7 @@ def known_json(a: KnownAnswer) -> dict[str, Any]:
                 "still_failing": i.still_failing,
                 "by": i.by,
                 "since": iso(i.since),
+                "hits_per_week": list(i.weekly),
             }
             for i in a.issues
         ],
@@ -232,4 +234,21 @@ def known_json(a: KnownAnswer) -> dict[str, Any]:
             {"recipe": m.recipe, "until": iso(m.until), "reason": m.reason, "by": m.by, "applies": m.applies}
             for m in a.muted
         ],
+    }
+
+
+def _rate(x: float | None) -> float | None:
+    return round(x, 4) if x is not None else None
+
+
+def calibration_json(a: CalibrationAnswer) -> dict[str, Any]:
+    return {
+        "n": a.n,
+        "accuracy": _rate(a.accuracy),
+        "brier": _rate(a.brier),
+        "by_source": [
+            {"rule": s.rule, "n": s.n, "accuracy": _rate(s.accuracy), "mean_confidence": _rate(s.mean_confidence)}
+            for s in a.by_source
+        ],
+        "without_rules": a.without_rules,
     }

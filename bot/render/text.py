@@ -7,6 +7,7 @@ import textwrap
 
 from bot.artifacts.timefmt import short
 from bot.model.answers import (
+    CalibrationAnswer,
     CancelAnswer,
     HelpAnswer,
     HistoryAnswer,
@@ -413,4 +414,23 @@ def known_text(a: KnownAnswer) -> str:
             lapsed = "" if m.applies else " (lapsed: it fails differently or is green now)"
             reason = f" — {m.reason}" if m.reason else ""
             lines.append(f"  {m.recipe} until {short(m.until)} by {m.by}{reason}{lapsed}")
+    return "\n".join(lines)
+
+
+def calibration_text(a: CalibrationAnswer) -> str:
+    if a.n == 0 or a.accuracy is None or a.brier is None:
+        extra = f" ({a.without_rules} of them on runs the rules never decided)" if a.without_rules else ""
+        return (
+            "Nothing to compare yet: no verdict given by hand on a run the rules decided"
+            f"{extra}. `verdict <recipe> <category>` gives one."
+        )
+    right = round(a.accuracy * a.n)
+    lines = [
+        f"The rules agree with the operators on {right} of {a.n} verdict(s) given by hand ({a.accuracy:.0%});"
+        f" Brier score {a.brier:.3f} (0 is perfect, 0.25 a coin toss)."
+    ]
+    for s in a.by_source:
+        lines.append(f"  {s.rule}: {round(s.accuracy * s.n)} of {s.n} right, mean confidence {s.mean_confidence:.2f}")
+    if a.without_rules:
+        lines.append(f"  ({a.without_rules} hand verdict(s) on runs the rules never decided, not compared)")
     return "\n".join(lines)

@@ -97,6 +97,18 @@ class KnowledgeStore:
             found[(recipe, fingerprint)] = PrintHits(recipe, fingerprint, int(row[0]), row[1], row[2])
         return found
 
+    def hit_times(self, pairs: Iterable[tuple[str, str]], since: float) -> dict[tuple[str, str], list[float]]:
+        """(recipe, fingerprint) → finish times (from ``since`` on) of red runs with that fingerprint."""
+        found: dict[tuple[str, str], list[float]] = {}
+        for recipe, fingerprint in dict.fromkeys(pairs):
+            rows = self._db._tuples(
+                "SELECT runs.finished FROM failure_prints AS fp JOIN runs ON runs.run_id = fp.run_id"
+                " WHERE fp.recipe = ? AND fp.fingerprint = ? AND runs.finished >= ? ORDER BY runs.finished",
+                (recipe, fingerprint, since),
+            )
+            found[(recipe, fingerprint)] = [float(r[0]) for r in rows]
+        return found
+
     @staticmethod
     def _forget(c: sqlite3.Connection, run_ids: list[str]) -> None:
         """Inside an ingest's transaction: a run read again (or forgotten) gets its fingerprint anew."""

@@ -15,7 +15,8 @@ from bot.artifacts.junit import JunitFile
 from bot.artifacts.layout import Layout
 from bot.artifacts.timefmt import short
 from bot.masking import Masker
-from bot.model.answers import HistoryAnswer, HistoryRun, WhyAnswer
+from bot.model.answers import HistoryAnswer, HistoryRun, KnownAnswer, WhyAnswer
+from bot.model.knowledge import AuditEntry
 from bot.model.records import (
     Category,
     EvidenceItem,
@@ -54,6 +55,7 @@ pre{background:#f6f8fa;padding:.5rem;overflow-x:auto;font-size:.8rem}
 .log div{padding:0 .3rem}.log a.n{color:var(--grey);display:inline-block;min-width:5.5em;user-select:none}
 .log div.hl{background:#fde2e1}.log div:target{background:#fff3bf}
 nav.pager{display:flex;gap:1rem;margin:.5rem 0;flex-wrap:wrap}.muted{color:var(--grey)}
+svg.weeks rect{fill:var(--red)}svg.weeks line{stroke:var(--line)}
 """
 
 
@@ -63,7 +65,8 @@ def layout(title: str, body: str) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{escape(title)} · ccci-bot</title><style>{_CSS}</style></head><body>"
-        '<header><a href="/">ccci-bot</a><a href="/api/summary">api</a><a href="/healthz">health</a></header>'
+        '<header><a href="/">ccci-bot</a><a href="/known">known</a><a href="/api/summary">api</a>'
+        '<a href="/healthz">health</a></header>'
         f"<main>{body}</main></body></html>"
     )
 
@@ -171,7 +174,9 @@ def _run_title(r: HistoryRun) -> str:
     return f"{r.run_id} {r.kind.value}{by} {short(r.finished)}"
 
 
-def recipe_page(why: WhyAnswer, history: HistoryAnswer, masker: Masker, ccci: Layout) -> str:
+def recipe_page(
+    why: WhyAnswer, history: HistoryAnswer, masker: Masker, ccci: Layout, trail: list[AuditEntry] | None = None
+) -> str:
     runs = history.runs
     flaky = sum(1 for r in runs if r.verdict is not None and r.verdict.category is Category.FLAKE)
     red = sum(1 for r in runs if r.status is RunStatus.RED)
@@ -202,7 +207,125 @@ def recipe_page(why: WhyAnswer, history: HistoryAnswer, masker: Masker, ccci: La
         masked = [EvidenceItem(e.kind, e.run_id, e.path, e.line, masker.mask(e.excerpt), e.url) for e in shown]
         if masked:
             parts.append(f"<h2>Evidence</h2>{_evidence_list(masked, ccci)}")
+    parts.append(_memory(why, trail or [], masker))
     return layout(why.recipe, "".join(parts))
+
+
+def issue_link(url: str) -> str:
+    """An operator's issue URL as a link (http(s) only, escaped; never fetched by the bot), else as text."""
+    if not url.startswith(("https://", "http://")):
+        return f"<code>{escape(url)}</code>"
+    return f'<a href="{escape(url)}" rel="noopener noreferrer nofollow">{escape(url)}</a>'
+
+
+def weeks_chart(counts: tuple[int, ...]) -> str:
+    """Hits per week as a small inline SVG bar chart (no script; the CSP allows inline images)."""
+    if not counts:
+        return ""
+    top = max(max(counts), 1)
+    bar, gap, height = 6, 2, 20
+    width = len(counts) * (bar + gap)
+    rects = "".join(
+        f'<rect x="{i * (bar + gap)}" y="{height - round(height * c / top)}" width="{bar}"'
+        f' height="{round(height * c / top)}"><title>{c} in week {i + 1 - len(counts)}</title></rect>'
+        for i, c in enumerate(counts)
+        if c
+    )
+    label = f"red runs per week, the last {len(counts)} weeks, oldest first: {', '.join(map(str, counts))}"
+    return (
+        f'<svg class="weeks" role="img" aria-label="{escape(label)}" width="{width}" height="{height + 1}"'
+        f' viewBox="0 0 {width} {height + 1}"><line x1="0" y1="{height + 0.5}" x2="{width}" y2="{height + 0.5}"/>'
+        f"{rects}</svg>"
+    )
+
+
+def _recipe_links(recipes: list[str]) -> str:
+    return ", ".join(f'<a href="{_recipe_href(r)}">{escape(r)}</a>' for r in recipes)
+
+
+def known_page(known: KnownAnswer, masker: Masker) -> str:
+    """The known issues (each URL escaped as a link, never fetched) with hits per week, and the muted reds."""
+    rows = "".join(
+        f"<tr><td>{issue_link(i.url)}<br>{escape(masker.mask(i.note))}</td>"
+        f"<td>{_recipe_links(i.recipes)}</td>"
+        f"<td>{i.hits}</td><td>{weeks_chart(i.weekly)}</td>"
+        f"<td>{short(i.first_seen) if i.first_seen else '—'} → {short(i.last_seen) if i.last_seen else '—'}</td>"
+        f"<td>{'still failing' if i.still_failing else '<span class=muted>not failing that way now</span>'}</td>"
+        f"<td>{escape(i.by)}, {short(i.since)}</td></tr>"
+        for i in known.issues
+    )
+    parts = [f"<h1>Known issues ({len(known.issues)})</h1>"]
+    if rows:
+        parts.append(
+            '<div class="scroll"><table><thead><tr><th>issue</th><th>recipes</th><th>red runs</th>'
+            '<th>per week <span class="muted">(last 12)</span></th><th>first → last seen</th><th>now</th>'
+            f"<th>linked by</th></tr></thead><tbody>{rows}</tbody></table></div>"
+        )
+    else:
+        parts.append("<p>No issue linked yet (<code>link &lt;recipe&gt; &lt;issue-url&gt;</code> records one).</p>")
+    muted = "".join(
+        f'<li><a href="{_recipe_href(m.recipe)}">{escape(m.recipe)}</a> until {short(m.until)} by {escape(m.by)}'
+        + (f" — {escape(masker.mask(m.reason))}" if m.reason else "")
+        + ("" if m.applies else ' <span class="muted">(lapsed: it fails differently or is green now)</span>')
+        + "</li>"
+        for m in known.muted
+    )
+    parts.append(f"<h2>Muted ({len(known.muted)})</h2><ul>{muted}</ul>" if muted else "<h2>Muted</h2><p>None.</p>")
+    return layout("known issues", "".join(parts))
+
+
+def _trail_detail(e: AuditEntry) -> str:
+    d = e.detail
+    shown = []
+    for key in ("category", "url", "until", "kind", "shape", "before", "note", "reason"):
+        value = d.get(key)
+        if value in (None, ""):
+            continue
+        if key == "url":
+            shown.append(issue_link(str(value)))
+        elif key == "until" and isinstance(value, int | float):
+            shown.append(f"until {short(float(value))}")
+        elif key == "before":
+            shown.append(f"replacing {escape(str(value))}")
+        else:
+            shown.append(escape(str(value)))
+    return " · ".join(shown)
+
+
+def _memory(why: WhyAnswer, trail: list[AuditEntry], masker: Masker) -> str:
+    """What the operators recorded about the recipe (link, mute, hand verdict) and who changed what."""
+    parts = []
+    for k in why.known_issues:
+        state = "" if k.matches_current else ' <span class="muted">(recorded for another failure)</span>'
+        note = f" — {escape(masker.mask(k.note))}" if k.note else ""
+        parts.append(f"<li>Linked: {issue_link(k.url)}{note} ({escape(k.by)}, {short(k.since)}){state}</li>")
+    if why.verdict is not None and why.verdict.by is not None:
+        parts.append(
+            f"<li>Verdict by hand: <b>{escape(why.verdict.category)}</b> ({escape(why.verdict.by)})"
+            f" — {escape(masker.mask(why.verdict.reason))}</li>"
+        )
+    if why.rules_verdict is not None:
+        parts.append(f"<li>The rules say: {_verdict(why.rules_verdict)}</li>")
+    parts += [f"<li>Evidence against it: {escape(masker.mask(d))}</li>" for d in why.disagreement]
+    if why.muted is not None:
+        m = why.muted
+        reason = f" — {escape(masker.mask(m.reason))}" if m.reason else ""
+        parts.append(f"<li>Muted until {short(m.until)} ({escape(m.by)}){reason}</li>")
+    parts += [f'<li class="muted">No longer applies: {escape(masker.mask(x))}</li>' for x in why.lapsed]
+    if not parts and not trail:
+        return ""
+    rows = "".join(
+        f"<tr><td>{short(e.at)}</td><td>{escape(e.by)}</td><td>{escape(e.action.value)}</td>"
+        f"<td>{masker.mask(_trail_detail(e))}</td></tr>"
+        for e in trail
+    )
+    history = (
+        f'<h3>History <span class="muted">(newest first)</span></h3><div class="scroll"><table><thead><tr>'
+        f"<th>when</th><th>who</th><th>what</th><th></th></tr></thead><tbody>{rows}</tbody></table></div>"
+        if rows
+        else ""
+    )
+    return f"<h2>What the operators know</h2><ul>{''.join(parts)}</ul>{history}"
 
 
 def run_page(

@@ -109,6 +109,7 @@ def make_app(service: Service, masker: Masker, metrics: Metrics | None = None) -
             web.get("/healthz", healthz),
             web.get("/metrics", metrics_view),
             web.get("/recipes/{recipe}", recipe),
+            web.get("/known", known),
             web.get("/runs/{run_id}/", run_view),
             web.get("/runs/{run_id}", run_redirect),
             web.get("/runs/{run_id}/log", log_view),
@@ -116,6 +117,7 @@ def make_app(service: Service, masker: Masker, metrics: Metrics | None = None) -
             web.get("/runs/{run_id}/junit/{name}", junit_view),
             web.get("/runs/{run_id}/{path:.+}", artifact_view),
             web.get("/api/recipes", api_recipes),
+            web.get("/api/known", api_known),
             web.get("/api/summary", api_summary),
             web.get("/api/summary/{sweep}", api_summary),
             web.get("/api/why/{recipe}", api_why),
@@ -214,7 +216,12 @@ async def recipe(request: web.Request) -> web.Response:
     name = request.match_info["recipe"]
     why = await service.why(name)
     history = await service.history(name, _int(request, "n", 30, high=500) or 30)
-    return _html(request, pages.recipe_page(why, history, request.app[MASKER], _layout(service)))
+    trail = await service.knowledge_trail(name)
+    return _html(request, pages.recipe_page(why, history, request.app[MASKER], _layout(service), trail))
+
+
+async def known(request: web.Request) -> web.Response:
+    return _html(request, pages.known_page(await request.app[SERVICE].known(), request.app[MASKER]))
 
 
 async def _run(request: web.Request) -> RunRow:
@@ -404,6 +411,10 @@ async def _stream_masked(request: web.Request, path: Path) -> web.StreamResponse
 
 async def api_recipes(request: web.Request) -> web.Response:
     return _json(request, {"recipes": await request.app[SERVICE].recipes()})
+
+
+async def api_known(request: web.Request) -> web.Response:
+    return _json(request, to_json(await request.app[SERVICE].known()))
 
 
 async def api_summary(request: web.Request) -> web.Response:
