@@ -26,7 +26,9 @@ def test_demo_command_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
     assert (
         "== ccci-bot report sweep" in text and "== ccci-bot why discourse" in text and "== ccci-bot why mumble" in text
     )
-    assert "Newly red: gitea, mumble, outline" in text  # the sample's last sweep against the one before
+    # the sample's last sweep: its reds by what they need, each in a few words
+    assert "\nNeed a look: bluesky (red 2 sweeps): upstream-defect" in text and "outline (new): unknown" in text
+    assert "\nNo action: gitea (infra: the next sweep tests it again); mumble (flake, settled by" in text
     assert "bitnamilegacy/discourse" in text  # discourse's real failing assertion, from pytest's JUnit
     assert "canonical" in text
     assert (out / "state" / "ccci-bot.sqlite3").is_file()

@@ -133,7 +133,12 @@ def test_summary_counts_grid_and_flips(site: Site, sample: GeneratedData) -> Non
     assert "<table>" in shown.html and "install" in shown.html
     head = render.headline(report)
     assert head.text.startswith(f"Sweep {last} finished")
-    assert "Newly red:" in head.text and "Still red:" in head.text
+    lines = head.text.splitlines()
+    assert lines[1].startswith("Need a look: ")  # the reds by what they need, right under the counts
+    groups = {line.split(": ", 1)[0] for line in lines[1:]}
+    assert {"Need a look", "No action", "Newly green"} <= groups and "Newly red" not in groups
+    for action, rows in report.by_action().items():
+        assert all(f" {r.recipe} (" in head.text or f"{r.recipe}: " in head.text for r in rows), action
     service.close()
 
 
@@ -210,7 +215,8 @@ def test_a_sweep_written_after_the_baseline_is_summarised_exactly_once(site: Sit
     (summary,) = _sweep_messages(service)
     newly_red, newly_green = expected_moves(sample, 3)
     body = str(summary["body"])
-    assert f"Newly red: {', '.join(sorted(newly_red))}" in body
+    headline = body.split("\n\n")[0]
+    assert newly_red and all(f" {name} (" in headline for name in newly_red)
     assert f"Newly green: {', '.join(sorted(newly_green))}" in body
     assert "late" not in body.splitlines()[0]
 

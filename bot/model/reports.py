@@ -7,13 +7,36 @@ from enum import StrEnum
 
 from bot.model.knowledge import KnownIssue, Mute, RedState
 from bot.model.records import (
+    Category,
     Cluster,
     Failure,
     RunKind,
     RunStatus,
+    Strength,
     TestStatus,
     Verdict,
 )
+
+
+@dataclass(frozen=True)
+class LapseNote:
+    """A recipe whose recorded knowledge a later red no longer matches: told once in the room, then marked."""
+
+    recipe: str
+    lapse_ids: tuple[int, ...]
+    link_urls: tuple[str, ...] = ()  # links recorded against the failure it no longer fails with
+    verdict: Category | None = None  # the hand verdict that no longer applies
+    mute: bool = False  # the mute lapsed before its expiry
+
+
+class Action(StrEnum):
+    """What a red in a sweep summary needs, the order its headline lists them in."""
+
+    NEED_LOOK = "need-look"  # nothing recorded, nothing settles it: a person should read it
+    RERUNNING = "rerunning"  # an automatic isolation rerun is queued for it
+    KNOWN = "known"  # linked to an issue or given a verdict by hand
+    MUTED = "muted"
+    NO_ACTION = "no-action"  # a flake settled by isolation reruns, or infra (the next sweep tests it again)
 
 
 class Change(StrEnum):
@@ -68,6 +91,7 @@ class SweepReport:
     clusters: list[Cluster] = field(default_factory=list)
     late: bool = False
     auto_reruns: list[str] = field(default_factory=list)
+    lapses: list[LapseNote] = field(default_factory=list)  # not told yet: this summary tells them
 
     def of(self, change: Change) -> list[ReportRow]:
         return [r for r in self.rows if r.change is change]
@@ -86,6 +110,29 @@ class SweepReport:
             "total": len(self.rows),
             **state_counts([r.state for r in self.rows]),
         }
+
+    def by_action(self) -> dict[Action, list[ReportRow]]:
+        """Its reds grouped by what they need (only groups with reds, in :class:`Action` order)."""
+        groups: dict[Action, list[ReportRow]] = {a: [] for a in Action}
+        for r in self.red:
+            groups[action_of(r, r.recipe in self.auto_reruns)].append(r)
+        return {a: rows for a, rows in groups.items() if rows}
+
+
+def action_of(row: ReportRow, rerunning: bool) -> Action:
+    """What one red needs: what the operators recorded first, then a queued rerun, then its verdict."""
+    if row.state is RedState.MUTED:
+        return Action.MUTED
+    if row.state is RedState.KNOWN:
+        return Action.KNOWN
+    if rerunning:
+        return Action.RERUNNING
+    v = row.verdict
+    if row.unverified or (v is not None and v.category is Category.INFRA):
+        return Action.NO_ACTION
+    if v is not None and v.category is Category.FLAKE and v.strength is Strength.RERUNS:
+        return Action.NO_ACTION
+    return Action.NEED_LOOK
 
 
 @dataclass(frozen=True)
@@ -114,6 +161,8 @@ class RedReport:
     late: bool  # sent after the slot because the bot was down
     recipes: int  # how many recipes are known at all
     rows: list[RedRow]
+    lapses: list[LapseNote] = field(default_factory=list)  # not told yet: this report tells them
+    unchanged_since: float | None = None  # the slot of the previous report, when nothing changed since
 
     @property
     def counts(self) -> dict[str, int]:

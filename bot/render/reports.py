@@ -14,8 +14,8 @@ from typing import Any
 
 from bot.artifacts.timefmt import iso, short
 from bot.model.knowledge import RedState
-from bot.model.records import RunStatus, TestStatus, Verdict
-from bot.model.reports import Change, RedReport, RedRow, ReportRow, SweepReport
+from bot.model.records import Category, RunStatus, TestStatus, Verdict
+from bot.model.reports import Action, Change, LapseNote, RedReport, RedRow, ReportRow, SweepReport
 from bot.render.html import AMBER, GREEN, GREY, RED, anchor, colored, status_badge
 from bot.render.jsonview import failure_json, known_issue_json, muted_json, verdict_json
 from bot.render.strength import strength_words, verdict_label
@@ -112,21 +112,70 @@ def _still_red(rows: list[ReportRow]) -> str:
 
 
 def _moves(report: SweepReport) -> list[tuple[str, str]]:
-    """(label, names) of what moved, in the order an operator reads them."""
+    """(label, names) of what moved that the action lines do not say: greens, and recipes not run."""
     found = []
-    for label, change in (("Newly red", Change.NEWLY_RED), ("Newly green", Change.NEWLY_GREEN)):
-        rows = report.of(change)
-        if rows:
-            found.append((label, _names(rows)))
-    first_red = [r for r in report.of(Change.FIRST) if r.status is RunStatus.RED]
-    if first_red:
-        found.append(("Red in its first sweep", _names(first_red)))
-    still = report.of(Change.STILL_RED)
-    if still:
-        found.append(("Still red", _still_red(still)))
+    newly_green = report.of(Change.NEWLY_GREEN)
+    if newly_green:
+        found.append(("Newly green", _names(newly_green)))
     if report.not_run:
         found.append(("Not in this sweep", ", ".join(report.not_run)))
     return found
+
+
+_ACTION_LABEL = {
+    Action.NEED_LOOK: "Need a look",
+    Action.RERUNNING: "Rerunning",
+    Action.KNOWN: "Known",
+    Action.MUTED: "Muted",
+    Action.NO_ACTION: "No action",
+}
+
+
+def _age(r: ReportRow) -> str:
+    if r.change in (Change.NEWLY_RED, Change.FIRST):
+        return "new"
+    return f"red {r.red_sweeps} sweeps" if r.red_sweeps > 1 else "still red"
+
+
+def _words(v: Verdict | None) -> str:
+    """``upstream-defect, red the same way across sweeps``: the verdict and what it rests on, unbracketed."""
+    if v is None:
+        return "not classified"
+    label = verdict_label(v)
+    return label.replace(" (", ", ", 1).removesuffix(")") if " (" in label else label
+
+
+def _few_words(action: Action, r: ReportRow) -> str:
+    """One red in a few words, saying why it is in its group."""
+    if action is Action.KNOWN:
+        return _known_line(r)
+    if action is Action.MUTED:
+        return f"{r.recipe} until {short(r.muted.until) if r.muted else '?'}"
+    if action is Action.NO_ACTION:
+        infra = r.unverified or (r.verdict is not None and r.verdict.category is Category.INFRA)
+        why = "infra: the next sweep tests it again" if infra else "flake, settled by isolation reruns"
+        return f"{r.recipe} ({why})"
+    if action is Action.RERUNNING:
+        return f"{r.recipe} ({_age(r)}): {_words(r.verdict)}; isolation rerun queued"
+    return f"{r.recipe} ({_age(r)}): {_words(r.verdict)}"
+
+
+def action_lines(report: SweepReport) -> list[str]:
+    """The headline's lines by what its reds need, each recipe with a few words (known ones by their issue)."""
+    return [
+        f"{_ACTION_LABEL[action]}: " + "; ".join(_few_words(action, r) for r in rows)
+        for action, rows in report.by_action().items()
+    ]
+
+
+def lapse_line(note: LapseNote) -> str:
+    """``outline fails differently now: the link to … no longer matches; the mute lapsed`` (told once)."""
+    parts = [f"the link to {url} no longer matches" for url in note.link_urls]
+    if note.verdict is not None:
+        parts.append(f"the verdict {note.verdict} given by hand no longer applies")
+    if note.mute:
+        parts.append("the mute lapsed")
+    return f"{note.recipe} fails differently now: " + ("; ".join(parts) or "what was recorded no longer applies")
 
 
 def _title(report: SweepReport) -> str:
@@ -139,17 +188,24 @@ def headline(report: SweepReport) -> Rendered:
     counts = f"{c['total']} recipes: {c['green']} green, {c['red']} red, {c['unverified']} unverified"
     counts += f", {c['skipped']} not run{_rate(c)}"
     text = [f"{_title(report)} — {counts}"]
-    text += [f"{label}: {names}" for label, names in _moves(report)]
+    lines = action_lines(report) + [lapse_line(n) for n in report.lapses]
+    lines += [f"{label}: {names}" for label, names in _moves(report)]
+    text += lines
     html_counts = (
         f"{c['total']} recipes: {colored(str(c['green']) + ' green', GREEN)}, {colored(str(c['red']) + ' red', RED)}, "
         f"{colored(str(c['unverified']) + ' unverified', AMBER)}, {c['skipped']} not run{escape(_rate(c))}"
     )
     html = [f"<b>{escape(_title(report))}</b> — {html_counts}"]
-    html += [f"<br><b>{escape(label)}:</b> {escape(names)}" for label, names in _moves(report)]
+    html += [f"<br>{_bold_label(line)}" for line in lines]
     if not report.red:
         text.append("All green.")
         html.append("<br>All green.")
     return Rendered("\n".join(text), "".join(html))
+
+
+def _bold_label(line: str) -> str:
+    label, sep, rest = line.partition(": ")
+    return f"<b>{escape(label)}:</b> {escape(rest)}" if sep else escape(line)
 
 
 def _flip_note(r: ReportRow, window: int) -> str:
@@ -286,7 +342,8 @@ def red_report(report: RedReport) -> Rendered:
         text = f"{title}: all green ({report.recipes} recipes)."
         return Rendered(text, f"<b>{escape(title)}</b>: all green ({report.recipes} recipes).")
     rate = _rate(report.counts)
-    lines = [f"{title}: {len(report.rows)} of {report.recipes} recipes red{rate}"]
+    told = [lapse_line(n) for n in report.lapses]
+    lines = [f"{title}: {len(report.rows)} of {report.recipes} recipes red{rate}", *told]
     items = []
     look, known, muted = _by_state(list(report.rows))
     for r in look:
@@ -308,6 +365,7 @@ def red_report(report: RedReport) -> Rendered:
             f"verdict <b>{escape(_verdict_short(r.verdict))}</b>{' · ' + link_html if link_html else ''}</li>"
         )
     html = f"<b>{escape(title)}</b>: {len(report.rows)} of {report.recipes} recipes red{escape(rate)}"
+    html += "".join(f"<br>{escape(line)}" for line in told)
     html += f"<ul>{''.join(items)}</ul>"
     if known:
         lines += [f"Known ({len(known)}):"] + [f"  {_known_line(r)}" for r in known]
@@ -316,6 +374,20 @@ def red_report(report: RedReport) -> Rendered:
         lines.append(_muted_line(muted))
         html += escape(_muted_line(muted))
     return Rendered("\n".join(lines), html)
+
+
+def no_change(report: RedReport, since: str) -> Rendered:
+    """The red report's one line when nothing changed since the previous one: ``no change since Monday:
+    6 red, 5 known, 1 muted`` (the full list goes in its thread)."""
+    c = report.counts
+    parts = [f"{c['red']} red"] + [
+        f"{c[key]} {words}"
+        for key, words in (("need_look", "need a look"), ("known", "known"), ("muted", "muted"))
+        if c[key]
+    ]
+    late = " (late)" if report.late else ""
+    text = f"Red report{late}: no change since {since}: {', '.join(parts)}"
+    return Rendered(text, escape(text))
 
 
 # --- JSON ------------------------------------------------------------------------------------------

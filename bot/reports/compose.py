@@ -14,8 +14,9 @@ from bot.answers.why import VerdictSource
 from bot.config import Config
 from bot.links import link
 from bot.model.answers import SummaryRow
-from bot.model.records import TIERS, Failure, RunStatus, TestStatus
-from bot.model.reports import Change, RedReport, RedRow, ReportRow, SweepReport
+from bot.model.knowledge import KnowledgeKind
+from bot.model.records import TIERS, Category, Failure, RunStatus, TestStatus
+from bot.model.reports import Change, LapseNote, RedReport, RedRow, ReportRow, SweepReport
 from bot.store import Store
 
 # (sweep_id, status, unverified, finished) of a recipe's last run in each sweep, oldest sweep first
@@ -123,6 +124,7 @@ def build_sweep_report(
         tiers=ordered,
         clusters=base.clusters,
         late=late,
+        lapses=untold_lapses(store),
     )
 
 
@@ -155,4 +157,50 @@ def build_red_report(
             )
         )
     rows.sort(key=lambda r: (r.red_since or float("inf"), r.recipe))
-    return RedReport(slot=slot, late=late, recipes=len(recipes), rows=rows)
+    return RedReport(slot=slot, late=late, recipes=len(recipes), rows=rows, lapses=untold_lapses(store))
+
+
+def untold_lapses(store: Store) -> list[LapseNote]:
+    """The lapses no report told yet, one note per recipe: what stopped applying (the links by URL, the
+    hand verdict by category), read from what is recorded against the failure it no longer fails with."""
+    by_recipe: dict[str, list[int]] = {}
+    links: dict[str, list[str]] = {}
+    verdicts: dict[str, Category] = {}
+    muted: set[str] = set()
+    for lapse in store.knowledge.lapses(untold=True):
+        by_recipe.setdefault(lapse.recipe, []).append(lapse.id)
+        known = store.knowledge.of(lapse.recipe)
+        if lapse.kind is KnowledgeKind.LINK:
+            urls = links.setdefault(lapse.recipe, [])
+            urls += [k.url for k in known.links if k.fingerprint == lapse.was and k.url not in urls]
+        elif lapse.kind is KnowledgeKind.VERDICT:
+            hand = known.verdict_for(lapse.was)
+            if hand is not None:
+                verdicts[lapse.recipe] = hand.category
+        else:
+            muted.add(lapse.recipe)
+    return [
+        LapseNote(
+            recipe,
+            tuple(ids),
+            tuple(links.get(recipe, ())),
+            verdicts.get(recipe),
+            recipe in muted,
+        )
+        for recipe, ids in by_recipe.items()
+    ]
+
+
+def red_digest(report: RedReport) -> dict[str, list[object]]:
+    """What a red report says that a reader would notice changing: which recipes are red, and each one's
+    state, verdict, links and mute. Two reports with the same digest say the same thing."""
+    return {
+        r.recipe: [
+            r.state.value if r.state is not None else None,
+            r.verdict.category.value if r.verdict is not None else None,
+            r.verdict.by if r.verdict is not None else None,
+            sorted(k.url for k in r.issues),
+            r.muted.until if r.muted is not None else None,
+        ]
+        for r in report.rows
+    }

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from bot.answers.suggest import UnknownNameError
 from bot.artifacts.controls import escape_name
@@ -19,10 +20,10 @@ from bot.backoff import wait_for_wake
 from bot.chat.messages import edit, notice, thread_reply
 from bot.config.cron import latest_slot, parse_cron
 from bot.model.records import Verdict
-from bot.model.reports import Change, SweepReport, verdict_moved
+from bot.model.reports import Change, RedReport, SweepReport, verdict_moved
 from bot.render import reports as render
 from bot.reports.autorerun import auto_rerun_candidates
-from bot.reports.compose import build_red_report, build_sweep_report
+from bot.reports.compose import build_red_report, build_sweep_report, red_digest
 from bot.reports.watch import SweepState, due_summary, sweep_states
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
@@ -33,6 +34,7 @@ from bot.store.reports import ReportKind, slot_key, sweep_key
 log = logging.getLogger(__name__)
 BASELINE_KEY = "reports.baseline_done"
 TICK_KEY = "reports.last_tick"  # when the last scan-and-report pass ended (status, tests)
+Message = tuple[str, Outgoing]  # (role in report_messages, the message)
 ON_TIME_S = 60.0  # a red report sent within this of its slot is on time; later ones say "late"
 
 
@@ -59,6 +61,9 @@ class Reporter:
         self.reports = service.store.reports
         self.trigger = parse_cron(self.settings.cron, self.settings.timezone)
         self.wake = asyncio.Event()
+        # Composing a report reads the untold lapses and recording it marks them told: one report at a
+        # time (the scheduler's job and the watch loop's tick run in worker threads), so none is told twice.
+        self.telling = threading.Lock()
         self.first_scan_done: float | None = None  # sweeps fully read by then finished while the bot was down
 
     # --- the watch loop ----------------------------------------------------------------------------
@@ -122,7 +127,8 @@ class Reporter:
             store.meta.set(BASELINE_KEY, str(time.time()))
         if decision.post is None:
             return None
-        return self._post_sweep(decision.post, rooms)
+        with self.telling:
+            return self._post_sweep(decision.post, rooms)
 
     def _late(self, state: SweepState) -> bool:
         """Finished while the bot was down: every run of it was already there at the first scan."""
@@ -158,6 +164,7 @@ class Reporter:
             messages=messages,
             verdicts=verdicts,
             body=body,
+            told_lapses=[i for n in report.lapses for i in n.lapse_ids],
         )
         if not recorded:
             return None
@@ -268,6 +275,10 @@ class Reporter:
             self.wake_outbox()
 
     def _post_red_report(self, rooms: list[str], now: float) -> bool:
+        with self.telling:
+            return self._post_red_report_now(rooms, now)
+
+    def _post_red_report_now(self, rooms: list[str], now: float) -> bool:
         last = self.reports.last_slot()
         if last is None:  # a new bot: slots before today are not owed
             self.reports.record(slot_key(now), ReportKind.RED, slot=now)
@@ -282,15 +293,46 @@ class Reporter:
             self.reports.record(slot_key(slot), ReportKind.RED, slot=slot, late=True, body={"skipped": True})
             return False
         report = build_red_report(self.service.store, self.config, slot, late, self.service.verdicts)
-        shown = render.red_report(report)
-        messages = [
-            ("report", Outgoing(room, "m.room.message", notice(shown.text, shown.html, more_url=self._more())))
-            for room in rooms
-        ]
-        body = {"red": [r.recipe for r in report.rows]}
+        digest = red_digest(report)
+        previous = self.reports.last_red_report()
+        same = previous is not None and not report.lapses and previous[1].get("digest") == digest
+        messages = self._red_messages(report, rooms, previous[0] if previous is not None and same else None)
+        body = {"red": [r.recipe for r in report.rows], "digest": digest, "unchanged": same}
         recorded = self.reports.record(
-            slot_key(slot), ReportKind.RED, slot=slot, late=late, messages=messages, body=body
+            slot_key(slot),
+            ReportKind.RED,
+            slot=slot,
+            late=late,
+            messages=messages,
+            body=body,
+            told_lapses=[i for n in report.lapses for i in n.lapse_ids],
         )
         if recorded:
             log.info("red report for %s queued%s: %d red", slot_dt, " (late)" if late else "", len(report.rows))
         return recorded
+
+    def _red_messages(self, report: RedReport, rooms: list[str], unchanged_since: float | None) -> list[Message]:
+        """The whole report in one message; when nothing changed since the previous one, one line with the
+        whole report in its thread (its event id is filled in when sending)."""
+        shown = render.red_report(report)
+        out: list[Message] = []
+        for room in rooms:
+            if unchanged_since is None:
+                content = notice(shown.text, shown.html, more_url=self._more())
+                out.append(("report", Outgoing(room, "m.room.message", content)))
+                continue
+            line = render.no_change(report, self._day(unchanged_since, report.slot))
+            root = new_txn_id()
+            out.append(("report", Outgoing(room, "m.room.message", notice(line.text, line.html), root)))
+            out.append(("details", Outgoing(room, "m.room.message", thread_reply(ref(root), shown.text, shown.html))))
+        return out
+
+    def _day(self, before: float, now: float) -> str:
+        """The previous report's day as people say it: "Monday" within the week, else its date."""
+        from zoneinfo import ZoneInfo  # here, like the config's own check: the tz database only when needed
+
+        zone = ZoneInfo(str(self.settings.timezone))
+        then = datetime.fromtimestamp(before, zone)
+        if datetime.fromtimestamp(now, zone) - then < timedelta(days=6):
+            return then.strftime("%A")
+        return then.strftime("%Y-%m-%d")

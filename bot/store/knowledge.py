@@ -248,10 +248,17 @@ class KnowledgeStore:
 
     def mark_told(self, lapse_ids: Iterable[int], at: float) -> None:
         """The room was told of these lapses (a report carrying them was posted): never again."""
-        ids = [(at, i) for i in lapse_ids]
+        ids = list(lapse_ids)
         if ids:
             with self._db._transaction() as c:
-                c.executemany("UPDATE knowledge_lapses SET told_at = ? WHERE id = ? AND told_at IS NULL", ids)
+                self._mark_told(c, ids, at)
+
+    @staticmethod
+    def _mark_told(c: sqlite3.Connection, lapse_ids: Iterable[int], at: float) -> None:
+        """Inside a report's transaction (:meth:`bot.store.reports.ReportStore.record`): told with it."""
+        c.executemany(
+            "UPDATE knowledge_lapses SET told_at = ? WHERE id = ? AND told_at IS NULL", [(at, i) for i in lapse_ids]
+        )
 
     # --- the audit trail ---------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from bot.model.records import Category, Strength, Verdict
 from bot.model.reports import verdict_moved
 from bot.store.chat import ChatStore, Outgoing
 from bot.store.database import Database
+from bot.store.knowledge import KnowledgeStore
 
 
 class ReportKind(StrEnum):
@@ -77,14 +78,19 @@ class ReportStore:
         messages: list[tuple[str, Outgoing]] | None = None,
         verdicts: dict[str, Verdict] | None = None,
         body: dict[str, Any] | None = None,
+        told_lapses: Iterable[int] = (),
     ) -> bool:
-        """Record a report and queue its messages atomically; False if ``key`` was recorded before."""
+        """Record a report and queue its messages atomically; False if ``key`` was recorded before.
+
+        ``told_lapses`` are the knowledge lapses its messages tell: marked told in the same transaction,
+        so a lapse is told exactly once (a crash before the commit leaves it for the next report)."""
+        now = time.time()
         with self._db._transaction() as c:
             if c.execute("SELECT 1 FROM reports WHERE key = ?", (key,)).fetchone():
                 return False
             c.execute(
                 "INSERT INTO reports (key, kind, sweep_id, slot, late, created_at, body_json) VALUES (?,?,?,?,?,?,?)",
-                (key, kind.value, sweep_id, slot, int(late), time.time(), json.dumps(body or {})),
+                (key, kind.value, sweep_id, slot, int(late), now, json.dumps(body or {})),
             )
             c.executemany(
                 "INSERT OR IGNORE INTO report_runs (run_id, report_key) VALUES (?, ?)", [(r, key) for r in run_ids]
@@ -96,6 +102,8 @@ class ReportStore:
                     (key, message.room_id, role, txn),
                 )
             self._save_verdicts(c, key, verdicts or {})
+            if messages:
+                KnowledgeStore._mark_told(c, told_lapses, now)
         return True
 
     @staticmethod
@@ -153,6 +161,15 @@ class ReportStore:
             self._save_verdicts(c, key, verdicts)
             ChatStore._enqueue(c, messages)
         return True
+
+    def last_red_report(self) -> tuple[float, dict[str, Any]] | None:
+        """(slot, body) of the newest red report that queued messages: the one "no change since" compares with."""
+        rows = self._db._query(
+            "SELECT slot, body_json FROM reports r WHERE kind = ? AND slot IS NOT NULL"
+            " AND EXISTS (SELECT 1 FROM report_messages m WHERE m.report_key = r.key) ORDER BY slot DESC LIMIT 1",
+            (ReportKind.RED.value,),
+        )
+        return (float(rows[0][0]), json.loads(rows[0][1])) if rows else None
 
     def last_slot(self) -> float | None:
         rows = self._db._query("SELECT MAX(slot) FROM reports WHERE kind = ?", (ReportKind.RED.value,))
