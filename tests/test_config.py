@@ -49,6 +49,16 @@ def test_values_are_typed(tmp_path: Path) -> None:
     assert config.data_dir == tmp_path / "state"
 
 
+def test_repository_links_default_to_coop_cloud_and_null_turns_each_off() -> None:
+    links = parse_config({}).links
+    assert links.recipe_url == "https://git.coopcloud.tech/coop-cloud/{recipe}"
+    assert links.compare_url == "https://git.coopcloud.tech/coop-cloud/{recipe}/compare/{from}...{to}"
+    assert links.ccci_commit_url is None and parse_config({}).ccci.checkout is None
+    off = parse_config({"links": {"recipe_url": None, "tag_url": None, "compare_url": None}}).links
+    assert (off.recipe_url, off.tag_url, off.compare_url) == (None, None, None)
+    assert parse_config({"links": {"ccci_commit_url": None}}).links.ccci_commit_url is None
+
+
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
@@ -58,6 +68,12 @@ def test_values_are_typed(tmp_path: Path) -> None:
         ({"ccci": {"runz_dir": "/x"}}, "ccci.runz_dir: unknown key"),
         ({"links": {"base_url": "https://x/{path}"}}, "links.base_url: expected a URL template containing {run_id}"),
         ({"links": {"base_url": "https://x/{run_id}/{oops}"}}, "links.base_url: only {run_id} and {path}"),
+        (
+            {"links": {"compare_url": "https://git/{recipe}/compare/{from}"}},
+            "links.compare_url: expected a URL template containing {recipe}, {from} and {to}",
+        ),
+        ({"links": {"ccci_commit_url": "https://git/cc-ci/{sha}"}}, "links.ccci_commit_url: expected a URL template"),
+        ({"ccci": {"checkout": 7}}, "ccci.checkout: expected a path, got int 7"),
         ({"ccci": []}, "ccci: expected a mapping, got list"),
         ({"evidence": {"context_lines": 0}}, "evidence.context_lines: expected an integer >= 1"),
         ({"matrix_password": "hunter2"}, "matrix_password: secrets are not read from the file"),
@@ -285,6 +301,62 @@ GOOD_AND_BAD: list[tuple[Any, Any, Any, Any, str]] = [
         "https://ci/{run_id}",
         "https://ci/{run_id",
         "k: not a valid template",
+    ),
+    (
+        values.RecipeUrlTemplate,
+        "https://git/{recipe}",
+        "https://git/{recipe}",
+        "https://git/coop-cloud",
+        "k: expected a URL template containing {recipe}, got 'https://git/coop-cloud'",
+    ),
+    (
+        values.RecipeUrlTemplate,
+        "https://git/{recipe}",
+        "https://git/{recipe}",
+        "https://git/{recipe}/{run_id}",
+        "k: only {recipe} placeholder is allowed (got ['run_id'])",
+    ),
+    (
+        values.RecipeUrlTemplate,
+        "http://git/{recipe}",
+        "http://git/{recipe}",
+        "git.coopcloud.tech/{recipe}",
+        "k: expected an http(s) URL template, got 'git.coopcloud.tech/{recipe}'",
+    ),
+    (
+        values.RecipeTagUrlTemplate,
+        "https://git/{recipe}/src/tag/{version}",
+        "https://git/{recipe}/src/tag/{version}",
+        "https://git/{recipe}/src/tag/main",
+        "k: expected a URL template containing {recipe} and {version}",
+    ),
+    (
+        values.CompareUrlTemplate,
+        "https://git/{recipe}/compare/{from}...{to}",
+        "https://git/{recipe}/compare/{from}...{to}",
+        "https://git/{recipe}/compare/{from}...main",
+        "k: expected a URL template containing {recipe}, {from} and {to}",
+    ),
+    (
+        values.CompareUrlTemplate,
+        "https://git/{recipe}/compare/{from}...{to}",
+        "https://git/{recipe}/compare/{from}...{to}",
+        "https://git/{recipe}/compare/{from}...{to}{to!r}",
+        "k: only {recipe}, {from} and {to} placeholders are allowed (got ['{to!r}'])",
+    ),
+    (
+        values.CommitUrlTemplate,
+        "https://git/cc-ci/src/commit/{commit}/{path}",
+        "https://git/cc-ci/src/commit/{commit}/{path}",
+        "https://git/cc-ci/src/branch/main/{path}",
+        "k: expected a URL template containing {commit}",
+    ),
+    (
+        values.CommitUrlTemplate,
+        "https://git/cc-ci/commit/{commit}",
+        "https://git/cc-ci/commit/{commit}",
+        "https://git/cc-ci/commit/{commit}/{recipe}",
+        "k: only {commit} and {path} placeholders are allowed (got ['recipe'])",
     ),
 ]
 

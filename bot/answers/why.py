@@ -9,13 +9,14 @@ from __future__ import annotations
 import time
 from typing import Protocol
 
+from bot.answers.repolinks import fill, repo_links
 from bot.answers.suggest import UnknownNameError, closest
 from bot.artifacts.timefmt import iso, short
 from bot.config import Config
 from bot.links import link
 from bot.memory.disagree import disagreeing
 from bot.memory.recall import effective, standing
-from bot.model.answers import RerunOutcome, WhyAnswer
+from bot.model.answers import RepoLinks, RerunOutcome, WhyAnswer
 from bot.model.records import Canonical, EvidenceItem, EvidenceKind, Failure, RunKind, RunRow, RunStatus, Verdict
 from bot.store import Store
 from bot.store.status_run import reruns_of, target_run
@@ -56,8 +57,10 @@ def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | Non
     canonical = store.canonicals.get(recipe)
     target = target_run(last)
     if target is None:
+        only_pr = RepoLinks(repository=fill(config.links.recipe_url, recipe=recipe))
         return WhyAnswer(
-            recipe, RunStatus.UNKNOWN, None, None, None, None, False, [], [], [], None, canonical, None, 0, None
+            *(recipe, RunStatus.UNKNOWN, None, None, None, None, False, [], [], [], None, canonical, None, 0, None),
+            repo=only_pr,
         )
 
     failures = store.results.failures(target.run_id) if target.status is RunStatus.RED else []
@@ -131,6 +134,7 @@ def why(store: Store, config: Config, recipe: str, verdicts: VerdictSource | Non
         state=known.state if known is not None else None,
         fingerprint=known.shape if known is not None else "",
         lapsed=lapsed,
+        repo=repo_links(store, config, target, first_red, failures),
     )
 
 

@@ -7,6 +7,7 @@ those settings forced off, no system or user config, a fixed PATH and a timeout.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,3 +40,20 @@ def git_bytes(
         check=False,
         env=_ENV,
     )
+
+
+_HASH = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")  # SHA-1 or SHA-256 object names
+
+
+def last_commit(checkout: Path, path: str, timeout: float = 10.0) -> str | None:
+    """The full hash of the last commit that changed ``path`` in ``checkout`` (``git log -1 -- path``);
+    None when there is none, the checkout is no git repository, or git fails or times out: a missing
+    link is no error. Blocking: callers run it off the event loop."""
+    if not checkout.is_dir():
+        return None
+    try:
+        proc = git(checkout, ["--literal-pathspecs", "log", "-1", "--format=%H", "--", path], timeout)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = proc.stdout.strip()
+    return found if proc.returncode == 0 and _HASH.match(found) else None

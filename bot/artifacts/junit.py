@@ -54,6 +54,12 @@ def tier_and_source(filename: str) -> tuple[str, str]:
     return Path(filename).stem, "unknown"
 
 
+def suite_file(filename: str) -> str | None:
+    """The test file's stem in cc-ci's name (``test_upgrade`` of ``upgrade__cc-ci__test_upgrade.xml``)."""
+    match = _NAME.match(filename)
+    return match["file"] if match else None
+
+
 def read_junit(path: Path, relpath: str, *, root: Path | None = None, max_text: int = MAX_TEXT) -> JunitFile:
     """Read one file; never raises for bad content, only reports it in ``problem``.
 

@@ -21,6 +21,7 @@ from bot.logsetup import LogFormat
 DEFAULT_RUNS_DIR = Path("/var/lib/cc-ci-runs")
 DEFAULT_WARM_DIR = Path("/var/lib/ci-warm")
 DEFAULT_ACTIVE_DIR = Path("/run/cc-ci-active")
+COOP_CLOUD_RECIPE = "https://git.coopcloud.tech/coop-cloud/{recipe}"
 
 
 class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -81,6 +82,15 @@ class CcciConfig(Section, frozen=True):
     max_results_depth: Annotated[
         v.PositiveInt, doc("A `results.json` nested deeper than this is not used either (same note).")
     ] = 64
+    checkout: Annotated[
+        Path | None,
+        doc(
+            "A git checkout of cc-ci (often `runner.cwd`): for a failing overlay test (`tests/<recipe>/<file>.py`) "
+            "`why` reads the last commit that changed the file (`git log -1`, no hooks or helpers run). None: not "
+            "read.",
+            example="/srv/cc-ci",
+        ),
+    ] = None
 
 
 class MatrixConfig(Section, frozen=True):
@@ -271,6 +281,8 @@ class KnowledgeConfig(Section, frozen=True):
 class LinksConfig(Section, frozen=True):
     """How evidence links are built; ``None`` means no links."""
 
+    NULLABLE: ClassVar[tuple[str, ...]] = ("recipe_url", "tag_url", "compare_url")  # null: no such link
+
     base_url: Annotated[
         v.UrlTemplate | None,
         doc(
@@ -278,6 +290,37 @@ class LinksConfig(Section, frozen=True):
             "lines. The example is cc-ci's dashboard, which serves `/runs/<run_id>/`.",
             default="the bot's pages if `web.public_url` is set, else none",
             example="https://cc-ci.example.org/runs/{run_id}/{path}",
+        ),
+    ] = None
+    recipe_url: Annotated[
+        v.RecipeUrlTemplate | None,
+        doc(
+            "A recipe's repository (`{recipe}` is filled in), linked by `why`. `null`: no link. The default is "
+            "where Co-op Cloud's recipes live."
+        ),
+    ] = v.RecipeUrlTemplate(COOP_CLOUD_RECIPE)
+    tag_url: Annotated[
+        v.RecipeTagUrlTemplate | None,
+        doc(
+            "A recipe's repository at the release tag a run tested (`{recipe}`, `{version}`), linked by `why`. "
+            "`null`: no link. The default is Gitea's tree at a tag."
+        ),
+    ] = v.RecipeTagUrlTemplate(f"{COOP_CLOUD_RECIPE}/src/tag/{{version}}")
+    compare_url: Annotated[
+        v.CompareUrlTemplate | None,
+        doc(
+            "What changed in a recipe between two release tags (`{recipe}`, `{from}`, `{to}`): `why` links the "
+            "last green version to the first red one of the current red streak. `null`: no link. The default is "
+            "Gitea's compare view."
+        ),
+    ] = v.CompareUrlTemplate(f"{COOP_CLOUD_RECIPE}/compare/{{from}}...{{to}}")
+    ccci_commit_url: Annotated[
+        v.CommitUrlTemplate | None,
+        doc(
+            "A commit of cc-ci's repository (`{commit}`, the full hash; `{path}`, the file, is optional): for a "
+            "failing overlay test, `why` links the last cc-ci commit that changed its file, read from "
+            "`ccci.checkout`. None: the commit is in the JSON only.",
+            example="https://git.coopcloud.tech/recipe-maintainers/cc-ci/commit/{commit}",
         ),
     ] = None
 

@@ -12,7 +12,7 @@ import re
 import reprlib
 import string
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 
 import msgspec
 from msgspec import Meta
@@ -23,7 +23,6 @@ from bot.logsetup import LEVELS, LogFormat
 
 MAX_SECONDS = 31_536_000  # a year: longer waits are typos, and bigger numbers overflow timers
 PLACEHOLDERS = frozenset({"recipe", "version", "run_id"})  # in the runner's argv and environment
-LINK_PLACEHOLDERS = frozenset({"run_id", "path"})
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -171,17 +170,65 @@ class EnvMap(tuple[tuple[str, str], ...]):
         return cls(pairs)
 
 
-class UrlTemplate(str):
-    """Where a run's files are: ``{run_id}`` (required) and ``{path}`` are filled in."""
+def _names(names: tuple[str, ...]) -> str:
+    """``{a}``, ``{a} and {b}``, ``{a}, {b} and {c}``."""
+    shown = [f"{{{n}}}" for n in names]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+
+
+class _LinkTemplate(str):
+    """A URL template whose ``REQUIRED`` placeholders must all appear and no others than ``OPTIONAL`` may;
+    with ``WEB`` it must be an http(s) URL (it is a link in chat)."""
+
+    REQUIRED: ClassVar[tuple[str, ...]] = ()
+    OPTIONAL: ClassVar[tuple[str, ...]] = ()
+    WEB: ClassVar[bool] = True
 
     @classmethod
     def parse(cls, value: Any) -> Self:
         names = _fields(_text(value))
-        if "run_id" not in names:
-            raise Invalid(f"expected a URL template containing {{run_id}}, got {value!r}")
-        if extra := names - LINK_PLACEHOLDERS:
-            raise Invalid(f"only {{run_id}} and {{path}} placeholders are allowed (got {sorted(extra)})")
+        if any(n not in names for n in cls.REQUIRED):
+            raise Invalid(f"expected a URL template containing {_names(cls.REQUIRED)}, got {value!r}")
+        allowed = (*cls.REQUIRED, *cls.OPTIONAL)
+        if extra := names - set(allowed):
+            which = "placeholders are" if len(allowed) > 1 else "placeholder is"
+            raise Invalid(f"only {_names(allowed)} {which} allowed (got {sorted(extra)})")
+        if cls.WEB and not value.startswith(("http://", "https://")):
+            raise Invalid(f"expected an http(s) URL template, got {value!r}")
         return cls(value)
+
+
+class UrlTemplate(_LinkTemplate):
+    """Where a run's files are: ``{run_id}`` (required) and ``{path}`` are filled in."""
+
+    REQUIRED = ("run_id",)
+    OPTIONAL = ("path",)
+    WEB = False  # the first links setting never asked for a scheme; files written since stay valid
+
+
+class RecipeUrlTemplate(_LinkTemplate):
+    """A recipe's repository: ``{recipe}`` is filled in."""
+
+    REQUIRED = ("recipe",)
+
+
+class RecipeTagUrlTemplate(_LinkTemplate):
+    """A recipe's repository at a release tag: ``{recipe}`` and ``{version}`` (the tag)."""
+
+    REQUIRED = ("recipe", "version")
+
+
+class CompareUrlTemplate(_LinkTemplate):
+    """What changed in a recipe between two release tags: ``{recipe}``, ``{from}`` and ``{to}``."""
+
+    REQUIRED = ("recipe", "from", "to")
+
+
+class CommitUrlTemplate(_LinkTemplate):
+    """One commit of cc-ci's repository: ``{commit}`` (the full hash) and, optionally, ``{path}`` (the file)."""
+
+    REQUIRED = ("commit",)
+    OPTIONAL = ("path",)
 
 
 class Regex(str):

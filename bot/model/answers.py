@@ -26,6 +26,29 @@ class RerunOutcome:
 
 
 @dataclass(frozen=True)
+class CcciCommit:
+    """The last cc-ci commit that changed a failing overlay test's file, read from cc-ci's checkout."""
+
+    test: str
+    path: str  # in cc-ci's repository: tests/<recipe>/<file>.py
+    commit: str
+    url: str | None  # None: no `links.ccci_commit_url`
+
+
+@dataclass(frozen=True)
+class RepoLinks:
+    """What the operator opens next outside the bot: the recipe's repository at the version tested, what
+    changed from the last green version to the first red one, and cc-ci's commits of failing overlay tests."""
+
+    repository: str | None = None
+    tested: str | None = None  # the repository at the tag tested
+    compare_from: str | None = None  # the last green version before the red streak
+    compare_to: str | None = None  # the version of the streak's first red run
+    compare: str | None = None  # only when the two versions differ
+    ccci_commits: list[CcciCommit] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class WhyAnswer:
     """The latest evidence about one recipe: what `why` shows in every rendering."""
 
@@ -53,6 +76,7 @@ class WhyAnswer:
     state: RedState | None = None
     fingerprint: str = ""  # the current red's shape
     lapsed: list[str] = field(default_factory=list)  # what no longer applies, in words
+    repo: RepoLinks = field(default_factory=RepoLinks)
 
 
 @dataclass(frozen=True)

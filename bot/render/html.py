@@ -138,7 +138,25 @@ def why_html(a: WhyAnswer, command: str | None = None) -> str:
         parts.append(f"Reruns of <code>{escape(a.version or '?')}</code>: {outcomes}")
     elif a.status is RunStatus.RED:
         parts.append(f"No rerun of <code>{escape(a.version or '?')}</code> yet: only an isolation rerun settles it.")
+    parts += [f"<br>{line}" for line in repo_lines_html(a)]
     return "".join(parts)
+
+
+def repo_lines_html(a: WhyAnswer) -> list[str]:
+    """:func:`bot.render.text.repo_lines` with links (the thread and the recipe page)."""
+    r = a.repo
+    lines = []
+    if r.tested or r.repository:
+        shown = anchor(a.version or a.recipe, r.tested) if r.tested else anchor(a.recipe, r.repository)
+        lines.append(f"Recipe: {shown}")
+    if r.compare_from and r.compare_to and r.compare_from != r.compare_to:
+        span = f"{r.compare_from}...{r.compare_to}"
+        lines.append(f"Changes from the last green to the first red: {anchor(span, r.compare)}")
+    for c in r.ccci_commits:
+        lines.append(
+            f"cc-ci's last change to <code>{escape(c.path)}</code> ({escape(c.test)}): {anchor(c.commit[:10], c.url)}"
+        )
+    return lines
 
 
 def summary_html(s: SummaryAnswer) -> str:

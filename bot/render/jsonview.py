@@ -16,6 +16,7 @@ from bot.model.answers import (
     KnownAnswer,
     NoticeAnswer,
     ReclassifyAnswer,
+    RepoLinks,
     RerunQueued,
     StatusAnswer,
     SummaryAnswer,
@@ -102,6 +103,18 @@ def why_json(a: WhyAnswer) -> dict[str, Any]:
         "state": a.state.value if a.state is not None else None,
         "failure": a.fingerprint or None,
         "lapsed": a.lapsed,
+        "repo": repo_json(a.repo),
+    }
+
+
+def repo_json(r: RepoLinks) -> dict[str, Any]:
+    return {
+        "repository": r.repository,
+        "tested": r.tested,
+        "compare": {"from": r.compare_from, "to": r.compare_to, "url": r.compare}
+        if r.compare_from and r.compare_to
+        else None,
+        "ccci_commits": [{"test": c.test, "path": c.path, "commit": c.commit, "url": c.url} for c in r.ccci_commits],
     }
 
 

@@ -125,7 +125,22 @@ def why_text(a: WhyAnswer, command: str | None = CLI_COMMAND) -> str:
         lines.append(f"reruns of {a.version}: none — only an isolation rerun settles flake vs deterministic")
     if a.run_url:
         lines.append(f"run: {a.run_url}")
+    lines += repo_lines(a)
     return "\n".join(lines)
+
+
+def repo_lines(a: WhyAnswer) -> list[str]:
+    """The full answer's lines about the recipe's repository and cc-ci's commits (hashes even without a URL)."""
+    r = a.repo
+    lines = []
+    if r.tested or r.repository:
+        lines.append(f"recipe: {r.tested or r.repository}")
+    if r.compare_from and r.compare_to and r.compare_from != r.compare_to:
+        span = f"from the last green {r.compare_from} to the first red {r.compare_to}"
+        lines.append(f"changes {span}: {r.compare or '-'}")
+    for c in r.ccci_commits:
+        lines.append(f"cc-ci's last change to {c.path} ({c.test}): {c.url or c.commit}")
+    return lines
 
 
 BRIEF_LINES = 12  # a `why` reply in the room is at most this many lines; the rest goes to its thread
@@ -163,12 +178,23 @@ def log_item(a: WhyAnswer) -> EvidenceItem | None:
 
 
 def brief_links(a: WhyAnswer) -> list[tuple[str, str]]:
-    """(label, url) of what the reader opens next: the run page, the log at the failure, the JUnit file."""
+    """(label, url) of what the reader opens next: the run page, the log at the failure, the JUnit file, then
+    the recipe at the tag tested, the changes into the red streak and cc-ci's last commit of the failing test."""
     found = [("run", a.run_url)]
     log = log_item(a)
     found.append(("log", log.url if log else None))
     junit = next((e.url for e in a.evidence if e.kind is EvidenceKind.FAILURE and e.url), None)
     found.append(("junit", junit))
+    return [(label, url) for label, url in [*found, *repo_links(a, commits=1)] if url]
+
+
+def repo_links(a: WhyAnswer, commits: int | None = None) -> list[tuple[str, str]]:
+    """(label, url) of what lies outside the bot: the recipe at the tag tested (else its repository), the
+    changes from the last green version to the first red one, cc-ci's last commit of each failing overlay test."""
+    r = a.repo
+    found = [("tag" if r.tested else "repo", r.tested or r.repository)]
+    found.append((f"changes {r.compare_from}...{r.compare_to}", r.compare))
+    found += [(f"cc-ci commit {c.commit[:10]}", c.url) for c in r.ccci_commits if c.url][:commits]
     return [(label, url) for label, url in found if url]
 
 

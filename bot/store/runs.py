@@ -173,6 +173,20 @@ class RunStore:
         )
         return [run_row(r) for r in rows]
 
+    def last_green_before(self, run: RunRow) -> RunRow | None:
+        """The newest green released run (sweep or isolation) of the run's recipe that finished before it:
+        the version a compare starts from. One index seek per kind (runs_by_recipe_kind_status)."""
+        found = [
+            run_row(row)
+            for kind in (RunKind.SWEEP, RunKind.ISOLATION)
+            for row in self._db._query(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE recipe = ? AND kind = ? AND status = ?"  # noqa: S608
+                f" AND (finished IS NULL) = 0 AND finished < ? {NEWEST_FIRST} LIMIT 1",
+                (run.recipe, kind.value, RunStatus.GREEN.value, run.finished or 0),
+            )
+        ]
+        return max(found, key=run_order, default=None)
+
     def long_red_streak(self, target: RunRow) -> tuple[RunRow | None, int]:
         """The first run and length of the red streak ending at the target, for a streak too long to page.
 

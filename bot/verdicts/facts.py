@@ -35,7 +35,7 @@ from bot.verdicts.records import (
     SignatureHit,
     SweepRepeat,
 )
-from bot.verdicts.staletest import RecipeSearch, parse_expectation
+from bot.verdicts.staletest import RecipeSearch, is_overlay, parse_expectation
 
 LOG_SIGNATURE_HITS = 10
 PRESCAN_ABOVE = 4  # fewer red logs than this are scanned in-process: a pool costs more to start
@@ -130,7 +130,7 @@ def gather(
     clone = recipe_clone(run_dir, recipe, config.ccci.recipes_dir)
     app_env = find_app_env(run_dir, recipe) if clone is not None else None
     for f in failures:
-        expectation = parse_expectation(f.test, f.message, f.text) if f.source == "cc-ci" else None
+        expectation = parse_expectation(f.test, f.message, f.text) if is_overlay(f) else None
         if expectation is not None and clone is not None:
             finding = search.check(clone, expectation, app_env)
             if finding is not None:

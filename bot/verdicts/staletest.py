@@ -20,18 +20,44 @@ import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from bot.artifacts.appenv import AppEnv
 from bot.artifacts.compose import EffectiveCompose, read_at_refs
 from bot.artifacts.gitrun import git
+from bot.artifacts.junit import suite_file
+from bot.model.records import Failure
 from bot.verdicts.assertions import Expectation, parse_expectation
 
 _MAIN_REFS = ("main", "master", "origin/main", "origin/master")
 _COMPOSE = ("compose.yml", "compose.*.yml", "docker-compose.yml")
 
-__all__ = ["Expectation", "GitRecipeSearch", "RecipeSearch", "StaleFinding", "parse_expectation"]
+__all__ = [
+    "Expectation",
+    "GitRecipeSearch",
+    "RecipeSearch",
+    "StaleFinding",
+    "is_overlay",
+    "overlay_test_path",
+    "parse_expectation",
+]
+
+OVERLAY_SOURCE = "cc-ci"  # the JUnit source of cc-ci's own tests, kept in cc-ci as tests/<recipe>/<file>.py
+
+
+def is_overlay(f: Failure) -> bool:
+    """Whether the failing test is one of cc-ci's overlay tests (not the recipe's own)."""
+    return f.source == OVERLAY_SOURCE
+
+
+def overlay_test_path(recipe: str, f: Failure) -> str | None:
+    """Where an overlay test lives in cc-ci's repository (``tests/<recipe>/<file>.py``, the file named by
+    its JUnit file ``<tier>__cc-ci__<file>.xml``); None for the recipe's own tests or another name."""
+    stem = suite_file(PurePosixPath(f.junit_file).name) if is_overlay(f) else None
+    if not stem or "/" in stem or stem.startswith("."):
+        return None
+    return f"tests/{recipe}/{stem}.py"
 
 
 class Presence(StrEnum):

@@ -31,6 +31,7 @@ from bot.model.records import (
 )
 from bot.model.reports import SweepReport
 from bot.render.evidence import where as shown_where
+from bot.render.html import repo_lines_html
 from bot.render.reports import CELL_MARK
 from bot.render.strength import verdict_label
 from bot.web.logview import LogPage
@@ -208,6 +209,9 @@ def recipe_page(
         if masked:
             parts.append(f"<h2>Evidence</h2>{_evidence_list(masked, ccci)}")
     parts.append(_memory(why, trail or [], masker))
+    repo = repo_lines_html(why)
+    if repo:
+        parts.append(f"<h2>Links</h2><ul>{''.join(f'<li>{line}</li>' for line in repo)}</ul>")
     return layout(why.recipe, "".join(parts))
 
 
