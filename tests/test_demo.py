@@ -39,7 +39,26 @@ def test_demo_command_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
     assert "<@ccci-bot:localhost> Sweep sweep-" in text
     assert "<@ccci-bot:localhost> Verdict update for sweep-" in text
     assert "outline: unknown (nothing decides it yet) → unknown (reproduced alone)" in text
-    assert text.count("<@ccci-bot:localhost> ") == 6
+    # Before that sweep the operator links bluesky's red to its issue; bluesky fails the same way in the
+    # sweep, so the summary lists it as known (by its issue), after what needs a look.
+    link = "!ccci link bluesky https://git.coopcloud.tech/coop-cloud/bluesky-pds/issues/12 image withdrawn upstream"
+    before_sweep, summary = text.split("<@ccci-bot:localhost> Sweep sweep-", 1)
+    assert f"<@operator:localhost> {link}" in before_sweep
+    assert (
+        "<@ccci-bot:localhost> Linked bluesky's current failure (install/test_stack_converges: AssertionError: "
+        "tasks rejected: {'app': 'manifest for <host> not found" in before_sweep
+    )
+    assert "to https://git.coopcloud.tech/coop-cloud/bluesky-pds/issues/12 — image withdrawn upstream." in before_sweep
+    headline = summary.split("\n\n", 1)[0]
+    assert "6 red: 5 need a look, 1 known, 0 muted" in headline
+    assert (
+        "\n    Known: bluesky: https://git.coopcloud.tech/coop-cloud/bluesky-pds/issues/12 — image withdrawn upstream\n"
+        in (headline + "\n")
+    )
+    need_look = re.search(r"^    Need a look: (.*)$", headline, re.MULTILINE)
+    assert need_look is not None and "bluesky" not in need_look.group(1) and "discourse" in need_look.group(1)
+    assert headline.index("    Need a look: ") < headline.index("    Known: ")
+    assert text.count("<@ccci-bot:localhost> ") == 7
     assert "verdict: flake" in text
     assert "(end-to-end encrypted)" in text and "events in the room were all end-to-end encrypted" in text
     # The showcase shows a cross-signed device: the bot made its keys with the password it was given,
