@@ -59,7 +59,7 @@ def bot_ingest(store: Store, config: Config, verdicts: Verdicts, now: float) -> 
     report = ingest(store, config, now=now)
     if report.affected:
         verdicts.decide_again(report.affected)
-    remember(store, now)
+    remember(store, now, runs_changed=bool(report.affected or report.retired))
     return len(report.ingested)
 
 

@@ -70,7 +70,8 @@ class Service:
         report = ingest(self.store, self.config, scope=scope)
         if report.affected:
             self.verdicts.decide_again(report.affected)
-        remember(self.store, time.time())  # fingerprints of new reds; what lapsed (bot.memory.recall)
+        # fingerprints of new reds; what lapsed (bot.memory.recall), only when the scan changed a run
+        remember(self.store, time.time(), runs_changed=bool(report.affected or report.retired))
         return report
 
     async def ingest(self, scope: ScanScope | None = None) -> IngestReport:

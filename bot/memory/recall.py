@@ -31,12 +31,18 @@ from bot.store.status_run import status_run, status_runs
 OPERATOR_CONFIDENCE = 1.0  # an operator's verdict is not a probability; calibration compares against it
 
 
-def remember(store: Store, now: float) -> list[Lapse]:
-    """Fingerprint the red runs that have none; record the lapses of recipes whose red changed."""
+def remember(store: Store, now: float, runs_changed: bool = True) -> list[Lapse]:
+    """Fingerprint the red runs that have none; record the lapses of recipes whose red changed.
+
+    ``runs_changed``: whether the scan before changed any run. A lapse only comes from a recipe's current
+    run changing (what an operator records is always against the current failure), so a scan that found
+    nothing new skips the check, and a poll of an idle runs dir stays as cheap as before the memory."""
     todo = store.knowledge.unprinted_red_runs()
     store.knowledge.save_prints(
         (run_id, recipe, fingerprint(recipe, store.results.failures(run_id))) for run_id, recipe in todo
     )
+    if not todo and not runs_changed:
+        return []
     known = store.knowledge.everything()
     if not known:
         return []
