@@ -37,11 +37,9 @@ MODES = {"default": ([], {}), "v": (["-v"], {}), "vv": (["-vv"], {}), "ci": ([],
 UNITTEST_PYTHONS = ("python3.11", "python3.13")
 XMLRUNNER = "unittest-xml-reporting==4.*"
 
-# The values are shaped like a recipe's: image references with registry/org/app:tag, service names.
-PYTEST_SUITE = '''
-from dataclasses import dataclass
-
-OLD = "codeberg.org/example/app:2.4.1"
+# The values both suites compare, shaped like a recipe's: image references with registry/org/app:tag,
+# service names.
+VALUES = '''OLD = "codeberg.org/example/app:2.4.1"
 NEW = "codeberg.org/example/app:2.5.0"
 LONG_OLD = "git.coopcloud.tech/coop-cloud-mirrors/discourse-app:3.5.0"
 LONG_NEW = "git.coopcloud.tech/coop-cloud-mirrors/discourse-app:3.5.3"
@@ -61,7 +59,15 @@ COMPOSE_NEW = """services:
   redis:
     image: docker.io/library/redis:7.4.1-alpine
 """
+'''
 
+PYTEST_SUITE = (
+    """
+from dataclasses import dataclass
+
+"""
+    + VALUES
+    + """
 
 @dataclass
 class Service:
@@ -176,32 +182,16 @@ def test_multiline_str_image_changed():
 
 def test_multiline_str_service_dropped():
     assert COMPOSE_OLD.replace("3.5.0", "3.5.3") == COMPOSE_NEW
-'''
+"""
+)
 
-UNITTEST_SUITE = '''
+UNITTEST_SUITE = (
+    """
 import unittest
 
-OLD = "codeberg.org/example/app:2.4.1"
-NEW = "codeberg.org/example/app:2.5.0"
-LONG_OLD = "git.coopcloud.tech/coop-cloud-mirrors/discourse-app:3.5.0"
-LONG_NEW = "git.coopcloud.tech/coop-cloud-mirrors/discourse-app:3.5.3"
-REDIS = "docker.io/library/redis:7.4.1-alpine"
-SERVICES = ["app", "db", "redis", "sidekiq"]
-COMPOSE_OLD = """services:
-  app:
-    image: git.coopcloud.tech/coop-cloud-mirrors/discourse-app:3.5.0
-  redis:
-    image: docker.io/library/redis:7.4.1-alpine
-  sidekiq:
-    image: git.coopcloud.tech/coop-cloud-mirrors/discourse-app:3.5.0
 """
-COMPOSE_NEW = """services:
-  app:
-    image: git.coopcloud.tech/coop-cloud-mirrors/discourse-app:3.5.3
-  redis:
-    image: docker.io/library/redis:7.4.1-alpine
-"""
-
+    + VALUES
+    + """
 
 class Shapes(unittest.TestCase):
     def test_ut_str_short(self):
@@ -249,7 +239,8 @@ class Shapes(unittest.TestCase):
 
     def test_ut_multiline_str_image_changed(self):
         self.assertEqual(COMPOSE_NEW.replace("3.5.3", "3.5.0"), COMPOSE_NEW)
-'''
+"""
+)
 
 
 def _run(
