@@ -265,15 +265,7 @@ class LocalDockerd(LocalService):
             "--ip6tables=false",
             "--bridge=none",
         ]
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                argv,
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self._spawn(argv, self.workdir)
 
     def _wait_ready(self, timeout: float) -> None:
         """Poll the engine's ping until it answers, dockerd dies, or time runs out."""

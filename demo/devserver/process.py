@@ -52,6 +52,15 @@ class LocalService(ABC):
     @abstractmethod
     def stop(self, timeout: float = 30.0) -> None: ...
 
+    def _spawn(self, argv: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+        """Start the service's one child in a session of its own (so stopping signals its whole group),
+        its output appended to ``log_path``; it becomes ``_proc``."""
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        return self._proc
+
     def log_tail(self, lines: int = 40) -> str:
         """The last lines of the service's log (shown when it fails to start or dies)."""
         try:

@@ -254,17 +254,9 @@ class LocalRegistry(LocalService):
         if self.htpasswd:
             self._write_htpasswd()
         self.config_path.write_text(yaml.safe_dump(self._config(), sort_keys=False), encoding="utf-8")
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [self.binary, "serve", str(self.config_path)],
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        proc = self._spawn([self.binary, "serve", str(self.config_path)], self.workdir)
         try:
-            self._wait_ready(self._proc, timeout)
+            self._wait_ready(proc, timeout)
         except BaseException:
             self.stop()
             raise

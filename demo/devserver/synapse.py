@@ -130,17 +130,9 @@ class LocalSynapse(LocalService):
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._write_config()
         # Synapse creates the signing key itself on first start (its default --generate-missing-and-run mode).
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "synapse.app.homeserver", "-c", str(self.config_path)],
-                cwd=self.workdir,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        proc = self._spawn([sys.executable, "-m", "synapse.app.homeserver", "-c", str(self.config_path)], self.workdir)
         try:
-            self._wait_ready(self._proc, timeout)
+            self._wait_ready(proc, timeout)
         except BaseException:
             self.stop()
             raise
