@@ -27,7 +27,7 @@ from bot.model.answers import (
 from bot.model.records import RunStatus, Verdict, VerdictOrigin
 from bot.render import text
 from bot.render.evidence import Block, blocks
-from bot.render.strength import strength_words, verdict_label
+from bot.render.strength import rests_on, strength_words, verdict_label
 
 _CODE = re.compile(r"`([^`]+)`")
 RED, GREEN, AMBER, GREY = "#c0392b", "#27ae60", "#d68910", "#7f8c8d"
@@ -80,7 +80,7 @@ def why_brief_html(a: WhyAnswer, command: str | None = None) -> str:
     if a.status is RunStatus.RED:
         v = a.verdict
         said = (
-            f"<b>{escape(v.category)}</b>{escape(', ' + text.strength(v) if text.strength(v) else '')}: "
+            f"<b>{escape(v.category)}</b>{escape(', ' + rests_on(v) if rests_on(v) else '')}: "
             f"{escape(text.first_sentence(v.reason))}"
             if v
             else "<i>not classified yet</i>"

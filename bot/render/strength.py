@@ -34,10 +34,16 @@ def strength_words(v: Verdict) -> str:
     return WORDS[v.strength] if v.strength is not None else ""
 
 
+def rests_on(v: Verdict) -> str:
+    """What a verdict rests on, in words: its strength's, or "by hand: @alice" for a verdict an operator
+    gave; "" for a verdict stored before strengths were recorded."""
+    if v.source is VerdictOrigin.OPERATOR:
+        return f"by hand: {v.by}" if v.by else "by hand"
+    return strength_words(v)
+
+
 def verdict_label(v: Verdict) -> str:
     """The category and what it rests on, without a number: "infra (the run's own record)", or
     "stale-test (by hand: @alice)" for a verdict an operator gave."""
-    if v.source is VerdictOrigin.OPERATOR:
-        return f"{v.category} (by hand: {v.by})" if v.by else f"{v.category} (by hand)"
-    words = strength_words(v)
+    words = rests_on(v)
     return f"{v.category} ({words})" if words else str(v.category)

@@ -25,7 +25,7 @@ from bot.model.answers import (
 from bot.model.knowledge import AuditAction, KnownIssue, Mute
 from bot.model.records import Category, EvidenceItem, EvidenceKind, NextStep, RunStatus, Verdict, VerdictOrigin
 from bot.render.evidence import blocks
-from bot.render.strength import strength_words, verdict_label
+from bot.render.strength import rests_on, verdict_label
 
 _MARK = {RunStatus.RED: "✗", RunStatus.GREEN: "✓", RunStatus.UNKNOWN: "?"}
 
@@ -34,14 +34,6 @@ def _status(status: RunStatus, unverified: bool) -> str:
     if status is RunStatus.RED and unverified:
         return "RED (unverified: infra, not evidence against the recipe)"
     return status.value.upper()
-
-
-def strength(v: Verdict) -> str:
-    """What a verdict rests on, in words, as the brief forms show it ("reproduced alone", "by hand:
-    @alice"); "" for a verdict stored before strengths were recorded."""
-    if v.source is VerdictOrigin.OPERATOR:
-        return f"by hand: {v.by}" if v.by else "by hand"
-    return strength_words(v)
 
 
 def _verdict(v: Verdict | None) -> str:
@@ -221,7 +213,7 @@ def verdict_brief(v: Verdict | None) -> str:
     """The verdict in one sentence, with how sure it is."""
     if v is None:
         return "not classified yet"
-    said = strength(v)
+    said = rests_on(v)
     return f"{v.category}, {said}: {first_sentence(v.reason)}" if said else f"{v.category}: {first_sentence(v.reason)}"
 
 
