@@ -33,13 +33,17 @@ from bot.runtime.report_loop import BASELINE_KEY
 from bot.service import Service
 from demo.devserver.process import free_port
 from demo.devserver.synapse import LocalSynapse
-from demo.operator import Operator, in_thread, joined, message_from, reply_to
+from demo.operator import Event, Operator, edit_of, in_thread, joined, message_from, reply_to
 from demo.sample.generate import GeneratedData
 from demo.sample.staging import runs_of_sweep_window
 from demo.sample.standin_runner import STEP, runner_env
 
 T = TypeVar("T")
-QUESTIONS = ("!ccci help", "!ccci why outline", "!ccci status")
+QUESTIONS = ("!ccci help", "!ccci why outline")
+# Then one of the reds that need a look is rerun by hand: its status message (tier, time, who, live log) is
+# edited in place while the stand-in runner plays cc-ci, and the report compares it with the sweep.
+RERUN = "!ccci rerun discourse"
+LAST_QUESTION = "!ccci status"
 # Said before the next sweep arrives: bluesky's red (its pinned image is gone upstream) fails the same way
 # in that sweep, so the summary lists it as known, by its issue, instead of asking for a look again.
 LINK = "!ccci link bluesky https://git.coopcloud.tech/coop-cloud/bluesky-pds/issues/12 image withdrawn upstream"
@@ -140,6 +144,8 @@ async def chat_demo(base: Config, workdir: Path, keep: bool, data: GeneratedData
         _print_event(bot_user.user_id, update)
         for question in QUESTIONS:
             await _ask(operator, room_id, person.user_id, bot_user.user_id, question, bot_task)
+        await _rerun(operator, room_id, person.user_id, bot_user.user_id, bot_task)
+        await _ask(operator, room_id, person.user_id, bot_user.user_id, LAST_QUESTION, bot_task)
         bot_id = bot_user.user_id
         # The bot cross-signs before it answers its first command; the operator's client checks the chain.
         for device, signed in (await operator.devices_signed_by_owner(bot_id)).items():
@@ -189,6 +195,33 @@ async def _ask(
     print(f"<{person}> {text}")
     (reply,) = await _unless_bot_fails(operator.wait_for(reply_to(event_id, bot_id), timeout=60), bot_task)
     _print_event(bot_id, reply, limit=60)
+
+
+def _body(event: Event) -> str:
+    return str((event.get("content") or {}).get("body", ""))
+
+
+async def _rerun(operator: Operator, room_id: str, person: str, bot_id: str, bot_task: asyncio.Task[None]) -> None:
+    """Ask for a rerun and print its replies as the room shows them, in order: the queue's answer, the
+    status message as first posted (the rerun has just started), then before the report the status
+    message's last edit, marked as a client marks an edited message."""
+    event_id = await operator.say(room_id, RERUN)
+    print(f"<{person}> {RERUN}")
+    replies = reply_to(event_id, bot_id)
+    # Three replies: "Queued", the status message and the report; the first two may come in either order
+    # (the rerun can start before the command's reply is sent).
+    status: Event | None = None
+    for count in (1, 2, 3):
+        reply = (await _unless_bot_fails(operator.wait_for(replies, timeout=120, count=count), bot_task))[count - 1]
+        if count < 3 and _body(reply).startswith("Isolation rerun of "):
+            status = reply
+        if count == 3 and status is not None:
+            # the bot sends in order, so every edit of the status message came before the report
+            edits = [e for e in operator.seen if edit_of(bot_id, status["event_id"])(e)]
+            if edits:
+                new = (edits[-1].get("content") or {}).get("m.new_content") or {}
+                _print_event(bot_id, {"content": {"body": f"(edited) {new.get('body', '')}"}})
+        _print_event(bot_id, reply, limit=12)
 
 
 async def _unless_bot_fails(waiting: Coroutine[Any, Any, T], bot_task: asyncio.Task[None]) -> T:

@@ -59,7 +59,35 @@ def test_demo_command_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
     need_look = re.search(r"^    Need a look: (.*)$", headline, re.MULTILINE)
     assert need_look is not None and "bluesky" not in need_look.group(1) and "discourse" in need_look.group(1)
     assert headline.index("    Need a look: ") < headline.index("    Known: ")
-    assert text.count("<@ccci-bot:localhost> ") == 7
+    # The operator reruns discourse (a red that needs a look) while the stand-in runner plays cc-ci: the room
+    # shows its status message as posted when the rerun starts (the tier running, the time so far, who asked,
+    # the live log page), the same message as last edited, then the report compared with the sweep.
+    rerun = text.split("<@operator:localhost> !ccci rerun discourse\n", 1)[1].split("<@operator:localhost> ", 1)[0]
+    assert re.search(r"^<@ccci-bot:localhost> Queued: isolation rerun of discourse \S+", rerun, re.M)
+    live = re.search(
+        r"^<@ccci-bot:localhost> Isolation rerun of discourse (\S+): running, now install; 0 s so far; "
+        r"asked by @operator:localhost — live log: (http://127\.0\.0\.1:\d+/reruns/manual-[\w.-]+/log)$",
+        rerun,
+        re.M,
+    )
+    assert live is not None, rerun
+    version, live_log = map(re.escape, live.groups())
+    edited = re.search(
+        rf"^<@ccci-bot:localhost> \(edited\) Isolation rerun of discourse {version}: running, (now \w+|finishing) "
+        rf"\(done: install[^)]*\); (\d+ min \d\d s|\d+ s) so far; asked by @operator:localhost — live log: {live_log}$",
+        rerun,
+        re.M,
+    )
+    report = re.search(rf"^<@ccci-bot:localhost> Isolation rerun of discourse {version}: 0 of 1 green\.$", rerun, re.M)
+    assert edited is not None and report is not None, rerun
+    assert live.start() < edited.start() < report.start()
+    assert re.search(
+        rf"^    Compared with sweep run \d+ of {version}: red \(upgrade/test_head_runs_official_image_not_bitnamilegacy"
+        r".*\) → 0 of 1 green alone\.$",
+        rerun,
+        re.M,
+    )
+    assert text.count("<@ccci-bot:localhost> ") == 11
     assert "verdict: flake" in text
     assert "(end-to-end encrypted)" in text and "events in the room were all end-to-end encrypted" in text
     # The showcase shows a cross-signed device: the bot made its keys with the password it was given,
