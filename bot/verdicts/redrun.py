@@ -27,7 +27,7 @@ SETTLE_BY_RERUN = "an isolation rerun would tell a flake from a deterministic fa
 SETTLE_BY_MORE_RERUNS = "more isolation reruns would tell a flake from a deterministic failure"
 SETTLE_BY_A_LOOK = (
     "no signature, stale-test finding or peer difference names its cause: reading the failure against the test "
-    "and the recipe's changes since it last passed would"
+    "and the recipe's changes since it last passed would settle it"
 )
 
 
