@@ -13,7 +13,9 @@ moves both alike), a copy of the base database gets:
 
 then the held-back sweep is put in and ingested the way ``Service.ingest`` does it (scan, decide the
 affected recipes' verdicts again, ``remember``: fingerprints and lapses), timed; then a no-change
-re-ingest (the same three steps, nothing new), timed. Median [min–max] over ``--rounds`` rounds.
+re-ingest (the same three steps, nothing new), timed. Median [min–max] over ``--rounds`` rounds, in
+wall-clock seconds and in CPU seconds (this process and its reaped children: on a shared, loaded machine
+the CPU figure moves far less with the neighbours than the wall clock does).
 
     .venv/bin/python benchmarks/memory.py [--runs 50000] [--known 1000] [--rounds 5] [--work DIR]
 
@@ -52,6 +54,12 @@ from demo.sample.generate import generate
 def load() -> str:
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
+
+
+def cpu() -> float:
+    """CPU seconds used so far by this process and the ingest workers it has reaped."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def bot_ingest(store: Store, config: Config, verdicts: Verdicts, now: float) -> int:
@@ -119,6 +127,8 @@ def main() -> None:
         cases = (0, args.known)
         new: dict[int, list[float]] = {c: [] for c in cases}
         again: dict[int, list[float]] = {c: [] for c in cases}
+        new_cpu: dict[int, list[float]] = {c: [] for c in cases}
+        again_cpu: dict[int, list[float]] = {c: [] for c in cases}
         for n in range(args.rounds):
             for known in cases if n % 2 == 0 else cases[::-1]:
                 data = work / f"state-{n}-{known}"
@@ -131,13 +141,15 @@ def main() -> None:
                 for p in sweep:
                     (held / p.name).rename(p)
                 os.sync()
-                t = time.perf_counter()
+                t, c = time.perf_counter(), cpu()
                 ingested = bot_ingest(store, config, verdicts, later)
                 new[known].append(time.perf_counter() - t)
+                new_cpu[known].append(cpu() - c)
                 assert ingested == len(sweep), ingested
-                t = time.perf_counter()
+                t, c = time.perf_counter(), cpu()
                 assert bot_ingest(store, config, verdicts, later) == 0
                 again[known].append(time.perf_counter() - t)
+                again_cpu[known].append(cpu() - c)
                 for p in sweep:
                     p.rename(held / p.name)
                 store.close()
@@ -147,7 +159,9 @@ def main() -> None:
         print(f"median [min–max] of {args.rounds} rounds, {args.runs:,} runs, seconds")
         for label, figures in (
             (f"ingest of a new sweep ({len(sweep)} runs)", new),
+            (f"ingest of a new sweep ({len(sweep)} runs), CPU", new_cpu),
             ("re-ingest, nothing new", again),
+            ("re-ingest, nothing new, CPU", again_cpu),
         ):
             zero, many = figures[0], figures[args.known]
             diff = statistics.median(many) - statistics.median(zero)
