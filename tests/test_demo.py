@@ -73,8 +73,8 @@ def test_demo_command_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
     assert live is not None, rerun
     version, live_log = map(re.escape, live.groups())
     edited = re.search(
-        rf"^<@ccci-bot:localhost> \(edited\) Isolation rerun of discourse {version}: running, (now \w+|finishing) "
-        rf"\(done: install[^)]*\); (\d+ min \d\d s|\d+ s) so far; asked by @operator:localhost — live log: {live_log}$",
+        rf"^<@ccci-bot:localhost> \(edited\) Isolation rerun of discourse {version}: "
+        rf"ended after (\d+ min \d\d s|\d+ s) \(done: install[^)]*\); asked by @operator:localhost — log: {live_log}$",
         rerun,
         re.M,
     )

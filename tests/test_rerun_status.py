@@ -52,6 +52,11 @@ def test_the_status_line_says_tier_elapsed_who_and_where_to_follow() -> None:
     assert first == (
         f"Isolation rerun of mumble 1.0.0+v1.6.870-0 (run 2 of 3): running, now install; 0 s so far; asked by {ALICE}"
     )
+    ended = progress_line(a_rerun(), 1, [*files, "restore__recipe__d.xml"], 3723.0, url, ended=True)
+    assert ended == (
+        "Isolation rerun of mumble 1.0.0+v1.6.870-0: ended after 62 min 03 s (done: install, upgrade, backup, "
+        f"restore); asked by {ALICE} — log: https://bot.example.org/reruns/manual-ccci-7-1-0a1b2c3d/log"
+    )
     assert live_log_url(None, "x") is None
 
 

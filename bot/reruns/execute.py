@@ -31,7 +31,7 @@ from bot.reruns.units import step_units, stop_units
 DRAIN_S = 2.0  # output still buffered in the pipe when a step's group has ended
 CHUNK = 1 << 16
 TAIL_BYTES = 16_384
-Progress = Callable[[list[str]], Awaitable[None]]
+Progress = Callable[[list[str], bool], Awaitable[None]]  # JUnit files so far; the attempt has ended
 
 
 def tail(path: Path, lines: int = 20) -> str:
@@ -114,10 +114,11 @@ class Execution:
                     AttemptOutcome.NO_RESULTS,
                     f"the runner exited without writing {config.ccci.results_name}",
                 )
-            elif progress is not None:  # the last tiers may have finished between two looks
-                await progress(await asyncio.to_thread(junit_names, config, attempt.run_id))
         if attempt.outcome is not AttemptOutcome.RAN and log.failed is None:
             attempt.log_tail = await asyncio.to_thread(tail, log_path)
+        if progress is not None:  # ended, whatever the outcome; the last tiers may have finished between two looks
+            files = await asyncio.to_thread(junit_names, config, attempt.run_id) if attempt.run_id else []
+            await progress(files, True)
         return attempt
 
     async def _steps(
@@ -249,5 +250,5 @@ class Execution:
                 files = await asyncio.to_thread(junit_names, config, name)
                 if files and files != seen:
                     seen = files
-                    await progress(files)
+                    await progress(files, False)
             await asyncio.sleep(1.0)  # polling the disk for new files; nothing else announces them

@@ -235,8 +235,8 @@ class RerunManager:
         started = time.monotonic()
         live = live_log_url(self.config.web.public_url, run_id)
 
-        async def progress(files: list[str]) -> None:
-            line = progress_line(rerun, n, files, time.monotonic() - started, live)
+        async def progress(files: list[str], ended: bool) -> None:
+            line = progress_line(rerun, n, files, time.monotonic() - started, live, ended)
             await self.notify(rerun, NotifyKind.PROGRESS, line)
 
         await self.notify(rerun, NotifyKind.PROGRESS, progress_line(rerun, n, [], 0.0, live))

@@ -55,19 +55,26 @@ def elapsed(seconds: float) -> str:
 
 
 def progress_line(
-    rerun: Rerun, n: int, junit_files: list[str], seconds: float = 0.0, live_log: str | None = None
+    rerun: Rerun,
+    n: int,
+    junit_files: list[str],
+    seconds: float = 0.0,
+    live_log: str | None = None,
+    ended: bool = False,
 ) -> str:
     """The rerun's one status line (edited in place): the tier running, those done, how long, who asked,
-    and where its log can be followed."""
+    and where its log can be followed; once the attempt has ended, how long it ran (its report follows)."""
     done, current = tiers_in_order(junit_files)
-    now = f"now {current}" if current else "finishing"
-    if done:
-        now += f" (done: {', '.join(done)})"
+    tiers = f" (done: {', '.join(done)})" if done else ""
+    if ended:
+        state = f"ended after {elapsed(seconds)}{tiers}"
+    else:
+        state = f"running, {f'now {current}' if current else 'finishing'}{tiers}; {elapsed(seconds)} so far"
     of = f" (run {n} of {rerun.times})" if rerun.times > 1 else ""
-    follow = f" — live log: {live_log}" if live_log else ""
+    follow = f" — {'log' if ended else 'live log'}: {live_log}" if live_log else ""
     return (
-        f"Isolation rerun of {rerun.recipe} {rerun.version}{of}: running, {now}; {elapsed(seconds)} so far; "
-        f"asked by {escape_name(rerun.requested_by)}{follow}"
+        f"Isolation rerun of {rerun.recipe} {rerun.version}{of}: {state}; asked by {escape_name(rerun.requested_by)}"
+        f"{follow}"
     )
 
 
