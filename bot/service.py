@@ -18,6 +18,7 @@ from bot.config import Config
 from bot.config.cron import next_slot, parse_cron
 from bot.ingest.scan import ingest
 from bot.kb import KnowledgeBase, load_kb
+from bot.kb.watch import KnowledgeWatch
 from bot.learn.propose import propose
 from bot.learn.write import write
 from bot.masking import Masker
@@ -58,6 +59,7 @@ class Service:
     ) -> None:
         self.config = config
         self.store = Store(config.db_path)
+        self.knowledge_watch = KnowledgeWatch(config.knowledge.dirs)  # first: a change while loading is seen
         self.kb = kb or load_kb(config.knowledge.dirs)
         self.verdicts = Verdicts(self.store, config, self.kb, search)
         self._teaching = threading.Lock()  # one `learn` writes and reloads at a time
@@ -67,12 +69,26 @@ class Service:
         self.store.close()
 
     def _ingest_and_classify(self, scope: ScanScope | None) -> IngestReport:
+        if scope is None:  # the poll
+            self._notice_knowledge()
         report = ingest(self.store, self.config, scope=scope)
         if report.affected:
             self.verdicts.decide_again(report.affected)
         # fingerprints of new reds; what lapsed (bot.memory.recall), only when the scan changed a run
         remember(self.store, time.time(), runs_changed=bool(report.affected or report.retired))
         return report
+
+    def _notice_knowledge(self) -> None:
+        """A knowledge base changed beside the bot (`learn --apply` on the CLI, a hand edit) is taken up at
+        the next poll as `learn` does it: reloaded, every red decided again (a file that no longer loads
+        keeps the previous one: bot.kb.watch)."""
+        if not self.knowledge_watch.moved():
+            return
+        with self._teaching:
+            kb = self.knowledge_watch.reload(self.kb)
+            if kb is not None:
+                self.kb = self.verdicts.kb = kb
+                self.verdicts.decide_again()
 
     async def ingest(self, scope: ScanScope | None = None) -> IngestReport:
         """Scan for new runs (with a ``scope``, check only the sealed runs one answer reads); decide the

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import stat
 import time
@@ -79,6 +80,7 @@ def make_bot(
     operators: list[str],
     reports: dict[str, Any] | None = None,
     matrix: dict[str, Any] | None = None,
+    knowledge: Path | None = None,
 ) -> tuple[BotProcess, Path, Path]:
     runs_dir, warm_dir, data_dir = home / "runs", home / "warm", home / "state"
     for d in (runs_dir, warm_dir, data_dir / "active"):
@@ -87,6 +89,8 @@ def make_bot(
     extra: dict[str, Any] = {"reports": {"poll_s": 1, "quiet_s": 0, **(reports or {})}}
     if matrix:
         extra["matrix"] = matrix
+    if knowledge:
+        extra["knowledge"] = {"dirs": [str(knowledge)]}
     env = runner_env(runs_dir, sample.recipes_src, sample.world_file)  # the stand-in runner plays cc-ci
     standin = {"steps": [list(STEP)], "env": env, "busy_poll_s": 0.1}
     write_bot_config(
@@ -110,7 +114,14 @@ def e2ee(synapse: LocalSynapse, sample: GeneratedData, tmp_path_factory: pytest.
             "room_id"
         ]
         bot, data_dir, runs_dir = make_bot(
-            synapse, sample, home, bot_user, [room_id], [carol.user_id], matrix={"undecryptable_notice_s": 15}
+            synapse,
+            sample,
+            home,
+            bot_user,
+            [room_id],
+            [carol.user_id],
+            matrix={"undecryptable_notice_s": 15},
+            knowledge=home / "kb",
         )
         copy_runs(sample, runs_up_to(sample, 2), runs_dir)  # history; sweep 3 comes later, while the bot runs
         assert cli(["ingest", "--config", str(bot.config_path)]) == 0
@@ -160,6 +171,33 @@ def test_an_acting_command_from_an_operator_device_the_bot_knows_is_accepted(e2e
     answer = e2ee.ask("carol", "!ccci ingest")
     assert_encrypted_and_readable(answer)
     assert "Sorry" not in str(answer["body"]) and "scanned" in str(answer["body"])
+
+
+def test_an_operators_thumbs_up_as_element_sends_it_teaches_learn_in_an_encrypted_room(
+    e2ee: E2ee, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Element (matrix-js-sdk) sends a reaction in the clear even in an encrypted room; the bot takes it on
+    the sender the homeserver vouches for, as it takes a plain command, and teaches the signature."""
+    capsys.readouterr()
+    assert cli(["why", "mattermost-lts", "--json", "--no-ingest", "--config", str(e2ee.bot.config_path)]) == 0
+    message = json.loads(capsys.readouterr().out)["failures"][0]["message"]
+    pattern = max(re.findall(r"[A-Za-z_][A-Za-z0-9_ ]{9,}", message), key=len).strip()  # plain words: a literal
+    proposal = e2ee.ask("carol", f"!ccci learn mattermost-lts recipe-defect {pattern}")
+    assert_encrypted_and_readable(proposal)
+    assert "An operator's 👍 on this message teaches it." in str(proposal["body"]), proposal["body"]
+    kb_dir = e2ee.home / "kb"
+    assert not kb_dir.exists()  # nothing written before the 👍
+    e2ee.js.call("react", name="carol", room_id=e2ee.room_id, event_id=proposal["event_id"], key="👍")
+    mine = {"room_id": e2ee.room_id, "sender": e2ee.carol.user_id, "relates_to": proposal["event_id"]}
+    (thumb,) = e2ee.js.call("wait", timeout=30, name="carol", match={**mine, "rel_type": "m.annotation"})["events"]
+    assert thumb["wire_type"] == "m.reaction" and not thumb["encrypted"]  # as Element sends it
+    match = {"room_id": e2ee.room_id, "sender": e2ee.bot_user.user_id, "reply_to": proposal["event_id"]}
+    (taught,) = e2ee.js.call("wait", timeout=90, name="carol", match=match)["events"]
+    assert_encrypted_and_readable(taught)
+    assert str(taught["body"]).startswith("Taught learned-mattermost-lts-"), taught["body"]
+    (path,) = kb_dir.iterdir()
+    assert path.name.startswith("learned-mattermost-lts-") and f"by {e2ee.carol.user_id}" in path.read_text()
+    assert str(kb_dir) not in str(taught["body"])  # never a host path in chat
 
 
 def test_a_device_whose_signing_key_changes_is_logged_and_shown_by_status(e2ee: E2ee) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -301,6 +302,46 @@ def test_operators_link_judge_and_mute_reds_in_chat_and_everyone_may_ask_what_is
         (ops.alice.user_id, "unlink", "mattermost-lts"),
         (ops.alice.user_id, "unmute", "bluesky"),
     ]
+
+
+def test_anyone_may_ask_for_calibration_in_chat_and_gets_the_clis_figures(
+    ops: Ops, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After a verdict by hand, a member without rights asks `!ccci calibration`; the short answer's figures
+    are those of `ccci-bot calibration --json` on the same store."""
+
+    async def scenario() -> tuple[str, str]:
+        alice, bob = ops.operator(ops.alice), ops.operator(ops.bob)
+        await alice.catch_up()
+        await bob.catch_up()
+        judged = await alice.say(ops.room_id, "!ccci verdict outline recipe-defect the export fails every time")
+        (verdict,) = await alice.wait_for(reply_to(judged, ops.bot_user.user_id))
+        asked = await bob.say(ops.room_id, "!ccci calibration")
+        (answer,) = await bob.wait_for(reply_to(asked, ops.bot_user.user_id))
+        await alice.close()
+        await bob.close()
+        return str(content(verdict)["body"]), str(content(answer)["body"])
+
+    verdict, answer = run(scenario())
+    assert "Verdict for outline set by hand: recipe-defect" in verdict
+    capsys.readouterr()
+    assert cli(["calibration", "--json", "--no-ingest", "--config", str(ops.config_path)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    n, accuracy = data["n"], data["accuracy"]
+    assert n >= 1 and accuracy is not None  # outline's verdict by hand, on a run the rules decided
+    assert data["without_rules"] == 0  # the fixture's ingest decided every red: no "(… not compared)" line
+    first, *rules = answer.splitlines()
+    assert first.startswith(f"The rules agree with the operators on {round(accuracy * n)} of {n} verdict(s)")
+    assert f"({accuracy:.0%})" in first
+    brier = re.search(r"Brier score (\d+\.\d+)", first)
+    assert brier is not None and float(brier.group(1)) == pytest.approx(data["brier"], abs=6e-4)
+    shown = [re.fullmatch(r"  (\S+): (\d+) of (\d+) right, mean confidence (\d\.\d\d)", line) for line in rules]
+    assert all(shown), rules
+    assert [(m.group(1), int(m.group(3))) for m in shown if m] == [(s["rule"], s["n"]) for s in data["by_source"]]
+    for m, s in zip([m for m in shown if m], data["by_source"], strict=True):
+        assert int(m.group(2)) == round(s["accuracy"] * s["n"])
+        assert float(m.group(4)) == pytest.approx(s["mean_confidence"], abs=6e-3)
+    assert len(rules) == len(data["by_source"]) and "/" not in answer  # short; never a host path
 
 
 def test_rerun_is_queued_watched_in_one_edited_message_and_reported(ops: Ops) -> None:

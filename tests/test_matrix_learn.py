@@ -4,7 +4,9 @@ decided again. The bot is `ccci-bot run` as a real process; the operators are re
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,6 +38,8 @@ class Room:
     bob: MatrixUser  # power level 0
     room_id: str
     kb_dir: Path
+    config_path: Path
+    bot: BotProcess
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +84,7 @@ def room(synapse: LocalSynapse, sample: GeneratedData, tmp_path_factory: pytest.
 
     try:
         run(wait_joined())
-        yield Room(synapse, bot_user, alice, bob, room_id, kb_dir)
+        yield Room(synapse, bot_user, alice, bob, room_id, kb_dir, config_path, bot)
     finally:
         code = bot.stop()
         assert code == 0, f"bot exited {code} on SIGTERM:\n{bot.log()}"
@@ -141,3 +145,31 @@ def test_a_thumbs_up_from_an_operator_teaches_and_one_from_anyone_else_is_refuse
     sid = path.stem
     assert any(s.id == sid for s in load_kb([room.kb_dir]).signatures)
     assert "recipe-defect" in why and sid in why  # the running bot reloaded its knowledge base
+
+
+def test_a_signature_taught_on_the_cli_beside_the_running_bot_is_in_force_after_its_next_scan(
+    room: Room, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`learn --apply` in another process writes the file; the bot's next scan (asked for here with
+    `!ccci ingest`; the report loop's poll does the same) reloads its knowledge base: `status` names it."""
+    config = ["--no-ingest", "--config", str(room.config_path)]
+    capsys.readouterr()
+    assert cli(["why", "mattermost-lts", "--json", *config]) == 0
+    message = json.loads(capsys.readouterr().out)["failures"][0]["message"]
+    pattern = max(re.findall(r"[A-Za-z_][A-Za-z0-9_ ]{9,}", message), key=len).strip()  # plain words: a literal
+    assert cli(["learn", "mattermost-lts", "recipe-defect", pattern, "--apply", "--json", *config]) == 0
+    taught = json.loads(capsys.readouterr().out)
+    version = taught["taught"]["kb_version"]
+
+    async def scenario() -> str:
+        alice = Operator(room.alice, room.synapse.url)
+        await alice.catch_up()
+        scan = await alice.say(room.room_id, "!ccci ingest")
+        await alice.wait_for(reply_to(scan, room.bot_user.user_id), timeout=60)
+        asked = await alice.say(room.room_id, "!ccci status")
+        (status,) = await alice.wait_for(reply_to(asked, room.bot_user.user_id), timeout=60)
+        await alice.close()
+        return str(content(status)["body"])
+
+    assert f"knowledge base {version}" in run(scenario())
+    assert f"→ {version}; added {taught['signature_id']}" in room.bot.log()

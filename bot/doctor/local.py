@@ -15,6 +15,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.config.cron import parse_cron
 from bot.doctor.result import Doctor, Result
 from bot.kb import load_kb
+from bot.kb.watch import FIX
 from bot.reruns.preflight import Node, NodeUnreachable
 from bot.store.check import inspect_file
 from bot.store.errors import RESTORE_HINT, StoreError
@@ -95,7 +96,7 @@ async def knowledge(doctor: Doctor) -> list[Result]:
     count, problems = await asyncio.to_thread(load)
     if not problems:
         return [Result.ok("knowledge", f"{count} signatures load ({len(dirs)} dir(s) of your own)")]
-    fix = "correct or remove it; patterns are RE2 syntax (docs/knowledge-base.md); the bot skips it meanwhile"
+    fix = f"{FIX}; a starting bot skips it, a running one keeps the knowledge base it has"
     return [Result.warn("knowledge", problem, fix) for problem in problems]
 
 

@@ -135,6 +135,15 @@ const handlers = {
     return { event_id };
   },
 
+  // A reaction as Element sends it: matrix-js-sdk sends m.reaction in the clear even in an encrypted room
+  // (the relation is in the clear anyway; see its client's encryptEventIfNeeded).
+  async react({ name, room_id, event_id, key }) {
+    const { client } = clients.get(name);
+    const content = { "m.relates_to": { rel_type: "m.annotation", event_id, key } };
+    const sent = await client.sendEvent(room_id, "m.reaction", content);
+    return { event_id: sent.event_id };
+  },
+
   // Events matching `match`, once `count` of them have arrived and decrypted (or failed to, for good).
   async wait({ name, match, count = 1, timeout_ms }) {
     const { client, events } = clients.get(name);
