@@ -259,7 +259,7 @@ class Cron(str):
 
     @classmethod
     def parse(cls, value: Any) -> Self:
-        from bot.config.cron import CronError, parse_cron  # here: APScheduler only for a file that sets it
+        from bot.schedule import CronError, parse_cron  # here: APScheduler only for a file that sets it
 
         try:
             parse_cron(_text(value), "UTC")
