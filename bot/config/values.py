@@ -177,58 +177,44 @@ def _names(names: tuple[str, ...]) -> str:
 
 
 class _LinkTemplate(str):
-    """A URL template whose ``REQUIRED`` placeholders must all appear and no others than ``OPTIONAL`` may;
-    with ``WEB`` it must be an http(s) URL (it is a link in chat)."""
+    """A URL template in which every ``required`` placeholder appears and no others than ``optional``;
+    with ``web`` it must be an http(s) URL (it is a link in chat)."""
 
-    REQUIRED: ClassVar[tuple[str, ...]] = ()
-    OPTIONAL: ClassVar[tuple[str, ...]] = ()
-    WEB: ClassVar[bool] = True
+    required: ClassVar[tuple[str, ...]]
+    optional: ClassVar[tuple[str, ...]]
+    web: ClassVar[bool]
+
+    def __init_subclass__(cls, required: tuple[str, ...], optional: tuple[str, ...] = (), web: bool = True) -> None:
+        cls.required, cls.optional, cls.web = required, optional, web
 
     @classmethod
     def parse(cls, value: Any) -> Self:
         names = _fields(_text(value))
-        if any(n not in names for n in cls.REQUIRED):
-            raise Invalid(f"expected a URL template containing {_names(cls.REQUIRED)}, got {value!r}")
-        allowed = (*cls.REQUIRED, *cls.OPTIONAL)
+        if any(n not in names for n in cls.required):
+            raise Invalid(f"expected a URL template containing {_names(cls.required)}, got {value!r}")
+        allowed = (*cls.required, *cls.optional)
         if extra := names - set(allowed):
             which = "placeholders are" if len(allowed) > 1 else "placeholder is"
             raise Invalid(f"only {_names(allowed)} {which} allowed (got {sorted(extra)})")
-        if cls.WEB and not value.startswith(("http://", "https://")):
+        if cls.web and not value.startswith(("http://", "https://")):
             raise Invalid(f"expected an http(s) URL template, got {value!r}")
         return cls(value)
 
 
-class UrlTemplate(_LinkTemplate):
-    """Where a run's files are: ``{run_id}`` (required) and ``{path}`` are filled in."""
-
-    REQUIRED = ("run_id",)
-    OPTIONAL = ("path",)
-    WEB = False  # the first links setting never asked for a scheme; files written since stay valid
+class UrlTemplate(_LinkTemplate, required=("run_id",), optional=("path",), web=False):
+    """Where a run's files are, in any scheme: the first links setting never asked for one (files stay valid)."""
 
 
-class RecipeUrlTemplate(_LinkTemplate):
-    """A recipe's repository: ``{recipe}`` is filled in."""
-
-    REQUIRED = ("recipe",)
+class RecipeUrlTemplate(_LinkTemplate, required=("recipe",)): ...
 
 
-class RecipeTagUrlTemplate(_LinkTemplate):
-    """A recipe's repository at a release tag: ``{recipe}`` and ``{version}`` (the tag)."""
-
-    REQUIRED = ("recipe", "version")
+class RecipeTagUrlTemplate(_LinkTemplate, required=("recipe", "version")): ...
 
 
-class CompareUrlTemplate(_LinkTemplate):
-    """What changed in a recipe between two release tags: ``{recipe}``, ``{from}`` and ``{to}``."""
-
-    REQUIRED = ("recipe", "from", "to")
+class CompareUrlTemplate(_LinkTemplate, required=("recipe", "from", "to")): ...
 
 
-class CommitUrlTemplate(_LinkTemplate):
-    """One commit of cc-ci's repository: ``{commit}`` (the full hash) and, optionally, ``{path}`` (the file)."""
-
-    REQUIRED = ("commit",)
-    OPTIONAL = ("path",)
+class CommitUrlTemplate(_LinkTemplate, required=("commit",), optional=("path",)): ...
 
 
 class Regex(str):
