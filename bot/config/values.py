@@ -304,12 +304,12 @@ def _explain(exc: msgspec.ValidationError, data: Any, kind: Any, key: str) -> st
     bad_key = at.startswith("key` in `")  # a key that is not text, in the mapping at that path
     at = at.removeprefix("key` in `")
     where = (key + at[1:]).lstrip(".")
+    if isinstance(exc.__cause__, Invalid):  # a kind's own parse refused it, and said why
+        return f"{where}{exc.__cause__.at}: {exc.__cause__}"
     value, kind_at = data, mi.type_info(kind)
     for name, index in re.findall(r"\.(\w+)|\[(\d+)\]", at):  # msgspec walked this path: it is in the data
-        value = value[int(index)] if index else value[name]
-        kind_at = _inside(kind_at, int(index) if index else name)
-    if isinstance(exc.__cause__, Invalid):
-        return f"{where}{exc.__cause__.at}: {exc.__cause__}"
+        part = int(index) if index else name
+        value, kind_at = value[part], _inside(kind_at, part)
     if bad_key or text.startswith("Object contains unknown field `"):
         name = str(next(k for k in value if not isinstance(k, str))) if bad_key else text.split("`", 1)[1][:-1]
         return _unknown(_bare(kind_at), where, name)
