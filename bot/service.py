@@ -15,7 +15,6 @@ from bot.answers import summary, why
 from bot.answers.suggest import UnknownNameError, closest
 from bot.artifacts.activedir import in_flight
 from bot.config import Config
-from bot.config.cron import next_slot, parse_cron
 from bot.ingest.scan import ingest
 from bot.kb import KnowledgeBase, load_kb
 from bot.kb.watch import KnowledgeWatch
@@ -43,6 +42,7 @@ from bot.model.records import Category, RunKind, RunStatus, ScanScope
 from bot.model.reports import RedReport, SweepReport
 from bot.model.reruns import RerunState
 from bot.reports.compose import build_red_report, build_sweep_report
+from bot.schedule import next_slot, parse_cron
 from bot.store import Store
 from bot.verdicts.cache import Classified, Verdicts
 from bot.verdicts.staletest import RecipeSearch

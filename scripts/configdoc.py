@@ -51,15 +51,16 @@ class Key:
 
 
 def keys(cls: type[Section], prefix: str = "") -> Iterator[Key]:
-    """A section's keys in declaration order."""
+    """A section's keys in declaration order; a section (a key that holds keys) is described by its docstring."""
     for f in msgspec.structs.fields(cls):
-        meta = next((m for m in get_args(f.type)[1:] if isinstance(m, Meta) and m.description), None)
-        if meta is None:
-            raise ValueError(f"{cls.__name__}.{f.name}: declared without Annotated[..., doc(...)]")
-        example = meta.examples[0] if meta.examples else None
         section = type(f.default) if isinstance(f.default, Section) else None
+        meta = next((m for m in get_args(f.type)[1:] if isinstance(m, Meta) and m.description), Meta())
+        text = meta.description or " ".join((section.__doc__ or "").split() if section else ())
+        if not text:
+            raise ValueError(f"{cls.__name__}.{f.name}: declared without Annotated[..., doc(...)] or a docstring")
+        example = meta.examples[0] if meta.examples else None
         default_doc = (meta.extra or {}).get("default")
-        yield Key(f"{prefix}{f.name}", f.name, f.type, f.default, meta.description or "", example, default_doc, section)
+        yield Key(f"{prefix}{f.name}", f.name, f.type, f.default, text, example, default_doc, section)
 
 
 def all_keys(cls: type[Section] = Config, prefix: str = "") -> Iterator[Key]:

@@ -156,7 +156,8 @@ def test_the_test_finds_a_cycle() -> None:
 BOTTOM_LAYERS = {
     "bot.errors": ("bot.errors",),
     "bot.model": ("bot.model", "bot.errors"),
-    "bot.config": ("bot.config", "bot.logsetup", "bot.errors"),
+    "bot.schedule": ("bot.schedule", "bot.errors"),
+    "bot.config": ("bot.config", "bot.logsetup", "bot.errors", "bot.schedule"),
 }
 
 

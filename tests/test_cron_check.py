@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.config import ConfigError
-from bot.config.cron import CronError, next_slot, parse_cron
 from bot.config.values import Cron, convert
+from bot.schedule import CronError, next_slot, parse_cron
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,6 @@ import commands
 from bot.answers.suggest import UnknownNameError
 from bot.artifacts.served import ArtifactError, ArtifactMissing, ArtifactRefused
 from bot.config import ConfigError
-from bot.config.cron import CronError
 from bot.config.values import Invalid
 from bot.errors import BadInput, CcciError, Failure, Transient
 from bot.kb import SignatureError
@@ -24,6 +23,7 @@ from bot.memory.acts import Refused
 from bot.model.reruns import RerunError
 from bot.probes.http import NoAnswer
 from bot.reruns.preflight import NodeUnreachable
+from bot.schedule import CronError
 from bot.store.backup import BackupError
 from bot.store.errors import StoreError
 from commands.args import UsageError

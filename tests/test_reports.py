@@ -18,7 +18,6 @@ from aiohttp.web import Application
 from msgspec.structs import replace
 
 from bot.config import ConfigError, ReportsConfig, parse_config
-from bot.config.cron import CronError, latest_slot, parse_cron
 from bot.model.records import Category, NextStep, RunStatus, Strength, Verdict
 from bot.model.reports import Change, ReportRow, SweepReport
 from bot.render import reports as render
@@ -27,6 +26,7 @@ from bot.reports.compose import build_sweep_report
 from bot.reports.watch import SweepState, due_summary
 from bot.reruns.preflight import Node
 from bot.runtime.report_loop import Reporter
+from bot.schedule import CronError, latest_slot, parse_cron
 from bot.service import Service
 from bot.store.chat import Outgoing, new_txn_id, ref
 from bot.store.reports import ReportKind

@@ -48,26 +48,19 @@ class StrictLoader(_Base):  # type: ignore[valid-type,misc]
         self._flattened.add(id(node))
         seen: set[Any] = set()
         for key_node, _ in node.value:
-            if key_node.tag == _MERGE_TAG:
-                continue
-            key = self._key(key_node)
-            if key is _NOT_SCALAR:
+            if key_node.tag == _MERGE_TAG or (key := self._key(key_node)) is _NOT_SCALAR:
                 continue
             if key in seen:
                 raise ConfigError(f"{_where(key_node)}: duplicate key {key!r} (YAML would silently keep the last)")
             seen.add(key)
         super().flatten_mapping(node)
         # Later pairs win when the mapping is built; keep only those, so merges of merges stay linear.
-        last: dict[Any, int] = {}
-        for index, (key_node, _) in enumerate(node.value):
-            key = self._key(key_node)
-            if key is not _NOT_SCALAR:
-                last[key] = index
-        node.value = [
-            pair
-            for index, pair in enumerate(node.value)
-            if (key := self._key(pair[0])) is _NOT_SCALAR or last[key] == index
-        ]
+        kept, later = [], set()
+        for pair in reversed(node.value):
+            if (key := self._key(pair[0])) is _NOT_SCALAR or key not in later:
+                kept.append(pair)
+                later.add(key)
+        node.value = kept[::-1]
 
     def construct_yaml_float(self, node: ScalarNode) -> float:
         value: float = super().construct_yaml_float(node)

@@ -36,22 +36,20 @@ DEFAULT_DATA_DIR = Path("/var/lib/ccci-bot")
 
 
 class Config(Section, frozen=True):
-    """The whole configuration of one bot."""
+    """The whole configuration of one bot: a section's docstring is its description in the generated docs."""
 
-    ccci: Annotated[CcciConfig, doc("What cc-ci writes, and where.")] = CcciConfig()
-    matrix: Annotated[MatrixConfig, doc("The homeserver, the bot's account and its rooms.")] = MatrixConfig()
-    access: Annotated[AccessConfig, doc("Who may run commands that act.")] = AccessConfig()
-    runner: Annotated[RunnerConfig, doc("Isolation reruns on the CI node.")] = RunnerConfig()
-    docker: Annotated[DockerConfig, doc("The CI node's Docker engine: idle before a rerun, clean after.")] = (
-        DockerConfig()
-    )
-    knowledge: Annotated[KnowledgeConfig, doc("Your own failure signatures.")] = KnowledgeConfig()
-    links: Annotated[LinksConfig, doc("Evidence links in chat.")] = LinksConfig()
-    evidence: Annotated[EvidenceConfig, doc("How much of a log is quoted.")] = EvidenceConfig()
-    reports: Annotated[ReportsConfig, doc("Sweep summaries, the red report and automatic reruns.")] = ReportsConfig()
-    probes: Annotated[ProbesConfig, doc("Quick read-only checks before hour-long reruns.")] = ProbesConfig()
-    web: Annotated[WebConfig, doc("The bot's HTTP server.")] = WebConfig()
-    logging: Annotated[LoggingConfig, doc("How the long-running commands log.")] = LoggingConfig()
+    ccci: CcciConfig = CcciConfig()
+    matrix: MatrixConfig = MatrixConfig()
+    access: AccessConfig = AccessConfig()
+    runner: RunnerConfig = RunnerConfig()
+    docker: DockerConfig = DockerConfig()
+    knowledge: KnowledgeConfig = KnowledgeConfig()
+    links: LinksConfig = LinksConfig()
+    evidence: EvidenceConfig = EvidenceConfig()
+    reports: ReportsConfig = ReportsConfig()
+    probes: ProbesConfig = ProbesConfig()
+    web: WebConfig = WebConfig()
+    logging: LoggingConfig = LoggingConfig()
     data_dir: Annotated[
         Path,
         doc(

@@ -1,9 +1,9 @@
 """The sections of the config file: one frozen msgspec ``Struct`` each, every key declared once.
 
-A key's kind of value (:mod:`bot.config.values`), default and ``Meta`` description stand together; the
-table in docs/configuration.md and ``config.example.yaml`` are generated from them (``scripts/configdoc.py``).
-Unknown keys are errors. Secrets are never written in the file: a key ending in ``_env`` names the environment
-variable.
+A key's kind of value (:mod:`bot.config.values`), default and ``Meta`` description stand together (a section's
+description is its docstring); the table in docs/configuration.md and ``config.example.yaml`` are generated from
+them (``scripts/configdoc.py``). Unknown keys are errors. Secrets are never written in the file: a key ending in
+``_env`` names the environment variable.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def doc(text: str, *, example: Any = None, default: str | None = None) -> Meta:
 
 
 class CcciConfig(Section, frozen=True):
-    """Where cc-ci writes its artifacts and what it names them."""
+    """What cc-ci writes, and where."""
 
     RENAMED: ClassVar[Mapping[str, str]] = {"scan_interval_s": "reports.poll_s (how often the runs dir is scanned)"}
 
@@ -94,7 +94,7 @@ class CcciConfig(Section, frozen=True):
 
 
 class MatrixConfig(Section, frozen=True):
-    """The homeserver account the bot uses and the rooms it lives in. Secrets come from the environment."""
+    """The homeserver, the bot's account and its rooms."""
 
     homeserver: Annotated[
         v.HttpUrl | None,
@@ -171,7 +171,7 @@ class MatrixConfig(Section, frozen=True):
 
 
 class AccessConfig(Section, frozen=True):
-    """Who may run commands that act (everyone in the rooms may ask)."""
+    """Who may run commands that act."""
 
     operators: Annotated[
         v.UserIds,
@@ -200,7 +200,7 @@ DEFAULT_STEPS = tuple(
 
 
 class RunnerConfig(Section, frozen=True):
-    """How an isolation rerun is started: argv templates (never a shell string), as cc-ci does it."""
+    """Isolation reruns on the CI node."""
 
     steps: Annotated[
         v.Steps,
@@ -250,7 +250,7 @@ class RunnerConfig(Section, frozen=True):
 
 
 class DockerConfig(Section, frozen=True):
-    """The CI node's Docker engine, for the idle check before a rerun and the teardown check after."""
+    """The CI node's Docker engine: idle before a rerun, clean after."""
 
     NULLABLE: ClassVar[tuple[str, ...]] = ("base_url",)  # null here means "no Docker", not the default
 
@@ -265,7 +265,7 @@ class DockerConfig(Section, frozen=True):
 
 
 class KnowledgeConfig(Section, frozen=True):
-    """Operators' own signature directories, added to the shipped knowledge base."""
+    """Your own failure signatures."""
 
     dirs: Annotated[
         v.Paths,
@@ -279,7 +279,7 @@ class KnowledgeConfig(Section, frozen=True):
 
 
 class LinksConfig(Section, frozen=True):
-    """How evidence links are built; ``None`` means no links."""
+    """Evidence links in chat."""
 
     NULLABLE: ClassVar[tuple[str, ...]] = ("recipe_url", "tag_url", "compare_url")  # null: no such link
 
@@ -326,7 +326,7 @@ class LinksConfig(Section, frozen=True):
 
 
 class EvidenceConfig(Section, frozen=True):
-    """How much of a log is quoted around a failure."""
+    """How much of a log is quoted."""
 
     context_lines: Annotated[
         v.PositiveInt, doc("Lines of log quoted before and after a line that names a failing test.")
@@ -347,7 +347,7 @@ class EvidenceConfig(Section, frozen=True):
 
 
 class ReportsConfig(Section, frozen=True):
-    """Sweep summaries and the scheduled red report: where, when, and how eagerly to settle verdicts."""
+    """Sweep summaries, the red report and automatic reruns."""
 
     rooms: Annotated[
         v.Rooms,
@@ -412,7 +412,7 @@ class ReportsConfig(Section, frozen=True):
 
 
 class ProbesConfig(Section, frozen=True):
-    """Quick read-only checks that settle a verdict instead of an hour-long rerun (docs/knowledge-base.md)."""
+    """Quick read-only checks before hour-long reruns."""
 
     enabled: Annotated[
         v.Flag,
@@ -455,7 +455,7 @@ class ProbesConfig(Section, frozen=True):
 
 
 class LoggingConfig(Section, frozen=True):
-    """How `run` and `web` log: the level, and text (journald-aware) or one JSON object a line."""
+    """How the long-running commands log."""
 
     level: Annotated[
         v.LogLevel,

@@ -177,58 +177,44 @@ def _names(names: tuple[str, ...]) -> str:
 
 
 class _LinkTemplate(str):
-    """A URL template whose ``REQUIRED`` placeholders must all appear and no others than ``OPTIONAL`` may;
-    with ``WEB`` it must be an http(s) URL (it is a link in chat)."""
+    """A URL template in which every ``required`` placeholder appears and no others than ``optional``;
+    with ``web`` it must be an http(s) URL (it is a link in chat)."""
 
-    REQUIRED: ClassVar[tuple[str, ...]] = ()
-    OPTIONAL: ClassVar[tuple[str, ...]] = ()
-    WEB: ClassVar[bool] = True
+    required: ClassVar[tuple[str, ...]]
+    optional: ClassVar[tuple[str, ...]]
+    web: ClassVar[bool]
+
+    def __init_subclass__(cls, required: tuple[str, ...], optional: tuple[str, ...] = (), web: bool = True) -> None:
+        cls.required, cls.optional, cls.web = required, optional, web
 
     @classmethod
     def parse(cls, value: Any) -> Self:
         names = _fields(_text(value))
-        if any(n not in names for n in cls.REQUIRED):
-            raise Invalid(f"expected a URL template containing {_names(cls.REQUIRED)}, got {value!r}")
-        allowed = (*cls.REQUIRED, *cls.OPTIONAL)
+        if any(n not in names for n in cls.required):
+            raise Invalid(f"expected a URL template containing {_names(cls.required)}, got {value!r}")
+        allowed = (*cls.required, *cls.optional)
         if extra := names - set(allowed):
             which = "placeholders are" if len(allowed) > 1 else "placeholder is"
             raise Invalid(f"only {_names(allowed)} {which} allowed (got {sorted(extra)})")
-        if cls.WEB and not value.startswith(("http://", "https://")):
+        if cls.web and not value.startswith(("http://", "https://")):
             raise Invalid(f"expected an http(s) URL template, got {value!r}")
         return cls(value)
 
 
-class UrlTemplate(_LinkTemplate):
-    """Where a run's files are: ``{run_id}`` (required) and ``{path}`` are filled in."""
-
-    REQUIRED = ("run_id",)
-    OPTIONAL = ("path",)
-    WEB = False  # the first links setting never asked for a scheme; files written since stay valid
+class UrlTemplate(_LinkTemplate, required=("run_id",), optional=("path",), web=False):
+    """Where a run's files are, in any scheme: the first links setting never asked for one (files stay valid)."""
 
 
-class RecipeUrlTemplate(_LinkTemplate):
-    """A recipe's repository: ``{recipe}`` is filled in."""
-
-    REQUIRED = ("recipe",)
+class RecipeUrlTemplate(_LinkTemplate, required=("recipe",)): ...
 
 
-class RecipeTagUrlTemplate(_LinkTemplate):
-    """A recipe's repository at a release tag: ``{recipe}`` and ``{version}`` (the tag)."""
-
-    REQUIRED = ("recipe", "version")
+class RecipeTagUrlTemplate(_LinkTemplate, required=("recipe", "version")): ...
 
 
-class CompareUrlTemplate(_LinkTemplate):
-    """What changed in a recipe between two release tags: ``{recipe}``, ``{from}`` and ``{to}``."""
-
-    REQUIRED = ("recipe", "from", "to")
+class CompareUrlTemplate(_LinkTemplate, required=("recipe", "from", "to")): ...
 
 
-class CommitUrlTemplate(_LinkTemplate):
-    """One commit of cc-ci's repository: ``{commit}`` (the full hash) and, optionally, ``{path}`` (the file)."""
-
-    REQUIRED = ("commit",)
-    OPTIONAL = ("path",)
+class CommitUrlTemplate(_LinkTemplate, required=("commit",), optional=("path",)): ...
 
 
 class Regex(str):
@@ -259,7 +245,7 @@ class Cron(str):
 
     @classmethod
     def parse(cls, value: Any) -> Self:
-        from bot.config.cron import CronError, parse_cron  # here: APScheduler only for a file that sets it
+        from bot.schedule import CronError, parse_cron  # here: APScheduler only for a file that sets it
 
         try:
             parse_cron(_text(value), "UTC")
@@ -318,12 +304,12 @@ def _explain(exc: msgspec.ValidationError, data: Any, kind: Any, key: str) -> st
     bad_key = at.startswith("key` in `")  # a key that is not text, in the mapping at that path
     at = at.removeprefix("key` in `")
     where = (key + at[1:]).lstrip(".")
+    if isinstance(exc.__cause__, Invalid):  # a kind's own parse refused it, and said why
+        return f"{where}{exc.__cause__.at}: {exc.__cause__}"
     value, kind_at = data, mi.type_info(kind)
     for name, index in re.findall(r"\.(\w+)|\[(\d+)\]", at):  # msgspec walked this path: it is in the data
-        value = value[int(index)] if index else value[name]
-        kind_at = _inside(kind_at, int(index) if index else name)
-    if isinstance(exc.__cause__, Invalid):
-        return f"{where}{exc.__cause__.at}: {exc.__cause__}"
+        part = int(index) if index else name
+        value, kind_at = value[part], _inside(kind_at, part)
     if bad_key or text.startswith("Object contains unknown field `"):
         name = str(next(k for k in value if not isinstance(k, str))) if bad_key else text.split("`", 1)[1][:-1]
         return _unknown(_bare(kind_at), where, name)

@@ -11,7 +11,8 @@ from bot.config.values import ConfigError
 
 
 class WebAuthConfig(Section, frozen=True):
-    """Optional access control for the pages: a bearer token, or basic auth (secrets from the environment)."""
+    """Optional access control (secrets from the environment): a bearer token, and/or basic auth. `/healthz` and the
+    webhook are exempt. Default: none (open; listen on 127.0.0.1 or behind a proxy)."""
 
     bearer_token_env: Annotated[
         v.EnvName | None,
@@ -35,7 +36,7 @@ class WebAuthConfig(Section, frozen=True):
 
 
 class WebConfig(Section, frozen=True):
-    """The bot's HTTP server (webhook, evidence pages); ``listen`` None means no server."""
+    """The bot's HTTP server."""
 
     listen: Annotated[
         v.ListenAddress | None,
@@ -53,13 +54,7 @@ class WebConfig(Section, frozen=True):
             example="https://ccci-bot.example.org",
         ),
     ] = None
-    auth: Annotated[
-        WebAuthConfig,
-        doc(
-            "Optional access control (secrets from the environment): a bearer token, and/or basic auth. `/healthz` "
-            "and the webhook are exempt. Default: none (open; listen on 127.0.0.1 or behind a proxy)."
-        ),
-    ] = WebAuthConfig()
+    auth: WebAuthConfig = WebAuthConfig()
     log_page_lines: Annotated[v.PositiveInt, doc("Lines per log page.")] = 500
     request_timeout_s: Annotated[
         v.PositiveSeconds,

@@ -12,11 +12,11 @@ from pathlib import Path
 import aiohttp
 
 from bot.config import Config, ConfigError, load_config
-from bot.config.cron import parse_cron
 from bot.doctor.result import Doctor, Result
 from bot.kb import load_kb
 from bot.kb.watch import FIX
 from bot.reruns.preflight import Node, NodeUnreachable
+from bot.schedule import parse_cron
 from bot.store.check import inspect_file
 from bot.store.errors import RESTORE_HINT, StoreError
 from bot.store.schema import MIGRATIONS

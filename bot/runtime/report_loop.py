@@ -18,7 +18,6 @@ from bot.answers.suggest import UnknownNameError
 from bot.artifacts.controls import escape_name
 from bot.backoff import wait_for_wake
 from bot.chat.messages import edit, notice, thread_reply
-from bot.config.cron import latest_slot, parse_cron
 from bot.model.records import Verdict
 from bot.model.reports import Change, RedReport, SweepReport, verdict_moved
 from bot.render import reports as render
@@ -27,6 +26,7 @@ from bot.reports.compose import build_red_report, build_sweep_report, red_digest
 from bot.reports.watch import SweepState, due_summary, sweep_states
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
+from bot.schedule import latest_slot, parse_cron
 from bot.service import Service
 from bot.store.chat import Outgoing, new_txn_id, ref
 from bot.store.reports import ReportKind, slot_key, sweep_key
