@@ -22,6 +22,9 @@ fragment of a line is never searched for: it would be found nowhere and call a g
 from __future__ import annotations
 
 import ast
+import io
+import itertools
+import tokenize
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -67,10 +70,26 @@ def _literal(text: str) -> object:
     if not text or len(text) > _MAX_LITERAL or _elided(text):
         return _MISSING
     try:
-        return ast.literal_eval(text)
+        value = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
         bare = text.strip("'\"")
         return bare if _TOKENISH.match(bare) else _MISSING
+    return _MISSING if _joined_strings(text) else value
+
+
+_LAYOUT = frozenset({tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT})
+
+
+def _joined_strings(text: str) -> bool:
+    """Adjacent string literals (``'x' 'x'``): Python joins them into a value the text does not hold, and no
+    repr is written that way (only when there are quotes enough for two: tokenizing costs)."""
+    if text.count("'") + text.count('"') < 4:
+        return False
+    try:
+        kinds = [t.type for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type not in _LAYOUT]
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    return any(a == b == tokenize.STRING for a, b in itertools.pairwise(kinds))
 
 
 def _tokenish(value: object) -> bool:
