@@ -22,7 +22,8 @@ from bot.config.cron import CronError, latest_slot, parse_cron
 from bot.model.records import Category, NextStep, RunStatus, Strength, Verdict, VerdictOrigin
 from bot.model.reports import Change, ReportRow, SweepReport
 from bot.render import reports as render
-from bot.reports.autorerun import auto_rerun_candidates, tested_nothing
+from bot.reports import autorerun
+from bot.reports.autorerun import auto_rerun_candidates
 from bot.reports.compose import build_sweep_report
 from bot.reports.watch import SweepState, due_summary
 from bot.reruns.preflight import Node
@@ -460,7 +461,7 @@ def test_automatic_reruns_fit_the_verdict() -> None:
     assert auto_rerun_candidates(report, ReportsConfig(auto_rerun_max=3)) == ["outline", "immich", "gitea"]
     assert auto_rerun_candidates(report, ReportsConfig(auto_rerun=False)) == []
     untested = ["keycloak", "gitea", "nextcloud", "hedgedoc", "lasuite-docs"]
-    assert [r.recipe for r in rows if tested_nothing(r)] == untested  # not bonfire: its rerun passed
+    assert [r.recipe for r in rows if autorerun.tested_nothing(r)] == untested  # not bonfire: its rerun passed
 
 
 def test_a_first_red_that_tested_nothing_is_rerun_after_its_sweep(site: Site, sample: GeneratedData) -> None:
@@ -473,7 +474,7 @@ def test_a_first_red_that_tested_nothing_is_rerun_after_its_sweep(site: Site, sa
     rows = {r.recipe: r for r in report.red}
     gitea = rows["gitea"]
     assert gitea.change is Change.NEWLY_RED and gitea.verdict is not None and gitea.verdict.rule == "structural"
-    assert [r for r, row in rows.items() if tested_nothing(row)] == ["gitea"]
+    assert [r for r, row in rows.items() if autorerun.tested_nothing(row)] == ["gitea"]
     assert auto_rerun_candidates(report, ReportsConfig()) == ["outline", "gitea"]
     assert auto_rerun_candidates(report, ReportsConfig(auto_rerun_max=1)) == ["outline"]  # within the cap
     service.close()
