@@ -51,7 +51,7 @@ def test_demo_command_runs_the_main_job_end_to_end(tmp_path: Path) -> None:
     assert "to https://git.coopcloud.tech/coop-cloud/bluesky-pds/issues/12 — image withdrawn upstream." in before_sweep
     headline = summary.split("\n\n", 1)[0]
     # the counts name the same groups as the lines below them
-    assert "6 red: 2 need a look, 1 rerunning, 1 known, 0 muted, 2 no action" in headline
+    assert "6 red: 2 need a look, 2 rerunning, 1 known, 0 muted, 1 no action" in headline
     assert (
         "\n    Known: bluesky: https://git.coopcloud.tech/coop-cloud/bluesky-pds/issues/12 — image withdrawn upstream\n"
         in (headline + "\n")

@@ -162,6 +162,40 @@ def test_unverified_run_is_infra() -> None:
     assert "not evidence against the recipe" in d.reason
 
 
+def test_a_red_that_tested_nothing_then_green_alone_is_infra_settled_not_a_flake_under_load() -> None:
+    """Nothing about the recipe was tested in the sweep, so passing alone clears the recipe: the sweep's
+    red was the CI's (infra), settled by the rerun — never "red under sweep load ... flake"."""
+    green = [rerun("manual-1", RunStatus.GREEN, failing=False)]
+    unverified = replace(run("753"), unverified=True)
+    unver_tiers = [*TIERS[:3], TierResult("restore", TestStatus.UNVER)]
+    d = decide(facts(target=unverified, tiers=unver_tiers, failures=[], reruns=green))
+    assert d is not None and d.rule == "untested_green_alone" and d.category is Category.INFRA
+    assert d.strength is Strength.RERUNS and d.settle is None and d.confidence == confidence.INFRA_GREEN_ALONE
+    assert d.reason.startswith("passed alone: green in 1 of 1 isolation rerun(s) of 1.0.0+1; the red sweep run 753")
+    assert "tested nothing about the recipe (tiers restore are unverified" in d.reason and "load" not in d.reason
+    assert [e.run_id for e in d.evidence if e.kind is EvidenceKind.RERUN] == ["manual-1"]
+    # harness errors then unverified tiers, and a runner cut off at its deadline: the same
+    error = replace(FAILURE, status=TestStatus.ERROR, message="failed on setup with DockerException")
+    harness = [*TIERS[:3], TierResult("restore", TestStatus.ERROR), TierResult("custom", TestStatus.UNVER)]
+    errors = decide(facts(failures=[error], tiers=harness, reruns=green))
+    assert errors is not None and errors.rule == "untested_green_alone" and "harness errors in" in errors.reason
+    cut = CutOff("backup", "cc-ci", 143, 40, "line 40", "run.log")
+    cut_off = decide(facts(failures=[], tiers=TIERS[:2], cutoff=cut, reruns=green))
+    assert cut_off is not None and cut_off.rule == "untested_green_alone" and "cut off" in cut_off.reason
+    assert any(e.kind is EvidenceKind.CUT_OFF for e in cut_off.evidence)
+    # a canonical written after it, with no rerun: the same, resting on the later green
+    canon = Canonical("r", "1.0.0+1", "abc", "idle", T0 + 100)
+    later = decide(facts(target=unverified, tiers=unver_tiers, failures=[], canonical=canon))
+    assert later is not None and later.rule == "untested_green_alone" and later.strength is Strength.GREEN_LATER
+    # a red that tested the recipe and failed an assertion stays a flake under load when it passes alone
+    tested = decide(facts(reruns=green))
+    assert tested is not None and tested.rule == "green_alone" and tested.category is Category.FLAKE
+    assert "red under sweep load" in tested.reason
+    # an isolation rerun reproducing the harness error and another green: intermittent, as before
+    mixed = decide(facts(failures=[error], tiers=harness, reruns=[rerun("m1", RunStatus.RED), *green]))
+    assert mixed is not None and mixed.rule == "intermittent_alone"
+
+
 def test_harness_errors_before_unverified_tiers_are_infra_but_assertions_are_not() -> None:
     error = replace(FAILURE, status=TestStatus.ERROR, message="failed on setup with DockerException")
     tiers = [*TIERS[:3], TierResult("restore", TestStatus.ERROR), TierResult("custom", TestStatus.UNVER)]
@@ -420,6 +454,7 @@ def test_every_rule_decides_some_red_run_and_names_itself() -> None:
     flips = [replace(run(f"h{i}", s), sweep_id=None) for i, s in enumerate([RunStatus.RED, RunStatus.GREEN] * 2)]
     cases = {
         "intermittent_alone": facts(reruns=[rerun("m1", RunStatus.RED), rerun("m2", RunStatus.GREEN, False)]),
+        "untested_green_alone": facts(failures=[error], tiers=harness, reruns=[rerun("m2", RunStatus.GREEN, False)]),
         "green_alone": facts(canonical=canon_after),
         "failed_elsewhere_alone": facts(reruns=[elsewhere]),
         "registry_probe": facts(signatures=[signature("upstream-defect")], probes=[probed(Outcome.ABSENT)]),
@@ -439,6 +474,7 @@ def test_every_rule_decides_some_red_run_and_names_itself() -> None:
     assert list(cases) == [rule.__name__ for rule in RULES]
     strengths = {
         "intermittent_alone": Strength.RERUNS,
+        "untested_green_alone": Strength.RERUNS,
         "green_alone": Strength.GREEN_LATER,  # a canonical alone; with a green isolation rerun: RERUNS
         "failed_elsewhere_alone": Strength.RERUNS_DISAGREE,
         "registry_probe": Strength.PROBED,

@@ -18,9 +18,10 @@ from aiohttp.web import Application
 from msgspec.structs import replace
 
 from bot.config import ConfigError, ReportsConfig, parse_config
-from bot.model.records import Category, NextStep, RunStatus, Strength, Verdict
+from bot.model.records import Category, NextStep, RunStatus, Strength, Verdict, VerdictOrigin
 from bot.model.reports import Change, ReportRow, SweepReport
 from bot.render import reports as render
+from bot.reports import autorerun
 from bot.reports.autorerun import auto_rerun_candidates
 from bot.reports.compose import build_sweep_report
 from bot.reports.watch import SweepState, due_summary
@@ -431,24 +432,49 @@ def _row(recipe: str, change: Change, verdict: Verdict | None, unverified: bool 
 
 
 def test_automatic_reruns_fit_the_verdict() -> None:
-    """Unsure newly red reds first; then reds untested two sweeps running (a sure infra verdict is no reason to
-    leave the recipe untested); never a red that fails every time with its cause open, nor a settled one."""
+    """Unsure newly red reds first; then every red whose run tested nothing about the recipe (a sure infra
+    verdict is no reason to leave it untested) — red two sweeps running before newly red ones; never a red that
+    fails every time with its cause open, nor a settled one, nor one a rerun already tested."""
     unsure = Verdict(Category.UNKNOWN, 0.3, "", settle=NextStep.ISOLATION_RERUN, strength=Strength.NOTHING)
     infra = Verdict(Category.INFRA, 0.9, "", strength=Strength.RUN_RECORD)
+    passed_alone = Verdict(Category.INFRA, 0.9, "", rule="untested_green_alone", strength=Strength.RERUNS)
     undecided = Verdict(Category.UNKNOWN, 0.3, "", settle=NextStep.FIND_CAUSE, strength=Strength.REPRODUCED)
     sure = Verdict(Category.STALE_TEST, 0.95, "", strength=Strength.CHECKED)
+    by_hand = Verdict(Category.INFRA, 1.0, "", source=VerdictOrigin.OPERATOR, by="@alice:x")
     rows = [
+        _row("keycloak", Change.NEWLY_RED, infra),  # untested, first time
         _row("gitea", Change.STILL_RED, infra),  # untested again
         _row("outline", Change.NEWLY_RED, unsure),
-        _row("nextcloud", Change.STILL_RED, None, unverified=True),  # untested again
-        _row("keycloak", Change.NEWLY_RED, infra),  # untested once: the next sweep tests it
-        _row("hedgedoc", Change.NEWLY_RED, None, unverified=True),
+        _row("nextcloud", Change.STILL_RED, None, unverified=True),  # untested again, no verdict yet
+        _row("hedgedoc", Change.FIRST, None, unverified=True),  # untested, new
+        _row("bonfire", Change.NEWLY_RED, passed_alone, unverified=True),  # an isolation rerun tested it
+        _row("lasuite-docs", Change.STILL_RED, by_hand, unverified=True),  # a hand verdict: the run's own flag
         _row("wordpress", Change.NEWLY_RED, undecided),  # a rerun adds nothing
         _row("discourse", Change.NEWLY_RED, sure),
         _row("mumble", Change.STILL_RED, unsure),  # unsure, but not new: as before
         _row("immich", Change.FIRST, None),
     ]
     report = SweepReport("s3", None, None, "s2", rows, [], [])
-    assert auto_rerun_candidates(report, ReportsConfig()) == ["outline", "immich", "gitea", "nextcloud"]
+    every = ["outline", "immich", "gitea", "nextcloud", "lasuite-docs", "keycloak", "hedgedoc"]
+    assert auto_rerun_candidates(report, ReportsConfig()) == every[:5]  # auto_rerun_max: 5 per sweep
+    assert auto_rerun_candidates(report, ReportsConfig(auto_rerun_max=10)) == every
     assert auto_rerun_candidates(report, ReportsConfig(auto_rerun_max=3)) == ["outline", "immich", "gitea"]
     assert auto_rerun_candidates(report, ReportsConfig(auto_rerun=False)) == []
+    untested = ["keycloak", "gitea", "nextcloud", "hedgedoc", "lasuite-docs"]
+    assert [r.recipe for r in rows if autorerun.tested_nothing(r)] == untested  # not bonfire: its rerun passed
+
+
+def test_a_first_red_that_tested_nothing_is_rerun_after_its_sweep(site: Site, sample: GeneratedData) -> None:
+    """The sample's last sweep, from its real run dirs: gitea's run lost its Docker daemon during backup
+    (infra by the run's own record) the first sweep it is red, and it is rerun with outline (unsure) — not
+    left to the next sweep; the reds that are settled or red again with a verdict are not."""
+    service = Service(site.config)
+    asyncio.run(service.ingest())
+    report = build_sweep_report(site.store, site.config, site.store.sweeps.ids()[-1], service.verdicts)
+    rows = {r.recipe: r for r in report.red}
+    gitea = rows["gitea"]
+    assert gitea.change is Change.NEWLY_RED and gitea.verdict is not None and gitea.verdict.rule == "structural"
+    assert [r for r, row in rows.items() if autorerun.tested_nothing(row)] == ["gitea"]
+    assert auto_rerun_candidates(report, ReportsConfig()) == ["outline", "gitea"]
+    assert auto_rerun_candidates(report, ReportsConfig(auto_rerun_max=1)) == ["outline"]  # within the cap
+    service.close()

@@ -14,7 +14,7 @@ from msgspec.structs import replace
 from bot.answers.suggest import UnknownNameError
 from bot.cli import main as cli
 from bot.config import Config, DockerConfig, RunnerConfig
-from bot.model.records import RunKind, RunStatus
+from bot.model.records import Category, RunKind, RunStatus, Strength
 from bot.model.reruns import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState, result_of
 from bot.reruns import groups
 from bot.reruns.manager import RerunManager
@@ -109,6 +109,37 @@ def test_a_flake_turns_flake_after_a_green_isolation_rerun(site: Site, sample: G
     assert "1 of 1 green" in final.message and "Verdict now: flake" in final.message
     assert any(kind is NotifyKind.PROGRESS and "(done: " in text for kind, text in recorder.said)
     assert [kind for kind, _ in recorder.said][-1] is NotifyKind.FINAL
+
+
+@pytest.mark.writes_runs
+def test_a_red_that_tested_nothing_turns_infra_settled_after_a_green_isolation_rerun(
+    site: Site, sample: GeneratedData
+) -> None:
+    """gitea's sweep run lost its Docker daemon during backup (its record: tested nothing about the recipe);
+    alone, the version passes: infra, settled by the rerun — not "red under sweep load", a flake."""
+    config = rerun_config(site, sample)
+
+    async def scenario() -> tuple[Rerun, str | None, str | None]:
+        service, mgr = manager(config, Recorder())
+        await service.ingest()
+        before = (await service.why("gitea")).verdict
+        rerun, _, _ = await mgr.request("gitea", None, 1, "@alice:x")
+        assert await mgr.process(rerun)
+        final = await asyncio.to_thread(mgr.store.get, rerun.id)
+        answer = await service.why("gitea")
+        service.close()
+        assert before is not None and before.rule == "structural" and before.strength is Strength.RUN_RECORD
+        after = answer.verdict
+        assert after is not None and after.category is Category.INFRA and after.rule == "untested_green_alone"
+        assert after.strength is Strength.RERUNS and after.settle is None
+        assert [r.status for r in answer.reruns if r.isolated] == [RunStatus.GREEN]
+        return final, after.reason, answer.run_id
+
+    final, reason, red_run = asyncio.run(scenario())
+    assert final.state is RerunState.DONE and final.result is RerunResult.GREEN
+    assert reason is not None and reason.startswith("passed alone: green in 1 of 1 isolation rerun(s) of ")
+    assert f"the red sweep run {red_run} tested nothing about the recipe" in reason and "load" not in reason
+    assert "Verdict now: infra" in final.message
 
 
 @pytest.mark.writes_runs

@@ -383,13 +383,13 @@ class ReportsConfig(Section, frozen=True):
         v.Flag,
         doc(
             "After a sweep, rerun newly red recipes in isolation when their verdict is less sure than "
-            "`settled_confidence` (and a rerun would settle it), and recipes red again with nothing about them "
-            "tested (unverified, or infra by the run's own record) once the node checks healthy; the summary is "
-            "updated as their verdicts settle."
+            "`settled_confidence` (and a rerun would settle it), and red recipes with nothing about them "
+            "tested (unverified, or infra by the run's own record), first or again, once the node checks healthy; "
+            "the summary is updated as their verdicts settle."
         ),
     ] = True
     auto_rerun_max: Annotated[
-        v.PositiveInt, doc("At most this many automatic reruns per sweep, both kinds together.")
+        v.PositiveInt, doc("At most this many automatic reruns per sweep, all kinds together.")
     ] = 5
     settled_confidence: Annotated[v.Fraction, doc("A verdict at least this sure needs no automatic rerun.")] = 0.8
     thread_over: Annotated[

@@ -32,8 +32,9 @@ DEFAULT_WEIGHT = 0.55
 # stored verdicts are decided again instead of being served with the old reasons. 3: verdicts name
 # the rule that decided them. 4: the registry probe's rule (registry_probe). 5: what a verdict rests
 # on (its strength); a failure that repeats with no named cause is `unknown`; red the same way across
-# sweeps is evidence.
-ENGINE_REVISION = "5"
+# sweeps is evidence. 6: a red that tested nothing, then green alone, is infra (untested_green_alone),
+# not a flake under load.
+ENGINE_REVISION = "6"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 SHIPPED = Path(__file__).resolve().parent  # nonfatal.yaml and signatures/*.yaml (package data)
 

@@ -4,10 +4,10 @@ Two kinds of red get a rerun, within ``reports.auto_rerun_max`` per sweep, in th
 - *unsettled*: newly red (or new), its tiers tested, and its verdict less sure than
   ``reports.settled_confidence`` — unless what would settle it is no rerun (``find-cause``: it fails
   every time and nothing names why; another rerun adds nothing);
-- *untested again*: red in this sweep and the one before, and this sweep's run tested nothing about
-  the recipe (unverified tiers, or a verdict resting on the run's own record: harness errors, a runner
-  that died). Its infra verdict is sure of itself, so the threshold alone would leave the recipe untested
-  sweep after sweep. A first untested red is left to the next sweep, which tests it anyway.
+- *untested*: red in this sweep, and nothing about the recipe tested yet (:func:`tested_nothing`) —
+  red two sweeps running first, then newly red or new ones. Its infra verdict is sure of itself, so the
+  threshold alone would leave the recipe untested sweep after sweep; the rerun tests it, and when it is
+  green the engine settles the red as infra (``untested_green_alone``), never as a flake under load.
 
 The rerun itself waits until the node checks healthy (idle, its Docker engine answering): the rerun
 queue's preflight (:mod:`bot.reruns.manager`) holds it until then, up to ``runner.busy_wait_s``.
@@ -16,24 +16,28 @@ queue's preflight (:mod:`bot.reruns.manager`) holds it until then, up to ``runne
 from __future__ import annotations
 
 from bot.config import ReportsConfig
-from bot.model.records import NextStep, Strength
+from bot.model.records import NextStep, Strength, VerdictOrigin
 from bot.model.reports import Change, ReportRow, SweepReport
 
 
-def _untested(row: ReportRow) -> bool:
-    """The run tested nothing about the recipe: tiers unverified, or its verdict rests on the run's record."""
-    return row.unverified or (row.verdict is not None and row.verdict.strength is Strength.RUN_RECORD)
+def tested_nothing(row: ReportRow) -> bool:
+    """Nothing about the recipe is tested yet: the sweep's run tested nothing, and no rerun or probe since.
+
+    Decided once, by the engine: its structural facts (:func:`bot.verdicts.cite.structural_facts`: unverified
+    tiers, harness errors then unverified tiers, a runner that died or was cut off) make a verdict resting on
+    the run's own record (``Strength.RUN_RECORD``) unless an isolation rerun or a probe already said more. With
+    no verdict of the rules' to read (none, or one given by hand), results.json's own unverified flag says it."""
+    v = row.verdict
+    if v is None or v.source is VerdictOrigin.OPERATOR:
+        return row.unverified
+    return v.strength is Strength.RUN_RECORD
 
 
 def _unsettled(row: ReportRow, settled: float) -> bool:
-    if row.change not in (Change.NEWLY_RED, Change.FIRST) or _untested(row):
+    if row.change not in (Change.NEWLY_RED, Change.FIRST) or tested_nothing(row):
         return False
     v = row.verdict
     return v is None or (v.confidence < settled and v.settle is not NextStep.FIND_CAUSE)
-
-
-def _untested_again(row: ReportRow) -> bool:
-    return row.change is Change.STILL_RED and _untested(row)
 
 
 def auto_rerun_candidates(report: SweepReport, settings: ReportsConfig) -> list[str]:
@@ -41,5 +45,7 @@ def auto_rerun_candidates(report: SweepReport, settings: ReportsConfig) -> list[
     if not settings.auto_rerun:
         return []
     unsettled = [r.recipe for r in report.red if _unsettled(r, settings.settled_confidence)]
-    untested = [r.recipe for r in report.red if _untested_again(r)]
-    return (unsettled + untested)[: settings.auto_rerun_max]
+    untested = [r for r in report.red if tested_nothing(r)]
+    again = [r.recipe for r in untested if r.change is Change.STILL_RED]
+    first = [r.recipe for r in untested if r.change is not Change.STILL_RED]
+    return (unsettled + again + first)[: settings.auto_rerun_max]

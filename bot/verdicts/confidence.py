@@ -55,6 +55,9 @@ PARTLY_REPRODUCED: Final = 0.7
 INFRA_STRUCTURAL: Final = 0.85
 # The same, with an infra signature agreeing.
 INFRA_STRUCTURAL_WITH_SIGNATURE: Final = 0.9
+# The same run's own record says it tested nothing about the recipe, and the version then passed alone (or a
+# canonical for it came after): infra, settled — the green says the recipe is fine, the record says why it was red.
+INFRA_GREEN_ALONE: Final = 0.9
 # Three or more recipes of one sweep failing the same way in the same tier, in machinery they share.
 SHARED_CAUSE: Final = 0.7
 

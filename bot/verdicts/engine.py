@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from bot.artifacts.timefmt import short
 from bot.model.records import (
     Category,
     NextStep,
@@ -67,16 +66,31 @@ def intermittent_alone(r: RedRun) -> Decision | None:
     )
 
 
+def untested_green_alone(r: RedRun) -> Decision | None:
+    """The red run tested nothing about the recipe (its own record says so), and the version passed alone
+    (or a canonical for it came after): the sweep's red was the CI's, not a flake of the recipe under load."""
+    if not (r.greens or r.canon_after):
+        return None
+    found = structural_facts(r.f)
+    if found is None:
+        return None
+    why, items = found
+    return Decision(
+        Category.INFRA,
+        c.INFRA_GREEN_ALONE - c.INTERMITTENT_PER_RERUN * len(r.elsewhere),
+        f"passed alone: {' and '.join(r.green_parts)}; the red {run_place(r.f.target)} tested nothing about "
+        f"the recipe ({why}){r.also}",
+        r.rerun_items + r.canon_items + items,
+        strength=Strength.RERUNS if r.greens else Strength.GREEN_LATER,
+    )
+
+
 def green_alone(r: RedRun) -> Decision | None:
     """Green in an isolation rerun of the same version, or a canonical for it written after the red."""
     if not (r.greens or r.canon_after):
         return None
     f = r.f
-    parts = []
-    if r.greens:
-        parts.append(f"green in {len(r.greens)} of {len(r.isolated)} isolation rerun(s) of {r.version}")
-    if r.canon_after and f.canonical is not None:
-        parts.append(f"a canonical for {r.version} was written after it ({short(f.canonical.ts)})")
+    parts = r.green_parts
     confidence = (
         (c.FLAKE_GREEN_AND_CANONICAL if r.greens and r.canon_after else c.FLAKE_GREEN_ALONE)
         + c.FLAKE_PER_EXTRA_GREEN * max(0, len(r.greens) - 1)
@@ -308,6 +322,7 @@ def unknown(r: RedRun) -> Decision | None:
 
 RULES: tuple[Rule, ...] = (
     intermittent_alone,
+    untested_green_alone,
     green_alone,
     failed_elsewhere_alone,
     registry_probe,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.artifacts.timefmt import short
 from bot.model.records import (
     Category,
     EvidenceItem,
@@ -85,6 +86,16 @@ class RedRun:
     @property
     def settle_text(self) -> str:
         return SETTLE_BY_MORE_RERUNS if self.isolated else SETTLE_BY_RERUN
+
+    @property
+    def green_parts(self) -> list[str]:
+        """What says the version passed: green isolation reruns, a canonical written after the red."""
+        parts = []
+        if self.greens:
+            parts.append(f"green in {len(self.greens)} of {len(self.isolated)} isolation rerun(s) of {self.version}")
+        if self.canon_after and self.f.canonical is not None:
+            parts.append(f"a canonical for {self.version} was written after it ({short(self.f.canonical.ts)})")
+        return parts
 
     @property
     def also(self) -> str:
