@@ -16,6 +16,7 @@ from bot.cli import main as cli
 from bot.config import Config, DockerConfig, RunnerConfig
 from bot.model.records import Category, RunKind, RunStatus, Strength
 from bot.model.reruns import Attempt, AttemptOutcome, NotifyKind, RerunError, RerunResult, RerunState, result_of
+from bot.render.reports import headline
 from bot.reruns import groups
 from bot.reruns.manager import RerunManager
 from bot.reruns.preflight import Node
@@ -123,10 +124,13 @@ def test_a_red_that_tested_nothing_turns_infra_settled_after_a_green_isolation_r
         service, mgr = manager(config, Recorder())
         await service.ingest()
         before = (await service.why("gitea")).verdict
+        assert "gitea (infra: the next sweep tests it again)" in headline(await service.sweep_report()).text
         rerun, _, _ = await mgr.request("gitea", None, 1, "@alice:x")
         assert await mgr.process(rerun)
         final = await asyncio.to_thread(mgr.store.get, rerun.id)
         answer = await service.why("gitea")
+        # the sweep's headline no longer promises a retest: the version passed alone
+        assert "gitea (infra: passed alone since)" in headline(await service.sweep_report()).text
         service.close()
         assert before is not None and before.rule == "structural" and before.strength is Strength.RUN_RECORD
         after = answer.verdict

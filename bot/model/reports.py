@@ -36,7 +36,7 @@ class Action(StrEnum):
     RERUNNING = "rerunning"  # an automatic isolation rerun is queued for it
     KNOWN = "known"  # linked to an issue or given a verdict by hand
     MUTED = "muted"
-    NO_ACTION = "no-action"  # a flake settled by isolation reruns, or infra (the next sweep tests it again)
+    NO_ACTION = "no-action"  # a flake settled by isolation reruns, or infra (passed alone, or retested next sweep)
 
 
 class Change(StrEnum):

@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.artifacts.timefmt import iso, short
 from bot.model.knowledge import RedState
-from bot.model.records import Category, RunStatus, TestStatus, Verdict
+from bot.model.records import Category, RunStatus, Strength, TestStatus, Verdict
 from bot.model.reports import Action, Change, LapseNote, RedReport, RedRow, ReportRow, SweepReport
 from bot.render.html import AMBER, GREEN, GREY, RED, anchor, colored, status_badge
 from bot.render.jsonview import failure_json, known_issue_json, muted_json, verdict_json
@@ -153,7 +153,11 @@ def _few_words(action: Action, r: ReportRow) -> str:
         return f"{r.recipe} until {short(r.muted.until) if r.muted else '?'}"
     if action is Action.NO_ACTION:
         infra = r.unverified or (r.verdict is not None and r.verdict.category is Category.INFRA)
-        why = "infra: the next sweep tests it again" if infra else "flake, settled by isolation reruns"
+        passed = r.verdict is not None and r.verdict.strength in (Strength.RERUNS, Strength.GREEN_LATER)
+        if infra:
+            why = "infra: passed alone since" if passed else "infra: the next sweep tests it again"
+        else:
+            why = "flake, settled by isolation reruns"
         return f"{r.recipe} ({why})"
     if action is Action.RERUNNING:
         return f"{r.recipe} ({_age(r)}): {_words(r.verdict)}; isolation rerun queued"
