@@ -7,6 +7,7 @@ what a person needs to log in with any Matrix client).
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import signal
 import time
@@ -138,10 +139,14 @@ async def chat_demo(base: Config, workdir: Path, keep: bool, data: GeneratedData
         details = await _unless_bot_fails(operator.wait_for(in_thread(head["event_id"]), timeout=60), bot_task)
         print("(in its thread)")
         _print_event(bot_user.user_id, details[0], limit=16)
+        # one verdict update per automatic rerun, as each ends (the headline counts them: "2 rerunning")
+        queued = re.search(r"(\d+) rerunning", str((head.get("content") or {}).get("body", "")))
         news = message_from(bot_user.user_id, "Verdict update")
-        (update,) = await _unless_bot_fails(operator.wait_for(news, timeout=120), bot_task)
-        print("(in its thread, once the automatic isolation rerun finished)")
-        _print_event(bot_user.user_id, update)
+        count = int(queued.group(1)) if queued else 1
+        updates = await _unless_bot_fails(operator.wait_for(news, timeout=120 * count, count=count), bot_task)
+        print("(in its thread, once each automatic isolation rerun finished)")
+        for update in updates:
+            _print_event(bot_user.user_id, update)
         for question in QUESTIONS:
             await _ask(operator, room_id, person.user_id, bot_user.user_id, question, bot_task)
         await _rerun(operator, room_id, person.user_id, bot_user.user_id, bot_task)
