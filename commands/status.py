@@ -24,7 +24,7 @@ async def handle(ctx: Context) -> StatusAnswer:
         last_ingest=await service.status.last_ingest(),
         outbox_pending=await service.status.outbox_pending(),
         rooms=list(state.rooms) if state else [],
-        kb_version=service.kb.version,
+        kb_version=service.status.kb_version(),
         runs=await service.status.run_count(),
         last_summary=await service.status.last_summary(),
         next_report=state.next_report() if state else service.status.next_red_report(time.time()),

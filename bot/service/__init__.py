@@ -15,7 +15,7 @@ from bot.answers import summary, why
 from bot.answers.suggest import UnknownNameError, closest
 from bot.config import Config
 from bot.ingest.scan import ingest
-from bot.kb import KnowledgeBase, load_kb
+from bot.kb import KnowledgeBase, read_kb
 from bot.masking import Masker
 from bot.memory.recall import remember
 from bot.model.answers import HistoryAnswer, HistoryRun, IngestReport, SummaryAnswer, WhyAnswer
@@ -40,14 +40,14 @@ class Service:
     ) -> None:
         self.config = config
         self.store = Store(config.db_path)
-        self.verdicts = Verdicts(self.store, config, kb or load_kb(config.knowledge.dirs), search)
+        self.verdicts = Verdicts(self.store, config, kb or read_kb(config.knowledge.dirs), search)
         self.masker = Masker.from_environment(config.secret_envs)
         self.knowledge = Knowledge(self.store, config, self.masker, self.verdicts)
-        self.status = Status(self.store, config)
+        self.status = Status(self.store, config, self.verdicts)
 
     @property
     def kb(self) -> KnowledgeBase:
-        """The knowledge base the verdicts are decided by (``learn`` replaces it)."""
+        """The knowledge base the verdicts are decided by (``learn`` replaces it), parsed on first use."""
         return self.verdicts.kb
 
     def close(self) -> None:

@@ -12,8 +12,6 @@ from dataclasses import replace
 from bot.answers.suggest import UnknownNameError, closest
 from bot.config import Config
 from bot.kb import load_kb
-from bot.learn.propose import propose
-from bot.learn.write import write
 from bot.masking import Masker
 from bot.memory import acts
 from bot.memory.calibration import calibration
@@ -73,6 +71,9 @@ class Knowledge:
         return await asyncio.to_thread(self._learn, request, by, apply)
 
     def _learn(self, request: LearnRequest, by: str, apply: bool) -> LearnAnswer:
+        from bot.learn.propose import propose  # here: the green-run search, which only `learn` needs
+        from bot.learn.write import write
+
         if not apply:
             proposal = propose(self.store, self.config, self.verdicts.kb, request)
             return LearnAnswer(proposal, confirmable=proposal.acceptable)

@@ -11,14 +11,20 @@ from bot.config.cron import next_slot, parse_cron
 from bot.model.answers import QueuedRerun
 from bot.model.reruns import RerunState
 from bot.store import Store
+from bot.verdicts.cache import Verdicts
 
 
 class Status:
     """Read-only answers about the bot itself (what it holds, what waits), never about a recipe."""
 
-    def __init__(self, store: Store, config: Config) -> None:
+    def __init__(self, store: Store, config: Config, verdicts: Verdicts) -> None:
         self.store = store
         self.config = config
+        self.verdicts = verdicts
+
+    def kb_version(self) -> str:
+        """The knowledge base in force, by version (read without parsing it)."""
+        return self.verdicts.kb_version
 
     async def last_summary(self) -> str | None:
         """The sweep the newest posted summary was about (None before the first)."""
