@@ -14,7 +14,6 @@ import time
 from bot.answers import summary, why
 from bot.answers.suggest import UnknownNameError, closest
 from bot.config import Config
-from bot.ingest.scan import ingest
 from bot.kb import KnowledgeBase, read_kb
 from bot.masking import Masker
 from bot.memory.recall import remember
@@ -54,6 +53,8 @@ class Service:
         self.store.close()
 
     def _ingest_and_classify(self, scope: ScanScope | None) -> IngestReport:
+        from bot.ingest.scan import ingest  # here: the run-dir readers, which an answer from the store never needs
+
         report = ingest(self.store, self.config, scope=scope)
         if report.affected:
             self.verdicts.decide_again(report.affected)
