@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import TYPE_CHECKING
 
 from bot.answers import summary, why
 from bot.answers.suggest import UnknownNameError, closest
@@ -25,7 +26,9 @@ from bot.service.knowledge import Knowledge
 from bot.service.status import Status
 from bot.store import Store
 from bot.verdicts.cache import Classified, Verdicts
-from bot.verdicts.staletest import RecipeSearch
+
+if TYPE_CHECKING:
+    from bot.verdicts.staletest import RecipeSearch
 
 
 class Service:

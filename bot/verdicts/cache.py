@@ -17,11 +17,11 @@ from bot.links import link
 from bot.model.records import EvidenceItem, Verdict
 from bot.store import Store
 from bot.store.status_run import status_run
-from bot.verdicts.staletest import GitRecipeSearch, RecipeSearch
 
 if TYPE_CHECKING:
     from bot.probes.runner import ProbeRunner
     from bot.verdicts.records import SharedCause, SignatureHit
+    from bot.verdicts.staletest import RecipeSearch
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class Verdicts:
         self.config = config
         self._kb = kb
         self._kb_lock = threading.Lock()  # worker threads decide concurrently: parse once
-        self.search = search or GitRecipeSearch()
+        self.search = search  # None: git in the recipe's clone (staletest.GitRecipeSearch), made when deciding
         self._probes: ProbeRunner | None = None
         self._probes_made = False
         self._probes_lock = threading.Lock()  # worker threads decide concurrently: one runner, one cache
@@ -100,7 +100,7 @@ def classify_recipe(
     store: Store,
     config: Config,
     kb: KnowledgeBase,
-    search: RecipeSearch,
+    search: RecipeSearch | None,
     recipe: str,
     log_hits: list[SignatureHit] | None = None,
     shared_cache: dict[str, list[SharedCause]] | None = None,
@@ -110,8 +110,9 @@ def classify_recipe(
     # here, not at the top: an answer served from stored verdicts needs neither the facts nor the engine
     from bot.verdicts.engine import decide
     from bot.verdicts.facts import gather
+    from bot.verdicts.staletest import GitRecipeSearch
 
-    facts = gather(store, config, kb, search, recipe, log_hits, shared_cache, probes)
+    facts = gather(store, config, kb, search or GitRecipeSearch(), recipe, log_hits, shared_cache, probes)
     if facts is None:
         return None
     decision = decide(facts)
@@ -135,7 +136,7 @@ def classify_all(
     store: Store,
     config: Config,
     kb: KnowledgeBase,
-    search: RecipeSearch,
+    search: RecipeSearch | None,
     recipes: list[str] | None = None,
     probes: ProbeRunner | None = None,
 ) -> list[Classified]:
