@@ -16,7 +16,7 @@ import pwd
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.memory.acts import Refused
 from bot.model.answers import (
@@ -35,9 +35,11 @@ from bot.model.answers import (
     WhyAnswer,
 )
 from bot.model.learn import LearnAnswer
-from bot.reruns.manager import RerunManager
 from bot.service import Service
 from commands.args import Arg, Signature, UsageError, count_arg, recipe_arg, sweep_arg
+
+if TYPE_CHECKING:
+    from bot.reruns.manager import RerunManager  # only the twins that queue or cancel are handed one
 
 __all__ = [
     "Answer",

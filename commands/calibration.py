@@ -8,7 +8,7 @@ from commands import Command, Context
 
 
 async def handle(ctx: Context) -> CalibrationAnswer:
-    return await ctx.service.calibration()
+    return await ctx.service.knowledge.calibration()
 
 
 COMMAND = Command(

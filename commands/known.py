@@ -8,7 +8,7 @@ from commands import Command, Context
 
 
 async def handle(ctx: Context) -> KnownAnswer:
-    return await ctx.service.known()
+    return await ctx.service.knowledge.known()
 
 
 COMMAND = Command(

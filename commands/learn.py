@@ -20,7 +20,7 @@ from commands.args import PATTERN, RECIPE, SIGNATURE_CATEGORIES, SIGNATURE_CATEG
 
 async def handle(ctx: Context, recipe: str, category: Category, pattern: str) -> LearnAnswer:
     request = LearnRequest(recipe, category, pattern)
-    return await ctx.service.learn(request, ctx.sender or local_user(), apply=ctx.confirmed)
+    return await ctx.service.knowledge.learn(request, ctx.sender or local_user(), apply=ctx.confirmed)
 
 
 def local_user() -> str:

@@ -11,7 +11,7 @@ from commands.args import RECIPE, URL, rest_text
 
 
 async def handle(ctx: Context, recipe: str, url: str, note: str) -> KnowledgeChanged | NoticeAnswer:
-    return await refused_as_notice(ctx.service.link(recipe, url, note, actor(ctx)), "Not linked")
+    return await refused_as_notice(ctx.service.knowledge.link(recipe, url, note, actor(ctx)), "Not linked")
 
 
 COMMAND = Command(

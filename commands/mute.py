@@ -11,7 +11,7 @@ from commands.args import RECIPE, UNTIL, rest_text
 
 
 async def handle(ctx: Context, recipe: str, until: float, reason: str) -> KnowledgeChanged | NoticeAnswer:
-    return await refused_as_notice(ctx.service.mute(recipe, until, reason, actor(ctx)), "Not muted")
+    return await refused_as_notice(ctx.service.knowledge.mute(recipe, until, reason, actor(ctx)), "Not muted")
 
 
 COMMAND = Command(

@@ -8,7 +8,7 @@ from commands.args import RECIPE, URL
 
 
 async def handle(ctx: Context, recipe: str, url: str | None) -> KnowledgeChanged | NoticeAnswer:
-    return await refused_as_notice(ctx.service.unlink(recipe, url, actor(ctx)), "Nothing unlinked")
+    return await refused_as_notice(ctx.service.knowledge.unlink(recipe, url, actor(ctx)), "Nothing unlinked")
 
 
 COMMAND = Command(

@@ -8,7 +8,7 @@ from commands.args import RECIPE
 
 
 async def handle(ctx: Context, recipe: str) -> KnowledgeChanged | NoticeAnswer:
-    return await refused_as_notice(ctx.service.unmute(recipe, actor(ctx)), "Nothing to unmute")
+    return await refused_as_notice(ctx.service.knowledge.unmute(recipe, actor(ctx)), "Nothing to unmute")
 
 
 COMMAND = Command(

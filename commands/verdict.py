@@ -12,7 +12,8 @@ from commands.args import CATEGORY, RECIPE, rest_text
 
 
 async def handle(ctx: Context, recipe: str, category: Category, reason: str) -> KnowledgeChanged | NoticeAnswer:
-    return await refused_as_notice(ctx.service.set_verdict(recipe, category, reason, actor(ctx)), "No verdict set")
+    setting = ctx.service.knowledge.set_verdict(recipe, category, reason, actor(ctx))
+    return await refused_as_notice(setting, "No verdict set")
 
 
 COMMAND = Command(

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import parse_config
-from bot.kb import load_kb
+from bot.kb import load_kb, read_kb
 
 SHIPPED = load_kb()
 
@@ -77,6 +77,22 @@ def test_operator_signatures_add_to_the_shipped_ones_and_bad_ones_are_skipped(tm
     assert "missing" in text and "not found" in text
     assert kb.version != SHIPPED.version
     assert len(kb.signatures) == len(SHIPPED.signatures) + 2
+
+
+def test_the_files_give_the_version_unparsed_and_parse_to_the_same_knowledge_base(tmp_path: Path) -> None:
+    """A stored verdict's freshness check needs only the version: reading the files gives it, parsing
+    them later (the first decision) gives what load_kb gives, under that same version."""
+    (tmp_path / "good.yaml").write_text(GOOD)
+    (tmp_path / "broken.yml").write_text("signatures: [\n")
+    dirs = [tmp_path, tmp_path / "missing"]
+    files, kb = read_kb(dirs), load_kb(dirs)
+    assert files.version == kb.version != SHIPPED.version
+    assert files.problems == (f"{tmp_path / 'missing'}: knowledge directory not found; skipped",)  # no YAML read yet
+    parsed = files.load()
+    assert (parsed.version, parsed.problems) == (kb.version, kb.problems)
+    assert [s.id for s in parsed.signatures] == [s.id for s in kb.signatures]
+    (tmp_path / "good.yaml").write_text(GOOD + "# edited\n")
+    assert read_kb(dirs).version != files.version
 
 
 def test_an_operator_signature_replaces_a_shipped_one_with_the_same_id(tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ def test_a_hand_edit_is_taken_up_and_a_removed_file_takes_its_signature_along(ru
     (kb_dir / "mine.yml").unlink()
     asyncio.run(service.ingest())
     assert outline_category(service) is Category.UNKNOWN
-    assert service.knowledge_watch.loads == 2
+    assert service.knowledge.watch.loads == 2
 
 
 def test_a_file_that_no_longer_loads_keeps_the_working_knowledge_base_and_warns_once(
@@ -125,11 +125,11 @@ def test_a_poll_with_nothing_changed_loads_nothing(running: tuple[Service, Path]
     before = service.kb
     for _ in range(3):
         asyncio.run(service.ingest())
-    assert service.knowledge_watch.loads == 0 and service.kb is before
+    assert service.knowledge.watch.loads == 0 and service.kb is before
     (kb_dir / "mine.yaml").write_text(yaml.safe_dump({"signatures": [SIGNATURE]}))
     for _ in range(3):
         asyncio.run(service.ingest())
-    assert service.knowledge_watch.loads == 1 and service.kb is not before
+    assert service.knowledge.watch.loads == 1 and service.kb is not before
 
 
 def test_a_learn_in_the_bot_itself_is_not_loaded_twice(tmp_path: Path) -> None:

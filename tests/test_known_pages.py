@@ -17,10 +17,11 @@ OP = "@op:example.org"
 
 
 async def _record(service: Service) -> None:
-    await service.link("mattermost-lts", ISSUE, "restore loses <the> marker table", OP)
-    await service.set_verdict("discourse", Category.STALE_TEST, "the test pins 3.5.3", OP)
-    await service.set_verdict("discourse", Category.UPSTREAM_DEFECT, "no: the image moved", "@other:example.org")
-    await service.mute("bluesky", time.time() + 14 * 86400, "image withdrawn upstream", OP)
+    await service.knowledge.link("mattermost-lts", ISSUE, "restore loses <the> marker table", OP)
+    await service.knowledge.set_verdict("discourse", Category.STALE_TEST, "the test pins 3.5.3", OP)
+    other = "@other:example.org"
+    await service.knowledge.set_verdict("discourse", Category.UPSTREAM_DEFECT, "no: the image moved", other)
+    await service.knowledge.mute("bluesky", time.time() + 14 * 86400, "image withdrawn upstream", OP)
 
 
 def test_known_page_lists_issues_escaped_with_a_weekly_chart_and_the_mutes(site: Site) -> None:
@@ -44,7 +45,7 @@ def test_known_page_lists_issues_escaped_with_a_weekly_chart_and_the_mutes(site:
         assert chart.group(0).count("<rect") == sum(1 for w in weeks if w)  # one bar per week with hits
         assert ", ".join(map(str, weeks)) in chart.group(0)  # the counts, readable without the picture
         assert "bluesky" in html and "image withdrawn upstream" in html and "Muted (1)" in html
-        assert data == to_json(await service.known())  # the same shape as `known --json`
+        assert data == to_json(await service.knowledge.known())  # the same shape as `known --json`
         assert [m["recipe"] for m in data["muted"]] == ["bluesky"]
 
     _serve(site, check)
@@ -67,7 +68,7 @@ def test_recipe_page_shows_link_mute_and_hand_verdict_with_their_history(site: S
         assert ">link</td>" in linked
         muted = await (await client.get("/recipes/bluesky")).text()
         assert "Muted until" in muted and "image withdrawn upstream" in muted and ">mute</td>" in muted
-        await service.unmute("bluesky", OP)
+        await service.knowledge.unmute("bluesky", OP)
         unmuted = await (await client.get("/recipes/bluesky")).text()
         assert "Muted until" not in unmuted
         assert unmuted.index(">unmute</td>") < unmuted.index(">mute</td>")  # newest first

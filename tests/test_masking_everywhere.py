@@ -119,9 +119,9 @@ def test_no_page_or_api_answer_shows_the_value(planted: Config) -> None:
         await service.ingest()
         # an operator pasting the value into a link, a verdict's reason and a mute: /known, the recipe page
         # and its history show them masked
-        await service.link(RECIPE, f"https://issues.example/{SECRET}", f"see {SECRET}", "@op:example.org")
-        await service.set_verdict(RECIPE, Category.RECIPE_DEFECT, f"because {SECRET}", "@op:example.org")
-        await service.mute(RECIPE, time.time() + 86400, f"quiet {SECRET}", "@op:example.org")
+        await service.knowledge.link(RECIPE, f"https://issues.example/{SECRET}", f"see {SECRET}", "@op:example.org")
+        await service.knowledge.set_verdict(RECIPE, Category.RECIPE_DEFECT, f"because {SECRET}", "@op:example.org")
+        await service.knowledge.mute(RECIPE, time.time() + 86400, f"quiet {SECRET}", "@op:example.org")
         app = make_app(service, masker, Metrics(service.store))
         declared = {r.resource.canonical.replace("{path:.+}", "{path}") for r in app.router.routes() if r.resource}
         row = service.store.runs.get(RUN_ID)

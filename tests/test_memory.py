@@ -170,9 +170,9 @@ def _sweep_3_run(sample: GeneratedData, recipe: str) -> str:
 def _remember_everything(service: Service) -> None:
     async def go() -> None:
         await service.ingest()
-        await service.link("mattermost-lts", ISSUE, "marker table lost", "@op:x")
-        await service.set_verdict("mattermost-lts", Category.UPSTREAM_DEFECT, "postgres image", "@op:x")
-        await service.mute("mattermost-lts", time.time() + 7 * 86400, "until the fix", "@op:x")
+        await service.knowledge.link("mattermost-lts", ISSUE, "marker table lost", "@op:x")
+        await service.knowledge.set_verdict("mattermost-lts", Category.UPSTREAM_DEFECT, "postgres image", "@op:x")
+        await service.knowledge.mute("mattermost-lts", time.time() + 7 * 86400, "until the fix", "@op:x")
 
     asyncio.run(go())
 
@@ -227,7 +227,7 @@ def test_a_later_red_failing_differently_is_news_and_what_was_recorded_lapses_on
 
     asyncio.run(service.ingest())  # seen again: recorded once
     assert len(service.store.knowledge.lapses()) == 3
-    known = asyncio.run(service.known())
+    known = asyncio.run(service.knowledge.known())
     assert [i.still_failing for i in known.issues] == [False]
     assert [m.applies for m in known.muted] == [False]
     service.close()
@@ -238,7 +238,7 @@ def test_evidence_against_a_verdict_by_hand_is_shown_beside_it_never_flipped(sit
     contradicted, and the answer says so while keeping the operator's verdict."""
     service = Service(site.config)
     asyncio.run(service.ingest())
-    asyncio.run(service.set_verdict("mumble", Category.RECIPE_DEFECT, "the handshake is broken", "@op:x"))
+    asyncio.run(service.knowledge.set_verdict("mumble", Category.RECIPE_DEFECT, "the handshake is broken", "@op:x"))
     why = asyncio.run(service.why("mumble"))
     assert why.verdict is not None and why.verdict.category is Category.RECIPE_DEFECT
     assert why.verdict.source is VerdictOrigin.OPERATOR

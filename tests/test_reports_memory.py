@@ -123,7 +123,7 @@ def test_a_red_report_with_nothing_changed_is_one_line_with_the_whole_report_in_
     assert str(reply[1]["body"]) == whole  # the whole list, in the thread
 
     async def link() -> None:
-        await service.link("mattermost-lts", ISSUE, "marker table lost", "@op:x")
+        await service.knowledge.link("mattermost-lts", ISSUE, "marker table lost", "@op:x")
 
     asyncio.run(link())  # a change of link: Sunday's report is whole again
     assert reporter._post_red_report([ROOM], friday + 2 * 86_400) is True

@@ -15,7 +15,6 @@ from bot.config import Config
 from bot.model.answers import CcciCommit, RepoLinks
 from bot.model.records import Failure, RunRow
 from bot.store import Store
-from bot.verdicts.staletest import overlay_test_path
 
 MAX_COMMITS = 3  # failing overlay test files looked up per answer; more add nothing the first ones do not
 
@@ -61,6 +60,8 @@ def ccci_commits(config: Config, recipe: str, failures: list[Failure]) -> list[C
     checkout = config.ccci.checkout
     if checkout is None:
         return []
+    from bot.verdicts.staletest import overlay_test_path  # here: without a checkout, `why` needs no JUnit names
+
     found: list[CcciCommit] = []
     seen: set[str] = set()
     for f in failures:

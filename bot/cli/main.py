@@ -27,10 +27,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot import __version__
-from bot.cli.rerun import rerun_command
 from bot.cli.upkeep import backup_command, check_config, repair_store_command
 from bot.config import Config, ConfigError, listen_address, load_config
 from bot.errors import EXIT_BAD_INPUT, BadInput, CcciError
@@ -44,15 +43,16 @@ from bot.model.reports import RedReport, SweepReport
 from bot.model.reruns import NotifyKind
 from bot.render import reports as render
 from bot.render import to_brief, to_json, to_text
-from bot.reruns.manager import RerunManager
-from bot.reruns.preflight import Node
 from bot.service import Service
 from bot.store import store_problem
-from bot.store.reruns import Rerun
 from commands import Answer, Arg, Command, Context, UsageError, history, learn, summary, why
 from commands.args import SWEEP, TEXT, Signature, recipe_scope
 from commands.help import no_such_command
 from commands.registry import registry
+
+if TYPE_CHECKING:
+    from bot.reruns.manager import RerunManager
+    from bot.store.reruns import Rerun
 
 
 def _common() -> argparse.ArgumentParser:
@@ -330,6 +330,9 @@ async def _call(command: Command, twin: CliCommand, service: Service, given: dic
 
 def _rerun_manager(service: Service) -> RerunManager:
     """The queue as the CLI sees it: it queues and cancels, the bot's worker runs."""
+    from bot.reruns.manager import RerunManager  # here: the queue and its execution, which no answer needs
+    from bot.reruns.preflight import Node
+
     config = service.config
     node = Node(config.ccci.active_dir, config.docker.base_url, config.docker.allowed_stacks)
     return RerunManager(service, node, _unheard, asyncio.Event(), worker=False)
@@ -379,6 +382,8 @@ def _help(args: argparse.Namespace) -> int:
 
 
 def _rerun(args: argparse.Namespace) -> int:
+    from bot.cli.rerun import rerun_command  # here: the queue and its execution, which no answer needs
+
     values = registry()["rerun"].signature.values_from(vars(args))
     config = config_from(args)
     problems = config.problems()

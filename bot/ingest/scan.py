@@ -19,10 +19,9 @@ import logging
 import os
 import time
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.artifacts.canonical import read_canonicals
 from bot.artifacts.controls import escape_name
@@ -31,12 +30,14 @@ from bot.artifacts.seal import settled, unsettled
 from bot.artifacts.timefmt import iso
 from bot.config import Config
 from bot.ingest.sweeps import group_runs
-from bot.ingest.workers import die_with_parent
 from bot.kb import load_nonfatal
 from bot.model.answers import IngestReport
 from bot.model.records import ParsedRun, ScanScope
 from bot.store import Store
 from bot.store.ingest import DirMark, ScanMarks
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ def _init_reader(shared: Shared | None, owner: int | None = None) -> None:
     """A worker's start: die with the process that made the pool, and keep what every read shares."""
     global _shared  # one per process, set before any task
     if owner is not None:
+        from bot.ingest.workers import die_with_parent  # here: only a pool's workers need it
+
         die_with_parent(owner)
     if shared is not None:
         _shared = shared
@@ -266,7 +269,11 @@ def worker_pool(workers: int, shared: Shared | None = None) -> ProcessPoolExecut
     every read of a scan shares (``shared``) once, when they start.
 
     forkserver: the bot has threads (asyncio, to_thread); forking a threaded process is unsafe.
+    Its modules (multiprocessing, pickle) are imported here: most scans read too few dirs to need a pool.
     """
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     return ProcessPoolExecutor(
         max_workers=workers,
         mp_context=get_context("forkserver"),

@@ -3,7 +3,8 @@
 Signatures live in YAML files: the package ships ``bot/kb/signatures/*.yaml`` and operators add
 their own directories (``knowledge.dirs``). A bad file or a bad signature is reported and skipped,
 never fatal. The knowledge base's version is a hash of every file it loaded, so a verdict can say
-which rules decided it.
+which rules decided it; reading the files gives the version (:func:`read_kb`), parsing them (YAML, RE2)
+waits until a verdict is to be decided (:meth:`KbFiles.load`), so an answer from stored verdicts never parses.
 
 Every pattern is compiled for RE2 (:func:`bot.linear_regex.compile_signature`): matching costs time
 linear in the failure text whatever the pattern, so a signature cannot stall ingest; one that RE2 cannot
@@ -18,8 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from bot.errors import BadInput
 from bot.linear_regex import LinearPattern, PatternRefused, compile_signature
@@ -195,7 +194,10 @@ def parse_signature(raw: Any, origin: str) -> Signature:
 def _yaml(text: str) -> Any:
     """One YAML document as data, with libyaml when PyYAML has it (the pure-Python parser took ~30 ms
     for the shipped files, libyaml ~3 ms; both build the same data). A file libyaml refuses is read
-    again by the pure-Python parser, whose message (it quotes the line) operators have been shown."""
+    again by the pure-Python parser, whose message (it quotes the line) operators have been shown.
+    PyYAML is imported here, on the first parse: its import costs more than a whole answer from stored verdicts."""
+    import yaml
+
     try:
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
     except yaml.YAMLError:
@@ -239,8 +241,27 @@ def load_nonfatal() -> NonFatal:
     return _nonfatal((SHIPPED / "nonfatal.yaml").read_text(encoding="utf-8"))
 
 
-def load_kb(extra_dirs: Iterable[Path] = ()) -> KnowledgeBase:
-    """The shipped signatures plus every ``*.yaml``/``*.yml`` in ``extra_dirs`` (later ids win)."""
+@dataclass(frozen=True)
+class KbFiles:
+    """The knowledge base's files as read, with the version they make: enough to tell whether a stored
+    verdict is current. :meth:`load` parses these very texts, so the version cannot drift from the rules."""
+
+    nonfatal: str
+    sources: tuple[tuple[str, str], ...]  # (origin, text) in load order
+    version: str
+    problems: tuple[str, ...]  # unreadable files and directories
+
+    def load(self) -> KnowledgeBase:
+        problems = list(self.problems)
+        by_id: dict[str, Signature] = {}
+        for origin, text in self.sources:
+            for sig in _load_file(text, origin, problems):
+                by_id[sig.id] = sig
+        return KnowledgeBase(list(by_id.values()), _nonfatal(self.nonfatal), self.version, problems)
+
+
+def read_kb(extra_dirs: Iterable[Path] = ()) -> KbFiles:
+    """The shipped signature files plus every ``*.yaml``/``*.yml`` in ``extra_dirs``, read but not parsed."""
     digest = hashlib.sha256(f"engine {ENGINE_REVISION}\0".encode())
     problems: list[str] = []
     nonfatal_text = (SHIPPED / "nonfatal.yaml").read_text(encoding="utf-8")
@@ -258,9 +279,11 @@ def load_kb(extra_dirs: Iterable[Path] = ()) -> KnowledgeBase:
                 sources.append((str(path), path.read_text(encoding="utf-8")))
             except (OSError, UnicodeDecodeError) as exc:
                 problems.append(f"{path}: unreadable ({exc}); file skipped")
-    by_id: dict[str, Signature] = {}
     for origin, text in sources:
         digest.update(origin.encode() + b"\0" + text.encode() + b"\0")
-        for sig in _load_file(text, origin, problems):
-            by_id[sig.id] = sig
-    return KnowledgeBase(list(by_id.values()), _nonfatal(nonfatal_text), "kb-" + digest.hexdigest()[:12], problems)
+    return KbFiles(nonfatal_text, tuple(sources), "kb-" + digest.hexdigest()[:12], tuple(problems))
+
+
+def load_kb(extra_dirs: Iterable[Path] = ()) -> KnowledgeBase:
+    """The shipped signatures plus every ``*.yaml``/``*.yml`` in ``extra_dirs`` (later ids win)."""
+    return read_kb(extra_dirs).load()

@@ -95,7 +95,7 @@ class Confirmations:
             text = "Sorry: that 👍 came from a device whose keys I do not know, so I cannot tell it is yours."
             return text, escape(text)
         try:
-            answer = await self.service.learn(request, r.sender, apply=True)
+            answer = await self.service.knowledge.learn(request, r.sender, apply=True)
         except Exception:  # an answer is owed even when teaching breaks; the log has the traceback
             log.exception("teaching %s for %s failed", request.pattern, r.sender)
             text = "Sorry, teaching that signature failed inside the bot; the error is in its log."

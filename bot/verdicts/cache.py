@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.config import Config
-from bot.kb import KnowledgeBase
+from bot.kb import KbFiles, KnowledgeBase
 from bot.links import link
 from bot.model.records import EvidenceItem, Verdict
-from bot.probes.runner import ProbeRunner, configured
 from bot.store import Store
 from bot.store.status_run import status_run
-from bot.verdicts.engine import decide
-from bot.verdicts.facts import gather, prescan_logs
-from bot.verdicts.records import SharedCause, SignatureHit
-from bot.verdicts.staletest import GitRecipeSearch, RecipeSearch
+
+if TYPE_CHECKING:
+    from bot.probes.runner import ProbeRunner
+    from bot.verdicts.records import SharedCause, SignatureHit
+    from bot.verdicts.staletest import RecipeSearch
 
 
 @dataclass(frozen=True)
@@ -37,20 +38,43 @@ class Verdicts:
     """Verdicts as the answers need them: stored ones when the rules that made them are current,
     otherwise decided again now (so a changed knowledge base never serves an old verdict as new).
     ``search``: how a stale test is told (default: ``git grep`` in the recipe's clone). The probes
-    (``probes.enabled``) live as long as this object, and so does their cache."""
+    (``probes.enabled``) live as long as this object, and so does their cache. ``kb`` may be the
+    knowledge base's files as read (:func:`bot.kb.read_kb`): they are parsed on the first decision,
+    since telling a stored verdict current needs only their version."""
 
-    def __init__(self, store: Store, config: Config, kb: KnowledgeBase, search: RecipeSearch | None = None) -> None:
+    def __init__(
+        self, store: Store, config: Config, kb: KnowledgeBase | KbFiles, search: RecipeSearch | None = None
+    ) -> None:
         self.store = store
         self.config = config
-        self.kb = kb
-        self.search = search or GitRecipeSearch()
+        self._kb = kb
+        self._kb_lock = threading.Lock()  # worker threads decide concurrently: parse once
+        self.search = search  # None: git in the recipe's clone (staletest.GitRecipeSearch), made when deciding
         self._probes: ProbeRunner | None = None
         self._probes_made = False
         self._probes_lock = threading.Lock()  # worker threads decide concurrently: one runner, one cache
 
+    @property
+    def kb(self) -> KnowledgeBase:
+        """The knowledge base the verdicts are decided by (``learn`` sets a reloaded one)."""
+        with self._kb_lock:
+            if isinstance(self._kb, KbFiles):
+                self._kb = self._kb.load()
+            return self._kb
+
+    @kb.setter
+    def kb(self, kb: KnowledgeBase) -> None:
+        with self._kb_lock:
+            self._kb = kb
+
+    @property
+    def kb_version(self) -> str:
+        """The knowledge base's version, without parsing it."""
+        return self._kb.version
+
     def for_run(self, recipe: str, run_id: str) -> tuple[Verdict, list[EvidenceItem]] | None:
         stored = self.store.verdicts.get(run_id)
-        if stored is not None and stored.kb_version == self.kb.version:
+        if stored is not None and stored.kb_version == self.kb_version:
             return stored.verdict, list(stored.evidence)
         target = status_run(self.store.runs, recipe)
         if target is None or target.run_id != run_id:  # history: keep what was decided then
@@ -65,6 +89,8 @@ class Verdicts:
         """The configured probes, made on first use (an answer from stored verdicts never makes them)."""
         with self._probes_lock:
             if not self._probes_made:
+                from bot.probes.runner import configured  # here: deciding needs them, serving does not
+
                 self._probes = configured(self.config.probes)
                 self._probes_made = True
             return self._probes
@@ -74,14 +100,19 @@ def classify_recipe(
     store: Store,
     config: Config,
     kb: KnowledgeBase,
-    search: RecipeSearch,
+    search: RecipeSearch | None,
     recipe: str,
     log_hits: list[SignatureHit] | None = None,
     shared_cache: dict[str, list[SharedCause]] | None = None,
     probes: ProbeRunner | None = None,
 ) -> Classified | None:
     """Decide and store the verdict of a recipe's current red run; None when it is not red."""
-    facts = gather(store, config, kb, search, recipe, log_hits, shared_cache, probes)
+    # here, not at the top: an answer served from stored verdicts needs neither the facts nor the engine
+    from bot.verdicts.engine import decide
+    from bot.verdicts.facts import gather
+    from bot.verdicts.staletest import GitRecipeSearch
+
+    facts = gather(store, config, kb, search or GitRecipeSearch(), recipe, log_hits, shared_cache, probes)
     if facts is None:
         return None
     decision = decide(facts)
@@ -105,11 +136,13 @@ def classify_all(
     store: Store,
     config: Config,
     kb: KnowledgeBase,
-    search: RecipeSearch,
+    search: RecipeSearch | None,
     recipes: list[str] | None = None,
     probes: ProbeRunner | None = None,
 ) -> list[Classified]:
     """(Re)classify the given recipes (default: all) with the current rules."""
+    from bot.verdicts.facts import prescan_logs  # here: as in classify_recipe
+
     names = recipes if recipes is not None else store.runs.recipes()
     scanned = prescan_logs(store, config, kb, names)
     shared: dict[str, list[SharedCause]] = {}

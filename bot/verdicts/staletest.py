@@ -21,14 +21,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.artifacts.appenv import AppEnv
-from bot.artifacts.compose import EffectiveCompose, read_at_refs
 from bot.artifacts.gitrun import git
 from bot.artifacts.junit import suite_file
 from bot.model.records import Failure
 from bot.verdicts.assertions import Expectation, parse_expectation
+
+if TYPE_CHECKING:
+    from bot.artifacts.compose import EffectiveCompose
 
 _MAIN_REFS = ("main", "master", "origin/main", "origin/master")
 _COMPOSE = ("compose.yml", "compose.*.yml", "docker-compose.yml")
@@ -111,6 +113,8 @@ class GitRecipeSearch:
             revs = [*tags, *([main_ref] if main_ref else [])]
             if not revs:
                 return None
+            from bot.artifacts.compose import read_at_refs  # here: it loads PyYAML, which a `why` link never needs
+
             rendered = read_at_refs(clone, revs, clone.name, app_env)
             unread = {r for r in revs if not any(view.complete for view in rendered.get(r, []))}
             holds = set(revs)

@@ -197,8 +197,8 @@ async def index(request: web.Request) -> web.Response:
 async def healthz(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
     try:
-        runs = await service.run_count()
-        last = await service.last_ingest()
+        runs = await service.status.run_count()
+        last = await service.status.last_ingest()
     except Exception as exc:  # the store is unreadable: unhealthy, and say why
         return web.json_response({"ok": False, "error": str(exc)[:200]}, status=503)
     return web.json_response({"ok": True, "runs": runs, "last_ingest": last})
@@ -216,12 +216,12 @@ async def recipe(request: web.Request) -> web.Response:
     name = request.match_info["recipe"]
     why = await service.why(name)
     history = await service.history(name, _int(request, "n", 30, high=500) or 30)
-    trail = await service.knowledge_trail(name)
+    trail = await service.knowledge.trail(name)
     return _html(request, pages.recipe_page(why, history, request.app[MASKER], _layout(service), trail))
 
 
 async def known(request: web.Request) -> web.Response:
-    return _html(request, pages.known_page(await request.app[SERVICE].known(), request.app[MASKER]))
+    return _html(request, pages.known_page(await request.app[SERVICE].knowledge.known(), request.app[MASKER]))
 
 
 async def _run(request: web.Request) -> RunRow:
@@ -414,7 +414,7 @@ async def api_recipes(request: web.Request) -> web.Response:
 
 
 async def api_known(request: web.Request) -> web.Response:
-    return _json(request, to_json(await request.app[SERVICE].known()))
+    return _json(request, to_json(await request.app[SERVICE].knowledge.known()))
 
 
 async def api_summary(request: web.Request) -> web.Response:
