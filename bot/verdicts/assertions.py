@@ -21,19 +21,12 @@ fragment of a line is never searched for: it would be found nowhere and call a g
 
 from __future__ import annotations
 
-import ast
-import io
-import itertools
-import tokenize
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from bot.linear_regex import LinearMatch, linear
+from bot.verdicts.reprs import MISSING, TOKENISH, items, literal, tokenish
 
-_TOKENISH = linear(r"^[^\s'\"]{3,200}$")
-_CONFIG_SHAPED = linear(r"[/:._\d-]")
-_ELIDED = linear(r"\.\.\.|\[\d+ chars\]")  # pytest's saferepr and truncation; unittest's _common_shorten_repr
-_MAX_LITERAL = 4000
 _MAX_DEPTH = 8  # nested dicts compared this deep
 
 
@@ -54,58 +47,6 @@ class _Found:
     must_be_gone: tuple[str, ...] = ()
 
 
-_MISSING = object()
-
-
-def _elided(text: str) -> bool:
-    """A repr pytest or unittest cut short: not the value (the test in Python first: RE2 calls cost)."""
-    return "..." in text or (" chars]" in text and _ELIDED.search(text) is not None)
-
-
-def _literal(text: str) -> object:
-    """A Python literal as pytest/unittest print it, or a bare config-shaped token; else _MISSING."""
-    text = text.strip()
-    if text.startswith("<") and text.endswith(">"):  # hamcrest wraps non-string values: <['a', 'b']>
-        text = text[1:-1]
-    if not text or len(text) > _MAX_LITERAL or _elided(text):
-        return _MISSING
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError):
-        bare = text.strip("'\"")
-        return bare if _TOKENISH.match(bare) else _MISSING
-    return _MISSING if _joined_strings(text) else value
-
-
-_LAYOUT = frozenset({tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT})
-
-
-def _joined_strings(text: str) -> bool:
-    """Adjacent string literals (``'x' 'x'``): Python joins them into a value the text does not hold, and no
-    repr is written that way (only when there are quotes enough for two: tokenizing costs)."""
-    if text.count("'") + text.count('"') < 4:
-        return False
-    try:
-        kinds = [t.type for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type not in _LAYOUT]
-    except (tokenize.TokenError, SyntaxError):
-        return False
-    return any(a == b == tokenize.STRING for a, b in itertools.pairwise(kinds))
-
-
-def _tokenish(value: object) -> bool:
-    """Worth searching for: no whitespace and shaped like config (``/``, ``:``, ``.``, digits), not a word."""
-    return isinstance(value, str) and bool(_TOKENISH.match(value)) and bool(_CONFIG_SHAPED.search(value))
-
-
-def _items(value: object) -> list[str] | None:
-    """The string members of a list/tuple/set, or a dict's keys; None for a scalar."""
-    if isinstance(value, dict):
-        return [k for k in value if isinstance(k, str)]
-    if isinstance(value, list | tuple | set | frozenset):
-        return [v for v in value if isinstance(v, str)]
-    return None
-
-
 def _found(added: list[str], dropped: list[str]) -> _Found | None:
     """The values, each once, and the reason's words for them ("x, no y"), never a cut repr."""
     want, gone = tuple(dict.fromkeys(added)), tuple(dict.fromkeys(dropped))
@@ -119,7 +60,7 @@ def _difference(actual: object, expected: object, depth: int = 0) -> tuple[list[
     dict keys, and the same inside dict values that differ (``{'services': {'app': {'image': …}}}``)."""
     if actual == expected:
         return [], []
-    if _tokenish(expected):
+    if tokenish(expected):
         return [str(expected)], []
     if isinstance(actual, dict) and isinstance(expected, dict):
         added = [k for k in expected if k not in actual and isinstance(k, str)]
@@ -131,7 +72,7 @@ def _difference(actual: object, expected: object, depth: int = 0) -> tuple[list[
                     added += more
                     dropped += fewer
         return added, dropped
-    have, want = _items(actual), _items(expected)
+    have, want = items(actual), items(expected)
     if have is not None and want is not None:
         return [v for v in want if v not in have], [v for v in have if v not in want]
     return [], []
@@ -141,18 +82,18 @@ def _compare(actual: object, expected: object) -> _Found | None:
     """An equality that failed: what the expected side adds to and drops from the actual side.
 
     A config-shaped expected value is enough on its own (the seen side may have been cut short)."""
-    if expected is _MISSING or actual == expected:
+    if expected is MISSING or actual == expected:
         return None
-    if _tokenish(expected):
+    if tokenish(expected):
         return _found([str(expected)], [])
-    if actual is _MISSING:
+    if actual is MISSING:
         return None
     return _found(*_difference(actual, expected))
 
 
 def _member(item: object, wanted: bool) -> _Found | None:
     """``item in container`` (or ``not in``) failed: a member, like a list item, may be a plain name."""
-    if not isinstance(item, str) or not _TOKENISH.match(item):
+    if not isinstance(item, str) or not TOKENISH.match(item):
         return None
     return _Found(item, (item,), ()) if wanted else _Found(f"no {item}", (), (item,))
 
@@ -166,7 +107,7 @@ _TRUNCATED = linear(
 )
 _UNITTEST_LEAD = 8  # lines unittest's diff may start after its first line ("First differing element" block)
 _WORD_EDGES = "'\",;:()[]{}<>"
-_CONFIG_CHARS = frozenset("/:._-0123456789")  # what _CONFIG_SHAPED looks for
+_CONFIG_CHARS = frozenset("/:._-0123456789")  # what reprs.CONFIG_SHAPED looks for
 _MAX_VALUES = 64  # values taken from one text diff; fewer only make the search easier to satisfy
 
 
@@ -254,7 +195,7 @@ def _words(line: str) -> Iterator[str]:
 
 
 def _config_word(word: str) -> bool:
-    """:func:`_tokenish` for a word :func:`_words` gave (no whitespace), in plain Python: a diff has many."""
+    """:func:`tokenish` for a word :func:`_words` gave (no whitespace), in plain Python: a diff has many."""
     return (
         3 <= len(word) <= 200
         and "'" not in word
@@ -284,7 +225,7 @@ def _repr_change(diff: _Diff) -> _Found | None:
     """Two containers compared through the diff of their pprint'ed reprs: each side read back whole."""
     if not diff.complete:
         return None
-    return _compare(_literal("\n".join(diff.seen)), _literal("\n".join(diff.expected)))
+    return _compare(literal("\n".join(diff.seen)), literal("\n".join(diff.expected)))
 
 
 def _quoted(text: str) -> bool:
@@ -321,19 +262,19 @@ def _pytest_explanation(text: str) -> _Found | None:
     added: list[str] = []
     dropped: list[str] = []
     for m in _PYTEST_MORE_ITEMS.finditer(text):
-        value = _literal(m["v"])
-        keys = _items(value) if isinstance(value, dict) else None
+        value = literal(m["v"])
+        keys = items(value) if isinstance(value, dict) else None
         values = keys if keys is not None else ([value] if isinstance(value, str) else [])
         (dropped if m["side"] == "Left" else added).extend(values)
     for m in _PYTEST_EXTRA_ITEMS.finditer(text):
         for line in m["block"].splitlines():
             if _PYTEST_NEXT_SECTION.match(line):
                 break
-            value = _literal(line)
+            value = literal(line)
             if isinstance(value, str):
                 (dropped if m["side"] == "left" else added).append(value)
     for m in (*_PYTEST_DIFFERING.finditer(text), *_PYTEST_AT_INDEX.finditer(text)):
-        found = _compare(_literal(m["a"]), _literal(m["b"]))
+        found = _compare(literal(m["a"]), literal(m["b"]))
         if found is not None:
             added += found.must_exist
             dropped += found.must_be_gone
@@ -352,9 +293,9 @@ def _pytest_assert(text: str) -> _Found | None:
             if not sep:
                 continue
             if op != " == ":
-                found = _member(_literal(left), op == " in ")
+                found = _member(literal(left), op == " in ")
             else:
-                found = _compare(_literal(left), _literal(right))
+                found = _compare(literal(left), literal(right))
                 if found is None and not diff_read and _quoted(left) and _quoted(right):
                     diff_read = True
                     diff = _read_diff(_lines_from(text, _line_after(text, m.end(1))), "-", "  ")  # 1 is "rest"
@@ -380,7 +321,7 @@ def _unittest(text: str) -> _Found | None:
             for line in found["block"].splitlines():
                 if line.startswith("Items in"):
                     break
-                value = _literal(line)
+                value = literal(line)
                 if isinstance(value, str):
                     values.append(value)
             return tuple(values)
@@ -393,20 +334,20 @@ def _unittest(text: str) -> _Found | None:
         return counted
     found = _UNITTEST_MEMBER.search(text)
     if found:
-        return _member(_literal(found["item"]), found["how"] == "not found")
+        return _member(literal(found["item"]), found["how"] == "not found")
     differing = _UNITTEST_FIRST_DIFFERING.search(text)
     if differing:
-        first = _compare(_literal(differing["a"]), _literal(differing["b"]))
+        first = _compare(literal(differing["a"]), literal(differing["b"]))
         if first is not None:
             return first
     extra = _UNITTEST_EXTRA.search(text)
     if extra:
-        value = _literal(extra["v"])
+        value = literal(extra["v"])
         if isinstance(value, str):
             return _Found(value, (value,), ()) if extra["which"] == "Second" else _Found(f"no {value}", (), (value,))
     ne = _unittest_ne(text)
     if ne:
-        exact = _compare(_literal(ne["a"]), _literal(ne["b"]))
+        exact = _compare(literal(ne["a"]), literal(ne["b"]))
         if exact is not None:
             return exact
         diff = _read_diff(_lines_from(text, _line_after(text, ne.end(2))), "+", "", _UNITTEST_LEAD)  # 2 is "b"
@@ -420,7 +361,7 @@ def _counts(text: str) -> _Found | None:
     added: list[str] = []
     dropped: list[str] = []
     for m in _UNITTEST_COUNTS.finditer(text):
-        value = _literal(m["v"])
+        value = literal(m["v"])
         if isinstance(value, str) and (m["first"] == "0") != (m["second"] == "0"):
             (added if m["first"] == "0" else dropped).append(value)
     return _found(added, dropped)
@@ -444,14 +385,14 @@ def _hamcrest(text: str) -> _Found | None:
     want, got = m["want"], m["got"]
     contains = _HAMCREST_CONTAINING.match(want)
     if contains:
-        return _member(_literal(contains["v"]), not contains["neg"])
+        return _member(literal(contains["v"]), not contains["neg"])
     entry = _HAMCREST_ENTRY.match(want)
     if entry:
-        value = _literal(entry["v"])
-        return _Found(str(value), (str(value),)) if _tokenish(value) else None
+        value = literal(entry["v"])
+        return _Found(str(value), (str(value),)) if tokenish(value) else None
     if not got.startswith("was "):
         return None
-    return _compare(_literal(got[4:]), _literal(want))
+    return _compare(literal(got[4:]), literal(want))
 
 
 _PROSE = linear(
@@ -463,7 +404,7 @@ _PROSE = linear(
 def _prose(text: str) -> _Found | None:
     """Hand-written ``expected X, got Y`` / ``expected image X but was Y`` / ``Expected: X, actual: Y``."""
     for m in _PROSE.finditer(text):
-        want, got = _literal(m["want"]), _literal(m["got"])
+        want, got = literal(m["want"]), literal(m["got"])
         found = _compare(got, want)
         if found is not None:
             return found
