@@ -31,9 +31,6 @@ class Status:
         posted = await asyncio.to_thread(self.store.reports.latest_sweep_report)
         return posted.sweep_id if posted else None
 
-    async def counts(self) -> dict[str, int]:
-        return await asyncio.to_thread(self.store.counts)
-
     async def run_count(self) -> int:
         """Runs stored, read from one row (cheap enough for every health probe)."""
         return await asyncio.to_thread(self.store.runs.count)
