@@ -36,3 +36,15 @@ def refuse_writes(store: Store, refuse: bool = True) -> None:
     """Make SQLite refuse every write on the store's own connection, as a full disk would (the same
     error class): ``PRAGMA query_only`` holds for the one connection it is set on."""
     store._db._conn.execute(f"PRAGMA query_only = {'ON' if refuse else 'OFF'}")
+
+
+@contextlib.contextmanager
+def statements(store: Store) -> Iterator[list[str]]:
+    """Every SQL statement the store's own connection runs inside the block, its parameters filled in
+    (SQLite's trace callback), for a test to look at how they are planned."""
+    seen: list[str] = []
+    store._db._conn.set_trace_callback(seen.append)
+    try:
+        yield seen
+    finally:
+        store._db._conn.set_trace_callback(None)

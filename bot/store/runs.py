@@ -17,6 +17,10 @@ RUN_COLUMNS = "run_id, recipe, version, pr, started, finished, status, unverifie
 # The reverse of :meth:`RunStore.runs_of`'s order (an unfinished run counts as the newest); the
 # runs_by_recipe_* indexes hold it, so "the last n" is an index walk with a LIMIT.
 NEWEST_FIRST = "ORDER BY finished IS NULL DESC, finished DESC, run_id DESC"
+# The same order where the query fixes ``(finished IS NULL) = 0``: SQLite does not see that the first term is
+# then constant and sorts in a temp b-tree (7.5 ms for a recipe's 1,700 green runs at 50,000) instead of
+# walking the index's order (0.07 ms).
+FINISHED_NEWEST_FIRST = "ORDER BY finished DESC, run_id DESC"
 
 
 def run_order(run: RunRow) -> tuple[bool, float, str]:
@@ -144,7 +148,7 @@ class RunStore:
         )
         sweeps = self._db._query(  # sweep runs finished after it: a range of the index, never the history before it
             f"SELECT {RUN_COLUMNS} FROM runs WHERE {same} AND (finished IS NULL) = 0 AND finished > ?"  # noqa: S608
-            f" {NEWEST_FIRST} LIMIT ?",
+            f" {FINISHED_NEWEST_FIRST} LIMIT ?",
             (args[0], RunKind.SWEEP.value, *args[1:], target.finished or 0.0, limit),
         )
         return sorted((run_row(r) for r in (*isolation, *sweeps)), key=run_order)[-limit:]
@@ -181,7 +185,7 @@ class RunStore:
             for kind in (RunKind.SWEEP, RunKind.ISOLATION)
             for row in self._db._query(
                 f"SELECT {RUN_COLUMNS} FROM runs WHERE recipe = ? AND kind = ? AND status = ?"  # noqa: S608
-                f" AND (finished IS NULL) = 0 AND finished < ? {NEWEST_FIRST} LIMIT 1",
+                f" AND (finished IS NULL) = 0 AND finished < ? {FINISHED_NEWEST_FIRST} LIMIT 1",
                 (run.recipe, kind.value, RunStatus.GREEN.value, run.finished or 0),
             )
         ]
