@@ -345,12 +345,13 @@ def test_a_rerun_is_watched_in_one_edited_message_and_reported_all_encrypted(e2e
         assert_encrypted_and_readable(reply)
     bodies = [str(r["body"]) for r in replies]
     assert bodies[0].startswith(f"Queued: isolation rerun of {recipe}")
-    status = next(r for r in replies if "running" in str(r["body"]))
+    # the status message (as the client shows it: its latest edit, "running, …" then "ended after …")
+    status = next(r for r in replies if "; asked by " in str(r["body"]))
     assert any(f"Isolation rerun of {recipe}" in b and "1 of 1" in b for b in bodies), bodies
     edit = {"room_id": e2ee.room_id, "rel_type": "m.replace", "relates_to": status["event_id"]}
     edits = e2ee.js.call("wait", timeout=60, name="carol", match=edit)["events"]
     assert all(e["wire_type"] == "m.room.encrypted" and not e["decryption_failure"] for e in edits)
-    assert "(done: " in str(edits[-1]["new_body"])
+    assert "(done: " in str(edits[-1]["new_body"]) and "ended after " in str(edits[-1]["new_body"])
 
 
 def test_a_sweep_summary_and_its_thread_arrive_encrypted(e2ee: E2ee, sample: GeneratedData) -> None:
