@@ -17,7 +17,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from bot.kb import KnowledgeBase, load_kb
+from bot.kb import KnowledgeBase, read_kb
 
 log = logging.getLogger(__name__)
 # What an operator does about a signature that does not load (the doctor's `knowledge` check says it too).
@@ -56,7 +56,7 @@ class KnowledgeWatch:
         self.dirs = tuple(dirs)
         self._seen = stamp(self.dirs)
         self._lock = threading.Lock()  # polls run in worker threads
-        self.loads = 0  # how often the files were loaded again (nothing changed → it stays)
+        self.loads = 0  # how often the files were read again (nothing changed → it stays)
 
     def moved(self) -> bool:
         """Whether the files changed since the last look; this look becomes the last one."""
@@ -71,9 +71,10 @@ class KnowledgeWatch:
         """The knowledge base as the files are now; None when it is ``current`` already or when a file no
         longer loads (a problem ``current`` did not have): then ``current`` stays in force, with a warning."""
         self.loads += 1
-        kb = load_kb(self.dirs)
-        if kb.version == current.version:
+        files = read_kb(self.dirs)  # the version first: the bot's own `learn` moves the files to what it has
+        if files.version == current.version:
             return None
+        kb = files.load()
         had = set(current.problems)
         fresh = [p for p in kb.problems if p not in had]
         if fresh:
